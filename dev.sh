@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# One entry point for people and CI:
+#   ./dev.sh demo   set up (venv, package, Graphviz) and inspect the bundled fixture model
+#   ./dev.sh test   set up and run the whole test suite (extra arguments go to pytest)
+#   ./dev.sh setup  only set up
+# Idempotent: the second run reinstalls nothing unless pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV=${GS_VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+FIXTURE=fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta
+
+say() { printf '%s\n' "$*" >&2; }
+
+need_python() {
+  if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    say "error: $PYTHON not found; install Python 3.10 or newer (Debian: apt-get install python3 python3-venv)"
+    exit 1
+  fi
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    say "error: $("$PYTHON" --version) is too old; graphsurgeon needs Python 3.10 or newer"
+    exit 1
+  fi
+}
+
+setup_venv() {
+  need_python
+  local stamp="$VENV/.graphsurgeon-installed"
+  local want
+  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$VENV/bin/graphsurgeon" ]; then
+    return 0
+  fi
+  say "setting up $VENV (first run takes a minute: TensorFlow is large)"
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV" || {
+      say "error: could not create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv"
+      exit 1
+    }
+  fi
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  echo "$want" > "$stamp"
+}
+
+# Graphviz's dot: installed through the system package manager when we may,
+# otherwise a clear message and the commands that need it say so themselves.
+setup_graphviz() {
+  command -v dot >/dev/null 2>&1 && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
+  fi
+  if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Graphviz (apt-get install graphviz)"
+    $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq graphviz >/dev/null
+  elif [ "$sudo" != none ] && command -v dnf >/dev/null 2>&1; then
+    $sudo dnf install -y -q graphviz
+  else
+    say "note: Graphviz's 'dot' is missing and cannot be installed from here."
+    say "      Install it (Debian/Ubuntu: sudo apt-get install graphviz; Fedora: sudo dnf install graphviz;"
+    say "      macOS: brew install graphviz) to render SVG; everything else works without it."
+  fi
+}
+
+cmd=${1:-demo}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup)
+    setup_venv; setup_graphviz ;;
+  demo)
+    setup_venv; setup_graphviz
+    mkdir -p build
+    "$VENV/bin/graphsurgeon" info "$FIXTURE"
+    "$VENV/bin/graphsurgeon" ls "$FIXTURE" --tree
+    if "$VENV/bin/graphsurgeon" --help | grep -q '^  render'; then
+      "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg && say "wrote build/fixture.svg"
+    fi ;;
+  test)
+    setup_venv; setup_graphviz
+    "$VENV/bin/python" -m pytest "$@" ;;
+  *)
+    say "usage: ./dev.sh [setup|demo|test [pytest args...]]"; exit 2 ;;
+esac
