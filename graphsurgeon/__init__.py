@@ -1,0 +1,38 @@
+"""graphsurgeon: look inside TensorFlow graphs and operate on them.
+
+Reading (load, list, look up) never imports TensorFlow.
+
+    >>> import graphsurgeon as gs
+    >>> g = gs.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
+    >>> g.op("hidden1/MatMul").type
+    'MatMul'
+"""
+from __future__ import annotations
+
+from .errors import (AmbiguousError, FormatError, GraphSurgeonError, NotFoundError, OutputError,
+                     RewriteError, UsageError)
+from .graph import Graph, Op, Tensor
+
+__version__ = "0.1.0"
+
+
+def load(path, tag: str | None = None) -> Graph:
+    """Load a graph from whatever TensorFlow wrote at ``path``.
+
+    Args:
+        path: a ``.meta`` file, a checkpoint prefix or directory, a SavedModel
+            directory, or a GraphDef (``.pb`` / ``.pbtxt``, binary or text).
+        tag: SavedModel tag (or ``serve,gpu`` tag set); default ``serve`` or
+            the only one.
+
+    Raises:
+        FormatError, NotFoundError, AmbiguousError: see their docs.
+    """
+    from .formats import read_model
+
+    model = read_model(path, tag)
+    return Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
+
+
+__all__ = ["load", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
+           "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]

@@ -1,0 +1,178 @@
+"""Turn a path into protocol buffers: detect what TensorFlow wrote there and read it.
+
+A MODEL argument may be a ``.meta`` file (binary or text), a checkpoint
+prefix (``model.ckpt`` -> ``model.ckpt.meta``) or checkpoint directory, a
+SavedModel directory, or a GraphDef (``.pb`` / ``.pbtxt``, binary or text,
+whatever its extension says).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import protos
+from ..errors import AmbiguousError, FormatError, NotFoundError
+from . import checkpoint as _checkpoint
+from .protofile import read_message
+
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+@dataclass
+class Model:
+    """What a path holds, as read from disk.
+
+    Attributes:
+        path: the path the user gave.
+        format: ``"meta"``, ``"savedmodel"`` or ``"graphdef"``.
+        file: the file holding the graph proto.
+        encoding: ``"binary"`` or ``"text"``.
+        container: the message that is written back (SavedModel, MetaGraphDef or GraphDef).
+        meta_index: which MetaGraphDef of a SavedModel was chosen.
+        checkpoint: the checkpoint prefix that goes with the graph, if one was found.
+    """
+
+    path: Path
+    format: str
+    file: Path
+    encoding: str
+    container: object
+    meta_index: int | None = None
+    checkpoint: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def meta_graph(self):
+        if self.format == "savedmodel":
+            return self.container.meta_graphs[self.meta_index]
+        if self.format == "meta":
+            return self.container
+        return None
+
+    @property
+    def graph_def(self):
+        meta = self.meta_graph
+        return meta.graph_def if meta is not None else self.container
+
+    @property
+    def tag_sets(self) -> list[list[str]]:
+        if self.format != "savedmodel":
+            return []
+        return [list(m.meta_info_def.tags) for m in self.container.meta_graphs]
+
+
+def read_model(path, tag: str | None = None) -> Model:
+    """Read whatever TensorFlow wrote at ``path``.
+
+    Args:
+        path: file or directory (see module docstring).
+        tag: for SavedModels, the tag (or comma-separated tag set) to pick.
+
+    Raises:
+        FormatError: the path is missing, damaged or not a TensorFlow graph.
+        AmbiguousError / NotFoundError: the SavedModel tag cannot be chosen.
+    """
+    given = Path(path)
+    if given.is_dir():
+        return _read_directory(given, tag)
+    if not given.exists():
+        meta = Path(str(given) + ".meta")
+        if meta.is_file():
+            return _read_meta(given, meta)
+        raise FormatError(given, "no such file or directory")
+    name = given.name
+    if name in SAVED_MODEL_FILES:
+        return _read_saved_model(given, given, tag)
+    if name.endswith(".index") or _checkpoint.is_data_shard(name):
+        prefix = _checkpoint.prefix_of_part(given)
+        meta = Path(prefix + ".meta")
+        if meta.is_file():
+            return _read_meta(given, meta)
+        raise FormatError(given, "is a checkpoint file, not a graph",
+                          hint=f"pass the graph ({meta.name} or a SavedModel) instead")
+    expect = "meta" if name.endswith(".meta") else ("graphdef" if name.endswith((".pb", ".pbtxt")) else None)
+    if expect is None and _checkpoint.looks_like_v1_checkpoint(given):
+        meta = Path(str(given) + ".meta")
+        if meta.is_file():
+            return _read_meta(given, meta)
+        raise FormatError(given, "is a checkpoint (V1), not a graph", hint="pass its .meta file instead")
+    if expect is None and _checkpoint.looks_like_index(given):
+        raise FormatError(given, "is a checkpoint index, not a graph", hint="pass the .meta file instead")
+    kind, message, encoding = read_message(given, expect)
+    if kind == "savedmodel":
+        return _choose_tag(Model(given, kind, given, encoding, message), tag)
+    if kind == "meta":
+        return Model(given, kind, given, encoding, message, checkpoint=_checkpoint.prefix_for_meta(given))
+    if tag is not None:
+        raise FormatError(given, f"is a GraphDef, which has no tags (asked for tag {tag!r})")
+    return Model(given, kind, given, encoding, message)
+
+
+def _read_directory(directory: Path, tag: str | None) -> Model:
+    for name in SAVED_MODEL_FILES:
+        candidate = directory / name
+        if candidate.is_file():
+            return _read_saved_model(directory, candidate, tag)
+    prefix = _checkpoint.latest_prefix(directory)
+    if prefix is not None:
+        meta = Path(prefix + ".meta")
+        if not meta.is_file():
+            raise FormatError(directory, f"checkpoint {Path(prefix).name!r} has no graph ({meta.name} is missing)")
+        return _read_meta(directory, meta)
+    metas = sorted(directory.glob("*.meta"))
+    if len(metas) == 1:
+        return _read_meta(directory, metas[0])
+    if len(metas) > 1:
+        raise AmbiguousError(f"{directory}: holds several graphs ({', '.join(m.name for m in metas)})",
+                             hint="pass one of them")
+    raise FormatError(directory, "is neither a SavedModel (no saved_model.pb) nor a checkpoint directory")
+
+
+def _read_meta(given: Path, meta: Path) -> Model:
+    kind, message, encoding = read_message(meta, "meta")
+    if kind != "meta":
+        raise FormatError(meta, f"expected a MetaGraphDef, found a {kind}")
+    return Model(given, "meta", meta, encoding, message, checkpoint=_checkpoint.prefix_for_meta(meta))
+
+
+def _read_saved_model(given: Path, file: Path, tag: str | None) -> Model:
+    kind, message, encoding = read_message(file, "savedmodel")
+    if kind != "savedmodel":
+        raise FormatError(file, f"expected a SavedModel, found a {kind}")
+    model = Model(given, "savedmodel", file, encoding, message)
+    variables = file.parent / "variables" / "variables"
+    if Path(str(variables) + ".index").is_file():
+        model.checkpoint = str(variables)
+    return _choose_tag(model, tag)
+
+
+def _choose_tag(model: Model, tag: str | None) -> Model:
+    tag_sets = model.tag_sets
+    if not tag_sets:
+        raise FormatError(model.file, "SavedModel holds no MetaGraphDef")
+    shown = ["+".join(t) or "(no tags)" for t in tag_sets]
+    if tag is None:
+        if len(tag_sets) == 1:
+            model.meta_index = 0
+            return model
+        serve = [i for i, t in enumerate(tag_sets) if t == ["serve"]] or \
+                [i for i, t in enumerate(tag_sets) if "serve" in t]
+        if len(serve) == 1:
+            model.meta_index = serve[0]
+            return model
+        raise AmbiguousError(f"{model.path}: SavedModel has several tag sets ({', '.join(shown)})",
+                             hint="choose one with --tag")
+    wanted = sorted(t for t in tag.replace("+", ",").split(",") if t)
+    matches = [i for i, t in enumerate(tag_sets) if sorted(t) == wanted]
+    if not matches:
+        matches = [i for i, t in enumerate(tag_sets) if set(wanted) <= set(t)]
+    if len(matches) == 1:
+        model.meta_index = matches[0]
+        return model
+    if not matches:
+        raise NotFoundError("tag set", tag, shown, where=str(model.path))
+    raise AmbiguousError(f"{model.path}: tag {tag!r} matches several tag sets "
+                         f"({', '.join(shown[i] for i in matches)})", hint="give the whole tag set, e.g. serve,gpu")
+
+
+__all__ = ["Model", "read_model", "protos"]

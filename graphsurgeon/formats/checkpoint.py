@@ -1,0 +1,92 @@
+"""Finding checkpoints: the ``checkpoint`` state file, prefixes and their parts.
+
+Reading tensor values out of a checkpoint belongs to the rewrites that need
+them (freeze); this module only answers "which files make up which
+checkpoint", without TensorFlow.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# LevelDB-style tables (V1 checkpoints and V2 .index files) end in this magic number.
+_TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
+_SHARD = re.compile(r"(.*)\.data-\d{5}-of-\d{5}$")
+_V1_SHARD = re.compile(r"(.*)-\d{5}-of-(\d{5})$")
+_STATE_LINE = re.compile(r'^\s*model_checkpoint_path\s*:\s*"((?:[^"\\]|\\.)*)"', re.M)
+
+
+def is_data_shard(name: str) -> bool:
+    return bool(_SHARD.match(name))
+
+
+def prefix_of_part(path: Path) -> str:
+    """``model.ckpt.index`` / ``model.ckpt.data-00000-of-00001`` -> ``model.ckpt``."""
+    text = str(path)
+    if text.endswith(".index"):
+        return text[: -len(".index")]
+    match = _SHARD.match(text)
+    return match.group(1) if match else text
+
+
+def _is_table(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            if size < 48:
+                return False
+            handle.seek(size - 8)
+            return handle.read(8) == _TABLE_MAGIC
+    except OSError:
+        return False
+
+
+def looks_like_index(path: Path) -> bool:
+    return Path(path).name.endswith(".index") and _is_table(path)
+
+
+def looks_like_v1_checkpoint(path: Path) -> bool:
+    return _is_table(path)
+
+
+def latest_prefix(directory: Path) -> str | None:
+    """The prefix named by ``directory/checkpoint``, or None if there is no state file."""
+    state = Path(directory) / "checkpoint"
+    if not state.is_file():
+        return None
+    try:
+        text = state.read_text("utf-8", errors="replace")
+    except OSError:
+        return None
+    match = _STATE_LINE.search(text)
+    if not match:
+        return None
+    named = Path(match.group(1).encode().decode("unicode_escape"))
+    # Checkpoint state files often hold absolute paths from the machine that
+    # trained the model; a directory that was moved still holds the files.
+    candidates = [named if named.is_absolute() else Path(directory) / named, Path(directory) / named.name]
+    for candidate in candidates:
+        if exists(str(candidate)):
+            return str(candidate)
+    return str(candidates[-1])
+
+
+def exists(prefix: str) -> bool:
+    """Whether some checkpoint (V2 or V1, sharded or not) lives at ``prefix``."""
+    p = Path(prefix)
+    if Path(prefix + ".index").is_file() or (p.is_file() and _is_table(p)):
+        return True
+    return any(p.parent.glob(p.name + "-?????-of-?????"))
+
+
+def prefix_for_meta(meta: Path) -> str | None:
+    """The checkpoint saved beside a ``.meta`` file, if there is one."""
+    text = str(meta)
+    if not text.endswith(".meta"):
+        return None
+    prefix = text[: -len(".meta")]
+    if exists(prefix):
+        return prefix
+    latest = latest_prefix(Path(meta).parent)
+    return latest if latest and exists(latest) else None

@@ -1,0 +1,205 @@
+"""Reading and writing one protocol buffer file, binary or text, atomically.
+
+Which message a file holds is decided by its content (text files by their
+first field name, binary files by which message parses cleanly), with the
+extension only as a tie-breaker: a text GraphDef named ``.pb`` is common.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from google.protobuf import message as _message
+from google.protobuf import text_format
+
+from .. import protos
+from ..errors import FormatError, OutputError
+
+# Protocol buffers refuse to serialise messages of 2 GiB or more.
+PROTO_LIMIT = 2**31 - 1
+
+KINDS = {
+    "graphdef": protos.GraphDef,
+    "meta": protos.MetaGraphDef,
+    "savedmodel": protos.SavedModel,
+}
+
+# The first field name of a text file tells which message it is.
+_TEXT_FIELDS = {
+    "node": "graphdef", "library": "graphdef", "versions": "graphdef", "version": "graphdef",
+    "debug_info": "graphdef",
+    "meta_info_def": "meta", "graph_def": "meta", "saver_def": "meta", "collection_def": "meta",
+    "signature_def": "meta", "asset_file_def": "meta", "object_graph_def": "meta",
+    "saved_model_schema_version": "savedmodel", "meta_graphs": "savedmodel",
+}
+_FIRST_FIELD = re.compile(rb"\A(?:\s|#[^\n]*\n?)*([A-Za-z_][A-Za-z0-9_]*)\s*[:{<]")
+
+
+def sniff_text(data: bytes) -> str | None:
+    """Kind of a text-format file (``graphdef``/``meta``/``savedmodel``) or None if not text."""
+    head = data[:65536]
+    if b"\0" in head:
+        return None
+    match = _FIRST_FIELD.match(head)
+    if not match:
+        return None
+    return _TEXT_FIELDS.get(match.group(1).decode("ascii"))
+
+
+def _top_level_fields(data: bytes, limit: int = 64) -> list[tuple[int, int]] | None:
+    """(field number, wire type) of the first top-level fields, or None if not protobuf."""
+    fields = []
+    pos, end = 0, len(data)
+    while pos < end and len(fields) < limit:
+        key, pos = _varint(data, pos)
+        if key is None:
+            return None
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            return None
+        if wire == 0:
+            _, pos = _varint(data, pos)
+            if pos is None:
+                return None
+        elif wire == 1:
+            pos += 8
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if length is None:
+                return None
+            pos += length
+        elif wire == 5:
+            pos += 4
+        else:
+            return None
+        if pos > end:
+            return None
+        fields.append((number, wire))
+    return fields
+
+
+def _varint(data: bytes, pos: int) -> tuple[int | None, int | None]:
+    result = shift = 0
+    while pos < len(data) and shift < 70:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+    return None, None
+
+
+def sniff_binary(data: bytes, prefer: str | None = None) -> str | None:
+    """Best guess of which message a binary file holds, by its top-level fields."""
+    fields = _top_level_fields(data)
+    if not fields:
+        return None
+    numbers = {n for n, _ in fields}
+    wires = dict(fields)
+    if wires.get(1) == 0 and numbers <= {1, 2}:
+        return "savedmodel"
+    if numbers - {1, 2, 3, 4, 5}:
+        return "meta" if numbers <= {1, 2, 3, 4, 5, 6, 7} else None
+    if sum(1 for n, _ in fields if n == 1) > 1:
+        return "graphdef"  # many nodes; a MetaGraphDef has one meta_info_def
+    if wires.get(3) == 0:
+        return "graphdef"  # the deprecated GraphDef.version varint
+    if any(n in (3, 4, 5) and wires[n] == 2 for n in numbers) and 2 in numbers and prefer != "graphdef":
+        return "meta"
+    return prefer or ("meta" if 2 in numbers else "graphdef")
+
+
+def read_message(path: Path, expect: str | None = None):
+    """Read a protobuf file; returns ``(kind, message, encoding)``.
+
+    ``expect`` is the kind the caller's context suggests (from a file name);
+    the content decides when it disagrees.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise FormatError(path, "no such file") from None
+    except IsADirectoryError:
+        raise FormatError(path, "is a directory, expected a file") from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise FormatError(path, "file is empty")
+    kind = sniff_text(data)
+    if kind is not None:
+        return kind, parse_text(path, data, kind), "text"
+    kind = sniff_binary(data, prefer=expect)
+    if kind is None:
+        raise FormatError(path, "not a TensorFlow graph file (neither binary nor text protocol buffer)")
+    tried = [kind] + [k for k in (expect, "graphdef", "meta", "savedmodel") if k and k != kind]
+    first_error = None
+    for candidate in dict.fromkeys(tried):
+        try:
+            msg = parse_binary(data, candidate)
+        except _message.DecodeError as exc:
+            first_error = first_error or exc
+            continue
+        if _plausible(candidate, msg):
+            return candidate, msg, "binary"
+    reason = "truncated or damaged" if first_error else "does not hold a graph"
+    raise FormatError(path, f"not a readable TensorFlow graph file ({reason})")
+
+
+def _plausible(kind: str, msg) -> bool:
+    if kind == "graphdef":
+        return all(node.op for node in msg.node) and (len(msg.node) > 0 or msg.HasField("library")
+                                                      or msg.HasField("versions"))
+    if kind == "meta":
+        return msg.HasField("graph_def") or msg.HasField("meta_info_def")
+    return len(msg.meta_graphs) > 0
+
+
+def parse_binary(data: bytes, kind: str):
+    msg = KINDS[kind]()
+    msg.ParseFromString(data)
+    return msg
+
+
+def parse_text(path, data: bytes, kind: str):
+    msg = KINDS[kind]()
+    try:
+        text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=False)
+    except UnicodeDecodeError:
+        raise FormatError(path, "text graph is not valid UTF-8") from None
+    except text_format.ParseError as exc:
+        raise FormatError(path, f"text graph does not parse: {exc}") from None
+    return msg
+
+
+def serialize(msg, encoding: str = "binary", path=None) -> bytes:
+    if encoding == "text":
+        return text_format.MessageToString(msg).encode("utf-8")
+    size = msg.ByteSize()
+    if size > PROTO_LIMIT:
+        raise OutputError(f"{path or 'graph'}: {size:,} bytes exceeds the 2 GiB protocol buffer limit",
+                          hint="prune the graph or keep large constants in a checkpoint")
+    return msg.SerializeToString(deterministic=True)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise OutputError(f"{path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

@@ -1,0 +1,453 @@
+"""The Graph: TensorFlow's protos as the source of truth, with cheap lookups.
+
+A :class:`Graph` holds the GraphDef (and the MetaGraphDef around it, when
+there is one) exactly as read; :class:`Op` and :class:`Tensor` are light
+views on its nodes. Name lookups use a dict built once at load; consumers,
+dtypes, shapes and the networkx index are built on first need, so that
+listing a 60,000-op graph never pays for what it does not ask.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import names as _names
+from . import opdefs
+from .errors import NotFoundError
+from .functions import called_functions, function_to_graph_def
+from .patterns import compile_pattern, is_pattern
+
+UNKNOWN = None  # an unknown dtype, shape or dimension
+
+
+class Tensor:
+    """One output of an op: ``scope/op:index``."""
+
+    __slots__ = ("graph", "op_name", "index")
+
+    def __init__(self, graph: "Graph", op_name: str, index: int):
+        self.graph = graph
+        self.op_name = op_name
+        self.index = index
+
+    @property
+    def name(self) -> str:
+        return f"{self.op_name}:{self.index}"
+
+    @property
+    def op(self) -> "Op":
+        return self.graph.op(self.op_name)
+
+    @property
+    def dtype(self) -> str | None:
+        """TensorFlow's dtype name (``float32``, ``float32_ref``, ``resource``) or None."""
+        types = self.graph._dtypes(self.op_name)
+        return types[self.index] if types and self.index < len(types) else None
+
+    @property
+    def shape(self) -> tuple | None:
+        """Dimensions (None where unknown), or None when even the rank is unknown."""
+        shapes = self.graph.shapes.get(self.op_name)
+        return shapes[self.index] if shapes and self.index < len(shapes) else None
+
+    @property
+    def consumers(self) -> list["Op"]:
+        """Ops that read this tensor (once each, in graph order)."""
+        seen = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.op_name, ())
+                             if idx == self.index)
+        return [self.graph.op(c) for c in seen]
+
+    def __eq__(self, other):
+        return isinstance(other, Tensor) and other.graph is self.graph and other.name == self.name
+
+    def __hash__(self):
+        return hash((id(self.graph), self.op_name, self.index))
+
+    def __repr__(self):
+        return f"<Tensor {self.name} {self.dtype or '?'} {format_shape(self.shape)}>"
+
+
+class Op:
+    """One node of the graph, as a view on its NodeDef."""
+
+    __slots__ = ("graph", "node")
+
+    def __init__(self, graph: "Graph", node):
+        self.graph = graph
+        self.node = node
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def type(self) -> str:
+        return self.node.op
+
+    @property
+    def device(self) -> str:
+        return self.node.device
+
+    @property
+    def scope(self) -> str:
+        return _names.scope_of(self.node.name)
+
+    @property
+    def attrs(self):
+        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.attrs` to decode."""
+        return self.node.attr
+
+    @property
+    def input_names(self) -> list[str]:
+        """Data inputs as ``name:index`` strings, in order."""
+        return [ref.tensor for ref in map(_names.parse_input, self.node.input) if not ref.control]
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        out = []
+        for ref in map(_names.parse_input, self.node.input):
+            if not ref.control:
+                out.append(Tensor(self.graph, ref.op, ref.index))
+        return out
+
+    @property
+    def control_input_names(self) -> list[str]:
+        return [ref.op for ref in map(_names.parse_input, self.node.input) if ref.control]
+
+    @property
+    def control_inputs(self) -> list["Op"]:
+        return [self.graph.op(n) for n in self.control_input_names if n in self.graph]
+
+    @property
+    def control_outputs(self) -> list["Op"]:
+        names = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.name, ()) if idx < 0)
+        return [self.graph.op(n) for n in names]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        return [Tensor(self.graph, self.name, i) for i in range(self.graph._num_outputs(self.name))]
+
+    def output(self, index: int = 0) -> Tensor:
+        return Tensor(self.graph, self.name, index)
+
+    @property
+    def consumers(self) -> list["Op"]:
+        """Ops that read any output of this op (data edges only)."""
+        names = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.name, ()) if idx >= 0)
+        return [self.graph.op(n) for n in names]
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """Library functions this op calls: ``[(attr or "op", function name)]``."""
+        return called_functions(self.node, self.graph.library_names)
+
+    @property
+    def function(self) -> str | None:
+        """The function body this op belongs to (None at the top level)."""
+        return self.graph.function_name
+
+    def __eq__(self, other):
+        return isinstance(other, Op) and other.graph is self.graph and other.name == self.name
+
+    def __hash__(self):
+        return hash((id(self.graph), self.name))
+
+    def __repr__(self):
+        return f"<Op {self.name} ({self.type})>"
+
+
+class Graph:
+    """A TensorFlow graph: its protos plus indexes for questions.
+
+    Build one with :func:`graphsurgeon.load`. Attributes:
+
+    - ``graph_def``: the GraphDef (the source of truth, what gets written back).
+    - ``meta_graph``: the MetaGraphDef around it, or None for a plain GraphDef.
+    - ``model``: where it came from (:class:`graphsurgeon.formats.Model`), or None.
+    - ``function_name``: set when this graph is a function body.
+
+    Example:
+        >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
+        >>> g.op("hidden1/MatMul").inputs
+        [<Tensor X:0 float32 [?, 784]>, <Tensor hidden1/kernel/read:0 float32 [784, 300]>]
+    """
+
+    def __init__(self, graph_def, meta_graph=None, model=None, function_name=None, parent=None,
+                 function_def=None):
+        self.graph_def = graph_def
+        self.meta_graph = meta_graph
+        self.model = model
+        self.function_name = function_name
+        self.function_def = function_def
+        self.parent = parent
+        self._nodes = {node.name: node for node in graph_def.node}
+        self._library = (parent._library if parent is not None
+                         else {f.signature.name: f for f in graph_def.library.function})
+        self._registry = parent._registry if parent is not None else opdefs.OpRegistry(
+            meta_graph.meta_info_def.stripped_op_list
+            if meta_graph is not None and meta_graph.HasField("meta_info_def") else None,
+            self._library)
+        self._function_graphs: dict[str, Graph] = parent._function_graphs if parent is not None else {}
+        self._consumer_index = None
+        self._dtype_cache: dict[str, list] = {}
+        self._shapes = None
+        self._nx = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def format(self) -> str:
+        root = self.root
+        return root.model.format if root.model is not None else ("meta" if root.meta_graph else "graphdef")
+
+    @property
+    def path(self) -> Path | None:
+        return self.root.model.path if self.root.model is not None else None
+
+    @property
+    def root(self) -> "Graph":
+        return self.parent if self.parent is not None else self
+
+    @property
+    def registry(self) -> opdefs.OpRegistry:
+        return self._registry
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __contains__(self, name) -> bool:
+        if isinstance(name, (Op, Tensor)):
+            name = name.name
+        if name in self._nodes:
+            return True
+        if _names.is_tensor_name(name):
+            op, index = _names.split_tensor_name(name)
+            return op in self._nodes and index < self._num_outputs(op)
+        return False
+
+    def __iter__(self) -> Iterator[Op]:
+        return (Op(self, node) for node in self.graph_def.node)
+
+    def __repr__(self):
+        where = f" function {self.function_name!r}" if self.function_name else ""
+        src = f" from {self.path}" if self.path else ""
+        return f"<Graph{where}: {len(self)} ops{src}>"
+
+    # ------------------------------------------------------------------ lookup
+    def op(self, name) -> Op:
+        """The op called ``name`` (``"^name"`` and ``"name:0"`` are accepted too)."""
+        if isinstance(name, Op):
+            return name
+        if isinstance(name, Tensor):
+            name = name.op_name
+        node = self._nodes.get(name)
+        if node is None:
+            stripped = name[1:] if name.startswith("^") else _names.split_tensor_name(name)[0]
+            node = self._nodes.get(stripped)
+        if node is None:
+            raise NotFoundError("op", name, self._nodes.keys(), where=self._where())
+        return Op(self, node)
+
+    def tensor(self, name) -> Tensor:
+        """The tensor ``name:index`` (a bare op name means its output 0)."""
+        if isinstance(name, Tensor):
+            return name
+        op_name, index = _names.split_tensor_name(name)
+        if op_name not in self._nodes:
+            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self._where())
+        count = self._num_outputs(op_name)
+        if index >= count:
+            raise NotFoundError("tensor", name, (f"{op_name}:{i}" for i in range(count)),
+                                where=self._where())
+        return Tensor(self, op_name, index)
+
+    def get(self, name):
+        """An op or a tensor, whichever ``name`` spells (``a:0`` is a tensor)."""
+        if isinstance(name, (Op, Tensor)):
+            return name
+        return self.tensor(name) if _names.is_tensor_name(name) else self.op(name)
+
+    def ops(self, pattern: str | list[str] | None = None, type: str | list[str] | None = None,
+            scope: str | None = None) -> list[Op]:
+        """Ops whose names match ``pattern`` (see :mod:`graphsurgeon.patterns`).
+
+        ``type`` filters by op type (one or several, exact), ``scope`` keeps
+        one name scope and what is under it. A pattern without wildcards that
+        names no op raises :class:`NotFoundError` with the closest names.
+        """
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
+        for p in patterns:
+            if not is_pattern(p) and p not in self._nodes:
+                self.op(p)  # raises with suggestions
+        predicates = [compile_pattern(p) for p in patterns]
+        types = {type} if isinstance(type, str) else set(type or ())
+        prefix = scope.rstrip("/") + "/" if scope else None
+        out = []
+        for node in self.graph_def.node:
+            if types and node.op not in types:
+                continue
+            if prefix and not node.name.startswith(prefix):
+                continue
+            if predicates and not any(p(node.name) for p in predicates):
+                continue
+            out.append(Op(self, node))
+        return out
+
+    def tensors(self, pattern: str | list[str] | None = None, type=None, scope=None,
+                dtype: str | None = None) -> list[Tensor]:
+        """Output tensors of the ops :meth:`ops` selects; a pattern with ``:`` matches tensor names."""
+        patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
+        tensor_patterns = [p for p in patterns if ":" in p and not p.startswith("re:")]
+        op_patterns = [p for p in patterns if p not in tensor_patterns]
+        out = []
+        if tensor_patterns:
+            preds = [compile_pattern(p) for p in tensor_patterns]
+            for p in tensor_patterns:
+                if not is_pattern(p):
+                    self.tensor(p)
+            for op in self.ops(type=type, scope=scope):
+                out.extend(t for t in op.outputs if any(pr(t.name) for pr in preds))
+        if op_patterns or not patterns:
+            for op in self.ops(op_patterns or None, type=type, scope=scope):
+                out.extend(op.outputs)
+        if dtype:
+            out = [t for t in out if t.dtype == dtype]
+        return out
+
+    # ------------------------------------------------------------------ functions
+    @property
+    def library_names(self) -> set[str]:
+        return set(self._library)
+
+    @property
+    def functions(self) -> dict[str, "Graph"]:
+        """Function bodies by name, each a Graph (built on first access)."""
+        return {name: self.function(name) for name in self._library}
+
+    def function(self, name: str) -> "Graph":
+        root = self.root
+        graph = root._function_graphs.get(name)
+        if graph is None:
+            fdef = root._library.get(name)
+            if fdef is None:
+                raise NotFoundError("function", name, root._library.keys(), where=root._where())
+            graph = Graph(function_to_graph_def(fdef, root._registry), meta_graph=None, model=None,
+                          function_name=name, parent=root, function_def=fdef)
+            root._function_graphs[name] = graph
+        return graph
+
+    # ------------------------------------------------------------------ signatures
+    @property
+    def signatures(self) -> dict[str, dict]:
+        """SignatureDefs: ``{key: {"method": str, "inputs": {k: Tensor name}, "outputs": {...}}}``."""
+        meta = self.root.meta_graph
+        if meta is None:
+            return {}
+        out = {}
+        for key, sig in meta.signature_def.items():
+            out[key] = {
+                "method": sig.method_name,
+                "inputs": {k: _tensor_info_name(v) for k, v in sig.inputs.items()},
+                "outputs": {k: _tensor_info_name(v) for k, v in sig.outputs.items()},
+                "defaults": {k: v for k, v in getattr(sig, "defaults", {}).items()},
+            }
+        return out
+
+    # ------------------------------------------------------------------ derived facts
+    def _where(self) -> str:
+        if self.function_name:
+            return f"function {self.function_name}"
+        return str(self.path) if self.path else "graph"
+
+    def _consumers(self) -> dict[str, list[tuple[str, int, int]]]:
+        """producer -> [(consumer, input position, output index or -1 for control)]."""
+        if self._consumer_index is None:
+            index: dict[str, list] = {}
+            for node in self.graph_def.node:
+                for position, text in enumerate(node.input):
+                    ref = _names.parse_input(text)
+                    index.setdefault(ref.op, []).append((node.name, position, -1 if ref.control else ref.index))
+            self._consumer_index = index
+        return self._consumer_index
+
+    def _dtypes(self, name: str) -> list | None:
+        types = self._dtype_cache.get(name)
+        if types is None and name not in self._dtype_cache:
+            node = self._nodes[name]
+            types = opdefs.output_dtypes(node, self._registry.get(node.op))
+            if types is None and node.op in ("_Arg", "_Retval"):
+                from . import dtypes as _dt
+                types = [_dt.name(node.attr["T"].type)] if node.op == "_Arg" else []
+            self._dtype_cache[name] = types
+        return types
+
+    def _num_outputs(self, name: str) -> int:
+        types = self._dtypes(name)
+        if types is not None:
+            return len(types)
+        # Unknown op type: as many outputs as recorded shapes or as consumers read.
+        node = self._nodes[name]
+        count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 0
+        for _, _, idx in self._consumers().get(name, ()):
+            count = max(count, idx + 1)
+        return count
+
+    @property
+    def shapes(self) -> dict[str, list]:
+        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.shapes`)."""
+        if self._shapes is None:
+            from .shapes import infer_shapes
+            self._shapes = infer_shapes(self)
+        return self._shapes
+
+    @property
+    def nx(self):
+        """The networkx MultiDiGraph index (built on first use).
+
+        Nodes are op names (attributes ``type``, ``device``); each data edge
+        carries ``src_index`` (producer output), ``dst_index`` (consumer
+        input position) and ``control=False``; control edges have
+        ``control=True``. An op reading a tensor twice has two edges.
+        """
+        if self._nx is None:
+            import networkx as nx
+
+            g = nx.MultiDiGraph(name=self.function_name or str(self.path or "graph"))
+            for node in self.graph_def.node:
+                g.add_node(node.name, type=node.op, device=node.device)
+            for node in self.graph_def.node:
+                for position, text in enumerate(node.input):
+                    ref = _names.parse_input(text)
+                    if ref.op not in g:
+                        g.add_node(ref.op, type=None, device="", missing=True)
+                    if ref.control:
+                        g.add_edge(ref.op, node.name, control=True, dst_index=position, src_index=-1)
+                    else:
+                        g.add_edge(ref.op, node.name, control=False, src_index=ref.index, dst_index=position)
+            self._nx = g
+        return self._nx
+
+    def _invalidate(self) -> None:
+        """Forget derived indexes after the protos changed under us."""
+        self._nodes = {node.name: node for node in self.graph_def.node}
+        self._consumer_index = None
+        self._dtype_cache.clear()
+        self._shapes = None
+        self._nx = None
+
+
+def _tensor_info_name(info) -> str | None:
+    kind = info.WhichOneof("encoding")
+    if kind == "name":
+        return info.name
+    if kind == "coo_sparse":
+        return info.coo_sparse.values_tensor_name
+    if kind == "composite_tensor":
+        return None
+    return info.name or None
+
+
+def format_shape(shape) -> str:
+    """``(None, 784)`` -> ``[?, 784]``; None -> ``?``."""
+    if shape is None:
+        return "?"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"

@@ -1,0 +1,56 @@
+"""TensorFlow's name grammar: ops, tensors, control inputs, colocation."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class InputRef(NamedTuple):
+    """One entry of a NodeDef's ``input`` list, parsed."""
+
+    op: str
+    index: int
+    control: bool
+
+    @property
+    def tensor(self) -> str:
+        return f"{self.op}:{self.index}"
+
+    def __str__(self) -> str:
+        return f"^{self.op}" if self.control else self.tensor
+
+
+def parse_input(text: str) -> InputRef:
+    """Parse ``op``, ``op:1`` or ``^op`` as a GraphDef input string."""
+    if text.startswith("^"):
+        return InputRef(text[1:], -1, True)
+    op, index = split_tensor_name(text)
+    return InputRef(op, index, False)
+
+
+def split_tensor_name(name: str) -> tuple[str, int]:
+    """``"scope/op:1"`` -> ``("scope/op", 1)``; ``"scope/op"`` -> ``("scope/op", 0)``."""
+    op, sep, index = name.rpartition(":")
+    if sep and index.isdigit():
+        return op, int(index)
+    return name, 0
+
+
+def is_tensor_name(name: str) -> bool:
+    op, sep, index = name.rpartition(":")
+    return bool(sep and op and index.isdigit())
+
+
+def tensor_name(op: str, index: int = 0) -> str:
+    return f"{op}:{index}"
+
+
+def scope_of(name: str) -> str:
+    """The enclosing name scope of an op: ``"a/b/c"`` -> ``"a/b"``, root ops -> ``""``."""
+    return name.rpartition("/")[0]
+
+
+def colocation_op(text: str) -> str | None:
+    """``b"loc:@scope/op"`` -> ``"scope/op"``; anything else -> None."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return text[5:] if text.startswith("loc:@") else None

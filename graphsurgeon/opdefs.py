@@ -1,0 +1,114 @@
+"""Op definitions: what each op type takes and produces, without TensorFlow.
+
+Looked up, in order, in the graph's own stripped op list (what the model's
+TensorFlow registered), the graph's function library (a function is an op
+whose signature is an OpDef), and the registry shipped with the package
+(``data/ops.pb``, generated from TensorFlow's op registry by
+``scripts/gen_opdefs.py``). Unknown op types (custom op libraries) have no
+definition: their outputs get unknown dtypes, never an error.
+"""
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from . import dtypes
+from .protos import OpDef, OpList
+
+
+@functools.lru_cache(maxsize=1)
+def shipped() -> dict[str, OpDef]:
+    """TensorFlow's registry, as shipped with graphsurgeon (parsed once, on first need)."""
+    data = resources.files("graphsurgeon.data").joinpath("ops.pb").read_bytes()
+    op_list = OpList()
+    op_list.ParseFromString(data)
+    return {op.name: op for op in op_list.op}
+
+
+class OpRegistry:
+    """Op definitions for one graph."""
+
+    def __init__(self, stripped=None, functions=None):
+        self._own = {op.name: op for op in stripped.op} if stripped is not None else {}
+        self._functions = functions or {}
+
+    def get(self, op_type: str) -> OpDef | None:
+        op = self._own.get(op_type)
+        if op is not None:
+            return op
+        function = self._functions.get(op_type)
+        if function is not None:
+            return function.signature
+        return shipped().get(op_type)
+
+    def attr_default(self, op_type: str, attr: str):
+        op = self.get(op_type)
+        if op is None:
+            return None
+        for a in op.attr:
+            if a.name == attr and a.HasField("default_value"):
+                return a.default_value
+        return None
+
+
+def _attr(node, op_def: OpDef, name: str):
+    if name in node.attr:
+        return node.attr[name]
+    for a in op_def.attr:
+        if a.name == name and a.HasField("default_value"):
+            return a.default_value
+    return None
+
+
+def output_arg_sizes(node, op_def: OpDef) -> list[tuple[str, int]] | None:
+    """``[(output_arg_name, count), ...]`` for a node, or None if an attr is missing."""
+    sizes = []
+    for arg in op_def.output_arg:
+        if arg.number_attr:
+            value = _attr(node, op_def, arg.number_attr)
+            if value is None:
+                return None
+            sizes.append((arg.name, int(value.i)))
+        elif arg.type_list_attr:
+            value = _attr(node, op_def, arg.type_list_attr)
+            if value is None:
+                return None
+            sizes.append((arg.name, len(value.list.type)))
+        else:
+            sizes.append((arg.name, 1))
+    return sizes
+
+
+def output_dtypes(node, op_def: OpDef | None) -> list[str | None] | None:
+    """TensorFlow's name of each output's dtype; None when the op is unknown.
+
+    Individual entries are None when an attr the type depends on is missing.
+    """
+    if op_def is None:
+        return None
+    result: list[str | None] = []
+    for arg in op_def.output_arg:
+        if arg.type_list_attr:
+            value = _attr(node, op_def, arg.type_list_attr)
+            if value is None:
+                return None
+            types = [dtypes.name(t) for t in value.list.type]
+        else:
+            if arg.type:
+                one = dtypes.name(arg.type)
+            elif arg.type_attr:
+                value = _attr(node, op_def, arg.type_attr)
+                one = dtypes.name(value.type) if value is not None else None
+            else:
+                one = None
+            count = 1
+            if arg.number_attr:
+                value = _attr(node, op_def, arg.number_attr)
+                if value is None:
+                    return None
+                count = int(value.i)
+            types = [one] * count
+        if arg.is_ref:
+            types = [t + "_ref" if t and not t.endswith("_ref") else t for t in types]
+        result.extend(types)
+    return result
