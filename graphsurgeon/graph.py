@@ -338,7 +338,11 @@ class Graph:
     # ------------------------------------------------------------------ signatures
     @property
     def signatures(self) -> dict[str, dict]:
-        """SignatureDefs: ``{key: {"method": str, "inputs": {k: Tensor name}, "outputs": {...}}}``."""
+        """SignatureDefs, by key.
+
+        ``{key: {"method": str, "inputs": {arg: {"name", "dtype", "shape"}}, "outputs": {...}}}``
+        with dtype and shape as the SignatureDef records them.
+        """
         meta = self.root.meta_graph
         if meta is None:
             return {}
@@ -346,9 +350,8 @@ class Graph:
         for key, sig in meta.signature_def.items():
             out[key] = {
                 "method": sig.method_name,
-                "inputs": {k: _tensor_info_name(v) for k, v in sig.inputs.items()},
-                "outputs": {k: _tensor_info_name(v) for k, v in sig.outputs.items()},
-                "defaults": {k: v for k, v in getattr(sig, "defaults", {}).items()},
+                "inputs": {k: _tensor_info(v) for k, v in sorted(sig.inputs.items())},
+                "outputs": {k: _tensor_info(v) for k, v in sorted(sig.outputs.items())},
             }
         return out
 
@@ -435,15 +438,20 @@ class Graph:
         self._nx = None
 
 
-def _tensor_info_name(info) -> str | None:
+def _tensor_info(info) -> dict:
+    from . import dtypes
+    from .shapes import from_proto
+
     kind = info.WhichOneof("encoding")
-    if kind == "name":
-        return info.name
     if kind == "coo_sparse":
-        return info.coo_sparse.values_tensor_name
-    if kind == "composite_tensor":
-        return None
-    return info.name or None
+        name = info.coo_sparse.values_tensor_name
+    elif kind == "name":
+        name = info.name
+    else:
+        name = None
+    shape = from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
+    return {"name": name, "dtype": dtypes.name(info.dtype) if info.dtype else None,
+            "shape": None if shape is None else list(shape), "encoding": kind}
 
 
 def format_shape(shape) -> str:

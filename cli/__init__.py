@@ -1,0 +1,1 @@
+"""The graphsurgeon command line (installed as ``graphsurgeon.cli``)."""

@@ -1,0 +1,112 @@
+"""What every command shares: the MODEL argument, --tag, --json, errors, tables."""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import sys
+
+import click
+
+from graphsurgeon.errors import GraphSurgeonError
+
+
+def model_argument(fn):
+    """MODEL plus --tag, for commands that read one graph."""
+    fn = click.option("--tag", help="SavedModel tag set to use (default: serve, or the only one)")(fn)
+    return click.argument("model", type=click.Path())(fn)
+
+
+def json_option(fn):
+    return click.option("--json", "as_json", is_flag=True, help="print JSON (schema in README)")(fn)
+
+
+def load(model: str, tag: str | None):
+    import graphsurgeon
+
+    return graphsurgeon.load(model, tag=tag)
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def _json_default(obj):
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "replace")
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    return str(obj)
+
+
+def terminal_width() -> int:
+    return min(shutil.get_terminal_size((100, 24)).columns, 160)
+
+
+def table(rows, headers=None, widths=None) -> None:
+    """Aligned columns; the last column takes what is left of the terminal."""
+    rows = [[str(c) for c in r] for r in rows]
+    if headers:
+        rows = [list(headers)] + rows
+    if not rows:
+        return
+    ncol = max(len(r) for r in rows)
+    width = [0] * ncol
+    for r in rows:
+        for i, c in enumerate(r[:-1] if len(r) == ncol else r):
+            width[i] = max(width[i], len(c))
+    cap = max(24, terminal_width() // 2)
+    width = [min(w, cap) for w in width]
+    for r in rows:
+        parts = []
+        for i, c in enumerate(r):
+            if i == len(r) - 1:
+                parts.append(c)
+            else:
+                parts.append(c.ljust(width[i]) if len(c) <= width[i] else c + " ")
+        click.echo("  ".join(parts).rstrip())
+
+
+def debug_enabled() -> bool:
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx else None
+    return bool((root and root.obj and root.obj.get("debug")) or os.environ.get("GRAPHSURGEON_DEBUG"))
+
+
+def fail(message: str, code: int = 1):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn):
+    """Turn library errors into one ``error:`` line and an exit status (traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GraphSurgeonError as exc:
+            if debug_enabled():
+                raise
+            fail(str(exc), exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(1)
+        except MemoryError:
+            fail("out of memory")
+        except Exception as exc:  # a bug of ours: say so in one line, trace with --debug
+            if debug_enabled():
+                raise
+            where = ""
+            tb = exc.__traceback__
+            while tb and tb.tb_next:
+                tb = tb.tb_next
+            if tb:
+                where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+            fail(f"internal error: {type(exc).__name__}: {exc}{where} (rerun with --debug for a traceback "
+                 "and please report it)")
+
+    return wrapper

@@ -1,0 +1,74 @@
+"""``graphsurgeon info``: what a model is, at a glance."""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon import report
+from graphsurgeon.graph import format_shape
+
+from .common import echo_json, handle_errors, json_option, load, model_argument
+
+
+def _tensor(t) -> str:
+    return f"{t['name']}  {t['dtype'] or '?'} {format_shape(t['shape'])}"
+
+
+@click.command("info")
+@model_argument
+@json_option
+@handle_errors
+def command(model, tag, as_json):
+    """Format, versions, signatures, inputs/outputs, variables, op types, collections."""
+    g = load(model, tag)
+    d = report.info(g)
+    if as_json:
+        echo_json(d)
+        return
+    say = click.echo
+    say(f"model        {d['model']}")
+    fmt = d["format"] + (f" ({d['encoding']})" if d["encoding"] else "")
+    say(f"format       {fmt}")
+    if d["file"] and d["file"] != d["model"]:
+        say(f"graph file   {d['file']}")
+    say(f"checkpoint   {d['checkpoint'] or '(none found)'}")
+    version = d["tensorflow_version"] or "?"
+    say(f"written by   TensorFlow {version}" + (f", GraphDef producer {d['producer']}" if d["producer"] is not None else ""))
+    if d["tag_sets"]:
+        say("tag sets     " + ", ".join("+".join(t) or "(none)" for t in d["tag_sets"])
+            + (f"   (showing {'+'.join(d['tags'])})" if len(d["tag_sets"]) > 1 else ""))
+    say(f"ops          {d['ops']}" + (f" (+{d['function_ops']} in {len(d['functions'])} functions)" if d["functions"] else ""))
+    v = d["variables"]
+    say(f"variables    {v['count']} ({v['params']:,} parameters, {v['bytes']:,} bytes"
+        + (f", {v['trainable']} trainable)" if v["trainable"] else ")"))
+    if d["signatures"]:
+        say("signatures")
+        for key, sig in d["signatures"].items():
+            say(f"  {key}  ({sig['method']})")
+            for k, t in sig["inputs"].items():
+                say(f"    in  {k}: {_tensor(t)}")
+            for k, t in sig["outputs"].items():
+                say(f"    out {k}: {_tensor(t)}")
+    if d["likely_inputs"]:
+        say("inputs (placeholders)")
+        for t in d["likely_inputs"]:
+            say(f"  {_tensor(t)}")
+    if d["likely_outputs"]:
+        say("outputs (read by nothing)")
+        for t in d["likely_outputs"]:
+            say(f"  {_tensor(t)}")
+    say("op types     " + ", ".join(f"{k} {n}" for k, n in list(d["op_types"].items())[:12])
+        + (f", ... ({len(d['op_types'])} types)" if len(d["op_types"]) > 12 else ""))
+    if d["collections"]:
+        say("collections  " + ", ".join(f"{k} ({c['size']})" for k, c in sorted(d["collections"].items())))
+    if d["functions"]:
+        shown = d["functions"][:8]
+        say("functions    " + ", ".join(shown) + (f", ... ({len(d['functions'])})" if len(d["functions"]) > 8 else ""))
+    if d["control_flow"]:
+        say("control flow " + ", ".join(d["control_flow"]))
+    if d["devices"]:
+        say("devices      " + ", ".join(d["devices"]))
+    if d["unknown_op_types"]:
+        say("unknown ops  " + ", ".join(d["unknown_op_types"]) + "  (custom op library needed to run)")
+    if d["external_access"]:
+        say("reaches out  " + ", ".join(f"{e['name']} ({e['type']}, {e['reaches']})" for e in d["external_access"][:10])
+            + (f", ... ({len(d['external_access'])})" if len(d["external_access"]) > 10 else ""))

@@ -1,0 +1,68 @@
+"""``graphsurgeon ls``: one line per op (or tensor), or the scope tree."""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon import report
+from graphsurgeon.graph import format_shape
+
+from .common import echo_json, handle_errors, json_option, load, model_argument, table
+
+
+def _outputs_text(outputs) -> str:
+    return ", ".join(f"{o['dtype'] or '?'} {format_shape(o['shape'])}" for o in outputs) or "-"
+
+
+def _print_tree(node, depth=0, max_depth=None):
+    for child in node["children"]:
+        params = f"  {child['params']:,} params" if child["params"] else ""
+        click.echo(f"{'  ' * depth}{child['name'].rsplit('/', 1)[-1]}/  {child['ops']} ops{params}")
+        if max_depth is None or depth + 1 < max_depth:
+            _print_tree(child, depth + 1, max_depth)
+
+
+@click.command("ls")
+@model_argument
+@click.argument("patterns", nargs=-1)
+@click.option("--type", "types", multiple=True, help="only ops of this type (repeatable)")
+@click.option("--tensors", is_flag=True, help="one line per tensor instead of per op")
+@click.option("--functions", is_flag=True, help="include the ops of function bodies")
+@click.option("--tree", is_flag=True, help="scope tree with op and parameter counts")
+@click.option("--depth", type=int, default=None, help="with --tree: levels to show")
+@click.option("--count", is_flag=True, help="print only the number of matches")
+@json_option
+@handle_errors
+def command(model, tag, patterns, types, tensors, functions, tree, depth, count, as_json):
+    """List ops (or tensors) with their types, dtypes and shapes.
+
+    PATTERNS: exact names, globs (* within one scope level, ** across levels),
+    a scope with a trailing /, or re:REGEX.
+    """
+    g = load(model, tag)
+    if tree:
+        data = report.scope_tree(g)
+        if as_json:
+            echo_json({"model": model, "format": g.format, "tree": data})
+        else:
+            click.echo(f"{data['ops']} ops  {data['params']:,} params")
+            _print_tree(data, max_depth=depth)
+        return
+    records = report.ls_records(g, list(patterns), list(types), functions)
+    if tensors:
+        rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
+                for r in records for o in r["outputs"]]
+        if count:
+            click.echo(len(rows))
+        elif as_json:
+            echo_json({"model": model, "format": g.format, "tensors": rows})
+        else:
+            table([([r["function"]] if functions else []) +
+                   [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
+        return
+    if count:
+        click.echo(len(records))
+    elif as_json:
+        echo_json({"model": model, "format": g.format, "ops": records})
+    else:
+        table([([r["function"] or "-"] if functions else []) + [r["name"], r["type"], _outputs_text(r["outputs"])]
+               for r in records])

@@ -1,0 +1,226 @@
+"""What ``ls``, ``show`` and ``info`` say about a graph, as plain data.
+
+Every function here returns JSON-ready dicts and lists; the CLI only formats
+them. The ``ls --json`` shape is a documented, stable contract (README).
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from . import attrs as _attrs
+from .graph import Graph, Op, Tensor
+from .variables import variables
+
+CONTROL_FLOW_V1 = {"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
+                   "NextIteration", "RefNextIteration", "LoopCond"}
+CONTROL_FLOW_V2 = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"}
+CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
+
+# Ops that reach outside the graph: the file system, or Python in the process.
+FILE_OPS = {
+    "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
+    "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
+    "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
+    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset",
+    "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "InitializeTableFromTextFile",
+    "InitializeTableFromTextFileV2", "ImmutableConst", "CreateSummaryFileWriter", "SaveDataset",
+    "SaveDatasetV2", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset", "DatasetToTFRecord",
+    "ExperimentalDatasetToTFRecord", "PrintV2", "DecodeJpeg_", "WriteSummary_",
+}
+PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+
+
+def _shape_json(shape):
+    return None if shape is None else list(shape)
+
+
+def tensor_brief(t: Tensor) -> dict:
+    return {"name": t.name, "dtype": t.dtype, "shape": _shape_json(t.shape)}
+
+
+def op_record(op: Op, with_function: bool = False) -> dict:
+    """One entry of ``ls --json``'s ``ops`` list."""
+    return {
+        "name": op.name,
+        "type": op.type,
+        "device": op.device,
+        "inputs": op.input_names,
+        "control_inputs": op.control_input_names,
+        "outputs": [tensor_brief(t) for t in op.outputs],
+        "function": op.graph.function_name if with_function else None,
+    }
+
+
+def ls_records(g: Graph, patterns=None, types=None, functions: bool = False) -> list[dict]:
+    graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
+    out = []
+    for graph in graphs:
+        for op in graph.ops(patterns or None, type=types or None) if graph is g else \
+                _function_ops(graph, patterns, types):
+            out.append(op_record(op, with_function=functions))
+    return out
+
+
+def _function_ops(graph, patterns, types):
+    # Patterns name top-level ops; inside a function an exact name may be absent.
+    from .patterns import compile_pattern
+
+    preds = [compile_pattern(p) for p in patterns or ()]
+    for op in graph.ops(type=types or None):
+        if not preds or any(p(op.name) for p in preds):
+            yield op
+
+
+def op_details(op: Op) -> dict:
+    """Everything ``show`` says about an op."""
+    g = op.graph
+    inputs = []
+    for position, t in enumerate(op.inputs):
+        entry = {"position": position, "tensor": t.name}
+        if t.op_name in g:
+            producer = g.op(t.op_name)
+            entry.update(producer_type=producer.type, dtype=t.dtype, shape=_shape_json(t.shape))
+        else:
+            entry.update(producer_type=None, dtype=None, shape=None, missing=True)
+        inputs.append(entry)
+    outputs = []
+    for t in op.outputs:
+        outputs.append({**tensor_brief(t), "consumers": [c.name for c in t.consumers]})
+    return {
+        "kind": "op",
+        "name": op.name,
+        "type": op.type,
+        "device": op.device,
+        "function": g.function_name,
+        "inputs": inputs,
+        "control_inputs": op.control_input_names,
+        "outputs": outputs,
+        "control_outputs": [c.name for c in op.control_outputs],
+        "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attrs.items())},
+        "calls": [{"attr": a, "function": f} for a, f in op.calls],
+        "known_op": g.registry.get(op.type) is not None or op.type in ("_Arg", "_Retval"),
+    }
+
+
+def tensor_details(t: Tensor) -> dict:
+    return {
+        "kind": "tensor",
+        "name": t.name,
+        "dtype": t.dtype,
+        "shape": _shape_json(t.shape),
+        "producer": {"name": t.op_name, "type": t.op.type},
+        "consumers": [{"name": c.name, "type": c.type} for c in t.consumers],
+        "function": t.graph.function_name,
+    }
+
+
+def scope_tree(g: Graph) -> dict:
+    """Nested scopes: ``{"name", "ops", "params", "children": [...]}`` (counts include sub-scopes)."""
+    root = {"name": "", "ops": 0, "params": 0, "children": {}}
+    params = {v.name: v.params or 0 for v in variables(g)}
+    for node in g.graph_def.node:
+        parts = node.name.split("/")
+        level = root
+        level["ops"] += 1
+        level["params"] += params.get(node.name, 0)
+        for depth in range(len(parts) - 1):
+            name = "/".join(parts[: depth + 1])
+            child = level["children"].get(parts[depth])
+            if child is None:
+                child = level["children"][parts[depth]] = {"name": name, "ops": 0, "params": 0, "children": {}}
+            child["ops"] += 1
+            child["params"] += params.get(node.name, 0)
+            level = child
+
+    def finish(level):
+        return {"name": level["name"], "ops": level["ops"], "params": level["params"],
+                "children": [finish(c) for c in level["children"].values()]}
+
+    return finish(root)
+
+
+def likely_inputs(g: Graph) -> list[Tensor]:
+    return [op.output(0) for op in g.ops(type=["Placeholder", "PlaceholderV2", "PlaceholderWithDefault"])]
+
+
+_NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Assert", "SaveV2", "Save",
+                "RestoreV2", "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "_Retval"}
+
+
+def likely_outputs(g: Graph) -> list[Tensor]:
+    """Tensors nothing reads, of ops that compute (not savers, initializers or optimizers)."""
+    consumers = g._consumers()
+    out = []
+    for op in g:
+        if op.type in _NOT_OUTPUTS or op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
+            continue
+        top = op.name.split("/", 1)[0]
+        if top in ("save", "init", "gradients") or top.startswith(("save_", "gradients_")):
+            continue
+        if op.name in consumers:
+            continue
+        out.extend(t for t in op.outputs if t.dtype not in (None, "resource") and not (t.dtype or "").endswith("_ref"))
+    return out
+
+
+def info(g: Graph) -> dict:
+    """The summary ``graphsurgeon info`` prints."""
+    model = g.model
+    meta = g.meta_graph
+    meta_info = meta.meta_info_def if meta is not None else None
+    versions = g.graph_def.versions
+    all_graphs = [g] + [g.function(n) for n in sorted(g.library_names)]
+    type_counts = Counter(op.type for graph in all_graphs for op in graph)
+    present = set(type_counts)
+    vars_ = variables(g)
+    flagged = []
+    for graph in all_graphs:
+        for op in graph:
+            if op.type in FILE_OPS or op.type in PYTHON_OPS:
+                flagged.append({"name": op.name, "type": op.type, "function": graph.function_name,
+                                "reaches": "python" if op.type in PYTHON_OPS else "files"})
+    collections = {}
+    if meta is not None:
+        for key, coll in meta.collection_def.items():
+            kind = coll.WhichOneof("kind")
+            collections[key] = {"kind": kind, "size": len(getattr(coll, kind).value) if kind else 0}
+    devices = sorted({op.device for graph in all_graphs for op in graph if op.device})
+    return {
+        "model": str(g.path) if g.path else None,
+        "format": g.format,
+        "file": str(model.file) if model else None,
+        "encoding": model.encoding if model else None,
+        "checkpoint": model.checkpoint if model else None,
+        "producer": versions.producer if g.graph_def.HasField("versions") else None,
+        "min_consumer": versions.min_consumer if g.graph_def.HasField("versions") else None,
+        "tensorflow_version": meta_info.tensorflow_version if meta_info is not None else None,
+        "tensorflow_git_version": meta_info.tensorflow_git_version if meta_info is not None else None,
+        "tags": list(meta_info.tags) if meta_info is not None else [],
+        "tag_sets": model.tag_sets if model else [],
+        "ops": len(g),
+        "function_ops": sum(len(x) for x in all_graphs[1:]),
+        "signatures": {
+            key: {
+                "method": sig["method"],
+                "inputs": sig["inputs"],
+                "outputs": sig["outputs"],
+            } for key, sig in sorted(g.signatures.items())
+        },
+        "likely_inputs": [tensor_brief(t) for t in likely_inputs(g)],
+        "likely_outputs": [tensor_brief(t) for t in likely_outputs(g)][:20],
+        "variables": {
+            "count": len(vars_),
+            "params": sum(v.params or 0 for v in vars_),
+            "bytes": sum(v.nbytes or 0 for v in vars_),
+            "trainable": sum(1 for v in vars_ if v.trainable),
+        },
+        "op_types": dict(type_counts.most_common()),
+        "collections": collections,
+        "functions": sorted(g.library_names),
+        "control_flow": sorted(present & (CONTROL_FLOW_V1 | CONTROL_FLOW_V2)),
+        "calls": sorted(present & CALL_OPS),
+        "devices": devices,
+        "unknown_op_types": sorted(t for t in present if g.registry.get(t) is None
+                                   and t not in ("_Arg", "_Retval")),
+        "external_access": flagged,
+    }

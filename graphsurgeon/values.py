@@ -1,0 +1,84 @@
+"""Tensor values: TensorProto <-> numpy, with the size checked before any allocation."""
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes, protos
+from .errors import FormatError
+
+# Typed value fields of a TensorProto, by dtype.
+_FIELDS = {
+    "float32": "float_val", "float64": "double_val", "int32": "int_val", "uint8": "int_val",
+    "int16": "int_val", "int8": "int_val", "uint16": "int_val", "bool": "bool_val",
+    "int64": "int64_val", "uint32": "uint32_val", "uint64": "uint64_val", "float16": "half_val",
+    "complex64": "scomplex_val", "complex128": "dcomplex_val", "string": "string_val",
+}
+
+
+def element_count(shape) -> int | None:
+    if shape is None or any(d is None for d in shape):
+        return None
+    count = 1
+    for d in shape:
+        count *= d
+    return count
+
+
+def to_numpy(tensor, where: str = "tensor") -> np.ndarray:
+    """Decode a TensorProto. Raises FormatError when its content does not fit its shape."""
+    name = dtypes.base(dtypes.name(tensor.dtype))
+    shape = tuple(max(int(d.size), 0) for d in tensor.tensor_shape.dim)
+    count = element_count(shape) or 0
+    if name == "string":
+        values = list(tensor.string_val)
+        if len(values) == 1 and count > 1:
+            values = values * count
+        if len(values) != count:
+            raise FormatError(where, f"string tensor holds {len(values)} values for shape {list(shape)}")
+        return np.array(values, dtype=object).reshape(shape)
+    np_name = dtypes.NUMPY.get(name or "")
+    if np_name is None:
+        raise FormatError(where, f"cannot decode a tensor of dtype {name}")
+    dt = np.dtype(np_name)
+    if tensor.tensor_content:
+        if len(tensor.tensor_content) != count * dt.itemsize:
+            raise FormatError(where, f"tensor content has {len(tensor.tensor_content)} bytes, "
+                                     f"shape {list(shape)} of {name} needs {count * dt.itemsize}")
+        return np.frombuffer(tensor.tensor_content, dtype=dt).reshape(shape).copy()
+    field = _FIELDS.get(name)
+    raw = list(getattr(tensor, field)) if field else []
+    if name == "float16":
+        arr = np.array(raw, dtype=np.uint16).view(np.float16)
+    elif name in ("complex64", "complex128"):
+        arr = np.array(raw[0::2], dtype=dt) + 1j * np.array(raw[1::2], dtype=dt)
+    else:
+        arr = np.array(raw, dtype=dt)
+    if arr.size == count:
+        return arr.reshape(shape)
+    if arr.size == 0:
+        return np.zeros(shape, dtype=dt)
+    if arr.size < count:
+        # TensorFlow repeats the last value to fill the shape.
+        out = np.empty(count, dtype=dt)
+        out[: arr.size] = arr
+        out[arr.size:] = arr[-1]
+        return out.reshape(shape)
+    raise FormatError(where, f"tensor holds {arr.size} values for shape {list(shape)}")
+
+
+def from_numpy(array) -> "protos.TensorProto":
+    """Encode a numpy array as a TensorProto (tensor_content for numbers)."""
+    array = np.asarray(array)
+    proto = protos.TensorProto()
+    if array.dtype == object or array.dtype.kind in "SU":
+        proto.dtype = dtypes.number("string")
+        proto.string_val.extend(v if isinstance(v, bytes) else str(v).encode() for v in array.ravel())
+    else:
+        name = {v: k for k, v in dtypes.NUMPY.items()}.get(array.dtype.name)
+        if name is None:
+            raise ValueError(f"no TensorFlow dtype for numpy {array.dtype}")
+        proto.dtype = dtypes.number(name)
+        proto.tensor_content = np.ascontiguousarray(array).tobytes()
+    for d in array.shape:
+        proto.tensor_shape.dim.add(size=d)
+    return proto
