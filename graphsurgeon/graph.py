@@ -429,6 +429,128 @@ class Graph:
             self._nx = g
         return self._nx
 
+    # ------------------------------------------------------------------ editing
+    # Every edit goes through these methods: they change the protos and keep
+    # the indexes (name dict, consumers, networkx) in step, incrementally.
+
+    def copy(self) -> "Graph":
+        """A deep copy (protos included) that can be edited independently."""
+        if self.parent is not None:
+            raise TypeError("copy the top-level graph, not a function body")
+        import copy as _copy
+
+        model = _copy.copy(self.model)
+        if model is not None:
+            model.container = type(self.model.container)()
+            model.container.CopyFrom(self.model.container)
+            meta = model.meta_graph
+            return Graph(model.graph_def, meta_graph=meta, model=model)
+        if self.meta_graph is not None:
+            meta = type(self.meta_graph)()
+            meta.CopyFrom(self.meta_graph)
+            return Graph(meta.graph_def, meta_graph=meta)
+        gd = type(self.graph_def)()
+        gd.CopyFrom(self.graph_def)
+        return Graph(gd)
+
+    def add_op(self, node_def) -> Op:
+        """Append a NodeDef (copied) to the graph. Its name must be new."""
+        if node_def.name in self._nodes:
+            from .errors import RewriteError
+            raise RewriteError(f"an op named {node_def.name!r} already exists")
+        node = self.graph_def.node.add()
+        node.CopyFrom(node_def)
+        self._nodes[node.name] = node
+        self._index_inputs(node, add=True)
+        if self._nx is not None:
+            self._nx.add_node(node.name, type=node.op, device=node.device)
+            self._nx_add_edges(node)
+        self._shapes = None
+        return Op(self, node)
+
+    def set_inputs(self, name: str, inputs) -> None:
+        """Replace an op's input list (``name:index`` and ``^control`` strings)."""
+        node = self._nodes[name]
+        self._index_inputs(node, add=False)
+        if self._nx is not None:
+            self._nx.remove_edges_from(list(self._nx.in_edges(name, keys=True)))
+        del node.input[:]
+        node.input.extend(inputs)
+        self._index_inputs(node, add=True)
+        if self._nx is not None:
+            self._nx_add_edges(node)
+        self._shapes = None
+
+    def remove_ops(self, names, check: bool = True):
+        """Remove ops; collections, signatures and savers that named them are fixed.
+
+        Args:
+            names: op names (or Ops) to remove.
+            check: refuse (RewriteError, nothing changed) when a remaining op
+                still reads a removed one; pass False only when the caller
+                rewires those inputs itself right after.
+
+        Returns:
+            Changes with ``removed`` and what had to be ``dropped``.
+        """
+        from .changes import Changes
+        from .errors import RewriteError
+
+        removed = {n.name if isinstance(n, Op) else n for n in names}
+        missing = [n for n in removed if n not in self._nodes]
+        if missing:
+            self.op(missing[0])  # raises NotFoundError with suggestions
+        if check:
+            consumers = self._consumers()
+            for name in removed:
+                for consumer, _, _ in consumers.get(name, ()):
+                    if consumer not in removed:
+                        raise RewriteError(f"cannot remove {name!r}: {consumer!r} still reads it",
+                                           hint="remove or rewire its consumers too")
+        changes = Changes(removed=[n.name for n in self.graph_def.node if n.name in removed])
+        for name in removed:
+            self._index_inputs(self._nodes[name], add=False)
+            self._dtype_cache.pop(name, None)
+            del self._nodes[name]
+        keep = [n for n in self.graph_def.node if n.name not in removed]
+        if len(keep) != len(self.graph_def.node):
+            kept = [type(n)() for n in keep]
+            for new, old in zip(kept, keep):
+                new.CopyFrom(old)
+            del self.graph_def.node[:]
+            self.graph_def.node.extend(kept)
+            self._nodes = {node.name: node for node in self.graph_def.node}
+        if self._nx is not None:
+            self._nx.remove_nodes_from(removed)
+        self._shapes = None
+        if self.meta_graph is not None and self.parent is None:
+            from .collections import fix_references
+            changes.dropped.extend(fix_references(self, removed))
+        return changes
+
+    def _index_inputs(self, node, add: bool) -> None:
+        if self._consumer_index is None:
+            return
+        for position, text in enumerate(node.input):
+            ref = _names.parse_input(text)
+            entry = (node.name, position, -1 if ref.control else ref.index)
+            if add:
+                self._consumer_index.setdefault(ref.op, []).append(entry)
+            else:
+                lst = self._consumer_index.get(ref.op)
+                if lst and entry in lst:
+                    lst.remove(entry)
+
+    def _nx_add_edges(self, node) -> None:
+        for position, text in enumerate(node.input):
+            ref = _names.parse_input(text)
+            if ref.op not in self._nx:
+                self._nx.add_node(ref.op, type=None, device="", missing=True)
+            if ref.control:
+                self._nx.add_edge(ref.op, node.name, control=True, dst_index=position, src_index=-1)
+            else:
+                self._nx.add_edge(ref.op, node.name, control=False, src_index=ref.index, dst_index=position)
+
     def _invalidate(self) -> None:
         """Forget derived indexes after the protos changed under us."""
         self._nodes = {node.name: node for node in self.graph_def.node}

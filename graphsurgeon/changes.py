@@ -1,0 +1,47 @@
+"""What a rewrite changed: every rewrite returns one of these beside its graph."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Changes:
+    """A description of an edit, for people (``str``) and for JSON (``as_dict``).
+
+    ``dropped`` lists references that had to go with removed ops: collection
+    entries, signature outputs, saver entries, each as a short sentence.
+    """
+
+    removed: list[str] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    renamed: dict[str, str] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def extend(self, other: "Changes") -> "Changes":
+        self.removed += other.removed
+        self.added += other.added
+        self.changed += other.changed
+        self.renamed.update(other.renamed)
+        self.dropped += other.dropped
+        self.notes += other.notes
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.removed or self.added or self.changed or self.renamed or self.dropped)
+
+    def as_dict(self) -> dict:
+        return {"removed": self.removed, "added": self.added, "changed": self.changed,
+                "renamed": self.renamed, "dropped": self.dropped, "notes": self.notes}
+
+    def __str__(self) -> str:
+        parts = []
+        for label, items in (("removed", self.removed), ("added", self.added), ("changed", self.changed)):
+            if items:
+                parts.append(f"{label} {len(items)} ops")
+        if self.renamed:
+            parts.append(f"renamed {len(self.renamed)} ops")
+        if self.dropped:
+            parts.append(f"dropped {len(self.dropped)} references")
+        return ", ".join(parts) or "no change"
