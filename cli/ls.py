@@ -45,6 +45,9 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             echo_json({"model": model, "format": g.format, "tree": data})
         else:
             click.echo(f"{data['ops']} ops  {data['params']:,} params")
+            root_ops = data["ops"] - sum(c["ops"] for c in data["children"])
+            if root_ops:
+                click.echo(f"(root)  {root_ops} ops")
             _print_tree(data, max_depth=depth)
         return
     records = report.ls_records(g, list(patterns), list(types), functions)

@@ -147,17 +147,26 @@ _NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Asser
                 "RestoreV2", "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "_Retval"}
 
 
+_MACHINERY_SCOPES = ("gradients", "save", "init")
+_BOOKKEEPING = {"Shape", "ShapeN", "Size", "Rank", "Const", "BroadcastGradientArgs"}
+
+
+def _is_machinery(name: str) -> bool:
+    parts = name.split("/")
+    if any(p in _MACHINERY_SCOPES or p.startswith(("gradients_", "save_")) for p in parts[:-1]):
+        return True
+    return parts[-1] in ("switch_t", "switch_f", "pred_id")
+
+
 def likely_outputs(g: Graph) -> list[Tensor]:
-    """Tensors nothing reads, of ops that compute (not savers, initializers or optimizers)."""
+    """Tensors nothing reads, of ops that compute (not savers, initializers, optimizers, bookkeeping)."""
     consumers = g._consumers()
     out = []
     for op in g:
-        if op.type in _NOT_OUTPUTS or op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
+        if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or \
+                op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
             continue
-        top = op.name.split("/", 1)[0]
-        if top in ("save", "init", "gradients") or top.startswith(("save_", "gradients_")):
-            continue
-        if op.name in consumers:
+        if op.name in consumers or _is_machinery(op.name) or op.name == "init":
             continue
         out.extend(t for t in op.outputs if t.dtype not in (None, "resource") and not (t.dtype or "").endswith("_ref"))
     return out
