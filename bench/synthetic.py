@@ -63,7 +63,7 @@ def _variable(meta, name, shape):
 def make_meta_graph(n_ops: int, width: int = 8) -> "protos.MetaGraphDef":
     """A MetaGraphDef with at least ``n_ops`` ops."""
     meta = protos.MetaGraphDef()
-    meta.meta_info_def.tensorflow_version = "synthetic"
+    meta.meta_info_def.tensorflow_version = "2.21.0"
     meta.meta_info_def.meta_graph_version = "v1"
     gd = meta.graph_def
     gd.versions.producer = 1994

@@ -44,8 +44,12 @@ def terminal_width() -> int:
     return min(shutil.get_terminal_size((100, 24)).columns, 160)
 
 
-def table(rows, headers=None, widths=None) -> None:
-    """Aligned columns; the last column takes what is left of the terminal."""
+def table(rows, headers=None) -> None:
+    """Aligned columns; the last column takes what is left of the line.
+
+    Very long cells in a middle column are not cut (names must stay exact):
+    they push that row's later columns right instead of widening every row.
+    """
     rows = [[str(c) for c in r] for r in rows]
     if headers:
         rows = [list(headers)] + rows
@@ -54,18 +58,19 @@ def table(rows, headers=None, widths=None) -> None:
     ncol = max(len(r) for r in rows)
     width = [0] * ncol
     for r in rows:
-        for i, c in enumerate(r[:-1] if len(r) == ncol else r):
-            width[i] = max(width[i], len(c))
+        for i in range(len(r) - 1):
+            if len(r[i]) > width[i]:
+                width[i] = len(r[i])
     cap = max(24, terminal_width() // 2)
     width = [min(w, cap) for w in width]
+    lines = []
     for r in rows:
-        parts = []
-        for i, c in enumerate(r):
-            if i == len(r) - 1:
-                parts.append(c)
-            else:
-                parts.append(c.ljust(width[i]) if len(c) <= width[i] else c + " ")
-        click.echo("  ".join(parts).rstrip())
+        last = len(r) - 1
+        lines.append("  ".join(c if i == last else (c.ljust(width[i]) if len(c) <= width[i] else c)
+                               for i, c in enumerate(r)).rstrip())
+    out = click.get_text_stream("stdout")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
 
 
 def debug_enabled() -> bool:

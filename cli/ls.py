@@ -50,7 +50,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
                 click.echo(f"(root)  {root_ops} ops")
             _print_tree(data, max_depth=depth)
         return
-    records = report.ls_records(g, list(patterns), list(types), functions)
+    records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json)
     if tensors:
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
                 for r in records for o in r["outputs"]]

@@ -376,7 +376,7 @@ class Graph:
         types = self._dtype_cache.get(name)
         if types is None and name not in self._dtype_cache:
             node = self._nodes[name]
-            types = opdefs.output_dtypes(node, self._registry.get(node.op))
+            types = self._registry.output_dtypes(node)
             if types is None and node.op in ("_Arg", "_Retval"):
                 from . import dtypes as _dt
                 types = [_dt.name(node.attr["T"].type)] if node.op == "_Arg" else []

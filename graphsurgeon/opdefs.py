@@ -25,12 +25,51 @@ def shipped() -> dict[str, OpDef]:
     return {op.name: op for op in op_list.op}
 
 
+_MISSING = object()
+
+
 class OpRegistry:
     """Op definitions for one graph."""
 
     def __init__(self, stripped=None, functions=None):
         self._own = {op.name: op for op in stripped.op} if stripped is not None else {}
         self._functions = functions or {}
+        self._output_specs: dict[str, tuple] = {}
+        self._dtype_memo: dict[tuple, list | None] = {}
+
+    def output_dtypes(self, node) -> list[str | None] | None:
+        """Output dtypes of ``node`` (see :func:`output_dtypes`), memoised by op type and
+        the values of the attrs they depend on: large graphs repeat a few signatures."""
+        spec = self._output_specs.get(node.op)
+        if spec is None:
+            op_def = self.get(node.op)
+            deps = []
+            if op_def is not None:
+                for arg in op_def.output_arg:
+                    if arg.type_attr:
+                        deps.append((arg.type_attr, "type"))
+                    if arg.number_attr:
+                        deps.append((arg.number_attr, "i"))
+                    if arg.type_list_attr:
+                        deps.append((arg.type_list_attr, "list"))
+            spec = self._output_specs[node.op] = (op_def, tuple(deps))
+        op_def, deps = spec
+        if op_def is None:
+            return None
+        attr = node.attr
+        key = [node.op]
+        for name, field in deps:
+            if name not in attr:
+                key.append(None)
+            elif field == "list":
+                key.append(tuple(attr[name].list.type))
+            else:
+                key.append(getattr(attr[name], field))
+        key = tuple(key)
+        types = self._dtype_memo.get(key, _MISSING)
+        if types is _MISSING:
+            types = self._dtype_memo[key] = output_dtypes(node, op_def)
+        return types
 
     def get(self, op_type: str) -> OpDef | None:
         op = self._own.get(op_type)

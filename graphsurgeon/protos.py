@@ -9,7 +9,7 @@ collections (control_flow.proto), the checkpoint index entries
 """
 from __future__ import annotations
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pool, message_factory
 from tensorboard.compat.proto import (  # noqa: F401  (re-exported)
     attr_value_pb2,
     function_pb2,
@@ -28,12 +28,12 @@ from tensorboard.compat.proto import (  # noqa: F401  (re-exported)
     versions_pb2,
 )
 
-F = descriptor_pb2.FieldDescriptorProto
-_OPT, _REP = F.LABEL_OPTIONAL, F.LABEL_REPEATED
 _PACKAGE = "graphsurgeon.tf"
 
 
-def _field(msg, name, number, ftype, label=_OPT, type_name=None, oneof=None):
+def _field(msg, name, number, ftype, label=None, type_name=None, oneof=None):
+    if label is None:
+        label = 1  # LABEL_OPTIONAL
     f = msg.field.add(name=name, number=number, type=ftype, label=label)
     if type_name:
         f.type_name = type_name
@@ -42,7 +42,11 @@ def _field(msg, name, number, ftype, label=_OPT, type_name=None, oneof=None):
     return f
 
 
-def _build() -> descriptor_pb2.FileDescriptorProto:
+def _build():
+    from google.protobuf import descriptor_pb2
+
+    F = descriptor_pb2.FieldDescriptorProto
+    _OPT, _REP = F.LABEL_OPTIONAL, F.LABEL_REPEATED
     fd = descriptor_pb2.FileDescriptorProto(
         name="graphsurgeon/tf_extra.proto",
         package=_PACKAGE,
@@ -129,23 +133,33 @@ def _build() -> descriptor_pb2.FileDescriptorProto:
     return fd
 
 
-_pool = descriptor_pool.Default()
-try:
-    _file = _pool.FindFileByName("graphsurgeon/tf_extra.proto")
-except KeyError:
-    _file = _pool.Add(_build())
-    _file = _pool.FindFileByName("graphsurgeon/tf_extra.proto")
+_EXTRA = ("SavedModel", "ValuesDef", "ControlFlowContextDef", "CondContextDef", "WhileContextDef",
+          "TensorSliceProto", "BundleHeaderProto", "BundleEntryProto", "FingerprintDef")
+_extra_classes: dict = {}
 
-_classes = message_factory.GetMessages([_build()], pool=_pool)
-SavedModel = _classes[_PACKAGE + ".SavedModel"]
-ValuesDef = _classes[_PACKAGE + ".ValuesDef"]
-ControlFlowContextDef = _classes[_PACKAGE + ".ControlFlowContextDef"]
-CondContextDef = _classes[_PACKAGE + ".CondContextDef"]
-WhileContextDef = _classes[_PACKAGE + ".WhileContextDef"]
-TensorSliceProto = _classes[_PACKAGE + ".TensorSliceProto"]
-BundleHeaderProto = _classes[_PACKAGE + ".BundleHeaderProto"]
-BundleEntryProto = _classes[_PACKAGE + ".BundleEntryProto"]
-FingerprintDef = _classes[_PACKAGE + ".FingerprintDef"]
+
+def _extra(name: str):
+    # Built on first use: reading a .meta never pays for descriptor building.
+    if not _extra_classes:
+        pool = descriptor_pool.Default()
+        file_proto = _build()
+        try:
+            pool.FindFileByName(file_proto.name)
+        except KeyError:
+            pool.Add(file_proto)
+        classes = message_factory.GetMessages([file_proto], pool=pool)
+        for short in _EXTRA:
+            _extra_classes[short] = classes[_PACKAGE + "." + short]
+    return _extra_classes[name]
+
+
+def __getattr__(name: str):
+    if name in _EXTRA:
+        return _extra(name)
+    if name == "KNOWN_MESSAGES":
+        return known_messages()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 GraphDef = graph_pb2.GraphDef
 MetaGraphDef = meta_graph_pb2.MetaGraphDef
@@ -160,19 +174,21 @@ SaverDef = saver_pb2.SaverDef
 VariableDef = variable_pb2.VariableDef
 SavedObjectGraph = saved_object_graph_pb2.SavedObjectGraph
 
-# Messages that TensorFlow packs into collections (bytes_list / any_list),
-# by the name TensorFlow gives them (type URLs end in "tensorflow.<Name>").
-KNOWN_MESSAGES = {
-    "VariableDef": VariableDef,
-    "SaverDef": SaverDef,
-    "CondContextDef": CondContextDef,
-    "WhileContextDef": WhileContextDef,
-    "ControlFlowContextDef": ControlFlowContextDef,
-    "ValuesDef": ValuesDef,
-    "TensorInfo": meta_graph_pb2.TensorInfo,
-    "SignatureDef": meta_graph_pb2.SignatureDef,
-    "AssetFileDef": meta_graph_pb2.AssetFileDef,
-    "TensorProto": TensorProto,
-    "GraphDef": GraphDef,
-    "MetaGraphDef": MetaGraphDef,
-}
+def known_messages() -> dict:
+    """Messages TensorFlow packs into collections (bytes_list / any_list), by the name
+    TensorFlow gives them (type URLs end in ``tensorflow.<Name>``)."""
+    return {
+        "VariableDef": VariableDef,
+        "SaverDef": SaverDef,
+        "CondContextDef": _extra("CondContextDef"),
+        "WhileContextDef": _extra("WhileContextDef"),
+        "ControlFlowContextDef": _extra("ControlFlowContextDef"),
+        "ValuesDef": _extra("ValuesDef"),
+        "TensorInfo": meta_graph_pb2.TensorInfo,
+        "SignatureDef": meta_graph_pb2.SignatureDef,
+        "AssetFileDef": meta_graph_pb2.AssetFileDef,
+        "TensorProto": TensorProto,
+        "GraphDef": GraphDef,
+        "MetaGraphDef": MetaGraphDef,
+        "SavedModel": _extra("SavedModel"),
+    }

@@ -38,8 +38,11 @@ def tensor_brief(t: Tensor) -> dict:
     return {"name": t.name, "dtype": t.dtype, "shape": _shape_json(t.shape)}
 
 
-def op_record(op: Op, with_function: bool = False) -> dict:
-    """One entry of ``ls --json``'s ``ops`` list."""
+def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
+    """One entry of ``ls --json``'s ``ops`` list (``brief``: name, type and outputs only)."""
+    if brief:
+        return {"name": op.name, "type": op.type, "outputs": [tensor_brief(t) for t in op.outputs],
+                "function": op.graph.function_name if with_function else None}
     return {
         "name": op.name,
         "type": op.type,
@@ -51,13 +54,13 @@ def op_record(op: Op, with_function: bool = False) -> dict:
     }
 
 
-def ls_records(g: Graph, patterns=None, types=None, functions: bool = False) -> list[dict]:
+def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False) -> list[dict]:
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     out = []
     for graph in graphs:
         for op in graph.ops(patterns or None, type=types or None) if graph is g else \
                 _function_ops(graph, patterns, types):
-            out.append(op_record(op, with_function=functions))
+            out.append(op_record(op, with_function=functions, brief=brief))
     return out
 
 

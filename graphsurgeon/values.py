@@ -1,8 +1,6 @@
 """Tensor values: TensorProto <-> numpy, with the size checked before any allocation."""
 from __future__ import annotations
 
-import numpy as np
-
 from . import dtypes, protos
 from .errors import FormatError
 
@@ -24,8 +22,10 @@ def element_count(shape) -> int | None:
     return count
 
 
-def to_numpy(tensor, where: str = "tensor") -> np.ndarray:
+def to_numpy(tensor, where: str = "tensor"):
     """Decode a TensorProto. Raises FormatError when its content does not fit its shape."""
+    import numpy as np  # lazily: listing a graph should not pay for numpy
+
     name = dtypes.base(dtypes.name(tensor.dtype))
     shape = tuple(max(int(d.size), 0) for d in tensor.tensor_shape.dim)
     count = element_count(shape) or 0
@@ -68,6 +68,8 @@ def to_numpy(tensor, where: str = "tensor") -> np.ndarray:
 
 def from_numpy(array) -> "protos.TensorProto":
     """Encode a numpy array as a TensorProto (tensor_content for numbers)."""
+    import numpy as np
+
     array = np.asarray(array)
     proto = protos.TensorProto()
     if array.dtype == object or array.dtype.kind in "SU":

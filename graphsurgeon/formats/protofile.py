@@ -20,11 +20,11 @@ from ..errors import FormatError, OutputError
 # Protocol buffers refuse to serialise messages of 2 GiB or more.
 PROTO_LIMIT = 2**31 - 1
 
-KINDS = {
-    "graphdef": protos.GraphDef,
-    "meta": protos.MetaGraphDef,
-    "savedmodel": protos.SavedModel,
-}
+KINDS = ("graphdef", "meta", "savedmodel")
+
+
+def message_class(kind: str):
+    return {"graphdef": protos.GraphDef, "meta": protos.MetaGraphDef}.get(kind) or protos.SavedModel
 
 # The first field name of a text file tells which message it is.
 _TEXT_FIELDS = {
@@ -158,13 +158,13 @@ def _plausible(kind: str, msg) -> bool:
 
 
 def parse_binary(data: bytes, kind: str):
-    msg = KINDS[kind]()
+    msg = message_class(kind)()
     msg.ParseFromString(data)
     return msg
 
 
 def parse_text(path, data: bytes, kind: str):
-    msg = KINDS[kind]()
+    msg = message_class(kind)()
     try:
         text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=False)
     except UnicodeDecodeError:

@@ -1,0 +1,79 @@
+"""``graphsurgeon ls`` against TensorFlow's own path, in cold processes, same run.
+
+TensorFlow's path: a script that does ``import_meta_graph`` and prints every
+op's name and type (what a user would write). Ours: the ``graphsurgeon ls``
+command. Both run as fresh processes, alternating, ``--runs`` times each.
+
+    python -m bench.bench_ls [--runs 5] [--synthetic-ops 60000]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+from pathlib import Path
+
+from bench.common import PYTHON, ROOT, machine, run_cold, update_section
+from bench.synthetic import cached_meta_graph
+
+FIXTURE = ROOT / "fixtures" / "models" / "mnist_bn_elu_tf1" / "model.ckpt.meta"
+TF_SCRIPT = """
+import sys
+import tensorflow as tf
+tf.compat.v1.disable_eager_execution()
+tf.compat.v1.train.import_meta_graph(sys.argv[1], clear_devices=False)
+for op in tf.compat.v1.get_default_graph().get_operations():
+    print(op.name, op.type)
+"""
+
+
+def _ours():
+    exe = shutil.which("graphsurgeon", path=str(Path(PYTHON).parent)) or "graphsurgeon"
+    return [exe, "ls"]
+
+
+def compare(model: Path, runs: int) -> dict:
+    import statistics
+
+    ours, theirs = [], []
+    for _ in range(runs):  # alternate, so that load on the machine hits both alike
+        ours.append(run_cold(_ours() + [str(model)]))
+        theirs.append(run_cold([PYTHON, "-c", TF_SCRIPT, str(model)]))
+    o_wall = statistics.median(w for w, _ in ours)
+    t_wall = statistics.median(w for w, _ in theirs)
+    return {
+        "ours_s": o_wall, "tf_s": t_wall, "speedup": t_wall / o_wall,
+        "ours_mib": statistics.median(m for _, m in ours), "tf_mib": statistics.median(m for _, m in theirs),
+        "ours_range": (min(w for w, _ in ours), max(w for w, _ in ours)),
+        "tf_range": (min(w for w, _ in theirs), max(w for w, _ in theirs)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--synthetic-ops", type=int, default=60000)
+    args = parser.parse_args()
+    synthetic = cached_meta_graph(args.synthetic_ops)
+    rows = []
+    for label, model in (("fixture `mnist_bn_elu_tf1/model.ckpt.meta` (618 ops)", FIXTURE),
+                         (f"synthetic meta graph ({args.synthetic_ops:,}+ ops, {synthetic.stat().st_size / 1e6:.1f} MB)",
+                          synthetic)):
+        r = compare(model, args.runs)
+        print(label, r)
+        rows.append(f"| {label} | {r['ours_s']:.2f} s ({r['ours_range'][0]:.2f}-{r['ours_range'][1]:.2f}) "
+                    f"| {r['tf_s']:.2f} s ({r['tf_range'][0]:.2f}-{r['tf_range'][1]:.2f}) | **{r['speedup']:.1f}x** "
+                    f"| {r['ours_mib']:.0f} MiB | {r['tf_mib']:.0f} MiB |")
+    body = f"""`python -m bench.bench_ls --runs {args.runs}` ({datetime.date.today()}, {machine()}).
+Cold processes, alternating, median wall time (min-max) and median peak RSS of {args.runs} runs each.
+TensorFlow's path: `import tensorflow`, `import_meta_graph`, print every op's name and type.
+Ours: `graphsurgeon ls MODEL` (name, type, dtypes and shapes of every op).
+
+| model | graphsurgeon ls | TensorFlow import_meta_graph | speedup | ours peak | TF peak |
+|---|---|---|---|---|---|
+""" + "\n".join(rows)
+    update_section("ls: listing a meta graph", body)
+
+
+if __name__ == "__main__":
+    main()
