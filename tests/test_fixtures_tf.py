@@ -1,0 +1,241 @@
+"""The committed fixture models, checked with TensorFlow's own loaders (the oracle).
+
+TensorFlow is imported lazily inside the tests (other test files stay TF-free).
+The chapter's reuse code runs in a subprocess because it needs TF1 graph mode
+(``import_meta_graph`` into the default graph), a process-global switch.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import FIXTURES, ROOT
+
+MANIFEST = FIXTURES / "manifest.json"
+TEN_DIGIT = ("mnist_bn_elu_tf1", "mnist_bn_elu_resource")
+TRAINING_OP = "train/training_op"
+TOLERANCE = 0.0005  # 0.05 %
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads(MANIFEST.read_text())
+
+
+@pytest.fixture(scope="module")
+def test_set(mnist_dir):
+    from fixtures.mnist import load_mnist
+
+    _, _, X_test, y_test = load_mnist(mnist_dir)
+    return X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def tf1_checkpoint(test_set):
+    """(accuracy, logits) of the tf1 ten-digit checkpoint on the whole test set."""
+    from fixtures.measure import checkpoint_eval
+
+    return checkpoint_eval(FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt", *test_set)
+
+
+def test_manifest_lists_every_fixture_with_matching_sha256(manifest):
+    expected = {
+        "mnist_bn_elu_tf1", "mnist_bn_elu_resource", "mnist_bn_elu_savedmodel_tf1",
+        "mnist_bn_elu_savedmodel_tf2", "mnist_bn_elu_frozen.pb", "mnist_bn_elu_0to4",
+    }
+    assert set(manifest["models"]) == expected
+    for name, entry in manifest["models"].items():
+        assert entry["files"], name
+        for rel, digest in entry["files"].items():
+            assert hashlib.sha256((FIXTURES / rel).read_bytes()).hexdigest() == digest, rel
+        for key in ("hyperparameters", "seed", "graph_style", "tensorflow_version",
+                    "training_seconds", "test_accuracy", "test_set"):
+            assert key in entry, (name, key)
+    for name in TEN_DIGIT + ("mnist_bn_elu_0to4",):
+        files = set(manifest["models"][name]["files"])
+        assert {f"{name}/{f}" for f in ("checkpoint", "model.ckpt.meta", "model.ckpt.index",
+                                        "model.ckpt.data-00000-of-00001")} == files
+
+
+def test_chapter_hyperparameters_and_accuracy(manifest):
+    for name in TEN_DIGIT:
+        entry = manifest["models"][name]
+        hp = entry["hyperparameters"]
+        assert (hp["activation"], hp["init"], hp["epochs"], hp["batch_size"], hp["learning_rate"],
+                hp["momentum"], hp["n_outputs"], hp["clip_norm"]) == ("elu", "he", 40, 50, 0.01, 0.9, 10, None)
+        assert hp["train_images"] == 60000 and entry["test_images"] == 10000
+        assert entry["test_accuracy"] >= 0.975, name
+    assert manifest["models"]["mnist_bn_elu_tf1"]["graph_style"] == "tf1"
+    assert manifest["models"]["mnist_bn_elu_resource"]["graph_style"] == "resource"
+
+
+CHAPTER_SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    from fixtures.mnist import load_mnist
+
+    tf.compat.v1.disable_eager_execution()
+    _, _, X_test, y_test = load_mnist(sys.argv[1])
+    results = {}
+    for prefix in sys.argv[2:]:
+        # --- the chapter's reuse code ---
+        tf.compat.v1.reset_default_graph()
+        saver = tf.compat.v1.train.import_meta_graph(prefix + ".meta")
+        X = tf.compat.v1.get_default_graph().get_tensor_by_name("X:0")
+        y = tf.compat.v1.get_default_graph().get_tensor_by_name("y:0")
+        accuracy = tf.compat.v1.get_default_graph().get_tensor_by_name("eval/accuracy:0")
+        training_op = tf.compat.v1.get_default_graph().get_operation_by_name("train/training_op")
+        X2, y2, accuracy2, training_op2 = tf.compat.v1.get_collection("my_important_ops")
+        with tf.compat.v1.Session() as sess:
+            saver.restore(sess, prefix)
+            acc = accuracy.eval(feed_dict={X: X_test, y: y_test})
+            # continue training the model...
+            sess.run(training_op, feed_dict={X: X_test[:50], y: y_test[:50], "training:0": True})
+            acc_after_step = accuracy.eval(feed_dict={X: X_test, y: y_test})
+        # ---
+        results[prefix] = dict(
+            accuracy=float(acc), accuracy_after_step=float(acc_after_step),
+            same=[X2 is X, y2 is y, accuracy2 is accuracy, training_op2 is training_op],
+            types=[isinstance(o, tf.Tensor) and "Tensor" or isinstance(o, tf.Operation) and "Operation"
+               for o in (X2, y2, accuracy2, training_op2)],
+            training_op_type=training_op.type,
+        )
+    print(json.dumps(results))
+    """
+)
+
+
+@pytest.mark.slow
+def test_chapter_reuse_code_runs_verbatim_on_both_styles(manifest, mnist_dir, tmp_path):
+    script = tmp_path / "chapter_reuse.py"
+    script.write_text(CHAPTER_SCRIPT)
+    prefixes = [str(FIXTURES / name / "model.ckpt") for name in TEN_DIGIT]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script), str(mnist_dir), *prefixes],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name, prefix in zip(TEN_DIGIT, prefixes):
+        result = results[prefix]
+        assert result["same"] == [True, True, True, True], name
+        assert result["types"] == ["Tensor", "Tensor", "Tensor", "Operation"]
+        assert result["training_op_type"] == "NoOp"
+        assert abs(result["accuracy"] - manifest["models"][name]["test_accuracy"]) <= TOLERANCE, name
+        assert result["accuracy"] >= 0.975
+        # One more training step with batch statistics changes little.
+        assert abs(result["accuracy_after_step"] - result["accuracy"]) < 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TEN_DIGIT)
+def test_checkpoint_loads_with_import_meta_graph(name, manifest, test_set, tf1_checkpoint):
+    from fixtures.measure import accuracy, checkpoint_eval
+
+    acc, logits = checkpoint_eval(FIXTURES / name / "model.ckpt", *test_set)
+    assert abs(acc - manifest["models"][name]["test_accuracy"]) <= TOLERANCE
+    assert logits.shape == (10000, 10)
+    assert abs(accuracy(logits, test_set[1]) - acc) <= TOLERANCE  # in_top_k agrees with argmax
+    if name == "mnist_bn_elu_tf1":
+        assert acc == tf1_checkpoint[0]
+
+
+@pytest.mark.slow
+def test_checkpoint_styles_have_the_expected_op_types():
+    from tensorboard.compat.proto import meta_graph_pb2
+
+    def op_types(name):
+        meta = meta_graph_pb2.MetaGraphDef()
+        meta.ParseFromString((FIXTURES / name / "model.ckpt.meta").read_bytes())
+        return {node.op for node in meta.graph_def.node}, meta
+
+    tf1, tf1_meta = op_types("mnist_bn_elu_tf1")
+    assert {"VariableV2", "Switch", "Merge"} <= tf1 and not {"VarHandleOp", "If", "StatelessIf"} & tf1
+    assert not tf1_meta.graph_def.library.function
+    resource, res_meta = op_types("mnist_bn_elu_resource")
+    assert {"VarHandleOp", "ReadVariableOp"} <= resource and ({"If", "StatelessIf"} & resource)
+    assert not {"VariableV2", "Switch", "Merge"} & resource
+    assert res_meta.graph_def.library.function
+
+
+@pytest.mark.slow
+def test_base_0to4_checkpoint(manifest, test_set):
+    from fixtures.measure import checkpoint_eval
+
+    X_test, y_test = test_set
+    mask = y_test <= 4
+    acc, logits = checkpoint_eval(FIXTURES / "mnist_bn_elu_0to4" / "model.ckpt", X_test[mask], y_test[mask])
+    entry = manifest["models"]["mnist_bn_elu_0to4"]
+    assert logits.shape == (int(mask.sum()), 5)
+    assert entry["hyperparameters"]["digits"] == [0, 1, 2, 3, 4] and entry["test_images"] == int(mask.sum())
+    assert "0, 1, 2, 3, 4" in entry["test_set"]
+    assert abs(acc - entry["test_accuracy"]) <= TOLERANCE
+    assert acc >= 0.98
+
+
+@pytest.mark.slow
+def test_savedmodel_tf1_loads_with_v1_loader(manifest, test_set, tf1_checkpoint):
+    import tensorflow as tf
+
+    export_dir = str(FIXTURES / "mnist_bn_elu_savedmodel_tf1")
+    X_test, y_test = test_set
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
+        sig = meta.signature_def["serving_default"]
+        assert set(sig.inputs) == {"X"} and set(sig.outputs) == {"logits", "probabilities"}
+        logits, probabilities = sess.run(
+            [sig.outputs["logits"].name, sig.outputs["probabilities"].name], {sig.inputs["X"].name: X_test}
+        )
+    np.testing.assert_allclose(logits, tf1_checkpoint[1], atol=1e-5)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+    assert abs(acc - manifest["models"]["mnist_bn_elu_savedmodel_tf1"]["test_accuracy"]) <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_savedmodel_tf2_loads_with_saved_model_load(manifest, test_set, tf1_checkpoint):
+    import tensorflow as tf
+
+    if not tf.executing_eagerly():
+        pytest.skip("another test disabled eager execution in this process")
+    X_test, y_test = test_set
+    loaded = tf.saved_model.load(str(FIXTURES / "mnist_bn_elu_savedmodel_tf2"))
+    serve = loaded.signatures["serving_default"]
+    few = serve(X=tf.constant(X_test[:16]))
+    assert set(few) == {"logits", "probabilities"}
+    np.testing.assert_allclose(few["logits"].numpy(), tf1_checkpoint[1][:16], atol=1e-5)
+    logits = serve(X=tf.constant(X_test))["logits"].numpy()
+    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+    assert abs(acc - manifest["models"]["mnist_bn_elu_savedmodel_tf2"]["test_accuracy"]) <= TOLERANCE
+    assert abs(acc - tf1_checkpoint[0]) <= TOLERANCE
+
+
+@pytest.mark.slow
+def test_frozen_graphdef_runs_with_import_graph_def(manifest, test_set, tf1_checkpoint):
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef()
+    graph_def.ParseFromString((FIXTURES / "mnist_bn_elu_frozen.pb").read_bytes())
+    ops = {node.op for node in graph_def.node}
+    assert not {"VariableV2", "VarHandleOp", "Assign"} & ops  # really frozen
+    X_test, y_test = test_set
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            logits = sess.run("logits:0", {"X:0": X_test})
+    # Grappler folds the frozen constants, so float rounding differs slightly.
+    np.testing.assert_allclose(logits, tf1_checkpoint[1], atol=1e-4)
+    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+    assert abs(acc - manifest["models"]["mnist_bn_elu_frozen.pb"]["test_accuracy"]) <= TOLERANCE
+    assert abs(acc - manifest["models"]["mnist_bn_elu_tf1"]["test_accuracy"]) <= TOLERANCE
