@@ -21,7 +21,7 @@ def fix_references(graph, removed: set[str]) -> list[str]:
     """Drop every reference of the MetaGraphDef to a removed op; say what went.
 
     Covers node_list collections, VariableDef entries (bytes_list), signature
-    inputs and outputs. Returns one sentence per dropped reference.
+    inputs and outputs, the saver and asset files. Returns one sentence per dropped reference.
     """
     meta = graph.meta_graph
     dropped: list[str] = []
@@ -58,4 +58,15 @@ def fix_references(graph, removed: set[str]) -> list[str]:
             for arg in [a for a, info in infos.items() if info.name and _op_of(info.name) in removed]:
                 dropped.append(f"signature {sig_key!r} {side[:-1]} {arg!r}: {infos[arg].name}")
                 del infos[arg]
+    # A saver whose save/restore ops are gone cannot work: drop it whole.
+    if meta.HasField("saver_def"):
+        saver = meta.saver_def
+        names = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
+        if any(n and _op_of(n) in removed for n in names):
+            dropped.append(f"saver: {saver.restore_op_name or saver.save_tensor_name}")
+            meta.ClearField("saver_def")
+    for asset in list(meta.asset_file_def):
+        if asset.tensor_info.name and _op_of(asset.tensor_info.name) in removed:
+            dropped.append(f"asset {asset.filename}: {asset.tensor_info.name}")
+            meta.asset_file_def.remove(asset)
     return dropped

@@ -468,6 +468,25 @@ class Graph:
         self._shapes = None
         return Op(self, node)
 
+    def replace_op(self, node_def) -> Op:
+        """Replace the op named ``node_def.name`` by ``node_def`` (copied), in place.
+
+        The op keeps its position and name, so references to it (consumers,
+        control inputs, colocations, collections) stay valid.
+        """
+        node = self._nodes[node_def.name]
+        self._index_inputs(node, add=False)
+        if self._nx is not None:
+            self._nx.remove_edges_from(list(self._nx.in_edges(node.name, keys=True)))
+        node.CopyFrom(node_def)
+        self._index_inputs(node, add=True)
+        self._dtype_cache.pop(node.name, None)
+        if self._nx is not None:
+            self._nx.add_node(node.name, type=node.op, device=node.device)
+            self._nx_add_edges(node)
+        self._shapes = None
+        return Op(self, node)
+
     def set_inputs(self, name: str, inputs) -> None:
         """Replace an op's input list (``name:index`` and ``^control`` strings)."""
         node = self._nodes[name]

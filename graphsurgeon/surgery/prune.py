@@ -1,0 +1,310 @@
+"""Prune a graph to what some outputs need, optionally cutting it at inputs.
+
+What an output needs is everything it reaches backwards through three kinds
+of edges: data inputs, control inputs (``^op``) and colocation constraints
+(``loc:@op`` in the ``_class`` attribute; TensorFlow refuses to import a
+graph whose op asks to be colocated with an op that is not there).
+TensorFlow's own ``extract_sub_graph`` follows the first two only.
+
+Cutting at an input tensor replaces it with a new ``Placeholder`` of the
+tensor's dtype (the base dtype: a ``float32_ref`` becomes ``float32``) and
+shape; what lies only behind it is dropped. The placeholder takes the name of
+the op it replaces when the tensor is that op's output 0 and nothing kept
+still needs the op itself, so control inputs and colocations naming the op
+stay valid; otherwise it is named ``<op>_output_<index>`` (made unique).
+
+Walks are iterative and cycle-safe: TF1 while loops have back edges
+(``NextIteration -> Merge``), and keeping a loop's exit keeps the whole loop.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .. import dtypes as _dtypes
+from .. import names as _names
+from ..changes import Changes
+from ..errors import RewriteError, UsageError
+from ..graph import Graph, Tensor
+
+__all__ = ["prune", "needed_ops"]
+
+# How a walk reached an op: FULL needs the op's computation (its inputs are
+# walked); NAME needs only an op of that name to exist (a control input, a
+# colocation, an op named as an output) -- a placeholder that replaces the op
+# under the same name satisfies it.
+_FULL, _NAME = 1, 0
+
+
+def _colocations(node) -> list[str]:
+    if "_class" not in node.attr:
+        return []
+    out = []
+    for text in node.attr["_class"].list.s:
+        op = _names.colocation_op(text)
+        if op:
+            out.append(op)
+    return out
+
+
+def needed_ops(g: Graph, outputs: Iterable[str], cut: Iterable[tuple[str, int]] = ()) -> tuple[set, set, set]:
+    """The ops that ``outputs`` need, walking data, control and colocation edges.
+
+    Args:
+        g: the graph.
+        outputs: op names (``train/training_op``) or tensor names (``logits:0``).
+        cut: ``(op, index)`` tensors at which data edges stop.
+
+    Returns:
+        ``(full, name_only, used_cuts)``: ops whose computation is needed;
+        ops that need only exist by name (reached by control or colocation
+        edges, or named as outputs, without their computation being needed
+        -- reported only for ops whose output 0 is cut); and the cut tensors
+        that are actually crossed.
+    """
+    cut = set(cut)
+    replaceable = {op for op, index in cut if index == 0}
+    nodes = g._nodes
+    full: set[str] = set()
+    name_only: set[str] = set()
+    used: set[tuple[str, int]] = set()
+    stack: list[tuple[str, int]] = []
+    for out in outputs:
+        if _names.is_tensor_name(out):
+            ref = _names.split_tensor_name(out)
+            if ref in cut:
+                used.add(ref)
+                continue
+            stack.append((ref[0], _FULL))
+        else:
+            stack.append((out, _NAME))
+    while stack:
+        name, how = stack.pop()
+        if name in full:
+            continue
+        if how == _NAME and name in replaceable:
+            name_only.add(name)
+            continue
+        full.add(name)
+        node = nodes.get(name)
+        if node is None:  # a dangling reference in the input graph: kept as it was
+            continue
+        for text in node.input:
+            if text.startswith("^"):
+                stack.append((text[1:], _NAME))
+                continue
+            ref = _names.split_tensor_name(text)
+            if ref in cut:
+                used.add(ref)
+            else:
+                stack.append((ref[0], _FULL))
+        for op in _colocations(node):
+            stack.append((op, _NAME))
+    name_only -= full
+    return full, name_only, used
+
+
+def _resolve(g: Graph, names: Iterable[str], what: str) -> list[str]:
+    out = []
+    for name in names:
+        if not isinstance(name, str):
+            name = name.name
+        name = name.strip()
+        if not name:
+            raise UsageError(f"empty {what} name")
+        if name.startswith("^"):
+            name = name[1:]
+        if what == "input":
+            tensor = g.tensor(name)  # a bare op name means its output 0
+            out.append(tensor.name)
+        else:
+            g.get(name)  # raises NotFoundError with the closest names
+            out.append(name)
+    return out
+
+
+def _placeholder_name(g: Graph, op: str, index: int, reuse_op_name: bool, taken: set[str]) -> str:
+    if reuse_op_name:
+        return op
+    base = f"{op}_output_{index}"
+    name, n = base, 1
+    while name in taken or name in g._nodes:
+        name = f"{base}_{n}"
+        n += 1
+    return name
+
+
+def _placeholder_def(g: Graph, name: str, tensor: Tensor, device: str):
+    from ..protos import node_def_pb2
+
+    dtype = _dtypes.base(tensor.dtype)
+    if dtype is None:
+        raise RewriteError(f"cannot cut at {tensor.name!r}: its dtype is unknown "
+                           f"(op type {tensor.op.type!r} is not in the op registry)")
+    node = node_def_pb2.NodeDef(name=name, op="Placeholder", device=device)
+    node.attr["dtype"].type = _dtypes.number(dtype)
+    shape = tensor.shape
+    proto = node.attr["shape"].shape
+    if shape is None:
+        proto.unknown_rank = True
+    else:
+        for d in shape:
+            proto.dim.add(size=-1 if d is None else int(d))
+    return node
+
+
+def _input_text(op: str, index: int) -> str:
+    return op if index == 0 else f"{op}:{index}"
+
+
+def _rename_meta_references(meta, renamed: dict[str, str]) -> list[str]:
+    """Point signature and node_list collection entries at renamed tensors."""
+    notes = []
+    if meta is None or not renamed:
+        return notes
+    for key, sig in meta.signature_def.items():
+        for side in ("inputs", "outputs"):
+            for arg, info in getattr(sig, side).items():
+                if info.name in renamed:
+                    notes.append(f"signature {key!r} {side[:-1]} {arg!r}: {info.name} -> {renamed[info.name]}")
+                    info.name = renamed[info.name]
+    for key, coll in meta.collection_def.items():
+        if coll.WhichOneof("kind") != "node_list":
+            continue
+        values = list(coll.node_list.value)
+        new = [renamed.get(v, v) for v in values]
+        if new != values:
+            notes.extend(f"collection {key!r}: {v} -> {n}" for v, n in zip(values, new) if v != n)
+            del coll.node_list.value[:]
+            coll.node_list.value.extend(new)
+    return notes
+
+
+def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None
+          ) -> tuple[Graph, Changes]:
+    """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
+
+    The input graph is not modified: the result is an edited copy.
+    Collections, signatures and the saver that named removed ops are fixed
+    (see :meth:`Graph.remove_ops`), and what had to go is listed in the
+    returned Changes' ``dropped``. The function library is kept whole.
+
+    Args:
+        g: the graph to prune.
+        outputs: tensor names (``"logits:0"``) or op names (``"train/training_op"``).
+        inputs: tensor names (a bare op name means its output 0) to replace
+            with new Placeholders of the same dtype and shape.
+
+    Returns:
+        ``(pruned graph, Changes)``: ``removed`` lists the ops that went,
+        ``added`` the new placeholders, ``renamed`` cut tensors whose
+        placeholder has a new name (``{"split:1": "split_output_1:0"}``).
+
+    Raises:
+        NotFoundError: an output or input names nothing in the graph.
+        RewriteError: an input's dtype is unknown, so no placeholder can stand for it.
+
+    Example:
+        >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
+        >>> small, changes = graphsurgeon.prune(g, ["logits:0"], inputs=["hidden1/Elu:0"])
+        >>> small.op("hidden1/Elu").type
+        'Placeholder'
+    """
+    if g.parent is not None:
+        raise UsageError("prune the top-level graph, not a function body")
+    if isinstance(outputs, str):
+        outputs = [outputs]
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    outputs = _resolve(g, outputs, "output")
+    if not outputs:
+        raise UsageError("prune needs at least one output")
+    cut_names = _resolve(g, inputs or [], "input")
+    cut = {_names.split_tensor_name(t) for t in cut_names}
+
+    full, name_only, used = needed_ops(g, outputs, cut)
+    # Every cut tensor gets a placeholder if something kept reads it; an op
+    # replaced under its own name also stands for control/colocation needs.
+    placeholders: dict[tuple[str, int], str] = {}
+    taken: set[str] = set()
+    for op, index in sorted(used | {(n, 0) for n in name_only}):
+        name = _placeholder_name(g, op, index, reuse_op_name=index == 0 and op not in full, taken=taken)
+        taken.add(name)
+        placeholders[(op, index)] = name
+
+    changes = Changes()
+    for t in cut_names:
+        if _names.split_tensor_name(t) not in placeholders:
+            changes.notes.append(f"input {t} is not needed by the outputs; no placeholder was made for it")
+
+    new_defs = [_placeholder_def(g, name, g.tensor(f"{op}:{index}"), g._nodes[op].device)
+                for (op, index), name in placeholders.items()]
+
+    out = g.copy()
+    in_place = {name for (op, _), name in placeholders.items() if name == op}
+    # Rewire the data inputs of kept ops that read a cut tensor.
+    for name in full:
+        node = out._nodes.get(name)
+        if node is None:
+            continue
+        new_inputs, changed = [], False
+        for text in node.input:
+            ref = _names.parse_input(text)
+            if not ref.control and (ref.op, ref.index) in placeholders:
+                new_inputs.append(_input_text(placeholders[(ref.op, ref.index)], 0))
+                changed = True
+            else:
+                new_inputs.append(text)
+        if changed:
+            out.set_inputs(name, new_inputs)
+    # Ops replaced under their own name become placeholders in place (their
+    # position, and every reference to their name, stays).
+    for node_def in new_defs:
+        if node_def.name in in_place:
+            out.replace_op(node_def)
+    remove = [n.name for n in out.graph_def.node if n.name not in full and n.name not in in_place]
+    if remove:
+        changes.extend(out.remove_ops(remove, check=True))
+    for node_def in new_defs:
+        if node_def.name not in in_place:
+            out.add_op(node_def)
+    changes.changed.extend(sorted(in_place))
+    changes.added.extend(d.name for d in new_defs if d.name not in in_place)
+    for (op, index), name in placeholders.items():
+        if name != op or index != 0:
+            changes.renamed[f"{op}:{index}"] = f"{name}:0"
+    changes.notes.extend(_rename_meta_references(out.meta_graph, changes.renamed))
+    if in_place or new_defs:
+        changes.notes.extend(f"cut at {op}:{index}: now Placeholder {name} "
+                             f"({_dtypes.base(g.tensor(f'{op}:{index}').dtype)} "
+                             f"{_shape_text(g.tensor(f'{op}:{index}').shape)})"
+                             for (op, index), name in placeholders.items())
+    _ensure_op_defs(out, {"Placeholder"} if new_defs else set())
+    return out, changes
+
+
+def _shape_text(shape) -> str:
+    from ..graph import format_shape
+
+    return format_shape(shape)
+
+
+def _ensure_op_defs(g: Graph, op_types: set[str]) -> None:
+    """Add OpDefs of newly used op types to a meta graph's stripped op list.
+
+    TensorFlow writes the definitions of the ops a meta graph uses there; a
+    graph we extend with a Placeholder keeps that list complete.
+    """
+    meta = g.meta_graph
+    if meta is None or not op_types or not meta.HasField("meta_info_def"):
+        return
+    op_list = meta.meta_info_def.stripped_op_list
+    if not len(op_list.op):
+        return
+    present = {op.name for op in op_list.op}
+    from ..opdefs import shipped
+
+    for op_type in sorted(op_types - present):
+        op_def = shipped().get(op_type)
+        if op_def is not None:
+            op_list.op.add().CopyFrom(op_def)
+
