@@ -73,7 +73,7 @@ case "$cmd" in
     setup_venv; setup_graphviz
     mkdir -p build
     "$VENV/bin/graphsurgeon" info "$FIXTURE"
-    "$VENV/bin/graphsurgeon" ls "$FIXTURE" --tree
+    "$VENV/bin/graphsurgeon" ls "$FIXTURE" --tree --depth 1
     if "$VENV/bin/graphsurgeon" --help | grep -q '^  render'; then
       "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg && say "wrote build/fixture.svg"
     fi ;;
