@@ -1,8 +1,9 @@
 """The committed fixture models, checked with TensorFlow's own loaders (the oracle).
 
-TensorFlow is imported lazily inside the tests (other test files stay TF-free).
-The chapter's reuse code runs in a subprocess because it needs TF1 graph mode
-(``import_meta_graph`` into the default graph), a process-global switch.
+TensorFlow runs only in subprocesses: one runs every fixture through its
+loader (the ``oracle`` fixture), one runs the chapter's reuse code verbatim
+(it needs TF1 graph mode, a process-global switch). The pytest process itself
+never imports TensorFlow, so other test files stay TF-free.
 """
 from __future__ import annotations
 
@@ -38,12 +39,74 @@ def test_set(mnist_dir):
     return X_test, y_test
 
 
-@pytest.fixture(scope="module")
-def tf1_checkpoint(test_set):
-    """(accuracy, logits) of the tf1 ten-digit checkpoint on the whole test set."""
+ORACLE_SCRIPT = textwrap.dedent(
+    """
+    # Runs every fixture through TensorFlow's own loader; writes arrays + facts.
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
     from fixtures.measure import checkpoint_eval
+    from fixtures.mnist import load_mnist
 
-    return checkpoint_eval(FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt", *test_set)
+    fixtures, out = sys.argv[1], sys.argv[2]
+    _, _, X, y = load_mnist(sys.argv[3])
+    arrays, facts = {}, {}
+    for name in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource"):
+        acc, arrays[name] = checkpoint_eval(f"{fixtures}/{name}/model.ckpt", X, y)
+        facts[name] = {"accuracy": acc}
+    mask = y <= 4
+    acc, arrays["0to4"] = checkpoint_eval(f"{fixtures}/mnist_bn_elu_0to4/model.ckpt", X[mask], y[mask])
+    facts["0to4"] = {"accuracy": acc, "images": int(mask.sum())}
+
+    graph = tf.Graph()
+    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], f"{fixtures}/mnist_bn_elu_savedmodel_tf1")
+        sig = meta.signature_def["serving_default"]
+        facts["savedmodel_tf1"] = {"inputs": sorted(sig.inputs), "outputs": sorted(sig.outputs)}
+        arrays["savedmodel_tf1"], arrays["savedmodel_tf1_probabilities"] = sess.run(
+            [sig.outputs["logits"].name, sig.outputs["probabilities"].name], {sig.inputs["X"].name: X})
+
+    loaded = tf.saved_model.load(f"{fixtures}/mnist_bn_elu_savedmodel_tf2")
+    serve = loaded.signatures["serving_default"]
+    few = serve(X=tf.constant(X[:16]))
+    facts["savedmodel_tf2"] = {"outputs": sorted(few)}
+    arrays["savedmodel_tf2_few"] = few["logits"].numpy()
+    arrays["savedmodel_tf2"] = serve(X=tf.constant(X))["logits"].numpy()
+
+    graph_def = tf.compat.v1.GraphDef()
+    with open(f"{fixtures}/mnist_bn_elu_frozen.pb", "rb") as handle:
+        graph_def.ParseFromString(handle.read())
+    facts["frozen"] = {"op_types": sorted({node.op for node in graph_def.node})}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.import_graph_def(graph_def, name="")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            arrays["frozen"] = sess.run("logits:0", {"X:0": X})
+
+    np.savez(out + ".npz", **arrays)
+    with open(out + ".json", "w") as handle:
+        json.dump(facts, handle)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def oracle(mnist_dir, tmp_path_factory):
+    """What TensorFlow computes from every fixture, measured in ONE subprocess.
+
+    A subprocess keeps TensorFlow (and its process-global state) out of the
+    pytest process, so other test files stay TF-free.
+    """
+    tmp = tmp_path_factory.mktemp("oracle")
+    script = tmp / "oracle.py"
+    script.write_text(ORACLE_SCRIPT)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(script), str(FIXTURES), str(tmp / "out"), str(mnist_dir)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    arrays = dict(np.load(tmp / "out.npz"))
+    facts = json.loads((tmp / "out.json").read_text())
+    return arrays, facts
 
 
 def test_manifest_lists_every_fixture_with_matching_sha256(manifest):
@@ -138,15 +201,12 @@ def test_chapter_reuse_code_runs_verbatim_on_both_styles(manifest, mnist_dir, tm
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TEN_DIGIT)
-def test_checkpoint_loads_with_import_meta_graph(name, manifest, test_set, tf1_checkpoint):
-    from fixtures.measure import accuracy, checkpoint_eval
-
-    acc, logits = checkpoint_eval(FIXTURES / name / "model.ckpt", *test_set)
+def test_checkpoint_loads_with_import_meta_graph(name, manifest, test_set, oracle):
+    arrays, facts = oracle
+    acc, logits = facts[name]["accuracy"], arrays[name]
     assert abs(acc - manifest["models"][name]["test_accuracy"]) <= TOLERANCE
     assert logits.shape == (10000, 10)
-    assert abs(accuracy(logits, test_set[1]) - acc) <= TOLERANCE  # in_top_k agrees with argmax
-    if name == "mnist_bn_elu_tf1":
-        assert acc == tf1_checkpoint[0]
+    assert abs(float(np.mean(np.argmax(logits, 1) == test_set[1])) - acc) <= TOLERANCE  # in_top_k == argmax
 
 
 @pytest.mark.slow
@@ -168,74 +228,46 @@ def test_checkpoint_styles_have_the_expected_op_types():
 
 
 @pytest.mark.slow
-def test_base_0to4_checkpoint(manifest, test_set):
-    from fixtures.measure import checkpoint_eval
-
+def test_base_0to4_checkpoint(manifest, test_set, oracle):
+    arrays, facts = oracle
     X_test, y_test = test_set
-    mask = y_test <= 4
-    acc, logits = checkpoint_eval(FIXTURES / "mnist_bn_elu_0to4" / "model.ckpt", X_test[mask], y_test[mask])
+    images = int((y_test <= 4).sum())
+    acc, logits = facts["0to4"]["accuracy"], arrays["0to4"]
     entry = manifest["models"]["mnist_bn_elu_0to4"]
-    assert logits.shape == (int(mask.sum()), 5)
-    assert entry["hyperparameters"]["digits"] == [0, 1, 2, 3, 4] and entry["test_images"] == int(mask.sum())
+    assert logits.shape == (images, 5) and facts["0to4"]["images"] == images == 5139
+    assert entry["hyperparameters"]["digits"] == [0, 1, 2, 3, 4] and entry["test_images"] == images
     assert "0, 1, 2, 3, 4" in entry["test_set"]
     assert abs(acc - entry["test_accuracy"]) <= TOLERANCE
     assert acc >= 0.98
 
 
 @pytest.mark.slow
-def test_savedmodel_tf1_loads_with_v1_loader(manifest, test_set, tf1_checkpoint):
-    import tensorflow as tf
-
-    export_dir = str(FIXTURES / "mnist_bn_elu_savedmodel_tf1")
-    X_test, y_test = test_set
-    graph = tf.Graph()
-    with graph.as_default(), tf.compat.v1.Session(graph=graph) as sess:
-        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], export_dir)
-        sig = meta.signature_def["serving_default"]
-        assert set(sig.inputs) == {"X"} and set(sig.outputs) == {"logits", "probabilities"}
-        logits, probabilities = sess.run(
-            [sig.outputs["logits"].name, sig.outputs["probabilities"].name], {sig.inputs["X"].name: X_test}
-        )
-    np.testing.assert_allclose(logits, tf1_checkpoint[1], atol=1e-5)
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+def test_savedmodel_tf1_loads_with_v1_loader(manifest, test_set, oracle):
+    arrays, facts = oracle
+    assert facts["savedmodel_tf1"] == {"inputs": ["X"], "outputs": ["logits", "probabilities"]}
+    logits = arrays["savedmodel_tf1"]
+    np.testing.assert_allclose(logits, arrays["mnist_bn_elu_tf1"], atol=1e-5)
+    np.testing.assert_allclose(arrays["savedmodel_tf1_probabilities"].sum(axis=1), 1.0, atol=1e-5)
+    acc = float(np.mean(np.argmax(logits, 1) == test_set[1]))
     assert abs(acc - manifest["models"]["mnist_bn_elu_savedmodel_tf1"]["test_accuracy"]) <= TOLERANCE
 
 
 @pytest.mark.slow
-def test_savedmodel_tf2_loads_with_saved_model_load(manifest, test_set, tf1_checkpoint):
-    import tensorflow as tf
-
-    if not tf.executing_eagerly():
-        pytest.skip("another test disabled eager execution in this process")
-    X_test, y_test = test_set
-    loaded = tf.saved_model.load(str(FIXTURES / "mnist_bn_elu_savedmodel_tf2"))
-    serve = loaded.signatures["serving_default"]
-    few = serve(X=tf.constant(X_test[:16]))
-    assert set(few) == {"logits", "probabilities"}
-    np.testing.assert_allclose(few["logits"].numpy(), tf1_checkpoint[1][:16], atol=1e-5)
-    logits = serve(X=tf.constant(X_test))["logits"].numpy()
-    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+def test_savedmodel_tf2_loads_with_saved_model_load(manifest, test_set, oracle):
+    arrays, facts = oracle
+    assert facts["savedmodel_tf2"] == {"outputs": ["logits", "probabilities"]}
+    np.testing.assert_allclose(arrays["savedmodel_tf2_few"], arrays["mnist_bn_elu_tf1"][:16], atol=1e-5)
+    acc = float(np.mean(np.argmax(arrays["savedmodel_tf2"], 1) == test_set[1]))
     assert abs(acc - manifest["models"]["mnist_bn_elu_savedmodel_tf2"]["test_accuracy"]) <= TOLERANCE
-    assert abs(acc - tf1_checkpoint[0]) <= TOLERANCE
+    assert abs(acc - facts["mnist_bn_elu_tf1"]["accuracy"]) <= TOLERANCE
 
 
 @pytest.mark.slow
-def test_frozen_graphdef_runs_with_import_graph_def(manifest, test_set, tf1_checkpoint):
-    import tensorflow as tf
-
-    graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString((FIXTURES / "mnist_bn_elu_frozen.pb").read_bytes())
-    ops = {node.op for node in graph_def.node}
-    assert not {"VariableV2", "VarHandleOp", "Assign"} & ops  # really frozen
-    X_test, y_test = test_set
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.compat.v1.import_graph_def(graph_def, name="")
-        with tf.compat.v1.Session(graph=graph) as sess:
-            logits = sess.run("logits:0", {"X:0": X_test})
+def test_frozen_graphdef_runs_with_import_graph_def(manifest, test_set, oracle):
+    arrays, facts = oracle
+    assert not {"VariableV2", "VarHandleOp", "Assign"} & set(facts["frozen"]["op_types"])  # really frozen
     # Grappler folds the frozen constants, so float rounding differs slightly.
-    np.testing.assert_allclose(logits, tf1_checkpoint[1], atol=1e-4)
-    acc = float(np.mean(np.argmax(logits, 1) == y_test))
+    np.testing.assert_allclose(arrays["frozen"], arrays["mnist_bn_elu_tf1"], atol=1e-4)
+    acc = float(np.mean(np.argmax(arrays["frozen"], 1) == test_set[1]))
     assert abs(acc - manifest["models"]["mnist_bn_elu_frozen.pb"]["test_accuracy"]) <= TOLERANCE
     assert abs(acc - manifest["models"]["mnist_bn_elu_tf1"]["test_accuracy"]) <= TOLERANCE

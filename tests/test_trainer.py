@@ -127,30 +127,53 @@ def test_fixture_names_and_collections():
     assert set(moving) <= set(variables("variables"))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "options, present, absent",
-    [
-        (dict(activation="relu"), {"Relu", "Relu_1"}, {"Elu"}),
-        (dict(activation="leaky_relu", leaky_alpha=0.3), {"LeakyRelu", "LeakyRelu_1"}, {"Elu"}),
-        (dict(clip_norm=1.0), {"train/clip_by_norm", "train/training_op"}, set()),
-        (dict(init="xavier"), {"hidden1/kernel/Initializer/random_uniform"}, {"hidden1/kernel/Initializer/truncated_normal"}),
-    ],
-)
-def test_build_graph_options(options, present, absent):
-    """Graph building only (no training): names for each option, in a private tf.Graph."""
-    import tensorflow as tf
+OPTION_CASES = [
+    (dict(activation="relu"), {"Relu", "Relu_1"}, {"Elu"}),
+    (dict(activation="leaky_relu", leaky_alpha=0.3), {"LeakyRelu", "LeakyRelu_1"}, {"Elu"}),
+    (dict(clip_norm=1.0), {"train/clip_by_norm", "train/training_op"}, set()),
+    (dict(init="xavier"), {"hidden1/kernel/Initializer/random_uniform"},
+     {"hidden1/kernel/Initializer/truncated_normal"}),
+]
 
-    from fixtures.train import build_graph
+BUILD_SCRIPT = """
+import json, sys
+import tensorflow as tf
+from fixtures.train import build_graph
 
+results = []
+for options in json.loads(sys.argv[1]):
     graph = tf.Graph()
     with graph.as_default():
         handles = build_graph(tf, **options)
-        names = {op.name for op in graph.get_operations()}
-        if options.get("activation") == "leaky_relu":
-            assert graph.get_operation_by_name("LeakyRelu").get_attr("alpha") == pytest.approx(0.3)
+    alpha = (graph.get_operation_by_name("LeakyRelu").get_attr("alpha")
+             if options.get("activation") == "leaky_relu" else None)
+    results.append(dict(names=sorted(op.name for op in graph.get_operations()),
+                        training_op=handles["training_op"].name, alpha=alpha))
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def built_graphs():
+    """Graph building only (no training) for each option set, in one subprocess (keeps TF out of pytest)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    options = json.dumps([case[0] for case in OPTION_CASES])
+    proc = subprocess.run([sys.executable, "-c", BUILD_SCRIPT, options], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(OPTION_CASES)))
+def test_build_graph_options(index, built_graphs):
+    options, present, absent = OPTION_CASES[index]
+    result = built_graphs[index]
+    names = set(result["names"])
     assert present <= names and not (absent & names)
-    assert handles["training_op"].name == "train/training_op"
+    assert result["training_op"] == "train/training_op"
+    if options.get("activation") == "leaky_relu":
+        assert result["alpha"] == pytest.approx(0.3)
 
 
 def test_bad_option_is_a_one_line_error(tmp_path, mnist_dir):
