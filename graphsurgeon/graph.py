@@ -578,6 +578,46 @@ class Graph:
         self._shapes = None
         self._nx = None
 
+    # ------------------------------------------------------------------ collections and saving
+    # Thin delegations: the work lives in graphsurgeon/collections.py and
+    # graphsurgeon/formats/writer.py.
+
+    @property
+    def collections(self) -> dict:
+        """Collections by name (see :mod:`graphsurgeon.collections`); empty for a plain GraphDef."""
+        from . import collections as _collections
+        return _collections.collections(self)
+
+    def collection(self, name: str) -> list:
+        """The items of collection ``name`` in order (ops, tensors, decoded messages)."""
+        from . import collections as _collections
+        return _collections.get_collection(self, name).items
+
+    def add_to_collection(self, name: str, *items):
+        """Append ops / tensors (objects or names) to node_list collection ``name``."""
+        from . import collections as _collections
+        return _collections.add_to_collection(self, name, *items)
+
+    def remove_from_collection(self, name: str, *items):
+        """Remove entries from collection ``name``."""
+        from . import collections as _collections
+        return _collections.remove_from_collection(self, name, *items)
+
+    def delete_collection(self, name: str):
+        """Delete collection ``name``; returns what it held."""
+        from . import collections as _collections
+        return _collections.delete_collection(self, name)
+
+    def rename_collection(self, old: str, new: str):
+        """Rename collection ``old`` to ``new``."""
+        from . import collections as _collections
+        return _collections.rename_collection(self, old, new)
+
+    def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False) -> Path:
+        """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
+        from .formats import writer
+        return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force)
+
 
 def _tensor_info(info) -> dict:
     from . import dtypes

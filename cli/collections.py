@@ -1,0 +1,196 @@
+"""``graphsurgeon collections``: list, show and edit the collections of a MetaGraphDef.
+
+``graphsurgeon collections MODEL`` lists (same as ``collections ls MODEL``);
+``show``, ``add``, ``rm``, ``delete`` and ``rename`` are subcommands. Editing
+commands write to ``-o OUT`` (a ``.meta`` file or a SavedModel directory, the
+format of MODEL) or over MODEL with ``--in-place``.
+"""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon import collections as _collections
+from graphsurgeon.errors import UsageError
+
+from .common import echo_json, handle_errors, json_option, load, model_argument, table, terminal_width
+
+
+class _DefaultToLs(click.Group):
+    """A group where ``collections MODEL ...`` means ``collections ls MODEL ...``."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["ls"] + list(args)
+        return super().parse_args(ctx, args)
+
+
+@click.group("collections", cls=_DefaultToLs)
+def command():
+    """List, show and edit collections (MODEL alone lists them).
+
+    \b
+    graphsurgeon collections MODEL                      name, kind, size, first items
+    graphsurgeon collections show MODEL NAME            every item, decoded
+    graphsurgeon collections add MODEL NAME ITEM... -o OUT
+    graphsurgeon collections rm MODEL NAME ITEM... -o OUT
+    graphsurgeon collections delete MODEL NAME -o OUT
+    graphsurgeon collections rename MODEL OLD NEW -o OUT
+    """
+
+
+def output_options(fn):
+    fn = click.option("--force", is_flag=True, help="replace an existing OUT")(fn)
+    fn = click.option("--in-place", is_flag=True, help="write over MODEL")(fn)
+    return click.option("-o", "--output", type=click.Path(), help="where to write (.meta file or SavedModel dir)")(fn)
+
+
+@command.command("ls")
+@model_argument
+@json_option
+@handle_errors
+def ls_command(model, tag, as_json):
+    """Each collection: name, kind, size and its first items."""
+    g = load(model, tag)
+    colls = g.collections
+    if as_json:
+        echo_json({"model": model, "format": g.format,
+                   "collections": [c.as_dict(items=True) for c in colls.values()]})
+        return
+    if g.meta_graph is None:
+        click.echo(f"{model}: a plain GraphDef has no collections")
+        return
+    if not colls:
+        click.echo("no collections")
+        return
+    name_width = max(len(c.name) for c in colls.values())
+    room = max(30, terminal_width() - min(name_width, terminal_width() // 2) - 22)
+    table([[c.name, c.kind or "(no kind)", len(c), c.short(room)] for c in colls.values()],
+          headers=["NAME", "KIND", "SIZE", "ITEMS"])
+
+
+@command.command("show")
+@model_argument
+@click.argument("name")
+@json_option
+@handle_errors
+def show_command(model, tag, name, as_json):
+    """Every item of collection NAME, resolved or decoded."""
+    g = load(model, tag)
+    coll = _collections.get_collection(g, name)
+    if as_json:
+        echo_json(dict(coll.as_dict(items=True), model=model))
+        return
+    kind = coll.kind or "(no kind)"
+    if coll.message_type:
+        kind += f" of {coll.message_type}"
+    click.echo(f"{coll.name}  {kind}  {len(coll)} items")
+    rows = []
+    for i, d in enumerate(coll.describe()):
+        if coll.kind == "node_list":
+            if d["resolved"] == "tensor":
+                from graphsurgeon.graph import format_shape
+                what = f"tensor  {d['dtype'] or '?'} {format_shape(d['shape'])}  ({d['op_type']})"
+            elif d["resolved"] == "op":
+                what = f"op  {d['op_type']}"
+            else:
+                what = "NOT IN GRAPH"
+            rows.append([i, d["value"], what])
+        else:
+            rows.append([i, d["text"]])
+    table(rows)
+    if coll.unresolved:
+        click.echo(f"{len(coll.unresolved)} entries name nothing in the graph "
+                   f"(TensorFlow's import_meta_graph would fail; remove them with `collections rm`)")
+
+
+def _edit(model, tag, output, in_place, force):
+    """Load MODEL for an edit; a plain GraphDef becomes a MetaGraphDef only when OUT is a .meta."""
+    if output and in_place:
+        raise UsageError("give either -o/--output or --in-place, not both")
+    if not output and not in_place:
+        raise UsageError("say where to write: -o OUT, or --in-place to overwrite MODEL")
+    g = load(model, tag)
+    if g.meta_graph is None:
+        if output and str(output).endswith(".meta"):
+            from graphsurgeon.formats.writer import as_meta_graph
+            return as_meta_graph(g), "meta"
+        raise UsageError(f"{model}: is a plain GraphDef, which has no collections",
+                         hint="write a MetaGraphDef instead: -o OUT.meta (it holds the same graph)")
+    return g, None
+
+
+def _save(g, fmt, output, in_place, force):
+    return g.save(output, format=fmt, in_place=in_place, force=force)
+
+
+def _report(as_json, out, coll, action, extra=None):
+    if as_json:
+        data = {"output": str(out), "action": action}
+        if coll is not None:
+            data["collection"] = coll.as_dict(items=False)
+        data.update(extra or {})
+        echo_json(data)
+    else:
+        size = f" ({len(coll)} items)" if coll is not None else ""
+        click.echo(f"{action}{size}; wrote {out}")
+
+
+@command.command("add")
+@model_argument
+@click.argument("name")
+@click.argument("items", nargs=-1, required=True)
+@output_options
+@json_option
+@handle_errors
+def add_command(model, tag, name, items, output, in_place, force, as_json):
+    """Append ITEMs (op names, or tensors as op:N) to collection NAME, creating it if needed."""
+    g, fmt = _edit(model, tag, output, in_place, force)
+    coll = g.add_to_collection(name, *items)
+    out = _save(g, fmt, output, in_place, force)
+    _report(as_json, out, coll, f"collection {name!r}: added {len(items)}")
+
+
+@command.command("rm")
+@model_argument
+@click.argument("name")
+@click.argument("items", nargs=-1, required=True)
+@output_options
+@json_option
+@handle_errors
+def rm_command(model, tag, name, items, output, in_place, force, as_json):
+    """Remove ITEMs from collection NAME (every occurrence)."""
+    g, fmt = _edit(model, tag, output, in_place, force)
+    before = len(_collections.get_collection(g, name))
+    coll = g.remove_from_collection(name, *items)
+    out = _save(g, fmt, output, in_place, force)
+    _report(as_json, out, coll, f"collection {name!r}: removed {before - len(coll)}")
+
+
+@command.command("delete")
+@model_argument
+@click.argument("name")
+@output_options
+@json_option
+@handle_errors
+def delete_command(model, tag, name, output, in_place, force, as_json):
+    """Delete collection NAME."""
+    g, fmt = _edit(model, tag, output, in_place, force)
+    coll = g.delete_collection(name)
+    out = _save(g, fmt, output, in_place, force)
+    _report(as_json, out, None, f"deleted collection {name!r} ({len(coll)} items)",
+            {"deleted": coll.as_dict(items=False)})
+
+
+@command.command("rename")
+@model_argument
+@click.argument("old")
+@click.argument("new")
+@output_options
+@json_option
+@handle_errors
+def rename_command(model, tag, old, new, output, in_place, force, as_json):
+    """Rename collection OLD to NEW."""
+    g, fmt = _edit(model, tag, output, in_place, force)
+    coll = g.rename_collection(old, new)
+    out = _save(g, fmt, output, in_place, force)
+    _report(as_json, out, coll, f"renamed collection {old!r} to {new!r}")
