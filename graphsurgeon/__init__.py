@@ -34,5 +34,25 @@ def load(path, tag: str | None = None) -> Graph:
     return Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
 
 
-__all__ = ["load", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
+def prune(g: Graph, outputs, inputs=None, keep_initializers: bool = True):
+    """Keep only what ``outputs`` need; returns ``(Graph, Changes)``.
+
+    See :func:`graphsurgeon.surgery.prune.prune`.
+    """
+    from .surgery.prune import prune as _prune
+
+    return _prune(g, outputs, inputs, keep_initializers=keep_initializers)
+
+
+def diff(a: Graph, b: Graph, ignore_attrs=()):
+    """What differs between two graphs; a GraphDiff, false when equal.
+
+    See :func:`graphsurgeon.surgery.diff.diff`.
+    """
+    from .surgery.diff import diff as _diff
+
+    return _diff(a, b, ignore_attrs)
+
+
+__all__ = ["load", "prune", "diff", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
            "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]

@@ -1,0 +1,7 @@
+"""Rewrites: functions Graph -> (Graph, Changes), one per module."""
+from __future__ import annotations
+
+from .diff import GraphDiff, diff
+from .prune import needed_ops, prune
+
+__all__ = ["prune", "needed_ops", "diff", "GraphDiff"]

@@ -179,8 +179,35 @@ def _rename_meta_references(meta, renamed: dict[str, str]) -> list[str]:
     return notes
 
 
-def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None
-          ) -> tuple[Graph, Changes]:
+def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
+    """Ops named by the VariableDefs (in the meta graph's collections) of variables in ``ops``."""
+    meta = g.meta_graph
+    if meta is None:
+        return set()
+    from ..protos import VariableDef
+
+    out: set[str] = set()
+    for key, coll in meta.collection_def.items():
+        if coll.WhichOneof("kind") != "bytes_list" or not key.endswith("variables"):
+            continue
+        for raw in coll.bytes_list.value:
+            var = VariableDef()
+            try:
+                var.ParseFromString(raw)
+            except Exception:  # not a VariableDef: not ours to follow
+                continue
+            if _names.split_tensor_name(var.variable_name)[0] not in ops:
+                continue
+            for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
+                if name:
+                    op = _names.split_tensor_name(name.lstrip("^"))[0]
+                    if op in g._nodes:
+                        out.add(op)
+    return out
+
+
+def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None,
+          keep_initializers: bool = True) -> tuple[Graph, Changes]:
     """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
 
     The input graph is not modified: the result is an edited copy.
@@ -193,6 +220,12 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         outputs: tensor names (``"logits:0"``) or op names (``"train/training_op"``).
         inputs: tensor names (a bare op name means its output 0) to replace
             with new Placeholders of the same dtype and shape.
+        keep_initializers: keep, for each kept variable, the ops its
+            VariableDef names (initializer, initial value, snapshot), so that
+            the variable collections stay valid and ``tf.compat.v1.train.Saver()``
+            can restore the pruned graph from the original checkpoint. Only
+            graphs with a MetaGraphDef have VariableDefs. TensorFlow's
+            ``extract_sub_graph`` keeps none of these.
 
     Returns:
         ``(pruned graph, Changes)``: ``removed`` lists the ops that went,
@@ -222,6 +255,19 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     cut = {_names.split_tensor_name(t) for t in cut_names}
 
     full, name_only, used = needed_ops(g, outputs, cut)
+    walked_for_outputs = len(full)
+    kept_for_variables: set[str] = set()
+    if keep_initializers:
+        # A kept variable keeps what its VariableDef names (initializer,
+        # initial value, snapshot): TensorFlow cannot rebuild the variable
+        # from the collection without them, and tf.compat.v1.train.Saver()
+        # finds the variables to restore through that collection.
+        while True:
+            extra = _variable_companions(g, full) - full
+            if not extra:
+                break
+            kept_for_variables |= extra
+            full, name_only, used = needed_ops(g, list(outputs) + sorted(kept_for_variables), cut)
     # Every cut tensor gets a placeholder if something kept reads it; an op
     # replaced under its own name also stands for control/colocation needs.
     placeholders: dict[tuple[str, int], str] = {}
@@ -232,6 +278,9 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         placeholders[(op, index)] = name
 
     changes = Changes()
+    if kept_for_variables:
+        changes.notes.append(f"kept {len(full) - walked_for_outputs} ops that the kept variables' initializers need "
+                             "(keep_initializers=False drops them)")
     for t in cut_names:
         if _names.split_tensor_name(t) not in placeholders:
             changes.notes.append(f"input {t} is not needed by the outputs; no placeholder was made for it")
