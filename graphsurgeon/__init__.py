@@ -54,5 +54,17 @@ def diff(a: Graph, b: Graph, ignore_attrs=()):
     return _diff(a, b, ignore_attrs)
 
 
-__all__ = ["load", "prune", "diff", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
+def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True):
+    """Write ``g`` to an event file for TensorBoard's Graphs dashboard (no TensorFlow needed).
+
+    ``run`` puts it under ``logdir/run``, so a rewrite's input and output can
+    be compared as two runs. See :func:`graphsurgeon.tensorboard.to_tensorboard`.
+    """
+    # Imported on call: importing graphsurgeon stays light.
+    from .tensorboard import to_tensorboard as _to_tensorboard
+
+    return _to_tensorboard(g, logdir, run, meta_graph=meta_graph)
+
+
+__all__ = ["load", "prune", "diff", "to_tensorboard", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
            "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]

@@ -1,0 +1,482 @@
+"""Show a graph in TensorBoard's Graphs dashboard, without TensorFlow.
+
+:func:`to_tensorboard` writes the event file that ``tf.summary.FileWriter``
+writes for ``add_graph`` / ``add_meta_graph``: a ``file_version`` event, a
+``graph_def`` event (the GraphDef, function library included, so the bodies
+of a TF2 SavedModel's functions can be opened in the dashboard) and, when the
+graph came from a meta graph or a SavedModel, a ``meta_graph_def`` event (the
+MetaGraphDef with its collections and signatures). The records are framed as
+TFRecords (length, masked CRC32C of the length, data, masked CRC32C of the
+data) by this module, with TensorBoard's TF-free protos: nothing here imports
+TensorFlow.
+
+:func:`serve` starts TensorBoard itself on the loopback address, as a child
+process, and returns once it answers.
+
+Logging the input and the output of a rewrite as two runs of one logdir puts
+them side by side in the dashboard (its run selector switches between them)::
+
+    >>> import graphsurgeon as gs
+    >>> g = gs.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
+    >>> gs.to_tensorboard(g, "tb", run="before")            # doctest: +SKIP
+    PosixPath('tb/before/events.out.tfevents.1700000000.host.1234.graphsurgeon')
+    >>> gs.to_tensorboard(rewritten, "tb", run="after")     # doctest: +SKIP
+    >>> server = serve("tb")                                # doctest: +SKIP
+    >>> server.url                                          # doctest: +SKIP
+    'http://127.0.0.1:6006/'
+"""
+from __future__ import annotations
+
+import collections
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path, PurePosixPath
+
+from tensorboard.compat.proto import event_pb2
+
+from .errors import GraphSurgeonError, OutputError, UsageError
+from .formats.protofile import PROTO_LIMIT
+
+# Every event file this module writes ends with this suffix: TensorBoard
+# only asks for "tfevents" in the name, and the suffix lets a later write
+# into the same run replace our own earlier file (and only ours).
+SUFFIX = ".graphsurgeon"
+FILE_VERSION = "brain.Event:2"  # what TensorFlow's EventsWriter writes first
+
+
+# ---------------------------------------------------------------------- CRC32C
+# TFRecord framing checksums with CRC-32C (Castagnoli), "masked". TensorBoard
+# ships a TF-free one, but it runs byte by byte in Python (~6 MB/s), which
+# makes a frozen graph of a few hundred MB take a minute. Small inputs use
+# the same table loop; large ones run the loop over many chunks at once with
+# numpy and join the chunk checksums with the CRC's linearity.
+
+_POLY = 0x82F63B78  # CRC-32C, reflected
+_MASK_DELTA = 0xA282EAD8
+
+
+def _make_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _make_table()
+_NUMPY_FROM = 1 << 20  # bytes; below this the plain loop is fast enough
+_CHUNK = 1 << 14  # bytes per chunk in the vectorised loop (a power of two)
+
+
+def _crc_register(data, crc: int) -> int:
+    """Run the raw CRC register (no pre/post inversion) over ``data``."""
+    table = _TABLE
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc
+
+
+def _gf2_apply(matrix: list[int], vector: int) -> int:
+    out = 0
+    column = 0
+    while vector:
+        if vector & 1:
+            out ^= matrix[column]
+        vector >>= 1
+        column += 1
+    return out
+
+
+def _zeros_operator(length: int) -> list[int]:
+    """The register map of feeding ``length`` zero bytes, as 32 GF(2) columns (length a power of two)."""
+    matrix = [_crc_register(b"\0", 1 << bit) for bit in range(32)]  # one zero byte
+    while length > 1:
+        matrix = [_gf2_apply(matrix, column) for column in matrix]  # square: twice as many zeros
+        length //= 2
+    return matrix
+
+
+_ZEROS_CHUNK = None
+
+
+def crc32c(data: bytes) -> int:
+    """CRC-32C of ``data`` (as TensorFlow's ``crc32c::Value``).
+
+    Example:
+        >>> hex(crc32c(b"123456789"))
+        '0xe3069283'
+    """
+    n = len(data)
+    if n < _NUMPY_FROM:
+        return _crc_register(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
+    import numpy as np
+
+    global _ZEROS_CHUNK
+    if _ZEROS_CHUNK is None:
+        _ZEROS_CHUNK = _zeros_operator(_CHUNK)
+    table = np.array(_TABLE, dtype=np.uint32)
+    count = n // _CHUNK
+    # Columns of the (count, _CHUNK) block, one contiguous row per byte position.
+    block = np.frombuffer(data, dtype=np.uint8, count=count * _CHUNK).reshape(count, _CHUNK).T.copy()
+    registers = np.zeros(count, dtype=np.uint32)
+    for row in block:
+        registers = table[(registers ^ row) & 0xFF] ^ (registers >> 8)
+    # process(start, chunk) = zeros(start) ^ process(0, chunk): fold the chunks in order.
+    crc = 0xFFFFFFFF
+    for register in registers.tolist():
+        crc = _gf2_apply(_ZEROS_CHUNK, crc) ^ register
+    crc = _crc_register(memoryview(data)[count * _CHUNK:], crc)
+    return crc ^ 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The masked CRC-32C that TFRecord framing stores."""
+    crc = crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def tfrecord(data: bytes) -> bytes:
+    """One TFRecord: uint64 length, masked CRC of the length, data, masked CRC of the data."""
+    header = struct.pack("<Q", len(data))
+    return b"".join([header, struct.pack("<I", masked_crc32c(header)), data,
+                     struct.pack("<I", masked_crc32c(data))])
+
+
+# ---------------------------------------------------------------------- writing
+def to_tensorboard(graph, logdir, run: str | None = None, *, meta_graph: bool = True) -> Path:
+    """Write ``graph`` to an event file that TensorBoard's Graphs dashboard shows.
+
+    The file holds what ``tf.compat.v1.summary.FileWriter(logdir, graph)``
+    writes: a ``file_version`` event, the GraphDef (with its function library)
+    and, for a graph read from a meta graph or a SavedModel, the MetaGraphDef
+    (collections, signatures, saver). The graph is written exactly as held,
+    node for node; TensorFlow is not imported.
+
+    Args:
+        graph: a :class:`graphsurgeon.Graph` (a function body is written as a
+            graph of its own, with the library it calls), or a GraphDef or
+            MetaGraphDef message.
+        logdir: the directory TensorBoard is pointed at (created if missing).
+        run: write under ``logdir/run`` so that several graphs (a rewrite's
+            input and output, say) appear as runs of one dashboard; None
+            writes into ``logdir`` itself.
+        meta_graph: also write the MetaGraphDef when there is one.
+
+    Returns:
+        The path of the event file written. Writing again into the same run
+        replaces the event file an earlier call wrote there, so the dashboard
+        shows one graph per run.
+
+    Raises:
+        UsageError: ``run`` is empty, absolute or climbs out of ``logdir``.
+        OutputError: the directory cannot be written, already holds event files
+            written by something else, or the graph exceeds 2 GiB.
+
+    Example:
+        >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_savedmodel_tf2")  # doctest: +SKIP
+        >>> graphsurgeon.to_tensorboard(g, "/tmp/tb", run="tf2")                   # doctest: +SKIP
+        PosixPath('/tmp/tb/tf2/events.out.tfevents.1700000000.host.1234.graphsurgeon')
+    """
+    graph_def, meta = _protos_of(graph)
+    directory = Path(logdir)
+    if run is not None:
+        directory = directory / _check_run(run)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{directory}: cannot create the log directory ({exc.strerror or exc})") from None
+    ours, foreign = _event_files(directory)
+    if foreign:
+        raise OutputError(f"{directory}: already holds event files written by something else "
+                          f"({foreign[0].name}{', ...' if len(foreign) > 1 else ''})",
+                          hint="TensorBoard shows one graph per run: choose another run name or logdir")
+
+    now = time.time()
+    parts = [tfrecord(event_pb2.Event(
+        wall_time=now, file_version=FILE_VERSION,
+        source_metadata=event_pb2.SourceMetadata(writer="graphsurgeon")).SerializeToString())]
+    parts.append(tfrecord(event_pb2.Event(wall_time=now, step=0,
+                                          graph_def=_serialize(graph_def, directory)).SerializeToString()))
+    if meta is not None and meta_graph:
+        parts.append(tfrecord(event_pb2.Event(wall_time=now, step=0,
+                                              meta_graph_def=_serialize(meta, directory)).SerializeToString()))
+
+    # TensorFlow's own naming, so TensorBoard orders files by time as usual.
+    name = f"events.out.tfevents.{int(now):010d}.{socket.gethostname()}.{os.getpid()}{SUFFIX}"
+    path = directory / name
+    _write_atomically(path, b"".join(parts))
+    for old in ours:
+        if old != path:
+            try:
+                old.unlink()
+            except FileNotFoundError:
+                pass
+    return path
+
+
+def _protos_of(graph):
+    """(GraphDef, MetaGraphDef or None) for a Graph, GraphDef or MetaGraphDef."""
+    from .graph import Graph
+
+    if isinstance(graph, Graph):
+        if graph.parent is not None:
+            # A function body: its GraphDef is derived and has no library of its
+            # own; lend it the root's so the calls inside can be opened too.
+            graph_def = type(graph.graph_def)()
+            graph_def.CopyFrom(graph.graph_def)
+            graph_def.library.CopyFrom(graph.root.graph_def.library)
+            return graph_def, None
+        return graph.graph_def, graph.meta_graph
+    descriptor = getattr(graph, "DESCRIPTOR", None)
+    full_name = getattr(descriptor, "full_name", "")
+    if full_name.endswith(".MetaGraphDef"):
+        return graph.graph_def, graph
+    if full_name.endswith(".GraphDef"):
+        return graph, None
+    raise UsageError(f"to_tensorboard needs a Graph, GraphDef or MetaGraphDef, not {type(graph).__name__}")
+
+
+def _check_run(run: str) -> PurePosixPath:
+    text = str(run).replace(os.sep, "/")
+    parts = PurePosixPath(text).parts
+    if not text.strip() or text.startswith("/") or not parts or any(p in ("..", ".") for p in parts):
+        raise UsageError(f"run name {run!r} is not a relative path inside the logdir",
+                         hint="use a plain name such as 'before' or 'after'")
+    return PurePosixPath(*parts)
+
+
+def _event_files(directory: Path) -> tuple[list[Path], list[Path]]:
+    """Event files directly in ``directory``: (written by us, written by others)."""
+    ours, foreign = [], []
+    for entry in sorted(directory.iterdir()):
+        if "tfevents" in entry.name and entry.is_file():
+            (ours if entry.name.endswith(SUFFIX) else foreign).append(entry)
+    return ours, foreign
+
+
+def _serialize(message, directory: Path) -> bytes:
+    size = message.ByteSize()
+    if size > PROTO_LIMIT:
+        raise OutputError(f"{directory}: the graph is {size:,} bytes, over the 2 GiB protocol buffer limit",
+                          hint="prune the graph or keep large constants in a checkpoint")
+    return message.SerializeToString()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    # The temporary name must not contain "tfevents": a TensorBoard already
+    # watching the logdir would otherwise read the half-written file.
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".graphsurgeon-", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise OutputError(f"{path}: cannot write the event file ({exc.strerror or exc})") from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def _unlink_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# ---------------------------------------------------------------------- serving
+# TensorBoard runs as a child process. Its ``tensorboard.compat.notf`` module
+# (what TensorBoard's TF-free build adds) makes it use its bundled TensorFlow
+# stub instead of importing TensorFlow: the Graphs dashboard needs nothing
+# more, and the server answers in about half a second instead of several.
+_LAUNCHER = """\
+import sys, types
+sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+sys.argv[0] = "tensorboard"
+from tensorboard.main import run_main
+run_main()
+"""
+_URL_LINE = re.compile(r"TensorBoard \S+ at (http://\S+?)/? ")
+
+
+class TensorBoardServer:
+    """A TensorBoard child process serving one logdir (see :func:`serve`).
+
+    Attributes:
+        url: the server's address, ``http://127.0.0.1:PORT/``.
+        logdir: the directory it serves.
+        process: the ``subprocess.Popen`` of the server.
+    """
+
+    def __init__(self, process: subprocess.Popen, url: str, logdir: Path, log: collections.deque):
+        self.process = process
+        self.url = url
+        self.logdir = logdir
+        self._log = log
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rstrip("/").rsplit(":", 1)[1])
+
+    def poll(self) -> int | None:
+        """The server's exit status, or None while it runs."""
+        return self.process.poll()
+
+    def last_message(self) -> str:
+        """The last meaningful line TensorBoard wrote to its stderr (for error reports)."""
+        return _last_message(self._log)
+
+    def stop(self, timeout: float = 10.0) -> int:
+        """Stop the server (and its data-loading helper), waiting at most ``timeout`` seconds."""
+        return _stop(self.process, timeout)
+
+    def __enter__(self) -> "TensorBoardServer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def __repr__(self):
+        return f"<TensorBoardServer {self.url} logdir={str(self.logdir)!r}>"
+
+
+def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: float = 60.0) -> TensorBoardServer:
+    """Start TensorBoard on ``logdir`` and return once it answers HTTP.
+
+    Args:
+        logdir: the directory to serve (as ``tensorboard --logdir``).
+        port: the port; None tries 6006 and then nearby free ports (as
+            TensorBoard does), 0 lets the system choose.
+        host: the address to bind; the loopback address by default, so the
+            graph is not exposed to the network.
+        timeout: seconds to wait for the server to answer.
+
+    Returns:
+        A :class:`TensorBoardServer`; call ``stop()`` (or use it as a context
+        manager) to shut it down.
+
+    Raises:
+        GraphSurgeonError: TensorBoard exited or did not answer in time (the
+            message carries TensorBoard's own last words, e.g. a port in use).
+    """
+    logdir = Path(logdir)
+    if not logdir.is_dir():
+        raise OutputError(f"{logdir}: no such log directory")
+    command = [sys.executable, "-c", _LAUNCHER, "--logdir", str(logdir), "--host", host,
+               "--port", "default" if port is None else str(port)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                   preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+    except OSError as exc:
+        raise GraphSurgeonError(f"cannot start TensorBoard ({exc})") from None
+    log: collections.deque = collections.deque(maxlen=40)
+    found = threading.Event()
+    url: list[str] = []
+
+    def read_stderr():
+        # Keep draining so TensorBoard never blocks on a full pipe.
+        for raw in process.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            log.append(line)
+            match = _URL_LINE.search(line + " ")
+            if match and not url:
+                url.append(match.group(1) + "/")
+                found.set()
+
+    threading.Thread(target=read_stderr, name="tensorboard-stderr", daemon=True).start()
+    deadline = time.monotonic() + timeout
+    try:
+        while not found.wait(0.1):
+            if process.poll() is not None:
+                time.sleep(0.2)  # let the reader catch TensorBoard's last words
+                raise GraphSurgeonError(f"TensorBoard exited with status {process.returncode}: "
+                                        f"{_last_message(log) or 'no message'}")
+            if time.monotonic() > deadline:
+                raise GraphSurgeonError(f"TensorBoard did not start within {timeout:g} s: "
+                                        f"{_last_message(log) or 'no message'}")
+        while not _answers(url[0]):
+            if process.poll() is not None:
+                raise GraphSurgeonError(f"TensorBoard exited with status {process.returncode}: "
+                                        f"{_last_message(log) or 'no message'}")
+            if time.monotonic() > deadline:
+                raise GraphSurgeonError(f"TensorBoard at {url[0]} did not answer within {timeout:g} s")
+            time.sleep(0.1)
+    except BaseException:
+        _stop(process, 5.0)
+        raise
+    return TensorBoardServer(process, url[0], logdir, log)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child
+    # Linux: have the kernel stop TensorBoard if graphsurgeon dies without cleaning up.
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "data/environment", timeout=2) as response:
+            return response.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def _stop(process: subprocess.Popen, timeout: float) -> int:
+    import signal
+
+    if process.poll() is None:
+        # TensorBoard leads its own process group: stop its data server with it.
+        for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(process.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                process.send_signal(sig)
+            try:
+                process.wait(wait)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+    else:
+        try:  # the server is gone; its helper may not be
+            os.killpg(process.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return process.returncode if process.returncode is not None else -1
+
+
+def _last_message(log) -> str:
+    for line in reversed(log):
+        text = line.strip()
+        # Skip TensorBoard's boilerplate about running without TensorFlow.
+        if text and "TensorFlow installation not found" not in text and not text.startswith("NOTE:"):
+            return text
+    return ""
+
+
+__all__ = ["to_tensorboard", "serve", "TensorBoardServer", "crc32c", "masked_crc32c", "tfrecord", "SUFFIX"]
