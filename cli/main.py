@@ -14,6 +14,9 @@ COMMAND_MODULES = [
     "show",
     "info",
     "collections",
+    "prune",
+    "diff",
+    "tensorboard",
 ]
 
 

@@ -389,6 +389,10 @@ def _collection_entries(meta, key) -> list[str]:
                     continue
                 except Exception:  # not a VariableDef after all: compare the bytes
                     pass
+            context = _context_name(key, raw)
+            if context:
+                out.append(context)
+                continue
             out.append(raw.decode("utf-8", "replace") if len(raw) <= 80 else f"<{len(raw)} bytes {_digest(raw)}>")
         return out
     if kind in ("int64_list", "float_list"):
@@ -396,6 +400,23 @@ def _collection_entries(meta, key) -> list[str]:
     if kind == "any_list":
         return [f"{v.type_url} <{len(v.value)} bytes {_digest(v.value)}>" for v in coll.any_list.value]
     return []
+
+
+def _context_name(key: str, raw: bytes) -> str | None:
+    """``cond context batch_normalization/cond/cond_text`` for control-flow context entries."""
+    from .. import protos
+
+    message = {"cond_context": getattr(protos, "CondContextDef", None),
+               "while_context": getattr(protos, "WhileContextDef", None)}.get(key)
+    if message is None:
+        return None
+    context = message()
+    try:
+        context.ParseFromString(raw)
+    except Exception:  # not what the key promises: compared as bytes
+        return None
+    name = context.context_name
+    return f"{key.replace('_', ' ')} {name} <{_digest(raw)}>" if name else None
 
 
 def _digest(data: bytes) -> str:
