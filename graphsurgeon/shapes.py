@@ -1,22 +1,45 @@
-"""Output shapes without TensorFlow: recorded, declared, or inferred where cheap.
+"""Output shapes without TensorFlow: recorded, declared, or inferred.
 
 Where a shape comes from, in order:
-1. ``_output_shapes`` recorded in the graph (TensorFlow wrote it);
-2. attributes that declare it (Placeholder, Const, variables);
-3. inference rules for common ops, propagated in one pass in data-flow
-   order (iterative, cycle-safe: ops on a cycle see unknown inputs).
+
+1. ``_output_shapes`` recorded in the graph (TensorFlow wrote it), merged
+   dimension by dimension with what inference says (as TensorFlow's
+   importer does);
+2. attributes that declare it (Placeholder, Const, variables, ``output_shapes``
+   of functional control flow);
+3. inference rules that follow TensorFlow's own shape functions, propagated
+   in one pass in data-flow order (iterative, cycle-safe: an op on a cycle
+   sees its not-yet-inferred inputs as unknown).
+
+Shape-valued tensors (``Shape``, ``Const``, ``Pack``, ``ConcatV2``,
+``StridedSlice``, ``GatherV2`` ... of those) are folded as they go by, so that
+``Reshape``, ``Fill``, ``Tile``, ``BroadcastTo``, random ops and reductions
+with constant axes get their shapes, as in TensorFlow's shape refiner.
 
 A shape is a tuple of dimensions (None for an unknown one), or None when
 even the rank is unknown. A rule that is not sure answers None: a reported
 shape is never wrong, and tests hold that against TensorFlow.
+
+Example:
+    >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_frozen.pb")
+    >>> g.tensor("hidden1/MatMul:0").shape
+    (None, 300)
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
+from . import dtypes as _dtypes
 from . import names as _names
 
 Shape = "tuple | None"
+
+# Constants larger than this are not decoded for folding (shape tensors are small).
+MAX_FOLD_ELEMENTS = 4096
+# Legacy graphs (GraphDef producer <= 21) wrote shape {} for "unknown" on
+# Placeholder and variables; TensorFlow keeps reading them that way.
+LEGACY_SCALAR_PRODUCER = 21
 
 
 def from_proto(proto) -> tuple | None:
@@ -27,7 +50,10 @@ def from_proto(proto) -> tuple | None:
 
 
 def broadcast(a, b):
-    """NumPy broadcasting of two shapes; None if unknown or incompatible."""
+    """NumPy broadcasting of two shapes, as TensorFlow's shape function does it.
+
+    None if a rank is unknown or the shapes are incompatible.
+    """
     if a is None or b is None:
         return None
     out = []
@@ -38,10 +64,13 @@ def broadcast(a, b):
             out.append(y)
         elif y == 1:
             out.append(x)
+        elif x is None and y is None:
+            out.append(None)
         elif x is None or y is None:
-            # One side unknown and the other not 1: the result is the known side
-            # only if the unknown side broadcasts to it; it may also be 1 -> known.
-            out.append(x if y is None else y)
+            known = x if y is None else y
+            # The unknown side is 1 or equal to the known one, except that a
+            # known 0 against an unknown could also give 0 or fail: say unknown.
+            out.append(known if known != 0 else None)
         elif x == y:
             out.append(x)
         else:
@@ -49,12 +78,148 @@ def broadcast(a, b):
     return tuple(reversed(out))
 
 
+def merge(a, b):
+    """The most precise shape compatible with both (None where unknown); None if rank unknown in both."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if len(a) != len(b):
+        return None
+    out = []
+    for x, y in zip(a, b):
+        if x is None:
+            out.append(y)
+        elif y is None or x == y:
+            out.append(x)
+        else:
+            return None  # incompatible: we do not know which is right
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- inference context
+class Context:
+    """What a rule sees of one node: its input shapes, folded values, attributes."""
+
+    __slots__ = ("node", "graph", "shapes", "_values", "_partials", "_handles", "refs", "state")
+
+    def __init__(self, node, graph, state, refs):
+        self.node = node
+        self.graph = graph
+        self.state = state
+        self.refs = refs  # data inputs as InputRef
+        self.shapes = [state.shape_of(r) for r in refs]
+
+    def attr(self, name, default=None):
+        """An attr value (decoded for i/b/f/s/shape/list(i)), falling back to the op's default."""
+        node = self.node
+        value = node.attr[name] if name in node.attr else self.graph.registry.attr_default(node.op, name)
+        if value is None:
+            return default
+        kind = value.WhichOneof("value")
+        if kind is None:
+            return default
+        if kind == "list":
+            if value.list.shape:
+                return [from_proto(s) for s in value.list.shape]
+            if value.list.i:
+                return list(value.list.i)
+            return []
+        if kind == "shape":
+            return from_proto(value.shape)
+        if kind == "s":
+            return value.s.decode("utf-8", "replace")
+        return getattr(value, kind)
+
+    def value(self, i):
+        """The constant value of data input ``i`` (a numpy array), or None."""
+        return self.state.value_of(self.refs[i]) if i < len(self.refs) else None
+
+    def int_value(self, i):
+        """Input ``i`` as a python int (scalar or one-element constant), or None."""
+        v = self.value(i)
+        if v is None or v.size != 1 or v.dtype.kind not in "iu":
+            return None
+        return int(v.reshape(()))
+
+    def int_list(self, i):
+        """Input ``i`` as a list of python ints (scalar -> one element), or None."""
+        v = self.value(i)
+        if v is None or v.dtype.kind not in "iu" or v.ndim > 1:
+            return None
+        return [int(x) for x in v.reshape(-1)]
+
+    def shape_value(self, i):
+        """Input ``i`` read as a shape, like TensorFlow's MakeShapeFromShapeTensor.
+
+        A constant vector gives its dims (-1 unknown), a scalar -1 an unknown
+        rank; a folded partial shape (``Shape`` of a partly known tensor,
+        ``Pack``/``ConcatV2``/``StridedSlice`` of those) gives what it knows;
+        otherwise a vector of known length gives that many unknown dims.
+        """
+        if i >= len(self.refs):
+            return None
+        partial = self.state.partial_of(self.refs[i])
+        if partial is not None:
+            return partial
+        v = self.value(i)
+        if v is not None and v.dtype.kind in "iu":
+            if v.ndim == 0:
+                return None if int(v) == -1 else None
+            if v.ndim == 1:
+                return tuple(None if int(x) < 0 else int(x) for x in v)
+            return None
+        s = self.shapes[i]
+        if s is not None and len(s) == 1 and s[0] is not None:
+            return (None,) * s[0]
+        return None
+
+    def handle_shape(self, i):
+        """The shape of the variable behind resource input ``i``, if known."""
+        return self.state.handle_of(self.refs[i]) if i < len(self.refs) else None
+
+
+class _State:
+    """Shapes, folded values and resource-handle shapes of the ops seen so far."""
+
+    def __init__(self, graph, arg_shapes=None, depth=0):
+        self.graph = graph
+        self.shapes: dict[str, list] = {}
+        self.values: dict[str, list] = {}    # op -> [numpy array | None per output]
+        self.partials: dict[str, list] = {}  # op -> [partial shape tuple | None per output]
+        self.handles: dict[str, list] = {}   # op -> [variable shape | None per output]
+        self.arg_shapes = arg_shapes or {}
+        self.depth = depth
+        root = graph.root if hasattr(graph, "root") else graph
+        gd = root.graph_def
+        self.producer = gd.versions.producer if gd.HasField("versions") else 0
+
+    @staticmethod
+    def _get(table, ref):
+        entry = table.get(ref.op)
+        return entry[ref.index] if entry and ref.index < len(entry) else None
+
+    def shape_of(self, ref):
+        return self._get(self.shapes, ref)
+
+    def value_of(self, ref):
+        return self._get(self.values, ref)
+
+    def partial_of(self, ref):
+        return self._get(self.partials, ref)
+
+    def handle_of(self, ref):
+        return self._get(self.handles, ref)
+
+
 # ---------------------------------------------------------------- rules
-Rule = Callable[[object, list, object], "list | None"]
+Rule = Callable[[Context], "list | None"]
 RULES: dict[str, Rule] = {}
+VALUE_RULES: dict[str, Callable] = {}
 
 
 def rule(*op_types):
+    """Register a shape rule ``fn(ctx) -> [shape per output] | None`` for op types."""
     def register(fn):
         for t in op_types:
             RULES[t] = fn
@@ -62,144 +227,1112 @@ def rule(*op_types):
     return register
 
 
-def _attr_shape(node, key):
-    if key in node.attr and node.attr[key].WhichOneof("value") == "shape":
-        return from_proto(node.attr[key].shape)
-    return None
+def value_rule(*op_types):
+    """Register a folding rule ``fn(ctx) -> [(value, partial) per output] | None``."""
+    def register(fn):
+        for t in op_types:
+            VALUE_RULES[t] = fn
+        return fn
+    return register
+
+
+def _legacy_unknown(ctx, shape):
+    if shape is not None and len(shape) == 0 and ctx.state.producer <= LEGACY_SCALAR_PRODUCER:
+        return None
+    return shape
 
 
 @rule("Placeholder", "PlaceholderV2")
-def _placeholder(node, inputs, graph):
-    if "shape" not in node.attr:
+def _placeholder(ctx):
+    if "shape" not in ctx.node.attr:
         return [None]
-    shape = from_proto(node.attr["shape"].shape)
-    # Very old graphs wrote shape {} (rank 0) to mean "unknown"; TensorFlow
-    # reads an empty, non-unknown-rank shape as a scalar, and so do we.
-    return [shape]
+    return [_legacy_unknown(ctx, ctx.attr("shape"))]
 
 
 @rule("PlaceholderWithDefault")
-def _placeholder_with_default(node, inputs, graph):
-    return [_attr_shape(node, "shape")]
+def _placeholder_with_default(ctx):
+    return [ctx.attr("shape")]
 
 
 @rule("Const", "HostConst")
-def _const(node, inputs, graph):
-    if "value" not in node.attr:
+def _const(ctx):
+    if "value" not in ctx.node.attr:
         return None
-    return [from_proto(node.attr["value"].tensor.tensor_shape)]
+    return [from_proto(ctx.node.attr["value"].tensor.tensor_shape)]
 
 
 @rule("VariableV2", "Variable", "TemporaryVariable")
-def _variable(node, inputs, graph):
-    return [_attr_shape(node, "shape")]
+def _variable(ctx):
+    return [_legacy_unknown(ctx, ctx.attr("shape"))]
 
 
-@rule("VarHandleOp", "_VarHandlesOp")
-def _handle(node, inputs, graph):
-    return [()]
+@rule("VarHandleOp", "HashTableV2", "MutableHashTableV2", "MutableHashTableOfTensorsV2",
+      "MutableDenseHashTableV2", "TensorListReserve", "TensorListFromTensor", "EmptyTensorList",
+      "OptionalNone", "OptionalFromValue", "TensorListSetItem", "TensorListPushBack",
+      "VarIsInitializedOp", "IsVariableInitialized", "LookupTableSizeV2", "ShardedFilename",
+      "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond", "ReaderReadV2_")
+def _scalar(ctx):
+    return [()] * max(1, len(ctx.graph._dtypes(ctx.node.name) or [None]))
 
 
 @rule("Identity", "StopGradient", "Snapshot", "PreventGradient", "RefIdentity", "CheckNumerics",
-      "Elu", "Relu", "Relu6", "Selu", "LeakyRelu", "Tanh", "Sigmoid", "Softplus", "Softsign", "Neg",
-      "Square", "Sqrt", "Rsqrt", "Exp", "Log", "Log1p", "Abs", "Sign", "Reciprocal", "Floor", "Ceil",
-      "Round", "Cast", "ZerosLike", "OnesLike", "Softmax", "LogSoftmax", "Erf", "IsFinite", "IsNan",
-      "LogicalNot", "Enter", "RefEnter", "Exit", "RefExit", "NextIteration", "RefNextIteration",
-      "Assign", "AssignAdd", "AssignSub", "ApplyGradientDescent", "EnsureShape", "DebugIdentity",
-      "L2Loss_", "BiasAdd", "BiasAddV1", "Inv", "Expm1", "Cos", "Sin")
-def _same_as_first(node, inputs, graph):
-    if not inputs:
-        return None
-    if node.op == "EnsureShape":
-        return [_attr_shape(node, "shape")]
-    return [inputs[0]]
+      "CheckNumericsV2", "Elu", "Relu", "Relu6", "Selu", "LeakyRelu", "Tanh", "Sigmoid", "Softplus",
+      "Softsign", "Neg", "Square", "Sqrt", "Rsqrt", "Exp", "Log", "Log1p", "Abs", "Sign",
+      "Reciprocal", "Floor", "Ceil", "Round", "Rint", "Cast", "ZerosLike", "OnesLike", "Softmax",
+      "LogSoftmax", "Erf", "Erfc", "IsFinite", "IsNan", "IsInf", "LogicalNot", "Exit", "RefExit",
+      "NextIteration", "RefNextIteration", "DebugIdentity", "Inv", "Expm1", "Cos", "Sin", "Tan",
+      "Acos", "Asin", "Atan", "Cosh", "Sinh", "Asinh", "Acosh", "Atanh", "Invert",
+      "InvertPermutation", "Lgamma", "Digamma", "Relu6Grad_", "FakeQuantWithMinMaxArgs",
+      "ClipByValue", "Bitcast_", "StringToHashBucketFast", "StaticRegexFullMatch",
+      "StringToHashBucket", "StringToHashBucketStrong", "Conj", "Real_", "Imag_")
+def _same_as_first(ctx):
+    return [ctx.shapes[0]] if ctx.shapes else None
+
+
+@rule("EnsureShape")
+def _ensure_shape(ctx):
+    return [merge(ctx.attr("shape"), ctx.shapes[0] if ctx.shapes else None)]
+
+
+@rule("IdentityN")
+def _identity_n(ctx):
+    return list(ctx.shapes)
+
+
+@rule("Enter", "RefEnter")
+def _enter(ctx):
+    # TensorFlow forgets the shape at a frame's entry unless the tensor is loop-invariant.
+    return [ctx.shapes[0] if ctx.attr("is_constant", False) else None]
+
+
+@rule("Switch", "RefSwitch")
+def _switch(ctx):
+    return [ctx.shapes[0], ctx.shapes[0]]
+
+
+@rule("Merge", "RefMerge")
+def _merge_op(ctx):
+    out = ctx.shapes[0] if ctx.shapes else None
+    if out is not None:
+        for s in ctx.shapes[1:]:
+            if s is None or len(s) != len(out):
+                out = None
+                break
+            out = tuple(a if a == b else None for a, b in zip(out, s))
+    return [out, ()]
 
 
 @rule("Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "FloorDiv", "FloorMod", "Maximum",
       "Minimum", "Pow", "SquaredDifference", "Equal", "NotEqual", "Less", "LessEqual", "Greater",
-      "GreaterEqual", "LogicalAnd", "LogicalOr", "EluGrad", "ReluGrad", "TanhGrad", "SigmoidGrad",
-      "RsqrtGrad", "SqrtGrad", "Atan2", "TruncateDiv", "BiasAddGrad_")
-def _binary(node, inputs, graph):
-    if len(inputs) < 2:
+      "GreaterEqual", "LogicalAnd", "LogicalOr", "Atan2", "TruncateDiv", "TruncateMod", "Xdivy",
+      "Xlogy", "MulNoNan", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "Mod", "Igamma", "Igammac",
+      "Zeta", "Polygamma", "ApproximateEqual")
+def _binary(ctx):
+    if len(ctx.shapes) < 2:
         return None
-    if node.op in ("EluGrad", "ReluGrad"):
-        return [inputs[0] if inputs[0] is not None else inputs[1]]
-    return [broadcast(inputs[0], inputs[1])]
+    return [broadcast(ctx.shapes[0], ctx.shapes[1])]
+
+
+@rule("SelectV2")
+def _select_v2(ctx):
+    return [broadcast(broadcast(ctx.shapes[0], ctx.shapes[1]), ctx.shapes[2])]
+
+
+@rule("Select")
+def _select(ctx):
+    return [merge(ctx.shapes[1], ctx.shapes[2])]
+
+
+@rule("EluGrad", "ReluGrad", "Relu6Grad", "SeluGrad", "TanhGrad", "SigmoidGrad", "RsqrtGrad",
+      "SqrtGrad", "ReciprocalGrad", "InvGrad", "SoftplusGrad", "SoftsignGrad", "LeakyReluGrad")
+def _merge_both(ctx):
+    return [merge(ctx.shapes[0], ctx.shapes[1])]
+
+
+@rule("AddN")
+def _add_n(ctx):
+    out = None
+    for s in ctx.shapes:
+        if s is None:
+            continue
+        if out is not None and len(out) != len(s):
+            return None
+        out = merge(out, s) if out is not None else s
+    return [out]
 
 
 @rule("MatMul")
-def _matmul(node, inputs, graph):
-    if len(inputs) < 2 or inputs[0] is None or inputs[1] is None:
-        return None
-    a, b = inputs[0], inputs[1]
-    if len(a) != 2 or len(b) != 2:
-        return None
-    ta = node.attr["transpose_a"].b if "transpose_a" in node.attr else False
-    tb = node.attr["transpose_b"].b if "transpose_b" in node.attr else False
-    return [(a[1] if ta else a[0], b[0] if tb else b[1])]
+def _matmul(ctx):
+    a, b = ctx.shapes[0], ctx.shapes[1]
+    ta, tb = ctx.attr("transpose_a", False), ctx.attr("transpose_b", False)
+    rows = None if a is None or len(a) != 2 else (a[1] if ta else a[0])
+    cols = None if b is None or len(b) != 2 else (b[0] if tb else b[1])
+    return [(rows, cols)]
 
 
-@rule("NoOp", "SaveV2", "Save", "SaveSlices", "Assert")
-def _no_outputs(node, inputs, graph):
-    return []
+@rule("BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
+def _batch_matmul(ctx):
+    a, b = ctx.shapes[0], ctx.shapes[1]
+    if a is None or b is None or len(a) < 2 or len(b) < 2:
+        return None
+    adj_x, adj_y = ctx.attr("adj_x", False), ctx.attr("adj_y", False)
+    if ctx.node.op == "BatchMatMul":
+        if len(a) != len(b):
+            return None
+        batch = merge(a[:-2], b[:-2])
+    else:
+        batch = broadcast(a[:-2], b[:-2])
+    if batch is None:
+        return None
+    return [batch + ((a[-1] if adj_x else a[-2]), (b[-2] if adj_y else b[-1]))]
+
+
+def _channel_axis(ctx, rank):
+    fmt = ctx.attr("data_format", "NHWC")
+    return 1 if fmt.startswith("NC") and rank >= 3 else rank - 1
+
+
+@rule("BiasAdd", "BiasAddV1")
+def _bias_add(ctx):
+    x = ctx.shapes[0]
+    if x is None:
+        return [None]
+    axis = _channel_axis(ctx, len(x)) if ctx.node.op == "BiasAdd" else len(x) - 1
+    bias = ctx.shapes[1]
+    dim = merge((x[axis],), bias)
+    return [x[:axis] + (dim[0] if dim else x[axis],) + x[axis + 1:]]
+
+
+@rule("BiasAddGrad")
+def _bias_add_grad(ctx):
+    x = ctx.shapes[0]
+    if x is None:
+        return [(None,)]
+    return [(x[_channel_axis(ctx, len(x))],)]
+
+
+def _axes(ctx, index, rank):
+    axes = ctx.int_list(index)
+    if axes is None or rank is None:
+        return None
+    out = set()
+    for a in axes:
+        if not -rank <= a < rank:
+            return None
+        out.add(a % rank)
+    return out
+
+
+@rule("Sum", "Mean", "Prod", "Max", "Min", "All", "Any", "EuclideanNorm")
+def _reduction(ctx):
+    x = ctx.shapes[0]
+    keep = ctx.attr("keep_dims", False)
+    axes = _axes(ctx, 1, None if x is None else len(x))
+    if axes is None:
+        if keep and x is not None:
+            return [(None,) * len(x)]
+        return [None]
+    if keep:
+        return [tuple(1 if i in axes else d for i, d in enumerate(x))]
+    return [tuple(d for i, d in enumerate(x) if i not in axes)]
+
+
+@rule("ArgMax", "ArgMin")
+def _arg_reduce(ctx):
+    x = ctx.shapes[0]
+    axes = _axes(ctx, 1, None if x is None else len(x))
+    if axes is None or len(axes) != 1:
+        return None
+    (axis,) = axes
+    return [x[:axis] + x[axis + 1:]]
 
 
 @rule("Shape")
-def _shape(node, inputs, graph):
-    if not inputs:
+def _shape(ctx):
+    x = ctx.shapes[0] if ctx.shapes else None
+    return [(len(x),) if x is not None else (None,)]
+
+
+@rule("ShapeN")
+def _shape_n(ctx):
+    return [(len(x),) if x is not None else (None,) for x in ctx.shapes]
+
+
+@rule("Reshape")
+def _reshape(ctx):
+    out = ctx.shape_value(1)
+    x = ctx.shapes[0]
+    if out is None:
+        return [None]
+    unknown = [i for i, d in enumerate(out) if d is None]
+    if len(unknown) == 1 and x is not None and None not in x:
+        # One dimension to infer (a -1, or unknown): the element count fixes it.
+        known = math.prod(d for d in out if d is not None)
+        total = math.prod(x)
+        if known and total % known == 0:
+            out = out[:unknown[0]] + (total // known,) + out[unknown[0] + 1:]
+    if x is not None and None not in x and None not in out and math.prod(x) != math.prod(out):
         return None
-    return [(len(inputs[0]),) if inputs[0] is not None else (None,)]
+    return [out]
 
 
-@rule("Size", "Rank")
-def _scalar(node, inputs, graph):
-    return [()]
+@rule("Fill", "TruncatedNormal", "RandomUniform", "RandomStandardNormal", "RandomUniformInt",
+      "ParameterizedTruncatedNormal", "StatelessRandomUniform", "StatelessRandomNormal",
+      "StatelessTruncatedNormal", "Empty", "StridedSliceGrad")
+def _from_shape_input(ctx):
+    return [ctx.shape_value(0)]
+
+
+@rule("BroadcastTo")
+def _broadcast_to(ctx):
+    return [ctx.shape_value(1)]
+
+
+@rule("Tile")
+def _tile(ctx):
+    x = ctx.shapes[0]
+    multiples = ctx.int_list(1)
+    if multiples is None:
+        rank = len(x) if x is not None else None
+        m = ctx.shapes[1] if len(ctx.shapes) > 1 else None
+        if rank is None and m is not None and len(m) == 1:
+            rank = m[0]
+        return [None if rank is None else (None,) * rank]
+    if x is None:
+        x = (None,) * len(multiples)
+    if len(x) != len(multiples):
+        return None
+    return [tuple(None if d is None else d * m for d, m in zip(x, multiples))]
+
+
+@rule("ExpandDims")
+def _expand_dims(ctx):
+    x = ctx.shapes[0]
+    dim = ctx.int_list(1)
+    if x is None or dim is None or len(dim) != 1:
+        return None
+    axis = dim[0]
+    if not -len(x) - 1 <= axis <= len(x):
+        return None
+    if axis < 0:
+        axis += len(x) + 1
+    return [x[:axis] + (1,) + x[axis:]]
+
+
+@rule("Squeeze")
+def _squeeze(ctx):
+    x = ctx.shapes[0]
+    if x is None:
+        return None
+    dims = ctx.attr("squeeze_dims", []) or []
+    if not dims:
+        if any(d is None for d in x):
+            return None
+        return [tuple(d for d in x if d != 1)]
+    axes = {a % len(x) for a in dims if -len(x) <= a < len(x)}
+    if len(axes) != len(set(dims)):
+        return None
+    return [tuple(d for i, d in enumerate(x) if i not in axes)]
+
+
+def _concat(shapes, axis):
+    ranked = [s for s in shapes if s is not None]
+    if not ranked:
+        return None
+    rank = len(ranked[0])
+    if any(len(s) != rank for s in ranked):
+        return None
+    if axis is None:
+        return (None,) * rank
+    if not -rank <= axis < rank:
+        return None
+    axis %= rank
+    out = list(ranked[0])
+    for s in ranked[1:]:
+        for i, d in enumerate(s):
+            if i != axis and out[i] is None:
+                out[i] = d
+    if len(ranked) == len(shapes) and all(s[axis] is not None for s in ranked):
+        out[axis] = sum(s[axis] for s in ranked)
+    else:
+        out[axis] = None
+    return tuple(out)
+
+
+@rule("ConcatV2")
+def _concat_v2(ctx):
+    n = len(ctx.shapes) - 1
+    return [_concat(ctx.shapes[:n], ctx.int_value(n))]
+
+
+@rule("Concat")
+def _concat_v1(ctx):
+    return [_concat(ctx.shapes[1:], ctx.int_value(0))]
+
+
+@rule("ConcatOffset")
+def _concat_offset(ctx):
+    return list(ctx.shapes[1:])
+
+
+@rule("Pack")
+def _pack(ctx):
+    out = None
+    for s in ctx.shapes:
+        if s is None:
+            continue
+        if out is not None and len(out) != len(s):
+            return None
+        out = merge(out, s) if out is not None else s
+    if out is None:
+        return None
+    axis = ctx.attr("axis", 0)
+    rank = len(out) + 1
+    if not -rank <= axis < rank:
+        return None
+    axis %= rank
+    return [out[:axis] + (len(ctx.shapes),) + out[axis:]]
+
+
+@rule("Unpack")
+def _unpack(ctx):
+    x = ctx.shapes[0]
+    num = ctx.attr("num", 0)
+    if x is None:
+        return [None] * num
+    axis = ctx.attr("axis", 0)
+    if not -len(x) <= axis < len(x):
+        return None
+    axis %= len(x)
+    return [x[:axis] + x[axis + 1:]] * num
+
+
+@rule("Split")
+def _split(ctx):
+    x = ctx.shapes[1]
+    num = ctx.attr("num_split", 1)
+    axis = ctx.int_value(0)
+    if x is None:
+        return [None] * num
+    if axis is None or not -len(x) <= axis < len(x):
+        return [(None,) * len(x)] * num
+    axis %= len(x)
+    d = x[axis]
+    size = d // num if d is not None and d % num == 0 else None
+    return [x[:axis] + (size,) + x[axis + 1:]] * num
+
+
+@rule("SplitV")
+def _split_v(ctx):
+    x = ctx.shapes[0]
+    num = ctx.attr("num_split", 1)
+    sizes = ctx.int_list(1)
+    axis = ctx.int_value(2)
+    if x is None:
+        return [None] * num
+    if axis is None or not -len(x) <= axis < len(x) or sizes is None or len(sizes) != num:
+        return [(None,) * len(x)] * num
+    axis %= len(x)
+    if sizes.count(-1) == 1:
+        rest = sum(s for s in sizes if s != -1)
+        fill = x[axis] - rest if x[axis] is not None else None
+        sizes = [fill if s == -1 else s for s in sizes]
+    return [x[:axis] + (s if s is None or s >= 0 else None,) + x[axis + 1:] for s in sizes]
+
+
+@rule("Transpose")
+def _transpose(ctx):
+    x = ctx.shapes[0]
+    perm = ctx.int_list(1)
+    if perm is None:
+        if x is not None:
+            return [(None,) * len(x)]
+        p = ctx.shapes[1]
+        return [(None,) * p[0] if p is not None and len(p) == 1 and p[0] is not None else None]
+    if x is None:
+        x = (None,) * len(perm)
+    if sorted(p % len(x) for p in perm) != list(range(len(x))) or len(perm) != len(x):
+        return None
+    return [tuple(x[p % len(x)] for p in perm)]
+
+
+@rule("Slice")
+def _slice(ctx):
+    x = ctx.shapes[0]
+    begin, size = ctx.int_list(1), ctx.int_list(2)
+    if size is None:
+        s = ctx.shapes[2] if len(ctx.shapes) > 2 else None
+        n = len(x) if x is not None else (s[0] if s is not None and len(s) == 1 else None)
+        return [None if n is None else (None,) * n]
+    out = []
+    for i, n in enumerate(size):
+        if n >= 0:
+            out.append(n)
+        elif begin is not None and x is not None and i < len(x) and x[i] is not None:
+            out.append(x[i] - begin[i])
+        else:
+            out.append(None)
+    return [tuple(out)]
+
+
+def _strided_slice_spec(ctx, rank, begin, end, strides):
+    """Dense slicing of ``rank`` dims: [(dim, begin, end, stride, flags)] and new axes.
+
+    Returns a list of output entries: ("new",) for a new axis, ("dim", i, b, e, s, shrink, bmask, emask).
+    """
+    n = len(strides)
+    begin_mask, end_mask = ctx.attr("begin_mask", 0), ctx.attr("end_mask", 0)
+    ellipsis_mask, new_axis_mask = ctx.attr("ellipsis_mask", 0), ctx.attr("new_axis_mask", 0)
+    shrink_mask = ctx.attr("shrink_axis_mask", 0)
+    if bin(ellipsis_mask).count("1") > 1:
+        return None
+    specs = []
+    dim = 0
+    ellipsis_seen = False
+    for i in range(n):
+        if ellipsis_mask & (1 << i):
+            ellipsis_seen = True
+            # Dimensions after the ellipsis that consume input dims.
+            after = sum(1 for j in range(i + 1, n) if not new_axis_mask & (1 << j))
+            cover = rank - dim - after
+            if cover < 0:
+                return None
+            for _ in range(cover):
+                specs.append(("dim", dim, 0, 0, 1, False, True, True))
+                dim += 1
+        elif new_axis_mask & (1 << i):
+            specs.append(("new",))
+        else:
+            if dim >= rank:
+                return None
+            specs.append(("dim", dim, begin[i] if begin else None, end[i] if end else None, strides[i],
+                          bool(shrink_mask & (1 << i)), bool(begin_mask & (1 << i)),
+                          bool(end_mask & (1 << i))))
+            dim += 1
+    del ellipsis_seen
+    while dim < rank:
+        specs.append(("dim", dim, 0, 0, 1, False, True, True))
+        dim += 1
+    return specs
+
+
+def _slice_length(size, b, e, s, bmask, emask):
+    """Elements in ``range(size)[b:e:s]`` with TensorFlow's masks and clamping; None if unknown."""
+    if s == 0:
+        return None
+    if size is None:
+        if not bmask and not emask and b is not None and e is not None and s > 0 and b >= 0 and e >= b \
+                and False:
+            return None  # the dimension may be shorter than e: unknown (TF agrees)
+        return None
+    start = None if bmask else b
+    stop = None if emask else e
+    if (start is None and not bmask) or (stop is None and not emask):
+        return None
+    return len(range(size)[slice(start, stop, s)])
+
+
+@rule("StridedSlice")
+def _strided_slice(ctx):
+    x = ctx.shapes[0]
+    begin, end, strides = ctx.int_list(1), ctx.int_list(2), ctx.int_list(3)
+    if x is None or strides is None:
+        return None
+    specs = _strided_slice_spec(ctx, len(x), begin, end, strides)
+    if specs is None:
+        return None
+    out = []
+    for spec in specs:
+        if spec[0] == "new":
+            out.append(1)
+            continue
+        _, i, b, e, s, shrink, bmask, emask = spec
+        if shrink:
+            continue
+        out.append(_slice_length(x[i], b, e, s, bmask, emask))
+    return [tuple(out)]
+
+
+@rule("GatherV2", "Gather", "ResourceGather")
+def _gather(ctx):
+    if ctx.node.op == "ResourceGather":
+        params, indices, axis = ctx.handle_shape(0), ctx.shapes[1], 0
+    elif ctx.node.op == "Gather":
+        params, indices, axis = ctx.shapes[0], ctx.shapes[1], 0
+    else:
+        params, indices, axis = ctx.shapes[0], ctx.shapes[1], ctx.int_value(2)
+    batch_dims = ctx.attr("batch_dims", 0)
+    if params is None or indices is None or axis is None or batch_dims:
+        return None
+    if not -len(params) <= axis < len(params):
+        return None
+    axis %= len(params)
+    return [params[:axis] + indices + params[axis + 1:]]
+
+
+@rule("Range")
+def _range(ctx):
+    vals = [ctx.value(i) for i in range(3)]
+    if any(v is None or v.size != 1 for v in vals):
+        return [(None,)]
+    start, limit, delta = (v.reshape(()).item() for v in vals)
+    if delta == 0:
+        return None
+    return [(max(0, math.ceil((limit - start) / delta)),)]
+
+
+@rule("DynamicStitch", "ParallelDynamicStitch")
+def _dynamic_stitch(ctx):
+    n = ctx.attr("N", len(ctx.shapes) // 2)
+    indices, data = ctx.shapes[:n], ctx.shapes[n:]
+    extra = None
+    for ind, dat in zip(indices, data):
+        if ind is None or dat is None:
+            continue
+        if len(dat) < len(ind):
+            return None
+        tail = dat[len(ind):]
+        extra = tail if extra is None else merge(extra, tail)
+        if extra is None:
+            return None
+    if extra is None:
+        return None
+    first = None
+    values = [ctx.value(i) for i in range(n)]
+    if all(v is not None for v in values):
+        first = max((int(v.max()) for v in values if v.size), default=-1) + 1
+    return [(first,) + extra]
+
+
+@rule("SparseSoftmaxCrossEntropyWithLogits")
+def _sparse_xent(ctx):
+    feats, labels = ctx.shapes[0], ctx.shapes[1]
+    if feats is None or len(feats) != 2:
+        batch = labels[0] if labels is not None and len(labels) == 1 else None
+        return [(batch,), None if feats is None else None]
+    batch = merge((feats[0],), labels)
+    b = batch[0] if batch is not None and len(batch) == 1 else feats[0]
+    return [(b,), (b, feats[1])]
+
+
+@rule("SoftmaxCrossEntropyWithLogits")
+def _xent(ctx):
+    both = broadcast(ctx.shapes[0], ctx.shapes[1])
+    if both is None or len(both) != 2:
+        return None
+    return [(both[0],), both]
+
+
+@rule("InTopK", "InTopKV2")
+def _in_top_k(ctx):
+    preds, targets = ctx.shapes[0], ctx.shapes[1]
+    batch = None if preds is None or len(preds) != 2 else (preds[0],)
+    return [merge(batch, targets) if targets is not None else batch]
+
+
+@rule("ApplyGradientDescent", "ApplyMomentum", "ApplyAdam", "ApplyAdagrad", "ApplyAdagradV2",
+      "ApplyRMSProp", "ApplyCenteredRMSProp", "ApplyAdadelta", "ApplyFtrl", "ApplyFtrlV2",
+      "ApplyProximalGradientDescent", "ApplyProximalAdagrad", "ApplyAdaMax", "ApplyPowerSign",
+      "ApplyAddSign", "SparseApplyAdagrad", "SparseApplyMomentum", "SparseApplyFtrl",
+      "SparseApplyRMSProp", "SparseApplyAdadelta", "SparseApplyAdagradV2", "SparseApplyFtrlV2",
+      "SparseApplyCenteredRMSProp", "SparseApplyProximalAdagrad",
+      "SparseApplyProximalGradientDescent", "ScatterAdd", "ScatterSub", "ScatterUpdate",
+      "ScatterMul", "ScatterDiv", "ScatterMax", "ScatterMin", "CountUpTo")
+def _like_var(ctx):
+    if ctx.node.op == "ApplyGradientDescent":
+        return [merge(ctx.shapes[0], ctx.shapes[2])]
+    if ctx.node.op == "CountUpTo":
+        return [()]
+    return [ctx.shapes[0]]
+
+
+@rule("Assign")
+def _assign(ctx):
+    if ctx.attr("validate_shape", True):
+        return [merge(ctx.shapes[0], ctx.shapes[1])]
+    return [ctx.shapes[1]]
+
+
+@rule("AssignAdd", "AssignSub")
+def _assign_add(ctx):
+    return [merge(ctx.shapes[0], ctx.shapes[1])]
+
+
+@rule("ReadVariableOp")
+def _read_variable(ctx):
+    return [ctx.handle_shape(0)]
+
+
+@rule("NoOp", "SaveV2", "Save", "SaveSlices", "Assert", "AssignVariableOp", "AssignAddVariableOp",
+      "AssignSubVariableOp", "ControlTrigger", "MergeV2Checkpoints", "DisableCopyOnRead",
+      "DestroyResourceOp", "InitializeTableV2", "InitializeTableFromTextFileV2", "_Retval")
+def _no_outputs(ctx):
+    return []
+
+
+@rule("Unique")
+def _unique(ctx):
+    return [(None,), ctx.shapes[0]]
+
+
+@rule("Where")
+def _where(ctx):
+    x = ctx.shapes[0]
+    return [(None, len(x)) if x is not None else (None, None)]
+
+
+@rule("OneHot")
+def _one_hot(ctx):
+    indices = ctx.shapes[0]
+    depth = ctx.int_value(1)
+    if indices is None:
+        return None
+    axis = ctx.attr("axis", -1)
+    if axis == -1:
+        axis = len(indices)
+    if not 0 <= axis <= len(indices):
+        return None
+    return [indices[:axis] + ((depth if depth is not None and depth >= 0 else None),) + indices[axis:]]
+
+
+@rule("Conv2D")
+def _conv2d(ctx):
+    x, w = ctx.shapes[0], ctx.shapes[1]
+    if x is None or len(x) != 4:
+        return None
+    fmt = ctx.attr("data_format", "NHWC")
+    strides = ctx.attr("strides", [1, 1, 1, 1])
+    dilations = ctx.attr("dilations", [1, 1, 1, 1])
+    padding = ctx.attr("padding", "")
+    if padding not in ("SAME", "VALID") or len(strides) != 4 or len(dilations) != 4:
+        return None
+    if fmt == "NHWC":
+        n, h, wd, sh, sw, dh, dw = x[0], x[1], x[2], strides[1], strides[2], dilations[1], dilations[2]
+    else:
+        n, h, wd, sh, sw, dh, dw = x[0], x[2], x[3], strides[2], strides[3], dilations[2], dilations[3]
+    kh = kw = cout = None
+    if w is not None and len(w) == 4:
+        kh, kw, cout = w[0], w[1], w[3]
+
+    def out(size, k, s, d):
+        if size is None:
+            return None
+        if padding == "SAME":
+            return -(-size // s)
+        if k is None:
+            return None
+        eff = (k - 1) * d + 1
+        return (size - eff + s) // s if size >= eff else None
+
+    oh, ow = out(h, kh, sh, dh), out(wd, kw, sw, dw)
+    return [(n, oh, ow, cout) if fmt == "NHWC" else (n, cout, oh, ow)]
+
+
+@rule("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
+def _functional(ctx):
+    shapes = ctx.attr("output_shapes", []) or []
+    count = len(ctx.graph._dtypes(ctx.node.name) or [])
+    if len(shapes) != count or count == 0:
+        return None
+    return list(shapes)
+
+
+@rule("_Arg")
+def _arg(ctx):
+    index = ctx.attr("index", 0)
+    if index in ctx.state.arg_shapes:
+        return [ctx.state.arg_shapes[index]]
+    return None
+
+
+# ---------------------------------------------------------------- folding (values of shape tensors)
+def _np():
+    import numpy as np  # lazily: only graphs with shape arithmetic pay for numpy
+
+    return np
+
+
+def _small(v):
+    return v if v is not None and v.size <= MAX_FOLD_ELEMENTS else None
+
+
+@value_rule("Const", "HostConst")
+def _fold_const(ctx):
+    if "value" not in ctx.node.attr:
+        return None
+    tensor = ctx.node.attr["value"].tensor
+    dtype = _dtypes.name(tensor.dtype)
+    if dtype not in ("int32", "int64", "bool", "float32", "float64"):
+        return None
+    shape = from_proto(tensor.tensor_shape)
+    if shape is None or None in shape or math.prod(shape) > MAX_FOLD_ELEMENTS:
+        return None
+    from .values import to_numpy
+
+    try:
+        return [(to_numpy(tensor), None)]
+    except Exception:  # noqa: BLE001 - a damaged constant is simply not folded
+        return None
+
+
+@value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
+def _fold_identity(ctx):
+    return [(ctx.value(0), ctx.state.partial_of(ctx.refs[0]))]
+
+
+@value_rule("Cast")
+def _fold_cast(ctx):
+    v = ctx.value(0)
+    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph._dtypes(ctx.node.name)[0]) or "")
+    partial = ctx.state.partial_of(ctx.refs[0])
+    if v is None or out is None:
+        return [(None, partial)]
+    return [(v.astype(out), partial)]
+
+
+def _shape_to_value(shape, dtype):
+    np = _np()
+    if shape is None:
+        return None, None
+    if None in shape:
+        return None, tuple(shape)
+    return np.array(shape, dtype=dtype), None
+
+
+def _index_dtype(ctx, i=0):
+    name = (ctx.graph._dtypes(ctx.node.name) or ["int32"])[i] or "int32"
+    return _dtypes.NUMPY.get(_dtypes.base(name), "int32")
+
+
+@value_rule("Shape")
+def _fold_shape(ctx):
+    return [_shape_to_value(ctx.shapes[0], _index_dtype(ctx))]
+
+
+@value_rule("ShapeN")
+def _fold_shape_n(ctx):
+    return [_shape_to_value(s, _index_dtype(ctx, i)) for i, s in enumerate(ctx.shapes)]
+
+
+@value_rule("Size")
+def _fold_size(ctx):
+    x = ctx.shapes[0]
+    if x is None or None in x:
+        return None
+    return [(_np().array(math.prod(x), dtype=_index_dtype(ctx)), None)]
+
+
+@value_rule("Rank")
+def _fold_rank(ctx):
+    x = ctx.shapes[0]
+    if x is None:
+        return None
+    return [(_np().array(len(x), dtype="int32"), None)]
+
+
+def _elements(ctx, i):
+    """Input ``i`` as a list of scalars with None for unknown elements (rank 0 or 1), or None."""
+    v = ctx.value(i)
+    if v is not None:
+        if v.ndim > 1:
+            return None
+        return [x.item() for x in v.reshape(-1)], v.ndim, v.dtype
+    partial = ctx.state.partial_of(ctx.refs[i]) if i < len(ctx.refs) else None
+    if partial is not None:
+        return list(partial), 1, None
+    return None
+
+
+@value_rule("Pack")
+def _fold_pack(ctx):
+    np = _np()
+    if ctx.attr("axis", 0) != 0:
+        return None
+    items = []
+    for i in range(len(ctx.refs)):
+        v = ctx.value(i)
+        if v is not None and v.ndim == 0:
+            items.append(v.item())
+        elif ctx.shapes[i] == ():
+            items.append(None)
+        else:
+            return None
+    if None in items:
+        return [(None, tuple(x if x is None or x >= 0 else None for x in items))]
+    return [(np.array(items, dtype=_index_dtype(ctx)), None)]
+
+
+@value_rule("ConcatV2", "Concat")
+def _fold_concat(ctx):
+    np = _np()
+    if ctx.node.op == "ConcatV2":
+        parts, axis = range(len(ctx.refs) - 1), ctx.int_value(len(ctx.refs) - 1)
+    else:
+        parts, axis = range(1, len(ctx.refs)), ctx.int_value(0)
+    if axis not in (0, -1):
+        return None
+    items = []
+    for i in parts:
+        e = _elements(ctx, i)
+        if e is None or e[1] != 1:
+            return None
+        items.extend(e[0])
+    if None in items:
+        return [(None, tuple(x if x is None or x >= 0 else None for x in items))]
+    return [(np.array(items, dtype=_index_dtype(ctx)), None)]
+
+
+@value_rule("StridedSlice")
+def _fold_strided_slice(ctx):
+    np = _np()
+    e = _elements(ctx, 0)
+    begin, end, strides = ctx.int_list(1), ctx.int_list(2), ctx.int_list(3)
+    if e is None or e[1] != 1 or begin is None or end is None or strides is None:
+        return None
+    items, _, dtype = e
+    specs = _strided_slice_spec(ctx, 1, begin, end, strides)
+    if specs is None or [s[0] for s in specs] != ["dim"]:
+        return None
+    _, _, b, en, s, shrink, bmask, emask = specs[0]
+    if shrink:
+        n = len(items)
+        if not -n <= b < n:
+            return None
+        x = items[b]
+        if x is None:
+            return None
+        return [(np.array(x, dtype=dtype or _index_dtype(ctx)), None)]
+    if s == 0:
+        return None
+    picked = items[slice(None if bmask else b, None if emask else en, s)]
+    if None in picked:
+        return [(None, tuple(picked))]
+    return [(np.array(picked, dtype=dtype or _index_dtype(ctx)), None)]
+
+
+@value_rule("GatherV2", "Gather")
+def _fold_gather(ctx):
+    np = _np()
+    e = _elements(ctx, 0)
+    indices = ctx.value(1)
+    axis = ctx.int_value(2) if ctx.node.op == "GatherV2" else 0
+    if e is None or e[1] != 1 or indices is None or indices.ndim > 1 or axis != 0:
+        return None
+    items, _, dtype = e
+    n = len(items)
+    picked = []
+    for i in indices.reshape(-1):
+        if not 0 <= int(i) < n:
+            return None
+        picked.append(items[int(i)])
+    if None in picked:
+        return [(None, tuple(picked))] if indices.ndim == 1 else None
+    out = np.array(picked, dtype=dtype or _index_dtype(ctx))
+    return [(out.reshape(indices.shape), None)]
+
+
+_NUMPY_BINARY = {
+    "Add": "add", "AddV2": "add", "Sub": "subtract", "Mul": "multiply", "Maximum": "maximum",
+    "Minimum": "minimum", "FloorDiv": "floor_divide", "FloorMod": "mod", "Equal": "equal",
+    "NotEqual": "not_equal", "Less": "less", "LessEqual": "less_equal", "Greater": "greater",
+    "GreaterEqual": "greater_equal", "LogicalAnd": "logical_and", "LogicalOr": "logical_or",
+}
+
+
+@value_rule(*_NUMPY_BINARY)
+def _fold_binary(ctx):
+    np = _np()
+    a, b = ctx.value(0), ctx.value(1)
+    if a is None or b is None or a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
+        return None
+    if ctx.node.op in ("FloorDiv", "FloorMod") and not b.all():
+        return None
+    with np.errstate(all="ignore"):
+        out = getattr(np, _NUMPY_BINARY[ctx.node.op])(a, b)
+    out_type = _index_dtype(ctx) if out.dtype.kind != "b" else "bool"
+    return [(_small(out.astype(out_type)), None)]
+
+
+@value_rule("Prod", "Sum", "Max", "Min")
+def _fold_reduce(ctx):
+    np = _np()
+    v = ctx.value(0)
+    axes = ctx.int_list(1)
+    if v is None or axes is None or v.dtype.kind not in "iu":
+        return None
+    if v.ndim == 0:
+        return [(v, None)] if not axes else None
+    fn = {"Prod": np.prod, "Sum": np.sum, "Max": np.max, "Min": np.min}[ctx.node.op]
+    if ctx.node.op in ("Max", "Min") and v.size == 0:
+        return None
+    out = fn(v, axis=tuple(a % v.ndim for a in axes), keepdims=bool(ctx.attr("keep_dims", False)))
+    return [(np.asarray(out).astype(v.dtype), None)]
+
+
+@value_rule("Range")
+def _fold_range(ctx):
+    np = _np()
+    vals = [ctx.value(i) for i in range(3)]
+    if any(v is None or v.size != 1 or v.dtype.kind not in "iu" for v in vals):
+        return None
+    start, limit, delta = (int(v.reshape(())) for v in vals)
+    if delta == 0 or abs((limit - start) // delta) > MAX_FOLD_ELEMENTS:
+        return None
+    return [(np.arange(start, limit, delta, dtype=_index_dtype(ctx)), None)]
+
+
+@value_rule("Fill")
+def _fold_fill(ctx):
+    np = _np()
+    dims = ctx.int_list(0)
+    v = ctx.value(1)
+    if dims is None or v is None or v.size != 1 or math.prod(dims) > MAX_FOLD_ELEMENTS:
+        return None
+    return [(np.full(dims, v.reshape(()), dtype=v.dtype), None)]
+
+
+@value_rule("Reshape")
+def _fold_reshape(ctx):
+    v = ctx.value(0)
+    shapes = RULES["Reshape"](ctx)
+    if v is None or not shapes or shapes[0] is None or None in shapes[0]:
+        return None
+    return [(v.reshape(shapes[0]), None)]
+
+
+@value_rule("ExpandDims", "Squeeze")
+def _fold_expand(ctx):
+    v = ctx.value(0)
+    shapes = RULES[ctx.node.op](ctx)
+    if v is None or not shapes or shapes[0] is None or None in shapes[0]:
+        return None
+    return [(v.reshape(shapes[0]), None)]
+
+
+@value_rule("BroadcastGradientArgs")
+def _fold_bcast_args(ctx):
+    np = _np()
+    a, b = ctx.int_list(0), ctx.int_list(1)
+    if a is None or b is None:
+        return None
+    rank = max(len(a), len(b))
+    a = [1] * (rank - len(a)) + a
+    b = [1] * (rank - len(b)) + b
+    ra, rb = [], []
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x == y:
+            if x == 1:
+                ra.append(i)
+                rb.append(i)
+            continue
+        if x == 1:
+            ra.append(i)
+        elif y == 1:
+            rb.append(i)
+        else:
+            return None
+    dtype = _index_dtype(ctx)
+    return [(np.array(ra, dtype=dtype), None), (np.array(rb, dtype=dtype), None)]
+
+
+@rule("BroadcastGradientArgs")
+def _bcast_args(ctx):
+    return [(None,), (None,)]
 
 
 # ---------------------------------------------------------------- propagation
-def infer_shapes(graph) -> dict[str, list]:
-    """Shapes of every op's outputs (see module docstring)."""
+def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
+    """Shapes of every op's outputs (see module docstring).
+
+    Args:
+        graph: a :class:`graphsurgeon.Graph` (or a function body).
+        arg_shapes: for a function body, known shapes of its arguments by index.
+
+    Returns:
+        ``{op name: [shape of each output]}``.
+    """
+    state = _State(graph, arg_shapes)
     nodes = graph.graph_def.node
-    shapes: dict[str, list] = {}
-    for node, ordered in _data_order(graph):
+    for node in _data_order(graph):
+        refs = [r for r in map(_names.parse_input, node.input) if not r.control]
+        count = graph._num_outputs(node.name)
         recorded = None
         if "_output_shapes" in node.attr:
             recorded = [from_proto(s) for s in node.attr["_output_shapes"].list.shape]
-        if recorded is not None and all(s is not None for s in recorded):
-            shapes[node.name] = recorded
-            continue
+        ctx = Context(node, graph, state, refs)
         inferred = None
         fn = RULES.get(node.op)
         if fn is not None:
-            inputs = []
-            for text in node.input:
-                ref = _names.parse_input(text)
-                if ref.control:
-                    continue
-                produced = shapes.get(ref.op) if ordered else None
-                inputs.append(produced[ref.index] if produced and ref.index < len(produced) else None)
             try:
-                inferred = fn(node, inputs, graph)
-            except (KeyError, IndexError, TypeError, ValueError):
+                inferred = fn(ctx)
+            except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError):
                 inferred = None
-        count = graph._num_outputs(node.name)
         result = list(inferred) if inferred is not None else [None] * count
-        if recorded is not None:
-            result = [r if r is not None else (result[i] if i < len(result) else None)
-                      for i, r in enumerate(recorded)]
         result = (result + [None] * count)[:count]
-        shapes[node.name] = result
+        if recorded is not None and len(recorded) == count:
+            result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
+        state.shapes[node.name] = result
+        _fold(ctx, count)
+        _track_handles(ctx, count)
     for node in nodes:
-        shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
-    return shapes
+        state.shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
+    return state.shapes
+
+
+def _merge_recorded(recorded, inferred):
+    if recorded is None:
+        return inferred
+    if inferred is None or len(inferred) != len(recorded):
+        return recorded
+    # TensorFlow wrote the record: where it and inference disagree, trust the record.
+    return tuple(r if r is not None else i for r, i in zip(recorded, inferred))
+
+
+def _fold(ctx, count):
+    fn = VALUE_RULES.get(ctx.node.op)
+    if fn is None:
+        return
+    try:
+        folded = fn(ctx)
+    except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError,
+            OverflowError):
+        folded = None
+    if not folded:
+        return
+    values, partials = [], []
+    shapes = ctx.state.shapes[ctx.node.name]
+    for i, (value, partial) in enumerate(folded[:count]):
+        # A folded value must agree with the inferred shape, or it is dropped.
+        if value is not None and i < len(shapes) and shapes[i] is not None and \
+                merge(tuple(value.shape), shapes[i]) != tuple(value.shape):
+            value = None
+        values.append(_small(value))
+        partials.append(partial)
+    if any(v is not None for v in values):
+        ctx.state.values[ctx.node.name] = values
+    if any(p is not None for p in partials):
+        ctx.state.partials[ctx.node.name] = partials
+
+
+_HANDLE_PASS = {"Identity", "Switch", "Enter", "RefIdentity", "Exit", "NextIteration"}
+
+
+def _track_handles(ctx, count):
+    node = ctx.node
+    if node.op == "VarHandleOp":
+        ctx.state.handles[node.name] = [ctx.attr("shape")]
+    elif node.op in _HANDLE_PASS and ctx.refs:
+        h = ctx.handle_shape(0)
+        if h is not None:
+            ctx.state.handles[node.name] = [h] * count
+    elif node.op == "_Arg" and "_handle_shapes" in node.attr:
+        shapes = ctx.attr("_handle_shapes", [])
+        if len(shapes) == 1:
+            ctx.state.handles[node.name] = [shapes[0]]
 
 
 def _data_order(graph):
-    """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last.
-
-    Yields ``(node, ordered)``: ``ordered`` is False for nodes reached only
-    after the acyclic part, whose inputs may not be known yet.
-    """
+    """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last, in file order."""
     by_name = graph._nodes
     pending: dict[str, int] = {}
     dependants: dict[str, list[str]] = {}
@@ -212,16 +1345,16 @@ def _data_order(graph):
             count += 1
             dependants.setdefault(ref.op, []).append(node.name)
         pending[node.name] = count
-    ready = [n.name for n in graph.graph_def.node if pending[n.name] == 0]
+    ready = [n.name for n in reversed(graph.graph_def.node) if pending[n.name] == 0]
     done = set()
     while ready:
         name = ready.pop()
         done.add(name)
-        yield by_name[name], True
+        yield by_name[name]
         for child in dependants.get(name, ()):
             pending[child] -= 1
             if pending[child] == 0:
                 ready.append(child)
     for node in graph.graph_def.node:
         if node.name not in done:
-            yield node, True
+            yield node
