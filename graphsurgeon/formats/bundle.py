@@ -1,0 +1,537 @@
+"""Reading TensorFlow V2 checkpoints (tensor bundles) without TensorFlow.
+
+A V2 checkpoint ``PREFIX`` is ``PREFIX.index`` plus data shards
+``PREFIX.data-0000k-of-0000n``:
+
+- The ``.index`` is a LevelDB-format SSTable (TensorFlow's ``table.cc``):
+  data blocks of prefix-compressed keys with restart points, an index block
+  of block handles (varints), and a 48-byte footer ending in the magic
+  ``0xdb4775248b80fb57``. Each block is followed by a compression byte and a
+  masked crc32c. TensorFlow's BundleWriter asks for no compression, but
+  some builds write snappy-compressed index blocks anyway (TF 2.14's
+  SavedModels in the corpus do), so raw snappy is decoded here too.
+- The empty key holds a ``BundleHeaderProto`` (shard count, endianness);
+  every other key is a tensor name whose value is a ``BundleEntryProto``
+  (dtype, shape, shard, offset, size, and the masked crc32c of the raw
+  bytes -- masked as LevelDB masks block checksums, whatever the comments say).
+- A numeric tensor is its raw little-endian bytes in its shard; a string
+  tensor is ``[varint64 length]*n``, a 4-byte masked crc32c of the lengths
+  (taken as uint32), then the bytes (``tensor_bundle.cc``).
+
+Only the tensors asked for are read (one seek and one read each), so
+freezing a large model loads only what its outputs need. V1 checkpoints
+(single-file SSTables of ``SavedTensorSlices``) are not read here: use
+:func:`open_checkpoint`, which falls back on TensorFlow's own reader for them.
+
+Example:
+    >>> from graphsurgeon.formats.bundle import BundleReader
+    >>> with BundleReader("fixtures/models/mnist_bn_elu_tf1/model.ckpt") as ckpt:
+    ...     ckpt.shape("hidden1/kernel"), ckpt.dtype("hidden1/kernel")
+    ...     kernel = ckpt.read("hidden1/kernel")
+    ((784, 300), 'float32')
+"""
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+from .. import dtypes as _dtypes
+from .. import protos
+from ..errors import FormatError, NotFoundError
+
+TABLE_MAGIC = 0xDB4775248B80FB57
+FOOTER_SIZE = 48
+BLOCK_TRAILER_SIZE = 5
+_NO_COMPRESSION, _SNAPPY = 0, 1
+_MASK_DELTA = 0xA282EAD8
+
+# --------------------------------------------------------------------------- crc32c
+_TABLE: list[int] | None = None
+
+
+def _py_crc32c(data, crc: int = 0) -> int:
+    """Table-driven crc32c (Castagnoli), for when google-crc32c is not installed."""
+    global _TABLE
+    if _TABLE is None:
+        table = []
+        for i in range(256):
+            c = i
+            for _ in range(8):
+                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
+            table.append(c)
+        _TABLE = table
+    table = _TABLE
+    crc ^= 0xFFFFFFFF
+    for byte in bytes(data):
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+try:  # C implementation (hundreds of MB/s); the pure-Python one is a last resort.
+    import google_crc32c as _gcrc
+
+    def crc32c(data, crc: int = 0) -> int:
+        """crc32c of ``data``, continuing from ``crc``."""
+        return _gcrc.extend(crc, data if isinstance(data, bytes) else bytes(data))
+
+    FAST_CRC = _gcrc.implementation == "c"
+except ImportError:  # pragma: no cover - depends on the environment
+    crc32c = _py_crc32c
+    FAST_CRC = False
+
+
+def mask_crc(crc: int) -> int:
+    """LevelDB's masked crc: rotate right by 15 bits and add a constant."""
+    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+# --------------------------------------------------------------------------- SSTable
+def _varint(data, pos: int, path) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise FormatError(path, "damaged table (bad varint)")
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _read_block(handle, offset: int, size: int, path) -> bytes:
+    handle.seek(offset)
+    raw = handle.read(size + BLOCK_TRAILER_SIZE)
+    if len(raw) != size + BLOCK_TRAILER_SIZE:
+        raise FormatError(path, "truncated table block")
+    contents, kind = raw[:size], raw[size]
+    (stored,) = struct.unpack("<I", raw[size + 1:])
+    if mask_crc(crc32c(raw[:size + 1])) != stored:
+        raise FormatError(path, f"table block at offset {offset} fails its checksum (file damaged)")
+    if kind == _SNAPPY:
+        return snappy_decompress(contents, path)
+    if kind != _NO_COMPRESSION:
+        raise FormatError(path, f"table block has unknown compression type {kind}")
+    return contents
+
+
+def snappy_decompress(data: bytes, path="data") -> bytes:
+    """Decompress a raw snappy block (index blocks are small: pure Python is enough).
+
+    Format: varint uncompressed length, then elements whose tag's low two
+    bits say literal (0) or copy with a 1-, 2- or 4-byte offset (1, 2, 3).
+    """
+    length, pos = _varint(data, 0, path)
+    out = bytearray()
+    end = len(data)
+    while pos < end:
+        tag = data[pos]
+        pos += 1
+        kind = tag & 3
+        if kind == 0:
+            size = tag >> 2
+            if size >= 60:
+                extra = size - 59
+                size = int.from_bytes(data[pos:pos + extra], "little")
+                pos += extra
+            size += 1
+            if pos + size > end:
+                raise FormatError(path, "damaged snappy block (literal overruns it)")
+            out += data[pos:pos + size]
+            pos += size
+            continue
+        if kind == 1:
+            size = ((tag >> 2) & 7) + 4
+            offset = ((tag >> 5) << 8) | data[pos]
+            pos += 1
+        elif kind == 2:
+            size = (tag >> 2) + 1
+            offset = int.from_bytes(data[pos:pos + 2], "little")
+            pos += 2
+        else:
+            size = (tag >> 2) + 1
+            offset = int.from_bytes(data[pos:pos + 4], "little")
+            pos += 4
+        if offset == 0 or offset > len(out):
+            raise FormatError(path, "damaged snappy block (bad copy offset)")
+        start = len(out) - offset
+        if offset >= size:
+            out += out[start:start + size]
+        else:  # overlapping copy: repeats the last `offset` bytes
+            for i in range(size):
+                out.append(out[start + i])
+    if len(out) != length:
+        raise FormatError(path, f"damaged snappy block ({len(out)} bytes, header says {length})")
+    return bytes(out)
+
+
+def _block_entries(block: bytes, path):
+    """Yield (key, value) of a block: prefix-compressed keys, restart array at the end."""
+    if len(block) < 4:
+        raise FormatError(path, "damaged table block")
+    (restarts,) = struct.unpack_from("<I", block, len(block) - 4)
+    limit = len(block) - 4 - 4 * restarts
+    if limit < 0:
+        raise FormatError(path, "damaged table block (restart array)")
+    pos, key = 0, b""
+    while pos < limit:
+        shared, pos = _varint(block, pos, path)
+        unshared, pos = _varint(block, pos, path)
+        length, pos = _varint(block, pos, path)
+        if shared > len(key) or pos + unshared + length > limit:
+            raise FormatError(path, "damaged table block (entry overruns it)")
+        key = key[:shared] + block[pos:pos + unshared]
+        pos += unshared
+        yield key, block[pos:pos + length]
+        pos += length
+
+
+def read_table(path) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of a LevelDB-format SSTable, in key order."""
+    path = Path(path)
+    try:
+        handle = open(path, "rb")
+    except FileNotFoundError:
+        raise FormatError(path, "no such file") from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    with handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        if size < FOOTER_SIZE:
+            raise FormatError(path, "too short to be a checkpoint index")
+        handle.seek(size - FOOTER_SIZE)
+        footer = handle.read(FOOTER_SIZE)
+        if struct.unpack("<Q", footer[-8:])[0] != TABLE_MAGIC:
+            raise FormatError(path, "not a checkpoint index (bad table magic number)")
+        _, pos = _varint(footer, 0, path)           # metaindex offset
+        _, pos = _varint(footer, pos, path)         # metaindex size
+        index_offset, pos = _varint(footer, pos, path)
+        index_size, pos = _varint(footer, pos, path)
+        if index_offset + index_size > size:
+            raise FormatError(path, "damaged checkpoint index (index block out of range)")
+        entries = []
+        for _, handle_bytes in _block_entries(_read_block(handle, index_offset, index_size, path), path):
+            offset, p = _varint(handle_bytes, 0, path)
+            length, _ = _varint(handle_bytes, p, path)
+            if offset + length > size:
+                raise FormatError(path, "damaged checkpoint index (data block out of range)")
+            entries.extend(_block_entries(_read_block(handle, offset, length, path), path))
+    return entries
+
+
+# --------------------------------------------------------------------------- bundle
+def _little_endian(np_name: str):
+    import numpy as np
+
+    return np.dtype(np_name).newbyteorder("<")
+
+
+class BundleReader:
+    """A V2 checkpoint (tensor bundle), read lazily: the index at open, tensors on request.
+
+    Use as a context manager (or call :meth:`close`) to release the shard files.
+
+    Args:
+        prefix: the checkpoint prefix (``model.ckpt``; ``model.ckpt.index`` is accepted).
+
+    Raises:
+        FormatError: the index is missing, damaged or not a V2 checkpoint.
+    """
+
+    def __init__(self, prefix):
+        prefix = str(prefix)
+        if prefix.endswith(".index"):
+            prefix = prefix[: -len(".index")]
+        self.prefix = prefix
+        self.index_path = Path(prefix + ".index")
+        if not self.index_path.is_file():
+            raise FormatError(self.index_path, "no such file (not a V2 checkpoint)",
+                              hint="V1 checkpoints are read through TensorFlow: see open_checkpoint")
+        header_cls, entry_cls = protos.BundleHeaderProto, protos.BundleEntryProto
+        self.header = header_cls()
+        self._raw: dict[str, bytes] = {}
+        for key, value in read_table(self.index_path):
+            if key == b"":
+                try:
+                    self.header.ParseFromString(value)
+                except Exception:
+                    raise FormatError(self.index_path, "damaged bundle header") from None
+            else:
+                self._raw[key.decode("utf-8", "surrogateescape")] = value
+        if self.header.endianness != 0:
+            raise FormatError(self.index_path, "big-endian checkpoints are not supported")
+        self.num_shards = max(int(self.header.num_shards), 1)
+        self._entries: dict = {}
+        self._entry_cls = entry_cls
+        self._files: dict[int, object] = {}
+
+    # -- metadata ---------------------------------------------------------------
+    def __contains__(self, name: str) -> bool:
+        return name in self._raw
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def keys(self) -> list[str]:
+        """Tensor names, in the index's (sorted) order."""
+        return list(self._raw)
+
+    def entry(self, name: str):
+        """The BundleEntryProto of ``name`` (NotFoundError with the closest names if absent)."""
+        entry = self._entries.get(name)
+        if entry is None:
+            raw = self._raw.get(name)
+            if raw is None:
+                raise NotFoundError("tensor", name, self._raw.keys(), where=f"checkpoint {self.prefix}")
+            entry = self._entry_cls()
+            try:
+                entry.ParseFromString(raw)
+            except Exception:
+                raise FormatError(self.index_path, f"damaged entry for {name!r}") from None
+            self._entries[name] = entry
+        return entry
+
+    def dtype(self, name: str) -> str | None:
+        return _dtypes.name(self.entry(name).dtype)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(int(d.size) for d in self.entry(name).shape.dim)
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{name: shape}`` for every tensor (what ``get_variable_to_shape_map`` gives)."""
+        return {name: self.shape(name) for name in self._raw}
+
+    def dtypes(self) -> dict[str, str | None]:
+        return {name: self.dtype(name) for name in self._raw}
+
+    def shard_path(self, shard_id: int) -> Path:
+        return Path(f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}")
+
+    # -- values -----------------------------------------------------------------
+    def _file(self, shard_id: int):
+        handle = self._files.get(shard_id)
+        if handle is None:
+            path = self.shard_path(shard_id)
+            try:
+                handle = open(path, "rb")
+            except FileNotFoundError:
+                raise FormatError(path, "checkpoint data shard is missing") from None
+            except OSError as exc:
+                raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+            self._files[shard_id] = handle
+        return handle
+
+    def _bytes(self, name: str, entry) -> bytes:
+        if not 0 <= entry.shard_id < self.num_shards:
+            raise FormatError(self.index_path, f"entry {name!r} names shard {entry.shard_id} "
+                                               f"of {self.num_shards}")
+        handle = self._file(entry.shard_id)
+        handle.seek(entry.offset)
+        data = handle.read(entry.size)
+        if len(data) != entry.size:
+            raise FormatError(self.shard_path(entry.shard_id),
+                              f"truncated: {name!r} needs {entry.size} bytes at offset {entry.offset}")
+        return data
+
+    def read(self, name: str, check_crc: bool = True):
+        """The value of tensor ``name`` as a numpy array, as ``tf.train.load_checkpoint`` gives it.
+
+        Strings come back as an object array of bytes, or ``bytes`` for a scalar.
+
+        Raises:
+            NotFoundError: no tensor of that name.
+            FormatError: the data is truncated or fails its checksum, the
+                tensor is stored in slices (a partitioned variable), or its
+                dtype is one this reader does not decode (resource, variant).
+        """
+        import numpy as np
+
+        dtype, shape, data = self._checked(name, check_crc)
+        if isinstance(data, np.ndarray):
+            # A scalar string comes back as plain bytes, as TensorFlow's reader gives it.
+            return data.item() if data.shape == () else data
+        array = np.frombuffer(data, dtype=_numpy_dtype(dtype)).reshape(shape)
+        # Writable and in native byte order, as TensorFlow's reader returns it.
+        return array.astype(array.dtype.newbyteorder("="), copy=True)
+
+    def read_raw(self, name: str, check_crc: bool = True) -> tuple[str, tuple, bytes]:
+        """``(dtype, shape, little-endian bytes)`` of a numeric tensor, checked, not decoded.
+
+        The bytes are what a TensorProto's ``tensor_content`` holds, so
+        freezing copies them into a Const without going through numpy.
+        """
+        dtype, shape, data = self._checked(name, check_crc)
+        if not isinstance(data, bytes):
+            raise FormatError(self.index_path, f"{name!r} is a {dtype} tensor, not raw numeric data")
+        return dtype, shape, data
+
+    def _checked(self, name: str, check_crc: bool):
+        entry = self.entry(name)
+        dtype = _dtypes.name(entry.dtype)
+        shape = self.shape(name)
+        if len(entry.slices):
+            raise FormatError(self.index_path, f"{name!r} is saved in {len(entry.slices)} slices "
+                                               "(a partitioned variable), which this reader does not join",
+                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+        where = self.shard_path(entry.shard_id)
+        if dtype != "string" and _numpy_dtype(dtype) is None:
+            raise FormatError(where, f"{name!r} has dtype {dtype}, which this reader does not decode")
+        data = self._bytes(name, entry)
+        if dtype == "string":
+            return dtype, shape, self._strings(name, entry, data, shape, check_crc, where)
+        count = 1
+        for d in shape:
+            count *= d
+        if len(data) != count * _numpy_dtype(dtype).itemsize:
+            raise FormatError(where, f"{name!r}: {len(data)} bytes for shape {list(shape)} of {dtype}")
+        if check_crc and mask_crc(crc32c(data)) != entry.crc32c:
+            raise FormatError(where, f"{name!r} fails its crc32c checksum (file damaged)")
+        return dtype, shape, data
+
+    def _strings(self, name, entry, data: bytes, shape, check_crc: bool, where):
+        import numpy as np
+
+        count = 1
+        for d in shape:
+            count *= d
+        pos, lengths = 0, []
+        for _ in range(count):
+            length, pos = _varint(data, pos, where)
+            lengths.append(length)
+        if pos + 4 + sum(lengths) != len(data):
+            raise FormatError(where, f"{name!r}: string tensor layout does not fit its {len(data)} bytes")
+        length_crc = data[pos:pos + 4]
+        pos += 4
+        values = []
+        for length in lengths:
+            values.append(data[pos:pos + length])
+            pos += length
+        if check_crc:
+            # Lengths enter the checksum as uint32 (uint64 above 4 GiB), not as varints.
+            crc = crc32c(b"".join(struct.pack("<I" if n <= 0xFFFFFFFF else "<Q", n) for n in lengths))
+            crc = crc32c(length_crc, crc)
+            crc = crc32c(b"".join(values), crc)
+            if mask_crc(crc) != entry.crc32c:
+                raise FormatError(where, f"{name!r} fails its crc32c checksum (file damaged)")
+        out = np.empty(count, dtype=object)
+        out[:] = values
+        return out.reshape(shape)
+
+    def close(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return f"<BundleReader {self.prefix}: {len(self)} tensors in {self.num_shards} shard(s)>"
+
+
+def _numpy_dtype(dtype: str | None):
+    """The little-endian numpy dtype of a TensorFlow dtype name, or None."""
+    np_name = _dtypes.NUMPY.get(dtype or "")
+    return _little_endian(np_name) if np_name else _ml_dtype(dtype)
+
+
+def _ml_dtype(dtype: str | None):
+    """bfloat16 and friends come from ml_dtypes (what TensorFlow itself uses), when installed."""
+    if dtype not in ("bfloat16", "float8_e5m2", "float8_e4m3fn", "int4", "uint4"):
+        return None
+    try:
+        import ml_dtypes
+        import numpy as np
+    except ImportError:
+        return None
+    return np.dtype(getattr(ml_dtypes, dtype))
+
+
+# --------------------------------------------------------------------------- any checkpoint
+def is_v2(prefix) -> bool:
+    return Path(str(prefix) + ".index").is_file()
+
+
+class TensorFlowCheckpointReader:
+    """A V1 checkpoint read through TensorFlow (``tf.train.load_checkpoint``), same interface."""
+
+    def __init__(self, prefix):
+        from .. import runtime
+
+        self.prefix = str(prefix)
+        self._reader = runtime.load_checkpoint(self.prefix)
+        self._shapes = {k: tuple(v) for k, v in self._reader.get_variable_to_shape_map().items()}
+        self._dtypes = {k: v.name for k, v in self._reader.get_variable_to_dtype_map().items()}
+
+    def __contains__(self, name):
+        return name in self._shapes
+
+    def __len__(self):
+        return len(self._shapes)
+
+    def keys(self):
+        return sorted(self._shapes)
+
+    def shape(self, name):
+        if name not in self._shapes:
+            raise NotFoundError("tensor", name, self._shapes, where=f"checkpoint {self.prefix}")
+        return self._shapes[name]
+
+    def dtype(self, name):
+        self.shape(name)
+        return self._dtypes[name]
+
+    def shapes(self):
+        return dict(self._shapes)
+
+    def read(self, name, check_crc=True):
+        self.shape(name)
+        return self._reader.get_tensor(name)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def open_checkpoint(prefix):
+    """A reader for the checkpoint at ``prefix``: ours for V2, TensorFlow's for V1.
+
+    V1 checkpoints (one SSTable of ``SavedTensorSlices`` per shard, as
+    written by TensorFlow before 1.x's V2 format) are read through
+    TensorFlow, which is imported for that only.
+
+    Raises:
+        FormatError: nothing readable at ``prefix``.
+    """
+    prefix = str(prefix)
+    if prefix.endswith(".index"):
+        prefix = prefix[: -len(".index")]
+    if is_v2(prefix):
+        return BundleReader(prefix)
+    from . import checkpoint as _checkpoint
+
+    if _checkpoint.exists(prefix):
+        return TensorFlowCheckpointReader(_v1_pattern(prefix))
+    raise FormatError(prefix, "no checkpoint here (neither PREFIX.index nor a V1 checkpoint file)")
+
+
+def _v1_pattern(prefix: str) -> str:
+    """A sharded V1 checkpoint is named ``prefix-0000k-of-0000n``; TensorFlow wants a pattern."""
+    p = Path(prefix)
+    if p.is_file():
+        return prefix
+    shards = sorted(p.parent.glob(p.name + "-?????-of-?????"))
+    if shards:
+        total = shards[0].name[-5:]
+        return f"{prefix}-?????-of-{total}"
+    return prefix
