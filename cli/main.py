@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "prune",
     "diff",
     "tensorboard",
+    "render",
 ]
 
 
