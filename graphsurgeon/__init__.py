@@ -66,5 +66,17 @@ def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True
     return _to_tensorboard(g, logdir, run, meta_graph=meta_graph)
 
 
-__all__ = ["load", "prune", "diff", "to_tensorboard", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
+def render(g, **options):
+    """Draw ``g`` as a ``graphviz.Digraph``, collapsed by name scope (see :func:`graphsurgeon.rendering.render`).
+
+    Example:
+        >>> svg = graphsurgeon.render(g, no_training=True).pipe("svg")
+    """
+    # Imported on call: importing graphsurgeon stays light.
+    from .rendering import render as _render
+
+    return _render(g, **options)
+
+
+__all__ = ["load", "prune", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
            "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]

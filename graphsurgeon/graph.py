@@ -232,6 +232,14 @@ class Graph:
         src = f" from {self.path}" if self.path else ""
         return f"<Graph{where}: {len(self)} ops{src}>"
 
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        """Jupyter: the default collapsed drawing as SVG (text alone when Graphviz is missing)."""
+        from .rendering import notebook_bundle
+        return notebook_bundle(self)
+
+    def _repr_svg_(self) -> str | None:
+        return self._repr_mimebundle_().get("image/svg+xml")
+
     # ------------------------------------------------------------------ lookup
     def op(self, name) -> Op:
         """The op called ``name`` (``"^name"`` and ``"name:0"`` are accepted too)."""

@@ -109,5 +109,20 @@ def svg(g, **options) -> str:
     return run_dot(render(g, **options).source, "svg").decode("utf-8")
 
 
-__all__ = ["render", "write", "svg", "view", "View", "training_machinery", "ops_between", "scope_ops",
+def notebook_bundle(g) -> dict:
+    """Jupyter's mime bundle for a Graph: SVG of the default drawing, plus text.
+
+    Never raises for a picture that cannot be made (no ``dot``, too many
+    nodes): the notebook then shows the text and why.
+    """
+    from ..errors import GraphSurgeonError
+
+    text = repr(g)
+    try:
+        return {"image/svg+xml": svg(g), "text/plain": text}
+    except GraphSurgeonError as exc:
+        return {"text/plain": f"{text}\n(no drawing: {exc})"}
+
+
+__all__ = ["notebook_bundle", "render", "write", "svg", "view", "View", "training_machinery", "ops_between", "scope_ops",
            "all_scopes", "to_digraph", "run_dot", "find_dot", "FORMATS", "MAX_NODES", "TARGET_NODES"]
