@@ -436,18 +436,11 @@ def rename_collection(graph, old: str, new: str) -> Collection:
         raise UsageError("a collection needs a name")
     if new in meta.collection_def:
         raise RewriteError(f"collection {new!r} already exists", hint="delete it first or choose another name")
+    # Map order carries no meaning (deterministic serialization sorts the keys).
     proto = protos.meta_graph_pb2.CollectionDef()
     proto.CopyFrom(meta.collection_def[old])
-    # Rebuild the map so that the renamed entry keeps its place among the others.
-    entries = [(k, meta.collection_def[k]) for k in list(meta.collection_def.keys())]
-    copies = []
-    for k, v in entries:
-        c = protos.meta_graph_pb2.CollectionDef()
-        c.CopyFrom(v)
-        copies.append((new if k == old else k, c))
-    meta.ClearField("collection_def")
-    for k, v in copies:
-        meta.collection_def[k].CopyFrom(v)
+    del meta.collection_def[old]
+    meta.collection_def[new].CopyFrom(proto)
     return Collection(graph.root, new, meta.collection_def[new])
 
 
