@@ -37,6 +37,8 @@ Shape = "tuple | None"
 
 # Constants larger than this are not decoded for folding (shape tensors are small).
 MAX_FOLD_ELEMENTS = 4096
+# Function calls are inferred through their bodies down to this depth.
+MAX_CALL_DEPTH = 8
 # Legacy graphs (GraphDef producer <= 21) wrote shape {} for "unknown" on
 # Placeholder and variables; TensorFlow keeps reading them that way.
 LEGACY_SCALAR_PRODUCER = 21
@@ -182,14 +184,16 @@ class Context:
 class _State:
     """Shapes, folded values and resource-handle shapes of the ops seen so far."""
 
-    def __init__(self, graph, arg_shapes=None, depth=0):
+    def __init__(self, graph, arg_shapes=None, depth=0, arg_handles=None, calls=None):
         self.graph = graph
         self.shapes: dict[str, list] = {}
         self.values: dict[str, list] = {}    # op -> [numpy array | None per output]
         self.partials: dict[str, list] = {}  # op -> [partial shape tuple | None per output]
         self.handles: dict[str, list] = {}   # op -> [variable shape | None per output]
         self.arg_shapes = arg_shapes or {}
+        self.arg_handles = arg_handles or {}
         self.depth = depth
+        self.calls = calls if calls is not None else {}  # (function, input shapes) -> result shapes
         root = graph.root if hasattr(graph, "root") else graph
         gd = root.graph_def
         self.producer = gd.versions.producer if gd.HasField("versions") else 0
@@ -476,6 +480,88 @@ def _reshape(ctx):
     return [out]
 
 
+@rule("SparseToDense")
+def _sparse_to_dense(ctx):
+    return [ctx.shape_value(1)]
+
+
+@rule("UnsortedSegmentSum", "UnsortedSegmentMax", "UnsortedSegmentMin", "UnsortedSegmentProd")
+def _unsorted_segment(ctx):
+    data, ids = ctx.shapes[0], ctx.shapes[1]
+    if data is None or ids is None or len(data) < len(ids):
+        return None
+    n = ctx.int_value(2)
+    return [(n if n is not None and n >= 0 else None,) + data[len(ids):]]
+
+
+@rule("UpperBound", "LowerBound")
+def _bound(ctx):
+    return [ctx.shapes[1]]
+
+
+@rule("StringJoin")
+def _string_join(ctx):
+    out = ()
+    for s in ctx.shapes:
+        if s is None:
+            return None
+        if s != ():
+            out = s if out == () else merge(out, s)
+            if out is None:
+                return None
+    return [out]
+
+
+@rule("ParseExample")
+def _parse_example(ctx):
+    serialized = ctx.shapes[0]
+    n_sparse, n_dense = ctx.attr("Nsparse", 0), ctx.attr("Ndense", 0)
+    dense_shapes = ctx.attr("dense_shapes", []) or []
+    # ParseExample (v1) takes a vector of serialized examples (TensorFlow's shape
+    # function insists on rank 1), so the batch is its only dimension.
+    if serialized is not None and len(serialized) != 1:
+        return None
+    batch = (serialized or (None,))[0]
+    out = [(None, 2)] * n_sparse + [(None,)] * n_sparse + [(2,)] * n_sparse
+    for i in range(n_dense):
+        dense = dense_shapes[i] if i < len(dense_shapes) else None
+        out.append(None if dense is None else (batch,) + dense)
+    return out
+
+
+@rule("PartitionedCall", "StatefulPartitionedCall")
+def _call(ctx):
+    value = ctx.node.attr["f"] if "f" in ctx.node.attr else None
+    name = value.func.name if value is not None and value.WhichOneof("value") == "func" else None
+    return _call_function(ctx, name) if name else None
+
+
+def _call_function(ctx, name):
+    """Shapes of a function's results for this call site: its body inferred with the caller's shapes."""
+    state = ctx.state
+    if state.depth >= MAX_CALL_DEPTH:
+        return None
+    try:
+        body = ctx.graph.function(name)
+    except Exception:  # noqa: BLE001 - a call to a function the library lacks: unknown
+        return None
+    handles = tuple(ctx.handle_shape(i) for i in range(len(ctx.refs)))
+    key = (name, tuple(ctx.shapes), handles)
+    cache = state.calls
+    if key not in cache:
+        cache[key] = None  # a recursive call sees unknown shapes
+        inner = _infer(body, dict(enumerate(ctx.shapes)), dict(enumerate(handles)), state.depth + 1, cache)
+        results = sorted((n for n in body.graph_def.node if n.op == "_Retval"),
+                         key=lambda n: n.attr["index"].i)
+        out = []
+        for node in results:
+            ref = _names.parse_input(node.input[0]) if node.input else None
+            entry = inner.get(ref.op) if ref else None
+            out.append(entry[ref.index] if entry and ref.index < len(entry) else None)
+        cache[key] = out
+    return cache[key]
+
+
 @rule("Fill", "TruncatedNormal", "RandomUniform", "RandomStandardNormal", "RandomUniformInt",
       "ParameterizedTruncatedNormal", "StatelessRandomUniform", "StatelessRandomNormal",
       "StatelessTruncatedNormal", "Empty", "StridedSliceGrad")
@@ -661,8 +747,11 @@ def _slice(ctx):
     x = ctx.shapes[0]
     begin, size = ctx.int_list(1), ctx.int_list(2)
     if size is None:
-        s = ctx.shapes[2] if len(ctx.shapes) > 2 else None
-        n = len(x) if x is not None else (s[0] if s is not None and len(s) == 1 else None)
+        # Sizes partly known (a folded partial shape): those dims; -1 or unknown stay unknown.
+        partial = ctx.shape_value(2)
+        if partial is not None:
+            return [partial]
+        n = len(x) if x is not None else None
         return [None if n is None else (None,) * n]
     out = []
     for i, n in enumerate(size):
@@ -1040,6 +1129,13 @@ def _elements(ctx, i):
     partial = ctx.state.partial_of(ctx.refs[i]) if i < len(ctx.refs) else None
     if partial is not None:
         return list(partial), 1, None
+    # Unknown values of a known shape: that many unknown elements (TensorFlow's
+    # partial shape of a vector it cannot evaluate).
+    shape = ctx.shapes[i] if i < len(ctx.shapes) else None
+    if shape == ():
+        return [None], 0, None
+    if shape is not None and len(shape) == 1 and shape[0] is not None and shape[0] <= MAX_FOLD_ELEMENTS:
+        return [None] * shape[0], 1, None
     return None
 
 
@@ -1204,8 +1300,11 @@ def _fold_reshape(ctx):
 def _fold_expand(ctx):
     v = ctx.value(0)
     shapes = RULES[ctx.node.op](ctx)
-    if v is None or not shapes or shapes[0] is None or None in shapes[0]:
+    if not shapes or shapes[0] is None or None in shapes[0]:
         return None
+    if v is None:
+        # An unknown scalar made a one-element vector: a partial shape of one unknown dim.
+        return [(None, (None,))] if shapes[0] == (1,) and ctx.shapes[0] == () else None
     return [(v.reshape(shapes[0]), None)]
 
 
@@ -1251,7 +1350,11 @@ def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
     Returns:
         ``{op name: [shape of each output]}``.
     """
-    state = _State(graph, arg_shapes)
+    return _infer(graph, arg_shapes, None, 0, None)
+
+
+def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
+    state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     for node in _data_order(graph):
         refs = [r for r in map(_names.parse_input, node.input) if not r.control]
@@ -1276,7 +1379,60 @@ def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
         _track_handles(ctx, count)
     for node in nodes:
         state.shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
+    _restored_shapes(graph, state.shapes)
     return state.shapes
+
+
+RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
+
+
+def _restored_shapes(graph, shapes) -> None:
+    """Shapes of restored tensors, from the variables they are assigned to.
+
+    TensorFlow's shape functions cannot know what a checkpoint holds, but
+    ``Assign`` with ``validate_shape=true`` (what ``tf.compat.v1.train.Saver``
+    builds for ``VariableV2``) fails at run time unless the value has exactly
+    the variable's shape, so a restore whose outputs reach such an Assign
+    (directly or through Identity) has that shape. Resource variables are
+    restored with ``AssignVariableOp(validate_shape=false)``: no such claim.
+    """
+    consumers = graph._consumers()
+    by_name = graph._nodes
+    for node in graph.graph_def.node:
+        if node.op not in RESTORE_OPS:
+            continue
+        outs = shapes.get(node.name) or []
+        for index, current in enumerate(outs):
+            if current is not None:
+                continue
+            found, chain, frontier, ok = None, [], [(node.name, index)], True
+            while frontier and ok:
+                name, idx = frontier.pop()
+                for consumer, position, out_index in consumers.get(name, ()):
+                    if out_index != idx:
+                        continue
+                    c = by_name.get(consumer)
+                    if c is None:
+                        continue
+                    if c.op == "Identity":
+                        chain.append(consumer)
+                        frontier.append((consumer, 0))
+                    elif c.op == "Assign" and position == 1 and \
+                            (c.attr["validate_shape"].b if "validate_shape" in c.attr else True):
+                        ref = _names.parse_input(c.input[0])
+                        var = (shapes.get(ref.op) or [None])[ref.index] if ref.index >= 0 else None
+                        if var is None:
+                            ok = False
+                            break
+                        found = var if found is None else merge(found, var)
+                        if found is None or len(found) != len(var):
+                            ok = False
+                            break
+            if ok and found is not None and None not in found:
+                outs[index] = found
+                for name in chain:
+                    if shapes.get(name) and shapes[name][0] is None:
+                        shapes[name][0] = found
 
 
 def _merge_recorded(recorded, inferred):
@@ -1325,10 +1481,14 @@ def _track_handles(ctx, count):
         h = ctx.handle_shape(0)
         if h is not None:
             ctx.state.handles[node.name] = [h] * count
-    elif node.op == "_Arg" and "_handle_shapes" in node.attr:
-        shapes = ctx.attr("_handle_shapes", [])
-        if len(shapes) == 1:
-            ctx.state.handles[node.name] = [shapes[0]]
+    elif node.op == "_Arg":
+        index = ctx.attr("index", 0)
+        handle = ctx.state.arg_handles.get(index)
+        shapes = ctx.attr("_handle_shapes", []) if "_handle_shapes" in node.attr else []
+        if handle is None and len(shapes) == 1:
+            handle = shapes[0]
+        if handle is not None:
+            ctx.state.handles[node.name] = [handle]
 
 
 def _data_order(graph):
