@@ -46,13 +46,16 @@ def _colocations(node) -> list[str]:
     return out
 
 
-def needed_ops(g: Graph, outputs: Iterable[str], cut: Iterable[tuple[str, int]] = ()) -> tuple[set, set, set]:
+def needed_ops(g: Graph, outputs: Iterable[str], cut: Iterable[tuple[str, int]] = (),
+               colocation: bool = True) -> tuple[set, set, set]:
     """The ops that ``outputs`` need, walking data, control and colocation edges.
 
     Args:
         g: the graph.
         outputs: op names (``train/training_op``) or tensor names (``logits:0``).
         cut: ``(op, index)`` tensors at which data edges stop.
+        colocation: follow ``loc:@`` colocation constraints (False walks
+            what TensorFlow's ``extract_sub_graph`` walks).
 
     Returns:
         ``(full, name_only, used_cuts)``: ops whose computation is needed;
@@ -97,8 +100,9 @@ def needed_ops(g: Graph, outputs: Iterable[str], cut: Iterable[tuple[str, int]] 
                 used.add(ref)
             else:
                 stack.append((ref[0], _FULL))
-        for op in _colocations(node):
-            stack.append((op, _NAME))
+        if colocation:
+            for op in _colocations(node):
+                stack.append((op, _NAME))
     name_only -= full
     return full, name_only, used
 
