@@ -1379,14 +1379,14 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         _track_handles(ctx, count)
     for node in nodes:
         state.shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
-    _restored_shapes(graph, state.shapes)
+    _restored_shapes(graph, state)
     return state.shapes
 
 
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
 
 
-def _restored_shapes(graph, shapes) -> None:
+def _restored_shapes(graph, state) -> None:
     """Shapes of restored tensors, from the variables they are assigned to.
 
     TensorFlow's shape functions cannot know what a checkpoint holds, but
@@ -1394,8 +1394,12 @@ def _restored_shapes(graph, shapes) -> None:
     builds for ``VariableV2``) fails at run time unless the value has exactly
     the variable's shape, so a restore whose outputs reach such an Assign
     (directly or through Identity) has that shape. Resource variables are
-    restored with ``AssignVariableOp(validate_shape=false)``: no such claim.
+    restored with ``AssignVariableOp``; there we take the shape the
+    ``VarHandleOp`` declares, the very shape TensorFlow itself reports for
+    every ``ReadVariableOp`` of that variable (its handle data), which holds
+    only if what is assigned has it.
     """
+    shapes = state.shapes
     consumers = graph._consumers()
     by_name = graph._nodes
     for node in graph.graph_def.node:
@@ -1417,17 +1421,22 @@ def _restored_shapes(graph, shapes) -> None:
                     if c.op == "Identity":
                         chain.append(consumer)
                         frontier.append((consumer, 0))
-                    elif c.op == "Assign" and position == 1 and \
+                        continue
+                    if c.op == "Assign" and position == 1 and \
                             (c.attr["validate_shape"].b if "validate_shape" in c.attr else True):
                         ref = _names.parse_input(c.input[0])
                         var = (shapes.get(ref.op) or [None])[ref.index] if ref.index >= 0 else None
-                        if var is None:
-                            ok = False
-                            break
-                        found = var if found is None else merge(found, var)
-                        if found is None or len(found) != len(var):
-                            ok = False
-                            break
+                    elif c.op == "AssignVariableOp" and position == 1:
+                        var = state.handle_of(_names.parse_input(c.input[0]))
+                    else:
+                        continue
+                    if var is None:
+                        ok = False
+                        break
+                    found = var if found is None else merge(found, var)
+                    if found is None or len(found) != len(var):
+                        ok = False
+                        break
             if ok and found is not None and None not in found:
                 outs[index] = found
                 for name in chain:
