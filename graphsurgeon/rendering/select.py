@@ -176,7 +176,7 @@ def ops_between(g, source: str, target: str) -> set[str]:
         if name in backward:
             continue
         backward.add(name)
-        if name == src.op_name or name not in nodes:
+        if name not in nodes:
             continue
         for text in nodes[name].input:
             if not text.startswith("^"):

@@ -100,7 +100,9 @@ def scope_category(scope: str, member_categories) -> str:
     (a dense layer holds one MatMul among its variables and initialisers).
     """
     leaf = scope.rsplit("/", 1)[-1]
-    if _GRADIENT_SCOPE.search(scope) or re.fullmatch(r"train(ing)?(_op)?(_\d+)?|[Oo]ptimizer|Adam|SGD", leaf):
+    if _GRADIENT_SCOPE.search(scope) or re.fullmatch(
+            r"(train(ing)?(_op)?|[Oo]ptimizer|Adam|SGD|Adagrad|Adadelta|Momentum|RMSProp|Ftrl|Nadam|"
+            r"GradientDescent)(_\d+)?", leaf):
         return "training"
     if _SAVE_SCOPE.search(scope):
         return "io"

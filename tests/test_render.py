@@ -1,0 +1,491 @@
+"""graphsurgeon.render / ``graphsurgeon render``: what the picture shows, checked on the fixture and the corpus.
+
+Facts come from the graph itself, from networkx walks written independently
+of the library, from TensorFlow's own ``extract_sub_graph`` (in a
+subprocess), from Graphviz's layout (coordinates in the SVG) and from a
+real browser (headless Chromium screenshots).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import pytest
+
+import graphsurgeon as gs
+import graphsurgeon.variables
+from graphsurgeon import rendering
+from graphsurgeon.errors import NotFoundError, OutputError, UsageError
+
+from conftest import CORPUS_DIR, FIXTURES
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+TF1 = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"
+MANIFEST = FIXTURES / "manifest.json"
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz's dot is missing: ./dev.sh setup installs it (apt-get install graphviz)")
+
+
+# ---------------------------------------------------------------------------- models
+def _fixture_models() -> list[Path]:
+    """Every fixture model the manifest lists (a listed but missing model fails the test using it)."""
+    if not MANIFEST.exists():
+        return []
+    manifest = json.loads(MANIFEST.read_text())
+    out = []
+    for name, entry in sorted(manifest["models"].items()):
+        path = FIXTURES / (entry.get("checkpoint") or entry.get("path") or name)
+        if name.endswith("_frozen") and not path.exists():
+            path = FIXTURES / f"{name}.pb"
+        if entry.get("checkpoint"):
+            path = Path(str(path) + ".meta")
+        out.append(path)
+    return out
+
+
+def _corpus_models() -> list[Path]:
+    if CORPUS_DIR is None:
+        return []
+    out = []
+    for folder in sorted(p for p in CORPUS_DIR.iterdir() if p.is_dir()):
+        files = sorted(f for f in folder.iterdir() if f.suffix in (".pb", ".pbtxt", ".meta") and f.is_file())
+        if (folder / "saved_model.pb").exists() or (folder / "checkpoint").exists() or len(files) != 1:
+            out.append(folder)
+        else:
+            out.append(files[0])
+    return out
+
+
+def _load_fixture(path: Path = TF1):
+    if not path.exists():
+        if MANIFEST.exists():
+            pytest.fail(f"{MANIFEST} lists {path.relative_to(FIXTURES)} but it is missing")
+        pytest.skip(f"{path} not trained yet (python -m fixtures.build_all)")
+    return gs.load(path)
+
+
+@pytest.fixture(scope="module")
+def fixture_graph():
+    return _load_fixture()
+
+
+# ---------------------------------------------------------------------------- SVG helpers
+def _svg_nodes(svg: bytes) -> dict[str, tuple[float, float]]:
+    """title -> (x, y) centre of every node group Graphviz drew."""
+    root = ET.fromstring(svg)
+    out = {}
+    for group in root.iter(f"{SVG_NS}g"):
+        if group.get("class") != "node":
+            continue
+        title = group.find(f"{SVG_NS}title").text
+        xs, ys = [], []
+        for shape in group.iter():  # shapes sit inside the <a> Graphviz makes for tooltips
+            if shape.tag == f"{SVG_NS}ellipse":
+                xs.append(float(shape.get("cx")))
+                ys.append(float(shape.get("cy")))
+            elif shape.tag in (f"{SVG_NS}polygon", f"{SVG_NS}path"):
+                nums = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", shape.get("points") or shape.get("d"))]
+                xs += nums[0::2]
+                ys += nums[1::2]
+        out[title] = ((min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2) if xs else (0.0, 0.0)
+    return out
+
+
+# ---------------------------------------------------------------------------- acceptance: the fixture
+@needs_dot
+def test_default_render_of_fixture_reads_top_to_bottom(fixture_graph):
+    g = fixture_graph
+    view = rendering.view(g)
+    # The chapter's network, one box per layer, root activations as their own nodes.
+    chain = ["X", "hidden1/", "batch_normalization/", "Elu", "hidden2/", "batch_normalization_1/", "Elu_1",
+             "outputs/", "batch_normalization_2/"]
+    for name in chain:
+        assert name in view.nodes, f"{name} not drawn; nodes: {sorted(view.nodes)}"
+    for name in ("hidden1/", "batch_normalization/", "hidden2/", "outputs/", "loss/", "eval/", "train/"):
+        assert view.nodes[name].kind == "scope"
+    assert view.nodes["Elu"].kind == "op" and view.nodes["Elu"].type == "Elu"
+    assert len(view.nodes) <= rendering.TARGET_NODES
+    # Each consecutive pair is joined by a data edge.
+    data = {(e.src, e.dst) for e in view.edges if e.kind == "data"}
+    for a, b in zip(chain, chain[1:]):
+        assert (a, b) in data, f"no data edge {a} -> {b}"
+    # Box labels: op counts and parameter counts, checked against the variables' own shapes.
+    hidden1_ops = [op.name for op in g if op.name.startswith("hidden1/")]
+    params = sum(v.params for v in gs.variables.variables(g) if v.name.startswith("hidden1/"))
+    assert params == 784 * 300 + 300
+    dot = rendering.to_digraph(view)
+    assert f"{len(hidden1_ops)} ops · {params:,} params" in dot.source
+    # Layout: well under a second, and top to bottom in that order.
+    start = time.perf_counter()
+    svg = rendering.run_dot(dot.source, "svg")
+    layout = time.perf_counter() - start
+    assert layout < 1.0, f"dot took {layout:.2f} s"
+    pos = _svg_nodes(svg)
+    ys = [pos[name][1] for name in chain]
+    assert ys == sorted(ys) and len(set(ys)) == len(ys), dict(zip(chain, ys))
+    for tail in ("loss/", "eval/", "train/"):
+        assert pos[tail][1] > pos["batch_normalization_2/"][1]
+    # The legend names the categories present.
+    assert "normalisation" in dot.source and "activations" in dot.source
+
+
+@needs_dot
+def test_no_training_leaves_the_network(fixture_graph, tmp_path):
+    g = fixture_graph
+    kept = {m for n in rendering.view(g, no_training=True, depth=0, max_nodes=None).nodes.values() for m in n.ops}
+    # TensorFlow's own answer for what the network's outputs need.
+    script = (
+        "import sys, json, tensorflow as tf\n"
+        "gd = tf.compat.v1.GraphDef()\n"
+        "meta = tf.compat.v1.MetaGraphDef(); meta.ParseFromString(open(sys.argv[1], 'rb').read())\n"
+        "sub = tf.compat.v1.graph_util.extract_sub_graph(meta.graph_def, "
+        "['probabilities', 'loss/loss', 'eval/accuracy'])\n"
+        "print(json.dumps([n.name for n in sub.node]))\n")
+    out = subprocess.run([sys.executable, "-c", script, str(TF1)], capture_output=True, text=True, env=ENV,
+                         check=True, timeout=300)
+    needed = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert needed <= kept, f"hidden but needed: {sorted(needed - kept)[:10]}"
+    # What stays beyond TensorFlow's set: nothing of the training machinery.
+    for name in kept - needed:
+        op = g.op(name)
+        assert not re.search(r"gradients|^save/|Initializer|^train/|^init$", name), name
+        assert not re.match(r"Apply|Assign|Save|Restore", op.type), name
+    for name in kept:
+        assert not g.op(name).type.startswith(("Apply", "Assign", "SaveV2", "RestoreV2")), name
+    # The default drawing without training: the same boxes minus train/, save/, init.
+    view = rendering.view(g, no_training=True)
+    assert {"hidden1/", "batch_normalization/", "Elu", "loss/", "eval/", "logits"} <= set(view.nodes)
+    assert not {"train/", "save/", "init"} & set(view.nodes)
+    result = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "render", str(TF1), "--no-training",
+                             "-o", str(tmp_path / "nt.dot")], capture_output=True, text=True, env=ENV)
+    assert result.returncode == 0, result.stderr
+    source = (tmp_path / "nt.dot").read_text()
+    assert '"hidden1/"' in source and '"train/"' not in source and '"save/"' not in source
+
+
+def test_edges_kinds_and_labels(fixture_graph):
+    g = fixture_graph
+    view = rendering.view(g)
+    by = {(e.src, e.dst, e.kind): e for e in view.edges}
+    x = g.tensor("X:0")
+    assert by[("X", "hidden1/", "data")].label == f"{x.dtype} {gs.graph.format_shape(x.shape)}" == "float32 [?, 784]"
+    # The Saver reads the variables by reference (float32_ref): a ref edge, merged with a count.
+    ref = by[("hidden1/", "save/", "ref")]
+    assert set(ref.tensors) == {"hidden1/kernel:0", "hidden1/bias:0"}
+    assert all(g.tensor(t).dtype == "float32_ref" for t in ref.tensors)
+    assert ref.label == "2 tensors" and ref.count >= 2
+    control = [e for e in view.edges if e.kind == "control"]
+    assert control and all(e.src != e.dst for e in control)
+    source = rendering.to_digraph(view).source
+    assert "style=dashed" in source and "arrowhead=odot" in source
+    # Every raw edge between two visible nodes is in exactly one merged edge.
+    key = {m: n.id for n in view.nodes.values() for m in n.ops}
+    raw = 0
+    for op in g:
+        for text in op.node.input:
+            src = key[text.lstrip("^").split(":")[0]]
+            raw += src != key[op.name]
+    assert raw == sum(e.count for e in view.edges)
+
+
+def test_resource_edges_are_their_own_kind():
+    g = _load_fixture(FIXTURES / "mnist_bn_elu_resource" / "model.ckpt.meta")
+    view = rendering.view(g, depth=2)
+    resource = [e for e in view.edges if e.kind == "resource"]
+    assert resource
+    assert all(g.tensor(t).dtype == "resource" for e in resource for t in e.tensors)
+    assert "arrowhead=diamond" in rendering.to_digraph(view).source
+
+
+def test_expand_collapse_scope(fixture_graph):
+    g = fixture_graph
+    view = rendering.view(g, expand=["hidden1"])
+    assert "hidden1/MatMul" in view.nodes and "hidden1/" not in view.nodes
+    assert view.nodes["hidden1/MatMul"].clusters == ("hidden1",)
+    assert "hidden1/kernel/" in view.nodes  # sub-scopes stay collapsed
+    assert re.search(r'subgraph "?cluster_hidden1"? \{', rendering.to_digraph(view).source)
+    view = rendering.view(g, depth=0, collapse=["train", "save"], max_nodes=None)
+    assert "train/" in view.nodes and "hidden1/MatMul" in view.nodes
+    assert len(view.nodes["train/"].ops) == sum(1 for op in g if op.name.startswith("train/"))
+    view = rendering.view(g, scope="hidden1", depth=1)
+    assert {m for n in view.nodes.values() for m in n.ops} == {op.name for op in g.ops(scope="hidden1")}
+    with pytest.raises(NotFoundError, match="hiden1") as err:
+        rendering.view(g, scope="hiden1")
+    assert "hidden1" in str(err.value)
+    with pytest.raises(NotFoundError):
+        rendering.view(g, expand=["nope"])
+
+
+def test_between_follows_data_paths(fixture_graph):
+    import networkx as nx
+
+    g = fixture_graph
+    data = nx.DiGraph()
+    for op in g:
+        for t in op.inputs:
+            data.add_edge(t.op_name, op.name)
+    expected = ({"hidden1/MatMul"} | nx.descendants(data, "hidden1/MatMul")) & \
+        ({"Elu_1"} | nx.ancestors(data, "Elu_1"))
+    assert rendering.ops_between(g, "hidden1/MatMul:0", "Elu_1:0") == expected
+    view = rendering.view(g, between=("hidden1/MatMul:0", "Elu_1:0"), depth=0, max_nodes=None)
+    assert {m for n in view.nodes.values() for m in n.ops} == expected
+    with pytest.raises(UsageError, match="no data path"):
+        rendering.ops_between(g, "Elu_1:0", "hidden1/MatMul:0")
+
+
+def test_between_in_a_loop_terminates(corpus_dir):
+    import networkx as nx
+
+    g = gs.load(corpus_dir / "tfmlir_graph_while_loop" / "graph-while-loop.pbtxt")
+    merge = next(op.name for op in g if op.type == "Merge")
+    exit_ = next(op.name for op in g if op.type == "Exit")
+    data = nx.DiGraph()
+    for op in g:
+        for t in op.inputs:
+            data.add_edge(t.op_name, op.name)
+    expected = ({merge} | nx.descendants(data, merge)) & ({exit_} | nx.ancestors(data, exit_))
+    found = rendering.ops_between(g, merge, exit_)
+    assert found == expected
+    assert any(g.op(n).type == "NextIteration" for n in found)  # the loop body, back edge included
+    rendering.view(g, between=(merge, exit_))
+
+
+def test_max_nodes_fails_fast_with_a_hint(fixture_graph):
+    start = time.perf_counter()
+    with pytest.raises(UsageError) as err:
+        rendering.render(fixture_graph, depth=0, max_nodes=100)
+    assert time.perf_counter() - start < 2
+    message = str(err.value)
+    assert "--max-nodes 100" in message and "--depth" in message and "--scope" in message
+    assert f"{len(fixture_graph)} nodes" in message
+
+
+def test_synthetic_graph_collapses_to_a_readable_view():
+    from bench.synthetic import make_meta_graph
+
+    meta = make_meta_graph(6000)
+    g = gs.Graph(meta.graph_def, meta_graph=meta)
+    view = rendering.view(g)
+    assert view.depth == 1 and len(view.nodes) <= rendering.TARGET_NODES
+    blocks = {op.name.split("/")[0] for op in g if op.name.startswith("block_")}
+    assert {n.name for n in view.nodes.values() if n.kind == "scope"} == blocks
+    # Blocks chain one after another: block_i -> block_(i+1).
+    edges = {(e.src, e.dst) for e in view.edges}
+    assert all((f"block_{i}/", f"block_{i + 1}/") in edges for i in range(len(blocks) - 1))
+
+
+# ---------------------------------------------------------------------------- functions
+def test_function_calls_and_bodies(corpus_dir):
+    g = gs.load(corpus_dir / "tfmlir_functional_while" / "functional-while-ops.pbtxt")
+    callers = [op for op in g if op.calls]
+    assert callers
+    view = rendering.view(g, depth=0)
+    source = rendering.to_digraph(view).source
+    for op in callers:
+        node = next(n for n in view.nodes.values() if op.name in n.ops)
+        assert node.calls == op.calls
+        for _, fname in op.calls:
+            assert fname in source
+    assert "shape=component" in source
+    fname = callers[0].calls[0][1]
+    body = rendering.view(g, function=fname, depth=0)
+    fdef = next(f for f in g.graph_def.library.function if f.signature.name == fname)
+    drawn = {m for n in body.nodes.values() for m in n.ops}
+    assert {n.name for n in fdef.node_def} | {a.name for a in fdef.signature.input_arg} <= drawn
+    with pytest.raises(NotFoundError):
+        rendering.view(g, function="no_such_function")
+
+
+# ---------------------------------------------------------------------------- no TensorFlow, no dot
+def test_render_path_does_not_import_tensorflow(tmp_path):
+    model = TF1 if TF1.exists() else next(iter(_corpus_models()), None)
+    if model is None:
+        pytest.skip("no model to render")
+    script = (
+        "import sys, graphsurgeon as gs\n"
+        "from graphsurgeon.cli.main import main\n"
+        "g = gs.load(sys.argv[1])\n"
+        "gs.render(g, no_training=True).source\n"
+        "g._repr_mimebundle_()\n"
+        "try:\n"
+        "    main(['render', sys.argv[1], '-o', sys.argv[2]])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
+        "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", script, str(model), str(tmp_path / "x.dot")], capture_output=True,
+                         text=True, env=ENV, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
+
+
+def test_missing_dot_is_a_clear_error_and_dot_format_needs_none(tmp_path):
+    model = TF1 if TF1.exists() else next(iter(_corpus_models()), None)
+    if model is None:
+        pytest.skip("no model to render")
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = dict(ENV, PATH=str(bare))  # no dot anywhere on PATH
+    out = subprocess.run([str(exe), "render", str(model), "-o", str(tmp_path / "g.svg")], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: ") and len(out.stderr.strip().splitlines()) == 1
+    assert "dot" in out.stderr and "apt-get install graphviz" in out.stderr and "--format dot" in out.stderr
+    assert not (tmp_path / "g.svg").exists()
+    out = subprocess.run([str(exe), "render", str(model), "-o", str(tmp_path / "g.gv"), "--format", "dot"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "g.gv").read_text().startswith("digraph")
+
+
+# ---------------------------------------------------------------------------- every model, in a browser
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def _png_pixels(data: bytes):
+    """(width, height, rows of RGB(A) bytes) of an 8-bit non-interlaced PNG (what Chromium writes)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width = 8, b"", 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color, _, _, interlace = struct.unpack(">IIBBBBB", chunk)
+            assert depth == 8 and interlace == 0 and color in (2, 6)
+            bpp = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * bpp
+    rows, prev = [], bytearray(stride)
+    for y in range(height):
+        f = raw[y * (stride + 1)]
+        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            if f == 1:
+                line[i] = (line[i] + a) & 255
+            elif f == 2:
+                line[i] = (line[i] + b) & 255
+            elif f == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif f == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, bpp, rows
+
+
+def _ink(rows, bpp, x0, y0, x1, y1) -> int:
+    """Pixels in a box that are not near-white."""
+    count = 0
+    for row in rows[y0:y1]:
+        for x in range(x0, x1):
+            r, g, b = row[x * bpp], row[x * bpp + 1], row[x * bpp + 2]
+            count += (r + g + b) < 600
+    return count
+
+
+@needs_dot
+def test_every_model_renders_valid_svg_that_a_browser_draws(tmp_path):
+    models = _fixture_models() + _corpus_models()
+    if not models:
+        pytest.skip("no fixture or corpus models here")
+    svgs = []
+    for model in models:
+        if not model.exists():
+            pytest.fail(f"{model} is listed but missing")
+        g = gs.load(model)
+        view = rendering.view(g)
+        svg = rendering.run_dot(rendering.to_digraph(view).source, "svg")
+        root = ET.fromstring(svg)  # valid XML
+        titles = {t.text for t in root.iter(f"{SVG_NS}title")}
+        missing = set(view.nodes) - titles
+        assert not missing, f"{model}: nodes without a <title>: {sorted(missing)[:5]}"
+        tooltips = " ".join(a.get("{http://www.w3.org/1999/xlink}title") or "" for a in root.iter(f"{SVG_NS}a"))
+        for node in list(view.nodes.values())[:20]:
+            if node.kind == "op":
+                assert f"{node.name} ({node.type})" in tooltips, (model, node.name)
+        path = tmp_path / f"model_{len(svgs)}.svg"
+        path.write_bytes(svg)
+        svgs.append((model, path))
+
+    chromium = _chromium()
+    if chromium is None:
+        message = ("Chromium is not installed, so the SVGs were not opened in a browser: run ./dev.sh test "
+                   "(it installs Chromium) or apt-get install chromium")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    # One page, one browser start: each SVG as an image in its own cell of a grid.
+    cell, cols = 300, 4
+    rows_n = (len(svgs) + cols - 1) // cols
+    cells = "".join(f'<div style="position:absolute;left:{(i % cols) * cell}px;top:{(i // cols) * cell}px;'
+                    f'width:{cell - 10}px;height:{cell - 10}px"><img src="{p.name}" '
+                    f'style="max-width:100%;max-height:100%"></div>' for i, (_, p) in enumerate(svgs))
+    page = tmp_path / "page.html"
+    page.write_text(f"<!doctype html><html><body style='margin:0;background:white'>{cells}</body></html>")
+    shot = tmp_path / "shot.png"
+    profile = tempfile.mkdtemp(prefix="chromium-", dir=tmp_path)
+    argv = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={profile}", f"--screenshot={shot}", f"--window-size={cols * cell},{rows_n * cell}",
+            "--hide-scrollbars", page.as_uri()]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert shot.exists(), out.stderr[-2000:]
+    width, height, bpp, rows = _png_pixels(shot.read_bytes())
+    assert (width, height) == (cols * cell, rows_n * cell)
+    for i, (model, _) in enumerate(svgs):
+        x0, y0 = (i % cols) * cell, (i // cols) * cell
+        ink = _ink(rows, bpp, x0, y0, x0 + cell - 10, y0 + cell - 10)
+        # A drawn graph leaves ink (nodes, edges, text); a broken image leaves a small icon at most.
+        assert ink > 400, f"{model}: the browser drew almost nothing ({ink} dark pixels)"
+    blank = _ink(rows, bpp, 0, 0, width, height) - sum(
+        _ink(rows, bpp, (i % cols) * cell, (i // cols) * cell, (i % cols) * cell + cell - 10,
+             (i // cols) * cell + cell - 10) for i in range(len(svgs)))
+    assert blank == 0  # nothing drawn outside the cells: the screenshot is the page we made
+
+
+@needs_dot
+def test_notebook_repr_is_svg(fixture_graph):
+    bundle = fixture_graph._repr_mimebundle_()
+    root = ET.fromstring(bundle["image/svg+xml"])
+    assert root.tag == f"{SVG_NS}svg"
+    assert "hidden1/" in {t.text for t in root.iter(f"{SVG_NS}title")}
+    assert fixture_graph._repr_svg_() == bundle["image/svg+xml"]
+
+
+@needs_dot
+def test_cli_writes_each_format(fixture_graph, tmp_path):
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    for fmt, magic in (("svg", b"<?xml"), ("png", b"\x89PNG"), ("pdf", b"%PDF"), ("dot", b"digraph")):
+        out = tmp_path / f"g.{fmt}"
+        result = subprocess.run([str(exe), "render", str(TF1), "-o", str(out), "--rankdir", "LR"],
+                                capture_output=True, env=ENV, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert out.read_bytes().startswith(magic)
+    result = subprocess.run([str(exe), "render", str(TF1), "-o", str(tmp_path / "x.svg"), "--depth", "0"],
+                            capture_output=True, text=True, env=ENV, timeout=120)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "--depth" in result.stderr
