@@ -5,3 +5,4 @@ from .diff import GraphDiff, diff
 from .prune import needed_ops, prune
 
 __all__ = ["prune", "needed_ops", "diff", "GraphDiff"]
+from .freeze import freeze  # noqa: E402  (freeze developer: appended)
