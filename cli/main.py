@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "ls",
     "show",
     "info",
+    "freeze",
     "collections",
     "prune",
     "diff",

@@ -1,0 +1,120 @@
+"""``graphsurgeon freeze``: bake a checkpoint into a GraphDef that computes the outputs."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from graphsurgeon.errors import OutputError, UsageError
+
+from .common import echo_json, handle_errors, json_option, load, model_argument
+
+
+def split_names(values) -> list[str]:
+    """``--outputs a:0,b:0 --outputs c:0`` -> ``["a:0", "b:0", "c:0"]``."""
+    out = []
+    for value in values or ():
+        out.extend(v.strip() for v in value.split(",") if v.strip())
+    return out
+
+
+def output_path(model: str, output: str) -> tuple[Path, str]:
+    """The output path and its encoding (``.pbtxt`` is text); refuses to overwrite the input."""
+    path = Path(output)
+    src = Path(model)
+    try:
+        if path.exists() and (path.resolve() == src.resolve() or (src.is_dir() and path.resolve().parent == src.resolve()
+                                                                     and path.name.startswith("saved_model"))):
+            raise OutputError(f"{path}: would overwrite the input", hint="write the result elsewhere")
+    except OSError:
+        pass
+    return path, "text" if path.suffix in (".pbtxt", ".txt") else "binary"
+
+
+def write_graph(graph, path: Path, encoding: str) -> int:
+    from graphsurgeon.formats.protofile import atomic_write, serialize
+
+    data = serialize(graph.graph_def, encoding, path)
+    atomic_write(path, data)
+    return len(data)
+
+
+def report_verification(comparison) -> None:
+    click.echo(f"verify   on {comparison.source}, tolerance {comparison.tolerance:g}")
+    for name, diff in comparison.outputs.items():
+        acc = comparison.accuracy(name)
+        extra = f"  accuracy {acc:.4f}" if acc is not None else ""
+        mark = "ok" if diff <= comparison.tolerance else "FAIL"
+        click.echo(f"  {name}  max |diff| {diff:.3g}  {mark}{extra}")
+
+
+@click.command("freeze")
+@model_argument
+@click.option("--checkpoint", help="checkpoint prefix (default: the one beside the graph)")
+@click.option("--outputs", "outputs", multiple=True,
+              help="output tensors (repeatable or comma-separated; default: the signature's outputs)")
+@click.option("-o", "--output", required=True, type=click.Path(), help="frozen GraphDef to write (.pb or .pbtxt)")
+@click.option("--set", "set_values", multiple=True, metavar="NAME=VALUE",
+              help="pin a placeholder to a value (e.g. training=false); repeatable")
+@click.option("--signature", help="SignatureDef giving the outputs (default serving_default)")
+@click.option("--verify", is_flag=True, help="run the original and the result in TensorFlow and compare")
+@click.option("--tolerance", type=float, default=1e-5, show_default=True,
+              help="with --verify: largest absolute difference allowed")
+@json_option
+@handle_errors
+def command(model, tag, checkpoint, outputs, output, set_values, signature, verify, tolerance, as_json):
+    """Freeze MODEL: variables become constants, training machinery and dead branches go.
+
+    Only the variables the outputs need are read from the checkpoint. With
+    --verify, nothing is written unless the frozen graph's outputs equal the
+    original's (restored from its checkpoint) within --tolerance.
+    """
+    from graphsurgeon.surgery.freeze import freeze, parse_set_values
+
+    if tolerance < 0:
+        raise UsageError("--tolerance must be >= 0")
+    path, encoding = output_path(model, output)
+    g = load(model, tag)
+    pinned = parse_set_values(g, set_values)
+    result, changes = freeze(g, checkpoint=checkpoint, outputs=split_names(outputs) or None,
+                             set_values=pinned, signature=signature)
+    out_names = _output_names(g, result, outputs, signature)
+    comparison = None
+    if verify:
+        from graphsurgeon import runtime
+
+        comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned)
+        if not comparison.ok:
+            if as_json:
+                echo_json({"written": None, "verify": comparison.as_dict()})
+            else:
+                report_verification(comparison)
+            worst = max(comparison.outputs, key=comparison.outputs.get)
+            raise OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
+                              f"(tolerance {tolerance:g}); {path} not written")
+    size = write_graph(result, path, encoding)
+    if as_json:
+        echo_json({"written": str(path), "bytes": size, "ops": len(result), "outputs": out_names,
+                   "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,
+                   "verify": comparison.as_dict() if comparison else None})
+        return
+    click.echo(f"froze    {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    click.echo(f"outputs  {', '.join(out_names)}")
+    for note in changes.notes:
+        click.echo(f"  {note}")
+    if comparison:
+        report_verification(comparison)
+
+
+def _output_names(g, result, outputs, signature) -> list[str]:
+    from graphsurgeon import names
+    from graphsurgeon.surgery.freeze import signature_outputs
+
+    wanted = split_names(outputs) or signature_outputs(g, signature)[0]
+    out = []
+    for name in wanted:
+        if names.is_tensor_name(name):
+            out.append(name)
+        else:
+            out.extend(t.name for t in result.op(name).outputs)
+    return out
