@@ -120,7 +120,10 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
     def stop_signal(signum, frame):
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, stop_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.getsignal(s) for s in stops}
+    for s in stops[1:]:
+        signal.signal(s, stop_signal)
     server = None
     try:
         server = serve(result["logdir"], port=port)
@@ -134,6 +137,9 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
         raise GraphSurgeonError(f"TensorBoard exited with status {server.poll()}: "
                                 f"{server.last_message() or 'no message'}")
     except KeyboardInterrupt:
+        # A second Ctrl-C (or a signal sent to the whole group) must not cut the shutdown short.
+        for s in stops:
+            signal.signal(s, signal.SIG_IGN)
         if server is not None:
             server.stop()
         click.echo("TensorBoard stopped", err=True)
@@ -142,4 +148,4 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
         if server is not None:
             server.stop()
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
