@@ -64,6 +64,29 @@ setup_graphviz() {
   fi
 }
 
+# Headless Chromium, only for the test that opens rendered SVGs in a real
+# browser: system packages when we may, otherwise that test skips and says why.
+setup_chromium() {
+  local have=""
+  for exe in chromium chromium-browser google-chrome; do
+    command -v "$exe" >/dev/null 2>&1 && have=$exe && break
+  done
+  [ -n "$have" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
+  fi
+  if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium for the browser test (apt-get install chromium fonts-dejavu-core)"
+    $sudo apt-get update -qq >/dev/null && \
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-dejavu-core >/dev/null || \
+      say "note: could not install Chromium; the browser test of rendered SVGs will skip"
+  else
+    say "note: Chromium is missing and cannot be installed from here; the test that opens rendered SVGs"
+    say "      in a browser will skip (Debian/Ubuntu: sudo apt-get install chromium)."
+  fi
+}
+
 cmd=${1:-demo}
 [ $# -gt 0 ] && shift
 case "$cmd" in
@@ -78,7 +101,7 @@ case "$cmd" in
       "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg && say "wrote build/fixture.svg"
     fi ;;
   test)
-    setup_venv; setup_graphviz
+    setup_venv; setup_graphviz; setup_chromium
     "$VENV/bin/python" -m pytest "$@" ;;
   *)
     say "usage: ./dev.sh [setup|demo|test [pytest args...]]"; exit 2 ;;
