@@ -24,6 +24,8 @@ _MACHINERY_TYPE = re.compile(
     r"^(Resource)?(Sparse)?Apply|^Assign|^(Resource)?Scatter|^(Save|Restore|MergeV2Checkpoints|"
     r"ShardedFilename)|Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$|Summary|"
     r"^(VarIsInitializedOp|IsVariableInitialized)$")
+# Functions tf.saved_model.save writes for the object graph's saver (TF2 SavedModels).
+_SAVER_FUNCTION = re.compile(r"_traced_(save|restore)_\d+$")
 _GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$")
 
 
@@ -47,7 +49,8 @@ def training_machinery(g) -> set[str]:
     3. its type writes, saves, restores, differentiates or summarises:
        ``Assign*``, ``Apply*``/``ResourceApply*``, ``Scatter*``,
        ``SaveV2``/``RestoreV2``, ``*Grad``, ``*Summary``, initialisation
-       checks;
+       checks, calls of the ``__inference__traced_save/restore`` functions
+       of TF2 SavedModels;
     4. every op it feeds is machinery, none of them a gradient op: values
        computed only to be written into variables (the learning rate, the
        moving-average updates of batch normalisation). The exception keeps
@@ -64,14 +67,18 @@ def training_machinery(g) -> set[str]:
         >>> "train/training_op" in hidden, "loss/loss" in hidden, "hidden1/MatMul" in hidden
         (True, False, False)
     """
+    from ..functions import called_functions
+
     nodes = {node.name: node for node in g.graph_def.node}
     consumers = g._consumers()
+    library = g.library_names
     machinery: set[str] = set()
     gradient: set[str] = set()
     for name, node in nodes.items():
         parts = name.split("/")
         grad = any(_GRADIENT_PART.match(p) for p in parts) or bool(_GRADIENT_TYPE.search(node.op))
-        if grad or any(_MACHINERY_PART.match(p) for p in parts) or _MACHINERY_TYPE.search(node.op) \
+        saver_call = bool(library) and any(_SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
+        if grad or saver_call or any(_MACHINERY_PART.match(p) for p in parts) or _MACHINERY_TYPE.search(node.op) \
                 or (len(parts) == 1 and node.op == "NoOp" and _INIT_OP.match(name)):
             machinery.add(name)
             if grad:
