@@ -120,7 +120,7 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
     def stop_signal(signum, frame):
         raise KeyboardInterrupt
 
-    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    stops = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
     previous = {s: signal.getsignal(s) for s in stops}
     for s in stops[1:]:
         signal.signal(s, stop_signal)

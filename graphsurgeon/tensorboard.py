@@ -410,7 +410,7 @@ def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: flo
         while not found.wait(0.1):
             if process.poll() is not None:
                 time.sleep(0.2)  # let the reader catch TensorBoard's last words
-                raise GraphSurgeonError(f"TensorBoard exited with status {process.returncode}: "
+                raise GraphSurgeonError(f"TensorBoard did not start (exit status {process.returncode}): "
                                         f"{_last_message(log) or 'no message'}")
             if time.monotonic() > deadline:
                 raise GraphSurgeonError(f"TensorBoard did not start within {timeout:g} s: "
@@ -450,13 +450,23 @@ def _answers(url: str) -> bool:
 def _stop(process: subprocess.Popen, timeout: float) -> int:
     import signal
 
+    if not hasattr(os, "killpg"):  # Windows: no process groups to signal
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5.0)
+        return process.returncode
     if process.poll() is None:
         # TensorBoard leads its own process group: stop its data server with it.
         for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
             try:
                 os.killpg(process.pid, sig)
             except (ProcessLookupError, PermissionError):
-                process.send_signal(sig)
+                if process.poll() is None:
+                    process.send_signal(sig)
             try:
                 process.wait(wait)
                 break
@@ -475,7 +485,7 @@ def _last_message(log) -> str:
         text = line.strip()
         # Skip TensorBoard's boilerplate about running without TensorFlow.
         if text and "TensorFlow installation not found" not in text and not text.startswith("NOTE:"):
-            return text
+            return text[len("ERROR: "):] if text.startswith("ERROR: ") else text
     return ""
 
 
