@@ -242,9 +242,11 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
 
     Example:
         >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
-        >>> small, changes = graphsurgeon.prune(g, ["logits:0"], inputs=["hidden1/Elu:0"])
-        >>> small.op("hidden1/Elu").type
+        >>> small, changes = graphsurgeon.prune(g, ["logits:0"], inputs=["Elu:0"])
+        >>> small.op("Elu").type
         'Placeholder'
+        >>> small.op("Elu").output(0).shape
+        (None, 300)
     """
     if g.parent is not None:
         raise UsageError("prune the top-level graph, not a function body")
