@@ -10,8 +10,10 @@
 - The input is never overwritten unless ``in_place=True``; any other existing
   output only with ``force=True``.
 - Binary stays binary and text stays text unless ``encoding`` says otherwise.
-- Nothing is re-encoded that was not edited: a load followed by a save gives
-  back the same protos, unknown fields included (protobuf keeps them).
+- Nothing is re-encoded that was not edited: when the protos still equal the
+  file they came from, its bytes are written back verbatim (text comments and
+  map order included); otherwise protobuf's deterministic serialization is
+  written, which keeps unknown fields.
 
 Checkpoints are not copied: a ``.meta`` written from a checkpoint-backed graph
 is the graph alone. The variables stay where they are; to use them, import the
@@ -31,7 +33,7 @@ from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
-from .protofile import atomic_write, serialize
+from .protofile import atomic_write, parse_binary, parse_text, serialize
 
 FORMATS = ("meta", "savedmodel", "graphdef")
 ENCODINGS = ("binary", "text")
@@ -158,21 +160,37 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
                           hint="write elsewhere, or ask for in_place=True (CLI --in-place)")
     if not is_input and (target.exists() or target.is_symlink()) and not force:
         raise OutputError(f"{target}: already exists", hint="force=True (CLI --force) replaces it")
+    data = _unchanged_bytes(root, fmt, encoding, message)
+    if data is None:
+        data = serialize(message, encoding, target)
     if fmt == "savedmodel":
-        _write_saved_model(root, target, message, encoding)
+        _write_saved_model(root, target, data, encoding)
     else:
         if target.is_dir():
             raise OutputError(f"{target}: is a directory", hint=f"give a file name for the {fmt} output")
-        atomic_write(target, serialize(message, encoding, target))
+        atomic_write(target, data)
     return target
 
 
-def _write_saved_model(graph, target: Path, container, encoding: str) -> None:
+def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
+    """The source file's bytes when they still hold exactly ``message`` (so an unedited save is a copy)."""
+    model = graph.model
+    if model is None or fmt != model.format or encoding != model.encoding:
+        return None
+    try:
+        data = model.file.read_bytes()
+        parsed = parse_text(model.file, data, fmt) if encoding == "text" else parse_binary(data, fmt)
+    except Exception:  # noqa: BLE001 - the file changed or went: serialize instead
+        return None
+    # Protobuf equality compares every field, unknown fields included.
+    return data if parsed == message else None
+
+
+def _write_saved_model(graph, target: Path, data: bytes, encoding: str) -> None:
     source_dir = graph.model.file.parent
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: directory {parent} does not exist")
-    data = serialize(container, encoding, target)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
         _copy_tree(source_dir, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
