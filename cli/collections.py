@@ -3,7 +3,8 @@
 ``graphsurgeon collections MODEL`` lists (same as ``collections ls MODEL``);
 ``show``, ``add``, ``rm``, ``delete`` and ``rename`` are subcommands. Editing
 commands write to ``-o OUT`` (a ``.meta`` file or a SavedModel directory, the
-format of MODEL) or over MODEL with ``--in-place``.
+format of MODEL; a SavedModel's chosen MetaGraphDef alone when OUT ends in
+``.meta``; a plain GraphDef only as a ``.meta``) or over MODEL with ``--in-place``.
 """
 from __future__ import annotations
 
@@ -116,6 +117,8 @@ def _edit(model, tag, output, in_place, force):
             return as_meta_graph(g), "meta"
         raise UsageError(f"{model}: is a plain GraphDef, which has no collections",
                          hint="write a MetaGraphDef instead: -o OUT.meta (it holds the same graph)")
+    if g.format == "savedmodel" and output and str(output).endswith(".meta"):
+        return g, "meta"  # the chosen MetaGraphDef alone
     return g, None
 
 
