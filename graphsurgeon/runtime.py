@@ -48,8 +48,14 @@ class RunError(GraphSurgeonError):
 
 
 def _short(exc: Exception) -> str:
-    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    """One line out of TensorFlow's many: the first, plus the last when the first only says where."""
+    lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Detected at node", "File ", "Stack trace"))]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0]
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -254,7 +260,78 @@ class Inputs:
     notes: list = field(default_factory=list)
 
 
-def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_dir=None) -> Inputs:
+def _pb_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _pb_field(number: int, payload: bytes) -> bytes:
+    return _pb_varint(number << 3 | 2) + _pb_varint(len(payload)) + payload
+
+
+def example_features(graph_def) -> list[tuple[str, str, int]]:
+    """``[(key, dtype, element count)]`` of the dense features the graph's ParseExample ops read."""
+    from . import dtypes
+    from .values import to_numpy
+
+    nodes = {n.name: n for n in graph_def.node}
+    out = []
+    for node in graph_def.node:
+        if node.op not in ("ParseExample", "ParseExampleV2"):
+            continue
+        types = [dtypes.name(t) for t in node.attr["Tdense"].list.type]
+        shapes = [[d.size for d in s.dim] for s in node.attr["dense_shapes"].list.shape]
+        if node.op == "ParseExample":
+            n_sparse = node.attr["Nsparse"].i
+            key_inputs = node.input[2 + n_sparse: 2 + n_sparse + len(types)]
+            keys = []
+            for text in key_inputs:
+                const = nodes.get(text.split(":")[0])
+                keys.append(to_numpy(const.attr["value"].tensor).item() if const is not None else None)
+        else:
+            const = nodes.get(node.input[3].split(":")[0])
+            keys = list(to_numpy(const.attr["value"].tensor).ravel()) if const is not None else []
+        for key, dtype, shape in zip(keys, types, shapes):
+            if key is None:
+                continue
+            count = 1
+            for d in shape:
+                count *= max(d, 1)
+            out.append((key.decode() if isinstance(key, bytes) else str(key), dtype, count))
+    return out
+
+
+def serialized_examples(features, count: int, rng) -> list[bytes]:
+    """``count`` serialized tf.train.Example protos holding random values for ``features``."""
+    import numpy as np
+
+    out = []
+    for _ in range(count):
+        entries = b""
+        for key, dtype, n in features:
+            if dtype in ("float32", "float64"):
+                values = rng.standard_normal(n).astype("<f4").tobytes()
+                feature = _pb_field(2, _pb_field(1, values))
+            elif dtype == "string":
+                feature = _pb_field(1, b"".join(_pb_field(1, b"x") for _ in range(n)))
+            else:
+                values = b"".join(_pb_varint(int(v)) for v in rng.integers(0, 10, n))
+                feature = _pb_field(3, _pb_field(1, values))
+            entries += _pb_field(1, _pb_field(1, key.encode()) + _pb_field(2, feature))
+        out.append(_pb_field(1, entries))
+    del np
+    return out
+
+
+def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_dir=None,
+                examples: list | None = None) -> Inputs:
     """Inputs for a comparison run.
 
     A float input of shape ``[?, 784]`` gets the real MNIST test images when
@@ -287,7 +364,9 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
         elif dtype == "bool":
             value = np.zeros(dims, dtype=bool)
         elif dtype == "string":
-            value = np.full(dims, b"", dtype=object)
+            # Serialized tf.Examples when the graph parses examples (serving signatures), else empty.
+            flat = serialized_examples(examples, int(np.prod(dims)), rng) if examples else [b""] * int(np.prod(dims))
+            value = np.array(flat, dtype=object).reshape(dims)
         else:
             raise RewriteError(f"cannot make an input for {spec.name} of dtype {dtype}",
                                hint="verify by hand in TensorFlow")
@@ -353,7 +432,7 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
         from . import dtypes
 
         specs.append(InputSpec(name, dtypes.base(tensor.dtype) or "float32", tensor.shape))
-    made = make_inputs(specs, seed=seed, mnist_dir=mnist_dir)
+    made = make_inputs(specs, seed=seed, mnist_dir=mnist_dir, examples=example_features(result.graph_def))
     fetch_a = list(outputs)
     feeds_a = dict(made.feeds)
     for name, value in (fixed or {}).items():
