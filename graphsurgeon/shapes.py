@@ -274,7 +274,7 @@ def _variable(ctx):
       "MutableDenseHashTableV2", "TensorListReserve", "TensorListFromTensor", "EmptyTensorList",
       "OptionalNone", "OptionalFromValue", "TensorListSetItem", "TensorListPushBack",
       "VarIsInitializedOp", "IsVariableInitialized", "LookupTableSizeV2", "ShardedFilename",
-      "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond", "ReaderReadV2_")
+      "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond")
 def _scalar(ctx):
     return [()] * max(1, len(ctx.graph._dtypes(ctx.node.name) or [None]))
 
@@ -286,9 +286,9 @@ def _scalar(ctx):
       "LogSoftmax", "Erf", "Erfc", "IsFinite", "IsNan", "IsInf", "LogicalNot", "Exit", "RefExit",
       "NextIteration", "RefNextIteration", "DebugIdentity", "Inv", "Expm1", "Cos", "Sin", "Tan",
       "Acos", "Asin", "Atan", "Cosh", "Sinh", "Asinh", "Acosh", "Atanh", "Invert",
-      "InvertPermutation", "Lgamma", "Digamma", "Relu6Grad_", "FakeQuantWithMinMaxArgs",
-      "ClipByValue", "Bitcast_", "StringToHashBucketFast", "StaticRegexFullMatch",
-      "StringToHashBucket", "StringToHashBucketStrong", "Conj", "Real_", "Imag_")
+      "InvertPermutation", "Lgamma", "Digamma", "FakeQuantWithMinMaxArgs",
+      "StringToHashBucketFast", "StaticRegexFullMatch", "StringToHashBucket",
+      "StringToHashBucketStrong", "Conj")
 def _same_as_first(ctx):
     return [ctx.shapes[0]] if ctx.shapes else None
 
@@ -765,9 +765,10 @@ def _slice(ctx):
 
 
 def _strided_slice_spec(ctx, rank, begin, end, strides):
-    """Dense slicing of ``rank`` dims: [(dim, begin, end, stride, flags)] and new axes.
+    """The slice spec made dense over ``rank`` input dims (ellipsis expanded), or None.
 
-    Returns a list of output entries: ("new",) for a new axis, ("dim", i, b, e, s, shrink, bmask, emask).
+    Entries: ``("new",)`` for a new axis, ``("dim", i, begin, end, stride, shrink,
+    begin_masked, end_masked)`` for input dim ``i``.
     """
     n = len(strides)
     begin_mask, end_mask = ctx.attr("begin_mask", 0), ctx.attr("end_mask", 0)
@@ -777,10 +778,8 @@ def _strided_slice_spec(ctx, rank, begin, end, strides):
         return None
     specs = []
     dim = 0
-    ellipsis_seen = False
     for i in range(n):
         if ellipsis_mask & (1 << i):
-            ellipsis_seen = True
             # Dimensions after the ellipsis that consume input dims.
             after = sum(1 for j in range(i + 1, n) if not new_axis_mask & (1 << j))
             cover = rank - dim - after
@@ -798,7 +797,6 @@ def _strided_slice_spec(ctx, rank, begin, end, strides):
                           bool(shrink_mask & (1 << i)), bool(begin_mask & (1 << i)),
                           bool(end_mask & (1 << i))))
             dim += 1
-    del ellipsis_seen
     while dim < rank:
         specs.append(("dim", dim, 0, 0, 1, False, True, True))
         dim += 1
@@ -807,12 +805,8 @@ def _strided_slice_spec(ctx, rank, begin, end, strides):
 
 def _slice_length(size, b, e, s, bmask, emask):
     """Elements in ``range(size)[b:e:s]`` with TensorFlow's masks and clamping; None if unknown."""
-    if s == 0:
-        return None
-    if size is None:
-        if not bmask and not emask and b is not None and e is not None and s > 0 and b >= 0 and e >= b \
-                and False:
-            return None  # the dimension may be shorter than e: unknown (TF agrees)
+    if s == 0 or size is None:
+        # An unknown dimension may be shorter than the slice's end: unknown (as in TensorFlow).
         return None
     start = None if bmask else b
     stop = None if emask else e

@@ -301,3 +301,27 @@ def test_corpus_inference_never_contradicts_recorded_shapes(corpus_dir, path, ta
     # Function bodies infer without error, and their _Arg/_Retval ops get entries too.
     for body in g.functions.values():
         assert set(body.shapes) == {op.name for op in body}
+
+
+def test_strided_slice_masks():
+    # Shapes checked by hand with numpy on an array of shape (2, 3, 4).
+    b = Builder()
+    b.placeholder("x", (2, 3, 4))
+    cases = {
+        "ellipsis_last": ([0, 1], [0, 2], [1, 1], dict(ellipsis_mask=1, shrink_axis_mask=2), (2, 3)),
+        "new_axis": ([0, 0, 1], [0, 0, 3], [1, 1, 1], dict(begin_mask=1, end_mask=1, new_axis_mask=2),
+                     (2, 1, 2, 4)),
+        "reversed": ([0], [0], [-1], dict(begin_mask=1, end_mask=1), (2, 3, 4)),
+        "clamped": ([1, -2], [5, 100], [1, 1], {}, (1, 2, 4)),
+        "step": ([0, 0, 0], [0, 0, 4], [1, 1, 3], dict(begin_mask=3, end_mask=3), (2, 3, 2)),
+    }
+    for name, (begin, end, strides, masks, _) in cases.items():
+        b.const(name + "/b", begin), b.const(name + "/e", end), b.const(name + "/s", strides)
+        b.op(name, "StridedSlice", ["x", name + "/b", name + "/e", name + "/s"], T="float32",
+             Index="int32", **masks)
+    g = b.graph()
+    for name, case in cases.items():
+        assert shape(g, name) == case[-1], name
+    x = np.zeros((2, 3, 4))
+    assert x[..., 1].shape == (2, 3) and x[:, None, 1:3].shape == (2, 1, 2, 4)
+    assert x[1:5, -2:100].shape == (1, 2, 4) and x[:, :, 0:4:3].shape == (2, 3, 2)
