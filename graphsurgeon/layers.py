@@ -1,0 +1,323 @@
+"""Layers: the name scopes that own variables, in data-flow order (TensorFlow-free).
+
+A *layer* is the name scope that holds a model variable (``hidden1`` for
+``hidden1/kernel``). Optimizer slots (``hidden1/kernel/Momentum``: a variable
+inside another variable's scope) and variables at the root (``global_step``)
+belong to no layer. For each layer :func:`layers` reports its variables
+(shape, parameter count, trainable or not), the tensors crossing its boundary
+on data edges, and its op count.
+
+Boundary tensors ignore training and saving machinery: ops under a
+``gradients`` scope, optimizer update ops (``Apply*``), the saver (``save/``)
+and the initializer op. So ``hidden1``'s inputs are ``X:0`` (not the gradients
+that read its kernel) and ``batch_normalization``'s are ``hidden1/BiasAdd:0``
+and the ``training:0`` switch.
+
+Data-flow order: each layer is placed by the depth (longest data path from
+a source) of its deepest input's producer, so a layer always comes after
+every layer that feeds it; ties keep graph order.
+
+Activations at the root. The chapter's ``tf.nn.elu`` calls make ``Elu`` and
+``Elu_1`` outside any scope. A root op of an activation type whose input is a
+layer's output is attached to that layer: its ``activation`` names the op and
+its ``output`` is the activated tensor.
+
+"After a layer" (:func:`resolve_cut`): the chapter's blocks are
+``dense -> batch norm -> activation``. ``--at hidden2`` means the output of
+the *block that starts at* ``hidden2``: from the layer, follow its output
+while its only consumer is a batch-norm layer (a scope with ``moving_mean``
+and ``moving_variance``, or a ``FusedBatchNorm*`` op), then take the last
+layer's ``output`` (its activation when it has one). In the fixture::
+
+    hidden2 (dense) -> batch_normalization_1 (BN) -> Elu_1      --at hidden2  ==  Elu_1:0
+    batch_normalization_1                          -> Elu_1      --at batch_normalization_1 == Elu_1:0
+
+and ``block("hidden2")`` is ``["hidden2", "batch_normalization_1"]``: freezing
+``hidden2`` freezes its batch norm too (see :mod:`graphsurgeon.surgery.rehead`).
+
+Example:
+    >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
+    >>> [layer.name for layer in g.layers()]
+    ['hidden1', 'batch_normalization', 'hidden2', 'batch_normalization_1', 'outputs', 'batch_normalization_2']
+    >>> resolve_cut(g, "hidden2")
+    'Elu_1:0'
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import names as _names
+from .errors import NotFoundError, UsageError
+from .variables import VARIABLE_TYPES, variables
+
+__all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block", "is_machinery",
+           "ACTIVATION_TYPES"]
+
+# Element-wise activations that may sit at the root after a layer.
+ACTIVATION_TYPES = frozenset({
+    "Elu", "Selu", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Gelu",
+})
+_MACHINERY_SCOPE = re.compile(r"^(gradients|save|report_uninitialized_variables)(_\d+)?$")
+_SAVE_TYPES = frozenset({"SaveV2", "RestoreV2", "SaveSlices", "RestoreSlice", "Restore", "MergeV2Checkpoints",
+                         "ShardedFilename", "StringJoin"})
+
+
+@dataclass
+class LayerVariable:
+    """A variable of a layer."""
+
+    name: str
+    dtype: str | None
+    shape: tuple | None
+    params: int | None
+    trainable: bool | None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape),
+                "params": self.params, "trainable": self.trainable}
+
+
+@dataclass
+class Layer:
+    """A name scope that owns variables.
+
+    Attributes:
+        name: the scope (``hidden1``).
+        variables: its variables.
+        inputs: tensors produced outside and read inside (data edges, machinery excluded).
+        outputs: tensors produced inside and read outside (same rule).
+        ops: number of ops under the scope.
+        activation: the root activation op attached to it (``Elu``), or None.
+        output: the activated output (``Elu:0``) or the only output tensor; None
+            when the layer has several outputs and no activation.
+        kind: ``"batch_norm"``, ``"dense"`` (MatMul + bias) or ``"other"``.
+    """
+
+    name: str
+    variables: list[LayerVariable] = field(default_factory=list)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    ops: int = 0
+    activation: str | None = None
+    output: str | None = None
+    kind: str = "other"
+
+    @property
+    def params(self) -> int:
+        return sum(v.params or 0 for v in self.variables)
+
+    @property
+    def trainable(self) -> bool:
+        return any(v.trainable for v in self.variables)
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "variables": [v.as_dict() for v in self.variables],
+                "params": self.params, "inputs": self.inputs, "outputs": self.outputs, "ops": self.ops,
+                "activation": self.activation, "output": self.output}
+
+
+def is_machinery(op) -> bool:
+    """True for ops of gradients, optimizer updates, savers and the initializer op."""
+    name, op_type = op.name, op.type
+    if op_type.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")):
+        return True
+    if op_type in _SAVE_TYPES:
+        return True
+    if op_type == "NoOp" and name in ("init", "group_deps"):
+        return True
+    return any(_MACHINERY_SCOPE.match(part) for part in name.split("/")[:-1])
+
+
+def _levels(g) -> dict[str, int]:
+    """Longest data path from a source to each op (iterative Kahn; loop back edges ignored)."""
+    nodes = g._nodes
+    indegree: dict[str, int] = {}
+    preds: dict[str, list[str]] = {}
+    for name, node in nodes.items():
+        srcs = []
+        for text in node.input:
+            ref = _names.parse_input(text)
+            if ref.control or ref.op not in nodes or nodes[ref.op].op in ("NextIteration", "RefNextIteration"):
+                continue
+            srcs.append(ref.op)
+        preds[name] = srcs
+        indegree[name] = len(srcs)
+    consumers = g._consumers()
+    level = {name: 0 for name in nodes}
+    ready = [name for name in nodes if indegree[name] == 0]
+    seen = 0
+    while ready:
+        name = ready.pop()
+        seen += 1
+        if nodes[name].op in ("NextIteration", "RefNextIteration"):
+            continue
+        for consumer, _, idx in consumers.get(name, ()):
+            if idx < 0 or consumer not in indegree:
+                continue
+            level[consumer] = max(level[consumer], level[name] + 1)
+            indegree[consumer] -= 1
+            if indegree[consumer] == 0:
+                ready.append(consumer)
+    return level
+
+
+def _owner(var_name: str, var_names: set[str]) -> str | None:
+    """The layer scope owning a variable, or None (root variables, optimizer slots)."""
+    scope = _names.scope_of(var_name)
+    if not scope:
+        return None
+    # A slot lives inside its variable's scope: hidden1/kernel/Momentum.
+    probe = scope
+    while probe:
+        if probe in var_names:
+            return None
+        probe = _names.scope_of(probe)
+    return scope
+
+
+def _scope_of_op(name: str, scopes: list[str]) -> str | None:
+    # Longest matching scope wins (nested layers: a/b inside a).
+    probe = _names.scope_of(name)
+    while probe:
+        if probe in scopes:
+            return probe
+        probe = _names.scope_of(probe)
+    return None
+
+
+def layers(g) -> list[Layer]:
+    """The layers of ``g`` (name scopes owning variables), in data-flow order.
+
+    See the module documentation for the rules.
+
+    Example:
+        >>> g.layers()[0].inputs
+        ['X:0']
+    """
+    all_vars = variables(g)
+    var_names = {v.name for v in all_vars}
+    by_scope: dict[str, Layer] = {}
+    for v in all_vars:
+        scope = _owner(v.name, var_names)
+        if scope is None:
+            continue
+        layer = by_scope.setdefault(scope, Layer(scope))
+        layer.variables.append(LayerVariable(v.name, v.dtype, v.shape, v.params, v.trainable))
+    if not by_scope:
+        return []
+    scopes = list(by_scope)
+    scope_set = set(scopes)
+    owner: dict[str, str | None] = {}
+    for op in g:
+        owner[op.name] = _scope_of_op(op.name, scope_set)
+        if owner[op.name] is not None:
+            by_scope[owner[op.name]].ops += 1
+    machinery = {op.name for op in g if is_machinery(op)}
+    inputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
+    outputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
+    types: dict[str, set] = {s: set() for s in scopes}
+    for node in g.graph_def.node:
+        dst = owner.get(node.name)
+        if dst is not None:
+            types[dst].add(node.op)
+        if node.name in machinery:
+            continue
+        for text in node.input:
+            ref = _names.parse_input(text)
+            if ref.control or ref.op in machinery or ref.op not in owner:
+                continue
+            src = owner[ref.op]
+            if src == dst:
+                continue
+            if dst is not None:
+                inputs[dst].setdefault(ref.tensor)
+            if src is not None:
+                outputs[src].setdefault(ref.tensor)
+    level = _levels(g)
+    for scope, layer in by_scope.items():
+        layer.inputs = list(inputs[scope])
+        layer.outputs = list(outputs[scope])
+        leaves = {v.name.rsplit("/", 1)[-1] for v in layer.variables}
+        if {"moving_mean", "moving_variance"} <= leaves or any(t.startswith("FusedBatchNorm") for t in types[scope]):
+            layer.kind = "batch_norm"
+        elif "MatMul" in types[scope] and ("BiasAdd" in types[scope] or len(layer.variables) == 1):
+            layer.kind = "dense"
+    # Root activations after a layer's output.
+    for layer in by_scope.values():
+        if len(layer.outputs) != 1:
+            continue
+        out = layer.outputs[0]
+        op_name, index = _names.split_tensor_name(out)
+        acts = [c for c in g.tensor(out).consumers
+                if c.type in ACTIVATION_TYPES and owner.get(c.name) is None and c.name not in machinery
+                and "/" not in c.name]
+        if len(acts) == 1:
+            layer.activation = acts[0].name
+            layer.output = f"{acts[0].name}:0"
+        else:
+            layer.output = out
+    position = {node.name: i for i, node in enumerate(g.graph_def.node)}
+
+    def key(layer: Layer):
+        deepest = max((level.get(_names.split_tensor_name(t)[0], 0) for t in layer.inputs), default=-1)
+        first = min((position[op.name] for op in g.ops(scope=layer.name)), default=0)
+        return (deepest, first)
+
+    return sorted(by_scope.values(), key=key)
+
+
+def layer(g, name: str, all_layers: list[Layer] | None = None) -> Layer:
+    """The layer called ``name`` (NotFoundError with the closest names otherwise)."""
+    found = all_layers if all_layers is not None else layers(g)
+    for item in found:
+        if item.name == name.rstrip("/"):
+            return item
+    raise NotFoundError("layer", name, [item.name for item in found], where=g._where())
+
+
+def block(g, name: str, all_layers: list[Layer] | None = None) -> list[str]:
+    """The layer ``name`` and the batch-norm layers that follow it alone (see the module doc)."""
+    found = all_layers if all_layers is not None else layers(g)
+    current = layer(g, name, found)
+    chain = [current.name]
+    by_input: dict[str, list[Layer]] = {}
+    for item in found:
+        for t in item.inputs:
+            by_input.setdefault(t, []).append(item)
+    while current.activation is None and len(current.outputs) == 1:
+        out = current.outputs[0]
+        readers = by_input.get(out, [])
+        consumers = [c for c in g.tensor(out).consumers if not is_machinery(c)]
+        owners = {_scope_of_op(c.name, {item.name for item in readers}) for c in consumers}
+        if len(readers) != 1 or readers[0].kind != "batch_norm" or owners != {readers[0].name}:
+            break
+        current = readers[0]
+        chain.append(current.name)
+    return chain
+
+
+def resolve_cut(g, at: str, all_layers: list[Layer] | None = None) -> str:
+    """The tensor that ``--at`` names: a tensor (``Elu_1:0``), an op (its output 0), or a layer.
+
+    A layer means the activated output of the block that starts at it
+    (module documentation); a layer whose block has no single output is an error.
+    """
+    if _names.is_tensor_name(at):
+        return g.tensor(at).name
+    found = all_layers if all_layers is not None else layers(g)
+    names = {item.name for item in found}
+    if at.rstrip("/") in names:
+        chain = block(g, at, found)
+        last = layer(g, chain[-1], found)
+        if last.output is None:
+            raise UsageError(f"layer {last.name!r} has {len(last.outputs)} outputs "
+                             f"({', '.join(last.outputs)}); name the tensor to cut at")
+        return last.output
+    if at in g:
+        return g.op(at).output(0).name
+    raise NotFoundError("layer or tensor", at, list(names) + [op.name for op in g], where=g._where())
+
+
+def variable_ops(g) -> set[str]:
+    return {op.name for op in g.ops(type=list(VARIABLE_TYPES))}
