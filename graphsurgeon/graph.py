@@ -621,6 +621,11 @@ class Graph:
         from . import collections as _collections
         return _collections.rename_collection(self, old, new)
 
+    def layers(self) -> list:
+        """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.layers`)."""
+        from .layers import layers as _layers
+        return _layers(self)
+
     def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False) -> Path:
         """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
         from .formats import writer
