@@ -14,6 +14,7 @@ COMMAND_MODULES = [
     "show",
     "info",
     "freeze",
+    "fold_bn",
     "collections",
     "prune",
     "diff",
@@ -22,7 +23,27 @@ COMMAND_MODULES = [
 ]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Imports a command's module only when that command runs (or help lists it):
+    ``graphsurgeon ls`` should not pay for importing the renderer or the rewrites."""
+
+    def list_commands(self, ctx):
+        return sorted(self._names())
+
+    def _names(self):
+        return {name.replace("_", "-"): name for name in COMMAND_MODULES}
+
+    def get_command(self, ctx, cmd_name):
+        module = self._names().get(cmd_name)
+        if module is None:
+            return None
+        command = importlib.import_module(f"graphsurgeon.cli.{module}").command
+        if command.name != cmd_name:
+            raise RuntimeError(f"cli/{module}.py defines command {command.name!r}, expected {cmd_name!r}")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="graphsurgeon")
 @click.option("--debug", is_flag=True, help="show tracebacks on errors")
 @click.pass_context
@@ -33,10 +54,6 @@ def cli(ctx, debug):
     directory, or a GraphDef (.pb / .pbtxt, binary or text).
     """
     ctx.obj = {"debug": debug}
-
-
-for _name in COMMAND_MODULES:
-    cli.add_command(importlib.import_module(f"graphsurgeon.cli.{_name}").command)
 
 
 def main(argv=None):

@@ -78,5 +78,18 @@ def render(g, **options):
     return _render(g, **options)
 
 
+def __getattr__(name: str):
+    # Rewrites load lazily: ``import graphsurgeon`` stays cheap for reading.
+    if name == "freeze":
+        from .surgery.freeze import freeze
+
+        return freeze
+    if name == "fold_batch_norms":
+        from .surgery.fold_bn import fold_batch_norms
+
+        return fold_batch_norms
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["load", "prune", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
            "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]

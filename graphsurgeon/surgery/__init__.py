@@ -6,3 +6,4 @@ from .prune import needed_ops, prune
 
 __all__ = ["prune", "needed_ops", "diff", "GraphDiff"]
 from .freeze import freeze  # noqa: E402  (freeze developer: appended)
+from .fold_bn import fold_batch_norms  # noqa: E402  (freeze developer: appended)

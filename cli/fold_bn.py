@@ -1,0 +1,49 @@
+"""``graphsurgeon fold-bn``: fold inference-mode batch norm into the preceding layer's weights."""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon.errors import OutputError, UsageError
+
+from .common import echo_json, handle_errors, json_option, load, model_argument
+from .freeze import output_path, report_verification, write_graph
+
+
+@click.command("fold-bn")
+@model_argument
+@click.option("-o", "--output", required=True, type=click.Path(), help="GraphDef to write (.pb or .pbtxt)")
+@click.option("--verify", is_flag=True, help="run the input and the result in TensorFlow and compare")
+@click.option("--tolerance", type=float, default=1e-4, show_default=True,
+              help="with --verify: largest absolute difference allowed")
+@json_option
+@handle_errors
+def command(model, tag, output, verify, tolerance, as_json):
+    """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
+    from graphsurgeon.surgery.fold_bn import fold_batch_norms
+
+    if tolerance < 0:
+        raise UsageError("--tolerance must be >= 0")
+    path, encoding = output_path(model, output)
+    g = load(model, tag)
+    result, changes = fold_batch_norms(g)
+    sinks = [t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
+    comparison = None
+    if verify:
+        from graphsurgeon import runtime
+
+        comparison = runtime.verify(g, result, sinks, tolerance)
+        if not comparison.ok:
+            report_verification(comparison)
+            worst = max(comparison.outputs, key=comparison.outputs.get)
+            raise OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
+                              f"(tolerance {tolerance:g}); {path} not written")
+    size = write_graph(result, path, encoding)
+    if as_json:
+        echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
+                   "verify": comparison.as_dict() if comparison else None})
+        return
+    click.echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    for note in changes.notes:
+        click.echo(f"  {note}")
+    if comparison:
+        report_verification(comparison)

@@ -1,0 +1,259 @@
+"""Fold inference-mode batch norm into the preceding MatMul / Conv2D weights and bias.
+
+After freezing, batch norm in inference mode is a per-channel affine map
+``y = h * s + t`` of the layer output ``h = x @ W (+ b)``, with ``s`` and
+``t`` computable from constants alone. Folding rewrites it as
+``y = x @ (W * s) + (b * s + t)``: one MatMul/Conv2D and one BiasAdd, with
+two new constants, and every batch-norm op gone. Two forms are recognised:
+
+- the manual pattern TF1's ``tf.layers.batch_normalization`` builds
+  (``x * gamma * rsqrt(var + eps) + (beta - mean * gamma * rsqrt(var + eps))``),
+  and more generally ``Add(Mul(h, s), t)`` with ``s`` and ``t`` constant;
+- ``FusedBatchNorm`` / ``FusedBatchNormV3`` with ``is_training=false``.
+
+``h`` must be a ``MatMul`` or ``Conv2D`` (optionally followed by
+``BiasAdd``) whose weights are constant and which nothing else reads; a
+batch norm that does not fit is left in place and named in the notes.
+
+Example:
+    >>> frozen = graphsurgeon.load("fixtures/models/mnist_bn_elu_frozen.pb")
+    >>> folded, changes = graphsurgeon.fold_batch_norms(frozen)
+    >>> [op.name for op in folded if op.name.startswith("batch_normalization/")]
+    []
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dtypes
+from .. import names as _names
+from .. import protos
+from ..changes import Changes
+from ..errors import UsageError
+from ..graph import Graph
+
+_UNARY = {"Rsqrt": lambda a: 1.0 / a ** 0.5, "Sqrt": lambda a: a ** 0.5, "Reciprocal": lambda a: 1.0 / a,
+          "Neg": lambda a: -a}
+_BINARY = {"Mul": lambda a, b: a * b, "Add": lambda a, b: a + b, "AddV2": lambda a, b: a + b,
+           "Sub": lambda a, b: a - b, "RealDiv": lambda a, b: a / b}
+_PASS = ("Identity", "Snapshot", "StopGradient")
+
+
+class _Consts:
+    """Evaluate tensors computable from constants alone (float64, for exact-ish folding)."""
+
+    def __init__(self, g: Graph):
+        self.g = g
+        self.cache: dict = {}
+
+    def value(self, text: str):
+        import numpy as np
+
+        from ..values import to_numpy
+
+        op, index = _names.split_tensor_name(text)
+        if (op, index) in self.cache:
+            return self.cache[(op, index)]
+        # Iterative post-order evaluation (no recursion over graph depth).
+        stack = [(op, index, False)]
+        while stack:
+            name, idx, expanded = stack.pop()
+            if (name, idx) in self.cache:
+                continue
+            node = self.g._nodes.get(name)
+            data = [i for i in node.input if not i.startswith("^")] if node is not None else []
+            if node is None or idx != 0:
+                self.cache[(name, idx)] = None
+                continue
+            if node.op == "Const":
+                self.cache[(name, idx)] = to_numpy(node.attr["value"].tensor, where=name).astype(np.float64) \
+                    if node.attr["value"].tensor.dtype in (1, 2, 19) else None
+                continue
+            if node.op not in _PASS and node.op not in _UNARY and node.op not in _BINARY:
+                self.cache[(name, idx)] = None
+                continue
+            keys = [_names.split_tensor_name(t) for t in data]
+            if not expanded:
+                stack.append((name, idx, True))
+                stack.extend((k[0], k[1], False) for k in keys if k not in self.cache)
+                continue
+            args = [self.cache.get(k) for k in keys]
+            if any(a is None for a in args) or not args:
+                self.cache[(name, idx)] = None
+            elif node.op in _PASS:
+                self.cache[(name, idx)] = args[0]
+            elif node.op in _UNARY:
+                self.cache[(name, idx)] = _UNARY[node.op](args[0])
+            else:
+                self.cache[(name, idx)] = _BINARY[node.op](args[0], args[1])
+        return self.cache[(op, index)]
+
+
+def _const(name: str, array, dtype_enum: int):
+    import numpy as np
+
+    from ..values import from_numpy
+
+    np_name = _dtypes.NUMPY[_dtypes.name(dtype_enum)]
+    node = protos.NodeDef(name=name, op="Const")
+    node.attr["dtype"].type = dtype_enum
+    node.attr["value"].tensor.CopyFrom(from_numpy(np.asarray(array, dtype=np_name)))
+    return node
+
+
+def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
+    """Fold every inference-mode batch norm that follows a MatMul/Conv2D with constant weights.
+
+    Args:
+        g: a frozen graph (weights and batch-norm parameters are constants); not modified.
+
+    Returns:
+        ``(folded graph, Changes)``: ``changed`` lists the ops rewritten,
+        ``added`` the new constants, ``removed`` the batch-norm ops that went;
+        ``notes`` name each fold and each batch norm left alone, and why.
+    """
+    import numpy as np
+
+    from .prune import prune
+
+    if g.parent is not None:
+        raise UsageError("fold the top-level graph, not a function body")
+    changes = Changes()
+    consumers = g._consumers()
+    sinks = [n.name for n in g.graph_def.node if not consumers.get(n.name)]
+    if any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf") for n in g.graph_def.node):
+        # TensorFlow's own frozen graphs keep the training switch and its conds:
+        # resolve them first (freeze with nothing left to read from a checkpoint).
+        from .freeze import freeze
+
+        g, pre = freeze(g, outputs=sinks)
+        changes.notes.extend(pre.notes)
+        changes.removed.extend(pre.removed)
+    work = g.copy()
+    consts = _Consts(work)
+    consumers = work._consumers()
+
+    def readers(op: str) -> set[str]:
+        return {c for c, _, _ in consumers.get(op, ())}
+
+    def layer_of(text: str):
+        """(matmul node, biasadd node or None) producing ``text``, if it is foldable."""
+        op, index = _names.split_tensor_name(text)
+        node = work._nodes.get(op)
+        bias = None
+        if node is not None and node.op == "BiasAdd" and index == 0:
+            bias = node
+            op, index = _names.split_tensor_name(node.input[0])
+            node = work._nodes.get(op)
+            if len(readers(bias.name)) != 1:
+                return None, None, "its layer output has other readers"
+        if node is None or node.op not in ("MatMul", "Conv2D") or index != 0:
+            return None, None, "it does not follow a MatMul or Conv2D"
+        if len(readers(node.name)) != 1:
+            return None, None, f"{node.name} has other readers"
+        if consts.value(node.input[1]) is None:
+            return None, None, f"{node.name} has non-constant weights"
+        if bias is not None and consts.value(bias.input[1]) is None:
+            return None, None, f"{bias.name} has a non-constant bias"
+        return node, bias, None
+
+    def fold(target, h_text: str, scale, shift, label: str) -> bool:
+        layer, bias, why = layer_of(h_text)
+        if layer is None:
+            changes.notes.append(f"left {label} alone: {why}")
+            return False
+        weights = consts.value(layer.input[1])
+        channels = weights.shape[0 if layer.op == "MatMul" and layer.attr["transpose_b"].b else -1]
+        try:
+            scale = np.broadcast_to(scale, (channels,))
+            shift = np.broadcast_to(shift, (channels,))
+        except ValueError:
+            changes.notes.append(f"left {label} alone: its parameters are not per output channel")
+            return False
+        if layer.op == "MatMul" and layer.attr["transpose_b"].b:
+            new_w = weights * scale[:, None]
+        else:
+            new_w = weights * scale
+        old_b = consts.value(bias.input[1]) if bias is not None else np.zeros(channels)
+        new_b = old_b * scale + shift
+        dtype = layer.attr["T"].type
+        w_name = _unique(work, f"{layer.name}/folded_weights")
+        work.add_op(_const(w_name, new_w, dtype))
+        b_name = _unique(work, f"{layer.name}/folded_bias")
+        work.add_op(_const(b_name, new_b, dtype))
+        inputs = list(layer.input)
+        inputs[1] = w_name
+        work.set_inputs(layer.name, inputs)
+        # The layer's BiasAdd (or a new one) now gives what the batch norm gave.
+        name = bias.name if bias is not None else _unique(work, f"{layer.name}/folded_bias_add")
+        node = protos.NodeDef(name=name, op="BiasAdd", device=target.device)
+        node.input.extend([layer.name, b_name])
+        node.attr["T"].type = dtype
+        if bias is not None and "data_format" in bias.attr:
+            node.attr["data_format"].CopyFrom(bias.attr["data_format"])
+        elif layer.op == "Conv2D" and "data_format" in layer.attr:
+            node.attr["data_format"].CopyFrom(layer.attr["data_format"])
+        if bias is not None:
+            work.replace_op(node)
+        else:
+            work.add_op(node)
+        for reader, _, _ in list(consumers.get(target.name, ())):
+            rnode = work._nodes[reader]
+            work.set_inputs(reader, [f"{name}:{_names.split_tensor_name(t)[1]}" if not t.startswith("^")
+                                     and _names.split_tensor_name(t)[0] == target.name else t
+                                     for t in rnode.input])
+        changes.changed.extend([layer.name, name])
+        changes.added.extend([w_name, b_name])
+        changes.notes.append(f"folded {label} into {layer.name}")
+        return True
+
+    folded = 0
+    for node in list(work.graph_def.node):
+        if node.op in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
+            if node.attr["is_training"].b:
+                changes.notes.append(f"left {node.name} alone: is_training is true")
+                continue
+            if any(idx > 0 for _, _, idx in consumers.get(node.name, ())):
+                changes.notes.append(f"left {node.name} alone: its batch statistics are read")
+                continue
+            gamma, beta, mean, var = (consts.value(t) for t in node.input[1:5])
+            if any(v is None for v in (gamma, beta, mean, var)):
+                changes.notes.append(f"left {node.name} alone: its parameters are not constant")
+                continue
+            eps = node.attr["epsilon"].f if "epsilon" in node.attr else 1e-4
+            scale = gamma / np.sqrt(var + eps)
+            folded += fold(node, node.input[0], scale, beta - mean * scale, node.name)
+        elif node.op in ("Add", "AddV2") and node.name in work._nodes:
+            for i in (0, 1):
+                mul_text, shift_text = node.input[i], node.input[1 - i]
+                mul = work._nodes.get(_names.split_tensor_name(mul_text)[0])
+                if mul is None or mul.op != "Mul" or consts.value(node.input[i]) is not None:
+                    continue
+                shift = consts.value(shift_text)
+                if shift is None:
+                    continue
+                for j in (0, 1):
+                    scale = consts.value(mul.input[1 - j])
+                    if scale is None or consts.value(mul.input[j]) is not None:
+                        continue
+                    if len(readers(mul.name)) != 1:
+                        continue
+                    if fold(node, mul.input[j], scale, shift, node.name):
+                        folded += 1
+                    break
+                break
+    if not folded:
+        return work, changes
+    result, pruned = prune(work, sinks)
+    changes.removed.extend(pruned.removed)
+    return result, changes
+
+
+def _unique(g: Graph, name: str) -> str:
+    if name not in g._nodes:
+        return name
+    n = 1
+    while f"{name}_{n}" in g._nodes:
+        n += 1
+    return f"{name}_{n}"
+
+
+__all__ = ["fold_batch_norms"]

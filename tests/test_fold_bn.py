@@ -1,0 +1,91 @@
+"""fold-bn: batch norm folded away, logits within 1e-4 in TensorFlow, accuracy kept."""
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+import graphsurgeon as gs
+from conftest import FIXTURES
+from graphsurgeon.cli.main import cli
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+BN_TYPES = {"FusedBatchNorm", "FusedBatchNormV3", "Switch", "Merge", "Rsqrt"}
+
+
+def _frozen_fixture():
+    path = FIXTURES / "mnist_bn_elu_frozen.pb"
+    if not (FIXTURES / "manifest.json").is_file():
+        pytest.skip("fixture models not built yet")
+    assert path.is_file(), "manifest exists but mnist_bn_elu_frozen.pb is missing"
+    return gs.load(path)
+
+
+@pytest.mark.parametrize("source", ["tensorflow_frozen", "graphsurgeon_frozen"])
+def test_fold_removes_batch_norm_and_keeps_logits(source, mnist_dir):
+    from graphsurgeon import runtime
+
+    g = _frozen_fixture()
+    if source == "graphsurgeon_frozen":
+        g, _ = gs.freeze(gs.load(FIXTURES / "mnist_bn_elu_tf1"), outputs=["logits:0", "probabilities:0"])
+    folded, changes = gs.fold_batch_norms(g)
+    assert not [op.name for op in folded if "batch_normalization" in op.name]
+    assert not {op.type for op in folded} & BN_TYPES
+    assert sum("folded" in n for n in changes.notes) == 3
+    # Three dense layers: MatMul + BiasAdd each, nothing else between them and the activations.
+    assert len(folded.ops(type="MatMul")) == 3 and len(folded.ops(type="BiasAdd")) == 3
+    result = runtime.compare(g, folded, {"logits:0": "logits:0"}, {"X:0": "X:0"}, tolerance=1e-4,
+                             mnist_dir=mnist_dir)
+    assert result.ok, result.outputs
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())["models"]
+    assert abs(result.accuracy("logits:0") - manifest["mnist_bn_elu_tf1"]["test_accuracy"]) < 1e-6
+
+
+def test_fused_batch_norm_folds_into_conv(tmp_path):
+    """A Conv2D + FusedBatchNormV3 (inference) graph built in TensorFlow folds to Conv2D + BiasAdd."""
+    import numpy as np
+
+    from graphsurgeon import runtime
+
+    script = r"""
+import os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import numpy as np, tensorflow as tf
+rng = np.random.default_rng(1)
+g = tf.Graph()
+with g.as_default():
+    x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
+    w = tf.constant(rng.standard_normal((3, 3, 3, 4)).astype("f4"))
+    y = tf.nn.conv2d(x, w, 1, "SAME")
+    p = [tf.constant(rng.uniform(0.5, 2, 4).astype("f4")) for _ in range(4)]
+    out, *_ = tf.compat.v1.nn.fused_batch_norm(y, p[0], p[1], p[2], p[3], epsilon=1e-3, is_training=False)
+    tf.nn.relu(out, name="out")
+open(sys.argv[1], "wb").write(g.as_graph_def().SerializeToString())
+"""
+    import subprocess
+    import sys
+
+    path = tmp_path / "conv.pb"
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True, timeout=300)
+    g = gs.load(path)
+    assert g.ops(type="FusedBatchNormV3")
+    folded, _ = gs.fold_batch_norms(g)
+    assert not folded.ops(type="FusedBatchNormV3") and folded.ops(type="BiasAdd")
+    result = runtime.compare(g, folded, {"out:0": "out:0"}, {"x:0": "x:0"}, tolerance=1e-4)
+    assert result.ok and result.max_diff < 1e-4, result.outputs
+    del np
+
+
+def test_cli_fold_bn_verifies_and_writes(tmp_path, mnist_dir):
+    _frozen_fixture()
+    out = tmp_path / "folded.pb"
+    result = CliRunner().invoke(cli, ["fold-bn", str(FIXTURES / "mnist_bn_elu_frozen.pb"), "-o", str(out),
+                                      "--verify"])
+    assert result.exit_code == 0, result.output
+    assert "max |diff|" in result.output and out.is_file()
+    failed = tmp_path / "never.pb"
+    result = CliRunner().invoke(cli, ["fold-bn", str(FIXTURES / "mnist_bn_elu_frozen.pb"), "-o", str(failed),
+                                      "--verify", "--tolerance", "0"])
+    assert result.exit_code == 1 and "verification failed" in result.output and not failed.exists()
