@@ -20,6 +20,10 @@ COMMAND_MODULES = [
     "diff",
     "tensorboard",
     "render",
+    "layers",
+    "rehead",
+    "freeze_layers",
+    "swap",
 ]
 
 

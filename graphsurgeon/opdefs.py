@@ -10,7 +10,7 @@ definition: their outputs get unknown dtypes, never an error.
 from __future__ import annotations
 
 import functools
-from importlib import resources
+from pathlib import Path
 
 from . import dtypes
 from .protos import OpDef, OpList
@@ -19,7 +19,7 @@ from .protos import OpDef, OpList
 @functools.lru_cache(maxsize=1)
 def shipped() -> dict[str, OpDef]:
     """TensorFlow's registry, as shipped with graphsurgeon (parsed once, on first need)."""
-    data = resources.files("graphsurgeon.data").joinpath("ops.pb").read_bytes()
+    data = (Path(__file__).parent / "data" / "ops.pb").read_bytes()
     op_list = OpList()
     op_list.ParseFromString(data)
     return {op.name: op for op in op_list.op}

@@ -9,7 +9,6 @@ collections (control_flow.proto), the checkpoint index entries
 """
 from __future__ import annotations
 
-from google.protobuf import descriptor_pool, message_factory
 from tensorboard.compat.proto import (  # noqa: F401  (re-exported)
     attr_value_pb2,
     function_pb2,
@@ -141,6 +140,8 @@ _extra_classes: dict = {}
 def _extra(name: str):
     # Built on first use: reading a .meta never pays for descriptor building.
     if not _extra_classes:
+        from google.protobuf import descriptor_pool, message_factory
+
         pool = descriptor_pool.Default()
         file_proto = _build()
         try:

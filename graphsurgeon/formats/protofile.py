@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from google.protobuf import message as _message
-from google.protobuf import text_format
 
 from .. import protos
 from ..errors import FormatError, OutputError
@@ -164,6 +162,8 @@ def parse_binary(data: bytes, kind: str):
 
 
 def parse_text(path, data: bytes, kind: str):
+    from google.protobuf import text_format
+
     msg = message_class(kind)()
     try:
         text_format.Parse(data.decode("utf-8"), msg, allow_unknown_field=False)
@@ -175,6 +175,8 @@ def parse_text(path, data: bytes, kind: str):
 
 
 def serialize(msg, encoding: str = "binary", path=None) -> bytes:
+    from google.protobuf import text_format
+
     if encoding == "text":
         return text_format.MessageToString(msg).encode("utf-8")
     size = msg.ByteSize()
@@ -190,6 +192,8 @@ def atomic_write(path: Path, data: bytes) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OutputError(f"{path}: directory {directory} does not exist")
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         # mkstemp makes 0600 files; give the result the mode a plain open() would.
