@@ -1,0 +1,63 @@
+"""``graphsurgeon rehead``: cut a trained network and give it a new head for a new task."""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon.errors import UsageError
+
+from .common import echo_json, handle_errors, json_option
+
+
+def parse_sizes(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise UsageError(f"--hidden {text!r}: expected sizes like 50 or 100,50") from None
+
+
+@click.command("rehead")
+@click.argument("model", type=click.Path())
+@click.option("--at", "at", required=True, metavar="TENSOR_OR_LAYER",
+              help="cut here: a tensor (Elu_1:0), an op, or a layer (hidden2 = its block's activated output)")
+@click.option("--classes", type=int, required=True, help="units of the new output layer")
+@click.option("--hidden", default=None, metavar="N[,N...]", help="new hidden layers before the output layer")
+@click.option("--freeze", "freeze", multiple=True, metavar="all|none|SCOPE",
+              help="reused layers to freeze (default all; a layer brings its batch norm); repeat or use commas")
+@click.option("--lr", type=float, default=0.01, show_default=True, help="learning rate (GradientDescent)")
+@click.option("--seed", type=int, default=42, show_default=True, help="random seed of the new head")
+@click.option("--activation", default="elu", show_default=True, help="activation of new hidden layers")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="output directory (model.ckpt)")
+@click.option("--force", is_flag=True, help="replace an existing output directory")
+@json_option
+@handle_errors
+def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force, as_json):
+    """Re-head MODEL after TENSOR_OR_LAYER for a task with N classes.
+
+    Keeps the reused part with the checkpoint's values (frozen batch norms
+    run in inference mode), adds new dense layers (He init), logits, a new
+    labels placeholder y (labels 0..N-1), loss, train/training_op over the
+    trainable variables, eval/accuracy and my_important_ops = X, y,
+    accuracy, training op. Nothing after the cut survives.
+
+    \b
+    Example:
+      graphsurgeon rehead fixtures/models/mnist_bn_elu_0to4 --at hidden2 --classes 5 -o reheaded/
+    """
+    from graphsurgeon.surgery.rehead import rehead
+
+    scopes = [part.strip() for value in freeze for part in value.split(",") if part.strip()] or ["all"]
+    if len(scopes) == 1 and scopes[0] in ("all", "none"):
+        scopes = scopes[0]
+    report = rehead(model, at, classes, out, hidden=parse_sizes(hidden), freeze=scopes, lr=lr, seed=seed,
+                    activation=activation, force=force)
+    if as_json:
+        echo_json(report)
+        return
+    click.echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
+               f"{report['ops']} ops ({report['removed_ops']} removed from the original)")
+    click.echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
+    click.echo(f"new variables: {', '.join(report['new_variables'])}")
+    click.echo(f"trainable: {', '.join(report['trainable_variables'])}")
+    click.echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
