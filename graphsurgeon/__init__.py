@@ -54,6 +54,33 @@ def diff(a: Graph, b: Graph, ignore_attrs=()):
     return _diff(a, b, ignore_attrs)
 
 
+def rehead(model, at: str, classes: int, out_dir, **options) -> dict:
+    """Re-head a trained model after ``at`` for ``classes`` classes (uses TensorFlow).
+
+    See :func:`graphsurgeon.surgery.rehead.rehead`.
+    """
+    from .surgery.rehead import rehead as _rehead
+
+    return _rehead(model, at, classes, out_dir, **options)
+
+
+def freeze_layers(model, scopes, out_dir, **options) -> dict:
+    """Freeze layers of a training model and rebuild its training op (uses TensorFlow).
+
+    See :func:`graphsurgeon.surgery.freeze_layers.freeze_layers`.
+    """
+    from .surgery.freeze_layers import freeze_layers as _freeze_layers
+
+    return _freeze_layers(model, scopes, out_dir, **options)
+
+
+def swap(model, op_type: str, to: str, out, **options) -> dict:
+    """Swap activation ops (``Elu`` -> ``Relu``); see :func:`graphsurgeon.surgery.swap.swap`."""
+    from .surgery.swap import swap as _swap
+
+    return _swap(model, op_type, to, out, **options)
+
+
 def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True):
     """Write ``g`` to an event file for TensorBoard's Graphs dashboard (no TensorFlow needed).
 
@@ -91,5 +118,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["load", "prune", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
+__all__ = ["load", "prune", "diff", "rehead", "freeze_layers", "swap", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
            "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]
