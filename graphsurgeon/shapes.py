@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from . import dtypes as _dtypes
 from . import names as _names
+from . import smallarray as _sa
 
 Shape = "tuple | None"
 
@@ -39,6 +40,8 @@ Shape = "tuple | None"
 MAX_FOLD_ELEMENTS = 4096
 # Function calls are inferred through their bodies down to this depth.
 MAX_CALL_DEPTH = 8
+# TensorFlow's TensorShape holds at most 254 dimensions; a longer shape vector is damage.
+MAX_RANK = 254
 # Legacy graphs (GraphDef producer <= 21) wrote shape {} for "unknown" on
 # Placeholder and variables; TensorFlow keeps reading them that way.
 LEGACY_SCALAR_PRODUCER = 21
@@ -134,7 +137,7 @@ class Context:
         return getattr(value, kind)
 
     def value(self, i):
-        """The constant value of data input ``i`` (a numpy array), or None."""
+        """The constant value of data input ``i`` (a :class:`~graphsurgeon.smallarray.SmallArray`), or None."""
         return self.state.value_of(self.refs[i]) if i < len(self.refs) else None
 
     def int_value(self, i):
@@ -172,7 +175,7 @@ class Context:
                 return tuple(None if int(x) < 0 else int(x) for x in v)
             return None
         s = self.shapes[i]
-        if s is not None and len(s) == 1 and s[0] is not None:
+        if s is not None and len(s) == 1 and s[0] is not None and s[0] <= MAX_RANK:
             return (None,) * s[0]
         return None
 
@@ -187,7 +190,7 @@ class _State:
     def __init__(self, graph, arg_shapes=None, depth=0, arg_handles=None, calls=None):
         self.graph = graph
         self.shapes: dict[str, list] = {}
-        self.values: dict[str, list] = {}    # op -> [numpy array | None per output]
+        self.values: dict[str, list] = {}    # op -> [SmallArray | None per output]
         self.partials: dict[str, list] = {}  # op -> [partial shape tuple | None per output]
         self.handles: dict[str, list] = {}   # op -> [variable shape | None per output]
         self.arg_shapes = arg_shapes or {}
@@ -1029,12 +1032,6 @@ def _arg(ctx):
 
 
 # ---------------------------------------------------------------- folding (values of shape tensors)
-def _np():
-    import numpy as np  # lazily: only graphs with shape arithmetic pay for numpy
-
-    return np
-
-
 def _small(v):
     return v if v is not None and v.size <= MAX_FOLD_ELEMENTS else None
 
@@ -1050,12 +1047,8 @@ def _fold_const(ctx):
     shape = from_proto(tensor.tensor_shape)
     if shape is None or None in shape or math.prod(shape) > MAX_FOLD_ELEMENTS:
         return None
-    from .values import to_numpy
-
-    try:
-        return [(to_numpy(tensor), None)]
-    except Exception:  # noqa: BLE001 - a damaged constant is simply not folded
-        return None
+    value = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant: not folded
+    return [(value, None)] if value is not None else None
 
 
 @value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
@@ -1074,12 +1067,11 @@ def _fold_cast(ctx):
 
 
 def _shape_to_value(shape, dtype):
-    np = _np()
     if shape is None:
         return None, None
     if None in shape:
         return None, tuple(shape)
-    return np.array(shape, dtype=dtype), None
+    return _sa.array(list(shape), dtype), None
 
 
 def _index_dtype(ctx, i=0):
@@ -1102,7 +1094,7 @@ def _fold_size(ctx):
     x = ctx.shapes[0]
     if x is None or None in x:
         return None
-    return [(_np().array(math.prod(x), dtype=_index_dtype(ctx)), None)]
+    return [(_sa.array(math.prod(x), _index_dtype(ctx)), None)]
 
 
 @value_rule("Rank")
@@ -1110,7 +1102,7 @@ def _fold_rank(ctx):
     x = ctx.shapes[0]
     if x is None:
         return None
-    return [(_np().array(len(x), dtype="int32"), None)]
+    return [(_sa.array(len(x), "int32"), None)]
 
 
 def _elements(ctx, i):
@@ -1135,7 +1127,6 @@ def _elements(ctx, i):
 
 @value_rule("Pack")
 def _fold_pack(ctx):
-    np = _np()
     if ctx.attr("axis", 0) != 0:
         return None
     items = []
@@ -1149,12 +1140,11 @@ def _fold_pack(ctx):
             return None
     if None in items:
         return [(None, tuple(x if x is None or x >= 0 else None for x in items))]
-    return [(np.array(items, dtype=_index_dtype(ctx)), None)]
+    return [(_sa.array(items, _index_dtype(ctx)), None)]
 
 
 @value_rule("ConcatV2", "Concat")
 def _fold_concat(ctx):
-    np = _np()
     if ctx.node.op == "ConcatV2":
         parts, axis = range(len(ctx.refs) - 1), ctx.int_value(len(ctx.refs) - 1)
     else:
@@ -1169,12 +1159,11 @@ def _fold_concat(ctx):
         items.extend(e[0])
     if None in items:
         return [(None, tuple(x if x is None or x >= 0 else None for x in items))]
-    return [(np.array(items, dtype=_index_dtype(ctx)), None)]
+    return [(_sa.array(items, _index_dtype(ctx)), None)]
 
 
 @value_rule("StridedSlice")
 def _fold_strided_slice(ctx):
-    np = _np()
     e = _elements(ctx, 0)
     begin, end, strides = ctx.int_list(1), ctx.int_list(2), ctx.int_list(3)
     if e is None or e[1] != 1 or begin is None or end is None or strides is None:
@@ -1191,18 +1180,17 @@ def _fold_strided_slice(ctx):
         x = items[b]
         if x is None:
             return None
-        return [(np.array(x, dtype=dtype or _index_dtype(ctx)), None)]
+        return [(_sa.array(x, dtype or _index_dtype(ctx)), None)]
     if s == 0:
         return None
     picked = items[slice(None if bmask else b, None if emask else en, s)]
     if None in picked:
         return [(None, tuple(picked))]
-    return [(np.array(picked, dtype=dtype or _index_dtype(ctx)), None)]
+    return [(_sa.array(picked, dtype or _index_dtype(ctx)), None)]
 
 
 @value_rule("GatherV2", "Gather")
 def _fold_gather(ctx):
-    np = _np()
     e = _elements(ctx, 0)
     indices = ctx.value(1)
     axis = ctx.int_value(2) if ctx.node.op == "GatherV2" else 0
@@ -1217,7 +1205,7 @@ def _fold_gather(ctx):
         picked.append(items[int(i)])
     if None in picked:
         return [(None, tuple(picked))] if indices.ndim == 1 else None
-    out = np.array(picked, dtype=dtype or _index_dtype(ctx))
+    out = _sa.array(picked, dtype or _index_dtype(ctx))
     return [(out.reshape(indices.shape), None)]
 
 
@@ -1231,54 +1219,47 @@ _NUMPY_BINARY = {
 
 @value_rule(*_NUMPY_BINARY)
 def _fold_binary(ctx):
-    np = _np()
     a, b = ctx.value(0), ctx.value(1)
     if a is None or b is None or a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
         return None
     if ctx.node.op in ("FloorDiv", "FloorMod") and not b.all():
         return None
-    with np.errstate(all="ignore"):
-        out = getattr(np, _NUMPY_BINARY[ctx.node.op])(a, b)
-    out_type = _index_dtype(ctx) if out.dtype.kind != "b" else "bool"
-    return [(_small(out.astype(out_type)), None)]
+    out = _sa.binary(_NUMPY_BINARY[ctx.node.op], a, b, _index_dtype(ctx))
+    return [(_small(out), None)]
 
 
 @value_rule("Prod", "Sum", "Max", "Min")
 def _fold_reduce(ctx):
-    np = _np()
     v = ctx.value(0)
     axes = ctx.int_list(1)
     if v is None or axes is None or v.dtype.kind not in "iu":
         return None
     if v.ndim == 0:
         return [(v, None)] if not axes else None
-    fn = {"Prod": np.prod, "Sum": np.sum, "Max": np.max, "Min": np.min}[ctx.node.op]
     if ctx.node.op in ("Max", "Min") and v.size == 0:
         return None
-    out = fn(v, axis=tuple(a % v.ndim for a in axes), keepdims=bool(ctx.attr("keep_dims", False)))
-    return [(np.asarray(out).astype(v.dtype), None)]
+    out = _sa.reduce(ctx.node.op, v, [a % v.ndim for a in axes], bool(ctx.attr("keep_dims", False)))
+    return [(out, None)]
 
 
 @value_rule("Range")
 def _fold_range(ctx):
-    np = _np()
     vals = [ctx.value(i) for i in range(3)]
     if any(v is None or v.size != 1 or v.dtype.kind not in "iu" for v in vals):
         return None
     start, limit, delta = (int(v.reshape(())) for v in vals)
     if delta == 0 or abs((limit - start) // delta) > MAX_FOLD_ELEMENTS:
         return None
-    return [(np.arange(start, limit, delta, dtype=_index_dtype(ctx)), None)]
+    return [(_sa.arange(start, limit, delta, _index_dtype(ctx)), None)]
 
 
 @value_rule("Fill")
 def _fold_fill(ctx):
-    np = _np()
     dims = ctx.int_list(0)
     v = ctx.value(1)
     if dims is None or v is None or v.size != 1 or math.prod(dims) > MAX_FOLD_ELEMENTS:
         return None
-    return [(np.full(dims, v.reshape(()), dtype=v.dtype), None)]
+    return [(_sa.full(dims, v.item(), v.dtype), None)]
 
 
 @value_rule("Reshape")
@@ -1304,7 +1285,6 @@ def _fold_expand(ctx):
 
 @value_rule("BroadcastGradientArgs")
 def _fold_bcast_args(ctx):
-    np = _np()
     a, b = ctx.int_list(0), ctx.int_list(1)
     if a is None or b is None:
         return None
@@ -1325,7 +1305,7 @@ def _fold_bcast_args(ctx):
         else:
             return None
     dtype = _index_dtype(ctx)
-    return [(np.array(ra, dtype=dtype), None), (np.array(rb, dtype=dtype), None)]
+    return [(_sa.array(ra, dtype), None), (_sa.array(rb, dtype), None)]
 
 
 @rule("BroadcastGradientArgs")
@@ -1359,6 +1339,11 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         ctx = Context(node, graph, state, refs)
         inferred = None
         fn = RULES.get(node.op)
+        # A known op whose output list cannot be worked out (an attr missing, or a count
+        # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
+        # trust the same attr.
+        if fn is not None and graph.registry.get(node.op) is not None and graph._dtypes(node.name) is None:
+            fn = None
         if fn is not None:
             try:
                 inferred = fn(ctx)
