@@ -1,0 +1,130 @@
+"""g.layers() / graphsurgeon layers: scopes owning variables, data-flow order, activations, cut resolution.
+
+Facts are checked against TensorFlow's own view (variables, shapes, trainable,
+in a subprocess) and against the fixture network documented in fixtures/README.md.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import graphsurgeon as gs
+from graphsurgeon.cli.main import cli
+from graphsurgeon.errors import NotFoundError
+from graphsurgeon.layers import block, resolve_cut
+
+from conftest import FIXTURES, ROOT
+
+TRAINING_MODELS = [p for p in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource", "mnist_bn_elu_0to4")]
+
+
+def _model(name):
+    path = FIXTURES / name
+    if not path.exists():
+        if (FIXTURES / "manifest.json").exists():
+            pytest.fail(f"{path} is listed in the manifest but missing")
+        pytest.skip(f"{path} not built")
+    return path
+
+
+@pytest.mark.parametrize("name", TRAINING_MODELS)
+def test_fixture_layers_in_data_flow_order(name):
+    g = gs.load(_model(name))
+    found = g.layers()
+    assert [item.name for item in found] == ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1",
+                                             "outputs", "batch_normalization_2"]
+    by = {item.name: item for item in found}
+    assert [item.kind for item in found] == ["dense", "batch_norm"] * 3
+    assert by["hidden1"].inputs == ["X:0"]
+    assert by["hidden1"].outputs == ["hidden1/BiasAdd:0"]
+    assert set(by["batch_normalization"].inputs) == {"training:0", "hidden1/BiasAdd:0"}
+    assert by["batch_normalization"].activation == "Elu" and by["batch_normalization"].output == "Elu:0"
+    assert by["batch_normalization_1"].output == "Elu_1:0"
+    assert by["hidden2"].inputs == ["Elu:0"] and by["outputs"].inputs == ["Elu_1:0"]
+    assert by["batch_normalization_2"].activation is None
+    n_out = 5 if name.endswith("0to4") else 10
+    assert by["hidden1"].params == 784 * 300 + 300
+    assert by["outputs"].params == 100 * n_out + n_out
+    assert {v.name: v.trainable for v in by["batch_normalization"].variables} == {
+        "batch_normalization/gamma": True, "batch_normalization/beta": True,
+        "batch_normalization/moving_mean": False, "batch_normalization/moving_variance": False}
+    # op count: every op under the scope
+    assert by["hidden1"].ops == sum(1 for op in g if op.name.startswith("hidden1/"))
+
+
+@pytest.mark.parametrize("name", TRAINING_MODELS)
+def test_after_a_layer_means_its_blocks_activation(name):
+    g = gs.load(_model(name))
+    assert block(g, "hidden2") == ["hidden2", "batch_normalization_1"]
+    assert resolve_cut(g, "hidden2") == "Elu_1:0"
+    assert resolve_cut(g, "hidden1") == "Elu:0"
+    assert resolve_cut(g, "batch_normalization_1") == "Elu_1:0"
+    assert resolve_cut(g, "Elu:0") == "Elu:0"
+    assert resolve_cut(g, "hidden2/MatMul") == "hidden2/MatMul:0"
+    with pytest.raises(NotFoundError) as info:
+        resolve_cut(g, "hiden2")
+    assert "hidden2" in str(info.value)
+
+
+_TF_VARIABLES = r"""
+import json, os, sys
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+import tensorflow as tf
+v1 = tf.compat.v1
+g = tf.Graph()
+with g.as_default():
+    v1.train.import_meta_graph(sys.argv[1])
+    train = {v.op.name for v in v1.trainable_variables()}
+    print(json.dumps({v.op.name: [v.shape.as_list(), v.op.name in train] for v in v1.global_variables()}))
+"""
+
+
+def test_variables_match_tensorflow():
+    metas = [str(_model(n) / "model.ckpt.meta") for n in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource")]
+    for meta in metas:
+        out = subprocess.run([sys.executable, "-c", _TF_VARIABLES, meta], capture_output=True, text=True,
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, check=True)
+        tf_vars = json.loads(out.stdout.strip().splitlines()[-1])
+        ours = {v.name: [list(v.shape), v.trainable] for item in gs.load(meta).layers() for v in item.variables}
+        assert ours == tf_vars
+
+
+def test_layers_never_import_tensorflow():
+    code = ("import sys, graphsurgeon as gs; g = gs.load(sys.argv[1]); g.layers(); "
+            "from graphsurgeon.layers import resolve_cut; resolve_cut(g, 'hidden2'); "
+            "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
+    subprocess.run([sys.executable, "-c", code, str(_model("mnist_bn_elu_tf1"))], check=True, cwd=ROOT)
+
+
+def test_frozen_graph_has_no_layers():
+    path = FIXTURES / "mnist_bn_elu_frozen.pb"
+    if not path.exists():
+        pytest.skip("frozen fixture not built")
+    assert gs.load(path).layers() == []
+
+
+def test_cli_layers_table_and_json():
+    runner = CliRunner()
+    model = str(_model("mnist_bn_elu_tf1"))
+    result = runner.invoke(cli, ["layers", model, "-v"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].split()[:3] == ["LAYER", "KIND", "PARAMS"]
+    assert lines[1].split()[:3] == ["hidden1", "dense", "235,500"]
+    assert any(line.startswith("hidden1/kernel") and "[784, 300]" in line for line in lines)
+    result = runner.invoke(cli, ["layers", model, "--json"])
+    data = json.loads(result.output)
+    assert [item["name"] for item in data["layers"]][:2] == ["hidden1", "batch_normalization"]
+    assert data["layers"][2]["block"] == ["hidden2", "batch_normalization_1"]
+    assert data["layers"][3]["output"] == "Elu_1:0"
+
+
+def test_cli_layers_missing_model(tmp_path):
+    result = CliRunner().invoke(cli, ["layers", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert result.output.startswith("error: ") and "nope" in result.output
