@@ -50,6 +50,13 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
                 click.echo(f"(root)  {root_ops} ops")
             _print_tree(data, max_depth=depth)
         return
+    if not (tensors or as_json):
+        rows = report.ls_rows(g, list(patterns), list(types), functions)
+        if count:
+            click.echo(sum(1 for _ in rows))
+        else:
+            table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
+        return
     records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json)
     if tensors:
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])

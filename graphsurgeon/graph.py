@@ -18,6 +18,7 @@ from .functions import called_functions, function_to_graph_def
 from .patterns import compile_pattern, is_pattern
 
 UNKNOWN = None  # an unknown dtype, shape or dimension
+_MISSING = object()
 
 
 class Tensor:
@@ -189,6 +190,7 @@ class Graph:
             self._library)
         self._function_graphs: dict[str, Graph] = parent._function_graphs if parent is not None else {}
         self._consumer_index = None
+        self._refs_cache: dict[str, tuple] = {}
         self._dtype_cache: dict[str, list] = {}
         self._shapes = None
         self._nx = None
@@ -374,21 +376,31 @@ class Graph:
         if self._consumer_index is None:
             index: dict[str, list] = {}
             for node in self.graph_def.node:
-                for position, text in enumerate(node.input):
-                    ref = _names.parse_input(text)
+                for position, ref in enumerate(self.input_refs(node.name)):
                     index.setdefault(ref.op, []).append((node.name, position, -1 if ref.control else ref.index))
             self._consumer_index = index
         return self._consumer_index
 
+    def input_refs(self, name: str) -> tuple:
+        """The op's inputs parsed (:class:`graphsurgeon.names.InputRef`, control ones included).
+
+        Cached: walks over large graphs parse each input string once.
+        """
+        refs = self._refs_cache.get(name)
+        if refs is None:
+            refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
+        return refs
+
     def _dtypes(self, name: str) -> list | None:
-        types = self._dtype_cache.get(name)
-        if types is None and name not in self._dtype_cache:
-            node = self._nodes[name]
-            types = self._registry.output_dtypes(node)
-            if types is None and node.op in ("_Arg", "_Retval"):
-                from . import dtypes as _dt
-                types = [_dt.name(node.attr["T"].type)] if node.op == "_Arg" else []
-            self._dtype_cache[name] = types
+        types = self._dtype_cache.get(name, _MISSING)
+        if types is not _MISSING:
+            return types
+        node = self._nodes[name]
+        types = self._registry.output_dtypes(node)
+        if types is None and node.op in ("_Arg", "_Retval"):
+            from . import dtypes as _dt
+            types = [_dt.name(node.attr["T"].type)] if node.op == "_Arg" else []
+        self._dtype_cache[name] = types
         return types
 
     def _num_outputs(self, name: str) -> int:
@@ -399,7 +411,8 @@ class Graph:
         node = self._nodes[name]
         count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 0
         for _, _, idx in self._consumers().get(name, ()):
-            count = max(count, idx + 1)
+            if idx < opdefs.MAX_OUTPUTS:  # "op:99999999999" is damage, not that many outputs
+                count = max(count, idx + 1)
         return count
 
     @property
@@ -556,6 +569,8 @@ class Graph:
         return changes
 
     def _index_inputs(self, node, add: bool) -> None:
+        if not add:
+            self._refs_cache.pop(node.name, None)  # its inputs are about to change
         if self._consumer_index is None:
             return
         for position, text in enumerate(node.input):
@@ -582,6 +597,7 @@ class Graph:
         """Forget derived indexes after the protos changed under us."""
         self._nodes = {node.name: node for node in self.graph_def.node}
         self._consumer_index = None
+        self._refs_cache.clear()
         self._dtype_cache.clear()
         self._shapes = None
         self._nx = None

@@ -19,12 +19,17 @@ class InputRef(NamedTuple):
         return f"^{self.op}" if self.control else self.tensor
 
 
+_new_ref = tuple.__new__  # skips NamedTuple's Python-level __new__: parsing runs per input of big graphs
+
+
 def parse_input(text: str) -> InputRef:
     """Parse ``op``, ``op:1`` or ``^op`` as a GraphDef input string."""
     if text.startswith("^"):
-        return InputRef(text[1:], -1, True)
-    op, index = split_tensor_name(text)
-    return InputRef(op, index, False)
+        return _new_ref(InputRef, (text[1:], -1, True))
+    op, sep, index = text.rpartition(":")
+    if sep and index.isdigit():
+        return _new_ref(InputRef, (op, int(index), False))
+    return _new_ref(InputRef, (text, 0, False))
 
 
 def split_tensor_name(name: str) -> tuple[str, int]:

@@ -26,6 +26,16 @@ FILE_OPS = {
     "InitializeTableFromTextFileV2", "ImmutableConst", "CreateSummaryFileWriter", "SaveDataset",
     "SaveDatasetV2", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset", "DatasetToTFRecord",
     "ExperimentalDatasetToTFRecord", "PrintV2", "DecodeJpeg_", "WriteSummary_",
+    # Found missing by tests/test_bad_input.py's scan of the op registry:
+    "TFRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset",
+    "ExperimentalLMDBDataset", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "CacheDataset",
+    "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "SnapshotDatasetReader",
+    "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "ListSnapshotChunksDataset", "DistributedSave",
+    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
+    "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "DumpTensor",
+    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
+    "DebugNumericSummaryV2", "LoadAndRemapMatrix", "DTensorRestoreV2", "CalibrationStatisticsSaver",
+    "FileSystemSetConfiguration",
 }
 PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 
@@ -40,18 +50,42 @@ def tensor_brief(t: Tensor) -> dict:
 
 def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
     """One entry of ``ls --json``'s ``ops`` list (``brief``: name, type and outputs only)."""
-    if brief:
-        return {"name": op.name, "type": op.type, "outputs": [tensor_brief(t) for t in op.outputs],
-                "function": op.graph.function_name if with_function else None}
-    return {
-        "name": op.name,
-        "type": op.type,
-        "device": op.device,
-        "inputs": op.input_names,
-        "control_inputs": op.control_input_names,
-        "outputs": [tensor_brief(t) for t in op.outputs],
-        "function": op.graph.function_name if with_function else None,
-    }
+    graph = op.graph
+    name = op.name
+    # Straight from the graph's tables: ``ls`` of a 60,000-op graph builds no Tensor objects.
+    types = graph._dtypes(name) or ()
+    shapes = graph.shapes.get(name) or ()
+    count = graph._num_outputs(name)
+    outputs = [{"name": f"{name}:{i}", "dtype": types[i] if i < len(types) else None,
+                "shape": _shape_json(shapes[i]) if i < len(shapes) else None} for i in range(count)]
+    record = {"name": name, "type": op.node.op}
+    if not brief:
+        refs = graph.input_refs(name)
+        record.update(device=op.node.device,
+                      inputs=[r.tensor for r in refs if not r.control],
+                      control_inputs=[r.op for r in refs if r.control])
+    record.update(outputs=outputs, function=graph.function_name if with_function else None)
+    return record
+
+
+def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
+    """``(function, name, type, outputs text)`` per op: what ``ls`` prints, without building records."""
+    from .graph import format_shape
+
+    graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
+    for graph in graphs:
+        shapes = graph.shapes
+        selected = graph.ops(patterns or None, type=types or None) if graph is g else \
+            _function_ops(graph, patterns, types)
+        for op in selected:
+            name = op.node.name
+            dts = graph._dtypes(name) or ()
+            shp = shapes.get(name) or ()
+            parts = []
+            for i in range(graph._num_outputs(name)):
+                dtype = dts[i] if i < len(dts) else None
+                parts.append(f"{dtype or '?'} {format_shape(shp[i] if i < len(shp) else None)}")
+            yield graph.function_name, name, op.node.op, ", ".join(parts) or "-"
 
 
 def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False) -> list[dict]:

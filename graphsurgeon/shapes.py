@@ -1047,6 +1047,8 @@ def _fold_const(ctx):
     shape = from_proto(tensor.tensor_shape)
     if shape is None or None in shape or math.prod(shape) > MAX_FOLD_ELEMENTS:
         return None
+    if dtype.startswith("float") and math.prod(shape) > 4:
+        return None  # weights, not shape arithmetic: folding them only costs time
     value = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant: not folded
     return [(value, None)] if value is not None else None
 
@@ -1330,19 +1332,25 @@ def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
 def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
+    registry = graph.registry
+    shapes = state.shapes
+    # This loop runs once per op of every listed graph (60,000 times for a large
+    # one): keep its per-op work to lookups, and call out only when a table says so.
     for node in _data_order(graph):
-        refs = [r for r in map(_names.parse_input, node.input) if not r.control]
-        count = graph._num_outputs(node.name)
+        name, op = node.name, node.op
+        refs = [r for r in graph.input_refs(name) if not r.control]
+        count = graph._num_outputs(name)
         recorded = None
-        if "_output_shapes" in node.attr:
-            recorded = [from_proto(s) for s in node.attr["_output_shapes"].list.shape]
+        attr = node.attr
+        if "_output_shapes" in attr:
+            recorded = [from_proto(s) for s in attr["_output_shapes"].list.shape]
         ctx = Context(node, graph, state, refs)
         inferred = None
-        fn = RULES.get(node.op)
+        fn = RULES.get(op)
         # A known op whose output list cannot be worked out (an attr missing, or a count
         # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
         # trust the same attr.
-        if fn is not None and graph.registry.get(node.op) is not None and graph._dtypes(node.name) is None:
+        if fn is not None and graph._dtypes(name) is None and registry.get(op) is not None:
             fn = None
         if fn is not None:
             try:
@@ -1350,16 +1358,19 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError):
                 inferred = None
         result = list(inferred) if inferred is not None else [None] * count
-        result = (result + [None] * count)[:count]
+        if len(result) != count:
+            result = (result + [None] * count)[:count]
         if recorded is not None and len(recorded) == count:
             result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
-        state.shapes[node.name] = result
-        _fold(ctx, count)
-        _track_handles(ctx, count)
+        shapes[name] = result
+        if op in VALUE_RULES:
+            _fold(ctx, count)
+        if op in _HANDLE_OPS:
+            _track_handles(ctx, count)
     for node in nodes:
-        state.shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
+        shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
     _restored_shapes(graph, state)
-    return state.shapes
+    return shapes
 
 
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
@@ -1379,11 +1390,13 @@ def _restored_shapes(graph, state) -> None:
     only if what is assigned has it.
     """
     shapes = state.shapes
-    consumers = graph._consumers()
+    consumers = None
     by_name = graph._nodes
     for node in graph.graph_def.node:
         if node.op not in RESTORE_OPS:
             continue
+        if consumers is None:
+            consumers = graph._consumers()
         outs = shapes.get(node.name) or []
         for index, current in enumerate(outs):
             if current is not None:
@@ -1459,6 +1472,7 @@ def _fold(ctx, count):
 
 
 _HANDLE_PASS = {"Identity", "Switch", "Enter", "RefIdentity", "Exit", "NextIteration"}
+_HANDLE_OPS = _HANDLE_PASS | {"VarHandleOp", "_Arg"}
 
 
 def _track_handles(ctx, count):
@@ -1481,13 +1495,31 @@ def _track_handles(ctx, count):
 
 def _data_order(graph):
     """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last, in file order."""
+    nodes = graph.graph_def.node
+    by_name = graph._nodes
+    # TensorFlow writes nodes in creation order, which is almost always already
+    # a data-flow order: check that in one pass before sorting.
+    seen = set()
+    for node in nodes:
+        for ref in graph.input_refs(node.name):
+            if not ref.control and ref.op not in seen and ref.op in by_name:
+                break
+        else:
+            seen.add(node.name)
+            continue
+        break
+    else:
+        return list(nodes)
+    return list(_kahn_order(graph))
+
+
+def _kahn_order(graph):
     by_name = graph._nodes
     pending: dict[str, int] = {}
     dependants: dict[str, list[str]] = {}
     for node in graph.graph_def.node:
         count = 0
-        for text in node.input:
-            ref = _names.parse_input(text)
+        for ref in graph.input_refs(node.name):
             if ref.control or ref.op not in by_name:
                 continue
             count += 1
