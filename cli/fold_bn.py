@@ -13,11 +13,13 @@ from .freeze import output_path, report_verification, write_graph
 @model_argument
 @click.option("-o", "--output", required=True, type=click.Path(), help="GraphDef to write (.pb or .pbtxt)")
 @click.option("--verify", is_flag=True, help="run the input and the result in TensorFlow and compare")
+@click.option("--outputs", "outputs", multiple=True,
+              help="with --verify: tensors to compare (default: the graph's final outputs)")
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
 @handle_errors
-def command(model, tag, output, verify, tolerance, as_json):
+def command(model, tag, output, verify, outputs, tolerance, as_json):
     """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
@@ -26,7 +28,10 @@ def command(model, tag, output, verify, tolerance, as_json):
     path, encoding = output_path(model, output)
     g = load(model, tag)
     result, changes = fold_batch_norms(g)
-    sinks = [t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
+    from .freeze import split_names
+
+    sinks = split_names(outputs) or [t.name for op in result for t in op.outputs
+                                     if not t.consumers and op.type != "Const"]
     comparison = None
     if verify:
         from graphsurgeon import runtime

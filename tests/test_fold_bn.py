@@ -5,11 +5,9 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
 
 import graphsurgeon as gs
 from conftest import FIXTURES
-from graphsurgeon.cli.main import cli
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BN_TYPES = {"FusedBatchNorm", "FusedBatchNormV3", "Switch", "Merge", "Rsqrt"}
@@ -24,30 +22,34 @@ def _frozen_fixture():
 
 
 @pytest.mark.parametrize("source", ["tensorflow_frozen", "graphsurgeon_frozen"])
-def test_fold_removes_batch_norm_and_keeps_logits(source, mnist_dir):
-    from graphsurgeon import runtime
+def test_fold_removes_batch_norm_and_keeps_logits(source, mnist_dir, tmp_path):
+    from test_freeze import run_cli
 
     g = _frozen_fixture()
+    path = FIXTURES / "mnist_bn_elu_frozen.pb"
     if source == "graphsurgeon_frozen":
         g, _ = gs.freeze(gs.load(FIXTURES / "mnist_bn_elu_tf1"), outputs=["logits:0", "probabilities:0"])
+        path = tmp_path / "ours.pb"
+        path.write_bytes(g.graph_def.SerializeToString())
     folded, changes = gs.fold_batch_norms(g)
     assert not [op.name for op in folded if "batch_normalization" in op.name]
     assert not {op.type for op in folded} & BN_TYPES
     assert sum("folded" in n for n in changes.notes) == 3
     # Three dense layers: MatMul + BiasAdd each, nothing else between them and the activations.
     assert len(folded.ops(type="MatMul")) == 3 and len(folded.ops(type="BiasAdd")) == 3
-    result = runtime.compare(g, folded, {"logits:0": "logits:0"}, {"X:0": "X:0"}, tolerance=1e-4,
-                             mnist_dir=mnist_dir)
-    assert result.ok, result.outputs
+    code, text, data = run_cli("fold-bn", path, "-o", tmp_path / "folded.pb", "--verify", "--outputs", "logits:0",
+                               "--json")
+    assert code == 0, text
+    verify = data["verify"]
+    assert verify["inputs"].startswith("MNIST") and verify["ok"], verify
+    assert verify["max_abs_diff"]["logits:0"] <= 1e-4
     manifest = json.loads((FIXTURES / "manifest.json").read_text())["models"]
-    assert abs(result.accuracy("logits:0") - manifest["mnist_bn_elu_tf1"]["test_accuracy"]) < 1e-6
+    assert abs(verify["accuracy"]["logits:0"] - manifest["mnist_bn_elu_tf1"]["test_accuracy"]) < 1e-6
 
 
 def test_fused_batch_norm_folds_into_conv(tmp_path):
     """A Conv2D + FusedBatchNormV3 (inference) graph built in TensorFlow folds to Conv2D + BiasAdd."""
-    import numpy as np
-
-    from graphsurgeon import runtime
+    from test_freeze import run_cli
 
     script = r"""
 import os, sys
@@ -73,19 +75,22 @@ open(sys.argv[1], "wb").write(g.as_graph_def().SerializeToString())
     assert g.ops(type="FusedBatchNormV3")
     folded, _ = gs.fold_batch_norms(g)
     assert not folded.ops(type="FusedBatchNormV3") and folded.ops(type="BiasAdd")
-    result = runtime.compare(g, folded, {"out:0": "out:0"}, {"x:0": "x:0"}, tolerance=1e-4)
-    assert result.ok and result.max_diff < 1e-4, result.outputs
-    del np
+    code, text, data = run_cli("fold-bn", path, "-o", tmp_path / "f.pb", "--verify", "--outputs", "out:0",
+                               "--json")
+    assert code == 0 and data["verify"]["ok"], text
+    assert data["verify"]["max_abs_diff"]["out:0"] < 1e-4
 
 
 def test_cli_fold_bn_verifies_and_writes(tmp_path, mnist_dir):
+    from test_freeze import run_cli
+
     _frozen_fixture()
     out = tmp_path / "folded.pb"
-    result = CliRunner().invoke(cli, ["fold-bn", str(FIXTURES / "mnist_bn_elu_frozen.pb"), "-o", str(out),
-                                      "--verify"])
-    assert result.exit_code == 0, result.output
-    assert "max |diff|" in result.output and out.is_file()
+    code, text, _ = run_cli("fold-bn", FIXTURES / "mnist_bn_elu_frozen.pb", "-o", out, "--verify")
+    assert code == 0, text
+    assert "max |diff|" in text and out.is_file()
     failed = tmp_path / "never.pb"
-    result = CliRunner().invoke(cli, ["fold-bn", str(FIXTURES / "mnist_bn_elu_frozen.pb"), "-o", str(failed),
-                                      "--verify", "--tolerance", "0"])
-    assert result.exit_code == 1 and "verification failed" in result.output and not failed.exists()
+    code, text, _ = run_cli("fold-bn", FIXTURES / "mnist_bn_elu_frozen.pb", "-o", failed, "--verify",
+                            "--tolerance", "0")
+    assert code == 1 and "verification failed" in text and not failed.exists()
+    assert sum(line.startswith("error:") for line in text.splitlines()) == 1

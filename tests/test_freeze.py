@@ -43,6 +43,22 @@ def _fixture(name: str) -> Path:
     return FIXTURES / name
 
 
+def run_cli(*args) -> tuple[int, str, dict | None]:
+    """The command line in a fresh process: TensorFlow never enters this test process."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    if MNIST_DIR is not None:
+        env["GS_MNIST_DIR"] = str(MNIST_DIR)  # --verify feeds the real test images
+    proc = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", *map(str, args)], capture_output=True,
+                          text=True, timeout=600, env=env)
+    data = None
+    if "--json" in args and "{" in proc.stdout:
+        data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    return proc.returncode, proc.stdout + proc.stderr, data
+
+
 def _check_frozen(frozen):
     types = Counter(op.type for op in frozen)
     assert not FORBIDDEN & set(types), FORBIDDEN & set(types)
@@ -50,9 +66,7 @@ def _check_frozen(frozen):
 
 
 @pytest.mark.parametrize("name,outputs", FIXTURE_CASES, ids=[c[0] for c in FIXTURE_CASES])
-def test_fixture_freezes_to_the_same_logits(name, outputs, mnist_dir):
-    from graphsurgeon import runtime
-
+def test_fixture_freezes_to_the_same_logits(name, outputs, mnist_dir, tmp_path):
     path = _fixture(name)
     g = gs.load(path)
     frozen, changes = freeze(g, outputs=outputs)
@@ -60,26 +74,28 @@ def test_fixture_freezes_to_the_same_logits(name, outputs, mnist_dir):
     reference = gs.load(FIXTURES / "mnist_bn_elu_frozen.pb")
     assert len(frozen) <= len(reference)  # TensorFlow's convert_variables_to_constants keeps its conds
     assert len(changes.changed) == 18  # every variable of the model became a constant
-    out_names = outputs or [info["name"] for info in g.signatures["serving_default"]["outputs"].values()]
-    result = runtime.verify(g, frozen, out_names, tolerance=1e-6, mnist_dir=mnist_dir)
-    assert result.source.startswith("MNIST"), result.source
-    assert result.ok, result.outputs
+    out = tmp_path / "frozen.pb"
+    args = ["--outputs", ",".join(outputs)] if outputs else []
+    code, text, data = run_cli("freeze", path, *args, "-o", out, "--verify", "--tolerance", "1e-6", "--json")
+    assert code == 0, text
+    verify = data["verify"]
+    assert verify["inputs"].startswith("MNIST"), verify["inputs"]
+    assert verify["ok"] and max(verify["max_abs_diff"].values()) <= 1e-6, verify
     expected = _manifest()[name]["test_accuracy"]
-    logits = next(n for n in out_names if result.accuracy(n) is not None)
-    assert abs(result.accuracy(logits) - expected) < 1e-6
+    assert verify["accuracy"] and all(abs(a - expected) < 1e-6 for a in verify["accuracy"].values())
+    written = gs.load(out)
+    assert len(written) == len(frozen)
 
 
-def test_set_pins_training_to_true(mnist_dir):
+def test_set_pins_training_to_true(mnist_dir, tmp_path):
     """--set training=true keeps the training branch (batch statistics) and matches TF fed True."""
-    from graphsurgeon import runtime
-
     g = gs.load(_fixture("mnist_bn_elu_tf1"))
     frozen, _ = freeze(g, outputs=["logits:0"], set_values={"training": True})
     _check_frozen(frozen)
     assert frozen.ops(type="Mean")  # the moments of the training branch
-    result = runtime.verify(g, frozen, ["logits:0"], tolerance=1e-5, fixed={"training": True},
-                            mnist_dir=mnist_dir)
-    assert result.ok, result.outputs
+    code, text, data = run_cli("freeze", FIXTURES / "mnist_bn_elu_tf1", "--outputs", "logits:0", "--set",
+                               "training=true", "-o", tmp_path / "t.pb", "--verify", "--json")
+    assert code == 0 and data["verify"]["ok"], text
     default, _ = freeze(g, outputs=["logits:0"])
     assert not default.ops(type="Mean")
 
@@ -98,10 +114,9 @@ CORPUS_CASES = [
 @pytest.mark.parametrize("model,args", CORPUS_CASES, ids=[f"{m}{''.join(a[1:2])}" for m, a in CORPUS_CASES])
 def test_corpus_freezes_and_verifies(model, args, corpus_dir, tmp_path):
     out = tmp_path / "frozen.pb"
-    result = CliRunner().invoke(cli, ["freeze", str(corpus_dir / model), *args, "-o", str(out), "--verify",
-                                      "--tolerance", "1e-6", "--json"])
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.output[result.output.index("{"):])
+    code, text, data = run_cli("freeze", corpus_dir / model, *args, "-o", out, "--verify", "--tolerance", "1e-6",
+                               "--json")
+    assert code == 0, text
     assert data["verify"]["ok"] and data["frozen"]
     frozen = gs.load(out)
     _check_frozen(frozen)
