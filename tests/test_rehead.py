@@ -1,0 +1,222 @@
+"""rehead: the chapter's transfer learning in one command, checked end to end in TensorFlow.
+
+The transfer test follows the chapter: base model trained on digits 0-4, cut
+after hidden2's activation (``--at hidden2`` = ``Elu_1:0``), hidden1/hidden2
+and their batch norms frozen, new 5-unit head; labels 5-9 are fed as 0-4.
+Training uses only ``get_collection("my_important_ops")`` (X, y, accuracy,
+training op; ``training`` is not fed, as in the chapter's loop), 100 training
+images per digit, and is compared with the same architecture trained from
+scratch (``--freeze none`` model, every variable re-initialised) on the same
+500 images, same seed, same epochs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import graphsurgeon as gs
+from conftest import FIXTURES, ROOT
+from graphsurgeon.cli.main import cli
+from graphsurgeon.surgery.prune import needed_ops
+
+BASE = FIXTURES / "mnist_bn_elu_0to4"
+EPOCHS, LR, SEED = 20, 0.05, 42
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+
+_TRAIN = r"""
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from fixtures.mnist import load_mnist
+v1 = tf.compat.v1
+reheaded, scratch, data_dir, epochs, seed = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+X_train, y_train, X_test, y_test = load_mnist(data_dir)
+idx = np.concatenate([np.flatnonzero(y_train == d)[:100] for d in range(5, 10)])
+Xs, ys = X_train[idx], y_train[idx] - 5          # digits 5-9 as classes 0-4
+mask = y_test >= 5
+Xt, yt = X_test[mask], y_test[mask] - 5
+
+def run(model_dir, restore):
+    graph = tf.Graph()
+    with graph.as_default():
+        saver = v1.train.import_meta_graph(os.path.join(model_dir, "model.ckpt.meta"))
+        X, y, accuracy, training_op = v1.get_collection("my_important_ops")
+        trainable = set(v1.trainable_variables())
+        frozen = [v for v in v1.global_variables() if v not in trainable]
+        with v1.Session(graph=graph) as sess:
+            if restore:
+                saver.restore(sess, os.path.join(model_dir, "model.ckpt"))
+            else:
+                sess.run(v1.global_variables_initializer())
+            before = {v.op.name: sess.run(v) for v in frozen}
+            moving = {v.op.name: sess.run(v) for v in trainable}
+            rng = np.random.RandomState(seed)
+            for epoch in range(epochs):
+                order = rng.permutation(len(Xs))
+                for start in range(0, len(Xs), 50):
+                    batch = order[start:start + 50]
+                    sess.run(training_op, feed_dict={X: Xs[batch], y: ys[batch]})
+            acc = float(sess.run(accuracy, feed_dict={X: Xt, y: yt}))
+            after = {v.op.name: sess.run(v) for v in frozen}
+            trained = {v.op.name: bool(not np.array_equal(moving[v.op.name], sess.run(v))) for v in trainable}
+    return acc, {n: bool(np.array_equal(before[n], after[n])) for n in before}, trained
+
+acc_r, frozen_same, trained = run(reheaded, True)
+acc_s, _, _ = run(scratch, False)
+print(json.dumps({"reheaded": acc_r, "scratch": acc_s, "frozen_unchanged": frozen_same, "trained": trained,
+                  "test_images": int(len(Xt)), "train_images": int(len(Xs))}))
+"""
+
+_INSPECT = r"""
+import json, sys
+import tensorflow as tf
+v1 = tf.compat.v1
+graph = tf.Graph()
+with graph.as_default():
+    v1.train.import_meta_graph(sys.argv[1])
+    out = {}
+    for key in graph.get_all_collection_keys():
+        items = graph.get_collection(key)
+        out[key] = [getattr(i, "name", None) or str(type(i).__name__) for i in items]
+    print(json.dumps(out))
+"""
+
+
+def _base():
+    if not BASE.exists():
+        if (FIXTURES / "manifest.json").exists():
+            pytest.fail(f"{BASE} is listed in the manifest but missing")
+        pytest.skip("0-4 base model not built")
+    return BASE
+
+
+def _rehead(out, *args):
+    result = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "rehead", str(_base()), "--at", "hidden2",
+                             "--classes", "5", "--lr", str(LR), "-o", str(out), "--json", *args],
+                            capture_output=True, text=True, env=ENV, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def reheaded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rehead")
+    frozen = _rehead(root / "transfer", "--freeze", "hidden1,hidden2")
+    scratch = _rehead(root / "scratch", "--freeze", "none")
+    return root, frozen, scratch
+
+
+def test_transfer_learning_beats_nothing_and_keeps_frozen_bits(reheaded, mnist_dir):
+    root, report, _ = reheaded
+    assert report["cut"] == "Elu_1:0"
+    assert report["frozen"] == ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
+    assert report["trainable_variables"] == ["new_outputs/kernel", "new_outputs/bias"]
+    out = subprocess.run([sys.executable, "-c", _TRAIN, str(root / "transfer"), str(root / "scratch"), str(mnist_dir),
+                          str(EPOCHS), str(SEED)], capture_output=True, text=True, env=ENV, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"\n5-9 test accuracy ({result['test_images']} images, {result['train_images']} training images, "
+          f"{EPOCHS} epochs, lr {LR}): re-headed {result['reheaded']:.4f}, from scratch {result['scratch']:.4f}")
+    # Every reused variable, moving statistics included, bitwise unchanged.
+    assert sorted(result["frozen_unchanged"]) == sorted(report["reused_variables"])
+    assert all(result["frozen_unchanged"].values()), result["frozen_unchanged"]
+    assert all(result["trained"].values())
+    assert result["reheaded"] > 0.75  # chance is 0.2: the frozen features carry the task
+    (root / "accuracy.json").write_text(json.dumps(result))
+
+
+@pytest.mark.xfail(strict=True, reason="measured: with hidden1/hidden2 frozen the 0-4 features give ~0.85 on 5-9, "
+                   "the same network trained from scratch on the same 500 images ~0.89 (see the closing note)")
+def test_transfer_learning_clearly_beats_scratch(reheaded):
+    root = reheaded[0]
+    path = root / "accuracy.json"
+    if not path.exists():
+        pytest.skip("the transfer test did not run")
+    result = json.loads(path.read_text())
+    assert result["reheaded"] > result["scratch"] + 0.02
+
+
+def test_nothing_after_the_cut_survives(reheaded):
+    root, report, _ = reheaded
+    original = gs.load(_base())
+    new = gs.load(root / "transfer")
+    kept, _, _ = needed_ops(original, [report["cut"]])
+    kept |= {op.name for op in original if op.name.startswith(tuple(s + "/" for s in report["frozen"]))}
+    d = gs.diff(original, new)
+    changed = {c.name for c in d.changed}
+    head_scopes = ("y", "logits", "probabilities", "loss/", "eval/", "train/", "init", "save/")
+    # An op of the re-headed graph that has an original op's name must be
+    # rebuilt: changed, or a source that the head itself makes (constant,
+    # placeholder), or computed only from such ops. A surviving old variable
+    # or op would poison everything computed from it.
+    suspect = {op.name for op in new if op.name in original and op.name not in kept and op.name not in changed}
+    ok = {op.name for op in new if op.name not in suspect}
+    sources = ("Const", "Placeholder", "PlaceholderWithDefault")
+    grew = True
+    while grew:
+        grew = False
+        for op in new:
+            if op.name in ok:
+                continue
+            inputs = [t.op_name for t in op.inputs] + op.control_input_names
+            if (not inputs and op.type in sources) or (inputs and all(n in ok for n in inputs)):
+                ok.add(op.name)
+                grew = True
+    stale = sorted(n for n in suspect - ok)
+    assert not stale, stale
+    assert all(n.startswith(head_scopes) for n in suspect), sorted(suspect)
+    names = {op.name for op in new}
+    assert not any(n.startswith(("outputs/", "batch_normalization_2/")) for n in names)
+    assert not any("/AssignMovingAvg" in n for n in names)          # frozen batch norms: no updates
+    grad_targets = {m.group(1) for n in names for m in [re.search(r"gradients/(.+?)_grad/", n)] if m}
+    assert grad_targets and grad_targets <= names                     # gradients only of ops that exist
+    assert not any(t.startswith(("hidden", "batch_normalization")) for t in grad_targets)
+    assert any(n.startswith("train/training_op/update_new_outputs/") for n in names)
+    assert not any(n.startswith("train/training_op/update_hidden") for n in names)
+    # The frozen batch norms read a constant False instead of the training switch.
+    switch = new.op("batch_normalization_1/cond/Switch")
+    assert switch.input_names == ["batch_normalization_1/inference_mode:0"] * 2
+    assert new.collection("update_ops") == [] if "update_ops" in new.collections else True
+
+
+def test_collections_resolve_in_tensorflow(reheaded):
+    root, _, scratch = reheaded
+    for model in ("transfer", "scratch"):
+        meta = root / model / "model.ckpt.meta"
+        out = subprocess.run([sys.executable, "-c", _INSPECT, str(meta)], capture_output=True, text=True, env=ENV)
+        assert out.returncode == 0, out.stderr[-2000:]
+        collections = json.loads(out.stdout.strip().splitlines()[-1])
+        assert collections["my_important_ops"] == ["X:0", "y:0", "eval/accuracy:0", "train/training_op"]
+        assert collections["train_op"] == ["train/training_op"]
+        g = gs.load(meta)
+        for key, coll in g.collections.items():
+            g.collection(key)  # raises if an entry names a missing op
+    # freeze none: the unfrozen batch norms keep their updates under the training switch
+    assert sorted(json.loads(subprocess.run([sys.executable, "-c", _INSPECT, str(root / "scratch" / "model.ckpt.meta")],
+                                            capture_output=True, text=True, env=ENV).stdout.splitlines()[-1])
+                  ["update_ops"]) == sorted(f"{s}/AssignMovingAvg{x}:0" for s in ("batch_normalization",
+                                                                                "batch_normalization_1")
+                                            for x in ("", "_1"))
+    assert "batch_normalization/inference_mode" not in gs.load(root / "scratch")
+
+
+def test_cli_refusals(tmp_path, reheaded):
+    runner = CliRunner()
+    base = str(_base())
+    result = runner.invoke(cli, ["rehead", base, "--at", "hiden2", "--classes", "5", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 1 and "hidden2" in result.output and result.output.startswith("error:")
+    result = runner.invoke(cli, ["rehead", base, "--at", "hidden1", "--classes", "5", "--freeze", "hidden2",
+                                 "-o", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "after the cut" in result.output
+    result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "5",
+                                 "-o", str(reheaded[0] / "transfer")])
+    assert result.exit_code == 1 and "already exists" in result.output
+    result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "1", "-o", str(tmp_path / "c")])
+    assert result.exit_code == 2
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
