@@ -1344,9 +1344,18 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         attr = node.attr
         if "_output_shapes" in attr:
             recorded = [from_proto(s) for s in attr["_output_shapes"].list.shape]
+        fn = RULES.get(op)
+        r = refs[0] if refs else None
+        if fn is _same_as_first and recorded is None and count == 1 and (
+                r is None or (r.op not in state.values and r.op not in state.partials
+                              and r.op not in state.handles)):
+            # The commonest case (Identity, activations, no folded value to pass on)
+            # without building a Context.
+            entry = shapes.get(r.op) if r is not None else None
+            shapes[name] = [entry[r.index] if entry and r.index < len(entry) else None]
+            continue
         ctx = Context(node, graph, state, refs)
         inferred = None
-        fn = RULES.get(op)
         # A known op whose output list cannot be worked out (an attr missing, or a count
         # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
         # trust the same attr.
