@@ -1,0 +1,105 @@
+"""freeze-layers: frozen variables leave trainable_variables and the rebuilt training op."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+import graphsurgeon as gs
+from conftest import FIXTURES, ROOT
+from graphsurgeon.cli.main import cli
+from graphsurgeon.surgery.freeze_layers import strip_training
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+STYLES = ["mnist_bn_elu_tf1", "mnist_bn_elu_resource"]
+FROZEN_SCOPES = ("hidden1/", "batch_normalization/", "hidden2/", "batch_normalization_1/")
+
+
+def _need(name):
+    path = FIXTURES / name
+    if not path.exists():
+        if (FIXTURES / "manifest.json").exists():
+            pytest.fail(f"{path} is listed in the manifest but missing")
+        pytest.skip(f"{path} not built")
+    return path
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_strip_training_finds_loss_and_optimizer(name):
+    g = gs.load(_need(name))
+    manifest = json.loads((FIXTURES / "manifest.json").read_text())["models"][name]
+    stripped, info, changes = strip_training(g)
+    assert info.training_op == "train/training_op" and info.loss == "loss/loss:0"
+    assert info.optimizer == "GradientDescent"
+    assert abs(info.hyperparameters["learning_rate"] - manifest["hyperparameters"]["learning_rate"]) < 1e-7
+    assert info.collections == {"my_important_ops": 3, "train_op": 0}
+    left = {op.name for op in stripped}
+    assert not any(n.startswith("train/") or n.startswith("save/") for n in left)
+    assert {"loss/loss", "eval/accuracy", "logits", "X", "y"} <= left
+    assert g.op("train/training_op")  # input untouched
+    # update ops survive (they are in update_ops)
+    assert len(stripped.collection("update_ops")) == 6
+
+
+_ONE_EPOCH = r"""
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from fixtures.mnist import load_mnist
+v1 = tf.compat.v1
+model, data = sys.argv[1], sys.argv[2]
+Xtr, ytr = [a[:2000] for a in load_mnist(data)[:2]]
+g = tf.Graph()
+with g.as_default():
+    saver = v1.train.import_meta_graph(os.path.join(model, "model.ckpt.meta"))
+    X, y, accuracy, training_op = v1.get_collection("my_important_ops")
+    variables = v1.global_variables()
+    with v1.Session(graph=g) as s:
+        saver.restore(s, os.path.join(model, "model.ckpt"))
+        before = {v.op.name: s.run(v) for v in variables}
+        for i in range(0, len(Xtr), 50):
+            s.run(training_op, {X: Xtr[i:i + 50], y: ytr[i:i + 50], "training:0": True})
+        changed = {v.op.name: bool(not np.array_equal(before[v.op.name], s.run(v))) for v in variables}
+    print(json.dumps({"changed": changed, "trainable": [v.op.name for v in v1.trainable_variables()],
+                      "updates": sorted(op.name for op in g.get_operations() if "update_" in op.name
+                                        and op.type.endswith("ApplyGradientDescent"))}))
+"""
+
+
+@pytest.mark.parametrize("name", STYLES)
+def test_freeze_layers_then_one_epoch(name, tmp_path, mnist_dir):
+    out = tmp_path / "frozen"
+    result = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "freeze-layers", str(_need(name)),
+                             "hidden1", "hidden2", "-o", str(out), "--json"], capture_output=True, text=True,
+                            env=ENV, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["frozen"] == ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
+    run = subprocess.run([sys.executable, "-c", _ONE_EPOCH, str(out), str(mnist_dir)], capture_output=True,
+                         text=True, env=ENV, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    r = json.loads(run.stdout.strip().splitlines()[-1])
+    assert r["trainable"] == report["trainable_variables"]
+    assert not any(v.startswith(FROZEN_SCOPES) for v in r["trainable"])
+    for var, changed in r["changed"].items():
+        if var.startswith(FROZEN_SCOPES):
+            assert not changed, f"{var} changed although frozen"          # moving statistics included
+        else:
+            assert changed, f"{var} did not train"
+    assert r["updates"] and not any("update_hidden" in u or "update_batch_normalization/" in u for u in r["updates"])
+
+
+def test_freeze_layers_refusals(tmp_path):
+    runner = CliRunner()
+    model = str(_need("mnist_bn_elu_tf1"))
+    result = runner.invoke(cli, ["freeze-layers", model, "hiden1", "-o", str(tmp_path / "a")])
+    assert result.exit_code == 1 and "hidden1" in result.output and result.output.startswith("error:")
+    frozen_pb = FIXTURES / "mnist_bn_elu_frozen.pb"
+    if frozen_pb.exists():
+        result = runner.invoke(cli, ["freeze-layers", str(frozen_pb), "hidden1", "-o", str(tmp_path / "b")])
+        assert result.exit_code in (1, 2) and result.output.startswith("error:")
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
