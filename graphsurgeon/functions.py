@@ -68,7 +68,8 @@ def function_to_graph_def(function_def, registry: OpRegistry) -> protos.GraphDef
         parts = text.split(":")
         if len(parts) == 1:
             return f"{parts[0]}:0" if parts[0] in offsets else parts[0]
-        if len(parts) == 2:  # already "node:index" (rare, but TensorFlow accepts it)
+        if len(parts) != 3 or not parts[2].isdigit():
+            # "node:index" (rare, but TensorFlow accepts it), or damaged: kept as written.
             return text
         node, arg, index = parts[0], parts[1], int(parts[2])
         base = offsets.get(node, {}).get(arg)

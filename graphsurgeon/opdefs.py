@@ -26,6 +26,9 @@ def shipped() -> dict[str, OpDef]:
 
 
 _MISSING = object()
+# More outputs than this on one op (a number attr such as Split's num_split)
+# is damage, not a graph: the op's outputs are then unknown rather than allocated.
+MAX_OUTPUTS = 2**16
 
 
 class OpRegistry:
@@ -105,7 +108,7 @@ def output_arg_sizes(node, op_def: OpDef) -> list[tuple[str, int]] | None:
     for arg in op_def.output_arg:
         if arg.number_attr:
             value = _attr(node, op_def, arg.number_attr)
-            if value is None:
+            if value is None or not 0 <= value.i <= MAX_OUTPUTS:
                 return None
             sizes.append((arg.name, int(value.i)))
         elif arg.type_list_attr:
@@ -143,8 +146,8 @@ def output_dtypes(node, op_def: OpDef | None) -> list[str | None] | None:
             count = 1
             if arg.number_attr:
                 value = _attr(node, op_def, arg.number_attr)
-                if value is None:
-                    return None
+                if value is None or not 0 <= value.i <= MAX_OUTPUTS:
+                    return None  # missing, or a damaged count no real op has: unknown
                 count = int(value.i)
             types = [one] * count
         if arg.is_ref:

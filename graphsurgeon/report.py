@@ -35,7 +35,7 @@ FILE_OPS = {
     "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "DumpTensor",
     "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
     "DebugNumericSummaryV2", "LoadAndRemapMatrix", "DTensorRestoreV2", "CalibrationStatisticsSaver",
-    "FileSystemSetConfiguration",
+    "FileSystemSetConfiguration", "RecordInput", "Skipgram",
 }
 PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
 

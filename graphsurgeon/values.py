@@ -22,13 +22,31 @@ def element_count(shape) -> int | None:
     return count
 
 
+# A TensorProto may hold one value for a whole shape (``tf.zeros([1000, 1000])``
+# is one float); decoding expands it. Past this many bytes the declared shape,
+# not the file, would decide how much memory is used: refused instead.
+MAX_EXPANDED_BYTES = 2**28
+
+
 def to_numpy(tensor, where: str = "tensor"):
-    """Decode a TensorProto. Raises FormatError when its content does not fit its shape."""
+    """Decode a TensorProto. Raises FormatError when its content does not fit its shape.
+
+    Memory is bounded by the proto's own size, or by :data:`MAX_EXPANDED_BYTES`
+    when a few values are repeated to fill a large declared shape: a tensor
+    declared ``[1e12]`` with one value is refused, never allocated.
+    """
     import numpy as np  # lazily: listing a graph should not pay for numpy
 
     name = dtypes.base(dtypes.name(tensor.dtype))
     shape = tuple(max(int(d.size), 0) for d in tensor.tensor_shape.dim)
     count = element_count(shape) or 0
+    np_name = dtypes.NUMPY.get(name or "")
+    itemsize = np.dtype(np_name).itemsize if np_name else 8
+    if count * itemsize > MAX_EXPANDED_BYTES and count * itemsize > len(tensor.tensor_content):
+        shown = list(shape) if len(shape) <= 8 else f"of rank {len(shape)}"
+        elements = f"{count:,}" if count < 10**15 else "over 10^15"
+        raise FormatError(where, f"tensor declares shape {shown} ({elements} elements of {name}), "
+                                 f"far more than it holds; not expanded")
     if name == "string":
         values = list(tensor.string_val)
         if len(values) == 1 and count > 1:
@@ -50,6 +68,8 @@ def to_numpy(tensor, where: str = "tensor"):
     if name == "float16":
         arr = np.array(raw, dtype=np.uint16).view(np.float16)
     elif name in ("complex64", "complex128"):
+        if len(raw) % 2:
+            raise FormatError(where, f"complex tensor holds an odd number ({len(raw)}) of real parts")
         arr = np.array(raw[0::2], dtype=dt) + 1j * np.array(raw[1::2], dtype=dt)
     else:
         arr = np.array(raw, dtype=dt)

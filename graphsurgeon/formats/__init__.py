@@ -73,6 +73,17 @@ def read_model(path, tag: str | None = None) -> Model:
         AmbiguousError / NotFoundError: the SavedModel tag cannot be chosen.
     """
     given = Path(path)
+    try:
+        return _read(given, tag)
+    except OSError as exc:  # a name too long, a permission: about the path, not a bug
+        raise FormatError(given, f"cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        if "null" in str(exc):  # os.stat refuses NUL bytes in paths
+            raise FormatError(given, "path holds a NUL byte") from None
+        raise
+
+
+def _read(given: Path, tag: str | None) -> Model:
     if given.is_dir():
         return _read_directory(given, tag)
     if not given.exists():

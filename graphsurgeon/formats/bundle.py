@@ -328,6 +328,13 @@ class BundleReader:
             raise FormatError(self.index_path, f"entry {name!r} names shard {entry.shard_id} "
                                                f"of {self.num_shards}")
         handle = self._file(entry.shard_id)
+        # Checked against the shard's real size first: read(n) allocates n bytes up front,
+        # so a damaged entry's size must never reach it.
+        available = os.fstat(handle.fileno()).st_size
+        if entry.offset + entry.size > available:
+            raise FormatError(self.shard_path(entry.shard_id),
+                              f"truncated: {name!r} needs {entry.size} bytes at offset {entry.offset}, "
+                              f"the shard has {available}")
         handle.seek(entry.offset)
         data = handle.read(entry.size)
         if len(data) != entry.size:
@@ -376,6 +383,8 @@ class BundleReader:
                                                "(a partitioned variable), which this reader does not join",
                               hint="read it with TensorFlow's tf.train.load_checkpoint")
         where = self.shard_path(entry.shard_id)
+        if any(d < 0 for d in shape):
+            raise FormatError(self.index_path, f"{name!r} has a negative dimension in shape {list(shape)}")
         if dtype != "string" and _numpy_dtype(dtype) is None:
             raise FormatError(where, f"{name!r} has dtype {dtype}, which this reader does not decode")
         data = self._bytes(name, entry)

@@ -62,7 +62,12 @@ def latest_prefix(directory: Path) -> str | None:
     match = _STATE_LINE.search(text)
     if not match:
         return None
-    named = Path(match.group(1).encode().decode("unicode_escape"))
+    try:
+        named = Path(match.group(1).encode("utf-8", "replace").decode("unicode_escape"))
+    except UnicodeDecodeError:  # a damaged escape ("\\x"): the path as written
+        named = Path(match.group(1))
+    if "\0" in str(named) or not named.name:
+        return None  # not a path at all
     # Checkpoint state files often hold absolute paths from the machine that
     # trained the model; a directory that was moved still holds the files.
     candidates = [named if named.is_absolute() else Path(directory) / named, Path(directory) / named.name]
@@ -75,9 +80,12 @@ def latest_prefix(directory: Path) -> str | None:
 def exists(prefix: str) -> bool:
     """Whether some checkpoint (V2 or V1, sharded or not) lives at ``prefix``."""
     p = Path(prefix)
-    if Path(prefix + ".index").is_file() or (p.is_file() and _is_table(p)):
-        return True
-    return any(p.parent.glob(p.name + "-?????-of-?????"))
+    try:
+        if Path(prefix + ".index").is_file() or (p.is_file() and _is_table(p)):
+            return True
+        return any(p.parent.glob(p.name + "-?????-of-?????"))
+    except (OSError, ValueError):  # a name too long, a NUL byte: no checkpoint there
+        return False
 
 
 def prefix_for_meta(meta: Path) -> str | None:

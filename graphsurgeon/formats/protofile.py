@@ -17,6 +17,8 @@ from ..errors import FormatError, OutputError
 
 # Protocol buffers refuse to serialise messages of 2 GiB or more.
 PROTO_LIMIT = 2**31 - 1
+# upb's default recursion limit when parsing binary messages.
+NESTING_LIMIT = 100
 
 KINDS = ("graphdef", "meta", "savedmodel")
 
@@ -116,16 +118,12 @@ def read_message(path: Path, expect: str | None = None):
     ``expect`` is the kind the caller's context suggests (from a file name);
     the content decides when it disagrees.
     """
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except IsADirectoryError:
-        raise FormatError(path, "is a directory, expected a file") from None
-    except OSError as exc:
-        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    data = read_file(path)
     if not data:
         raise FormatError(path, "file is empty")
+    other = other_kind(data)
+    if other is not None:
+        raise FormatError(path, f"is {other}, not a TensorFlow graph")
     kind = sniff_text(data)
     if kind is not None:
         return kind, parse_text(path, data, kind), "text"
@@ -142,8 +140,66 @@ def read_message(path: Path, expect: str | None = None):
             continue
         if _plausible(candidate, msg):
             return candidate, msg, "binary"
+    if first_error is not None and "MaxDepth" in str(first_error):
+        raise FormatError(path, f"messages nested more than {NESTING_LIMIT} deep: protocol buffers "
+                                "refuse to parse it (recursion limit)")
     reason = "truncated or damaged" if first_error else "does not hold a graph"
     raise FormatError(path, f"not a readable TensorFlow graph file ({reason})")
+
+
+def read_file(path) -> bytes:
+    """The bytes of a regular file (FormatError naming it otherwise).
+
+    Devices and pipes are refused (``/dev/zero`` would never end), and so is
+    anything over :data:`PROTO_LIMIT`, which no protocol buffer can hold.
+    """
+    import stat
+
+    path = Path(path)
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise FormatError(path, "no such file") from None
+    except OSError as exc:
+        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise FormatError(path, "is a directory, expected a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise FormatError(path, "is not a regular file (a device, pipe or socket)")
+    if info.st_size > PROTO_LIMIT:
+        raise FormatError(path, f"{info.st_size:,} bytes: over the 2 GiB protocol buffer limit "
+                                f"({PROTO_LIMIT:,} bytes), so it cannot hold one graph message")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+
+
+# Signatures of files people pass by mistake: say what they are.
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"PK\x03\x04", "a zip archive (a Keras .keras file?)"), (b"\x1f\x8b", "a gzip file (unpack it first)"),
+          (b"\x89HDF\r\n\x1a\n", "an HDF5 file (Keras .h5 weights?)"), (b"%PDF", "a PDF document"),
+          (b"\x7fELF", "an executable"), (b"\x80\x02", "a Python pickle"), (b"\x80\x03", "a Python pickle"),
+          (b"\x80\x04", "a Python pickle"), (b"\x80\x05", "a Python pickle"))
+
+
+def other_kind(data: bytes) -> str | None:
+    """What a file is when it is plainly not a protocol buffer (an image, an archive, JSON...), else None."""
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            return what
+    if data[4:8] == b"TFL3":
+        return "a TensorFlow Lite model"
+    head = data[:4096].lstrip()
+    if head[:1] in (b"{", b"[") and b"\0" not in head:
+        import json
+
+        try:
+            json.loads(data.decode("utf-8"))
+            return "a JSON file"
+        except ValueError:
+            return None
+    return None
 
 
 def _plausible(kind: str, msg) -> bool:
@@ -171,6 +227,9 @@ def parse_text(path, data: bytes, kind: str):
         raise FormatError(path, "text graph is not valid UTF-8") from None
     except text_format.ParseError as exc:
         raise FormatError(path, f"text graph does not parse: {exc}") from None
+    except (RecursionError, _message.DecodeError):
+        # The text parser recurses once per nesting level (no depth limit of its own).
+        raise FormatError(path, "text graph nests messages too deeply to parse (recursion limit)") from None
     return msg
 
 
@@ -178,7 +237,11 @@ def serialize(msg, encoding: str = "binary", path=None) -> bytes:
     from google.protobuf import text_format
 
     if encoding == "text":
-        return text_format.MessageToString(msg).encode("utf-8")
+        try:
+            return text_format.MessageToString(msg).encode("utf-8")
+        except (RecursionError, _message.DecodeError):
+            raise OutputError(f"{path or 'graph'}: nests messages too deeply to write as text",
+                              hint="write it binary") from None
     size = msg.ByteSize()
     if size > PROTO_LIMIT:
         raise OutputError(f"{path or 'graph'}: {size:,} bytes exceeds the 2 GiB protocol buffer limit",
@@ -215,3 +278,32 @@ def atomic_write(path: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported.
+
+    Replacing a directory with ``rename`` needs two steps (old one aside, new
+    one in), and a kill between them leaves no directory at all; an exchange
+    leaves either the old or the new one, whatever the moment.
+    """
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):  # glibc before 2.28, or no libc found
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (22, 38, 95):  # EINVAL/ENOSYS/EOPNOTSUPP: this file system or kernel cannot
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
-from .protofile import atomic_write, parse_binary, parse_text, serialize
+from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize
 
 FORMATS = ("meta", "savedmodel", "graphdef")
 ENCODINGS = ("binary", "text")
@@ -236,6 +236,10 @@ def _replace(tmp: Path, target: Path) -> None:
     """Rename ``tmp`` to ``target``, moving an existing target aside first and deleting it after."""
     if not (target.exists() or target.is_symlink()):
         os.rename(tmp, target)
+        return
+    if target.is_dir() and not target.is_symlink() and exchange(tmp, target):
+        # One atomic step: a kill at any moment leaves the old or the new directory.
+        shutil.rmtree(tmp, ignore_errors=True)
         return
     backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent))
     aside = backup / "old"

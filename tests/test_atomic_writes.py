@@ -1,0 +1,180 @@
+"""Writes are atomic: a writer killed (SIGKILL) at any moment leaves the old output or the complete new one.
+
+A child process saves a graph over the same target again and again,
+alternating two versions (A, B); the parent kills it at random moments and
+checks that the target is byte for byte A or B -- for a ``.meta``, a ``.pb``
+and a SavedModel directory (whose ``variables/`` must be whole too). Also:
+a failure half-way (the 2 GiB limit, a serialisation error) leaves no
+partial output and no temporary file; ``atomic_write`` keeps the old file
+when the write fails.
+"""
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT
+
+KILLS = int(os.environ.get("GS_KILLS", "10"))
+
+CHILD = textwrap.dedent('''
+    import sys
+    import graphsurgeon
+    from graphsurgeon import protos
+
+    source, target, refdir, fmt = sys.argv[1:5]
+    a = graphsurgeon.load(source)
+    b = a.copy()
+    # Version B: one op more and a Const large enough that a write takes a while.
+    node = protos.NodeDef(name="fuzz_marker", op="Const")
+    node.attr["dtype"].type = 1
+    tensor = node.attr["value"].tensor
+    tensor.dtype = 1
+    tensor.tensor_shape.dim.add(size=1 << 20)
+    tensor.tensor_content = bytes(range(256)) * (4 << 12)
+    b.add_op(node)
+    a.save(refdir + "/A" + ("" if fmt == "savedmodel" else "." + fmt), format=fmt, force=True)
+    b.save(refdir + "/B" + ("" if fmt == "savedmodel" else "." + fmt), format=fmt, force=True)
+    a.save(target, format=fmt, force=True)
+    print("ready", flush=True)
+    while True:
+        b.save(target, format=fmt, force=True)
+        a.save(target, format=fmt, force=True)
+''')
+
+
+def _graph_file(path: Path, fmt: str) -> Path:
+    return path / "saved_model.pb" if fmt == "savedmodel" else path
+
+
+def _tree(path: Path) -> dict:
+    return {str(p.relative_to(path)): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+CASES = {
+    "meta": (FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta", "out.meta"),
+    "graphdef": (FIXTURES / "mnist_bn_elu_frozen.pb", "out.pb"),
+    "savedmodel": (FIXTURES / "mnist_bn_elu_savedmodel_tf1", "out_savedmodel"),
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(CASES))
+def test_sigkill_leaves_old_or_new(fmt, tmp_path):
+    source, name = CASES[fmt]
+    if not source.exists():
+        pytest.fail(f"fixture {source} is missing")
+    target = tmp_path / "out" / name
+    target.parent.mkdir()
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    rng = random.Random(f"sigkill:{fmt}")
+    seen = {"A": 0, "B": 0}
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for attempt in range(KILLS):
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(source), str(target), str(refs), fmt],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = child.stdout.readline()
+        if line.strip() != "ready":
+            child.kill()
+            pytest.fail(f"writer did not start: {line!r} {child.stderr.read()[-2000:]}")
+        # Kill somewhere inside a save (each takes tens of milliseconds).
+        time.sleep(rng.uniform(0.0, 0.4))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert child.returncode == -signal.SIGKILL
+        ref_a = _graph_file(refs / ("A" if fmt == "savedmodel" else f"A.{fmt}"), fmt).read_bytes()
+        ref_b = _graph_file(refs / ("B" if fmt == "savedmodel" else f"B.{fmt}"), fmt).read_bytes()
+        assert ref_a != ref_b
+        assert target.exists(), f"kill {attempt}: the target vanished"
+        got = _graph_file(target, fmt).read_bytes()
+        assert got in (ref_a, ref_b), f"kill {attempt}: target is neither version ({len(got)} bytes)"
+        seen["A" if got == ref_a else "B"] += 1
+        if fmt == "savedmodel":
+            # Everything else in the directory is the source's, complete.
+            tree = _tree(target)
+            tree.pop("saved_model.pb")
+            expected = _tree(source)
+            expected.pop("saved_model.pb")
+            assert tree == expected
+        # Left-overs of killed writes are hidden temporaries, never the target's name.
+        for item in target.parent.iterdir():
+            assert item == target or (item.name.startswith(f".{target.name}.")
+                                      and item.name.endswith((".tmp", ".old"))), item
+    assert seen["A"] + seen["B"] == KILLS
+
+
+def test_failure_halfway_leaves_nothing(tmp_path, monkeypatch):
+    import graphsurgeon
+    from graphsurgeon.errors import OutputError
+    from graphsurgeon.formats import protofile
+
+    g = graphsurgeon.load(FIXTURES / "mnist_bn_elu_frozen.pb")
+    g.graph_def.node[0].device = "/cpu:0"  # edited, so the writer serialises
+    # The 2 GiB limit, without allocating 2 GiB: a 1 KiB limit.
+    monkeypatch.setattr(protofile, "PROTO_LIMIT", 1024)
+    out = tmp_path / "big.pb"
+    with pytest.raises(OutputError, match=r"2 GiB protocol buffer limit") as info:
+        g.save(out)
+    assert str(out) in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    # An existing output stays as it was.
+    out.write_bytes(b"old")
+    with pytest.raises(OutputError):
+        g.save(out, force=True)
+    assert out.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["big.pb"]
+
+
+def test_savedmodel_failure_halfway_keeps_old(tmp_path, monkeypatch):
+    import graphsurgeon
+    from graphsurgeon.formats import writer
+
+    source = FIXTURES / "mnist_bn_elu_savedmodel_tf1"
+    g = graphsurgeon.load(source)
+    out = tmp_path / "sm"
+    g.save(out)
+    before = _tree(out)
+    g.graph_def.node[0].device = "/cpu:0"
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(writer, "atomic_write", boom)
+    with pytest.raises(OSError):
+        g.save(out, force=True)
+    assert _tree(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["sm"]
+
+
+def test_atomic_write_failure_keeps_old_file(tmp_path, monkeypatch):
+    from graphsurgeon.formats.protofile import atomic_write
+
+    target = tmp_path / "g.pb"
+    target.write_bytes(b"old content")
+
+    def fail_fsync(fd):
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(os, "fsync", fail_fsync)
+    with pytest.raises(OSError):
+        atomic_write(target, b"new content")
+    assert target.read_bytes() == b"old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["g.pb"]
+
+
+def test_text_too_deep_to_write_is_a_clean_error(tmp_path):
+    from graphsurgeon.errors import OutputError
+    from graphsurgeon.formats.protofile import serialize
+    from tests.fuzzlib import nested_attr_graph
+
+    gd = nested_attr_graph(400)  # built in memory: deeper than any parser accepts
+    with pytest.raises(OutputError, match="too deeply"):
+        serialize(gd, "text", tmp_path / "deep.pbtxt")
