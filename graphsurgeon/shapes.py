@@ -1367,6 +1367,9 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError):
                 inferred = None
         result = list(inferred) if inferred is not None else [None] * count
+        if inferred is not None and not all(r is None or type(r) is tuple for r in result):
+            # A damaged attr (a "shape" holding an int) reached a rule that returns it.
+            result = [r if r is None or type(r) is tuple else None for r in result]
         if len(result) != count:
             result = (result + [None] * count)[:count]
         if recorded is not None and len(recorded) == count:
@@ -1411,6 +1414,7 @@ def _restored_shapes(graph, state) -> None:
             if current is not None:
                 continue
             found, chain, frontier, ok = None, [], [(node.name, index)], True
+            seen = {(node.name, index)}  # Identity cycles (damaged graphs) end the walk
             while frontier and ok:
                 name, idx = frontier.pop()
                 for consumer, position, out_index in consumers.get(name, ()):
@@ -1420,18 +1424,21 @@ def _restored_shapes(graph, state) -> None:
                     if c is None:
                         continue
                     if c.op == "Identity":
-                        chain.append(consumer)
-                        frontier.append((consumer, 0))
+                        if (consumer, 0) not in seen:
+                            seen.add((consumer, 0))
+                            chain.append(consumer)
+                            frontier.append((consumer, 0))
                         continue
                     if c.op == "Assign" and position == 1 and \
                             (c.attr["validate_shape"].b if "validate_shape" in c.attr else True):
                         ref = _names.parse_input(c.input[0])
-                        var = (shapes.get(ref.op) or [None])[ref.index] if ref.index >= 0 else None
+                        var_shapes = shapes.get(ref.op) or []
+                        var = var_shapes[ref.index] if 0 <= ref.index < len(var_shapes) else None
                     elif c.op == "AssignVariableOp" and position == 1:
                         var = state.handle_of(_names.parse_input(c.input[0]))
                     else:
                         continue
-                    if var is None:
+                    if not isinstance(var, tuple):  # unknown, or a damaged shape attr
                         ok = False
                         break
                     found = var if found is None else merge(found, var)

@@ -997,6 +997,20 @@ def crafted_graphs() -> dict:
     # Each level is three messages (AttrValue, NameAttrList, map entry): 25 levels = 75, under the limit.
     cases["nested_attrs_25"] = nested_attr_graph(25)
 
+    # Found by the long run: an Identity cycle after a restore looped forever in
+    # shapes._restored_shapes; a "shape" attr holding an int reached len().
+    gd = small_graph()
+    restore = _node(gd, "save/RestoreV2", "RestoreV2", ["prefix", "names", "slices"])
+    restore.attr["dtypes"].list.type.extend([1, 1])
+    _node(gd, "id1", "Identity", ["save/RestoreV2:0", "id2"], T=_type(1))
+    _node(gd, "id2", "Identity", ["id1"], T=_type(1))
+    var = _node(gd, "v", "VarHandleOp", dtype=_type(1))
+    var.attr["shape"].i = 3
+    _node(gd, "assign", "AssignVariableOp", ["v", "save/RestoreV2:1"], dtype=_type(1))
+    gd.node[0].attr["shape"].ClearField("shape")
+    gd.node[0].attr["shape"].i = 5
+    cases["restore_cycles_and_int_shapes"] = gd
+
     gd = small_graph()
     f = gd.library.function.add()
     f.signature.name = "f"
