@@ -81,6 +81,9 @@ class _Work:
         self.nodes: dict = {n.name: n for n in nodes}
         self.alias: dict[tuple[str, int], tuple[str, int]] = {}
         self.const_cache: dict = {}
+        # Frozen variables' checkpoint bytes, kept out of their Const nodes until the result is
+        # assembled: each value is then copied into a protocol buffer once, not three times.
+        self.blobs: dict[str, tuple[object, bytes]] = {}  # name -> (the Const node, tensor_content)
 
     def resolve(self, op: str, index: int) -> tuple[str, int]:
         seen = 0
@@ -118,6 +121,10 @@ class _Work:
                 break
             chain.append(key)
             if node.op == "Const" and key[1] == 0:
+                blob = self.blobs.get(key[0])
+                if blob is not None and blob[0] is node:
+                    value = _blob_array(node, blob[1])
+                    break
                 try:
                     value = to_numpy(node.attr["value"].tensor, where=node.name)
                 except FormatError:
@@ -134,6 +141,17 @@ class _Work:
         for k in chain:
             self.const_cache[k] = value
         return value
+
+
+def _blob_array(node, blob: bytes):
+    """A read-only numpy view of a frozen variable's checkpoint bytes (no copy)."""
+    import numpy as np
+
+    from ..formats.bundle import _numpy_dtype
+
+    tensor = node.attr["value"].tensor
+    shape = tuple(int(d.size) for d in tensor.tensor_shape.dim)
+    return np.frombuffer(blob, dtype=_numpy_dtype(_dtypes.name(tensor.dtype))).reshape(shape)
 
 
 def _const_node(name: str, array_or_proto, dtype: str, device: str = ""):
@@ -634,11 +652,13 @@ def _freeze_variables(work: _Work, g: Graph, live: list[str], checkpoint: str | 
                 if len(dims) != len(shape) or any(d >= 0 and d != s for d, s in zip(dims, shape)):
                     raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has "
                                        f"shape {list(shape)}, variable {var} has {dims}")
-            tensor = _tensor_proto(reader, key)
-            total += len(tensor.tensor_content) or tensor.ByteSize()
+            tensor, blob = _tensor_proto(reader, key)
+            total += len(blob) if blob is not None else (len(tensor.tensor_content) or tensor.ByteSize())
             const = _const_node(var, tensor, reader.dtype(key), node.device)
             if "_class" in node.attr:
                 const.attr["_class"].CopyFrom(node.attr["_class"])
+            if blob:
+                work.blobs[var] = (const, blob)
             work.nodes[var] = const
             work.frozen.append(var)
             for read in reads.get(var, ()):
@@ -680,15 +700,20 @@ def _writes_input(g: Graph, node, position: int) -> bool:
 
 
 def _tensor_proto(reader, key: str):
+    """``(TensorProto, raw bytes or None)``: numeric V2 tensors come as a header plus their bytes.
+
+    The bytes are the Const's ``tensor_content``, set when the result is
+    assembled (see ``_Work.blobs``).
+    """
     from ..formats.bundle import BundleReader
     from ..values import from_numpy
 
     if isinstance(reader, BundleReader) and reader.dtype(key) != "string":
         dtype, shape, raw = reader.read_raw(key)
-        proto = protos.TensorProto(dtype=_dtypes.number(dtype), tensor_content=raw)
+        proto = protos.TensorProto(dtype=_dtypes.number(dtype))
         for d in shape:
             proto.tensor_shape.dim.add(size=d)
-        return proto
+        return proto, raw
     import numpy as np
 
     value = reader.read(key)
@@ -696,7 +721,7 @@ def _tensor_proto(reader, key: str):
         value = np.array(value, dtype=object)
     proto = from_numpy(np.asarray(value))
     proto.dtype = _dtypes.number(reader.dtype(key))
-    return proto
+    return proto, None
 
 
 # --------------------------------------------------------------------------- assembling
@@ -732,12 +757,17 @@ def _assemble(work: _Work, g: Graph, outputs: list[tuple[str, int]], named: list
     live = _live(work, outputs, named)
     live_set = set(live)
     memo: dict = {}
+    work.const_cache.clear()  # its views of work.blobs would keep each blob alive after its copy below
     out = protos.GraphDef()
     out.versions.CopyFrom(g.graph_def.versions)
     for name in live:
         node = work.nodes[name]
         new = out.node.add()
         new.CopyFrom(node)
+        blob = work.blobs.pop(name, None)
+        if blob is not None and blob[0] is node:
+            new.attr["value"].tensor.tensor_content = blob[1]
+        del blob  # the last reference: the bytes go as soon as they are in the result
         del new.input[:]
         controls = []
         for text in node.input:
