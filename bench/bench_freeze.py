@@ -76,6 +76,16 @@ print(json.dumps({"diffs": diffs, "scale": scale, "ops": ops}))
 """
 
 
+# Measured before commit 1f25eb2 (freeze copied each checkpoint value into a protocol buffer three
+# times), same machine, same run length: kept in the section as the "before" of that change.
+HISTORY = """
+Before commit 1f25eb2 (each checkpoint value copied into protocol buffers three times instead of
+once) the big model took 0.83 s (0.70-0.92) at a peak of 435 MiB (the fixture: 0.36 s, 42 MiB, the same within noise).
+Ours now peaks while writing: the frozen GraphDef (one copy of the values) plus its serialisation
+(protobuf's buffer and the Python bytes object), about 3 x 105 MB over a 22 MiB start.
+"""
+
+
 @dataclass
 class Case:
     label: str
@@ -125,13 +135,13 @@ def measure(case: Case, workdir: Path) -> dict:
     }
 
 
-def cases(runs: int, big_runs: int, width: int, layers: int) -> list[Case]:
+def cases(runs: int, big_runs: int, width: int, layers: int, cache: Path | None = None) -> list[Case]:
     out = []
     if runs > 0:
         out.append(Case("fixture `mnist_bn_elu_tf1` (1.1 MB of variables)", FIXTURE.with_suffix(".ckpt.meta"),
                         FIXTURE, FIXTURE_OUTPUTS, {"X": [256, 784]}, runs))
     if big_runs > 0:
-        prefix = cached_model(width, layers)
+        prefix = cached_model(width, layers, cache)
         out.append(Case(f"synthetic {layers} dense {width}x{width} "
                         f"({variable_bytes(width, layers) / 1e6:.0f} MB of variables)",
                         prefix.with_suffix(".ckpt.meta"), prefix, ["output"], {"X": [64, width]}, big_runs))
@@ -151,10 +161,11 @@ def _check_row(case: Case, r: dict) -> str:
             f"| {diffs} |")
 
 
-def run(runs: int, big_runs: int, width: int, layers: int) -> list[tuple[Case, dict]]:
+def run(runs: int, big_runs: int, width: int, layers: int, cache: Path | None = None) -> list[tuple[Case, dict]]:
+    """Measure each case (the fixture when ``runs``, the big model when ``big_runs``)."""
     results = []
     with tempfile.TemporaryDirectory(prefix="bench_freeze.") as tmp:
-        for case in cases(runs, big_runs, width, layers):
+        for case in cases(runs, big_runs, width, layers, cache):
             results.append((case, measure(case, Path(tmp))))
     return results
 
@@ -175,18 +186,25 @@ def main() -> None:
         print(case.label, json.dumps(r))
     if args.no_write:
         return
-    command = "python -m bench.bench_freeze" + (f" --runs {args.runs}" if args.runs != 5 else "") + (
-        f" --big-runs {args.big_runs}" if args.big_runs != 3 else "")
-    body = f"""`{command}` ({datetime.date.today()}, {machine()}).
+    update_section("freeze", section(results, args.runs, args.big_runs, args.width, args.layers))
+
+
+def section(results: list[tuple[Case, dict]], runs: int, big_runs: int, width: int, layers: int) -> str:
+    """The body of BENCHMARKS.md's ``## freeze`` section."""
+    command = "python -m bench.bench_freeze" + (f" --runs {runs}" if runs != 5 else "") + (
+        f" --big-runs {big_runs}" if big_runs != 3 else "") + (
+        f" --width {width} --layers {layers}" if (width, layers) != (2560, 4) else "")
+    return f"""`{command}` ({datetime.date.today()}, {machine()}).
 Cold processes, alternating; median wall time (min-max) and median peak RSS of
-{args.runs} runs each on the fixture, {args.big_runs} on the big model.
+{runs} runs each on the fixture, {big_runs} on the big model.
 TensorFlow's path: `import tensorflow`, `import_meta_graph` + `Saver.restore` in a Session,
 `tf.compat.v1.graph_util.convert_variables_to_constants(sess, graph_def, outputs)`, write the `.pb`.
 Ours: `graphsurgeon freeze MODEL.meta --outputs ... -o out.pb`.
 The big model (`bench/synthetic_big.py`): ref variables, a Saver and a gradient-descent training op,
-{layers_text(args)}; its checkpoint holds only the layers' variables.
+{layers} dense layers of {width}x{width} float32
+({variable_bytes(width, layers):,} bytes of variables); its checkpoint holds only the layers' variables.
 
-| model | graphsurgeon freeze | TF convert_variables_to_constants | speedup | ours peak | TF peak | memory ratio |
+| model | graphsurgeon freeze | TF convert_variables_to_constants | speedup | ours peak | TF peak | TF peak / ours |
 |---|---|---|---|---|---|---|
 """ + "\n".join(_row(c, r) for c, r in results) + """
 
@@ -196,13 +214,7 @@ difference per output. Ours also drops the `training` cond that TensorFlow's res
 
 | model | ops (ours) | ops (TF) | bytes (ours) | bytes (TF) | max abs diff |
 |---|---|---|---|---|---|
-""" + "\n".join(_check_row(c, r) for c, r in results)
-    update_section("freeze", body)
-
-
-def layers_text(args) -> str:
-    return (f"{args.layers} dense layers of {args.width}x{args.width} float32 "
-            f"({variable_bytes(args.width, args.layers):,} bytes of variables)")
+""" + "\n".join(_check_row(c, r) for c, r in results) + "\n" + HISTORY
 
 
 if __name__ == "__main__":

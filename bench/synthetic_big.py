@@ -68,18 +68,19 @@ def variable_bytes(width: int, layers: int) -> int:
     return layers * (width * width + width) * 4
 
 
-def cached_model(width: int = 2560, layers: int = 4, python: str | None = None) -> Path:
+def cached_model(width: int = 2560, layers: int = 4, cache: Path | None = None, python: str | None = None) -> Path:
     """The checkpoint prefix ``.../model.ckpt`` of the model, built on first use.
 
     Built in a temporary directory next to the cache and renamed into place,
     so an interrupted build leaves nothing that looks complete.
     """
-    directory = CACHE / f"big_{width}x{layers}"
+    cache = Path(cache or CACHE)
+    directory = cache / f"big_{width}x{layers}"
     prefix = directory / "model.ckpt"
     if (directory / "model.ckpt.index").is_file():
         return prefix
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=CACHE))
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=directory.name + ".", dir=cache))
     try:
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
         proc = subprocess.run([python or sys.executable, "-c", _BUILD, str(tmp), str(width), str(layers)],
