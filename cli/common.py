@@ -68,9 +68,8 @@ def table(rows, headers=None) -> None:
         last = len(r) - 1
         lines.append("  ".join(c if i == last else (c.ljust(width[i]) if len(c) <= width[i] else c)
                                for i, c in enumerate(r)).rstrip())
-    out = click.get_text_stream("stdout")
-    out.write("\n".join(lines) + "\n")
-    out.flush()
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
 
 
 def debug_enabled() -> bool:
