@@ -59,7 +59,20 @@ class OpRegistry:
         op_def, deps = spec
         if op_def is None:
             return None
+        if not deps:  # fixed output types (NoOp, Shape's out_type aside, ...)
+            key = (node.op,)
+            types = self._dtype_memo.get(key, _MISSING)
+            if types is _MISSING:
+                types = self._dtype_memo[key] = output_dtypes(node, op_def)
+            return types
         attr = node.attr
+        if len(deps) == 1 and deps[0][1] == "type":  # the common case: one type attr ("T", "dtype")
+            name = deps[0][0]
+            key = (node.op, attr[name].type if name in attr else None)
+            types = self._dtype_memo.get(key, _MISSING)
+            if types is _MISSING:
+                types = self._dtype_memo[key] = output_dtypes(node, op_def)
+            return types
         key = [node.op]
         for name, field in deps:
             if name not in attr:

@@ -75,17 +75,21 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     for graph in graphs:
         shapes = graph.shapes
-        selected = graph.ops(patterns or None, type=types or None) if graph is g else \
-            _function_ops(graph, patterns, types)
-        for op in selected:
-            name = op.node.name
+        if not (patterns or types):
+            selected = graph.graph_def.node
+        else:
+            selected = (op.node for op in (graph.ops(patterns or None, type=types or None) if graph is g
+                                           else _function_ops(graph, patterns, types)))
+        function = graph.function_name
+        for node in selected:
+            name = node.name
             dts = graph._dtypes(name) or ()
             shp = shapes.get(name) or ()
             parts = []
             for i in range(graph._num_outputs(name)):
                 dtype = dts[i] if i < len(dts) else None
                 parts.append(f"{dtype or '?'} {format_shape(shp[i] if i < len(shp) else None)}")
-            yield graph.function_name, name, op.node.op, ", ".join(parts) or "-"
+            yield function, name, node.op, ", ".join(parts) or "-"
 
 
 def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False) -> list[dict]:
