@@ -101,8 +101,14 @@ def sniff_binary(data: bytes, prefer: str | None = None) -> str | None:
     wires = dict(fields)
     if wires.get(1) == 0 and numbers <= {1, 2}:
         return "savedmodel"
-    if numbers - {1, 2, 3, 4, 5}:
-        return "meta" if numbers <= {1, 2, 3, 4, 5, 6, 7} else None
+    # Field numbers we do not know are fields a newer TensorFlow added: they
+    # are kept as unknown fields; the ones we know decide.
+    known = numbers & {1, 2, 3, 4, 5, 6, 7}
+    if not known or 2 not in known and 1 not in known:
+        return None
+    if known & {6, 7}:
+        return "meta"
+    numbers = known
     if sum(1 for n, _ in fields if n == 1) > 1:
         return "graphdef"  # many nodes; a MetaGraphDef has one meta_info_def
     if wires.get(3) == 0:
