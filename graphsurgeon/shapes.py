@@ -1367,7 +1367,7 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError):
                 inferred = None
         result = list(inferred) if inferred is not None else [None] * count
-        if inferred is not None and not all(r is None or type(r) is tuple for r in result):
+        if inferred is not None and any(r is not None and type(r) is not tuple for r in result):
             # A damaged attr (a "shape" holding an int) reached a rule that returns it.
             result = [r if r is None or type(r) is tuple else None for r in result]
         if len(result) != count:
@@ -1379,8 +1379,10 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
             _fold(ctx, count)
         if op in _HANDLE_OPS:
             _track_handles(ctx, count)
-    for node in nodes:
-        shapes.setdefault(node.name, [None] * graph._num_outputs(node.name))
+    if len(shapes) != len(nodes):
+        for node in nodes:
+            if node.name not in shapes:
+                shapes[node.name] = [None] * graph._num_outputs(node.name)
     _restored_shapes(graph, state)
     return shapes
 
