@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon.errors import OutputError, UsageError
+from graphsurgeon.errors import UsageError
 
 from .common import echo_json, handle_errors, json_option, load, model_argument
-from .freeze import output_path, report_verification, write_graph
+from .freeze import output_path, report_verification, verification_failed, write_graph
 
 
 @click.command("fold-bn")
@@ -39,9 +39,7 @@ def command(model, tag, output, verify, outputs, tolerance, as_json):
         comparison = runtime.verify(g, result, sinks, tolerance)
         if not comparison.ok:
             report_verification(comparison)
-            worst = max(comparison.outputs, key=comparison.outputs.get)
-            raise OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
-                              f"(tolerance {tolerance:g}); {path} not written")
+            raise verification_failed(comparison, path, tolerance)
     size = write_graph(result, path, encoding)
     if as_json:
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,

@@ -39,6 +39,13 @@ def write_graph(graph, path: Path, encoding: str) -> int:
     return len(data)
 
 
+def verification_failed(comparison, path, tolerance: float) -> OutputError:
+    """The error for a result whose outputs differ from the original's beyond ``tolerance``."""
+    worst = max(comparison.outputs, key=comparison.outputs.get)
+    return OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
+                       f"(tolerance {tolerance:g}); {path} not written")
+
+
 def report_verification(comparison) -> None:
     click.echo(f"verify   on {comparison.source}, tolerance {comparison.tolerance:g}")
     for name, diff in comparison.outputs.items():
@@ -89,9 +96,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                 echo_json({"written": None, "verify": comparison.as_dict()})
             else:
                 report_verification(comparison)
-            worst = max(comparison.outputs, key=comparison.outputs.get)
-            raise OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
-                              f"(tolerance {tolerance:g}); {path} not written")
+            raise verification_failed(comparison, path, tolerance)
     size = write_graph(result, path, encoding)
     if as_json:
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "outputs": out_names,

@@ -45,7 +45,7 @@ def _build():
     from google.protobuf import descriptor_pb2
 
     F = descriptor_pb2.FieldDescriptorProto
-    _OPT, _REP = F.LABEL_OPTIONAL, F.LABEL_REPEATED
+    _REP = F.LABEL_REPEATED
     fd = descriptor_pb2.FileDescriptorProto(
         name="graphsurgeon/tf_extra.proto",
         package=_PACKAGE,

@@ -39,6 +39,7 @@ def tf():
         except ImportError as exc:  # pragma: no cover - TensorFlow is a dependency
             raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})",
                                     hint="pip install tensorflow") from None
+        tensorflow.get_logger().setLevel("ERROR")
         _TF = tensorflow
     return _TF
 

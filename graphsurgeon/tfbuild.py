@@ -1,8 +1,8 @@
 """Building graphs in TensorFlow: new heads, rebuilt training ops, rewritten checkpoints.
 
 This module and :mod:`graphsurgeon.runtime` are the only modules of the
-library that import TensorFlow, and both import it lazily, on the first call
-that needs it: reading, listing and TF-free rewrites never come here.
+library that use TensorFlow; ``runtime.tf()`` imports it, lazily, on the
+first call that needs it: reading, listing and TF-free rewrites never come here.
 
 Everything runs in TF1 graph mode inside its own ``tf.Graph`` and
 ``Session``; no process-global switch is flipped (``use_resource`` is passed
@@ -18,27 +18,12 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import GraphSurgeonError, OutputError, RewriteError
+from .errors import OutputError, RewriteError
+from .runtime import tf  # the one place TensorFlow is imported
 
 __all__ = ["rebuild_training", "build_rehead", "transplant_values", "read_checkpoint"]
 
-_TF = None
 CKPT_NAME = "model.ckpt"
-
-
-def tf():
-    """TensorFlow, imported on first use with its C++ logging quietened."""
-    global _TF
-    if _TF is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        try:
-            import tensorflow
-        except ImportError as exc:  # pragma: no cover - TensorFlow is a dependency
-            raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})",
-                                    hint="pip install tensorflow") from None
-        tensorflow.get_logger().setLevel("ERROR")
-        _TF = tensorflow
-    return _TF
 
 
 def _short(exc: Exception) -> str:

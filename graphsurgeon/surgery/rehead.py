@@ -85,8 +85,6 @@ def prepare_rehead(g: Graph, at: str, freeze="all"):
         raise RewriteError(f"nothing with variables lies before {cut!r}; there is no layer to reuse")
     frozen_scopes = _freeze_set(g, freeze, reused_layers, found)
     bn_frozen = [item.name for item in reused_layers if item.kind == "batch_norm" and item.name in frozen_scopes]
-    from ..changes import Changes
-
     # Keep the cut, the training switch of reused batch norms, and the
     # moving-average updates of those that keep training; prune the rest.
     keep = [cut]

@@ -24,7 +24,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .. import names as _names
 from ..changes import Changes
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..graph import Graph, format_shape
