@@ -50,24 +50,21 @@ def table(rows, headers=None) -> None:
     Very long cells in a middle column are not cut (names must stay exact):
     they push that row's later columns right instead of widening every row.
     """
-    rows = [[str(c) for c in r] for r in rows]
+    rows = [r if all(type(c) is str for c in r) else [str(c) for c in r] for r in rows]
     if headers:
         rows = [list(headers)] + rows
     if not rows:
         return
-    ncol = max(len(r) for r in rows)
-    width = [0] * ncol
-    for r in rows:
-        for i in range(len(r) - 1):
-            if len(r[i]) > width[i]:
-                width[i] = len(r[i])
+    ncol = max(map(len, rows))
     cap = max(24, terminal_width() // 2)
-    width = [min(w, cap) for w in width]
+    width = []
+    for i in range(ncol - 1):
+        longest = max((len(r[i]) for r in rows if len(r) - 1 > i), default=0)
+        width.append(min(longest, cap))
     lines = []
     for r in rows:
         last = len(r) - 1
-        lines.append("  ".join(c if i == last else (c.ljust(width[i]) if len(c) <= width[i] else c)
-                               for i, c in enumerate(r)).rstrip())
+        lines.append("  ".join([c.ljust(width[i]) for i, c in enumerate(r[:last])] + [r[last]]).rstrip())
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

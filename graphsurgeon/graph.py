@@ -664,8 +664,17 @@ def _tensor_info(info) -> dict:
             "shape": None if shape is None else list(shape), "encoding": kind}
 
 
+_SHAPE_TEXT: dict = {}
+
+
 def format_shape(shape) -> str:
     """``(None, 784)`` -> ``[?, 784]``; None -> ``?``."""
     if shape is None:
         return "?"
-    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+    key = tuple(shape)
+    text = _SHAPE_TEXT.get(key)
+    if text is None:
+        text = "[" + ", ".join("?" if d is None else str(d) for d in key) + "]"
+        if len(_SHAPE_TEXT) < 65536:  # graphs repeat a few shapes; memoise them, boundedly
+            _SHAPE_TEXT[key] = text
+    return text

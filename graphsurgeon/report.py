@@ -83,10 +83,12 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
         function = graph.function_name
         for node in selected:
             name = node.name
-            dts = graph._dtypes(name) or ()
+            dts = graph._dtypes(name)
+            count = len(dts) if dts is not None else graph._num_outputs(name)
+            dts = dts or ()
             shp = shapes.get(name) or ()
             parts = []
-            for i in range(graph._num_outputs(name)):
+            for i in range(count):
                 dtype = dts[i] if i < len(dts) else None
                 parts.append(f"{dtype or '?'} {format_shape(shp[i] if i < len(shp) else None)}")
             yield function, name, node.op, ", ".join(parts) or "-"

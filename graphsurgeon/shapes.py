@@ -1339,7 +1339,8 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     for node in _data_order(graph):
         name, op = node.name, node.op
         refs = [r for r in graph.input_refs(name) if not r.control]
-        count = graph._num_outputs(name)
+        types = graph._dtypes(name)
+        count = len(types) if types is not None else graph._num_outputs(name)
         recorded = None
         attr = node.attr
         if "_output_shapes" in attr:
@@ -1359,7 +1360,7 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         # A known op whose output list cannot be worked out (an attr missing, or a count
         # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
         # trust the same attr.
-        if fn is not None and graph._dtypes(name) is None and registry.get(op) is not None:
+        if fn is not None and types is None and registry.get(op) is not None:
             fn = None
         if fn is not None:
             try:
