@@ -1330,15 +1330,31 @@ def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
 
 
 def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
+    # TensorFlow writes nodes in creation order, which is almost always already a
+    # data-flow order: infer in file order, and only when an op reads one not seen
+    # yet (a while loop's back edge, a hand-made file) start again in sorted order.
+    shapes = _infer_in(graph, graph.graph_def.node, True, arg_shapes, arg_handles, depth, calls)
+    if shapes is None:
+        shapes = _infer_in(graph, _kahn_order(graph), False, arg_shapes, arg_handles, depth, calls)
+    return shapes
+
+
+def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> dict[str, list] | None:
+    """Infer in ``order``; with ``strict``, give up (None) at an op whose input is not known yet."""
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     registry = graph.registry
     shapes = state.shapes
+    by_name = graph._nodes
     # This loop runs once per op of every listed graph (60,000 times for a large
     # one): keep its per-op work to lookups, and call out only when a table says so.
-    for node in _data_order(graph):
+    for node in order:
         name, op = node.name, node.op
         refs = [r for r in graph.input_refs(name) if not r.control]
+        if strict:
+            for r in refs:
+                if r.op not in shapes and r.op in by_name:
+                    return None
         types = graph._dtypes(name)
         count = len(types) if types is not None else graph._num_outputs(name)
         recorded = None
@@ -1512,27 +1528,8 @@ def _track_handles(ctx, count):
             ctx.state.handles[node.name] = [handle]
 
 
-def _data_order(graph):
-    """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last, in file order."""
-    nodes = graph.graph_def.node
-    by_name = graph._nodes
-    # TensorFlow writes nodes in creation order, which is almost always already
-    # a data-flow order: check that in one pass before sorting.
-    seen = set()
-    for node in nodes:
-        for ref in graph.input_refs(node.name):
-            if not ref.control and ref.op not in seen and ref.op in by_name:
-                break
-        else:
-            seen.add(node.name)
-            continue
-        break
-    else:
-        return list(nodes)
-    return list(_kahn_order(graph))
-
-
 def _kahn_order(graph):
+    """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last, in file order."""
     by_name = graph._nodes
     pending: dict[str, int] = {}
     dependants: dict[str, list[str]] = {}
