@@ -97,9 +97,7 @@ case "$cmd" in
     mkdir -p build
     "$VENV/bin/graphsurgeon" info "$FIXTURE"
     "$VENV/bin/graphsurgeon" ls "$FIXTURE" --tree --depth 1
-    if "$VENV/bin/graphsurgeon" --help | grep -q '^  render'; then
-      "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg && say "wrote build/fixture.svg"
-    fi ;;
+    "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg --force && say "wrote build/fixture.svg" ;;
   test)
     setup_venv; setup_graphviz; setup_chromium
     "$VENV/bin/python" -m pytest "$@" ;;

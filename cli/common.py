@@ -22,6 +22,21 @@ def json_option(fn):
     return click.option("--json", "as_json", is_flag=True, help="print JSON (schema in README)")(fn)
 
 
+def force_option(fn):
+    return click.option("--force", is_flag=True, help="replace an existing output")(fn)
+
+
+def refuse_existing(path, force: bool) -> None:
+    """An existing output is replaced only when the user says --force (checked before any work)."""
+    from pathlib import Path
+
+    from graphsurgeon.errors import OutputError
+
+    path = Path(path)
+    if (path.exists() or path.is_symlink()) and not force:
+        raise OutputError(f"{path}: already exists", hint="--force replaces it")
+
+
 def load(model: str, tag: str | None):
     import graphsurgeon
 

@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, handle_errors, json_option, load, model_argument
+from .common import echo_json, force_option, handle_errors, json_option, load, model_argument
 from .freeze import output_path, report_verification, verification_failed, write_graph
 
 
@@ -18,14 +18,15 @@ from .freeze import output_path, report_verification, verification_failed, write
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
+@force_option
 @handle_errors
-def command(model, tag, output, verify, outputs, tolerance, as_json):
+def command(model, tag, output, verify, outputs, tolerance, as_json, force):
     """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
     if tolerance < 0:
         raise UsageError("--tolerance must be >= 0")
-    path, encoding = output_path(model, output)
+    path, encoding = output_path(model, output, force)
     g = load(model, tag)
     result, changes = fold_batch_norms(g)
     from .freeze import split_names

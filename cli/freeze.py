@@ -7,7 +7,7 @@ import click
 
 from graphsurgeon.errors import OutputError, UsageError
 
-from .common import echo_json, handle_errors, json_option, load, model_argument
+from .common import echo_json, force_option, handle_errors, json_option, load, model_argument, refuse_existing
 
 
 def split_names(values) -> list[str]:
@@ -18,8 +18,9 @@ def split_names(values) -> list[str]:
     return out
 
 
-def output_path(model: str, output: str) -> tuple[Path, str]:
-    """The output path and its encoding (``.pbtxt`` is text); refuses to overwrite the input."""
+def output_path(model: str, output: str, force: bool = False) -> tuple[Path, str]:
+    """The output path and its encoding (``.pbtxt`` is text); refuses to overwrite the input,
+    and an existing file unless ``force``."""
     path = Path(output)
     src = Path(model)
     try:
@@ -28,6 +29,7 @@ def output_path(model: str, output: str) -> tuple[Path, str]:
             raise OutputError(f"{path}: would overwrite the input", hint="write the result elsewhere")
     except OSError:
         pass
+    refuse_existing(path, force)
     return path, "text" if path.suffix in (".pbtxt", ".txt") else "binary"
 
 
@@ -68,8 +70,9 @@ def report_verification(comparison) -> None:
 @click.option("--tolerance", type=float, default=1e-5, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
+@force_option
 @handle_errors
-def command(model, tag, checkpoint, outputs, output, set_values, signature, verify, tolerance, as_json):
+def command(model, tag, checkpoint, outputs, output, set_values, signature, verify, tolerance, as_json, force):
     """Freeze MODEL: variables become constants, training machinery and dead branches go.
 
     Only the variables the outputs need are read from the checkpoint. With
@@ -80,7 +83,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
 
     if tolerance < 0:
         raise UsageError("--tolerance must be >= 0")
-    path, encoding = output_path(model, output)
+    path, encoding = output_path(model, output, force)
     g = load(model, tag)
     pinned = parse_set_values(g, set_values)
     result, changes = freeze(g, checkpoint=checkpoint, outputs=split_names(outputs) or None,

@@ -8,7 +8,7 @@ import click
 
 from graphsurgeon import rendering
 
-from .common import handle_errors, load, model_argument
+from .common import force_option, handle_errors, load, model_argument, refuse_existing
 
 
 @click.command("render")
@@ -31,15 +31,17 @@ from .common import handle_errors, load, model_argument
               help="refuse to lay out more visible nodes than this")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="top to bottom or left to right")
+@force_option
 @handle_errors
 def command(model, tag, output, fmt, depth, expand, collapse, scope, between, no_training, function,
-            max_nodes, rankdir):
+            max_nodes, rankdir, force):
     """Draw MODEL as a picture, collapsed by name scope so that it reads at a glance.
 
     Scopes deeper than --depth are single boxes (with op and parameter
     counts); by default the depth keeps about 150 nodes or fewer. Hover a
     node in the SVG for its full name, type and shapes.
     """
+    refuse_existing(output, force)
     g = load(model, tag)
     start = time.perf_counter()
     tty = sys.stderr.isatty()

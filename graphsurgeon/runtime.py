@@ -18,8 +18,10 @@ Example:
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
+import sys
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,13 +31,41 @@ from .errors import FormatError, GraphSurgeonError, RewriteError
 _TF = None
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 while TensorFlow loads.
+
+    Its C++ side prints start-up lines (oneDNN, CUDA drivers, absl) before
+    any logging setting applies; a command's stderr is for its own messages.
+    GRAPHSURGEON_DEBUG keeps them.
+    """
+    if os.environ.get("GRAPHSURGEON_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded use): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 def tf():
     """TensorFlow, imported on first use with its C++ logging quietened."""
     global _TF
     if _TF is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
-            import tensorflow
+            with _quiet_stderr():
+                import tensorflow
         except ImportError as exc:  # pragma: no cover - TensorFlow is a dependency
             raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})",
                                     hint="pip install tensorflow") from None

@@ -306,3 +306,21 @@ def test_networkx_keeps_one_edge_per_input():
     assert g.op("add").input_names == ["x:0", "x:0"]
     assert g.op("add").control_input_names == ["x"]
     assert [c.name for c in g.tensor("x:0").consumers] == ["add"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["render", "fixtures/models/mnist_bn_elu_tf1", "--format", "dot"],
+    ["freeze", "fixtures/models/mnist_bn_elu_tf1", "--outputs", "logits:0"],
+    ["fold-bn", "fixtures/models/mnist_bn_elu_frozen.pb"],
+])
+def test_writers_replace_an_existing_output_only_with_force(argv, tmp_path):
+    """An existing output is kept (one error line, exit 1) unless --force is given; no TensorFlow."""
+    out = tmp_path / "out" / "result.bin"
+    out.parent.mkdir()
+    out.write_bytes(b"precious")
+    code, _, err = run_cli(*argv, "-o", out, tmp_path=tmp_path)
+    assert code == 1 and err.startswith("error:") and "--force" in err and len(err.splitlines()) == 1
+    assert out.read_bytes() == b"precious"
+    code, _, err = run_cli(*argv, "-o", out, "--force", tmp_path=tmp_path)
+    assert code == 0, err
+    assert out.read_bytes() != b"precious"
