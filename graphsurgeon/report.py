@@ -183,7 +183,9 @@ def scope_tree(g: Graph) -> dict:
 
 
 def likely_inputs(g: Graph) -> list[Tensor]:
-    return [op.output(0) for op in g.ops(type=["Placeholder", "PlaceholderV2", "PlaceholderWithDefault"])]
+    """Placeholders, except the saver's own (``save/filename``, ``save/Const``) and other machinery."""
+    return [op.output(0) for op in g.ops(type=["Placeholder", "PlaceholderV2", "PlaceholderWithDefault"])
+            if not _is_machinery(op.name)]
 
 
 _NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Assert", "SaveV2", "Save",
@@ -198,7 +200,7 @@ def _is_machinery(name: str) -> bool:
     parts = name.split("/")
     if any(p in _MACHINERY_SCOPES or p.startswith(("gradients_", "save_")) for p in parts[:-1]):
         return True
-    return parts[-1] in ("switch_t", "switch_f", "pred_id")
+    return parts[-1] in ("switch_t", "switch_f", "pred_id") or name == "saver_filename"  # TF2's saver input
 
 
 def likely_outputs(g: Graph) -> list[Tensor]:
