@@ -213,6 +213,8 @@ def likely_outputs(g: Graph) -> list[Tensor]:
             continue
         if op.name in consumers or _is_machinery(op.name) or op.name == "init":
             continue
+        if op.type == "ReadVariableOp" and op.name.endswith("/Read/ReadVariableOp"):
+            continue  # TF2 SavedModels keep one such read per variable, for checkpointing
         out.extend(t for t in op.outputs if t.dtype not in (None, "resource") and not (t.dtype or "").endswith("_ref"))
     return out
 
@@ -224,7 +226,10 @@ def info(g: Graph) -> dict:
     meta_info = meta.meta_info_def if meta is not None else None
     versions = g.graph_def.versions
     all_graphs = [g] + [g.function(n) for n in sorted(g.library_names)]
-    type_counts = Counter(op.type for graph in all_graphs for op in graph)
+    # A body's _Arg/_Retval ops are how graphsurgeon shows its arguments and
+    # results, not nodes of the FunctionDef: they are not counted as ops.
+    type_counts = Counter(op.type for graph in all_graphs for op in graph
+                          if graph is g or op.type not in ("_Arg", "_Retval"))
     present = set(type_counts)
     vars_ = variables(g)
     flagged = []
@@ -252,7 +257,7 @@ def info(g: Graph) -> dict:
         "tags": list(meta_info.tags) if meta_info is not None else [],
         "tag_sets": model.tag_sets if model else [],
         "ops": len(g),
-        "function_ops": sum(len(x) for x in all_graphs[1:]),
+        "function_ops": sum(len(x.function_def.node_def) for x in all_graphs[1:]),
         "signatures": {
             key: {
                 "method": sig["method"],
