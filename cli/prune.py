@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from graphsurgeon.errors import OutputError, UsageError
+from graphsurgeon.errors import UsageError
 
 from .common import echo_json, handle_errors, json_option, load, model_argument
 
@@ -27,29 +27,9 @@ def output_format(graph, out: Path) -> str:
 
 
 def write_graph(graph, out: Path | None, force: bool, in_place: bool) -> Path:
-    """Write through Graph.save where it exists; refuses to overwrite unless told."""
+    """Write through Graph.save (atomic; refuses to overwrite unless told)."""
     fmt = output_format(graph, out) if out is not None else None
-    if hasattr(graph, "save"):
-        return graph.save(out, format=fmt, in_place=in_place, force=force)
-    # Fallback writer (single-file formats only).
-    from graphsurgeon.formats.protofile import atomic_write, serialize
-
-    source = graph.root.model.file if graph.root.model is not None else None
-    if out is None:
-        if not in_place or source is None:
-            raise UsageError("no output given", hint="-o OUT, or --in-place to replace the input")
-        out = source
-    if fmt == "savedmodel":
-        raise UsageError(f"{out}: writing a SavedModel needs a newer graphsurgeon", hint="write a .meta or .pb")
-    is_input = source is not None and out.exists() and out.resolve() == Path(source).resolve()
-    if is_input and not in_place:
-        raise OutputError(f"{out}: is the input; refusing to overwrite it", hint="--in-place allows it")
-    if out.exists() and not is_input and not force:
-        raise OutputError(f"{out}: already exists", hint="--force replaces it")
-    message = graph.meta_graph if fmt == "meta" and graph.meta_graph is not None else graph.graph_def
-    encoding = "text" if out.suffix == ".pbtxt" else "binary"
-    atomic_write(out, serialize(message, encoding, out))
-    return out
+    return graph.save(out, format=fmt, in_place=in_place, force=force)
 
 
 @click.command("prune")
