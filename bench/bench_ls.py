@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shutil
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, machine, run_cold, update_section
+from bench.common import PYTHON, ROOT, graphsurgeon_exe, machine, run_cold, update_section
 from bench.synthetic import cached_meta_graph
 
 FIXTURE = ROOT / "fixtures" / "models" / "mnist_bn_elu_tf1" / "model.ckpt.meta"
@@ -28,8 +27,7 @@ for op in tf.compat.v1.get_default_graph().get_operations():
 
 
 def _ours():
-    exe = shutil.which("graphsurgeon", path=str(Path(PYTHON).parent)) or "graphsurgeon"
-    return [exe, "ls"]
+    return [graphsurgeon_exe(), "ls"]
 
 
 def compare(model: Path, runs: int) -> dict:

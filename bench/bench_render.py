@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import shutil
 import tempfile
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, machine, medians, update_section
+from bench.common import ROOT, graphsurgeon_exe, machine, medians, update_section
 from bench.synthetic import cached_meta_graph
 
 FIXTURE = ROOT / "fixtures" / "models" / "mnist_bn_elu_tf1" / "model.ckpt.meta"
-
-
-def _exe() -> str:
-    return shutil.which("graphsurgeon", path=str(Path(PYTHON).parent)) or "graphsurgeon"
 
 
 def main() -> None:
@@ -43,7 +38,7 @@ def main() -> None:
             g = gs.load(model)
             view = rendering.view(g)
             out = Path(tmp) / "out.svg"
-            r = medians([_exe(), "render", str(model), "-o", str(out)], args.runs)
+            r = medians([graphsurgeon_exe(), "render", str(model), "-o", str(out)], args.runs)
             size = out.stat().st_size
             print(label, r)
             rows.append(f"| {label} | {len(g):,} | depth {view.depth}, {len(view.nodes)} nodes, "

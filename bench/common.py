@@ -58,3 +58,10 @@ def update_section(title: str, body: str) -> None:
 
 
 PYTHON = sys.executable
+
+
+def graphsurgeon_exe() -> str:
+    """The ``graphsurgeon`` script of the running interpreter's environment."""
+    import shutil
+
+    return shutil.which("graphsurgeon", path=str(Path(PYTHON).parent)) or "graphsurgeon"

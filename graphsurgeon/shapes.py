@@ -356,16 +356,21 @@ def _merge_both(ctx):
     return [merge(ctx.shapes[0], ctx.shapes[1])]
 
 
-@rule("AddN")
-def _add_n(ctx):
+def _merge_same_rank(shapes):
+    """All known shapes merged (they must agree in rank and known dims), or None."""
     out = None
-    for s in ctx.shapes:
+    for s in shapes:
         if s is None:
             continue
         if out is not None and len(out) != len(s):
             return None
         out = merge(out, s) if out is not None else s
-    return [out]
+    return out
+
+
+@rule("AddN")
+def _add_n(ctx):
+    return [_merge_same_rank(ctx.shapes)]
 
 
 @rule("MatMul")
@@ -666,13 +671,7 @@ def _concat_offset(ctx):
 
 @rule("Pack")
 def _pack(ctx):
-    out = None
-    for s in ctx.shapes:
-        if s is None:
-            continue
-        if out is not None and len(out) != len(s):
-            return None
-        out = merge(out, s) if out is not None else s
+    out = _merge_same_rank(ctx.shapes)
     if out is None:
         return None
     axis = ctx.attr("axis", 0)
