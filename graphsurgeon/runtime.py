@@ -66,6 +66,10 @@ def tf():
         try:
             with _quiet_stderr():
                 import tensorflow
+                # Enumerating devices now, still silenced, keeps the CUDA
+                # driver's "failed call to cuInit" line (printed on a machine
+                # without a GPU when the first session starts) off stderr.
+                tensorflow.config.list_physical_devices()
         except ImportError as exc:  # pragma: no cover - TensorFlow is a dependency
             raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})",
                                     hint="pip install tensorflow") from None

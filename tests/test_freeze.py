@@ -201,3 +201,17 @@ def test_frozen_text_output_round_trips(tmp_path):
     assert out.read_text().startswith("node")
     g = gs.load(out)
     assert g.op("logits").type == "Identity" and g.op("hidden1/kernel").type == "Const"
+
+
+def test_verify_keeps_stderr_clean(tmp_path):
+    """TensorFlow's start-up chatter (oneDNN notes, the CUDA driver's "failed call
+    to cuInit" on a machine without a GPU) is not the command's to print."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP_", "GRAPHSURGEON_DEBUG"))}
+    proc = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "freeze", str(_fixture("mnist_bn_elu_tf1")),
+                           "--outputs", "logits", "-o", str(tmp_path / "f.pb"), "--verify"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", proc.stderr
