@@ -38,6 +38,29 @@ FILE_OPS = {
     "FileSystemSetConfiguration", "RecordInput", "Skipgram",
 }
 PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+# Ops that talk to other processes or hosts: servers and clients at an address,
+# remote calls, and the send/receive and collective ops that exchange tensors
+# with other devices or workers.
+NETWORK_OPS = {
+    "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall", "RemoteCall",
+    "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
+    "RegisterDataset", "RegisterDatasetV2", "Send", "Recv", "_Send", "_Recv", "_HostSend", "_HostRecv",
+    "CollectiveAllToAllV2", "CollectiveAllToAllV3", "CollectiveBcastRecv", "CollectiveBcastRecvV2",
+    "CollectiveBcastSend", "CollectiveBcastSendV2", "CollectiveGather", "CollectiveGatherV2",
+    "CollectiveInitializeCommunicator", "CollectiveReduce", "CollectiveReduceScatterV2", "CollectiveReduceV2",
+    "CollectiveReduceV3",
+}
+
+
+def reaches(op_type: str) -> str | None:
+    """What an op of this type reaches outside the graph: "python", "network", "files" or None."""
+    if op_type in PYTHON_OPS:
+        return "python"
+    if op_type in NETWORK_OPS:
+        return "network"
+    if op_type in FILE_OPS:
+        return "files"
+    return None
 
 
 def _shape_json(shape):
@@ -235,9 +258,10 @@ def info(g: Graph) -> dict:
     flagged = []
     for graph in all_graphs:
         for op in graph:
-            if op.type in FILE_OPS or op.type in PYTHON_OPS:
+            where = reaches(op.type)
+            if where:
                 flagged.append({"name": op.name, "type": op.type, "function": graph.function_name,
-                                "reaches": "python" if op.type in PYTHON_OPS else "files"})
+                                "reaches": where})
     collections = {}
     if meta is not None:
         for key, coll in meta.collection_def.items():

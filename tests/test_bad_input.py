@@ -206,6 +206,7 @@ def test_reading_runs_nothing_from_the_model(tmp_path):
     node.attr["Tin"].list.type.append(1)
     node.attr["Tout"].list.type.append(1)
     gd.node.add(name="reader", op="ReadFile", input=["x"])
+    gd.node.add(name="server", op="RpcServer", input=["x"])
     path = tmp_path / "pyfunc.pb"
     path.write_bytes(gd.SerializeToString())
     keras = fuzzlib.CORPUS / "tfnet_keras_lstm_from_sequential"
@@ -224,7 +225,7 @@ def test_reading_runs_nothing_from_the_model(tmp_path):
     from graphsurgeon import report
 
     reaches = {e["name"]: e["reaches"] for e in report.info(graphsurgeon.load(path))["external_access"]}
-    assert reaches == {"py": "python", "reader": "files"}
+    assert reaches == {"py": "python", "reader": "files", "server": "network"}
 
 
 def test_info_flags_every_op_that_names_files():
@@ -240,6 +241,21 @@ def test_info_flags_every_op_that_names_files():
         if args & (file_args | {"pattern"}) and name not in regex_ops and name not in report.FILE_OPS:
             missing.append(name)
     assert not missing, f"ops that name files but are not flagged: {sorted(missing)}"
+
+
+def test_info_flags_every_op_that_talks_to_other_processes():
+    """Ops with a server address, or that exchange tensors with other devices or workers, are NETWORK_OPS."""
+    from graphsurgeon import opdefs, report
+
+    network_args = {"address", "server_address", "protocol", "send_device", "recv_device", "group_key",
+                    "communicator"}
+    missing = []
+    for name, op in opdefs.shipped().items():
+        args = {a.name for a in op.input_arg} | {a.name for a in op.attr}
+        if args & network_args and name not in report.NETWORK_OPS | report.FILE_OPS:
+            missing.append(name)
+    assert not missing, f"ops that reach other processes but are not flagged: {sorted(missing)}"
+    assert report.reaches("RpcServer") == "network" and report.reaches("ReadFile") == "files"
 
 
 def test_assets_are_never_followed_outside_when_copying(tmp_path):
