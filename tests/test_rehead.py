@@ -131,7 +131,7 @@ def test_transfer_learning_beats_nothing_and_keeps_frozen_bits(reheaded, mnist_d
     (root / "accuracy.json").write_text(json.dumps(result))
 
 
-@pytest.mark.xfail(strict=True, reason="measured: with hidden1/hidden2 frozen the 0-4 features give ~0.85 on 5-9, "
+@pytest.mark.xfail(strict=True, reason="measured (TRANSFER.md): with hidden1/hidden2 frozen the 0-4 features give ~0.85 on 5-9, "
                    "the same network trained from scratch on the same 500 images ~0.89 (see the closing note)")
 def test_transfer_learning_clearly_beats_scratch(reheaded):
     root = reheaded[0]
@@ -220,3 +220,20 @@ def test_cli_refusals(tmp_path, reheaded):
     result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "1", "-o", str(tmp_path / "c")])
     assert result.exit_code == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_freeze_argument_forms_agree():
+    """The API takes the command line's forms: a list, one comma-separated string, all, none."""
+    from graphsurgeon.surgery.rehead import prepare_rehead
+
+    g = gs.load(_base())
+    both = ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
+    for freeze in (["hidden1", "hidden2"], "hidden1,hidden2", ["hidden1, hidden2"], "all", None):
+        assert prepare_rehead(g, "hidden2", freeze)[2] == both, freeze
+    for freeze in ("none", [], ["none"]):
+        assert prepare_rehead(g, "hidden2", freeze)[2] == [], freeze
+    assert prepare_rehead(g, "hidden2", "hidden1")[2] == ["hidden1", "batch_normalization"]
+    with pytest.raises(gs.UsageError, match="cannot be combined"):
+        prepare_rehead(g, "hidden2", "all,hidden1")
+    with pytest.raises(gs.NotFoundError, match="hiden1"):
+        prepare_rehead(g, "hidden2", "hiden1")

@@ -45,11 +45,15 @@ __all__ = ["rehead", "prepare_rehead"]
 def _freeze_set(g: Graph, freeze, reused_layers, found) -> list[str]:
     from ..layers import block, layer
 
-    if freeze is None or freeze == "all" or freeze == ["all"]:
+    if freeze is None:
         return [item.name for item in reused_layers]
-    if freeze == "none" or freeze == ["none"] or freeze == []:
+    # "hidden1,hidden2" means what it means on the command line.
+    scopes = [part.strip() for value in ([freeze] if isinstance(freeze, str) else freeze)
+              for part in value.split(",") if part.strip()]
+    if scopes == ["all"]:
+        return [item.name for item in reused_layers]
+    if scopes in ([], ["none"]):
         return []
-    scopes = [freeze] if isinstance(freeze, str) else list(freeze)
     reused = {item.name for item in reused_layers}
     out: list[str] = []
     for scope in scopes:
