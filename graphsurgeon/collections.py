@@ -493,13 +493,21 @@ class _Refs:
             setattr(var, field, self.rename(getattr(var, field)))
         return var
 
-    def saver(self, saver, where: str):
+    def saver(self, saver, where: str, meta=None):
         names = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
         lost = [n for n in names if self.gone(n)]
         if lost:
+            if meta is None:
+                then = ""
+            elif any(key in meta.collection_def and len(meta.collection_def[key].bytes_list.value)
+                     for key in ("variables", "saveable_objects")):
+                # import_meta_graph (and so the TF1 SavedModel loader) makes
+                # Saver() when there is no saver_def but variables remain.
+                then = "; import_meta_graph makes a default Saver over the variables that remain"
+            else:
+                then = "; no variables remain, so import_meta_graph makes no Saver"
             self.notes.append(f"{where}: saver {saver.save_tensor_name or saver.restore_op_name} "
-                              f"({', '.join(lost)} removed; import_meta_graph will build no Saver, "
-                              "make one with tf.compat.v1.train.Saver())")
+                              f"({', '.join(lost)} removed{then})")
             return None
         for field in ("filename_tensor_name", "save_tensor_name", "restore_op_name"):
             setattr(saver, field, self.rename(getattr(saver, field)))
@@ -646,7 +654,7 @@ class _Refs:
                     out.value = msg.SerializeToString(deterministic=True)
                     return out
                 self._rewrite_list(coll.any_list.value, where, parse_any, pack)
-        if meta.HasField("saver_def") and self.saver(meta.saver_def, "saver_def") is None:
+        if meta.HasField("saver_def") and self.saver(meta.saver_def, "saver_def", meta) is None:
             meta.ClearField("saver_def")
         for sig_key in list(meta.signature_def.keys()):
             self.signature(meta.signature_def[sig_key], f"signature {sig_key!r}")

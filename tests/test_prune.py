@@ -403,7 +403,12 @@ def test_cut_inputs_become_placeholders_of_the_right_dtype_and_shape(oracle, key
 
 
 def test_pruned_meta_graph_restores_with_a_fresh_saver(tmp_path):
-    """Kept variables keep valid VariableDefs: a new tf.compat.v1.train.Saver restores the pruned graph."""
+    """Kept variables keep valid VariableDefs: the Saver import_meta_graph makes restores the pruned graph.
+
+    The pruned graph's own save/restore ops named every variable, so they go
+    with the saver_def; import_meta_graph then builds a default Saver over the
+    variables that remain, as the note says.
+    """
     if "mnist_bn_elu_tf1" not in _fixture_models_listed():
         pytest.skip("fixture models not built yet")
     g = gs.load(FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta")
@@ -416,8 +421,8 @@ x = np.random.default_rng(0).normal(size=(4, 784)).astype("float32")
 outs = []
 for meta in [{str(FIXTURES / 'mnist_bn_elu_tf1' / 'model.ckpt.meta')!r}, {str(tmp_path / 'p.meta')!r}]:
     with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
-        tf.compat.v1.train.import_meta_graph(meta)
-        tf.compat.v1.train.Saver().restore(sess, {str(FIXTURES / 'mnist_bn_elu_tf1' / 'model.ckpt')!r})
+        saver = tf.compat.v1.train.import_meta_graph(meta)
+        saver.restore(sess, {str(FIXTURES / 'mnist_bn_elu_tf1' / 'model.ckpt')!r})
         outs.append(sess.run("logits:0", {{"X:0": x}}))
 print(float(np.max(np.abs(outs[0] - outs[1]))))
 """
@@ -425,6 +430,9 @@ print(float(np.max(np.abs(outs[0] - outs[1]))))
     assert run.returncode == 0, run.stderr[-3000:]
     assert float(run.stdout.strip().splitlines()[-1]) == 0.0
     assert not any("variable" in d and "collection 'variables'" in d for d in changes.dropped)
+    assert [d for d in changes.dropped if d.startswith("saver_def")] == [
+        "saver_def: saver save/control_dependency:0 (save/Const:0, save/control_dependency:0, save/restore_all "
+        "removed; import_meta_graph makes a default Saver over the variables that remain)"]
 
 
 # ---------------------------------------------------------------- TF-free checks
@@ -528,3 +536,13 @@ def test_cli_prune_refuses_to_overwrite_its_input(tmp_path):
     res = CliRunner().invoke(cli, ["prune", str(copy), "--outputs", output, "--in-place"])
     assert res.exit_code == 0, res.output
     assert len(gs.load(copy)) < len(gs.load(model))
+
+
+def test_saver_note_says_whether_tensorflow_will_make_one():
+    """With no variable left, import_meta_graph makes no Saver (TF's _create_saver_from_imported_meta_graph)."""
+    if "mnist_bn_elu_tf1" not in _fixture_models_listed():
+        pytest.skip("fixture models not built yet")
+    g = gs.load(FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta")
+    _, changes = gs.prune(g, ["Elu:0"], inputs=["batch_normalization/batchnorm/add_1:0"])
+    notes = [d for d in changes.dropped if d.startswith("saver_def")]
+    assert len(notes) == 1 and notes[0].endswith("no variables remain, so import_meta_graph makes no Saver)"), notes
