@@ -13,7 +13,9 @@ one run:
   trained with the chapter's loop (``training`` not fed: batch norm uses its
   initial moving statistics, i.e. a fixed affine map), as the test does;
 - scratch, BN training: the same, feeding ``training=True`` as the chapter's
-  own training loop does for a batch-norm network.
+  own training loop does for a batch-norm network;
+- with a new hidden layer of 50 ELU units in the head (``--hidden 50``), as
+  the chapter's reuse example adds one: frozen, and from scratch.
 
 Every model is trained with the chapter's loop on what
 ``get_collection("my_important_ops")`` returns, batch 50, about 200 steps
@@ -47,8 +49,10 @@ def _models(tmp: Path) -> dict:
     import graphsurgeon as gs
 
     built = {}
-    for name, freeze in (("frozen", ["hidden1", "hidden2"]), ("frozen_hidden1", ["hidden1"]), ("none", "none")):
-        gs.rehead(BASE, "hidden2", 5, tmp / name, freeze=freeze, lr=LR, seed=SEED)
+    for name, freeze, hidden in (("frozen", ["hidden1", "hidden2"], ()), ("frozen_hidden1", ["hidden1"], ()),
+                                 ("none", "none", ()), ("frozen_h50", ["hidden1", "hidden2"], (50,)),
+                                 ("none_h50", "none", (50,))):
+        gs.rehead(BASE, "hidden2", 5, tmp / name, freeze=freeze, hidden=hidden, lr=LR, seed=SEED)
         built[name] = tmp / name
     return built
 
@@ -60,6 +64,8 @@ VARIANTS = {
     "fine-tuned (nothing frozen)": ("none", True, False),
     "scratch (the test's baseline)": ("none", False, False),
     "scratch, BN in training mode": ("none", False, True),
+    "frozen hidden1+hidden2, new head 50-5": ("frozen_h50", True, False),
+    "scratch, head 50-5": ("none_h50", False, False),
 }
 
 

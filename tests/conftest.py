@@ -26,6 +26,20 @@ MNIST_DIR = _shared_dir("GS_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist
 CORPUS_DIR = _shared_dir("GS_CORPUS_DIR", ROOT.parent / "shared" / "corpus")
 
 
+def fixture_model(name: str | Path) -> Path:
+    """A committed fixture model (name under fixtures/models, or a path).
+
+    Missing while the manifest exists (the fixtures are built) is a failure,
+    not a skip: a test must not pass by not running.
+    """
+    path = Path(name) if isinstance(name, Path) else FIXTURES / name
+    if not path.exists():
+        if (FIXTURES / "manifest.json").exists():
+            pytest.fail(f"{path} is listed in the manifest but missing")
+        pytest.skip(f"{path} not built")
+    return path
+
+
 def _require(path: Path | None, var: str) -> Path:
     if path is None:
         if os.environ.get("CI"):

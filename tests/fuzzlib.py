@@ -480,7 +480,6 @@ def _targets_in(base: Path, prefix: str) -> list[Target]:
     for model in sorted(base.iterdir()):
         name = f"{prefix}{model.name}"
         if model.is_file() and model.suffix in (".pb", ".pbtxt"):
-            text = model.read_bytes()[:1] not in (b"\n", b"\x08", b"\x0a", b"\x12", b"\x1a", b"\x22")
             out.append(Target(name, model.parent, model.name, model.name, "graphdef", text=False))
             continue
         if not model.is_dir():
@@ -1161,7 +1160,7 @@ def crafted_files(workdir: Path) -> list[tuple[str, Path, str]]:
             cases.append((f"SavedModel without variables/ ({name})", no_vars, "ok"))
             empty_sm = protos.SavedModel()
             empty_sm.saved_model_schema_version = 1
-            cases.append((f"SavedModel with no MetaGraphDef", write("sm_empty/saved_model.pb",
+            cases.append(("SavedModel with no MetaGraphDef", write("sm_empty/saved_model.pb",
                                                                      empty_sm.SerializeToString()), "error"))
 
         # Checkpoints missing a shard, with a corrupted or truncated index, or a damaged state file.

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import CORPUS_DIR, FIXTURES, MNIST_DIR
+from conftest import FIXTURES, MNIST_DIR
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, RewriteError
 from graphsurgeon.surgery.freeze import freeze

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import graphsurgeon as gs
 from conftest import FIXTURES, ROOT
+from conftest import fixture_model as _need
 from graphsurgeon.cli.main import cli
 from graphsurgeon.surgery.freeze_layers import strip_training
 
@@ -19,13 +20,6 @@ STYLES = ["mnist_bn_elu_tf1", "mnist_bn_elu_resource"]
 FROZEN_SCOPES = ("hidden1/", "batch_normalization/", "hidden2/", "batch_normalization_1/")
 
 
-def _need(name):
-    path = FIXTURES / name
-    if not path.exists():
-        if (FIXTURES / "manifest.json").exists():
-            pytest.fail(f"{path} is listed in the manifest but missing")
-        pytest.skip(f"{path} not built")
-    return path
 
 
 @pytest.mark.parametrize("name", STYLES)

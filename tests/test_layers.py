@@ -19,17 +19,11 @@ from graphsurgeon.errors import NotFoundError
 from graphsurgeon.layers import block, resolve_cut
 
 from conftest import FIXTURES, ROOT
+from conftest import fixture_model as _model
 
 TRAINING_MODELS = [p for p in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource", "mnist_bn_elu_0to4")]
 
 
-def _model(name):
-    path = FIXTURES / name
-    if not path.exists():
-        if (FIXTURES / "manifest.json").exists():
-            pytest.fail(f"{path} is listed in the manifest but missing")
-        pytest.skip(f"{path} not built")
-    return path
 
 
 @pytest.mark.parametrize("name", TRAINING_MODELS)

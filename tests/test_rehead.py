@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 from graphsurgeon.surgery.prune import needed_ops
 
@@ -89,11 +89,7 @@ with graph.as_default():
 
 
 def _base():
-    if not BASE.exists():
-        if (FIXTURES / "manifest.json").exists():
-            pytest.fail(f"{BASE} is listed in the manifest but missing")
-        pytest.skip("0-4 base model not built")
-    return BASE
+    return fixture_model(BASE)
 
 
 def _rehead(out, *args):

@@ -25,7 +25,7 @@ import pytest
 import graphsurgeon as gs
 import graphsurgeon.variables
 from graphsurgeon import rendering
-from graphsurgeon.errors import NotFoundError, OutputError, UsageError
+from graphsurgeon.errors import NotFoundError, UsageError
 
 from conftest import CORPUS_DIR, FIXTURES
 

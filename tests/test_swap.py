@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 import graphsurgeon as gs
 from conftest import FIXTURES, ROOT
+from conftest import fixture_model as _need
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import RewriteError, UsageError
 from graphsurgeon.surgery.swap import swap_ops
@@ -20,12 +21,6 @@ FROZEN = FIXTURES / "mnist_bn_elu_frozen.pb"
 TF1 = FIXTURES / "mnist_bn_elu_tf1"
 
 
-def _need(path):
-    if not path.exists():
-        if (FIXTURES / "manifest.json").exists():
-            pytest.fail(f"{path} is listed in the manifest but missing")
-        pytest.skip(f"{path} not built")
-    return path
 
 
 def _py(code, *args):
