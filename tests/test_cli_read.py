@@ -246,6 +246,23 @@ def test_bad_input_gives_one_error_line(tmp_path, frozen, corpus_dir):
     assert "picture.png" in expect_error("show", png, "x", tmp_path=tmp_path)
 
 
+def test_a_folder_with_one_graph_file_means_that_graph(tmp_path, frozen):
+    """Like a folder with one .meta: a frozen graph shipped with its labels loads from its folder."""
+    import shutil
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    shutil.copy(frozen, folder / "model.pb")
+    (folder / "labels.txt").write_text("0\n1\n")
+    (folder / "fingerprint.pb").write_bytes(b"")  # SavedModel side files are not graphs
+    g = gs.load(folder)
+    assert g.format == "graphdef" and g.model.file == folder / "model.pb"
+    assert [op.name for op in g] == [op.name for op in gs.load(frozen)]
+    shutil.copy(frozen, folder / "other.pbtxt")
+    line = expect_error("ls", folder, tmp_path=tmp_path)
+    assert "several graphs (model.pb, other.pbtxt)" in line
+
+
 # ---------------------------------------------------------------- the Python API
 def test_python_api(tf1, sm2):
     g = gs.load(tf1)

@@ -133,10 +133,17 @@ def _read_directory(directory: Path, tag: str | None) -> Model:
     metas = sorted(directory.glob("*.meta"))
     if len(metas) == 1:
         return _read_meta(directory, metas[0])
-    if len(metas) > 1:
-        raise AmbiguousError(f"{directory}: holds several graphs ({', '.join(m.name for m in metas)})",
+    # A folder that holds one frozen graph (with labels or notes beside it)
+    # means that graph; fingerprint.pb and keras_metadata.pb are not graphs.
+    graphs = metas or sorted(p for p in directory.iterdir() if p.suffix in (".pb", ".pbtxt") and p.is_file()
+                             and p.name not in ("fingerprint.pb", "keras_metadata.pb"))
+    if len(graphs) == 1:
+        return _read(graphs[0], tag)
+    if len(graphs) > 1:
+        raise AmbiguousError(f"{directory}: holds several graphs ({', '.join(m.name for m in graphs)})",
                              hint="pass one of them")
-    raise FormatError(directory, "is neither a SavedModel (no saved_model.pb) nor a checkpoint directory")
+    raise FormatError(directory, "is neither a SavedModel (no saved_model.pb) nor a checkpoint directory, "
+                      "and holds no graph file (.meta, .pb, .pbtxt)")
 
 
 def _read_meta(given: Path, meta: Path) -> Model:
