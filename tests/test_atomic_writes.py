@@ -109,6 +109,34 @@ def test_sigkill_leaves_old_or_new(fmt, tmp_path):
             assert item == target or (item.name.startswith(f".{target.name}.")
                                       and item.name.endswith((".tmp", ".old"))), item
     assert seen["A"] + seen["B"] == KILLS
+    # Each writer swept what the killed one before it left: only the last one's remain.
+    if fmt != "savedmodel":
+        left = [item.name for item in target.parent.iterdir() if item != target]
+        assert all(f"-{child.pid}." in name for name in left), left
+
+
+def test_leftovers_of_killed_writers_are_swept(tmp_path):
+    """The next write of the same file removes what dead writers on this host left, and nothing else."""
+    from graphsurgeon.formats import protofile
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)  # exited: its pid names no process (unless the system reused it at once)
+    host = protofile.temp_prefix("x").split(".")[2].rsplit("-", 1)[0]
+    target = tmp_path / "model.pb"
+    stale_file = tmp_path / f".model.pb.{host}-{dead_pid}.abc123.tmp"
+    stale_dir = tmp_path / f".model.pb.{host}-{dead_pid}.def456.old"
+    live = tmp_path / f".model.pb.{host}-{os.getppid()}.ghi789.tmp"     # a writer still running
+    other_host = tmp_path / f".model.pb.otherhost-{dead_pid}.jkl012.tmp"  # maybe alive, elsewhere
+    other_file = tmp_path / f".other.pb.{host}-{dead_pid}.mno345.tmp"    # another target's
+    unrelated = tmp_path / ".model.pb.notes.tmp"
+    for path in (stale_file, live, other_host, other_file, unrelated):
+        path.write_bytes(b"partial")
+    stale_dir.mkdir()
+    (stale_dir / "saved_model.pb").write_bytes(b"partial")
+    protofile.atomic_write(target, b"new")
+    assert target.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (target, live, other_host, other_file, unrelated))
 
 
 def test_failure_halfway_leaves_nothing(tmp_path, monkeypatch):

@@ -255,15 +255,79 @@ def serialize(msg, encoding: str = "binary", path=None) -> bytes:
     return msg.SerializeToString(deterministic=True)
 
 
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
+
+
+def temp_prefix(name: str) -> str:
+    """Prefix of the hidden temporaries written beside ``name``: ``.NAME.HOST-PID.``.
+
+    Host and process id say whose they are, so that a later write can tell
+    the leftovers of a killed writer (see :func:`sweep_stale`) from the
+    temporaries of one still running, here or on another host sharing the folder.
+    """
+    return f".{name}.{_host()}-{os.getpid()}."
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid we can ask about: leave its files
+    return True
+
+
+def sweep_stale(directory: Path, name: str) -> list[Path]:
+    """Remove the temporaries that killed writers of ``name`` left in ``directory``; returns them.
+
+    Only files and folders named by :func:`temp_prefix` for this host whose
+    process is gone are removed; anything else is left alone. Best effort:
+    what cannot be removed stays.
+    """
+    import shutil
+
+    mine = f".{name}.{_host()}-"
+    removed = []
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(mine) and entry.name.endswith((".tmp", ".old"))):
+            continue
+        pid_text = entry.name[len(mine):].split(".", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid() or _alive(int(pid_text)):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except OSError:
+            continue
+        removed.append(path)
+    return removed
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    """Write ``data`` to ``path`` through a temporary file in the same directory.
+
+    Leftovers of writers of the same ``path`` that were killed before they
+    could clean up are removed first (:func:`sweep_stale`).
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OutputError(f"{path}: directory {directory} does not exist")
     import tempfile
 
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    sweep_stale(directory, path.name)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=directory)
     try:
         # mkstemp makes 0600 files; give the result the mode a plain open() would.
         try:
