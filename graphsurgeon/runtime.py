@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FormatError, GraphSurgeonError, RewriteError
+from .formats.protofile import encode_varint
 
 _TF = None
 
@@ -295,20 +296,8 @@ class Inputs:
     notes: list = field(default_factory=list)
 
 
-def _pb_varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def _pb_field(number: int, payload: bytes) -> bytes:
-    return _pb_varint(number << 3 | 2) + _pb_varint(len(payload)) + payload
+    return encode_varint(number << 3 | 2) + encode_varint(len(payload)) + payload
 
 
 def example_features(graph_def) -> list[tuple[str, str, int]]:
@@ -357,7 +346,7 @@ def serialized_examples(features, count: int, rng) -> list[bytes]:
             elif dtype == "string":
                 feature = _pb_field(1, b"".join(_pb_field(1, b"x") for _ in range(n)))
             else:
-                values = b"".join(_pb_varint(int(v)) for v in rng.integers(0, 10, n))
+                values = b"".join(encode_varint(int(v)) for v in rng.integers(0, 10, n))
                 feature = _pb_field(3, _pb_field(1, values))
             entries += _pb_field(1, _pb_field(1, key.encode()) + _pb_field(2, feature))
         out.append(_pb_field(1, entries))

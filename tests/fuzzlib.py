@@ -327,33 +327,22 @@ def semantic(data: bytes, rng: random.Random, kind: str) -> bytes:
     return msg.SerializeToString()
 
 
-def _varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def write_table(entries: list[tuple[bytes, bytes]]) -> bytes:
     """A LevelDB-format SSTable (one data block, valid checksums) holding ``entries`` as given."""
     import struct
 
     from graphsurgeon.formats.bundle import TABLE_MAGIC, crc32c, mask_crc
+    from graphsurgeon.formats.protofile import encode_varint
 
     def block(items):
-        body = b"".join(_varint_bytes(0) + _varint_bytes(len(k)) + _varint_bytes(len(v)) + k + v for k, v in items)
+        body = b"".join(encode_varint(0) + encode_varint(len(k)) + encode_varint(len(v)) + k + v for k, v in items)
         body += struct.pack("<II", 0, 1)
         return body + b"\x00" + struct.pack("<I", mask_crc(crc32c(body + b"\x00")))
 
     data = block(entries)
     data_size = len(data) - 5
-    index = block([(entries[-1][0] if entries else b"", _varint_bytes(0) + _varint_bytes(data_size))])
-    footer = _varint_bytes(0) + _varint_bytes(0) + _varint_bytes(len(data)) + _varint_bytes(len(index) - 5)
+    index = block([(entries[-1][0] if entries else b"", encode_varint(0) + encode_varint(data_size))])
+    footer = encode_varint(0) + encode_varint(0) + encode_varint(len(data)) + encode_varint(len(index) - 5)
     footer = footer.ljust(40, b"\x00") + struct.pack("<Q", TABLE_MAGIC)
     return data + index + footer
 

@@ -39,6 +39,7 @@ from pathlib import Path
 from .. import dtypes as _dtypes
 from .. import protos
 from ..errors import FormatError, NotFoundError
+from .protofile import _varint as _protofile_varint
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -88,16 +89,10 @@ def mask_crc(crc: int) -> int:
 
 # --------------------------------------------------------------------------- SSTable
 def _varint(data, pos: int, path) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise FormatError(path, "damaged table (bad varint)")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
+    value, end = _protofile_varint(data, pos)
+    if value is None:
+        raise FormatError(path, "damaged table (bad varint)")
+    return value, end
 
 
 def _read_block(handle, offset: int, size: int, path) -> bytes:

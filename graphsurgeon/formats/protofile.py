@@ -80,7 +80,21 @@ def _top_level_fields(data: bytes, limit: int = 64) -> list[tuple[int, int]] | N
     return fields
 
 
+def encode_varint(n: int) -> bytes:
+    """``n`` (>= 0) as a protocol buffer / LevelDB base-128 varint."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
 def _varint(data: bytes, pos: int) -> tuple[int | None, int | None]:
+    """The varint at ``pos`` and the position after it; ``(None, None)`` when cut short or longer than 64 bits."""
     result = shift = 0
     while pos < len(data) and shift < 70:
         byte = data[pos]
