@@ -40,6 +40,39 @@ def fixture_model(name: str | Path) -> Path:
     return path
 
 
+def fixture_models(graphdefs: bool = True) -> list[Path]:
+    """Every model the fixture manifest lists: a checkpoint as its ``.meta``, a SavedModel
+    as its folder, and (with ``graphdefs``) frozen GraphDefs as their file."""
+    import json
+
+    manifest = FIXTURES / "manifest.json"
+    if not manifest.is_file():
+        return []
+    out = []
+    for key, entry in json.loads(manifest.read_text())["models"].items():
+        if entry["format"] == "checkpoint":
+            out.append(FIXTURES / (entry["checkpoint"] + ".meta"))
+        elif entry["format"].startswith("savedmodel") or graphdefs:
+            out.append(FIXTURES / key)
+    return out
+
+
+def corpus_models(graphdefs: bool = True) -> list[Path]:
+    """Every SavedModel folder and ``.meta`` of the corpus, and (with ``graphdefs``) its
+    ``.pb`` / ``.pbtxt`` GraphDefs."""
+    if CORPUS_DIR is None:
+        return []
+    out = []
+    for folder in sorted(p for p in CORPUS_DIR.iterdir() if p.is_dir()):
+        if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
+            out.append(folder)
+            continue
+        out.extend(sorted(folder.glob("*.meta")))
+        if graphdefs:
+            out.extend(sorted(p for p in folder.iterdir() if p.suffix in (".pb", ".pbtxt")))
+    return out
+
+
 def _require(path: Path | None, var: str) -> Path:
     if path is None:
         if os.environ.get("CI"):

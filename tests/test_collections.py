@@ -21,41 +21,15 @@ from graphsurgeon import protos
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, UsageError
 
-from conftest import CORPUS_DIR, FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, corpus_models, fixture_models
 
 MANIFEST = FIXTURES / "manifest.json"
 TF1_META = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
 
 
-def _fixture_models() -> list[Path]:
-    """Every fixture model with a MetaGraphDef (meta or SavedModel), from the manifest."""
-    if not MANIFEST.is_file():
-        return []
-    manifest = json.loads(MANIFEST.read_text())
-    out = []
-    for key, entry in manifest["models"].items():
-        if entry["format"] == "checkpoint":
-            out.append(FIXTURES / (entry["checkpoint"] + ".meta"))
-        elif entry["format"].startswith("savedmodel"):
-            out.append(FIXTURES / key)
-    return out
-
-
-def _corpus_models() -> list[Path]:
-    """Every .meta and SavedModel of the corpus."""
-    if CORPUS_DIR is None:
-        return []
-    out = []
-    for folder in sorted(p for p in CORPUS_DIR.iterdir() if p.is_dir()):
-        if (folder / "saved_model.pb").is_file() or (folder / "saved_model.pbtxt").is_file():
-            out.append(folder)
-        out.extend(sorted(folder.glob("*.meta")))
-    return out
-
-
 def _meta_models() -> list[Path]:
-    return _fixture_models() + _corpus_models()
+    return fixture_models(graphdefs=False) + corpus_models(graphdefs=False)
 
 
 def _tf_file(graph) -> tuple[str, str, int]:
@@ -149,7 +123,7 @@ def test_collections_equal_tensorflows_for_every_fixture_and_corpus_model():
     if not paths:
         pytest.skip("neither fixture models nor the corpus are present")
     if MANIFEST.is_file():
-        assert _fixture_models(), "manifest lists no model with a MetaGraphDef"
+        assert fixture_models(graphdefs=False), "manifest lists no model with a MetaGraphDef"
     graphs = {}
     for path in paths:
         graphs[path] = gs.load(path)  # an unreadable fixture fails here, it is not skipped

@@ -6,7 +6,6 @@ graph, a failed write leaves nothing behind. TF-free.
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,39 +18,12 @@ from graphsurgeon.errors import OutputError, UsageError
 from graphsurgeon.formats import writer
 from graphsurgeon.formats.protofile import read_message
 
-from conftest import CORPUS_DIR, FIXTURES
+from conftest import corpus_models, fixture_models
 
-MANIFEST = FIXTURES / "manifest.json"
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
-def _fixture_models() -> list[Path]:
-    if not MANIFEST.is_file():
-        return []
-    manifest = json.loads(MANIFEST.read_text())
-    out = []
-    for key, entry in manifest["models"].items():
-        if entry["format"] == "checkpoint":
-            out.append(FIXTURES / (entry["checkpoint"] + ".meta"))
-        else:
-            out.append(FIXTURES / key)  # SavedModel directory or GraphDef file
-    return out
-
-
-def _corpus_models() -> list[Path]:
-    if CORPUS_DIR is None:
-        return []
-    out = []
-    for folder in sorted(p for p in CORPUS_DIR.iterdir() if p.is_dir()):
-        if any((folder / n).is_file() for n in SAVED_MODEL_FILES):
-            out.append(folder)
-            continue
-        out.extend(sorted(folder.glob("*.meta")))
-        out.extend(sorted(p for p in folder.iterdir() if p.suffix in (".pb", ".pbtxt")))
-    return out
-
-
-MODELS = _fixture_models() + _corpus_models()
+MODELS = fixture_models() + corpus_models()
 
 
 def _graph_file(path: Path) -> Path:
@@ -303,7 +275,7 @@ def test_saved_model_links_are_copied_not_followed(tmp_path):
 
 
 def test_meta_from_a_checkpoint_is_written_alone(tmp_path):
-    meta = next((p for p in _fixture_models() if p.suffix == ".meta"), None)
+    meta = next((p for p in fixture_models() if p.suffix == ".meta"), None)
     if meta is None:
         pytest.skip("no checkpoint fixture present")
     g = gs.load(meta)
