@@ -6,7 +6,9 @@
   directory beside the target (the rest of the source directory --
   ``variables/``, ``assets/``, ``fingerprint.pb``, ``keras_metadata.pb``... --
   copied unchanged, symbolic links copied as links and never followed), then
-  renamed into place.
+  renamed into place. When ``saved_model.pb`` changed, a copied
+  ``fingerprint.pb`` would be stale: it is recomputed as TensorFlow would
+  (formats/fingerprint.py), or removed if that cannot be done exactly.
 - The input is never overwritten unless ``in_place=True``; any other existing
   output only with ``force=True``.
 - Binary stays binary and text stays text unless ``encoding`` says otherwise.
@@ -196,11 +198,23 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str) -> None:
         _copy_tree(source_dir, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
         atomic_write(tmp / name, data)
+        if _source_bytes(source_dir / name) != data:
+            # The copied fingerprint.pb describes the source model: recompute it from the
+            # final files (saved_model.pb, variables/), or drop it when that is impossible.
+            from .fingerprint import refresh_fingerprint
+            refresh_fingerprint(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
         _replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _source_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 def _umask() -> int:
