@@ -34,9 +34,13 @@ the model is chunked (``saved_model.cpb``) or text, :class:`FingerprintError`
 is raised instead of guessing: a caller then drops the stale
 ``fingerprint.pb`` rather than write a wrong one.
 
-Python's protobuf sorts map entries in ``SerializeToString(deterministic=True)``
-exactly as C++ ``SerializeToStringDeterministic`` does; the tests check the
-result field by field against TensorFlow's ``CreateFingerprintDef``.
+Every hash is over C++ ``SerializeToStringDeterministic`` bytes. Python's
+``SerializeToString(deterministic=True)`` is not the same: upb sorts a map
+key before the keys it is a prefix of the other way round (``seed2`` before
+``seed``), which changes the hash of most TF1 graphs;
+:func:`serialize_deterministic` puts the map entries back in C++ order. The
+tests check the result field by field and byte for byte against
+TensorFlow's ``CreateFingerprintDef``.
 
 Example:
     >>> fp = fingerprint_def("fixtures/models/mnist_bn_elu_savedmodel_tf2")
@@ -57,7 +61,7 @@ from .farmhash import fingerprint64, fingerprint_cat64
 from .protofile import atomic_write
 
 __all__ = ["FINGERPRINT_FILE", "FINGERPRINT_PRODUCER", "FingerprintError", "fingerprint_def",
-           "fingerprint_bytes", "refresh_fingerprint", "random_uuid"]
+           "fingerprint_bytes", "refresh_fingerprint", "random_uuid", "serialize_deterministic"]
 
 FINGERPRINT_FILE = "fingerprint.pb"
 # VersionDef.producer that TensorFlow 2.21's CreateFingerprintDef writes.
@@ -423,10 +427,12 @@ def refresh_fingerprint(export_dir) -> str:
         return "absent"
     try:
         data = fingerprint_bytes(export_dir)
-    except FingerprintError as e:
+    except Exception as e:  # noqa: BLE001 - FingerprintError, or a model this code cannot walk
+        # The save itself must not fail for want of a fingerprint: TensorFlow loads without one.
         os.unlink(path)
-        _log.info("%s removed, not recomputed: %s", path, e)
-        return f"removed: {e}"
+        reason = str(e) if isinstance(e, FingerprintError) else f"{type(e).__name__}: {e}"
+        _log.info("%s removed, not recomputed: %s", path, reason)
+        return f"removed: {reason}"
     if path.is_symlink():
         os.unlink(path)  # never write through a link into someone else's model
     atomic_write(path, data)
