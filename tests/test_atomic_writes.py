@@ -110,9 +110,8 @@ def test_sigkill_leaves_old_or_new(fmt, tmp_path):
                                       and item.name.endswith((".tmp", ".old"))), item
     assert seen["A"] + seen["B"] == KILLS
     # Each writer swept what the killed one before it left: only the last one's remain.
-    if fmt != "savedmodel":
-        left = [item.name for item in target.parent.iterdir() if item != target]
-        assert all(f"-{child.pid}." in name for name in left), left
+    left = [item.name for item in target.parent.iterdir() if item != target]
+    assert all(f"-{child.pid}." in name for name in left), left
 
 
 def test_leftovers_of_killed_writers_are_swept(tmp_path):

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
-from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize
+from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize, sweep_stale, temp_prefix
 
 FORMATS = ("meta", "savedmodel", "graphdef")
 ENCODINGS = ("binary", "text")
@@ -193,7 +193,8 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str) -> None:
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: directory {parent} does not exist")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    sweep_stale(parent, target.name)  # what killed writers of this target left
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
     try:
         _copy_tree(source_dir, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
@@ -255,7 +256,7 @@ def _replace(tmp: Path, target: Path) -> None:
         # One atomic step: a kill at any moment leaves the old or the new directory.
         shutil.rmtree(tmp, ignore_errors=True)
         return
-    backup = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=tmp.parent))
+    backup = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".old", dir=tmp.parent))
     aside = backup / "old"
     os.rename(target, aside)
     try:
