@@ -123,19 +123,25 @@ def _edit(model, tag, output, in_place, force):
 
 
 def _save(g, fmt, output, in_place, force):
-    return g.save(output, format=fmt, in_place=in_place, force=force)
+    """The path written, and the writer's notes (a SavedModel's fingerprint.pb)."""
+    notes: list[str] = []
+    return g.save(output, format=fmt, in_place=in_place, force=force, notes=notes), notes
 
 
-def _report(as_json, out, coll, action, extra=None):
+def _report(as_json, written, coll, action, extra=None):
+    out, notes = written
     if as_json:
         data = {"output": str(out), "action": action}
         if coll is not None:
             data["collection"] = coll.as_dict(items=False)
         data.update(extra or {})
+        data["notes"] = notes
         echo_json(data)
     else:
         size = f" ({len(coll)} items)" if coll is not None else ""
         click.echo(f"{action}{size}; wrote {out}")
+        for note in notes:
+            click.echo(f"note: {note}")
 
 
 @command.command("add")
@@ -149,8 +155,8 @@ def add_command(model, tag, name, items, output, in_place, force, as_json):
     """Append ITEMs (op names, or tensors as op:N) to collection NAME, creating it if needed."""
     g, fmt = _edit(model, tag, output, in_place, force)
     coll = g.add_to_collection(name, *items)
-    out = _save(g, fmt, output, in_place, force)
-    _report(as_json, out, coll, f"collection {name!r}: added {len(items)}")
+    written = _save(g, fmt, output, in_place, force)
+    _report(as_json, written, coll, f"collection {name!r}: added {len(items)}")
 
 
 @command.command("rm")
@@ -165,8 +171,8 @@ def rm_command(model, tag, name, items, output, in_place, force, as_json):
     g, fmt = _edit(model, tag, output, in_place, force)
     before = len(_collections.get_collection(g, name))
     coll = g.remove_from_collection(name, *items)
-    out = _save(g, fmt, output, in_place, force)
-    _report(as_json, out, coll, f"collection {name!r}: removed {before - len(coll)}")
+    written = _save(g, fmt, output, in_place, force)
+    _report(as_json, written, coll, f"collection {name!r}: removed {before - len(coll)}")
 
 
 @command.command("delete")
@@ -179,8 +185,8 @@ def delete_command(model, tag, name, output, in_place, force, as_json):
     """Delete collection NAME."""
     g, fmt = _edit(model, tag, output, in_place, force)
     coll = g.delete_collection(name)
-    out = _save(g, fmt, output, in_place, force)
-    _report(as_json, out, None, f"deleted collection {name!r} ({len(coll)} items)",
+    written = _save(g, fmt, output, in_place, force)
+    _report(as_json, written, None, f"deleted collection {name!r} ({len(coll)} items)",
             {"deleted": coll.as_dict(items=False)})
 
 
@@ -195,5 +201,5 @@ def rename_command(model, tag, old, new, output, in_place, force, as_json):
     """Rename collection OLD to NEW."""
     g, fmt = _edit(model, tag, output, in_place, force)
     coll = g.rename_collection(old, new)
-    out = _save(g, fmt, output, in_place, force)
-    _report(as_json, out, coll, f"renamed collection {old!r} to {new!r}")
+    written = _save(g, fmt, output, in_place, force)
+    _report(as_json, written, coll, f"renamed collection {old!r} to {new!r}")

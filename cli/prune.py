@@ -26,10 +26,10 @@ def output_format(graph, out: Path) -> str:
     return graph.format
 
 
-def write_graph(graph, out: Path | None, force: bool, in_place: bool) -> Path:
+def write_graph(graph, out: Path | None, force: bool, in_place: bool, notes: list | None = None) -> Path:
     """Write through Graph.save (atomic; refuses to overwrite unless told)."""
     fmt = output_format(graph, out) if out is not None else None
-    return graph.save(out, format=fmt, in_place=in_place, force=force)
+    return graph.save(out, format=fmt, in_place=in_place, force=force, notes=notes)
 
 
 @click.command("prune")
@@ -60,7 +60,7 @@ def command(model, tag, outputs, inputs, out, force, in_place, keep_initializers
     g = load(model, tag)
     pruned, changes = prune(g, split_names(outputs), split_names(inputs) or None,
                             keep_initializers=keep_initializers)
-    written = write_graph(pruned, Path(out) if out else None, force, in_place)
+    written = write_graph(pruned, Path(out) if out else None, force, in_place, changes.notes)
     if as_json:
         echo_json({"model": str(model), "output": str(written), "ops": {"before": len(g), "after": len(pruned)},
                    **changes.as_dict()})

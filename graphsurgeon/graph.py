@@ -642,10 +642,11 @@ class Graph:
         from .layers import layers as _layers
         return _layers(self)
 
-    def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False) -> Path:
+    def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False, notes=None) -> Path:
         """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
         from .formats import writer
-        return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force)
+        return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force,
+                           notes=notes)
 
 
 def _tensor_info(info) -> dict:

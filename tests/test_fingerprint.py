@@ -138,6 +138,9 @@ def _edit_with_cli(model: Path, out: Path) -> None:
     op = graph.graph_def.node[0].name
     result = CliRunner().invoke(cli, ["collections", "add", str(model), "fingerprint_test", op, "-o", str(out)])
     assert result.exit_code == 0, result.output
+    # The user is told what happened to the fingerprint.
+    had = (model / "fingerprint.pb").exists()
+    assert ("note: fingerprint.pb recomputed for the edited model" in result.output) == had, result.output
 
 
 def test_edit_rewrites_fingerprint_as_tensorflow_computes_it(tmp_path):
@@ -193,8 +196,10 @@ def test_text_output_drops_the_fingerprint_tensorflow_could_not_compute(tmp_path
         pytest.skip("no SavedModel with a fingerprint.pb here")
     model = WITH_FINGERPRINT[0]
     out = tmp_path / "text"
-    gs.load(model).save(out, encoding="text")
+    notes = []
+    gs.load(model).save(out, encoding="text", notes=notes)
     assert (out / "saved_model.pbtxt").is_file()
+    assert len(notes) == 1 and notes[0].startswith("fingerprint.pb removed: "), notes
     # A stale fingerprint is worse than none: it goes. TensorFlow has no value to offer either: it
     # fingerprints saved_model.pb or .cpb only, and for this directory gives every hash as 0.
     assert not (out / "fingerprint.pb").exists()

@@ -546,3 +546,16 @@ def test_saver_note_says_whether_tensorflow_will_make_one():
     _, changes = gs.prune(g, ["Elu:0"], inputs=["batch_normalization/batchnorm/add_1:0"])
     notes = [d for d in changes.dropped if d.startswith("saver_def")]
     assert len(notes) == 1 and notes[0].endswith("no variables remain, so import_meta_graph makes no Saver)"), notes
+
+
+def test_cli_prune_of_a_savedmodel_reports_its_new_fingerprint(tmp_path):
+    """The copied fingerprint.pb would describe the unpruned model: it is recomputed, and the user told."""
+    model = FIXTURES / "mnist_bn_elu_savedmodel_tf2"
+    if not (model / "fingerprint.pb").is_file():
+        pytest.skip("the TF2 SavedModel fixture is not built")
+    out = tmp_path / "pruned"
+    res = CliRunner().invoke(cli, ["prune", str(model), "--outputs", "StatefulPartitionedCall:0", "-o", str(out),
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert "fingerprint.pb recomputed for the edited model" in json.loads(res.output)["notes"]
+    assert (out / "fingerprint.pb").read_bytes() != (model / "fingerprint.pb").read_bytes()

@@ -96,7 +96,7 @@ def _message_for(graph, fmt: str):
 
 
 def save(graph, path=None, *, format: str | None = None, encoding: str | None = None,
-         in_place: bool = False, force: bool = False) -> Path:
+         in_place: bool = False, force: bool = False, notes: list | None = None) -> Path:
     """Write ``graph`` to ``path``; returns the path written.
 
     Args:
@@ -111,6 +111,8 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
             for a new ``.pbtxt`` path).
         in_place: allow writing over the input.
         force: allow replacing an existing output that is not the input.
+        notes: a list to append what the writer did beyond writing the graph
+            (a SavedModel's ``fingerprint.pb`` recomputed or removed).
 
     Raises:
         OutputError: the output exists (or is the input) and was not offered;
@@ -166,7 +168,7 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
     if data is None:
         data = serialize(message, encoding, target)
     if fmt == "savedmodel":
-        _write_saved_model(root, target, data, encoding)
+        _write_saved_model(root, target, data, encoding, notes)
     else:
         if target.is_dir():
             raise OutputError(f"{target}: is a directory", hint=f"give a file name for the {fmt} output")
@@ -188,7 +190,7 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     return data if parsed == message else None
 
 
-def _write_saved_model(graph, target: Path, data: bytes, encoding: str) -> None:
+def _write_saved_model(graph, target: Path, data: bytes, encoding: str, notes: list | None = None) -> None:
     source_dir = graph.model.file.parent
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
@@ -203,7 +205,11 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str) -> None:
             # The copied fingerprint.pb describes the source model: recompute it from the
             # final files (saved_model.pb, variables/), or drop it when that is impossible.
             from .fingerprint import refresh_fingerprint
-            refresh_fingerprint(tmp)
+            status = refresh_fingerprint(tmp)
+            if notes is not None and status == "rewritten":
+                notes.append("fingerprint.pb recomputed for the edited model")
+            elif notes is not None and status.startswith("removed"):
+                notes.append(f"fingerprint.pb {status} (TensorFlow loads a SavedModel without one)")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
         _replace(tmp, target)
     except BaseException:
