@@ -65,7 +65,9 @@ def table(rows, headers=None) -> None:
     Very long cells in a middle column are not cut (names must stay exact):
     they push that row's later columns right instead of widening every row.
     """
-    rows = [r if all(type(c) is str for c in r) else [str(c) for c in r] for r in rows]
+    # `ls` of a 60,000-op graph prints 60,000 rows: list comprehensions, not
+    # generators, and no per-cell work beyond one ljust.
+    rows = [r if all([type(c) is str for c in r]) else [str(c) for c in r] for r in rows]
     if headers:
         rows = [list(headers)] + rows
     if not rows:
@@ -74,12 +76,16 @@ def table(rows, headers=None) -> None:
     cap = max(24, terminal_width() // 2)
     width = []
     for i in range(ncol - 1):
-        longest = max((len(r[i]) for r in rows if len(r) - 1 > i), default=0)
-        width.append(min(longest, cap))
+        lengths = [len(r[i]) for r in rows if len(r) - 1 > i]
+        width.append(min(max(lengths, default=0), cap))
     lines = []
+    append = lines.append
     for r in rows:
         last = len(r) - 1
-        lines.append("  ".join([c.ljust(width[i]) for i, c in enumerate(r[:last])] + [r[last]]).rstrip())
+        if last == 2:  # the common shape (name, type, outputs) without the general loop
+            append(f"{r[0].ljust(width[0])}  {r[1].ljust(width[1])}  {r[2]}".rstrip())
+        else:
+            append("  ".join([c.ljust(width[i]) for i, c in enumerate(r[:last])] + [r[last]]).rstrip())
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 

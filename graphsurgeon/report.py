@@ -104,12 +104,21 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
             selected = (op.node for op in (graph.ops(patterns or None, type=types or None) if graph is g
                                            else _function_ops(graph, patterns, types)))
         function = graph.function_name
+        texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
         for node in selected:
             name = node.name
             dts = graph._dtypes(name)
+            shp = shapes.get(name)
+            if dts is not None and shp is not None and len(dts) == 1 and len(shp) == 1:
+                key = (dts[0], shp[0])
+                text = texts.get(key)
+                if text is None:
+                    text = texts[key] = f"{dts[0] or '?'} {format_shape(shp[0])}"
+                yield function, name, node.op, text
+                continue
             count = len(dts) if dts is not None else graph._num_outputs(name)
             dts = dts or ()
-            shp = shapes.get(name) or ()
+            shp = shp or ()
             parts = []
             for i in range(count):
                 dtype = dts[i] if i < len(dts) else None

@@ -51,7 +51,12 @@ def from_proto(proto) -> tuple | None:
     """TensorShapeProto -> shape (``-1`` dims are unknown)."""
     if proto.unknown_rank:
         return None
-    return tuple(None if d.size < 0 else int(d.size) for d in proto.dim)
+    # A list, not a generator: this runs for most ops of a large graph.
+    dims = tuple([d.size for d in proto.dim])
+    for size in dims:
+        if size < 0:
+            return tuple([None if d < 0 else d for d in dims])
+    return dims
 
 
 def broadcast(a, b):
@@ -1037,6 +1042,15 @@ def _small(v):
 
 @value_rule("Const", "HostConst")
 def _fold_const(ctx):
+    # Most constants of a large graph are weights: turn them away on what is
+    # already known (the dtype attr, the shape just inferred from this same
+    # tensor) before reading the tensor again. A value that slipped through
+    # on a damaged record is still checked against the shape by _fold.
+    known = ctx.state.shapes.get(ctx.node.name)
+    shape, types = (known[0] if known else None), ctx.graph._dtypes(ctx.node.name)
+    if shape is not None and None not in shape and types and types[0] in ("float32", "float64") and \
+            math.prod(shape) > 4:
+        return None
     if "value" not in ctx.node.attr:
         return None
     tensor = ctx.node.attr["value"].tensor
