@@ -73,6 +73,52 @@ def corpus_models(graphdefs: bool = True) -> list[Path]:
     return out
 
 
+# One epoch of the chapter's loop on 2,000 MNIST images, in TensorFlow (run
+# it with run_one_epoch): restores MODEL/model.ckpt, trains through
+# get_collection("my_important_ops") with training=True, and prints which
+# variables changed, the trainable ones, the optimizer's update ops, the op
+# types, and the types of the root activations Elu and Elu_1.
+ONE_EPOCH = r"""
+import json, os, sys
+import numpy as np
+import tensorflow as tf
+from fixtures.mnist import load_mnist
+v1 = tf.compat.v1
+model, data = sys.argv[1], sys.argv[2]
+Xtr, ytr = [a[:2000] for a in load_mnist(data)[:2]]
+g = tf.Graph()
+with g.as_default():
+    saver = v1.train.import_meta_graph(os.path.join(model, "model.ckpt.meta"))
+    X, y, accuracy, training_op = v1.get_collection("my_important_ops")
+    variables = v1.global_variables()
+    with v1.Session(graph=g) as s:
+        saver.restore(s, os.path.join(model, "model.ckpt"))
+        before = {v.op.name: s.run(v) for v in variables}
+        for i in range(0, len(Xtr), 50):
+            s.run(training_op, {X: Xtr[i:i + 50], y: ytr[i:i + 50], "training:0": True})
+        changed = {v.op.name: bool(not np.array_equal(before[v.op.name], s.run(v))) for v in variables}
+    ops = g.get_operations()
+    print(json.dumps({"changed": changed, "trainable": [v.op.name for v in v1.trainable_variables()],
+                      "updates": sorted(op.name for op in ops if "update_" in op.name
+                                        and op.type.endswith("ApplyGradientDescent")),
+                      "types": sorted({op.type for op in ops}),
+                      "act": [g.get_operation_by_name(n).type for n in ("Elu", "Elu_1")]}))
+"""
+
+
+def run_one_epoch(model: Path, mnist: Path) -> dict:
+    """:data:`ONE_EPOCH` on ``model`` (a checkpoint directory) in a fresh interpreter; its JSON."""
+    import json
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-c", ONE_EPOCH, str(model), str(mnist)], capture_output=True,
+                         text=True, env=env, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
 def _require(path: Path | None, var: str) -> Path:
     if path is None:
         if os.environ.get("CI"):

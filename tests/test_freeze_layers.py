@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import graphsurgeon as gs
 from conftest import FIXTURES, ROOT
 from conftest import fixture_model as _need
+from conftest import run_one_epoch
 from graphsurgeon.cli.main import cli
 from graphsurgeon.surgery.freeze_layers import strip_training
 
@@ -39,31 +40,6 @@ def test_strip_training_finds_loss_and_optimizer(name):
     assert len(stripped.collection("update_ops")) == 6
 
 
-_ONE_EPOCH = r"""
-import json, os, sys
-import numpy as np
-import tensorflow as tf
-from fixtures.mnist import load_mnist
-v1 = tf.compat.v1
-model, data = sys.argv[1], sys.argv[2]
-Xtr, ytr = [a[:2000] for a in load_mnist(data)[:2]]
-g = tf.Graph()
-with g.as_default():
-    saver = v1.train.import_meta_graph(os.path.join(model, "model.ckpt.meta"))
-    X, y, accuracy, training_op = v1.get_collection("my_important_ops")
-    variables = v1.global_variables()
-    with v1.Session(graph=g) as s:
-        saver.restore(s, os.path.join(model, "model.ckpt"))
-        before = {v.op.name: s.run(v) for v in variables}
-        for i in range(0, len(Xtr), 50):
-            s.run(training_op, {X: Xtr[i:i + 50], y: ytr[i:i + 50], "training:0": True})
-        changed = {v.op.name: bool(not np.array_equal(before[v.op.name], s.run(v))) for v in variables}
-    print(json.dumps({"changed": changed, "trainable": [v.op.name for v in v1.trainable_variables()],
-                      "updates": sorted(op.name for op in g.get_operations() if "update_" in op.name
-                                        and op.type.endswith("ApplyGradientDescent"))}))
-"""
-
-
 @pytest.mark.parametrize("name", STYLES)
 def test_freeze_layers_then_one_epoch(name, tmp_path, mnist_dir):
     out = tmp_path / "frozen"
@@ -73,10 +49,7 @@ def test_freeze_layers_then_one_epoch(name, tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["frozen"] == ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
-    run = subprocess.run([sys.executable, "-c", _ONE_EPOCH, str(out), str(mnist_dir)], capture_output=True,
-                         text=True, env=ENV, cwd=ROOT)
-    assert run.returncode == 0, run.stderr[-2000:]
-    r = json.loads(run.stdout.strip().splitlines()[-1])
+    r = run_one_epoch(out, mnist_dir)
     assert r["trainable"] == report["trainable_variables"]
     assert not any(v.startswith(FROZEN_SCOPES) for v in r["trainable"])
     for var, changed in r["changed"].items():

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 import graphsurgeon as gs
 from conftest import FIXTURES, ROOT
 from conftest import fixture_model as _need
+from conftest import run_one_epoch
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import RewriteError, UsageError
 from graphsurgeon.surgery.swap import swap_ops
@@ -101,38 +102,13 @@ def test_swapped_frozen_graph_matches_a_relu_reference(tmp_path, mnist_dir):
     assert r["elu_diff"] > 1e-2                # and the swap mattered
 
 
-_TRAIN_ONE_EPOCH = r"""
-import json, os, sys
-import numpy as np
-import tensorflow as tf
-from fixtures.mnist import load_mnist
-v1 = tf.compat.v1
-model, data = sys.argv[1], sys.argv[2]
-Xtr, ytr = [a[:2000] for a in load_mnist(data)[:2]]
-g = tf.Graph()
-with g.as_default():
-    saver = v1.train.import_meta_graph(os.path.join(model, "model.ckpt.meta"))
-    X, y, accuracy, training_op = v1.get_collection("my_important_ops")
-    with v1.Session(graph=g) as s:
-        saver.restore(s, os.path.join(model, "model.ckpt"))
-        names = [v.op.name for v in v1.global_variables()]
-        before = {n: s.run(g.get_tensor_by_name(n + ":0")) for n in names}
-        for i in range(0, len(Xtr), 50):
-            s.run(training_op, {X: Xtr[i:i + 50], y: ytr[i:i + 50], "training:0": True})
-        changed = {n: bool(not np.array_equal(before[n], s.run(g.get_tensor_by_name(n + ":0")))) for n in names}
-    types = sorted({op.type for op in g.get_operations()})
-print(json.dumps({"changed": changed, "types": types,
-                  "act": [g.get_operation_by_name(n).type for n in ("Elu", "Elu_1")]}))
-"""
-
-
 def test_swap_in_training_graph_rebuilds_gradients_and_trains(tmp_path, mnist_dir):
     out = tmp_path / "relu"
     result = CliRunner().invoke(cli, ["swap", str(_need(TF1)), "--op", "Elu", "--to", "Relu", "-o", str(out), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
     assert report["rebuilt"] and report["training_op"] == "train/training_op"
-    r = _py(_TRAIN_ONE_EPOCH, out, mnist_dir)
+    r = run_one_epoch(out, mnist_dir)
     assert r["act"] == ["Relu", "Relu"]
     assert "EluGrad" not in r["types"] and "ReluGrad" in r["types"]
     assert r["changed"]["hidden1/kernel"] and r["changed"]["outputs/kernel"]
@@ -171,7 +147,7 @@ def test_transplant_hidden2_from_another_seed(tmp_path, second_model, mnist_dir)
             assert as_second and not as_first, name
         else:
             assert as_first, name
-    r = _py(_TRAIN_ONE_EPOCH, out, mnist_dir)  # imports, restores and runs in TensorFlow
+    r = run_one_epoch(out, mnist_dir)  # imports, restores and runs in TensorFlow
     assert r["changed"]["hidden2/kernel"]
 
 
