@@ -49,6 +49,15 @@ def tensor_name(op: str, index: int = 0) -> str:
     return f"{op}:{index}"
 
 
+def unique_name(base: str, *taken) -> str:
+    """``base``, or ``base_1``, ``base_2``... : the first that none of the ``taken`` containers holds."""
+    name, n = base, 1
+    while any(name in t for t in taken):
+        name = f"{base}_{n}"
+        n += 1
+    return name
+
+
 def scope_of(name: str) -> str:
     """The enclosing name scope of an op: ``"a/b/c"`` -> ``"a/b"``, root ops -> ``""``."""
     return name.rpartition("/")[0]

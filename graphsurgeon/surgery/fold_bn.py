@@ -175,15 +175,15 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
         old_b = consts.value(bias.input[1]) if bias is not None else np.zeros(channels)
         new_b = old_b * scale + shift
         dtype = layer.attr["T"].type
-        w_name = _unique(work, f"{layer.name}/folded_weights")
+        w_name = _names.unique_name(f"{layer.name}/folded_weights", work._nodes)
         work.add_op(_const(w_name, new_w, dtype))
-        b_name = _unique(work, f"{layer.name}/folded_bias")
+        b_name = _names.unique_name(f"{layer.name}/folded_bias", work._nodes)
         work.add_op(_const(b_name, new_b, dtype))
         inputs = list(layer.input)
         inputs[1] = w_name
         work.set_inputs(layer.name, inputs)
         # The layer's BiasAdd (or a new one) now gives what the batch norm gave.
-        name = bias.name if bias is not None else _unique(work, f"{layer.name}/folded_bias_add")
+        name = bias.name if bias is not None else _names.unique_name(f"{layer.name}/folded_bias_add", work._nodes)
         node = protos.NodeDef(name=name, op="BiasAdd", device=target.device)
         node.input.extend([layer.name, b_name])
         node.attr["T"].type = dtype
@@ -247,13 +247,6 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
     return result, changes
 
 
-def _unique(g: Graph, name: str) -> str:
-    if name not in g._nodes:
-        return name
-    n = 1
-    while f"{name}_{n}" in g._nodes:
-        n += 1
-    return f"{name}_{n}"
 
 
 __all__ = ["fold_batch_norms"]

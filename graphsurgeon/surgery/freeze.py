@@ -96,12 +96,7 @@ class _Work:
         return key
 
     def unique(self, name: str) -> str:
-        if name not in self.nodes:
-            return name
-        n = 1
-        while f"{name}_{n}" in self.nodes:
-            n += 1
-        return f"{name}_{n}"
+        return _names.unique_name(name, self.nodes)
 
     def constant(self, op: str, index: int = 0):
         """The value of a tensor when it is a constant (through pass-through ops), else None."""

@@ -129,12 +129,7 @@ def _resolve(g: Graph, names: Iterable[str], what: str) -> list[str]:
 def _placeholder_name(g: Graph, op: str, index: int, reuse_op_name: bool, taken: set[str]) -> str:
     if reuse_op_name:
         return op
-    base = f"{op}_output_{index}"
-    name, n = base, 1
-    while name in taken or name in g._nodes:
-        name = f"{base}_{n}"
-        n += 1
-    return name
+    return _names.unique_name(f"{op}_output_{index}", taken, g._nodes)
 
 
 def _placeholder_def(g: Graph, name: str, tensor: Tensor, device: str):
