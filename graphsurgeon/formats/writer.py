@@ -165,10 +165,11 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
     if not is_input and (target.exists() or target.is_symlink()) and not force:
         raise OutputError(f"{target}: already exists", hint="force=True (CLI --force) replaces it")
     data = _unchanged_bytes(root, fmt, encoding, message)
-    if data is None:
+    edited = data is None  # else the source file's own bytes: a copy
+    if edited:
         data = serialize(message, encoding, target)
     if fmt == "savedmodel":
-        _write_saved_model(root, target, data, encoding, notes)
+        _write_saved_model(root, target, data, encoding, edited, notes)
     else:
         if target.is_dir():
             raise OutputError(f"{target}: is a directory", hint=f"give a file name for the {fmt} output")
@@ -190,7 +191,8 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     return data if parsed == message else None
 
 
-def _write_saved_model(graph, target: Path, data: bytes, encoding: str, notes: list | None = None) -> None:
+def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: bool,
+                       notes: list | None = None) -> None:
     source_dir = graph.model.file.parent
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
@@ -201,7 +203,7 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, notes: l
         _copy_tree(source_dir, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
         atomic_write(tmp / name, data)
-        if _source_bytes(source_dir / name) != data:
+        if edited:
             # The copied fingerprint.pb describes the source model: recompute it from the
             # final files (saved_model.pb, variables/), or drop it when that is impossible.
             from .fingerprint import refresh_fingerprint
@@ -215,13 +217,6 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, notes: l
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def _source_bytes(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
 
 
 def _umask() -> int:
