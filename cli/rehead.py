@@ -47,10 +47,9 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
     """
     from graphsurgeon.surgery.rehead import rehead
 
-    scopes = [part.strip() for value in freeze for part in value.split(",") if part.strip()] or ["all"]
-    if len(scopes) == 1 and scopes[0] in ("all", "none"):
-        scopes = scopes[0]
-    report = rehead(model, at, classes, out, hidden=parse_sizes(hidden), freeze=scopes, lr=lr, seed=seed,
+    # rehead() reads repeated and comma-separated values itself.
+    report = rehead(model, at, classes, out, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
+                    seed=seed,
                     activation=activation, force=force)
     if as_json:
         echo_json(report)
