@@ -49,8 +49,7 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
 
     # rehead() reads repeated and comma-separated values itself.
     report = rehead(model, at, classes, out, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
-                    seed=seed,
-                    activation=activation, force=force)
+                    seed=seed, activation=activation, force=force)
     if as_json:
         echo_json(report)
         return
