@@ -288,14 +288,14 @@ def resolve_entry(graph, value: str):
 
     if _names.is_tensor_name(value):
         op_name, index = _names.split_tensor_name(value)
-        node = graph._nodes.get(op_name)
+        node = graph.node_defs.get(op_name)
         if node is None:
             return Unresolved(value)
-        types = graph._dtypes(op_name)
+        types = graph.output_dtypes(op_name)
         if types is not None and index >= len(types):
             return Unresolved(value)
         return Tensor(graph, op_name, index)
-    node = graph._nodes.get(value)
+    node = graph.node_defs.get(value)
     return Op(graph, node) if node is not None else Unresolved(value)
 
 

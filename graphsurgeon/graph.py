@@ -1,24 +1,61 @@
-"""The Graph: TensorFlow's protos as the source of truth, with cheap lookups.
+"""The Graph: TensorFlow's protos as the source of truth, with a public index.
 
 A :class:`Graph` holds the GraphDef (and the MetaGraphDef around it, when
 there is one) exactly as read; :class:`Op` and :class:`Tensor` are light
-views on its nodes. Name lookups use a dict built once at load; consumers,
-dtypes, shapes and the networkx index are built on first need, so that
-listing a 60,000-op graph never pays for what it does not ask.
+views on its nodes; a :class:`FunctionGraph` is the body of one library
+function seen as a graph. Every query and every rewrite of graphsurgeon runs
+on this API; nothing outside this module touches a Graph's private state.
+
+The index (names, parsed inputs, consumers, output dtypes) is built on first
+need and kept current by the editing methods, incrementally; derived facts
+(shapes, the networkx view, anything cached with :meth:`Graph.derived`) are
+dropped on every edit and rebuilt on next use. Listing a 60,000-op graph
+pays for none of what it does not ask.
+
+Walks (:meth:`Graph.ancestors`, :meth:`Graph.descendants`,
+:meth:`Graph.topological_order`) are iterative and cycle-safe: TF1 while
+loops have back edges (``NextIteration -> Merge``).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy as _copy
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
+from . import collections as _collections
+from . import dtypes as _dtypes
 from . import names as _names
-from . import opdefs
-from .errors import NotFoundError
+from . import opdefs, protos
+from .changes import Changes
+from .errors import NotFoundError, RewriteError, UsageError
 from .functions import called_functions, function_to_graph_def
 from .patterns import compile_pattern, is_pattern
+from .shapes import format_shape, from_proto, infer_shapes
 
 UNKNOWN = None  # an unknown dtype, shape or dimension
 _MISSING = object()
+
+__all__ = ["Graph", "FunctionGraph", "Op", "Tensor", "Use", "format_shape", "UNKNOWN"]
+
+
+class Use(NamedTuple):
+    """One reader of an op: ``consumer`` reads it at input ``position``.
+
+    ``index`` is the output it reads, or -1 for a control input (``^op``).
+    """
+
+    consumer: str
+    position: int
+    index: int
+
+    @property
+    def control(self) -> bool:
+        return self.index < 0
+
+
+_new_use = tuple.__new__  # skips NamedTuple's Python-level __new__: the index holds one per edge
 
 
 class Tensor:
@@ -42,7 +79,7 @@ class Tensor:
     @property
     def dtype(self) -> str | None:
         """TensorFlow's dtype name (``float32``, ``float32_ref``, ``resource``) or None."""
-        types = self.graph._dtypes(self.op_name)
+        types = self.graph.output_dtypes(self.op_name)
         return types[self.index] if types and self.index < len(types) else None
 
     @property
@@ -54,8 +91,7 @@ class Tensor:
     @property
     def consumers(self) -> list["Op"]:
         """Ops that read this tensor (once each, in graph order)."""
-        seen = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.op_name, ())
-                             if idx == self.index)
+        seen = dict.fromkeys(u.consumer for u in self.graph.uses(self.op_name) if u.index == self.index)
         return [self.graph.op(c) for c in seen]
 
     def __eq__(self, other):
@@ -101,19 +137,16 @@ class Op:
     @property
     def input_names(self) -> list[str]:
         """Data inputs as ``name:index`` strings, in order."""
-        return [ref.tensor for ref in map(_names.parse_input, self.node.input) if not ref.control]
+        return [ref.tensor for ref in self.graph.input_refs(self.name) if not ref.control]
 
     @property
     def inputs(self) -> list[Tensor]:
-        out = []
-        for ref in map(_names.parse_input, self.node.input):
-            if not ref.control:
-                out.append(Tensor(self.graph, ref.op, ref.index))
-        return out
+        return [Tensor(self.graph, ref.op, ref.index) for ref in self.graph.input_refs(self.name)
+                if not ref.control]
 
     @property
     def control_input_names(self) -> list[str]:
-        return [ref.op for ref in map(_names.parse_input, self.node.input) if ref.control]
+        return [ref.op for ref in self.graph.input_refs(self.name) if ref.control]
 
     @property
     def control_inputs(self) -> list["Op"]:
@@ -121,12 +154,12 @@ class Op:
 
     @property
     def control_outputs(self) -> list["Op"]:
-        names = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.name, ()) if idx < 0)
+        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index < 0)
         return [self.graph.op(n) for n in names]
 
     @property
     def outputs(self) -> list[Tensor]:
-        return [Tensor(self.graph, self.name, i) for i in range(self.graph._num_outputs(self.name))]
+        return [Tensor(self.graph, self.name, i) for i in range(self.graph.num_outputs(self.name))]
 
     def output(self, index: int = 0) -> Tensor:
         return Tensor(self.graph, self.name, index)
@@ -134,13 +167,13 @@ class Op:
     @property
     def consumers(self) -> list["Op"]:
         """Ops that read any output of this op (data edges only)."""
-        names = dict.fromkeys(c for c, _, idx in self.graph._consumers().get(self.name, ()) if idx >= 0)
+        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index >= 0)
         return [self.graph.op(n) for n in names]
 
     @property
     def calls(self) -> list[tuple[str, str]]:
         """Library functions this op calls: ``[(attr or "op", function name)]``."""
-        return called_functions(self.node, self.graph.library_names)
+        return called_functions(self.node, self.graph.library)
 
     @property
     def function(self) -> str | None:
@@ -158,14 +191,14 @@ class Op:
 
 
 class Graph:
-    """A TensorFlow graph: its protos plus indexes for questions.
+    """A TensorFlow graph: its protos plus an index for questions and edits.
 
     Build one with :func:`graphsurgeon.load`. Attributes:
 
     - ``graph_def``: the GraphDef (the source of truth, what gets written back).
     - ``meta_graph``: the MetaGraphDef around it, or None for a plain GraphDef.
     - ``model``: where it came from (:class:`graphsurgeon.formats.Model`), or None.
-    - ``function_name``: set when this graph is a function body.
+    - ``checkpoint``: the checkpoint prefix whose values go with the graph, or None.
 
     Example:
         >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
@@ -173,25 +206,30 @@ class Graph:
         [<Tensor X:0 float32 [?, 784]>, <Tensor hidden1/kernel/read:0 float32 [784, 300]>]
     """
 
-    def __init__(self, graph_def, meta_graph=None, model=None, function_name=None, parent=None,
-                 function_def=None):
+    function_name: str | None = None
+    function_def = None
+
+    def __init__(self, graph_def, meta_graph=None, model=None, checkpoint=_MISSING):
         self.graph_def = graph_def
         self.meta_graph = meta_graph
         self.model = model
-        self.function_name = function_name
-        self.function_def = function_def
-        self.parent = parent
+        self.checkpoint = (model.checkpoint if model is not None else None) if checkpoint is _MISSING \
+            else checkpoint
+        self._keep = []  # objects whose lifetime is the graph's (a temporary checkpoint directory)
         self._nodes = {node.name: node for node in graph_def.node}
-        self._library = (parent._library if parent is not None
-                         else {f.signature.name: f for f in graph_def.library.function})
-        self._registry = parent._registry if parent is not None else opdefs.OpRegistry(
+        self._library = {f.signature.name: f for f in graph_def.library.function}
+        self._registry = opdefs.OpRegistry(
             meta_graph.meta_info_def.stripped_op_list
             if meta_graph is not None and meta_graph.HasField("meta_info_def") else None,
             self._library)
-        self._function_graphs: dict[str, Graph] = parent._function_graphs if parent is not None else {}
-        self._consumer_index = None
+        self._function_graphs: dict[str, FunctionGraph] = {}
+        self._reset_index()
+
+    def _reset_index(self) -> None:
+        self._use_index: dict[str, list] | None = None
         self._refs_cache: dict[str, tuple] = {}
         self._dtype_cache: dict[str, list] = {}
+        self._derived: dict = {}
         self._shapes = None
         self._nx = None
 
@@ -207,11 +245,17 @@ class Graph:
 
     @property
     def root(self) -> "Graph":
-        return self.parent if self.parent is not None else self
+        """The top-level graph (itself, except for a function body)."""
+        return self
 
     @property
     def registry(self) -> opdefs.OpRegistry:
         return self._registry
+
+    @property
+    def where(self) -> str:
+        """Where this graph is, for messages: its file, ``function NAME``, or ``graph``."""
+        return str(self.path) if self.path else "graph"
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -223,7 +267,7 @@ class Graph:
             return True
         if _names.is_tensor_name(name):
             op, index = _names.split_tensor_name(name)
-            return op in self._nodes and index < self._num_outputs(op)
+            return op in self._nodes and index < self.num_outputs(op)
         return False
 
     def __iter__(self) -> Iterator[Op]:
@@ -236,13 +280,25 @@ class Graph:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Jupyter: the default collapsed drawing as SVG (text alone when Graphviz is missing)."""
-        from .rendering import notebook_bundle
+        from .rendering import notebook_bundle  # graphviz: only when a notebook asks for a picture
         return notebook_bundle(self)
 
     def _repr_svg_(self) -> str | None:
         return self._repr_mimebundle_().get("image/svg+xml")
 
     # ------------------------------------------------------------------ lookup
+    @property
+    def node_defs(self) -> Mapping:
+        """``{op name: NodeDef}``, read-only and live (edits go through the methods below)."""
+        return MappingProxyType(self._nodes)
+
+    def node_def(self, name: str):
+        """The NodeDef of op ``name`` (NotFoundError with the closest names otherwise)."""
+        node = self._nodes.get(name)
+        if node is None:
+            return self.op(name).node
+        return node
+
     def op(self, name) -> Op:
         """The op called ``name`` (``"^name"`` and ``"name:0"`` are accepted too)."""
         if isinstance(name, Op):
@@ -254,7 +310,7 @@ class Graph:
             stripped = name[1:] if name.startswith("^") else _names.split_tensor_name(name)[0]
             node = self._nodes.get(stripped)
         if node is None:
-            raise NotFoundError("op", name, self._nodes.keys(), where=self._where())
+            raise NotFoundError("op", name, self._nodes.keys(), where=self.where)
         return Op(self, node)
 
     def tensor(self, name) -> Tensor:
@@ -263,11 +319,10 @@ class Graph:
             return name
         op_name, index = _names.split_tensor_name(name)
         if op_name not in self._nodes:
-            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self._where())
-        count = self._num_outputs(op_name)
+            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self.where)
+        count = self.num_outputs(op_name)
         if index >= count:
-            raise NotFoundError("tensor", name, (f"{op_name}:{i}" for i in range(count)),
-                                where=self._where())
+            raise NotFoundError("tensor", name, (f"{op_name}:{i}" for i in range(count)), where=self.where)
         return Tensor(self, op_name, index)
 
     def get(self, name):
@@ -323,26 +378,212 @@ class Graph:
             out = [t for t in out if t.dtype == dtype]
         return out
 
+    # ------------------------------------------------------------------ the index
+    def input_refs(self, name: str) -> tuple:
+        """The op's inputs parsed (:class:`graphsurgeon.names.InputRef`, control ones included).
+
+        Cached: walks over large graphs parse each input string once.
+        """
+        refs = self._refs_cache.get(name)
+        if refs is None:
+            refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
+        return refs
+
+    def uses(self, name: str) -> tuple:
+        """Who reads op ``name``: :class:`Use` ``(consumer, position, index)`` per input that names it.
+
+        ``index`` is the output read, -1 for a control input. A name no op
+        has may still be read (a dangling input): its uses are listed too.
+        """
+        return tuple(self._uses().get(name, ()))
+
+    def _uses(self) -> dict[str, list]:
+        index = self._use_index
+        if index is None:
+            index = {}
+            for node in self.graph_def.node:
+                name = node.name
+                for position, ref in enumerate(self.input_refs(name)):
+                    index.setdefault(ref.op, []).append(
+                        _new_use(Use, (name, position, -1 if ref.control else ref.index)))
+            self._use_index = index
+        return index
+
+    def output_dtypes(self, name: str) -> list | None:
+        """TensorFlow's dtype name of each output of op ``name``; None for an op type nobody defines."""
+        types = self._dtype_cache.get(name, _MISSING)
+        if types is not _MISSING:
+            return types
+        node = self._nodes[name]
+        types = self._registry.output_dtypes(node)
+        if types is None and node.op in ("_Arg", "_Retval"):
+            types = [_dtypes.name(node.attr["T"].type)] if node.op == "_Arg" else []
+        self._dtype_cache[name] = types
+        return types
+
+    def num_outputs(self, name: str) -> int:
+        """How many outputs op ``name`` has (for unknown op types: as many as are recorded or read)."""
+        types = self.output_dtypes(name)
+        if types is not None:
+            return len(types)
+        node = self._nodes[name]
+        count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 0
+        for use in self._uses().get(name, ()):
+            if use.index < opdefs.MAX_OUTPUTS:  # "op:99999999999" is damage, not that many outputs
+                count = max(count, use.index + 1)
+        return count
+
+    @property
+    def shapes(self) -> dict[str, list]:
+        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.shapes`)."""
+        if self._shapes is None:
+            self._shapes = infer_shapes(self)
+        return self._shapes
+
+    def derived(self, key, compute: Callable[["Graph"], object]):
+        """A fact computed from the graph, cached until the next edit.
+
+        ``compute(graph)`` runs on first use of ``key``; modules that derive
+        something costly from a graph (training machinery, layers) keep it here.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
+
+    # ------------------------------------------------------------------ walks
+    def _producers(self, name: str, control: bool, colocation: bool):
+        node = self._nodes.get(name)
+        if node is None:
+            return ()
+        out = [ref.op for ref in self.input_refs(name) if control or not ref.control]
+        if colocation and "_class" in node.attr:
+            out.extend(op for op in map(_names.colocation_op, node.attr["_class"].list.s) if op)
+        return out
+
+    def ancestors(self, roots, *, control: bool = True, colocation: bool = False, stop=(),
+                  include_roots: bool = False) -> set[str]:
+        """Op names reachable backwards from ``roots`` (op or tensor names) over one edge or more.
+
+        Args:
+            roots: op names, tensor names (their op) or Ops.
+            control: follow control inputs too.
+            colocation: follow ``loc:@`` colocation constraints too.
+            stop: op names the walk does not enter (nor include).
+            include_roots: include the roots themselves.
+
+        Names read but absent from the graph (dangling inputs) are included.
+        """
+        return self._walk(roots, lambda n: self._producers(n, control, colocation), stop, include_roots)
+
+    def descendants(self, roots, *, control: bool = True, stop=(), include_roots: bool = False) -> set[str]:
+        """Op names reachable forwards from ``roots`` over one edge or more (see :meth:`ancestors`)."""
+        uses = self._uses()
+
+        def successors(name):
+            return [u.consumer for u in uses.get(name, ()) if control or u.index >= 0]
+
+        return self._walk(roots, successors, stop, include_roots)
+
+    def _walk(self, roots, step, stop, include_roots: bool) -> set[str]:
+        stop = set(stop)
+        starts = [_root_name(r) for r in ([roots] if isinstance(roots, (str, Op, Tensor)) else roots)]
+        seen: set[str] = set()
+        stack = []
+        for name in starts:
+            stack.extend(step(name))
+        while stack:
+            name = stack.pop()
+            if name in seen or name in stop:
+                continue
+            seen.add(name)
+            stack.extend(step(name))
+        if include_roots:
+            seen.update(n for n in starts if n not in stop)
+        return seen
+
+    def topological_order(self, *, control: bool = True) -> list[str]:
+        """Op names, each after every op it reads (Kahn's algorithm, iterative).
+
+        Ties keep file order. Ops on cycles (TF1 while loops) and what
+        depends on them come last, in file order.
+        """
+        nodes = self._nodes
+        pending: dict[str, int] = {}
+        uses = self._uses()
+        for name in nodes:
+            pending[name] = sum(1 for r in self.input_refs(name) if r.op in nodes and (control or not r.control))
+        ready = [n.name for n in reversed(self.graph_def.node) if pending[n.name] == 0]
+        order = []
+        while ready:
+            name = ready.pop()
+            order.append(name)
+            for use in uses.get(name, ()):
+                if not control and use.index < 0:
+                    continue
+                pending[use.consumer] -= 1
+                if pending[use.consumer] == 0:
+                    ready.append(use.consumer)
+        if len(order) != len(nodes):
+            done = set(order)
+            order.extend(n.name for n in self.graph_def.node if n.name not in done)
+        return order
+
+    @property
+    def nx(self):
+        """The graph as a networkx ``MultiDiGraph``, for networkx's algorithms.
+
+        Built on first use and cached until the next edit (reading alone never
+        builds it). Nodes are op names with attributes ``type``, ``device``
+        and ``attrs`` (the NodeDef's AttrValue map); an input naming no op
+        adds a node with ``missing=True``. Each input is one edge from
+        producer to consumer with ``tensor`` (``name:index``, None for a
+        control edge), ``src_index`` (output read, -1 for control),
+        ``dst_index`` (input position) and ``control``. An op reading a
+        tensor twice has two edges.
+
+        Example:
+            >>> import networkx
+            >>> networkx.has_path(g.nx, "X", "logits")
+            True
+        """
+        if self._nx is None:
+            import networkx  # the view is optional: reading never pays for importing networkx
+
+            view = networkx.MultiDiGraph(name=self.function_name or str(self.path or "graph"))
+            for node in self.graph_def.node:
+                view.add_node(node.name, type=node.op, device=node.device, attrs=node.attr)
+            for node in self.graph_def.node:
+                for position, ref in enumerate(self.input_refs(node.name)):
+                    if ref.op not in view:
+                        view.add_node(ref.op, type=None, device="", attrs={}, missing=True)
+                    view.add_edge(ref.op, node.name, tensor=None if ref.control else ref.tensor,
+                                  src_index=ref.index, dst_index=position, control=ref.control)
+            self._nx = view
+        return self._nx
+
     # ------------------------------------------------------------------ functions
     @property
-    def library_names(self) -> set[str]:
-        return set(self._library)
+    def library(self) -> Mapping:
+        """``{function name: FunctionDef}`` of the graph's library, read-only."""
+        return MappingProxyType(self.root._library)
 
     @property
-    def functions(self) -> dict[str, "Graph"]:
-        """Function bodies by name, each a Graph (built on first access)."""
-        return {name: self.function(name) for name in self._library}
+    def library_names(self) -> set[str]:
+        return set(self.root._library)
 
-    def function(self, name: str) -> "Graph":
+    @property
+    def functions(self) -> dict[str, "FunctionGraph"]:
+        """Function bodies by name, each a :class:`FunctionGraph` (built on first access)."""
+        return {name: self.function(name) for name in self.root._library}
+
+    def function(self, name: str) -> "FunctionGraph":
         root = self.root
         graph = root._function_graphs.get(name)
         if graph is None:
             fdef = root._library.get(name)
             if fdef is None:
-                raise NotFoundError("function", name, root._library.keys(), where=root._where())
-            graph = Graph(function_to_graph_def(fdef, root._registry), meta_graph=None, model=None,
-                          function_name=name, parent=root, function_def=fdef)
-            root._function_graphs[name] = graph
+                raise NotFoundError("function", name, root._library.keys(), where=root.where)
+            graph = root._function_graphs[name] = FunctionGraph(root, fdef)
         return graph
 
     # ------------------------------------------------------------------ signatures
@@ -365,128 +606,55 @@ class Graph:
             }
         return out
 
-    # ------------------------------------------------------------------ derived facts
-    def _where(self) -> str:
-        if self.function_name:
-            return f"function {self.function_name}"
-        return str(self.path) if self.path else "graph"
-
-    def _consumers(self) -> dict[str, list[tuple[str, int, int]]]:
-        """producer -> [(consumer, input position, output index or -1 for control)]."""
-        if self._consumer_index is None:
-            index: dict[str, list] = {}
-            for node in self.graph_def.node:
-                for position, ref in enumerate(self.input_refs(node.name)):
-                    index.setdefault(ref.op, []).append((node.name, position, -1 if ref.control else ref.index))
-            self._consumer_index = index
-        return self._consumer_index
-
-    def input_refs(self, name: str) -> tuple:
-        """The op's inputs parsed (:class:`graphsurgeon.names.InputRef`, control ones included).
-
-        Cached: walks over large graphs parse each input string once.
-        """
-        refs = self._refs_cache.get(name)
-        if refs is None:
-            refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
-        return refs
-
-    def _dtypes(self, name: str) -> list | None:
-        types = self._dtype_cache.get(name, _MISSING)
-        if types is not _MISSING:
-            return types
-        node = self._nodes[name]
-        types = self._registry.output_dtypes(node)
-        if types is None and node.op in ("_Arg", "_Retval"):
-            from . import dtypes as _dt
-            types = [_dt.name(node.attr["T"].type)] if node.op == "_Arg" else []
-        self._dtype_cache[name] = types
-        return types
-
-    def _num_outputs(self, name: str) -> int:
-        types = self._dtypes(name)
-        if types is not None:
-            return len(types)
-        # Unknown op type: as many outputs as recorded shapes or as consumers read.
-        node = self._nodes[name]
-        count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 0
-        for _, _, idx in self._consumers().get(name, ()):
-            if idx < opdefs.MAX_OUTPUTS:  # "op:99999999999" is damage, not that many outputs
-                count = max(count, idx + 1)
-        return count
-
-    @property
-    def shapes(self) -> dict[str, list]:
-        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.shapes`)."""
-        if self._shapes is None:
-            from .shapes import infer_shapes
-            self._shapes = infer_shapes(self)
-        return self._shapes
-
-    @property
-    def nx(self):
-        """The networkx MultiDiGraph index (built on first use).
-
-        Nodes are op names (attributes ``type``, ``device``); each data edge
-        carries ``src_index`` (producer output), ``dst_index`` (consumer
-        input position) and ``control=False``; control edges have
-        ``control=True``. An op reading a tensor twice has two edges.
-        """
-        if self._nx is None:
-            import networkx as nx
-
-            g = nx.MultiDiGraph(name=self.function_name or str(self.path or "graph"))
-            for node in self.graph_def.node:
-                g.add_node(node.name, type=node.op, device=node.device)
-            for node in self.graph_def.node:
-                for position, text in enumerate(node.input):
-                    ref = _names.parse_input(text)
-                    if ref.op not in g:
-                        g.add_node(ref.op, type=None, device="", missing=True)
-                    if ref.control:
-                        g.add_edge(ref.op, node.name, control=True, dst_index=position, src_index=-1)
-                    else:
-                        g.add_edge(ref.op, node.name, control=False, src_index=ref.index, dst_index=position)
-            self._nx = g
-        return self._nx
-
     # ------------------------------------------------------------------ editing
-    # Every edit goes through these methods: they change the protos and keep
-    # the indexes (name dict, consumers, networkx) in step, incrementally.
+    # Every edit goes through these methods: they change the protos, keep the
+    # index (names, parsed inputs, consumers, dtypes) current incrementally and
+    # drop derived facts (shapes, networkx view, derived()).
+
+    def _touch(self) -> None:
+        self._shapes = None
+        self._nx = None
+        self._derived = {}
 
     def copy(self) -> "Graph":
         """A deep copy (protos included) that can be edited independently."""
-        if self.parent is not None:
-            raise TypeError("copy the top-level graph, not a function body")
-        import copy as _copy
-
-        model = _copy.copy(self.model)
-        if model is not None:
+        if self.model is not None:
+            model = _copy.copy(self.model)
             model.container = type(self.model.container)()
             model.container.CopyFrom(self.model.container)
-            meta = model.meta_graph
-            return Graph(model.graph_def, meta_graph=meta, model=model)
-        if self.meta_graph is not None:
+            out = Graph(model.graph_def, meta_graph=model.meta_graph, model=model, checkpoint=self.checkpoint)
+        elif self.meta_graph is not None:
             meta = type(self.meta_graph)()
             meta.CopyFrom(self.meta_graph)
-            return Graph(meta.graph_def, meta_graph=meta)
-        gd = type(self.graph_def)()
-        gd.CopyFrom(self.graph_def)
-        return Graph(gd)
+            out = Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
+        else:
+            gd = type(self.graph_def)()
+            gd.CopyFrom(self.graph_def)
+            out = Graph(gd, checkpoint=self.checkpoint)
+        out._keep = list(self._keep)
+        return out
+
+    def as_meta_graph(self) -> "Graph":
+        """A copy wrapped in a MetaGraphDef (to give a plain GraphDef collections and signatures)."""
+        if self.meta_graph is not None:
+            return self.copy()
+        meta = protos.MetaGraphDef()
+        meta.graph_def.CopyFrom(self.graph_def)
+        return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
+
+    def keep_alive(self, obj) -> None:
+        """Tie ``obj``'s lifetime to the graph's (and its copies'): a temporary checkpoint directory."""
+        self._keep.append(obj)
 
     def add_op(self, node_def) -> Op:
         """Append a NodeDef (copied) to the graph. Its name must be new."""
         if node_def.name in self._nodes:
-            from .errors import RewriteError
             raise RewriteError(f"an op named {node_def.name!r} already exists")
         node = self.graph_def.node.add()
         node.CopyFrom(node_def)
         self._nodes[node.name] = node
         self._index_inputs(node, add=True)
-        if self._nx is not None:
-            self._nx.add_node(node.name, type=node.op, device=node.device)
-            self._nx_add_edges(node)
-        self._shapes = None
+        self._touch()
         return Op(self, node)
 
     def replace_op(self, node_def) -> Op:
@@ -495,31 +663,44 @@ class Graph:
         The op keeps its position and name, so references to it (consumers,
         control inputs, colocations, collections) stay valid.
         """
-        node = self._nodes[node_def.name]
+        node = self._nodes.get(node_def.name)
+        if node is None:
+            self.op(node_def.name)  # raises with suggestions
         self._index_inputs(node, add=False)
-        if self._nx is not None:
-            self._nx.remove_edges_from(list(self._nx.in_edges(node.name, keys=True)))
         node.CopyFrom(node_def)
         self._index_inputs(node, add=True)
         self._dtype_cache.pop(node.name, None)
-        if self._nx is not None:
-            self._nx.add_node(node.name, type=node.op, device=node.device)
-            self._nx_add_edges(node)
-        self._shapes = None
+        self._touch()
         return Op(self, node)
 
     def set_inputs(self, name: str, inputs) -> None:
         """Replace an op's input list (``name:index`` and ``^control`` strings)."""
         node = self._nodes[name]
         self._index_inputs(node, add=False)
-        if self._nx is not None:
-            self._nx.remove_edges_from(list(self._nx.in_edges(name, keys=True)))
         del node.input[:]
         node.input.extend(inputs)
         self._index_inputs(node, add=True)
-        if self._nx is not None:
-            self._nx_add_edges(node)
-        self._shapes = None
+        self._dtype_cache.pop(name, None)  # an unknown op's output count follows its readers
+        self._touch()
+
+    def rewire(self, old: str, new: str, *, only=None) -> list[str]:
+        """Make every reader of tensor ``old`` read tensor ``new`` instead (data edges).
+
+        ``new`` may also be ``^op`` to turn the edges into control edges.
+        ``only`` limits the change to these consumers. Returns the ops changed.
+        """
+        op, index = _names.split_tensor_name(old)
+        readers = {u.consumer for u in self._uses().get(op, ()) if u.index == index}
+        if only is not None:
+            readers &= set(only)
+        target = new if new.startswith("^") else _input_text(*_names.split_tensor_name(new))
+        changed = []
+        for consumer in [n for n in self._nodes if n in readers]:
+            inputs = [target if not ref.control and ref.op == op and ref.index == index else text
+                      for ref, text in zip(self.input_refs(consumer), self._nodes[consumer].input)]
+            self.set_inputs(consumer, inputs)
+            changed.append(consumer)
+        return changed
 
     def remove_ops(self, names, check: bool = True):
         """Remove ops; collections, signatures and savers that named them are fixed.
@@ -533,74 +714,102 @@ class Graph:
         Returns:
             Changes with ``removed`` and what had to be ``dropped``.
         """
-        from .changes import Changes
-        from .errors import RewriteError
-
         removed = {n.name if isinstance(n, Op) else n for n in names}
         missing = [n for n in removed if n not in self._nodes]
         if missing:
             self.op(missing[0])  # raises NotFoundError with suggestions
         if check:
-            consumers = self._consumers()
+            uses = self._uses()
             for name in removed:
-                for consumer, _, _ in consumers.get(name, ()):
-                    if consumer not in removed:
-                        raise RewriteError(f"cannot remove {name!r}: {consumer!r} still reads it",
+                for use in uses.get(name, ()):
+                    if use.consumer not in removed:
+                        raise RewriteError(f"cannot remove {name!r}: {use.consumer!r} still reads it",
                                            hint="remove or rewire its consumers too")
-        changes = Changes(removed=[n.name for n in self.graph_def.node if n.name in removed])
+        nodes = self.graph_def.node
+        positions = [i for i, node in enumerate(nodes) if node.name in removed]
+        changes = Changes(removed=[nodes[i].name for i in positions])
         for name in removed:
             self._index_inputs(self._nodes[name], add=False)
             self._dtype_cache.pop(name, None)
             del self._nodes[name]
-        keep = [n for n in self.graph_def.node if n.name not in removed]
-        if len(keep) != len(self.graph_def.node):
-            kept = [type(n)() for n in keep]
-            for new, old in zip(kept, keep):
-                new.CopyFrom(old)
-            del self.graph_def.node[:]
-            self.graph_def.node.extend(kept)
-            self._nodes = {node.name: node for node in self.graph_def.node}
-        if self._nx is not None:
-            self._nx.remove_nodes_from(removed)
-        self._shapes = None
-        if self.meta_graph is not None and self.parent is None:
-            from .collections import fix_references
-            changes.dropped.extend(fix_references(self, removed))
+        # Contiguous runs, from the end: upb moves element pointers, it copies no node.
+        end = len(positions) - 1
+        while end >= 0:
+            start = end
+            while start > 0 and positions[start - 1] == positions[start] - 1:
+                start -= 1
+            del nodes[positions[start]:positions[end] + 1]
+            end = start - 1
+        self._touch()
+        if self.meta_graph is not None and removed:
+            changes.dropped.extend(_collections.fix_references(self, removed))
         return changes
 
+    def rename_ops(self, mapping: dict[str, str]) -> list[str]:
+        """Rename ops ``{old: new}``: inputs, control inputs, colocations and the MetaGraphDef follow.
+
+        Returns notes on what outside the GraphDef was renamed (collections,
+        signatures, saver). Raises RewriteError when a new name is taken.
+        """
+        mapping = {old: new for old, new in mapping.items() if old != new}
+        if not mapping:
+            return []
+        for old, new in mapping.items():
+            if old not in self._nodes:
+                self.op(old)
+            if new in self._nodes and new not in mapping:
+                raise RewriteError(f"cannot rename {old!r} to {new!r}: an op of that name exists")
+        if len(set(mapping.values())) != len(mapping):
+            raise RewriteError("two ops cannot take the same new name")
+        affected = set(mapping)
+        uses = self._uses()
+        for old in mapping:
+            affected.update(u.consumer for u in uses.get(old, ()))
+        for node in self.graph_def.node:
+            if "_class" in node.attr and any(_names.colocation_op(s) in mapping for s in node.attr["_class"].list.s):
+                affected.add(node.name)
+        for name in affected:
+            node = self._nodes[name]
+            self._index_inputs(node, add=False)
+            self._dtype_cache.pop(name, None)
+            inputs = [_rename_input(text, mapping) for text in node.input]
+            del node.input[:]
+            node.input.extend(inputs)
+            if "_class" in node.attr:
+                locs = [_rename_colocation(s, mapping) for s in node.attr["_class"].list.s]
+                del node.attr["_class"].list.s[:]
+                node.attr["_class"].list.s.extend(locs)
+        moved_nodes = [(self._nodes.pop(old), new) for old, new in mapping.items()]
+        for node, new in moved_nodes:
+            node.name = new
+            self._nodes[new] = node
+        for name in affected:
+            new_name = mapping.get(name, name)
+            self._index_inputs(self._nodes[new_name], add=True)
+        # Uses of renamed producers are keyed by name: move them.
+        if self._use_index is not None:
+            for old, new in mapping.items():
+                moved = self._use_index.pop(old, None)
+                if moved:
+                    self._use_index.setdefault(new, []).extend(moved)
+        self._touch()
+        return _collections.rename_references(self, mapping) if self.meta_graph is not None else []
+
     def _index_inputs(self, node, add: bool) -> None:
+        name = node.name
         if not add:
-            self._refs_cache.pop(node.name, None)  # its inputs are about to change
-        if self._consumer_index is None:
+            self._refs_cache.pop(name, None)  # its inputs are about to change
+        if self._use_index is None:
             return
-        for position, text in enumerate(node.input):
-            ref = _names.parse_input(text)
-            entry = (node.name, position, -1 if ref.control else ref.index)
+        refs = self.input_refs(name) if add else tuple(map(_names.parse_input, node.input))
+        for position, ref in enumerate(refs):
+            use = _new_use(Use, (name, position, -1 if ref.control else ref.index))
             if add:
-                self._consumer_index.setdefault(ref.op, []).append(entry)
+                self._use_index.setdefault(ref.op, []).append(use)
             else:
-                lst = self._consumer_index.get(ref.op)
-                if lst and entry in lst:
-                    lst.remove(entry)
-
-    def _nx_add_edges(self, node) -> None:
-        for position, text in enumerate(node.input):
-            ref = _names.parse_input(text)
-            if ref.op not in self._nx:
-                self._nx.add_node(ref.op, type=None, device="", missing=True)
-            if ref.control:
-                self._nx.add_edge(ref.op, node.name, control=True, dst_index=position, src_index=-1)
-            else:
-                self._nx.add_edge(ref.op, node.name, control=False, src_index=ref.index, dst_index=position)
-
-    def _invalidate(self) -> None:
-        """Forget derived indexes after the protos changed under us."""
-        self._nodes = {node.name: node for node in self.graph_def.node}
-        self._consumer_index = None
-        self._refs_cache.clear()
-        self._dtype_cache.clear()
-        self._shapes = None
-        self._nx = None
+                lst = self._use_index.get(ref.op)
+                if lst and use in lst:
+                    lst.remove(use)
 
     # ------------------------------------------------------------------ collections and saving
     # Thin delegations: the work lives in graphsurgeon/collections.py and
@@ -609,50 +818,107 @@ class Graph:
     @property
     def collections(self) -> dict:
         """Collections by name (see :mod:`graphsurgeon.collections`); empty for a plain GraphDef."""
-        from . import collections as _collections
         return _collections.collections(self)
 
     def collection(self, name: str) -> list:
         """The items of collection ``name`` in order (ops, tensors, decoded messages)."""
-        from . import collections as _collections
         return _collections.get_collection(self, name).items
 
     def add_to_collection(self, name: str, *items):
         """Append ops / tensors (objects or names) to node_list collection ``name``."""
-        from . import collections as _collections
         return _collections.add_to_collection(self, name, *items)
 
     def remove_from_collection(self, name: str, *items):
         """Remove entries from collection ``name``."""
-        from . import collections as _collections
         return _collections.remove_from_collection(self, name, *items)
 
     def delete_collection(self, name: str):
         """Delete collection ``name``; returns what it held."""
-        from . import collections as _collections
         return _collections.delete_collection(self, name)
 
     def rename_collection(self, old: str, new: str):
         """Rename collection ``old`` to ``new``."""
-        from . import collections as _collections
         return _collections.rename_collection(self, old, new)
 
     def layers(self) -> list:
         """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.layers`)."""
-        from .layers import layers as _layers
+        from .layers import layers as _layers  # layers sits above the graph
         return _layers(self)
 
     def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False, notes=None) -> Path:
         """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
-        from .formats import writer
+        from .formats import writer  # the writer sits above the graph
         return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force,
                            notes=notes)
 
 
-def _tensor_info(info) -> dict:
-    from . import dtypes
-    from .shapes import from_proto
+class FunctionGraph(Graph):
+    """The body of one library function, as a graph.
 
+    Arguments are ``_Arg`` ops named after them and results ``_Retval`` ops
+    (see :mod:`graphsurgeon.functions`). It shares its root's library and op
+    registry; it is a view for questions: edit and save the root instead.
+    """
+
+    def __init__(self, root: Graph, function_def):
+        graph_def = function_to_graph_def(function_def, root.registry)
+        self.graph_def = graph_def
+        self.meta_graph = None
+        self.model = None
+        self.checkpoint = None
+        self.parent = root
+        self.function_name = function_def.signature.name
+        self.function_def = function_def
+        self._keep = []
+        self._nodes = {node.name: node for node in graph_def.node}
+        self._library = root._library
+        self._registry = root.registry
+        self._function_graphs = root._function_graphs
+        self._reset_index()
+
+    @property
+    def root(self) -> Graph:
+        return self.parent
+
+    @property
+    def where(self) -> str:
+        return f"function {self.function_name}"
+
+    def copy(self):
+        raise UsageError(f"function {self.function_name!r} is part of a graph: copy the top-level graph")
+
+    def save(self, *args, **kwargs):
+        raise UsageError(f"function {self.function_name!r} is part of a graph: save the top-level graph")
+
+
+def _root_name(item) -> str:
+    if isinstance(item, Op):
+        return item.name
+    if isinstance(item, Tensor):
+        return item.op_name
+    return _names.parse_input(item).op
+
+
+def _input_text(op: str, index: int) -> str:
+    return op if index == 0 else f"{op}:{index}"
+
+
+def _rename_input(text: str, mapping: dict) -> str:
+    ref = _names.parse_input(text)
+    if ref.op not in mapping:
+        return text
+    if ref.control:
+        return "^" + mapping[ref.op]
+    # Keep TensorFlow's spelling: "op" for output 0 when it was written so.
+    return mapping[ref.op] if text == ref.op else f"{mapping[ref.op]}:{ref.index}"
+
+
+def _rename_colocation(text: bytes, mapping: dict) -> bytes:
+    op = _names.colocation_op(text)
+    return f"loc:@{mapping[op]}".encode() if op in mapping else text
+
+
+def _tensor_info(info) -> dict:
     kind = info.WhichOneof("encoding")
     if kind == "coo_sparse":
         name = info.coo_sparse.values_tensor_name
@@ -661,21 +927,5 @@ def _tensor_info(info) -> dict:
     else:
         name = None
     shape = from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
-    return {"name": name, "dtype": dtypes.name(info.dtype) if info.dtype else None,
+    return {"name": name, "dtype": _dtypes.name(info.dtype) if info.dtype else None,
             "shape": None if shape is None else list(shape), "encoding": kind}
-
-
-_SHAPE_TEXT: dict = {}
-
-
-def format_shape(shape) -> str:
-    """``(None, 784)`` -> ``[?, 784]``; None -> ``?``."""
-    if shape is None:
-        return "?"
-    key = tuple(shape)
-    text = _SHAPE_TEXT.get(key)
-    if text is None:
-        text = "[" + ", ".join("?" if d is None else str(d) for d in key) + "]"
-        if len(_SHAPE_TEXT) < 65536:  # graphs repeat a few shapes; memoise them, boundedly
-            _SHAPE_TEXT[key] = text
-    return text

@@ -44,24 +44,14 @@ Example:
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from . import names as _names
 from .errors import NotFoundError, UsageError
-from .variables import VARIABLE_TYPES, variables
+from .variables import variables
+from .vocabulary import ACTIVATION_TYPES, VARIABLE_TYPES, training_machinery
 
-__all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block", "is_machinery",
-           "ACTIVATION_TYPES"]
-
-# Element-wise activations that may sit at the root after a layer.
-ACTIVATION_TYPES = frozenset({
-    "Elu", "Selu", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Gelu",
-})
-_MACHINERY_SCOPE = re.compile(r"^(gradients|save|report_uninitialized_variables)(_\d+)?$")
-_SAVE_TYPES = frozenset({"SaveV2", "RestoreV2", "SaveSlices", "RestoreSlice", "Restore", "MergeV2Checkpoints",
-                         "ShardedFilename", "StringJoin"})
-
+__all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block"]
 
 @dataclass
 class LayerVariable:
@@ -117,21 +107,9 @@ class Layer:
                 "activation": self.activation, "output": self.output}
 
 
-def is_machinery(op) -> bool:
-    """True for ops of gradients, optimizer updates, savers and the initializer op."""
-    name, op_type = op.name, op.type
-    if op_type.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")):
-        return True
-    if op_type in _SAVE_TYPES:
-        return True
-    if op_type == "NoOp" and name in ("init", "group_deps"):
-        return True
-    return any(_MACHINERY_SCOPE.match(part) for part in name.split("/")[:-1])
-
-
 def _levels(g) -> dict[str, int]:
     """Longest data path from a source to each op (iterative Kahn; loop back edges ignored)."""
-    nodes = g._nodes
+    nodes = g.node_defs
     indegree: dict[str, int] = {}
     preds: dict[str, list[str]] = {}
     for name, node in nodes.items():
@@ -143,7 +121,7 @@ def _levels(g) -> dict[str, int]:
             srcs.append(ref.op)
         preds[name] = srcs
         indegree[name] = len(srcs)
-    consumers = g._consumers()
+    consumers = g.uses
     level = {name: 0 for name in nodes}
     ready = [name for name in nodes if indegree[name] == 0]
     seen = 0
@@ -152,7 +130,7 @@ def _levels(g) -> dict[str, int]:
         seen += 1
         if nodes[name].op in ("NextIteration", "RefNextIteration"):
             continue
-        for consumer, _, idx in consumers.get(name, ()):
+        for consumer, _, idx in consumers(name):
             if idx < 0 or consumer not in indegree:
                 continue
             level[consumer] = max(level[consumer], level[name] + 1)
@@ -213,7 +191,7 @@ def layers(g) -> list[Layer]:
         owner[op.name] = _scope_of_op(op.name, scope_set)
         if owner[op.name] is not None:
             by_scope[owner[op.name]].ops += 1
-    machinery = {op.name for op in g if is_machinery(op)}
+    machinery = training_machinery(g)
     inputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
     outputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
     types: dict[str, set] = {s: set() for s in scopes}
@@ -273,7 +251,7 @@ def layer(g, name: str, all_layers: list[Layer] | None = None) -> Layer:
     for item in found:
         if item.name == name.rstrip("/"):
             return item
-    raise NotFoundError("layer", name, [item.name for item in found], where=g._where())
+    raise NotFoundError("layer", name, [item.name for item in found], where=g.where)
 
 
 def block(g, name: str, all_layers: list[Layer] | None = None) -> list[str]:
@@ -288,7 +266,8 @@ def block(g, name: str, all_layers: list[Layer] | None = None) -> list[str]:
     while current.activation is None and len(current.outputs) == 1:
         out = current.outputs[0]
         readers = by_input.get(out, [])
-        consumers = [c for c in g.tensor(out).consumers if not is_machinery(c)]
+        machinery = training_machinery(g)
+        consumers = [c for c in g.tensor(out).consumers if c.name not in machinery]
         owners = {_scope_of_op(c.name, {item.name for item in readers}) for c in consumers}
         if len(readers) != 1 or readers[0].kind != "batch_norm" or owners != {readers[0].name}:
             break
@@ -316,7 +295,7 @@ def resolve_cut(g, at: str, all_layers: list[Layer] | None = None) -> str:
         return last.output
     if at in g:
         return g.op(at).output(0).name
-    raise NotFoundError("layer or tensor", at, list(names) + [op.name for op in g], where=g._where())
+    raise NotFoundError("layer or tensor", at, list(names) + [op.name for op in g], where=g.where)
 
 
 def variable_ops(g) -> set[str]:

@@ -10,58 +10,7 @@ from collections import Counter
 from . import attrs as _attrs
 from .graph import Graph, Op, Tensor
 from .variables import variables
-
-CONTROL_FLOW_V1 = {"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
-                   "NextIteration", "RefNextIteration", "LoopCond"}
-CONTROL_FLOW_V2 = {"If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase"}
-CALL_OPS = {"PartitionedCall", "StatefulPartitionedCall"}
-
-# Ops that reach outside the graph: the file system, or Python in the process.
-FILE_OPS = {
-    "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
-    "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
-    "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
-    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset",
-    "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2", "ImmutableConst", "CreateSummaryFileWriter", "SaveDataset",
-    "SaveDatasetV2", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset", "DatasetToTFRecord",
-    "ExperimentalDatasetToTFRecord", "PrintV2", "DecodeJpeg_", "WriteSummary_",
-    # Found missing by tests/test_bad_input.py's scan of the op registry:
-    "TFRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset",
-    "ExperimentalLMDBDataset", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "CacheDataset",
-    "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "SnapshotDatasetReader",
-    "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "ListSnapshotChunksDataset", "DistributedSave",
-    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
-    "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "DumpTensor",
-    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-    "DebugNumericSummaryV2", "LoadAndRemapMatrix", "DTensorRestoreV2", "CalibrationStatisticsSaver",
-    "FileSystemSetConfiguration", "RecordInput", "Skipgram",
-}
-PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
-# Ops that talk to other processes or hosts: servers and clients at an address,
-# remote calls, and the send/receive and collective ops that exchange tensors
-# with other devices or workers.
-NETWORK_OPS = {
-    "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall", "RemoteCall",
-    "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
-    "RegisterDataset", "RegisterDatasetV2", "Send", "Recv", "_Send", "_Recv", "_HostSend", "_HostRecv",
-    "CollectiveAllToAllV2", "CollectiveAllToAllV3", "CollectiveBcastRecv", "CollectiveBcastRecvV2",
-    "CollectiveBcastSend", "CollectiveBcastSendV2", "CollectiveGather", "CollectiveGatherV2",
-    "CollectiveInitializeCommunicator", "CollectiveReduce", "CollectiveReduceScatterV2", "CollectiveReduceV2",
-    "CollectiveReduceV3",
-}
-
-
-def reaches(op_type: str) -> str | None:
-    """What an op of this type reaches outside the graph: "python", "network", "files" or None."""
-    if op_type in PYTHON_OPS:
-        return "python"
-    if op_type in NETWORK_OPS:
-        return "network"
-    if op_type in FILE_OPS:
-        return "files"
-    return None
-
+from .vocabulary import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, PLACEHOLDER_TYPES, reaches, training_machinery
 
 def _shape_json(shape):
     return None if shape is None else list(shape)
@@ -76,9 +25,9 @@ def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
     graph = op.graph
     name = op.name
     # Straight from the graph's tables: ``ls`` of a 60,000-op graph builds no Tensor objects.
-    types = graph._dtypes(name) or ()
+    types = graph.output_dtypes(name) or ()
     shapes = graph.shapes.get(name) or ()
-    count = graph._num_outputs(name)
+    count = graph.num_outputs(name)
     outputs = [{"name": f"{name}:{i}", "dtype": types[i] if i < len(types) else None,
                 "shape": _shape_json(shapes[i]) if i < len(shapes) else None} for i in range(count)]
     record = {"name": name, "type": op.node.op}
@@ -107,7 +56,7 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
         texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
         for node in selected:
             name = node.name
-            dts = graph._dtypes(name)
+            dts = graph.output_dtypes(name)
             shp = shapes.get(name)
             if dts is not None and shp is not None and len(dts) == 1 and len(shp) == 1:
                 key = (dts[0], shp[0])
@@ -116,7 +65,7 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
                     text = texts[key] = f"{dts[0] or '?'} {format_shape(shp[0])}"
                 yield function, name, node.op, text
                 continue
-            count = len(dts) if dts is not None else graph._num_outputs(name)
+            count = len(dts) if dts is not None else graph.num_outputs(name)
             dts = dts or ()
             shp = shp or ()
             parts = []
@@ -215,35 +164,27 @@ def scope_tree(g: Graph) -> dict:
 
 
 def likely_inputs(g: Graph) -> list[Tensor]:
-    """Placeholders, except the saver's own (``save/filename``, ``save/Const``) and other machinery."""
-    return [op.output(0) for op in g.ops(type=["Placeholder", "PlaceholderV2", "PlaceholderWithDefault"])
-            if not _is_machinery(op.name)]
+    """Placeholders, except the saver's own (``save/filename``, TF2's ``saver_filename``) and other machinery."""
+    machinery = training_machinery(g)
+    return [op.output(0) for op in g.ops(type=list(PLACEHOLDER_TYPES)) if op.name not in machinery]
 
 
 _NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Assert", "SaveV2", "Save",
                 "RestoreV2", "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "_Retval"}
-
-
-_MACHINERY_SCOPES = ("gradients", "save", "init")
 _BOOKKEEPING = {"Shape", "ShapeN", "Size", "Rank", "Const", "BroadcastGradientArgs"}
-
-
-def _is_machinery(name: str) -> bool:
-    parts = name.split("/")
-    if any(p in _MACHINERY_SCOPES or p.startswith(("gradients_", "save_")) for p in parts[:-1]):
-        return True
-    return parts[-1] in ("switch_t", "switch_f", "pred_id") or name == "saver_filename"  # TF2's saver input
+# A TF1 cond's own bookkeeping: computed, read by nothing, not a result.
+_COND_PARTS = ("switch_t", "switch_f", "pred_id")
 
 
 def likely_outputs(g: Graph) -> list[Tensor]:
-    """Tensors nothing reads, of ops that compute (not savers, initializers, optimizers, bookkeeping)."""
-    consumers = g._consumers()
+    """Tensors nothing reads, of ops that compute (not training machinery, initializers or bookkeeping)."""
+    machinery = training_machinery(g)
     out = []
     for op in g:
         if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or \
                 op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
             continue
-        if op.name in consumers or _is_machinery(op.name) or op.name == "init":
+        if g.uses(op.name) or op.name in machinery or op.name.rsplit("/", 1)[-1] in _COND_PARTS:
             continue
         if op.type == "ReadVariableOp" and op.name.endswith("/Read/ReadVariableOp"):
             continue  # TF2 SavedModels keep one such read per variable, for checkpointing
@@ -315,4 +256,5 @@ def info(g: Graph) -> dict:
         "unknown_op_types": sorted(t for t in present if g.registry.get(t) is None
                                    and t not in ("_Arg", "_Retval")),
         "external_access": flagged,
+        "training_ops": len(training_machinery(g)),
     }

@@ -242,7 +242,7 @@ def run_model(g, feeds: dict, fetches: list[str]) -> list:
 
 
 def _has_variables(g) -> bool:
-    from .variables import VARIABLE_TYPES
+    from .vocabulary import VARIABLE_TYPES
 
     return any(node.op in VARIABLE_TYPES for node in g.graph_def.node)
 

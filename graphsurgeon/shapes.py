@@ -59,6 +59,22 @@ def from_proto(proto) -> tuple | None:
     return dims
 
 
+_SHAPE_TEXT: dict = {}
+
+
+def format_shape(shape) -> str:
+    """``(None, 784)`` -> ``[?, 784]``; None -> ``?``."""
+    if shape is None:
+        return "?"
+    key = tuple(shape)
+    text = _SHAPE_TEXT.get(key)
+    if text is None:
+        text = "[" + ", ".join("?" if d is None else str(d) for d in key) + "]"
+        if len(_SHAPE_TEXT) < 65536:  # graphs repeat a few shapes; memoise them, boundedly
+            _SHAPE_TEXT[key] = text
+    return text
+
+
 def broadcast(a, b):
     """NumPy broadcasting of two shapes, as TensorFlow's shape function does it.
 
@@ -284,7 +300,7 @@ def _variable(ctx):
       "VarIsInitializedOp", "IsVariableInitialized", "LookupTableSizeV2", "ShardedFilename",
       "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond")
 def _scalar(ctx):
-    return [()] * max(1, len(ctx.graph._dtypes(ctx.node.name) or [None]))
+    return [()] * max(1, len(ctx.graph.output_dtypes(ctx.node.name) or [None]))
 
 
 @rule("Identity", "StopGradient", "Snapshot", "PreventGradient", "RefIdentity", "CheckNumerics",
@@ -1021,7 +1037,7 @@ def _conv2d(ctx):
 @rule("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
 def _functional(ctx):
     shapes = ctx.attr("output_shapes", []) or []
-    count = len(ctx.graph._dtypes(ctx.node.name) or [])
+    count = len(ctx.graph.output_dtypes(ctx.node.name) or [])
     if len(shapes) != count or count == 0:
         return None
     return list(shapes)
@@ -1047,7 +1063,7 @@ def _fold_const(ctx):
     # tensor) before reading the tensor again. A value that slipped through
     # on a damaged record is still checked against the shape by _fold.
     known = ctx.state.shapes.get(ctx.node.name)
-    shape, types = (known[0] if known else None), ctx.graph._dtypes(ctx.node.name)
+    shape, types = (known[0] if known else None), ctx.graph.output_dtypes(ctx.node.name)
     if shape is not None and None not in shape and types and types[0] in ("float32", "float64") and \
             math.prod(shape) > 4:
         return None
@@ -1074,7 +1090,7 @@ def _fold_identity(ctx):
 @value_rule("Cast")
 def _fold_cast(ctx):
     v = ctx.value(0)
-    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph._dtypes(ctx.node.name)[0]) or "")
+    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph.output_dtypes(ctx.node.name)[0]) or "")
     partial = ctx.state.partial_of(ctx.refs[0])
     if v is None or out is None:
         return [(None, partial)]
@@ -1090,7 +1106,7 @@ def _shape_to_value(shape, dtype):
 
 
 def _index_dtype(ctx, i=0):
-    name = (ctx.graph._dtypes(ctx.node.name) or ["int32"])[i] or "int32"
+    name = (ctx.graph.output_dtypes(ctx.node.name) or ["int32"])[i] or "int32"
     return _dtypes.NUMPY.get(_dtypes.base(name), "int32")
 
 
@@ -1348,7 +1364,7 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     # yet (a while loop's back edge, a hand-made file) start again in sorted order.
     shapes = _infer_in(graph, graph.graph_def.node, True, arg_shapes, arg_handles, depth, calls)
     if shapes is None:
-        shapes = _infer_in(graph, _kahn_order(graph), False, arg_shapes, arg_handles, depth, calls)
+        shapes = _infer_in(graph, map(graph.node_defs.__getitem__, graph.topological_order(control=False)), False, arg_shapes, arg_handles, depth, calls)
     return shapes
 
 
@@ -1358,7 +1374,7 @@ def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> di
     nodes = graph.graph_def.node
     registry = graph.registry
     shapes = state.shapes
-    by_name = graph._nodes
+    by_name = graph.node_defs
     # This loop runs once per op of every listed graph (60,000 times for a large
     # one): keep its per-op work to lookups, and call out only when a table says so.
     for node in order:
@@ -1368,8 +1384,8 @@ def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> di
             for r in refs:
                 if r.op not in shapes and r.op in by_name:
                     return None
-        types = graph._dtypes(name)
-        count = len(types) if types is not None else graph._num_outputs(name)
+        types = graph.output_dtypes(name)
+        count = len(types) if types is not None else graph.num_outputs(name)
         recorded = None
         attr = node.attr
         if "_output_shapes" in attr:
@@ -1412,7 +1428,7 @@ def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> di
     if len(shapes) != len(nodes):
         for node in nodes:
             if node.name not in shapes:
-                shapes[node.name] = [None] * graph._num_outputs(node.name)
+                shapes[node.name] = [None] * graph.num_outputs(node.name)
     _restored_shapes(graph, state)
     return shapes
 
@@ -1435,12 +1451,12 @@ def _restored_shapes(graph, state) -> None:
     """
     shapes = state.shapes
     consumers = None
-    by_name = graph._nodes
+    by_name = graph.node_defs
     for node in graph.graph_def.node:
         if node.op not in RESTORE_OPS:
             continue
         if consumers is None:
-            consumers = graph._consumers()
+            consumers = graph.uses
         outs = shapes.get(node.name) or []
         for index, current in enumerate(outs):
             if current is not None:
@@ -1449,7 +1465,7 @@ def _restored_shapes(graph, state) -> None:
             seen = {(node.name, index)}  # Identity cycles (damaged graphs) end the walk
             while frontier and ok:
                 name, idx = frontier.pop()
-                for consumer, position, out_index in consumers.get(name, ()):
+                for consumer, position, out_index in consumers(name):
                     if out_index != idx:
                         continue
                     c = by_name.get(consumer)
@@ -1539,31 +1555,3 @@ def _track_handles(ctx, count):
             handle = shapes[0]
         if handle is not None:
             ctx.state.handles[node.name] = [handle]
-
-
-def _kahn_order(graph):
-    """Nodes in data-flow order (Kahn's algorithm, iterative); nodes on cycles last, in file order."""
-    by_name = graph._nodes
-    pending: dict[str, int] = {}
-    dependants: dict[str, list[str]] = {}
-    for node in graph.graph_def.node:
-        count = 0
-        for ref in graph.input_refs(node.name):
-            if ref.control or ref.op not in by_name:
-                continue
-            count += 1
-            dependants.setdefault(ref.op, []).append(node.name)
-        pending[node.name] = count
-    ready = [n.name for n in reversed(graph.graph_def.node) if pending[n.name] == 0]
-    done = set()
-    while ready:
-        name = ready.pop()
-        done.add(name)
-        yield by_name[name]
-        for child in dependants.get(name, ()):
-            pending[child] -= 1
-            if pending[child] == 0:
-                ready.append(child)
-    for node in graph.graph_def.node:
-        if node.name not in done:
-            yield node

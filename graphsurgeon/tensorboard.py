@@ -229,7 +229,7 @@ def _protos_of(graph):
     from .graph import Graph
 
     if isinstance(graph, Graph):
-        if graph.parent is not None:
+        if graph.root is not graph:
             # A function body: its GraphDef is derived and has no library of its
             # own; lend it the root's so the calls inside can be opened too.
             graph_def = type(graph.graph_def)()

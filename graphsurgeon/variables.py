@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from . import dtypes
 from .shapes import from_proto
 from .values import element_count
+from .vocabulary import VARIABLE_TYPES
 
-REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
-RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
-VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
 
 
 @dataclass

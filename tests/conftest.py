@@ -148,3 +148,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "fuzz" in item.keywords:
             item.add_marker(skip)
+
+
+def without_output_shapes(node):
+    """A copy of a NodeDef without its recorded ``_output_shapes`` (to test inference alone)."""
+    new = type(node)()
+    new.CopyFrom(node)
+    del new.attr["_output_shapes"]
+    return new

@@ -230,7 +230,7 @@ def test_reading_runs_nothing_from_the_model(tmp_path):
 
 def test_info_flags_every_op_that_names_files():
     """Ops whose inputs or attrs are file names, patterns, log or dump directories are in FILE_OPS."""
-    from graphsurgeon import opdefs, report
+    from graphsurgeon import opdefs, vocabulary
 
     file_args = {"filename", "filenames", "file_pattern", "logdir", "db_uri", "dump_root", "debug_urls",
                  "tfdbg_dump_root", "file_path", "ckpt_path"}
@@ -238,24 +238,24 @@ def test_info_flags_every_op_that_names_files():
     missing = []
     for name, op in opdefs.shipped().items():
         args = {a.name for a in op.input_arg} | {a.name for a in op.attr}
-        if args & (file_args | {"pattern"}) and name not in regex_ops and name not in report.FILE_OPS:
+        if args & (file_args | {"pattern"}) and name not in regex_ops and name not in vocabulary.FILE_OPS:
             missing.append(name)
     assert not missing, f"ops that name files but are not flagged: {sorted(missing)}"
 
 
 def test_info_flags_every_op_that_talks_to_other_processes():
     """Ops with a server address, or that exchange tensors with other devices or workers, are NETWORK_OPS."""
-    from graphsurgeon import opdefs, report
+    from graphsurgeon import opdefs, vocabulary
 
     network_args = {"address", "server_address", "protocol", "send_device", "recv_device", "group_key",
                     "communicator"}
     missing = []
     for name, op in opdefs.shipped().items():
         args = {a.name for a in op.input_arg} | {a.name for a in op.attr}
-        if args & network_args and name not in report.NETWORK_OPS | report.FILE_OPS:
+        if args & network_args and name not in vocabulary.NETWORK_OPS | vocabulary.FILE_OPS:
             missing.append(name)
     assert not missing, f"ops that reach other processes but are not flagged: {sorted(missing)}"
-    assert report.reaches("RpcServer") == "network" and report.reaches("ReadFile") == "files"
+    assert vocabulary.reaches("RpcServer") == "network" and vocabulary.reaches("ReadFile") == "files"
 
 
 def test_assets_are_never_followed_outside_when_copying(tmp_path):

@@ -16,6 +16,7 @@ import graphsurgeon as gs
 from conftest import CORPUS_DIR, FIXTURES
 from graphsurgeon.cli.main import cli
 from graphsurgeon.cli.prune import write_graph
+from conftest import without_output_shapes as _without_output_shapes
 
 CORPUS_MODELS = ["serving_half_plus_two_cpu", "serving_half_plus_two_tf2_cpu",
                  "serving_session_bundle_half_plus_two/export.meta", "tf2onnx_lstm_frozen/frozen.pb",
@@ -100,11 +101,10 @@ def test_diff_against_the_pruned_model_lists_exactly_the_removed_ops(tmp_path, w
 def _strip_output_shapes(src: Path, dst: Path) -> int:
     g = gs.load(src)
     stripped = 0
-    for node in g.graph_def.node:
+    for node in list(g.graph_def.node):
         if "_output_shapes" in node.attr:
-            del node.attr["_output_shapes"]
+            g.replace_op(_without_output_shapes(node))
             stripped += 1
-    g._invalidate()
     write_graph(g, dst, force=False, in_place=False)
     return stripped
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS_DIR, FIXTURES, ROOT
+from conftest import without_output_shapes as _without_output_shapes
 
 ORACLE = ROOT / "tests" / "tf_oracle.py"
 MANIFEST = FIXTURES / "manifest.json"
@@ -105,10 +106,9 @@ def _load(path, tag):
 
 
 def _strip_recorded_shapes(g):
-    for node in g.graph_def.node:
+    for node in list(g.graph_def.node):
         if "_output_shapes" in node.attr:
-            del node.attr["_output_shapes"]
-    g._invalidate()
+            g.replace_op(_without_output_shapes(node))
     return g
 
 

@@ -19,6 +19,7 @@ from graphsurgeon.graph import Graph
 from graphsurgeon.shapes import broadcast, from_proto, merge
 
 from conftest import FIXTURES, CORPUS_DIR
+from conftest import without_output_shapes as _without_output_shapes
 
 MANIFEST = FIXTURES / "manifest.json"
 FIXTURE_GRAPHS = {
@@ -243,11 +244,10 @@ def _fixture_paths():
 
 def _strip(g):
     recorded = {}
-    for node in g.graph_def.node:
+    for node in list(g.graph_def.node):
         if "_output_shapes" in node.attr:
             recorded[node.name] = [from_proto(s) for s in node.attr["_output_shapes"].list.shape]
-            del node.attr["_output_shapes"]
-    g._invalidate()
+            g.replace_op(_without_output_shapes(node))
     return recorded
 
 

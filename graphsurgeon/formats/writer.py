@@ -49,14 +49,7 @@ def as_meta_graph(graph):
         >>> g.add_to_collection("outputs", "logits:0")
         >>> g.save("frozen.meta", format="meta")
     """
-    from ..graph import Graph
-
-    root = graph.root
-    if root.meta_graph is not None:
-        return root.copy()
-    meta = protos.MetaGraphDef()
-    meta.graph_def.CopyFrom(root.graph_def)
-    return Graph(meta.graph_def, meta_graph=meta)
+    return graph.root.as_meta_graph()
 
 
 def input_location(graph) -> Path | None:
@@ -125,7 +118,7 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
         >>> g.save("edited.meta")
         PosixPath('edited.meta')
     """
-    if graph.parent is not None:
+    if graph.root is not graph:
         raise UsageError(f"function {graph.function_name!r} is part of a graph: save the top-level graph")
     root = graph.root
     model = root.model

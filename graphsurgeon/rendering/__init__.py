@@ -18,7 +18,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .dot import FORMATS, find_dot, run_dot, to_digraph
-from .select import all_scopes, ops_between, scope_ops, training_machinery
+from ..vocabulary import training_machinery
+from .select import all_scopes, ops_between, scope_ops
 from .view import MAX_NODES, TARGET_NODES, View, build_view
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from ..vocabulary import CALL_OPS
+
 # (key, legend text, fill colour). Order is the legend's order and, for a
 # collapsed scope, the priority when its ops fall into several categories.
 CATEGORIES = [
@@ -38,7 +40,7 @@ FAINT = {"data": "#c8c8c8", "ref": "#f0c8a8", "resource": "#d8c0e8", "control": 
 EDGE_LEGEND_COLORS = {"data": "#404040", "ref": "#c55a11", "resource": "#7030a0", "control": "#808080"}
 
 INPUT_TYPES = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "_Arg", "IteratorGetNext"}
-VARIABLE_TYPES = {"VariableV2", "Variable", "VarHandleOp", "Const", "HostConst", "ReadVariableOp",
+VARIABLE_CATEGORY = {"VariableV2", "Variable", "VarHandleOp", "Const", "HostConst", "ReadVariableOp",
                   "Assign", "AssignVariableOp", "VarIsInitializedOp", "IsVariableInitialized",
                   "TemporaryVariable", "ResourceGather", "_Retval"}
 MATRIX_TYPES = {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "SparseMatMul", "Einsum",
@@ -54,7 +56,7 @@ NORMALIZATION_TYPES = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
 CONTROL_TYPES = {"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
                  "NextIteration", "RefNextIteration", "LoopCond", "If", "StatelessIf", "While",
                  "StatelessWhile", "Case", "StatelessCase", "NoOp", "ControlTrigger", "Assert"}
-CALL_TYPES = {"PartitionedCall", "StatefulPartitionedCall", "SymbolicGradient", "RemoteCall"}
+CALL_TYPES = CALL_OPS | {"SymbolicGradient", "RemoteCall"}
 IO_TYPES = {"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints",
             "ShardedFilename", "ShardedFilespec", "ReadFile", "WriteFile", "MatchingFiles",
             "IteratorV2", "Iterator", "MakeIterator", "OneShotIterator", "IteratorToStringHandle",
@@ -86,7 +88,7 @@ def op_category(op_type: str, name: str = "", calls: bool = False) -> str:
         return "normalization"
     if op_type in CONTROL_TYPES:
         return "control"
-    if op_type in VARIABLE_TYPES:
+    if op_type in VARIABLE_CATEGORY:
         return "variable"
     return "other"
 

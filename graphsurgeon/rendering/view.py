@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from ..errors import NotFoundError, UsageError
 from ..functions import called_functions
 from ..graph import format_shape
+from ..vocabulary import training_machinery
 from . import select, style
 
 TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes or fewer
@@ -80,7 +81,7 @@ def _check_scopes(names, scopes: set[str], g, option: str) -> set[str]:
     for name in names or ():
         name = name.strip("/")
         if name not in scopes:
-            raise NotFoundError("scope", name, sorted(scopes), where=f"{g._where()} ({option})")
+            raise NotFoundError("scope", name, sorted(scopes), where=f"{g.where} ({option})")
         out.add(name)
     return out
 
@@ -104,13 +105,13 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     if between:
         on_path = select.ops_between(g, *between)
         selected = on_path if selected is None else selected & on_path
-    machinery = select.training_machinery(g)
+    machinery = training_machinery(g)
     if no_training:
         keep = {n.name for n in all_nodes if n.name not in machinery}
         selected = keep if selected is None else selected & keep
     nodes = [n for n in all_nodes if selected is None or n.name in selected]
     if not nodes:
-        raise UsageError(f"nothing left to draw in {g._where()}",
+        raise UsageError(f"nothing left to draw in {g.where}",
                          hint="loosen --scope, --between or --no-training")
     expand_set = _check_scopes(expand, scopes, g, "--expand")
     collapse_set = _check_scopes(collapse, scopes, g, "--collapse")
@@ -157,7 +158,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
                    if len({key_of(p, n, d) for n, p in paths.items()}) <= max_nodes]
         deeper = f"--depth {max(fitting)}, " if fitting and max(fitting) != depth else ""
         raise UsageError(
-            f"{len(members)} nodes to draw in {g._where()}, more than --max-nodes {max_nodes}",
+            f"{len(members)} nodes to draw in {g.where}, more than --max-nodes {max_nodes}",
             hint=f"collapse more with {deeper}--collapse SCOPE, draw one part with --scope SCOPE or "
                  "--between IN OUT, or raise --max-nodes")
 
@@ -261,7 +262,7 @@ def _merge_edges(g, nodes, key, visible) -> list[Edge]:
             if control:
                 kind, tensor = "control", producer
             else:
-                types = g._dtypes(producer) if producer in g else None
+                types = g.output_dtypes(producer) if producer in g else None
                 dtype = types[index] if types and index < len(types) else None
                 kind = "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
                 tensor = f"{producer}:{index}"

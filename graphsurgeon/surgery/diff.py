@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from .. import attrs as _attrs
 from .. import names as _names
 from ..graph import Graph, format_shape
-from ..variables import VARIABLE_TYPES
+from ..vocabulary import VARIABLE_TYPES
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
 
@@ -333,7 +333,7 @@ def _attr_equal(registry_a, registry_b, op_type, key, node_a, node_b) -> bool:
 
 
 def _diff_ops(ga: Graph, gb: Graph, ignore: frozenset) -> tuple[list[str], list[str], list[OpChange]]:
-    na, nb = ga._nodes, gb._nodes
+    na, nb = ga.node_defs, gb.node_defs
     removed = [n.name for n in ga.graph_def.node if n.name not in nb]
     added = [n.name for n in gb.graph_def.node if n.name not in na]
     changed = []
@@ -481,7 +481,7 @@ def _diff_variables(ga: Graph, gb: Graph) -> dict:
 
 
 def _diff_functions(ga: Graph, gb: Graph, ignore: frozenset) -> dict:
-    la, lb = ga._library, gb._library
+    la, lb = ga.library, gb.library
     out = {"removed": sorted(set(la) - set(lb)), "added": sorted(set(lb) - set(la)), "changed": {}}
     for name in sorted(set(la) & set(lb)):
         fa, fb = la[name], lb[name]
@@ -537,7 +537,7 @@ def diff(a: Graph, b: Graph, ignore_attrs: Iterable[str] = ()) -> GraphDiff:
     result.saver = _diff_saver(a, b)
     result.variables_reshaped = _diff_variables(a, b)
     result.functions = _diff_functions(a, b, ignore)
-    result._types_a = {n: a._nodes[n].op for n in removed}
+    result._types_a = {n: a.node_defs[n].op for n in removed}
     result._types_a.update({c.name: c.type[0] for c in changed if c.type})
-    result._types_b = {n: b._nodes[n].op for n in added}
+    result._types_b = {n: b.node_defs[n].op for n in added}
     return result

@@ -58,7 +58,7 @@ class _Consts:
             name, idx, expanded = stack.pop()
             if (name, idx) in self.cache:
                 continue
-            node = self.g._nodes.get(name)
+            node = self.g.node_defs.get(name)
             data = [i for i in node.input if not i.startswith("^")] if node is not None else []
             if node is None or idx != 0:
                 self.cache[(name, idx)] = None
@@ -114,11 +114,11 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
 
     from .prune import prune
 
-    if g.parent is not None:
+    if g.root is not g:
         raise UsageError("fold the top-level graph, not a function body")
     changes = Changes()
-    consumers = g._consumers()
-    sinks = [n.name for n in g.graph_def.node if not consumers.get(n.name)]
+    consumers = g.uses
+    sinks = [n.name for n in g.graph_def.node if not consumers(n.name)]
     if any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf") for n in g.graph_def.node):
         # TensorFlow's own frozen graphs keep the training switch and its conds:
         # resolve them first (freeze with nothing left to read from a checkpoint).
@@ -129,20 +129,20 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
         changes.removed.extend(pre.removed)
     work = g.copy()
     consts = _Consts(work)
-    consumers = work._consumers()
+    consumers = work.uses
 
     def readers(op: str) -> set[str]:
-        return {c for c, _, _ in consumers.get(op, ())}
+        return {c for c, _, _ in consumers(op)}
 
     def layer_of(text: str):
         """(matmul node, biasadd node or None) producing ``text``, if it is foldable."""
         op, index = _names.split_tensor_name(text)
-        node = work._nodes.get(op)
+        node = work.node_defs.get(op)
         bias = None
         if node is not None and node.op == "BiasAdd" and index == 0:
             bias = node
             op, index = _names.split_tensor_name(node.input[0])
-            node = work._nodes.get(op)
+            node = work.node_defs.get(op)
             if len(readers(bias.name)) != 1:
                 return None, None, "its layer output has other readers"
         if node is None or node.op not in ("MatMul", "Conv2D") or index != 0:
@@ -175,15 +175,15 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
         old_b = consts.value(bias.input[1]) if bias is not None else np.zeros(channels)
         new_b = old_b * scale + shift
         dtype = layer.attr["T"].type
-        w_name = _names.unique_name(f"{layer.name}/folded_weights", work._nodes)
+        w_name = _names.unique_name(f"{layer.name}/folded_weights", work.node_defs)
         work.add_op(_const(w_name, new_w, dtype))
-        b_name = _names.unique_name(f"{layer.name}/folded_bias", work._nodes)
+        b_name = _names.unique_name(f"{layer.name}/folded_bias", work.node_defs)
         work.add_op(_const(b_name, new_b, dtype))
         inputs = list(layer.input)
         inputs[1] = w_name
         work.set_inputs(layer.name, inputs)
         # The layer's BiasAdd (or a new one) now gives what the batch norm gave.
-        name = bias.name if bias is not None else _names.unique_name(f"{layer.name}/folded_bias_add", work._nodes)
+        name = bias.name if bias is not None else _names.unique_name(f"{layer.name}/folded_bias_add", work.node_defs)
         node = protos.NodeDef(name=name, op="BiasAdd", device=target.device)
         node.input.extend([layer.name, b_name])
         node.attr["T"].type = dtype
@@ -195,8 +195,8 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
             work.replace_op(node)
         else:
             work.add_op(node)
-        for reader, _, _ in list(consumers.get(target.name, ())):
-            rnode = work._nodes[reader]
+        for reader, _, _ in list(consumers(target.name)):
+            rnode = work.node_defs[reader]
             work.set_inputs(reader, [f"{name}:{_names.split_tensor_name(t)[1]}" if not t.startswith("^")
                                      and _names.split_tensor_name(t)[0] == target.name else t
                                      for t in rnode.input])
@@ -211,7 +211,7 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
             if node.attr["is_training"].b:
                 changes.notes.append(f"left {node.name} alone: is_training is true")
                 continue
-            if any(idx > 0 for _, _, idx in consumers.get(node.name, ())):
+            if any(idx > 0 for _, _, idx in consumers(node.name)):
                 changes.notes.append(f"left {node.name} alone: its batch statistics are read")
                 continue
             gamma, beta, mean, var = (consts.value(t) for t in node.input[1:5])
@@ -221,10 +221,10 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
             eps = node.attr["epsilon"].f if "epsilon" in node.attr else 1e-4
             scale = gamma / np.sqrt(var + eps)
             folded += fold(node, node.input[0], scale, beta - mean * scale, node.name)
-        elif node.op in ("Add", "AddV2") and node.name in work._nodes:
+        elif node.op in ("Add", "AddV2") and node.name in work.node_defs:
             for i in (0, 1):
                 mul_text, shift_text = node.input[i], node.input[1 - i]
-                mul = work._nodes.get(_names.split_tensor_name(mul_text)[0])
+                mul = work.node_defs.get(_names.split_tensor_name(mul_text)[0])
                 if mul is None or mul.op != "Mul" or consts.value(node.input[i]) is not None:
                     continue
                 shift = consts.value(shift_text)

@@ -48,15 +48,8 @@ from .. import protos
 from ..changes import Changes
 from ..errors import FormatError, NotFoundError, RewriteError, UsageError
 from ..graph import Graph
-from ..variables import REF_VARIABLE_TYPES
+from ..vocabulary import CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES, SWITCH_OPS
 
-CALL_OPS = ("StatefulPartitionedCall", "PartitionedCall")
-IF_OPS = ("If", "StatelessIf")
-CASE_OPS = ("Case", "StatelessCase")
-SWITCH_OPS = ("Switch", "RefSwitch")
-MERGE_OPS = ("Merge", "RefMerge")
-# Ops that only pass a value through: a chain of them from a constant is constant.
-PASS_THROUGH = ("Identity", "Snapshot", "StopGradient", "PreventGradient", "RefIdentity")
 # What may read a variable in a frozen graph: reading it (the rest writes it).
 _READ_ONLY_REF_CONSUMERS = set(PASS_THROUGH) | {"Switch", "RefSwitch"}
 
@@ -220,10 +213,10 @@ def _const_strings(graph: Graph, text: str) -> list[str] | None:
     from ..values import to_numpy
 
     op, _ = _tensor_key(text)
-    node = graph._nodes.get(op)
+    node = graph.node_defs.get(op)
     hops = 0
     while node is not None and node.op in PASS_THROUGH and node.input and hops < 50:
-        node = graph._nodes.get(_tensor_key(node.input[0])[0])
+        node = graph.node_defs.get(_tensor_key(node.input[0])[0])
         hops += 1
     if node is None or node.op != "Const":
         return None
@@ -238,7 +231,7 @@ def _trace_back(graph: Graph, text: str) -> str:
     """The op a tensor comes from, through pass-through ops (a resource handle's VarHandleOp or _Arg)."""
     op, _ = _tensor_key(text)
     for _ in range(1000):
-        node = graph._nodes.get(op)
+        node = graph.node_defs.get(op)
         if node is None or node.op not in PASS_THROUGH or not node.input:
             return op
         op = _tensor_key(node.input[0])[0]
@@ -247,7 +240,7 @@ def _trace_back(graph: Graph, text: str) -> str:
 
 def _restore_targets(graph: Graph) -> dict[str, str]:
     """``{variable or handle op in graph: checkpoint key}`` from the restore ops of one graph."""
-    consumers = graph._consumers()
+    consumers = graph.uses
     out = {}
     for node in graph.graph_def.node:
         if node.op in ("RestoreV2",):
@@ -267,10 +260,10 @@ def _restore_targets(graph: Graph) -> dict[str, str]:
                 if (op, port) in seen:
                     continue
                 seen.add((op, port))
-                for consumer, position, out_index in consumers.get(op, ()):
+                for consumer, position, out_index in consumers(op):
                     if out_index != port:
                         continue
-                    cnode = graph._nodes[consumer]
+                    cnode = graph.node_defs[consumer]
                     if cnode.op in PASS_THROUGH:
                         stack.append((consumer, 0))
                     elif cnode.op in ("Assign", "AssignVariableOp") and position == 1:
@@ -736,9 +729,9 @@ def _assemble(work: _Work, g: Graph, outputs: list[tuple[str, int]], named: list
     for op in dict.fromkeys(o for o, _ in outputs):
         if work.nodes.get(op) is not None:
             continue
-        count = g._num_outputs(op) if op in g._nodes else 1
+        count = g.num_outputs(op) if op in g.node_defs else 1
         sources = [work.resolve(op, i) for i in range(count)]
-        types = g._dtypes(op) if op in g._nodes else None
+        types = g.output_dtypes(op) if op in g.node_defs else None
         node = protos.NodeDef(name=op, op="IdentityN" if count != 1 else "Identity")
         node.input.extend(_text(*s) for s in sources)
         if count != 1:
@@ -836,7 +829,7 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
     """
     from .prune import prune
 
-    if g.parent is not None:
+    if g.root is not g:
         raise UsageError("freeze the top-level graph, not a function body")
     if outputs is None:
         outputs, _ = signature_outputs(g, signature)
@@ -848,7 +841,7 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         if _names.is_tensor_name(item.name):
             resolved.append(item.name)
         else:  # an op: all of its outputs (an op without outputs is kept by name)
-            count = g._num_outputs(item.name)
+            count = g.num_outputs(item.name)
             resolved.extend([f"{item.name}:{i}" for i in range(count)] or [item.name])
     if not resolved:
         raise UsageError("freeze needs at least one output")
@@ -903,8 +896,8 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
     _resolve_conds(work, changes)
     graph_def = _assemble(work, g, tensors, named, changes)
     result = Graph(graph_def)
-    kept = set(result._nodes)
-    original = set(g._nodes)
+    kept = set(result.node_defs)
+    original = set(g.node_defs)
     changes.removed = [n.name for n in g.graph_def.node if n.name not in kept]
     changes.added = [n for n in dict.fromkeys(changes.added) if n in kept and n not in original]
     changes.changed = [n for n in dict.fromkeys(changes.changed) if n in kept]

@@ -38,7 +38,7 @@ from .. import names as _names
 from ..changes import Changes
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..graph import Graph
-from ..variables import VARIABLE_TYPES
+from ..vocabulary import VARIABLE_TYPES
 
 __all__ = ["freeze_layers", "strip_training", "pin_inference", "TrainingInfo", "find_training_op"]
 
@@ -88,7 +88,7 @@ def find_training_op(g: Graph, name: str | None = None) -> str:
                 op_name = _names.split_tensor_name(value)[0]
                 if op_name in g and _has_gradients_upstream(g, op_name):
                     return op_name
-    raise NotFoundError("training op", name or "train_op", [], where=g._where())
+    raise NotFoundError("training op", name or "train_op", [], where=g.where)
 
 
 def _has_gradients_upstream(g: Graph, op_name: str) -> bool:
@@ -116,22 +116,22 @@ def _const_value(g: Graph, tensor: str):
 def _upstream(g: Graph, roots, stop=frozenset()) -> set[str]:
     """Ops ``roots`` reach backwards over data and control edges (iterative)."""
     seen: set[str] = set()
-    stack = [r for r in roots if r in g._nodes]
+    stack = [r for r in roots if r in g.node_defs]
     while stack:
         name = stack.pop()
         if name in seen or name in stop:
             continue
         seen.add(name)
-        for text in g._nodes[name].input:
+        for text in g.node_defs[name].input:
             ref = _names.parse_input(text)
-            if ref.op in g._nodes and ref.op not in seen:
+            if ref.op in g.node_defs and ref.op not in seen:
                 stack.append(ref.op)
     return seen
 
 
 def _downstream(g: Graph, roots) -> set[str]:
     """Ops reachable forwards from ``roots`` over data and control edges (iterative)."""
-    consumers = g._consumers()
+    consumers = g.uses
     seen: set[str] = set()
     stack = list(roots)
     while stack:
@@ -139,7 +139,7 @@ def _downstream(g: Graph, roots) -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        stack.extend(c for c, _, _ in consumers.get(name, ()) if c not in seen)
+        stack.extend(c for c, _, _ in consumers(name) if c not in seen)
     return seen
 
 
@@ -168,7 +168,7 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
         RewriteError: no gradients, or an optimizer this module cannot rebuild.
     """
     if g.meta_graph is None:
-        raise UsageError(f"{g._where()}: a training graph needs its MetaGraphDef (.meta, checkpoint or SavedModel)")
+        raise UsageError(f"{g.where}: a training graph needs its MetaGraphDef (.meta, checkpoint or SavedModel)")
     t_op = find_training_op(g, training_op)
     upstream_t = _upstream(g, [t_op])
     grad_ops = {n for n in upstream_t if _GRAD_SCOPE.search(n)}
@@ -176,7 +176,7 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
         raise RewriteError(f"{t_op!r} has no gradients upstream; it is not a training op this can rebuild")
     # Whole gradients scopes: tf.gradients also leaves ops nothing uses (zeros_like, Shape).
     prefixes = tuple({n[:_GRAD_SCOPE.search(n).end()] for n in grad_ops})
-    grad_ops |= {n for n in g._nodes if n.startswith(prefixes)}
+    grad_ops |= {n for n in g.node_defs if n.startswith(prefixes)}
     # The loss: the op differentiated from the seed .../gradients/grad_ys_0.
     if loss is None:
         seeds = [n for n in grad_ops if re.search(r"(^|/)gradients(_\d+)?/grad_ys_0$", n)]
@@ -194,7 +194,7 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     # Optimizer kind and hyper-parameters, from its Apply ops.
     kinds: dict[tuple, list[str]] = {}
     for name in upstream_t:
-        op_type = g._nodes[name].op
+        op_type = g.node_defs[name].op
         if op_type.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")):
             spec = _OPTIMIZERS.get(op_type)
             if spec is None:
@@ -204,8 +204,8 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
             inputs = g.op(name).input_names
             hyper = tuple(sorted((k, _const_value(g, inputs[i])) for k, i in positions.items()))
             if op_type.endswith("Momentum"):
-                hyper += (("use_nesterov", bool(g._nodes[name].attr["use_nesterov"].b)),)
-            if op_type.endswith("Adam") and g._nodes[name].attr["use_nesterov"].b:
+                hyper += (("use_nesterov", bool(g.node_defs[name].attr["use_nesterov"].b)),)
+            if op_type.endswith("Adam") and g.node_defs[name].attr["use_nesterov"].b:
                 raise RewriteError(f"{name}: Adam with use_nesterov cannot be rebuilt")
             kinds.setdefault((kind, hyper), []).append(name)
     if len(kinds) != 1:
@@ -229,27 +229,27 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     if clash:
         raise RewriteError(f"{sorted(clash)[0]!r} is named in a collection but computed from the gradients; "
                            "cannot rebuild the training op around it")
-    consumers = g._consumers()
+    consumers = g.uses
     changed = True
     while changed:  # ops upstream of the training op that only removed ops read
         changed = False
         for name in upstream_t - remove - protected:
-            node = g._nodes[name]
+            node = g.node_defs[name]
             if node.op in VARIABLE_TYPES or node.op in ("Placeholder", "PlaceholderWithDefault"):
                 continue
-            users = consumers.get(name, ())
+            users = consumers(name)
             if users and all(c in remove for c, _, _ in users):
                 remove.add(name)
                 changed = True
     var_names = {op.name for op in g.ops(type=list(VARIABLE_TYPES))}
     state = set()
     for var in var_names:
-        own = {var} | {n for n in g._nodes if n.startswith(var + "/") and n not in var_names}
-        users = {c for o in own for c, _, _ in consumers.get(o, ()) if c not in own}
+        own = {var} | {n for n in g.node_defs if n.startswith(var + "/") and n not in var_names}
+        users = {c for o in own for c, _, _ in consumers(o) if c not in own}
         users -= _saver_ops(g) | {"init"}
         if users and users <= remove:
             state.add(var)
-    init_ops = {n for n in ("init",) if n in g._nodes and g._nodes[n].op == "NoOp"}
+    init_ops = {n for n in ("init",) if n in g.node_defs and g.node_defs[n].op == "NoOp"}
     remove |= state | init_ops | _saver_ops(g)
     remove = _downstream(g, remove)
     keep_check = [n for n in (loss.split(":")[0],) if n in remove]
@@ -305,7 +305,7 @@ def pin_inference(g: Graph, bn_scopes, changes: Changes | None = None) -> Change
                 changes.added.append(const_name)
             for tensor, readers in switches.items():
                 for reader in dict.fromkeys(readers):
-                    node = g._nodes[reader]
+                    node = g.node_defs[reader]
                     new = [const_name if (not t.startswith("^") and _names.parse_input(t).tensor == tensor) else t
                            for t in node.input]
                     g.set_inputs(reader, new)
@@ -319,21 +319,21 @@ def pin_inference(g: Graph, bn_scopes, changes: Changes | None = None) -> Change
                     continue  # the variable's own initializer
                 writers.add(op.name)
         if writers:
-            consumers = g._consumers()
+            consumers = g.uses
             # What reads the updates inside the scope (resource style reads the new value back).
             remove = set(writers) | (_downstream(g, writers) & member_names)
             grow = True
             while grow:  # plus what only the writers read, inside the scope
                 grow = False
                 for name in member_names - remove:
-                    node = g._nodes.get(name)
+                    node = g.node_defs.get(name)
                     if node is None or node.op in VARIABLE_TYPES:
                         continue
-                    users = consumers.get(name, ())
+                    users = consumers(name)
                     if users and all(c in remove for c, _, _ in users):
                         remove.add(name)
                         grow = True
-            stray = [c for n in remove for c, _, _ in consumers.get(n, ()) if c not in remove]
+            stray = [c for n in remove for c, _, _ in consumers(n) if c not in remove]
             if stray:
                 raise RewriteError(f"cannot pin {scope!r} to inference: {stray[0]!r} reads its update ops",
                                    hint="strip the training op first")
@@ -391,6 +391,6 @@ def freeze_layers(model: str | Path | Graph, scopes, out_dir: str | Path, *, tra
 def _checkpoint_of(g: Graph) -> str:
     model = g.root.model
     if model is None or not model.checkpoint:
-        raise UsageError(f"{g._where()}: no checkpoint found next to the graph",
+        raise UsageError(f"{g.where}: no checkpoint found next to the graph",
                          hint="give the checkpoint directory or prefix")
     return str(model.checkpoint)

@@ -66,7 +66,7 @@ def needed_ops(g: Graph, outputs: Iterable[str], cut: Iterable[tuple[str, int]] 
     """
     cut = set(cut)
     replaceable = {op for op, index in cut if index == 0}
-    nodes = g._nodes
+    nodes = g.node_defs
     full: set[str] = set()
     name_only: set[str] = set()
     used: set[tuple[str, int]] = set()
@@ -129,7 +129,7 @@ def _resolve(g: Graph, names: Iterable[str], what: str) -> list[str]:
 def _placeholder_name(g: Graph, op: str, index: int, reuse_op_name: bool, taken: set[str]) -> str:
     if reuse_op_name:
         return op
-    return _names.unique_name(f"{op}_output_{index}", taken, g._nodes)
+    return _names.unique_name(f"{op}_output_{index}", taken, g.node_defs)
 
 
 def _placeholder_def(g: Graph, name: str, tensor: Tensor, device: str):
@@ -200,7 +200,7 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
             for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
                 if name:
                     op = _names.split_tensor_name(name.lstrip("^"))[0]
-                    if op in g._nodes:
+                    if op in g.node_defs:
                         out.add(op)
     return out
 
@@ -243,7 +243,7 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         >>> small.op("Elu").output(0).shape
         (None, 300)
     """
-    if g.parent is not None:
+    if g.root is not g:
         raise UsageError("prune the top-level graph, not a function body")
     if isinstance(outputs, str):
         outputs = [outputs]
@@ -286,14 +286,14 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         if _names.split_tensor_name(t) not in placeholders:
             changes.notes.append(f"input {t} is not needed by the outputs; no placeholder was made for it")
 
-    new_defs = [_placeholder_def(g, name, g.tensor(f"{op}:{index}"), g._nodes[op].device)
+    new_defs = [_placeholder_def(g, name, g.tensor(f"{op}:{index}"), g.node_defs[op].device)
                 for (op, index), name in placeholders.items()]
 
     out = g.copy()
     in_place = {name for (op, _), name in placeholders.items() if name == op}
     # Rewire the data inputs of kept ops that read a cut tensor.
     for name in full:
-        node = out._nodes.get(name)
+        node = out.node_defs.get(name)
         if node is None:
             continue
         new_inputs, changed = [], False

@@ -79,7 +79,7 @@ def prepare_rehead(g: Graph, at: str, freeze="all"):
     from .prune import needed_ops, prune
 
     if g.meta_graph is None:
-        raise UsageError(f"{g._where()}: re-heading needs a model with its MetaGraphDef and checkpoint "
+        raise UsageError(f"{g.where}: re-heading needs a model with its MetaGraphDef and checkpoint "
                          "(a .meta / checkpoint directory / SavedModel), not a plain GraphDef")
     found = layers(g)
     cut = resolve_cut(g, at, found)
@@ -144,7 +144,7 @@ def rehead(model: str | Path | Graph, at: str, classes: int, out_dir: str | Path
     g = model if isinstance(model, Graph) else gs.load(model)
     checkpoint = g.root.model.checkpoint if g.root.model is not None else None
     if not checkpoint:
-        raise UsageError(f"{g._where()}: no checkpoint found next to the graph",
+        raise UsageError(f"{g.where}: no checkpoint found next to the graph",
                          hint="give the checkpoint directory or prefix")
     pruned, cut, frozen_scopes, frozen_vars, inputs, changes = prepare_rehead(g, at, freeze)
     from .. import tfbuild

@@ -112,19 +112,19 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
     targets = g.ops(type=op_type, scope=scope)
     if not targets:
         where = f" under {scope!r}" if scope else ""
-        raise NotFoundError(f"op type{where}", op_type, {op.type for op in g}, where=g._where())
+        raise NotFoundError(f"op type{where}", op_type, {op.type for op in g}, where=g.where)
     names = [op.name for op in targets]
     grads = gradient_ops(g, names)
     if grads and not allow_gradients:
-        raise RewriteError(f"{g._where()}: {grads[0]!r} is a gradient of the {op_type} ops being swapped "
+        raise RewriteError(f"{g.where}: {grads[0]!r} is a gradient of the {op_type} ops being swapped "
                            f"({len(grads)} gradient ops)",
                            hint="rebuild the training op (graphsurgeon swap rebuilds it by default), "
                                 "or swap in an inference graph")
     out = g.copy()
     allowed = {a.name for a in op_def.attr}
     for name in names:
-        node = type(out._nodes[name])()
-        node.CopyFrom(out._nodes[name])
+        node = type(out.node_defs[name])()
+        node.CopyFrom(out.node_defs[name])
         node.op = to
         for key in list(node.attr):
             if key not in allowed and not key.startswith("_"):
@@ -195,7 +195,7 @@ def swap(model: str | Path | Graph, op_type: str, to: str, out: str | Path, *, a
         return report
     checkpoint = _checkpoint(g)
     if checkpoint is None:
-        raise RewriteError(f"{g._where()}: rebuilding the gradients of the swapped ops needs the checkpoint",
+        raise RewriteError(f"{g.where}: rebuilding the gradients of the swapped ops needs the checkpoint",
                            hint="give the checkpoint directory or prefix")
     from .. import tfbuild
     from .freeze_layers import strip_training
@@ -225,12 +225,12 @@ def transplant(model: str | Path | Graph, scope: str, source: str | Path | Graph
     src = source if isinstance(source, Graph) else gs.load(source)
     if _checkpoint(g) is None or _checkpoint(src) is None:
         which = g if _checkpoint(g) is None else src
-        raise UsageError(f"{which._where()}: a transplant needs the model's checkpoint",
+        raise UsageError(f"{which.where}: a transplant needs the model's checkpoint",
                          hint="give the checkpoint directory or prefix")
     source_scope = (source_scope or scope).rstrip("/")
     target = layer(g, scope, layers(g))
     donor = layer(src, source_scope, layers(src))
-    label = f"{donor.name!r} of {src._where()} into {target.name!r} of {g._where()}"
+    label = f"{donor.name!r} of {src.where} into {target.name!r} of {g.where}"
 
     def shapes(graph, tensors):
         return [(t, graph.tensor(t).shape) for t in tensors if graph.tensor(t).dtype != "bool"]

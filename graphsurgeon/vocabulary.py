@@ -1,0 +1,222 @@
+"""One vocabulary of op types: what each TensorFlow op type (and op) is for.
+
+Every command classifies ops through this module, so that ``ls``, ``info``,
+``layers``, ``render`` and the rewrites agree on which ops are variables,
+calls, pass-through ops, training machinery, or reach outside the graph.
+Nothing here imports TensorFlow.
+"""
+from __future__ import annotations
+
+import re
+from collections import deque
+
+from .functions import called_functions
+
+# ---------------------------------------------------------------- state
+REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
+RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
+VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
+PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
+                                "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
+
+# ---------------------------------------------------------------- calls and control flow
+# Ops that call a library function through their ``f`` attribute (inlinable).
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+IF_OPS = frozenset({"If", "StatelessIf"})
+CASE_OPS = frozenset({"Case", "StatelessCase"})
+WHILE_OPS = frozenset({"While", "StatelessWhile"})
+SWITCH_OPS = frozenset({"Switch", "RefSwitch"})
+MERGE_OPS = frozenset({"Merge", "RefMerge"})
+CONTROL_FLOW_V1 = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
+                             "NextIteration", "RefNextIteration", "LoopCond"})
+CONTROL_FLOW_V2 = IF_OPS | CASE_OPS | WHILE_OPS
+
+# Ops whose output is their (first) input: a chain of them from a constant is that
+# constant, from a variable a read of it.
+PASS_THROUGH = frozenset({"Identity", "Snapshot", "StopGradient", "PreventGradient", "RefIdentity"})
+
+# Element-wise activations: same input and output, one per layer.
+ACTIVATION_TYPES = frozenset({
+    "Elu", "Selu", "Relu", "Relu6", "LeakyRelu", "Sigmoid", "Tanh", "Softplus", "Softsign", "Gelu",
+})
+
+
+# ---------------------------------------------------------------- external access
+# Ops that reach outside the graph: the file system, or Python in the process.
+FILE_OPS = {
+    "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
+    "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
+    "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
+    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset",
+    "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "InitializeTableFromTextFile",
+    "InitializeTableFromTextFileV2", "ImmutableConst", "CreateSummaryFileWriter", "SaveDataset",
+    "SaveDatasetV2", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset", "DatasetToTFRecord",
+    "ExperimentalDatasetToTFRecord", "PrintV2", "DecodeJpeg_", "WriteSummary_",
+    # Found missing by tests/test_bad_input.py's scan of the op registry:
+    "TFRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset",
+    "ExperimentalLMDBDataset", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "CacheDataset",
+    "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "SnapshotDatasetReader",
+    "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "ListSnapshotChunksDataset", "DistributedSave",
+    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
+    "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "DumpTensor",
+    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
+    "DebugNumericSummaryV2", "LoadAndRemapMatrix", "DTensorRestoreV2", "CalibrationStatisticsSaver",
+    "FileSystemSetConfiguration", "RecordInput", "Skipgram",
+}
+PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+# Ops that talk to other processes or hosts: servers and clients at an address,
+# remote calls, and the send/receive and collective ops that exchange tensors
+# with other devices or workers.
+NETWORK_OPS = {
+    "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall", "RemoteCall",
+    "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
+    "RegisterDataset", "RegisterDatasetV2", "Send", "Recv", "_Send", "_Recv", "_HostSend", "_HostRecv",
+    "CollectiveAllToAllV2", "CollectiveAllToAllV3", "CollectiveBcastRecv", "CollectiveBcastRecvV2",
+    "CollectiveBcastSend", "CollectiveBcastSendV2", "CollectiveGather", "CollectiveGatherV2",
+    "CollectiveInitializeCommunicator", "CollectiveReduce", "CollectiveReduceScatterV2", "CollectiveReduceV2",
+    "CollectiveReduceV3",
+}
+
+
+def reaches(op_type: str) -> str | None:
+    """What an op of this type reaches outside the graph: "python", "network", "files" or None."""
+    if op_type in PYTHON_OPS:
+        return "python"
+    if op_type in NETWORK_OPS:
+        return "network"
+    if op_type in FILE_OPS:
+        return "files"
+
+
+# ---------------------------------------------------------------- training machinery
+def training_machinery(g) -> frozenset:
+    """Names of the ops that exist for training, saving and initialising, not for inference.
+
+    Computed once per graph and cached until it is edited. See
+    :func:`_compute_training_machinery` for the rules.
+    """
+    return g.derived("training_machinery", _compute_training_machinery)
+
+
+# Name-scope components that only training, saving and initialising create.
+_GRADIENT_PART = re.compile(r"gradients(_\d+)?$")
+_MACHINERY_PART = re.compile(r"save(_\d+)?$|Initializer$|report_uninitialized_variables(_\d+)?$")
+# Root ops that run initialisers: tf.compat.v1.global_variables_initializer() and friends.
+_INIT_OP = re.compile(r"init(_\d+)?$|init_all_tables(_\d+)?$|init_all_vars(_\d+)?$|(legacy_)?init_op$")
+# Optimizer state: slot variables (kernel/Adam, kernel/Momentum, ...) and step counters.
+_SLOT_NAMES = (r"(Adam(W)?(_\d+)?|Momentum(_\d+)?|RMSProp(_\d+)?|Adagrad(DA)?(_\d+)?|Adadelta(_\d+)?|"
+               r"Ftrl(_\d+)?|Nadam(_\d+)?|beta1_power|beta2_power|global_step|ProximalAdagrad(_\d+)?)")
+_SLOT = re.compile(_SLOT_NAMES + "$")
+_HAS_SLOT_PART = re.compile(r"(^|/)" + _SLOT_NAMES + "(/|$)")
+# Ops that write state, save, restore, differentiate or summarise: only training does that.
+_MACHINERY_TYPE = re.compile(
+    r"^(Resource)?(Sparse)?Apply|^Assign|^(Resource)?Scatter|^(Save|Restore|MergeV2Checkpoints|"
+    r"ShardedFilename)|Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$|Summary|"
+    r"^(VarIsInitializedOp|IsVariableInitialized)$")
+# Functions tf.saved_model.save writes for the object graph's saver (TF2 SavedModels).
+_SAVER_FUNCTION = re.compile(r"_traced_(save|restore)_\d+$")
+_GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$")
+
+
+def _compute_training_machinery(g) -> frozenset:
+    """Names of the ops that exist for training, saving and initialising, not for inference.
+
+    The predicate behind ``render(..., no_training=True)`` and
+    ``graphsurgeon render --no-training``. An op is machinery when
+
+    1. its name scope says so: a ``gradients``/``gradients_N`` scope, a
+       ``save``/``save_N`` scope (the Saver), an ``Initializer`` scope
+       (variable initial values), ``report_uninitialized_variables``; or it
+       is a root initialiser op (``init``, ``init_N``, ``init_all_tables``);
+    2. it is optimizer state: a slot variable (``kernel/Adam``,
+       ``kernel/Momentum``, ...), ``beta1_power``, ``global_step``, and
+       whatever lives under those names;
+    3. its type writes, saves, restores, differentiates or summarises:
+       ``Assign*``, ``Apply*``/``ResourceApply*``, ``Scatter*``,
+       ``SaveV2``/``RestoreV2``, ``*Grad``, ``*Summary``, initialisation
+       checks, calls of the ``__inference__traced_save/restore`` functions
+       of TF2 SavedModels;
+    4. every op it feeds is machinery, none of them a gradient op: values
+       computed only to be written into variables (the learning rate, the
+       moving-average updates of batch normalisation). The exception keeps
+       the loss, which only the gradients read but which is part of the
+       model;
+    5. it has inputs other than constants and all of them are machinery:
+       the ``training_op`` NoOp, reads of slot variables, clipped gradients.
+
+    Scope names like ``train`` are deliberately not a rule: the fixture's
+    ``training`` placeholder (a model input) would fall to it.
+
+    Example:
+        >>> hidden = training_machinery(g)
+        >>> "train/training_op" in hidden, "loss/loss" in hidden, "hidden1/MatMul" in hidden
+        (True, False, False)
+    """
+    nodes = g.node_defs
+    consumers = g.uses
+    library = g.library
+    machinery: set[str] = set()
+    gradient: set[str] = set()
+    for name, node in nodes.items():
+        parts = name.split("/")
+        grad = any(_GRADIENT_PART.match(p) for p in parts) or bool(_GRADIENT_TYPE.search(node.op))
+        saver_call = bool(library) and any(_SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
+        if grad or saver_call or any(_MACHINERY_PART.match(p) for p in parts) or _MACHINERY_TYPE.search(node.op) \
+                or (len(parts) == 1 and node.op == "NoOp" and _INIT_OP.match(name)):
+            machinery.add(name)
+            if grad:
+                gradient.add(name)
+            continue
+        # Slot variables and everything under them (kernel/Adam/read, kernel/Adam/Assign).
+        if _HAS_SLOT_PART.search(name):
+            for depth in range(len(parts), 0, -1):
+                if not _SLOT.match(parts[depth - 1]):
+                    continue
+                prefix = "/".join(parts[:depth])
+                if prefix in nodes and nodes[prefix].op in VARIABLE_TYPES:
+                    machinery.add(name)
+                    break
+
+    def producers(node):
+        for text in node.input:
+            yield text[1:] if text.startswith("^") else text.rsplit(":", 1)[0] if ":" in text else text
+
+    def feeds_only_machinery(name: str) -> bool:
+        readers = consumers(name)
+        return bool(readers) and all(c in machinery and c not in gradient for c, _, _ in readers)
+
+    def fed_only_by_machinery(name: str) -> bool:
+        inputs = [p for p in producers(nodes[name]) if p in nodes and nodes[p].op != "Const"]
+        return bool(inputs) and all(p in machinery for p in inputs)
+
+    queue = deque(machinery)
+    while queue:
+        name = queue.popleft()
+        node = nodes.get(name)
+        if node is None:
+            continue
+        for producer in producers(node):
+            if producer in nodes and producer not in machinery and nodes[producer].op not in PLACEHOLDER_TYPES \
+                    and feeds_only_machinery(producer):
+                machinery.add(producer)
+                queue.append(producer)
+        for consumer, _, _ in consumers(name):
+            if consumer in nodes and consumer not in machinery and fed_only_by_machinery(consumer):
+                machinery.add(consumer)
+                queue.append(consumer)
+    # A placeholder that only the saver reads is the saver's (TF2's ``saver_filename``):
+    # model inputs stay, even when only the loss reads them.
+    for name, node in nodes.items():
+        if node.op in PLACEHOLDER_TYPES and name not in machinery:
+            readers = consumers(name)
+            if readers and all(c in machinery and _is_saver_op(nodes.get(c), library) for c, _, _ in readers):
+                machinery.add(name)
+    return frozenset(machinery)
+
+
+def _is_saver_op(node, library) -> bool:
+    if node is None:
+        return False
+    return node.op in SAVE_RESTORE_TYPES or bool(library) and any(
+        _SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
