@@ -88,7 +88,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     pinned = parse_set_values(g, set_values)
     result, changes = freeze(g, checkpoint=checkpoint, outputs=split_names(outputs) or None,
                              set_values=pinned, signature=signature)
-    out_names = _output_names(g, result, outputs, signature)
+    out_names = changes.details["outputs"]
     comparison = None
     if verify:
         from graphsurgeon import runtime
@@ -112,17 +112,3 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
         click.echo(f"  {note}")
     if comparison:
         report_verification(comparison)
-
-
-def _output_names(g, result, outputs, signature) -> list[str]:
-    from graphsurgeon import names
-    from graphsurgeon.surgery.freeze import signature_outputs
-
-    wanted = split_names(outputs) or signature_outputs(g, signature)[0]
-    out = []
-    for name in wanted:
-        if names.is_tensor_name(name):
-            out.append(name)
-        else:
-            out.extend(t.name for t in result.op(name).outputs)
-    return out

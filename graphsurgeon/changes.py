@@ -10,6 +10,8 @@ class Changes:
 
     ``dropped`` lists references that had to go with removed ops: collection
     entries, signature outputs, saver entries, each as a short sentence.
+    ``details`` holds what a rewrite has to say beyond that, JSON-ready (the
+    outputs a freeze resolved, the layers a re-head froze...).
     """
 
     removed: list[str] = field(default_factory=list)
@@ -18,6 +20,7 @@ class Changes:
     renamed: dict[str, str] = field(default_factory=dict)
     dropped: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
 
     def extend(self, other: "Changes") -> "Changes":
         self.removed += other.removed
@@ -26,6 +29,7 @@ class Changes:
         self.renamed.update(other.renamed)
         self.dropped += other.dropped
         self.notes += other.notes
+        self.details.update(other.details)
         return self
 
     def __bool__(self) -> bool:
@@ -33,7 +37,8 @@ class Changes:
 
     def as_dict(self) -> dict:
         return {"removed": self.removed, "added": self.added, "changed": self.changed,
-                "renamed": self.renamed, "dropped": self.dropped, "notes": self.notes}
+                "renamed": self.renamed, "dropped": self.dropped, "notes": self.notes,
+                "details": self.details}
 
     def __str__(self) -> str:
         parts = []

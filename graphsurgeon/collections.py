@@ -740,3 +740,27 @@ def rename_references(graph, renamed: dict[str, str]) -> list[str]:
                          if refs.rename(v) != v)
     refs.walk(meta)
     return notes
+
+
+class _Recorder(_Refs):
+    """A walk that changes nothing and records every op or tensor name it meets."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: list[str] = []
+
+    def gone(self, name: str) -> bool:
+        if name:
+            self.seen.append(name)
+        return False
+
+
+def referenced_names(meta) -> list[tuple[str, str]]:
+    """``[(where, name)]`` for every op or tensor name the MetaGraphDef holds outside its GraphDef.
+
+    The same walk as :func:`fix_references` (collections, VariableDefs,
+    savers, cond/while contexts, signatures, assets), reading only.
+    """
+    recorder = _Recorder()
+    recorder.walk(meta)
+    return [("the MetaGraphDef", name) for name in dict.fromkeys(recorder.seen)]

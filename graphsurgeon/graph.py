@@ -673,6 +673,18 @@ class Graph:
         self._touch()
         return Op(self, node)
 
+    def node_for_edit(self, name: str):
+        """The NodeDef of op ``name``, to change its attributes, device or value in place.
+
+        Derived facts (shapes, dtypes, the networkx view) are dropped. Its
+        name and inputs must not be changed this way: use :meth:`rename_ops`,
+        :meth:`set_inputs` or :meth:`rewire`, which keep the index current.
+        """
+        node = self.node_def(name)
+        self._dtype_cache.pop(name, None)
+        self._touch()
+        return node
+
     def set_inputs(self, name: str, inputs) -> None:
         """Replace an op's input list (``name:index`` and ``^control`` strings)."""
         node = self._nodes[name]
@@ -701,6 +713,43 @@ class Graph:
             self.set_inputs(consumer, inputs)
             changed.append(consumer)
         return changed
+
+    def called_functions(self) -> set[str]:
+        """Library functions reachable from the top-level ops (through nested calls too)."""
+        library = self.root._library
+        stack = [f for node in self.root.graph_def.node for _, f in called_functions(node, library)]
+        needed: set[str] = set()
+        while stack:
+            name = stack.pop()
+            if name in needed or name not in library:
+                continue
+            needed.add(name)
+            for body_node in library[name].node_def:
+                stack.extend(f for _, f in called_functions(body_node, library))
+        return needed
+
+    def prune_library(self) -> list[str]:
+        """Remove the library functions nothing calls any more (and their gradients); returns their names."""
+        if self.root is not self:
+            raise UsageError(f"{self.where}: prune the top-level graph's library")
+        needed = self.called_functions()
+        library = self.graph_def.library
+        gone = [f.signature.name for f in library.function if f.signature.name not in needed]
+        if not gone:
+            return []
+        keep = {i for i, f in enumerate(library.function) if f.signature.name in needed}
+        for i in reversed(range(len(library.function))):
+            if i not in keep:
+                del library.function[i]
+        grads = [i for i, grad in enumerate(library.gradient)
+                 if grad.function_name not in needed or grad.gradient_func not in needed]
+        for i in reversed(grads):
+            del library.gradient[i]
+        for name in gone:
+            self._library.pop(name, None)
+            self._function_graphs.pop(name, None)
+        self._touch()
+        return gone
 
     def remove_ops(self, names, check: bool = True):
         """Remove ops; collections, signatures and savers that named them are fixed.

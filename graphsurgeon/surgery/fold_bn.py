@@ -27,65 +27,9 @@ from .. import dtypes as _dtypes
 from .. import names as _names
 from .. import protos
 from ..changes import Changes
+from ..constants import Constants
 from ..errors import UsageError
 from ..graph import Graph
-
-_UNARY = {"Rsqrt": lambda a: 1.0 / a ** 0.5, "Sqrt": lambda a: a ** 0.5, "Reciprocal": lambda a: 1.0 / a,
-          "Neg": lambda a: -a}
-_BINARY = {"Mul": lambda a, b: a * b, "Add": lambda a, b: a + b, "AddV2": lambda a, b: a + b,
-           "Sub": lambda a, b: a - b, "RealDiv": lambda a, b: a / b}
-_PASS = ("Identity", "Snapshot", "StopGradient")
-
-
-class _Consts:
-    """Evaluate tensors computable from constants alone (float64, for exact-ish folding)."""
-
-    def __init__(self, g: Graph):
-        self.g = g
-        self.cache: dict = {}
-
-    def value(self, text: str):
-        import numpy as np
-
-        from ..values import to_numpy
-
-        op, index = _names.split_tensor_name(text)
-        if (op, index) in self.cache:
-            return self.cache[(op, index)]
-        # Iterative post-order evaluation (no recursion over graph depth).
-        stack = [(op, index, False)]
-        while stack:
-            name, idx, expanded = stack.pop()
-            if (name, idx) in self.cache:
-                continue
-            node = self.g.node_defs.get(name)
-            data = [i for i in node.input if not i.startswith("^")] if node is not None else []
-            if node is None or idx != 0:
-                self.cache[(name, idx)] = None
-                continue
-            if node.op == "Const":
-                self.cache[(name, idx)] = to_numpy(node.attr["value"].tensor, where=name).astype(np.float64) \
-                    if node.attr["value"].tensor.dtype in (1, 2, 19) else None
-                continue
-            if node.op not in _PASS and node.op not in _UNARY and node.op not in _BINARY:
-                self.cache[(name, idx)] = None
-                continue
-            keys = [_names.split_tensor_name(t) for t in data]
-            if not expanded:
-                stack.append((name, idx, True))
-                stack.extend((k[0], k[1], False) for k in keys if k not in self.cache)
-                continue
-            args = [self.cache.get(k) for k in keys]
-            if any(a is None for a in args) or not args:
-                self.cache[(name, idx)] = None
-            elif node.op in _PASS:
-                self.cache[(name, idx)] = args[0]
-            elif node.op in _UNARY:
-                self.cache[(name, idx)] = _UNARY[node.op](args[0])
-            else:
-                self.cache[(name, idx)] = _BINARY[node.op](args[0], args[1])
-        return self.cache[(op, index)]
-
 
 def _const(name: str, array, dtype_enum: int):
     import numpy as np
@@ -128,7 +72,7 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
         changes.notes.extend(pre.notes)
         changes.removed.extend(pre.removed)
     work = g.copy()
-    consts = _Consts(work)
+    consts = Constants(work, float64=True)
     consumers = work.uses
 
     def readers(op: str) -> set[str]:

@@ -1,0 +1,82 @@
+"""The graph's own saver: which checkpoint key holds each variable (TensorFlow-free).
+
+A TF1 ``Saver`` restores with ``RestoreV2`` (or ``Restore`` / ``RestoreSlice``)
+whose ``tensor_names`` input is a constant list of checkpoint keys, each
+output assigned (``Assign`` / ``AssignVariableOp``) to one variable. A TF2
+SavedModel does the same inside its ``__inference__traced_restore_*``
+function, whose ``_Arg`` handles map to the call's inputs at the top level.
+"""
+from __future__ import annotations
+
+from . import names as _names
+from .constants import Constants
+from .errors import NotFoundError
+from .vocabulary import PASS_THROUGH
+
+RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
+
+
+def _trace_back(graph, text: str) -> str:
+    """The op a tensor comes from, through pass-through ops (a resource handle's VarHandleOp or _Arg)."""
+    op = _names.split_tensor_name(text)[0]
+    for _ in range(1000):
+        node = graph.node_defs.get(op)
+        if node is None or node.op not in PASS_THROUGH or not node.input:
+            return op
+        op = _names.split_tensor_name(node.input[0])[0]
+    return op
+
+
+def _restore_targets(graph) -> dict[str, str]:
+    """``{variable or handle op in graph: checkpoint key}`` from the restore ops of one graph."""
+    consts = Constants(graph)
+    out = {}
+    for node in graph.graph_def.node:
+        if node.op not in RESTORE_TYPES or len(node.input) < 2:
+            continue
+        keys = consts.strings(node.input[1])
+        if not keys:
+            continue
+        for index, key in enumerate(keys):
+            # Follow the restored tensor through Identities to the op that assigns it.
+            stack = [(node.name, index)]
+            seen = set()
+            while stack:
+                op, port = stack.pop()
+                if (op, port) in seen:
+                    continue
+                seen.add((op, port))
+                for consumer, position, out_index in graph.uses(op):
+                    if out_index != port:
+                        continue
+                    cnode = graph.node_defs[consumer]
+                    if cnode.op in PASS_THROUGH:
+                        stack.append((consumer, 0))
+                    elif cnode.op in ("Assign", "AssignVariableOp") and position == 1:
+                        out[_trace_back(graph, cnode.input[0])] = key
+    return out
+
+
+def checkpoint_keys(g) -> dict[str, str]:
+    """Which checkpoint key holds each variable, as the graph's own saver says.
+
+    Looks at the top-level restore ops (TF1 savers) and inside the functions
+    called at the top level (a TF2 SavedModel's restore function, whose
+    ``_Arg`` handles map to the call's inputs). Variables not listed are
+    saved under their own name (or a VarHandleOp's ``shared_name``).
+    """
+    out = _restore_targets(g)
+    for name, node in g.node_defs.items():
+        for _, fname in g.op(name).calls:
+            try:
+                body = g.function(fname)
+            except NotFoundError:
+                continue
+            if not any(n.op in RESTORE_TYPES for n in body.graph_def.node):
+                continue
+            arg_index = {n.name: n.attr["index"].i for n in body.graph_def.node if n.op == "_Arg"}
+            data_inputs = [ref.tensor for ref in g.input_refs(name) if not ref.control]
+            for target, key in _restore_targets(body).items():
+                if target in arg_index and arg_index[target] < len(data_inputs):
+                    out.setdefault(_trace_back(g, data_inputs[arg_index[target]]), key)
+    return out

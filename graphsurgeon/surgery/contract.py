@@ -1,0 +1,59 @@
+"""The rewrite contract, checked at the end of every rewrite.
+
+Every rewrite is a function ``rewrite(graph, ...) -> (Graph, Changes)`` that
+never mutates its input and ends with :func:`ensures`: the result has no
+dangling input, and every name its MetaGraphDef holds outside the GraphDef
+(collection entries, variables, the saver, signatures, asset tensors)
+resolves, unless it did not resolve in the input either (a damaged file is
+not ours to repair) or the Changes say it was dropped. A violation is a bug
+of the rewrite, reported as a RewriteError rather than written to disk:
+TensorFlow would refuse the result.
+"""
+from __future__ import annotations
+
+from .. import names as _names
+from ..changes import Changes
+from ..collections import referenced_names
+from ..errors import RewriteError
+
+
+def dangling_inputs(g) -> set[tuple[str, str]]:
+    """``{(op, missing producer)}``: inputs naming no op of ``g``."""
+    nodes = g.node_defs
+    return {(name, ref.op) for name in nodes for ref in g.input_refs(name) if ref.op not in nodes}
+
+
+def unresolved_references(g) -> set[tuple[str, str]]:
+    """``{(where, name)}``: names the MetaGraphDef holds that name no op (or no such output) of ``g``."""
+    meta = g.root.meta_graph
+    if meta is None:
+        return set()
+    out = set()
+    for where, name in referenced_names(meta):
+        op, index = _names.split_tensor_name(name)
+        if op not in g.node_defs or (_names.is_tensor_name(name) and g.output_dtypes(op) is not None
+                                     and index >= g.num_outputs(op)):
+            out.add((where, name))
+    return out
+
+
+def ensures(result, changes: Changes, before=None) -> None:
+    """Check the contract on ``result`` (see module docstring); ``before`` is the rewrite's input.
+
+    Raises:
+        RewriteError: the rewrite left a dangling input or reference it did not report.
+    """
+    allowed = dangling_inputs(before) if before is not None else set()
+    allowed_ops = {op for _, op in allowed}
+    for consumer, op in sorted(dangling_inputs(result)):
+        if op not in allowed_ops:
+            raise RewriteError(f"internal error: the rewrite left {consumer!r} reading {op!r}, which is not "
+                               "in the graph (please report this)")
+    if result.root.meta_graph is None:
+        return
+    known = unresolved_references(before) if before is not None else set()
+    reported = " ".join(changes.dropped)
+    for where, name in sorted(unresolved_references(result) - known):
+        if name not in reported:
+            raise RewriteError(f"internal error: the rewrite left {where} naming {name!r}, which is not in "
+                               "the graph (please report this)")
