@@ -13,7 +13,8 @@ import click
 from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, handle_errors, json_option, load, model_argument, table, terminal_width
+from .common import (check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, table,
+                     terminal_width, write_output)
 
 
 class _DefaultToLs(click.Group):
@@ -37,12 +38,6 @@ def command():
     graphsurgeon collections delete MODEL NAME -o OUT
     graphsurgeon collections rename MODEL OLD NEW -o OUT
     """
-
-
-def output_options(fn):
-    fn = click.option("--force", is_flag=True, help="replace an existing OUT")(fn)
-    fn = click.option("--in-place", is_flag=True, help="write over MODEL")(fn)
-    return click.option("-o", "--output", type=click.Path(), help="where to write (.meta file or SavedModel dir)")(fn)
 
 
 @command.command("ls")
@@ -106,10 +101,11 @@ def show_command(model, tag, name, as_json):
 
 def _edit(model, tag, output, in_place, force):
     """Load MODEL for an edit; a plain GraphDef becomes a MetaGraphDef only when OUT is a .meta."""
-    if output and in_place:
-        raise UsageError("give either -o/--output or --in-place, not both")
-    if not output and not in_place:
-        raise UsageError("say where to write: -o OUT, or --in-place to overwrite MODEL")
+    check_output(model, output, in_place)
+    if output and str(output).endswith((".pb", ".pbtxt")) and not str(output).endswith(("saved_model.pb",
+                                                                                        "saved_model.pbtxt")):
+        raise UsageError(f"{output}: a GraphDef holds no collections",
+                         hint="write a .meta file (or a directory)")
     g = load(model, tag)
     if g.meta_graph is None:
         if output and str(output).endswith(".meta"):
@@ -125,7 +121,7 @@ def _edit(model, tag, output, in_place, force):
 def _save(g, fmt, output, in_place, force):
     """The path written, and the writer's notes (a SavedModel's fingerprint.pb)."""
     notes: list[str] = []
-    return g.save(output, format=fmt, in_place=in_place, force=force, notes=notes), notes
+    return write_output(g, output, in_place, notes, format=fmt), notes
 
 
 def _report(as_json, written, coll, action, extra=None):
@@ -148,7 +144,7 @@ def _report(as_json, written, coll, action, extra=None):
 @model_argument
 @click.argument("name")
 @click.argument("items", nargs=-1, required=True)
-@output_options
+@output_options("where to write (.meta file, or a SavedModel / checkpoint directory)")
 @json_option
 @handle_errors
 def add_command(model, tag, name, items, output, in_place, force, as_json):
@@ -163,7 +159,7 @@ def add_command(model, tag, name, items, output, in_place, force, as_json):
 @model_argument
 @click.argument("name")
 @click.argument("items", nargs=-1, required=True)
-@output_options
+@output_options("where to write (.meta file, or a SavedModel / checkpoint directory)")
 @json_option
 @handle_errors
 def rm_command(model, tag, name, items, output, in_place, force, as_json):
@@ -178,7 +174,7 @@ def rm_command(model, tag, name, items, output, in_place, force, as_json):
 @command.command("delete")
 @model_argument
 @click.argument("name")
-@output_options
+@output_options("where to write (.meta file, or a SavedModel / checkpoint directory)")
 @json_option
 @handle_errors
 def delete_command(model, tag, name, output, in_place, force, as_json):
@@ -194,7 +190,7 @@ def delete_command(model, tag, name, output, in_place, force, as_json):
 @model_argument
 @click.argument("old")
 @click.argument("new")
-@output_options
+@output_options("where to write (.meta file, or a SavedModel / checkpoint directory)")
 @json_option
 @handle_errors
 def rename_command(model, tag, old, new, output, in_place, force, as_json):

@@ -22,19 +22,33 @@ def json_option(fn):
     return click.option("--json", "as_json", is_flag=True, help="print JSON (schema in README)")(fn)
 
 
-def force_option(fn):
-    return click.option("--force", is_flag=True, help="replace an existing output")(fn)
+def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)"):
+    """``-o/--output`` and ``--in-place``: the one output policy of every command that writes a model.
+
+    ``-o`` replaces an existing output; writing over MODEL needs ``--in-place``
+    (see graphsurgeon.formats.writer). ``--force`` is accepted and does
+    nothing, for scripts written when replacing needed it.
+    """
+    def decorate(fn):
+        fn = click.option("--force", is_flag=True, hidden=True,
+                          help="accepted for compatibility: -o replaces an existing output")(fn)
+        fn = click.option("--in-place", is_flag=True, help="write over MODEL itself")(fn)
+        return click.option("-o", "--output", type=click.Path(), help=help_text)(fn)
+    return decorate
 
 
-def refuse_existing(path, force: bool) -> None:
-    """An existing output is replaced only when the user says --force (checked before any work)."""
+def check_output(model: str, output, in_place: bool) -> None:
+    """Refuse a bad output before any work (the writer checks again when it writes)."""
+    from graphsurgeon.formats.writer import check_output as _check
+
+    _check(model, output, in_place)
+
+
+def write_output(graph, output, in_place: bool, notes: list | None = None, format: str | None = None):
+    """Write ``graph`` through the one writer; returns the path written."""
     from pathlib import Path
 
-    from graphsurgeon.errors import OutputError
-
-    path = Path(path)
-    if (path.exists() or path.is_symlink()) and not force:
-        raise OutputError(f"{path}: already exists", hint="--force replaces it")
+    return graph.save(Path(output) if output else None, in_place=in_place, notes=notes, format=format)
 
 
 def load(model: str, tag: str | None):

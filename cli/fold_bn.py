@@ -5,32 +5,29 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, force_option, handle_errors, json_option, load, model_argument
-from .freeze import output_path, report_verification, verification_failed, write_graph
+from .common import check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .freeze import report_verification, split_names, verification_failed
 
 
 @click.command("fold-bn")
 @model_argument
-@click.option("-o", "--output", required=True, type=click.Path(), help="GraphDef to write (.pb or .pbtxt)")
 @click.option("--verify", is_flag=True, help="run the input and the result in TensorFlow and compare")
 @click.option("--outputs", "outputs", multiple=True,
               help="with --verify: tensors to compare (default: the graph's final outputs)")
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
-@force_option
+@output_options("GraphDef to write (.pb or .pbtxt)")
 @handle_errors
-def command(model, tag, output, verify, outputs, tolerance, as_json, force):
+def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_place):
     """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
     if tolerance < 0:
         raise UsageError("--tolerance must be >= 0")
-    path, encoding = output_path(model, output, force)
+    check_output(model, output, in_place)
     g = load(model, tag)
     result, changes = fold_batch_norms(g)
-    from .freeze import split_names
-
     sinks = split_names(outputs) or [t.name for op in result for t in op.outputs
                                      if not t.consumers and op.type != "Const"]
     comparison = None
@@ -40,8 +37,9 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force):
         comparison = runtime.verify(g, result, sinks, tolerance)
         if not comparison.ok:
             report_verification(comparison)
-            raise verification_failed(comparison, path, tolerance)
-    size = write_graph(result, path, encoding)
+            raise verification_failed(comparison, output, tolerance)
+    path = write_output(result, output, in_place, changes.notes)
+    size = path.stat().st_size
     if as_json:
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})

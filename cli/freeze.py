@@ -1,13 +1,11 @@
 """``graphsurgeon freeze``: bake a checkpoint into a GraphDef that computes the outputs."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
 from graphsurgeon.errors import OutputError, UsageError
 
-from .common import echo_json, force_option, handle_errors, json_option, load, model_argument, refuse_existing
+from .common import check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
 
 
 def split_names(values) -> list[str]:
@@ -16,29 +14,6 @@ def split_names(values) -> list[str]:
     for value in values or ():
         out.extend(v.strip() for v in value.split(",") if v.strip())
     return out
-
-
-def output_path(model: str, output: str, force: bool = False) -> tuple[Path, str]:
-    """The output path and its encoding (``.pbtxt`` is text); refuses to overwrite the input,
-    and an existing file unless ``force``."""
-    path = Path(output)
-    src = Path(model)
-    try:
-        if path.exists() and (path.resolve() == src.resolve() or (src.is_dir() and path.resolve().parent == src.resolve()
-                                                                     and path.name.startswith("saved_model"))):
-            raise OutputError(f"{path}: would overwrite the input", hint="write the result elsewhere")
-    except OSError:
-        pass
-    refuse_existing(path, force)
-    return path, "text" if path.suffix in (".pbtxt", ".txt") else "binary"
-
-
-def write_graph(graph, path: Path, encoding: str) -> int:
-    from graphsurgeon.formats.protofile import atomic_write, serialize
-
-    data = serialize(graph.graph_def, encoding, path)
-    atomic_write(path, data)
-    return len(data)
 
 
 def verification_failed(comparison, path, tolerance: float) -> OutputError:
@@ -62,7 +37,6 @@ def report_verification(comparison) -> None:
 @click.option("--checkpoint", help="checkpoint prefix (default: the one beside the graph)")
 @click.option("--outputs", "outputs", multiple=True,
               help="output tensors (repeatable or comma-separated; default: the signature's outputs)")
-@click.option("-o", "--output", required=True, type=click.Path(), help="frozen GraphDef to write (.pb or .pbtxt)")
 @click.option("--set", "set_values", multiple=True, metavar="NAME=VALUE",
               help="pin a placeholder to a value (e.g. training=false); repeatable")
 @click.option("--signature", help="SignatureDef giving the outputs (default serving_default)")
@@ -70,9 +44,10 @@ def report_verification(comparison) -> None:
 @click.option("--tolerance", type=float, default=1e-5, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
-@force_option
+@output_options("frozen GraphDef to write (.pb or .pbtxt)")
 @handle_errors
-def command(model, tag, checkpoint, outputs, output, set_values, signature, verify, tolerance, as_json, force):
+def command(model, tag, checkpoint, outputs, output, set_values, signature, verify, tolerance, as_json, force,
+            in_place):
     """Freeze MODEL: variables become constants, training machinery and dead branches go.
 
     Only the variables the outputs need are read from the checkpoint. With
@@ -83,7 +58,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
 
     if tolerance < 0:
         raise UsageError("--tolerance must be >= 0")
-    path, encoding = output_path(model, output, force)
+    check_output(model, output, in_place)
     g = load(model, tag)
     pinned = parse_set_values(g, set_values)
     result, changes = freeze(g, checkpoint=checkpoint, outputs=split_names(outputs) or None,
@@ -99,8 +74,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                 echo_json({"written": None, "verify": comparison.as_dict()})
             else:
                 report_verification(comparison)
-            raise verification_failed(comparison, path, tolerance)
-    size = write_graph(result, path, encoding)
+            raise verification_failed(comparison, output, tolerance)
+    path = write_output(result, output, in_place, changes.notes)
+    size = path.stat().st_size
     if as_json:
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "outputs": out_names,
                    "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json, handle_errors, json_option
+from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 @click.command("freeze-layers")
 @click.argument("model", type=click.Path())
 @click.argument("scopes", nargs=-1, required=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path(), help="output directory (model.ckpt)")
+@output_options("where to write: a directory (model.ckpt.*) or X.meta (with X.index, X.data-*)")
 @click.option("--training-op", default=None, help="the training op (default: from train_op / my_important_ops)")
 @click.option("--loss", default=None, help="the loss tensor (default: found from the gradients)")
-@click.option("--force", is_flag=True, help="replace an existing output directory")
 @json_option
 @handle_errors
-def command(model, scopes, out, training_op, loss, force, as_json):
+def command(model, scopes, output, force, in_place, training_op, loss, as_json):
     """Freeze SCOPE... of MODEL: their variables leave trainable_variables.
 
     The training op is rebuilt (same optimizer and hyper-parameters, same
@@ -25,11 +24,15 @@ def command(model, scopes, out, training_op, loss, force, as_json):
 
     \b
     Example:
-      graphsurgeon freeze-layers fixtures/models/mnist_bn_elu_tf1 hidden1 hidden2 -o frozen12/
+      graphsurgeon freeze-layers fixtures/models/mnist_bn_elu_tf1 hidden1 hidden2 -o build/frozen12
     """
-    from graphsurgeon.surgery.freeze_layers import freeze_layers
+    from graphsurgeon.training.freeze_layers import freeze_layers
 
-    report = freeze_layers(model, list(scopes), out, training_op=training_op, loss=loss, force=force)
+    check_output(model, output, in_place)
+    g = load(model, None)
+    result, changes = freeze_layers(g, list(scopes), training_op=training_op, loss=loss)
+    written = write_output(result, output, in_place, changes.notes)
+    report = {"model": str(g.path), "output": str(written), **changes.details, "notes": changes.notes}
     if as_json:
         echo_json(report)
         return

@@ -56,6 +56,9 @@ def command(model, tag, as_json):
         say("outputs (read by nothing)")
         for t in d["likely_outputs"]:
             say(f"  {_tensor(t)}")
+    if d["training_ops"]:
+        say(f"training     {d['training_ops']} of {d['ops']} ops are training machinery (gradients, optimizer, "
+            "saver, initializers; ls --no-training hides them)")
     say("op types     " + ", ".join(f"{k} {n}" for k, n in list(d["op_types"].items())[:12])
         + (f", ... ({len(d['op_types'])} types)" if len(d["op_types"]) > 12 else ""))
     if d["collections"]:

@@ -30,9 +30,11 @@ def _print_tree(node, depth=0, max_depth=None):
 @click.option("--tree", is_flag=True, help="scope tree with op and parameter counts")
 @click.option("--depth", type=int, default=None, help="with --tree: levels to show")
 @click.option("--count", is_flag=True, help="print only the number of matches")
+@click.option("--no-training", is_flag=True,
+              help="leave out training machinery (gradients, optimizer, saver, initializers)")
 @json_option
 @handle_errors
-def command(model, tag, patterns, types, tensors, functions, tree, depth, count, as_json):
+def command(model, tag, patterns, types, tensors, functions, tree, depth, count, no_training, as_json):
     """List ops (or tensors) with their types, dtypes and shapes.
 
     PATTERNS: exact names, globs (* within one scope level, ** across levels),
@@ -51,13 +53,14 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             _print_tree(data, max_depth=depth)
         return
     if not (tensors or as_json):
-        rows = report.ls_rows(g, list(patterns), list(types), functions)
+        rows = report.ls_rows(g, list(patterns), list(types), functions, training=not no_training)
         if count:
             click.echo(sum(1 for _ in rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
         return
-    records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json)
+    records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json,
+                                 training=not no_training)
     if tensors:
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
                 for r in records for o in r["outputs"]]

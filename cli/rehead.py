@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, handle_errors, json_option
+from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 def parse_sizes(text: str | None) -> list[int]:
@@ -28,11 +28,10 @@ def parse_sizes(text: str | None) -> list[int]:
 @click.option("--lr", type=float, default=0.01, show_default=True, help="learning rate (GradientDescent)")
 @click.option("--seed", type=int, default=42, show_default=True, help="random seed of the new head")
 @click.option("--activation", default="elu", show_default=True, help="activation of new hidden layers")
-@click.option("-o", "--output", "out", required=True, type=click.Path(), help="output directory (model.ckpt)")
-@click.option("--force", is_flag=True, help="replace an existing output directory")
+@output_options("where to write: a directory (model.ckpt.*) or X.meta (with X.index, X.data-*)")
 @json_option
 @handle_errors
-def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force, as_json):
+def command(model, at, classes, hidden, freeze, lr, seed, activation, output, force, in_place, as_json):
     """Re-head MODEL after TENSOR_OR_LAYER for a task with N classes.
 
     Keeps the reused part with the checkpoint's values (frozen batch norms
@@ -43,13 +42,17 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
 
     \b
     Example:
-      graphsurgeon rehead fixtures/models/mnist_bn_elu_0to4 --at hidden2 --classes 5 -o reheaded/
+      graphsurgeon rehead fixtures/models/mnist_bn_elu_0to4 --at hidden2 --classes 5 -o build/my5to9
     """
-    from graphsurgeon.surgery.rehead import rehead
+    from graphsurgeon.training.rehead import rehead
 
+    check_output(model, output, in_place)
+    g = load(model, None)
     # rehead() reads repeated and comma-separated values itself.
-    report = rehead(model, at, classes, out, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
-                    seed=seed, activation=activation, force=force)
+    result, changes = rehead(g, at, classes, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
+                             seed=seed, activation=activation)
+    written = write_output(result, output, in_place, changes.notes)
+    report = {"model": str(g.path), "output": str(written), **changes.details, "notes": changes.notes}
     if as_json:
         echo_json(report)
         return
@@ -59,3 +62,5 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
     click.echo(f"new variables: {', '.join(report['new_variables'])}")
     click.echo(f"trainable: {', '.join(report['trainable_variables'])}")
     click.echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
+    for note in changes.notes:
+        click.echo(f"note: {note}")

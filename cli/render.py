@@ -8,7 +8,7 @@ import click
 
 from graphsurgeon import rendering
 
-from .common import force_option, handle_errors, load, model_argument, refuse_existing
+from .common import handle_errors, load, model_argument
 
 
 @click.command("render")
@@ -31,7 +31,7 @@ from .common import force_option, handle_errors, load, model_argument, refuse_ex
               help="refuse to lay out more visible nodes than this")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="top to bottom or left to right")
-@force_option
+@click.option("--force", is_flag=True, hidden=True, help="accepted for compatibility: -o replaces an existing file")
 @handle_errors
 def command(model, tag, output, fmt, depth, expand, collapse, scope, between, no_training, function,
             max_nodes, rankdir, force):
@@ -41,7 +41,6 @@ def command(model, tag, output, fmt, depth, expand, collapse, scope, between, no
     counts); by default the depth keeps about 150 nodes or fewer. Hover a
     node in the SVG for its full name, type and shapes.
     """
-    refuse_existing(output, force)
     g = load(model, tag)
     start = time.perf_counter()
     tty = sys.stderr.isatty()

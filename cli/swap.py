@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, handle_errors, json_option
+from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 @click.command("swap")
@@ -19,21 +19,21 @@ from .common import echo_json, handle_errors, json_option
 @click.option("--rebuild/--no-rebuild", default=True, show_default=True,
               help="rebuild gradients and the training op when the graph has gradients of the swapped ops "
                    "(--no-rebuild refuses instead)")
-@click.option("-o", "--output", "out", required=True, type=click.Path(),
-              help="a .pb/.pbtxt/.meta file, or a directory for a checkpoint model")
-@click.option("--force", is_flag=True, help="replace an existing output")
+@output_options("a .pb/.pbtxt/.meta file, or a directory for a checkpoint model")
 @json_option
 @handle_errors
-def command(model, op_type, to, attrs, scope, layer, source, rebuild, out, force, as_json):
+def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, force, in_place, as_json):
     """Swap op types in MODEL, or transplant a layer's values from another model.
 
     \b
     Examples:
-      graphsurgeon swap frozen.pb --op Elu --to Relu -o relu.pb
-      graphsurgeon swap fixtures/models/mnist_bn_elu_tf1 --op Elu --to LeakyRelu --attr alpha=0.2 -o leaky/
-      graphsurgeon swap model_a/ --layer hidden2 --from model_b/:hidden2 -o mixed/
+      graphsurgeon swap fixtures/models/mnist_bn_elu_frozen.pb --op Elu --to Relu -o build/relu.pb
+      graphsurgeon swap fixtures/models/mnist_bn_elu_tf1 --op Elu --to LeakyRelu --attr alpha=0.2 -o build/leaky
+      graphsurgeon swap MODEL_A --layer hidden2 --from MODEL_B:hidden2 -o build/mixed
     """
-    from graphsurgeon.surgery.swap import parse_attrs, swap, transplant
+    from graphsurgeon.surgery.swap_ops import parse_attrs
+    from graphsurgeon.surgery.transplant import transplant
+    from graphsurgeon.training.swap import swap
 
     if layer or source:
         if not (layer and source) or op_type or to:
@@ -41,7 +41,10 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, out, force
         path, sep, scope_name = source.rpartition(":")
         if not sep or "/" in scope_name and not path:
             path, scope_name = source, None
-        report = transplant(model, layer, path, out, source_scope=scope_name or None, force=force)
+        check_output(model, output, in_place)
+        result, changes = transplant(load(model, None), layer, load(path, None), source_scope=scope_name or None)
+        written = write_output(result, output, in_place, changes.notes)
+        report = {"model": str(model), "output": str(written), **changes.details}
         if as_json:
             echo_json(report)
             return
@@ -50,7 +53,12 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, out, force
         return
     if not (op_type and to):
         raise UsageError("give --op TYPE --to TYPE, or --layer SCOPE --from OTHER_MODEL[:SCOPE]")
-    report = swap(model, op_type, to, out, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild, force=force)
+    check_output(model, output, in_place)
+    g = load(model, None)
+    result, changes = swap(g, op_type, to, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild)
+    written = write_output(result, output, in_place, changes.notes)
+    report = {"model": str(g.path), "output": str(written), "changed": changes.changed, **changes.details,
+              "notes": changes.notes}
     if as_json:
         echo_json(report)
         return

@@ -34,51 +34,11 @@ def load(path, tag: str | None = None) -> Graph:
     return Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
 
 
-def prune(g: Graph, outputs, inputs=None, keep_initializers: bool = True):
-    """Keep only what ``outputs`` need; returns ``(Graph, Changes)``.
-
-    See :func:`graphsurgeon.surgery.prune.prune`.
-    """
-    from .surgery.prune import prune as _prune
-
-    return _prune(g, outputs, inputs, keep_initializers=keep_initializers)
-
-
 def diff(a: Graph, b: Graph, ignore_attrs=()):
-    """What differs between two graphs; a GraphDiff, false when equal.
-
-    See :func:`graphsurgeon.surgery.diff.diff`.
-    """
-    from .surgery.diff import diff as _diff
+    """What differs between two graphs; a GraphDiff, false when equal (see :func:`graphsurgeon.graph_diff.diff`)."""
+    from .graph_diff import diff as _diff  # diff pulls in attrs decoding: loaded when asked
 
     return _diff(a, b, ignore_attrs)
-
-
-def rehead(model, at: str, classes: int, out_dir, **options) -> dict:
-    """Re-head a trained model after ``at`` for ``classes`` classes (uses TensorFlow).
-
-    See :func:`graphsurgeon.surgery.rehead.rehead`.
-    """
-    from .surgery.rehead import rehead as _rehead
-
-    return _rehead(model, at, classes, out_dir, **options)
-
-
-def freeze_layers(model, scopes, out_dir, **options) -> dict:
-    """Freeze layers of a training model and rebuild its training op (uses TensorFlow).
-
-    See :func:`graphsurgeon.surgery.freeze_layers.freeze_layers`.
-    """
-    from .surgery.freeze_layers import freeze_layers as _freeze_layers
-
-    return _freeze_layers(model, scopes, out_dir, **options)
-
-
-def swap(model, op_type: str, to: str, out, **options) -> dict:
-    """Swap activation ops (``Elu`` -> ``Relu``); see :func:`graphsurgeon.surgery.swap.swap`."""
-    from .surgery.swap import swap as _swap
-
-    return _swap(model, op_type, to, out, **options)
 
 
 def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True):
@@ -105,18 +65,32 @@ def render(g, **options):
     return _render(g, **options)
 
 
+# Rewrites and jobs load on first use: ``import graphsurgeon`` stays cheap for reading.
+# Every one takes a Graph and returns (Graph, Changes); diff is a query.
+_LAZY = {
+    "prune": ("surgery.prune", "prune"),
+    "freeze": ("surgery.freeze", "freeze"),
+    "fold_batch_norms": ("surgery.fold_bn", "fold_batch_norms"),
+    "swap_ops": ("surgery.swap_ops", "swap_ops"),
+    "transplant": ("surgery.transplant", "transplant"),
+    "strip_training": ("surgery.strip_training", "strip_training"),
+    "pin_inference": ("surgery.pin_inference", "pin_inference"),
+    "rehead": ("training.rehead", "rehead"),
+    "freeze_layers": ("training.freeze_layers", "freeze_layers"),
+    "swap": ("training.swap", "swap"),
+    "Changes": ("changes", "Changes"),
+}
+
+
 def __getattr__(name: str):
-    # Rewrites load lazily: ``import graphsurgeon`` stays cheap for reading.
-    if name == "freeze":
-        from .surgery.freeze import freeze
+    if name in _LAZY:
+        import importlib
 
-        return freeze
-    if name == "fold_batch_norms":
-        from .surgery.fold_bn import fold_batch_norms
-
-        return fold_batch_norms
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["load", "prune", "diff", "rehead", "freeze_layers", "swap", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError", "NotFoundError",
-           "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__"]
+__all__ = ["load", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError",
+           "NotFoundError", "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__",
+           *_LAZY]

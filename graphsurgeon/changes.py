@@ -38,7 +38,7 @@ class Changes:
     def as_dict(self) -> dict:
         return {"removed": self.removed, "added": self.added, "changed": self.changed,
                 "renamed": self.renamed, "dropped": self.dropped, "notes": self.notes,
-                "details": self.details}
+                "details": {k: v.as_dict() if hasattr(v, "as_dict") else v for k, v in self.details.items()}}
 
     def __str__(self) -> str:
         parts = []

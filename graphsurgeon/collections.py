@@ -39,6 +39,7 @@ from . import names as _names
 from . import protos
 from .errors import NotFoundError, RewriteError, UsageError
 from .protos import CondContextDef, SaverDef, VariableDef, WhileContextDef
+from .views import Op, Tensor
 
 # Collections whose bytes_list entries TensorFlow decodes as VariableDef
 # (ops.GraphKeys._VARIABLE_COLLECTIONS plus metric_variables, which
@@ -191,7 +192,6 @@ class Collection:
 
 def describe_item(collection: Collection, value, item) -> dict:
     """A dict describing one item, with a short human ``text``."""
-    from .graph import Op, Tensor
 
     if isinstance(item, Tensor):
         return {"value": value, "resolved": "tensor", "op_type": item.op.type, "dtype": item.dtype,
@@ -219,7 +219,6 @@ def describe_item(collection: Collection, value, item) -> dict:
 
 def item_label(value, item) -> str:
     """A few words naming one item: its entry, variable, context or file name."""
-    from .graph import Op, Tensor
 
     if isinstance(item, (Op, Tensor)):
         return value
@@ -284,7 +283,6 @@ def summarize_message(msg) -> str:
 
 def resolve_entry(graph, value: str):
     """A node_list entry as TensorFlow's ``as_graph_element`` sees it: Tensor, Op or Unresolved."""
-    from .graph import Op, Tensor
 
     if _names.is_tensor_name(value):
         op_name, index = _names.split_tensor_name(value)
@@ -334,7 +332,6 @@ def _where(graph) -> str:
 
 def _entry_for(graph, item) -> str:
     """How TensorFlow stores ``item`` in a node_list; raises NotFoundError if it is not in the graph."""
-    from .graph import Op, Tensor
 
     root = graph.root
     if isinstance(item, (Op, Tensor)):
@@ -391,7 +388,6 @@ def remove_from_collection(graph, name: str, *items) -> Collection:
     for control-flow contexts a context name. An item the collection does not
     hold raises NotFoundError and nothing changes.
     """
-    from .graph import Op, Tensor
 
     coll_view = get_collection(graph, name)
     if not items:

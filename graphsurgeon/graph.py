@@ -22,7 +22,6 @@ import copy as _copy
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
 
 from . import collections as _collections
 from . import dtypes as _dtypes
@@ -33,161 +32,12 @@ from .errors import NotFoundError, RewriteError, UsageError
 from .functions import called_functions, function_to_graph_def
 from .patterns import compile_pattern, is_pattern
 from .shapes import format_shape, from_proto, infer_shapes
+from .views import Op, Tensor, Use, new_use
 
 UNKNOWN = None  # an unknown dtype, shape or dimension
 _MISSING = object()
 
 __all__ = ["Graph", "FunctionGraph", "Op", "Tensor", "Use", "format_shape", "UNKNOWN"]
-
-
-class Use(NamedTuple):
-    """One reader of an op: ``consumer`` reads it at input ``position``.
-
-    ``index`` is the output it reads, or -1 for a control input (``^op``).
-    """
-
-    consumer: str
-    position: int
-    index: int
-
-    @property
-    def control(self) -> bool:
-        return self.index < 0
-
-
-_new_use = tuple.__new__  # skips NamedTuple's Python-level __new__: the index holds one per edge
-
-
-class Tensor:
-    """One output of an op: ``scope/op:index``."""
-
-    __slots__ = ("graph", "op_name", "index")
-
-    def __init__(self, graph: "Graph", op_name: str, index: int):
-        self.graph = graph
-        self.op_name = op_name
-        self.index = index
-
-    @property
-    def name(self) -> str:
-        return f"{self.op_name}:{self.index}"
-
-    @property
-    def op(self) -> "Op":
-        return self.graph.op(self.op_name)
-
-    @property
-    def dtype(self) -> str | None:
-        """TensorFlow's dtype name (``float32``, ``float32_ref``, ``resource``) or None."""
-        types = self.graph.output_dtypes(self.op_name)
-        return types[self.index] if types and self.index < len(types) else None
-
-    @property
-    def shape(self) -> tuple | None:
-        """Dimensions (None where unknown), or None when even the rank is unknown."""
-        shapes = self.graph.shapes.get(self.op_name)
-        return shapes[self.index] if shapes and self.index < len(shapes) else None
-
-    @property
-    def consumers(self) -> list["Op"]:
-        """Ops that read this tensor (once each, in graph order)."""
-        seen = dict.fromkeys(u.consumer for u in self.graph.uses(self.op_name) if u.index == self.index)
-        return [self.graph.op(c) for c in seen]
-
-    def __eq__(self, other):
-        return isinstance(other, Tensor) and other.graph is self.graph and other.name == self.name
-
-    def __hash__(self):
-        return hash((id(self.graph), self.op_name, self.index))
-
-    def __repr__(self):
-        return f"<Tensor {self.name} {self.dtype or '?'} {format_shape(self.shape)}>"
-
-
-class Op:
-    """One node of the graph, as a view on its NodeDef."""
-
-    __slots__ = ("graph", "node")
-
-    def __init__(self, graph: "Graph", node):
-        self.graph = graph
-        self.node = node
-
-    @property
-    def name(self) -> str:
-        return self.node.name
-
-    @property
-    def type(self) -> str:
-        return self.node.op
-
-    @property
-    def device(self) -> str:
-        return self.node.device
-
-    @property
-    def scope(self) -> str:
-        return _names.scope_of(self.node.name)
-
-    @property
-    def attrs(self):
-        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.attrs` to decode."""
-        return self.node.attr
-
-    @property
-    def input_names(self) -> list[str]:
-        """Data inputs as ``name:index`` strings, in order."""
-        return [ref.tensor for ref in self.graph.input_refs(self.name) if not ref.control]
-
-    @property
-    def inputs(self) -> list[Tensor]:
-        return [Tensor(self.graph, ref.op, ref.index) for ref in self.graph.input_refs(self.name)
-                if not ref.control]
-
-    @property
-    def control_input_names(self) -> list[str]:
-        return [ref.op for ref in self.graph.input_refs(self.name) if ref.control]
-
-    @property
-    def control_inputs(self) -> list["Op"]:
-        return [self.graph.op(n) for n in self.control_input_names if n in self.graph]
-
-    @property
-    def control_outputs(self) -> list["Op"]:
-        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index < 0)
-        return [self.graph.op(n) for n in names]
-
-    @property
-    def outputs(self) -> list[Tensor]:
-        return [Tensor(self.graph, self.name, i) for i in range(self.graph.num_outputs(self.name))]
-
-    def output(self, index: int = 0) -> Tensor:
-        return Tensor(self.graph, self.name, index)
-
-    @property
-    def consumers(self) -> list["Op"]:
-        """Ops that read any output of this op (data edges only)."""
-        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index >= 0)
-        return [self.graph.op(n) for n in names]
-
-    @property
-    def calls(self) -> list[tuple[str, str]]:
-        """Library functions this op calls: ``[(attr or "op", function name)]``."""
-        return called_functions(self.node, self.graph.library)
-
-    @property
-    def function(self) -> str | None:
-        """The function body this op belongs to (None at the top level)."""
-        return self.graph.function_name
-
-    def __eq__(self, other):
-        return isinstance(other, Op) and other.graph is self.graph and other.name == self.name
-
-    def __hash__(self):
-        return hash((id(self.graph), self.name))
-
-    def __repr__(self):
-        return f"<Op {self.name} ({self.type})>"
 
 
 class Graph:
@@ -405,7 +255,7 @@ class Graph:
                 name = node.name
                 for position, ref in enumerate(self.input_refs(name)):
                     index.setdefault(ref.op, []).append(
-                        _new_use(Use, (name, position, -1 if ref.control else ref.index)))
+                        new_use(Use, (name, position, -1 if ref.control else ref.index)))
             self._use_index = index
         return index
 
@@ -642,9 +492,18 @@ class Graph:
         meta.graph_def.CopyFrom(self.graph_def)
         return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
 
-    def keep_alive(self, obj) -> None:
-        """Tie ``obj``'s lifetime to the graph's (and its copies'): a temporary checkpoint directory."""
-        self._keep.append(obj)
+    def attach_checkpoint(self, checkpoint) -> None:
+        """Make ``checkpoint`` (a :class:`graphsurgeon.formats.checkpoint.TemporaryCheckpoint`) the graph's values.
+
+        It lives as long as the graph (and its copies); :meth:`save` writes its files to the output.
+        """
+        self._keep.append(checkpoint)
+        self.checkpoint = checkpoint.prefix
+
+    @property
+    def checkpoint_is_new(self) -> bool:
+        """Whether the graph's checkpoint holds new values that exist nowhere but in a temporary directory."""
+        return any(getattr(k, "prefix", None) == self.checkpoint for k in self.root._keep) and bool(self.checkpoint)
 
     def add_op(self, node_def) -> Op:
         """Append a NodeDef (copied) to the graph. Its name must be new."""
@@ -713,6 +572,25 @@ class Graph:
             self.set_inputs(consumer, inputs)
             changed.append(consumer)
         return changed
+
+    def ensure_op_defs(self, op_types) -> None:
+        """Add the OpDefs of newly used op types to the MetaGraphDef's stripped op list.
+
+        TensorFlow writes the definitions of the ops a meta graph uses there;
+        a graph extended with a Placeholder (or swapped to Relu) keeps that
+        list complete. Nothing to do for a plain GraphDef or an empty list.
+        """
+        meta = self.meta_graph
+        if meta is None or not op_types or not meta.HasField("meta_info_def"):
+            return
+        op_list = meta.meta_info_def.stripped_op_list
+        if not len(op_list.op):
+            return
+        present = {op.name for op in op_list.op}
+        for op_type in sorted(set(op_types) - present):
+            op_def = opdefs.shipped().get(op_type)
+            if op_def is not None:
+                op_list.op.add().CopyFrom(op_def)
 
     def called_functions(self) -> set[str]:
         """Library functions reachable from the top-level ops (through nested calls too)."""
@@ -852,7 +730,7 @@ class Graph:
             return
         refs = self.input_refs(name) if add else tuple(map(_names.parse_input, node.input))
         for position, ref in enumerate(refs):
-            use = _new_use(Use, (name, position, -1 if ref.control else ref.index))
+            use = new_use(Use, (name, position, -1 if ref.control else ref.index))
             if add:
                 self._use_index.setdefault(ref.op, []).append(use)
             else:
@@ -894,7 +772,7 @@ class Graph:
         from .layers import layers as _layers  # layers sits above the graph
         return _layers(self)
 
-    def save(self, path=None, *, format=None, encoding=None, in_place=False, force=False, notes=None) -> Path:
+    def save(self, path=None, *, format=None, encoding=None, in_place=False, force=True, notes=None) -> Path:
         """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
         from .formats import writer  # the writer sits above the graph
         return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force,

@@ -33,7 +33,7 @@ layer's ``output`` (its activation when it has one). In the fixture::
     batch_normalization_1                          -> Elu_1      --at batch_normalization_1 == Elu_1:0
 
 and ``block("hidden2")`` is ``["hidden2", "batch_normalization_1"]``: freezing
-``hidden2`` freezes its batch norm too (see :mod:`graphsurgeon.surgery.rehead`).
+``hidden2`` freezes its batch norm too (see :mod:`graphsurgeon.surgery.prepare_rehead`).
 
 Example:
     >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")

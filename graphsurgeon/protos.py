@@ -52,6 +52,7 @@ def _build():
         syntax="proto3",
         dependency=[
             "tensorboard/compat/proto/meta_graph.proto",
+            "tensorboard/compat/proto/tensor.proto",
             "tensorboard/compat/proto/tensor_shape.proto",
             "tensorboard/compat/proto/types.proto",
             "tensorboard/compat/proto/versions.proto",
@@ -122,6 +123,26 @@ def _build():
     _field(m, "crc32c", 6, F.TYPE_FIXED32)
     _field(m, "slices", 7, F.TYPE_MESSAGE, _REP, p + "TensorSliceProto")
 
+    # V1 checkpoints (saved_tensor_slice.proto): one table of SavedTensorSlices.
+    m = fd.message_type.add(name="SavedSliceMeta")
+    _field(m, "name", 1, F.TYPE_STRING)
+    _field(m, "shape", 2, F.TYPE_MESSAGE, type_name=".tensorboard.TensorShapeProto")
+    _field(m, "type", 3, F.TYPE_ENUM, type_name=".tensorboard.DataType")
+    _field(m, "slice", 4, F.TYPE_MESSAGE, _REP, p + "TensorSliceProto")
+
+    m = fd.message_type.add(name="SavedTensorSliceMeta")
+    _field(m, "tensor", 1, F.TYPE_MESSAGE, _REP, p + "SavedSliceMeta")
+    _field(m, "versions", 2, F.TYPE_MESSAGE, type_name=".tensorboard.VersionDef")
+
+    m = fd.message_type.add(name="SavedSlice")
+    _field(m, "name", 1, F.TYPE_STRING)
+    _field(m, "slice", 2, F.TYPE_MESSAGE, type_name=p + "TensorSliceProto")
+    _field(m, "data", 3, F.TYPE_MESSAGE, type_name=".tensorboard.TensorProto")
+
+    m = fd.message_type.add(name="SavedTensorSlices")
+    _field(m, "meta", 1, F.TYPE_MESSAGE, type_name=p + "SavedTensorSliceMeta")
+    _field(m, "data", 2, F.TYPE_MESSAGE, type_name=p + "SavedSlice")
+
     m = fd.message_type.add(name="FingerprintDef")
     for i, name in enumerate(
         ["saved_model_checksum", "graph_def_program_hash", "signature_def_hash",
@@ -133,7 +154,8 @@ def _build():
 
 
 _EXTRA = ("SavedModel", "ValuesDef", "ControlFlowContextDef", "CondContextDef", "WhileContextDef",
-          "TensorSliceProto", "BundleHeaderProto", "BundleEntryProto", "FingerprintDef")
+          "TensorSliceProto", "BundleHeaderProto", "BundleEntryProto", "FingerprintDef", "SavedSliceMeta",
+          "SavedTensorSliceMeta", "SavedSlice", "SavedTensorSlices")
 _extra_classes: dict = {}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 
 from . import attrs as _attrs
-from .graph import Graph, Op, Tensor
+from .graph import Graph, Op, Tensor, format_shape
 from .variables import variables
 from .vocabulary import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, PLACEHOLDER_TYPES, reaches, training_machinery
 
@@ -40,18 +40,28 @@ def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
     return record
 
 
-def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
-    """``(function, name, type, outputs text)`` per op: what ``ls`` prints, without building records."""
-    from .graph import format_shape
+def _selected_nodes(g: Graph, graph, patterns, types, training: bool):
+    if not (patterns or types):
+        selected = graph.graph_def.node
+    else:
+        selected = (op.node for op in (graph.ops(patterns or None, type=types or None) if graph is g
+                                       else _function_ops(graph, patterns, types)))
+    if training:
+        return selected
+    machinery = training_machinery(graph)
+    return (node for node in selected if node.name not in machinery)
 
+
+def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, training: bool = True):
+    """``(function, name, type, outputs text)`` per op: what ``ls`` prints, without building records.
+
+    ``training=False`` leaves out the training machinery
+    (:func:`graphsurgeon.vocabulary.training_machinery`).
+    """
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     for graph in graphs:
         shapes = graph.shapes
-        if not (patterns or types):
-            selected = graph.graph_def.node
-        else:
-            selected = (op.node for op in (graph.ops(patterns or None, type=types or None) if graph is g
-                                           else _function_ops(graph, patterns, types)))
+        selected = _selected_nodes(g, graph, patterns, types, training)
         function = graph.function_name
         texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
         for node in selected:
@@ -75,13 +85,13 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False):
             yield function, name, node.op, ", ".join(parts) or "-"
 
 
-def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False) -> list[dict]:
+def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False,
+               training: bool = True) -> list[dict]:
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     out = []
     for graph in graphs:
-        for op in graph.ops(patterns or None, type=types or None) if graph is g else \
-                _function_ops(graph, patterns, types):
-            out.append(op_record(op, with_function=functions, brief=brief))
+        for node in _selected_nodes(g, graph, patterns, types, training):
+            out.append(op_record(Op(graph, node), with_function=functions, brief=brief))
     return out
 
 

@@ -288,26 +288,30 @@ def test_assets_are_never_followed_outside_when_copying(tmp_path):
 
 
 def test_cli_output_rules(tmp_path):
-    """An existing output is replaced only with --force, the input only with --in-place."""
+    """-o replaces an existing output file; the input only with --in-place; a directory of other files never."""
     import shutil
 
     src = FIXTURES / "mnist_bn_elu_frozen.pb"
     model = tmp_path / "frozen.pb"
     shutil.copy(src, model)
     out = tmp_path / "out.pb"
-    out.write_bytes(b"precious")
+    out.write_bytes(b"an older output")
     prune = ["prune", str(model), "--outputs", "logits"]
     code, _, err = fuzzlib.run_cli(prune + ["-o", str(out)])
-    assert code == 1 and "already exists" in err and out.read_bytes() == b"precious"
-    code, _, err = fuzzlib.run_cli(prune + ["-o", str(model)])
-    assert code == 1 and "is the input" in err and model.read_bytes() == src.read_bytes()
-    code, _, err = fuzzlib.run_cli(prune + ["-o", str(out), "--force"])
     assert code == 0, err
-    assert out.read_bytes() != b"precious"
+    assert out.read_bytes() != b"an older output"
+    code, _, err = fuzzlib.run_cli(prune + ["-o", str(model)])
+    assert code == 1 and "is the input" in err and "--in-place" in err and model.read_bytes() == src.read_bytes()
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    code, _, err = fuzzlib.run_cli(["prune", str(FIXTURES / "mnist_bn_elu_tf1"), "--outputs", "logits", "-o",
+                                    str(notes)])
+    assert code == 1 and "not a model" in err and (notes / "todo.txt").read_text() == "mine"
     code, _, err = fuzzlib.run_cli(prune + ["--in-place"])
     assert code == 0, err
     assert model.read_bytes() != src.read_bytes()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen.pb", "out.pb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frozen.pb", "notes", "out.pb"]
 
 
 def test_bounded_child_catches_memory_blowups():

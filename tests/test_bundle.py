@@ -20,7 +20,8 @@ import pytest
 from conftest import CORPUS_DIR, FIXTURES
 from graphsurgeon.errors import FormatError, NotFoundError
 from graphsurgeon.formats import bundle
-from graphsurgeon.formats.bundle import BundleReader, open_checkpoint, snappy_decompress
+from graphsurgeon.formats.bundle import BundleReader, snappy_decompress
+from graphsurgeon.formats.checkpoint import open_checkpoint
 
 
 def _fixture_checkpoints() -> list[Path]:

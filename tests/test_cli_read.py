@@ -325,19 +325,22 @@ def test_networkx_keeps_one_edge_per_input():
     assert [c.name for c in g.tensor("x:0").consumers] == ["add"]
 
 
-@pytest.mark.parametrize("argv", [
-    ["render", "fixtures/models/mnist_bn_elu_tf1", "--format", "dot"],
-    ["freeze", "fixtures/models/mnist_bn_elu_tf1", "--outputs", "logits:0"],
-    ["fold-bn", "fixtures/models/mnist_bn_elu_frozen.pb"],
+@pytest.mark.parametrize("argv, name", [
+    (["render", "fixtures/models/mnist_bn_elu_tf1", "--format", "dot"], "result.dot"),
+    (["freeze", "fixtures/models/mnist_bn_elu_tf1", "--outputs", "logits:0"], "result.pb"),
+    (["fold-bn", "fixtures/models/mnist_bn_elu_frozen.pb"], "result.pb"),
 ])
-def test_writers_replace_an_existing_output_only_with_force(argv, tmp_path):
-    """An existing output is kept (one error line, exit 1) unless --force is given; no TensorFlow."""
-    out = tmp_path / "out" / "result.bin"
+def test_writers_replace_an_existing_output(argv, name, tmp_path):
+    """-o replaces an existing output (as cc -o and dot -o do), --force or not; no TensorFlow."""
+    out = tmp_path / "out" / name
     out.parent.mkdir()
-    out.write_bytes(b"precious")
+    out.write_bytes(b"an older output")
     code, _, err = run_cli(*argv, "-o", out, tmp_path=tmp_path)
-    assert code == 1 and err.startswith("error:") and "--force" in err and len(err.splitlines()) == 1
-    assert out.read_bytes() == b"precious"
+    assert code == 0, err
+    assert out.read_bytes() != b"an older output"
+    first = out.read_bytes()
     code, _, err = run_cli(*argv, "-o", out, "--force", tmp_path=tmp_path)
     assert code == 0, err
-    assert out.read_bytes() != b"precious"
+    assert out.read_bytes() == first
+
+

@@ -463,10 +463,8 @@ def test_cli_lists_shows_and_edits(tmp_path):
     over = runner.invoke(cli, ["collections", "add", str(TF1_META), "r", "X:0", "-o", str(TF1_META)])
     assert over.exit_code == 1 and "--in-place" in over.output
     assert runner.invoke(cli, ["collections", "add", str(TF1_META), "r", "X:0", "-o", str(out)]).exit_code == 0
-    again = runner.invoke(cli, ["collections", "add", str(TF1_META), "r", "X:0", "-o", str(out)])
-    assert again.exit_code == 1 and "--force" in again.output
-    assert runner.invoke(cli, ["collections", "add", str(TF1_META), "r", "y:0", "-o", str(out),
-                               "--force"]).exit_code == 0
+    # -o replaces an existing output.
+    assert runner.invoke(cli, ["collections", "add", str(TF1_META), "r", "y:0", "-o", str(out)]).exit_code == 0
     assert gs.load(out).collections["r"].values == ["y:0"]
     assert runner.invoke(cli, ["collections", "rm", str(out), "my_important_ops", "y:0", "--in-place"]).exit_code == 0
     assert runner.invoke(cli, ["collections", "rename", str(out), "r", "s", "--in-place"]).exit_code == 0
@@ -495,7 +493,7 @@ def test_cli_refuses_collections_in_a_plain_graphdef(tmp_path):
         pytest.skip("fixture frozen graph not built yet")
     runner = CliRunner()
     bad = runner.invoke(cli, ["collections", "add", str(frozen), "outs", "logits:0", "-o", str(tmp_path / "o.pb")])
-    assert bad.exit_code == 2 and "-o OUT.meta" in bad.output and not (tmp_path / "o.pb").exists()
+    assert bad.exit_code == 2 and ".meta" in bad.output and not (tmp_path / "o.pb").exists()
     good = runner.invoke(cli, ["collections", "add", str(frozen), "outs", "logits:0", "-o", str(tmp_path / "o.meta")])
     assert good.exit_code == 0, good.output
     g = gs.load(tmp_path / "o.meta")

@@ -15,7 +15,6 @@ from click.testing import CliRunner
 import graphsurgeon as gs
 from conftest import CORPUS_DIR, FIXTURES
 from graphsurgeon.cli.main import cli
-from graphsurgeon.cli.prune import write_graph
 from conftest import without_output_shapes as _without_output_shapes
 
 CORPUS_MODELS = ["serving_half_plus_two_cpu", "serving_half_plus_two_tf2_cpu",
@@ -79,7 +78,7 @@ def test_diff_against_the_pruned_model_lists_exactly_the_removed_ops(tmp_path, w
     g = gs.load(path)
     p, changes = gs.prune(g, outputs, inputs)
     out = tmp_path / ("pruned.pb" if g.format == "graphdef" else "pruned.meta")
-    write_graph(p, out, force=False, in_place=False)
+    p.save(out)
     written = gs.load(out)
     names_a, names_b = {op.name for op in g}, {op.name for op in written}
     d = gs.diff(g, written, ignore_attrs=["_output_shapes"])
@@ -105,7 +104,7 @@ def _strip_output_shapes(src: Path, dst: Path) -> int:
         if "_output_shapes" in node.attr:
             g.replace_op(_without_output_shapes(node))
             stripped += 1
-    write_graph(g, dst, force=False, in_place=False)
+    g.save(dst)
     return stripped
 
 

@@ -14,7 +14,7 @@ from conftest import FIXTURES, ROOT
 from conftest import fixture_model as _need
 from conftest import run_one_epoch
 from graphsurgeon.cli.main import cli
-from graphsurgeon.surgery.freeze_layers import strip_training
+from graphsurgeon.surgery.strip_training import strip_training
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
 STYLES = ["mnist_bn_elu_tf1", "mnist_bn_elu_resource"]
@@ -27,7 +27,8 @@ FROZEN_SCOPES = ("hidden1/", "batch_normalization/", "hidden2/", "batch_normaliz
 def test_strip_training_finds_loss_and_optimizer(name):
     g = gs.load(_need(name))
     manifest = json.loads((FIXTURES / "manifest.json").read_text())["models"][name]
-    stripped, info, changes = strip_training(g)
+    stripped, changes = strip_training(g)
+    info = changes.details["training"]
     assert info.training_op == "train/training_op" and info.loss == "loss/loss:0"
     assert info.optimizer == "GradientDescent"
     assert abs(info.hyperparameters["learning_rate"] - manifest["hyperparameters"]["learning_rate"]) < 1e-7
@@ -49,6 +50,8 @@ def test_freeze_layers_then_one_epoch(name, tmp_path, mnist_dir):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["frozen"] == ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
+    # One saver (save/), not the imported one beside the rebuilt graph's own.
+    assert {op.name.split("/")[0] for op in gs.load(out) if op.name.startswith("save")} == {"save"}
     r = run_one_epoch(out, mnist_dir)
     assert r["trainable"] == report["trainable_variables"]
     assert not any(v.startswith(FROZEN_SCOPES) for v in r["trainable"])

@@ -216,7 +216,6 @@ from click.testing import CliRunner  # noqa: E402
 import graphsurgeon as gs  # noqa: E402
 from conftest import CORPUS_DIR, FIXTURES  # noqa: E402
 from graphsurgeon.cli.main import cli  # noqa: E402
-from graphsurgeon.cli.prune import write_graph  # noqa: E402
 from graphsurgeon.surgery.prune import needed_ops  # noqa: E402
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
@@ -298,7 +297,7 @@ def oracle(tmp_path_factory):
             g.model.checkpoint = str(small / "split.ckpt")
         p, changes = gs.prune(g, outputs, inputs)
         out = work / f"{key}.{'pb' if _kind(g) == 'graphdef' else 'meta'}"
-        write_graph(p, out, force=False, in_place=False)
+        p.save(out)
         pruned[key] = (g, p, changes)
         original = {"path": str(g.model.path if g.format == "savedmodel" else g.model.file), "kind": _kind(g),
                     "checkpoint": _checkpoint(g) if g.format == "meta" else None}
@@ -413,7 +412,7 @@ def test_pruned_meta_graph_restores_with_a_fresh_saver(tmp_path):
         pytest.skip("fixture models not built yet")
     g = gs.load(FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta")
     p, changes = gs.prune(g, ["logits:0"])
-    write_graph(p, tmp_path / "p.meta", force=False, in_place=False)
+    p.save(tmp_path / "p.meta")
     script = f"""
 import numpy as np, tensorflow as tf
 tf.compat.v1.disable_eager_execution()
@@ -505,13 +504,19 @@ def test_cli_prune_writes_and_reports(tmp_path):
     p = gs.load(out)
     assert data["ops"] == {"before": len(g), "after": len(p)}
     assert set(data["removed"]) == {op.name for op in g} - {op.name for op in p}
-    # Writing again without --force is refused, and the file is left as it was.
-    before = out.read_bytes()
+    # -o replaces an existing output (as cc -o does); --force is accepted and changes nothing.
+    out.write_bytes(b"an older output")
     res = CliRunner().invoke(cli, ["prune", str(model), "--outputs", output, "-o", str(out)])
-    assert res.exit_code == 1 and res.output.count("error:") == 1 and "--force" in res.output
-    assert out.read_bytes() == before
+    assert res.exit_code == 0 and "removed" in res.output
+    assert len(gs.load(out)) == len(p)
     res = CliRunner().invoke(cli, ["prune", str(model), "--outputs", output, "-o", str(out), "--force"])
     assert res.exit_code == 0 and "removed" in res.output
+    # Over the input only with --in-place; an extension that names no format is refused before any work.
+    res = CliRunner().invoke(cli, ["prune", str(out), "--outputs", output, "-o", str(out)])
+    assert res.exit_code == 1 and res.output.count("error:") == 1 and "--in-place" in res.output
+    res = CliRunner().invoke(cli, ["prune", str(model), "--outputs", output, "-o", str(tmp_path / "out.txt")])
+    assert res.exit_code == 2 and res.output.startswith("error:") and ".meta" in res.output
+    assert not (tmp_path / "out.txt").exists()
 
 
 def test_cli_prune_bad_output_fails_in_one_line_and_writes_nothing(tmp_path):

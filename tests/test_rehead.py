@@ -211,9 +211,11 @@ def test_cli_refusals(tmp_path, reheaded):
     result = runner.invoke(cli, ["rehead", base, "--at", "hidden1", "--classes", "5", "--freeze", "hidden2",
                                  "-o", str(tmp_path / "b")])
     assert result.exit_code == 2 and "after the cut" in result.output
-    result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "5",
-                                 "-o", str(reheaded[0] / "transfer")])
-    assert result.exit_code == 1 and "already exists" in result.output
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("mine")
+    result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "5", "-o", str(tmp_path / "notes")])
+    assert result.exit_code == 1 and "not a model" in result.output  # refused before any work
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
     result = runner.invoke(cli, ["rehead", base, "--at", "hidden2", "--classes", "1", "-o", str(tmp_path / "c")])
     assert result.exit_code == 2
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
@@ -221,16 +223,64 @@ def test_cli_refusals(tmp_path, reheaded):
 
 def test_freeze_argument_forms_agree():
     """The API takes the command line's forms: a list, one comma-separated string, all, none."""
-    from graphsurgeon.surgery.rehead import prepare_rehead
+    from graphsurgeon.surgery.prepare_rehead import prepare_rehead
 
     g = gs.load(_base())
     both = ["hidden1", "batch_normalization", "hidden2", "batch_normalization_1"]
     for freeze in (["hidden1", "hidden2"], "hidden1,hidden2", ["hidden1, hidden2"], "all", None):
-        assert prepare_rehead(g, "hidden2", freeze)[2] == both, freeze
+        assert prepare_rehead(g, "hidden2", freeze)[1].details["frozen"] == both, freeze
     for freeze in ("none", [], ["none"]):
-        assert prepare_rehead(g, "hidden2", freeze)[2] == [], freeze
-    assert prepare_rehead(g, "hidden2", "hidden1")[2] == ["hidden1", "batch_normalization"]
+        assert prepare_rehead(g, "hidden2", freeze)[1].details["frozen"] == [], freeze
+    assert prepare_rehead(g, "hidden2", "hidden1")[1].details["frozen"] == ["hidden1", "batch_normalization"]
     with pytest.raises(gs.UsageError, match="cannot be combined"):
         prepare_rehead(g, "hidden2", "all,hidden1")
     with pytest.raises(gs.NotFoundError, match="hiden1"):
         prepare_rehead(g, "hidden2", "hiden1")
+
+
+_RESTORE = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+v1 = tf.compat.v1
+meta, prefix = sys.argv[1], sys.argv[2]
+g = tf.Graph()
+with g.as_default():
+    saver = v1.train.import_meta_graph(meta)
+    items = v1.get_collection("my_important_ops")
+    with v1.Session(graph=g) as s:
+        saver.restore(s, prefix)
+        logits = s.run("logits:0", {"X:0": np.zeros((2, 784), np.float32)})
+print(json.dumps({"items": [getattr(i, "name", "") for i in items], "shape": list(logits.shape)}))
+"""
+
+
+def test_rehead_to_a_meta_file_writes_its_checkpoint_beside_it_with_one_saver(tmp_path):
+    out = tmp_path / "rh3.meta"
+    result = CliRunner().invoke(cli, ["rehead", str(_base()), "--at", "hidden2", "--classes", "5", "-o", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert out.is_file() and (tmp_path / "rh3.index").is_file()
+    assert (tmp_path / "rh3.data-00000-of-00001").is_file()
+    g = gs.load(out)
+    assert g.checkpoint == str(tmp_path / "rh3")
+    # One saver: the re-head's own, named save/ (not save_1/, save_2/ beside an imported one).
+    scopes = {op.name.split("/")[0] for op in g if op.name.startswith("save")}
+    assert scopes == {"save"}, scopes
+    assert g.meta_graph.saver_def.save_tensor_name.startswith("save/")
+    # Every reused batch norm is frozen: nothing reads the training switch, so it is gone (and said so).
+    assert "training" not in g
+    assert any("training" in note and "frozen" in note for note in report["notes"])
+    run = subprocess.run([sys.executable, "-c", _RESTORE, str(out), str(tmp_path / "rh3")], capture_output=True,
+                         text=True, env=ENV, cwd=ROOT)
+    assert run.returncode == 0, run.stderr[-2000:]
+    restored = json.loads(run.stdout.strip().splitlines()[-1])
+    assert restored == {"items": ["X:0", "y:0", "eval/accuracy:0", "train/training_op"], "shape": [2, 5]}
+
+
+def test_rehead_keeps_the_training_switch_when_a_reused_batch_norm_trains(tmp_path):
+    result, changes = gs.rehead(gs.load(_base()), "hidden2", 5, freeze="hidden1")
+    assert "training" in result and result.op("training").consumers
+    assert "batch_normalization_1/moving_mean" in changes.details["trainable_variables"] or \
+        "batch_normalization_1/gamma" in changes.details["trainable_variables"]

@@ -158,7 +158,7 @@ def _small_meta_file(tmp_path: Path, encoding: str = "binary") -> Path:
     return path
 
 
-def test_input_is_overwritten_only_in_place_and_outputs_only_with_force(tmp_path):
+def test_input_is_overwritten_only_in_place_and_outputs_are_replaced(tmp_path):
     src = _small_meta_file(tmp_path)
     original = src.read_bytes()
     g = gs.load(src)
@@ -173,9 +173,9 @@ def test_input_is_overwritten_only_in_place_and_outputs_only_with_force(tmp_path
     other = tmp_path / "other.meta"
     other.write_bytes(b"keep me")
     with pytest.raises(OutputError, match="already exists"):
-        g.save(other)
+        g.save(other, force=False)
     assert other.read_bytes() == b"keep me"
-    g.save(other, force=True)
+    g.save(other)  # an existing output is replaced by default
     assert gs.load(other).collections["d"].values == ["a"]
     g.save(in_place=True)
     assert gs.load(src).collections["d"].values == ["a"]
@@ -226,7 +226,7 @@ def _saved_model_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def test_saved_model_in_place_and_force_replace_the_directory(tmp_path):
+def test_saved_model_in_place_and_output_replace_a_model_directory_only(tmp_path):
     model = _saved_model_copy(tmp_path)
     before = _tree(model)
     g = gs.load(model)
@@ -240,10 +240,13 @@ def test_saved_model_in_place_and_force_replace_the_directory(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "stale.txt").write_text("old")
-    with pytest.raises(OutputError, match="already exists"):
-        g.save(out)
-    g.save(out, force=True)
-    assert not (out / "stale.txt").exists() and _tree(out) == before
+    with pytest.raises(OutputError, match="not a model"):
+        g.save(out)  # a directory of other files is never replaced
+    assert (out / "stale.txt").read_text() == "old"
+    (out / "stale.txt").unlink()
+    (out / "saved_model.pb").write_bytes(b"an older model")
+    g.save(out)  # a model directory is
+    assert _tree(out) == before
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 

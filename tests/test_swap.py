@@ -15,7 +15,7 @@ from conftest import fixture_model as _need
 from conftest import run_one_epoch
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import RewriteError, UsageError
-from graphsurgeon.surgery.swap import swap_ops
+from graphsurgeon.surgery.swap_ops import swap_ops
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
 FROZEN = FIXTURES / "mnist_bn_elu_frozen.pb"

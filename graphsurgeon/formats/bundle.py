@@ -369,6 +369,10 @@ class BundleReader:
             raise FormatError(self.index_path, f"{name!r} is a {dtype} tensor, not raw numeric data")
         return dtype, shape, data
 
+    def stored_bytes(self, name: str) -> bytes:
+        """The bytes the data shard stores for ``name``, as they are (to copy a tensor byte for byte)."""
+        return self._bytes(name, self.entry(name))
+
     def _checked(self, name: str, check_crc: bool):
         entry = self.entry(name)
         dtype = _dtypes.name(entry.dtype)
@@ -459,83 +463,3 @@ def _ml_dtype(dtype: str | None):
 # --------------------------------------------------------------------------- any checkpoint
 def is_v2(prefix) -> bool:
     return Path(str(prefix) + ".index").is_file()
-
-
-class TensorFlowCheckpointReader:
-    """A V1 checkpoint read through TensorFlow (``tf.train.load_checkpoint``), same interface."""
-
-    def __init__(self, prefix):
-        from .. import runtime
-
-        self.prefix = str(prefix)
-        self._reader = runtime.load_checkpoint(self.prefix)
-        self._shapes = {k: tuple(v) for k, v in self._reader.get_variable_to_shape_map().items()}
-        self._dtypes = {k: v.name for k, v in self._reader.get_variable_to_dtype_map().items()}
-
-    def __contains__(self, name):
-        return name in self._shapes
-
-    def __len__(self):
-        return len(self._shapes)
-
-    def keys(self):
-        return sorted(self._shapes)
-
-    def shape(self, name):
-        if name not in self._shapes:
-            raise NotFoundError("tensor", name, self._shapes, where=f"checkpoint {self.prefix}")
-        return self._shapes[name]
-
-    def dtype(self, name):
-        self.shape(name)
-        return self._dtypes[name]
-
-    def shapes(self):
-        return dict(self._shapes)
-
-    def read(self, name, check_crc=True):
-        self.shape(name)
-        return self._reader.get_tensor(name)
-
-    def close(self):
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def open_checkpoint(prefix):
-    """A reader for the checkpoint at ``prefix``: ours for V2, TensorFlow's for V1.
-
-    V1 checkpoints (one SSTable of ``SavedTensorSlices`` per shard, as
-    written by TensorFlow before 1.x's V2 format) are read through
-    TensorFlow, which is imported for that only.
-
-    Raises:
-        FormatError: nothing readable at ``prefix``.
-    """
-    prefix = str(prefix)
-    if prefix.endswith(".index"):
-        prefix = prefix[: -len(".index")]
-    if is_v2(prefix):
-        return BundleReader(prefix)
-    from . import checkpoint as _checkpoint
-
-    if _checkpoint.exists(prefix):
-        return TensorFlowCheckpointReader(_v1_pattern(prefix))
-    raise FormatError(prefix, "no checkpoint here (neither PREFIX.index nor a V1 checkpoint file)")
-
-
-def _v1_pattern(prefix: str) -> str:
-    """A sharded V1 checkpoint is named ``prefix-0000k-of-0000n``; TensorFlow wants a pattern."""
-    p = Path(prefix)
-    if p.is_file():
-        return prefix
-    shards = sorted(p.parent.glob(p.name + "-?????-of-?????"))
-    if shards:
-        total = shards[0].name[-5:]
-        return f"{prefix}-?????-of-{total}"
-    return prefix

@@ -1,13 +1,21 @@
-"""Finding checkpoints: the ``checkpoint`` state file, prefixes and their parts.
+"""Finding checkpoints: the ``checkpoint`` state file, prefixes and their parts; opening one.
 
-Reading tensor values out of a checkpoint belongs to the rewrites that need
-them (freeze); this module only answers "which files make up which
-checkpoint", without TensorFlow.
+This module answers "which files make up which checkpoint" and opens the
+right reader (:func:`open_checkpoint`: V2 bundles and V1 tables), without
+TensorFlow. A :class:`TemporaryCheckpoint` holds new values a job computed
+until the graph that carries them is saved.
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
+import weakref
 from pathlib import Path
+
+from ..errors import FormatError
+from .protofile import atomic_write
 
 # LevelDB-style tables (V1 checkpoints and V2 .index files) end in this magic number.
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
@@ -98,3 +106,58 @@ def prefix_for_meta(meta: Path) -> str | None:
         return prefix
     latest = latest_prefix(Path(meta).parent)
     return latest if latest and exists(latest) else None
+
+
+def checkpoint_files(prefix: str) -> list[Path]:
+    """The files of the checkpoint at ``prefix``: V2 ``.index`` and data shards, or V1 file(s)."""
+    p = Path(prefix)
+    if Path(prefix + ".index").is_file():
+        return [Path(prefix + ".index")] + sorted(p.parent.glob(p.name + ".data-?????-of-?????"))
+    if p.is_file():
+        return [p]
+    return sorted(p.parent.glob(p.name + "-?????-of-?????"))
+
+
+def write_state_file(directory: Path, prefix_name: str) -> None:
+    """The ``checkpoint`` state file naming ``prefix_name`` (relative, so the folder can move)."""
+    text = f'model_checkpoint_path: "{prefix_name}"\nall_model_checkpoint_paths: "{prefix_name}"\n'
+    atomic_write(Path(directory) / "checkpoint", text.encode("utf-8"))
+
+
+class TemporaryCheckpoint:
+    """A checkpoint in a temporary directory: new variable values that live with a Graph until it is saved.
+
+    Made by the jobs that compute values (a re-head trains nothing yet but
+    initialises a head; a transplant copies a layer); ``Graph.save`` writes
+    its files to the output. The directory goes when the object does.
+    """
+
+    def __init__(self, name: str = "model.ckpt"):
+        self.directory = tempfile.mkdtemp(prefix="graphsurgeon-checkpoint-")
+        self.prefix = os.path.join(self.directory, name)
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.directory, True)
+
+    def __repr__(self):
+        return f"<TemporaryCheckpoint {self.prefix}>"
+
+
+def open_checkpoint(prefix):
+    """A reader for the checkpoint at ``prefix``: V2 (tensor bundle) or V1 (tables of slices), TensorFlow-free.
+
+    Both readers have the same interface (``keys``, ``in``, ``dtype``,
+    ``shape``, ``read``; use them as context managers).
+
+    Raises:
+        FormatError: nothing readable at ``prefix``.
+    """
+    from .bundle import BundleReader, is_v2  # the readers sit above this module
+    from .v1_checkpoint import V1CheckpointReader, shard_files
+
+    prefix = str(prefix)
+    if prefix.endswith(".index"):
+        prefix = prefix[: -len(".index")]
+    if is_v2(prefix):
+        return BundleReader(prefix)
+    if shard_files(prefix):
+        return V1CheckpointReader(prefix)
+    raise FormatError(prefix, "no checkpoint here (neither PREFIX.index nor a V1 checkpoint file)")

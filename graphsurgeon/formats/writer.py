@@ -1,30 +1,36 @@
-"""Write a graph back to disk: the format it came from (or the one asked), atomically.
+"""Write a graph back to disk: one writer, one output policy, atomic.
 
-- ``.meta`` and GraphDef outputs are one file, written through a temporary
-  file in the same directory and renamed over the target.
-- A SavedModel output is a directory: it is assembled in a temporary
-  directory beside the target (the rest of the source directory --
-  ``variables/``, ``assets/``, ``fingerprint.pb``, ``keras_metadata.pb``... --
-  copied unchanged, symbolic links copied as links and never followed), then
-  renamed into place. When ``saved_model.pb`` changed, a copied
-  ``fingerprint.pb`` would be stale: it is recomputed as TensorFlow would
-  (formats/fingerprint.py), or removed if that cannot be done exactly.
-- The input is never overwritten unless ``in_place=True``; any other existing
-  output only with ``force=True``.
-- Binary stays binary and text stays text unless ``encoding`` says otherwise.
-- Nothing is re-encoded that was not edited: when the protos still equal the
-  file they came from, its bytes are written back verbatim (text comments and
-  map order included); otherwise protobuf's deterministic serialization is
-  written, which keeps unknown fields.
+What a path means (decided here once, for every command and the Python API):
 
-Checkpoints are not copied: a ``.meta`` written from a checkpoint-backed graph
-is the graph alone. The variables stay where they are; to use them, import the
-new ``.meta`` and restore from the original prefix::
+- ``X.meta``: the MetaGraphDef (a GraphDef gets one around it). When the
+  graph carries *new* variable values (the temporary checkpoint a re-head or
+  a transplant made), they are written beside it as the checkpoint ``X``
+  (``X.index``, ``X.data-*``); otherwise the values stay in the checkpoint
+  the graph came with, and a note says how to restore from it.
+- ``X.pb`` / ``X.pbtxt``: the GraphDef alone, binary / text (a note says
+  what a MetaGraphDef held that a GraphDef cannot: collections, signatures,
+  the saver, variable values).
+- ``saved_model.pb`` or a directory (a path without extension, or an existing
+  directory): a SavedModel when the graph came from one -- assembled in a
+  temporary directory beside the target (the rest of the source directory
+  copied unchanged, symbolic links copied as links and never followed) and
+  renamed into place, with ``fingerprint.pb`` recomputed when
+  ``saved_model.pb`` changed; otherwise a checkpoint directory:
+  ``model.ckpt.meta``, the checkpoint's files (copied byte for byte) as
+  ``model.ckpt.*`` and a ``checkpoint`` state file.
+- Any other extension is refused (a binary graph under ``.txt`` helps nobody).
 
-    saver = tf.compat.v1.train.import_meta_graph("edited.meta")
-    saver.restore(sess, "fixtures/models/mnist_bn_elu_tf1/model.ckpt")
+An existing output is replaced (as ``cc -o`` and ``dot -o`` do); writing
+over the input needs ``in_place=True`` (CLI ``--in-place``); an existing
+directory that holds anything but a model is refused. Single files are
+written through a temporary file and renamed; directories are assembled
+beside the target and renamed into place.
 
-(or copy the ``.index``/``.data-*`` files next to it yourself).
+Binary stays binary and text stays text unless the path or ``encoding``
+says otherwise. Nothing is re-encoded that was not edited: when the protos
+still equal the file they came from, its bytes are written back verbatim;
+otherwise protobuf's deterministic serialization is written, which keeps
+unknown fields.
 """
 from __future__ import annotations
 
@@ -35,10 +41,14 @@ from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
+from . import checkpoint as _checkpoint
 from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize, sweep_stale, temp_prefix
 
-FORMATS = ("meta", "savedmodel", "graphdef")
+FORMATS = ("meta", "savedmodel", "graphdef", "checkpoint")
 ENCODINGS = ("binary", "text")
+FILE_SUFFIXES = {".meta": "meta", ".pb": "graphdef", ".pbtxt": "graphdef"}
+CHECKPOINT_NAME = "model.ckpt"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
 
 def as_meta_graph(graph):
@@ -47,7 +57,7 @@ def as_meta_graph(graph):
     Example:
         >>> g = as_meta_graph(graphsurgeon.load("frozen.pb"))
         >>> g.add_to_collection("outputs", "logits:0")
-        >>> g.save("frozen.meta", format="meta")
+        >>> g.save("frozen.meta")
     """
     return graph.root.as_meta_graph()
 
@@ -69,48 +79,114 @@ def _same(a: Path, b: Path | None) -> bool:
         return False
 
 
+def _is_directory_path(path: Path) -> bool:
+    return path.is_dir() or str(path).endswith(os.sep) or path.suffix == ""
+
+
+def output_format(source_format: str, path: Path, format: str | None = None) -> tuple[str, Path]:
+    """``(format, target)`` for writing a graph loaded as ``source_format`` to ``path``.
+
+    Raises:
+        UsageError: the extension says no format (``out.txt``).
+    """
+    if format is not None:
+        if format not in FORMATS:
+            raise UsageError(f"unknown output format {format!r}", hint="one of " + ", ".join(FORMATS))
+        if format == "savedmodel" and path.name in SAVED_MODEL_FILES:
+            path = path.parent
+        return format, path
+    if path.name in SAVED_MODEL_FILES:
+        return "savedmodel", path.parent
+    if path.suffix in FILE_SUFFIXES and not path.is_dir():
+        return FILE_SUFFIXES[path.suffix], path
+    if _is_directory_path(path):
+        return ("savedmodel" if source_format == "savedmodel" else "checkpoint"), path
+    raise UsageError(f"{path}: cannot tell what to write from {path.suffix!r}",
+                     hint="name a .meta (MetaGraphDef), .pb or .pbtxt (GraphDef) file, or a directory")
+
+
+def check_output(model_path, output, in_place: bool = False) -> None:
+    """Refuse early, before any work, an output the writer would refuse.
+
+    Checks what the path alone tells: no output and no ``in_place``; an
+    extension that names no format; the output is the input (without
+    ``in_place``); an existing directory that holds something other than a model.
+    """
+    if output is None:
+        if not in_place:
+            raise UsageError("no output given", hint="-o OUT, or --in-place to replace the input")
+        return
+    if in_place:
+        raise UsageError("give either -o OUT or --in-place, not both")
+    path = Path(output)
+    source = Path(model_path)
+    fmt, target = output_format("savedmodel" if (source / "saved_model.pb").exists() else "meta", path)
+    if _same(target, source) or (source.is_dir() and target.exists() and target.resolve().parent == source.resolve()
+                                 and target.name in SAVED_MODEL_FILES + ("checkpoint",)):
+        raise OutputError(f"{target}: is the input; refusing to overwrite it",
+                          hint="write elsewhere, or use --in-place")
+    if fmt in ("savedmodel", "checkpoint"):
+        _check_directory(target)
+
+
+def _looks_like_model_dir(path: Path) -> bool:
+    try:
+        names = {p.name for p in path.iterdir()}
+    except OSError:
+        return False
+    if not names:
+        return True
+    return bool(names & set(SAVED_MODEL_FILES)) or "checkpoint" in names or any(
+        n.endswith((".meta", ".index")) for n in names)
+
+
+def _check_directory(target: Path) -> None:
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise OutputError(f"{target}: exists and is not a directory",
+                          hint="name a new directory, or a .meta / .pb file")
+    if target.is_dir() and not _looks_like_model_dir(target):
+        raise OutputError(f"{target}: holds files that are not a model; refusing to replace it",
+                          hint="name a new or empty directory")
+
+
 def _message_for(graph, fmt: str):
     root = graph.root
-    src = root.format
     if fmt == "graphdef":
         return root.graph_def
-    if fmt == "meta":
+    if fmt in ("meta", "checkpoint"):
         if root.meta_graph is not None:
             return root.meta_graph
         meta = protos.MetaGraphDef()
         meta.graph_def.CopyFrom(root.graph_def)
         return meta
     # savedmodel
-    if src != "savedmodel":
-        raise UsageError(f"cannot write a SavedModel from a {src} graph",
-                         hint="write a .meta (format='meta') and build the SavedModel with "
-                              "tf.compat.v1.saved_model.Builder, or load a SavedModel")
+    if root.format != "savedmodel":
+        raise UsageError(f"cannot write a SavedModel from a {root.format} graph",
+                         hint="graphsurgeon export builds one (a signature, the variables)")
     return root.model.container
 
 
 def save(graph, path=None, *, format: str | None = None, encoding: str | None = None,
-         in_place: bool = False, force: bool = False, notes: list | None = None) -> Path:
-    """Write ``graph`` to ``path``; returns the path written.
+         in_place: bool = False, force: bool = True, notes: list | None = None) -> Path:
+    """Write ``graph`` to ``path`` (see the module documentation); returns the path written.
 
     Args:
-        graph: the graph (a function body's graph is refused: save the top level).
-        path: output file (``.meta``, ``.pb``, ``.pbtxt``) or SavedModel
-            directory; None means the input itself (needs ``in_place``).
-        format: ``"meta"``, ``"savedmodel"`` or ``"graphdef"``; default the
-            format the graph was loaded from. A SavedModel can be written as
-            its chosen MetaGraphDef (``meta``) or GraphDef; a GraphDef as a
-            MetaGraphDef holding it.
-        encoding: ``"binary"`` or ``"text"``; default the input's (or text
-            for a new ``.pbtxt`` path).
+        graph: the graph (a function body is refused: save the top level).
+        path: output file or directory; None means the input itself (needs ``in_place``).
+        format: ``"meta"``, ``"graphdef"``, ``"savedmodel"`` or ``"checkpoint"``
+            (a directory); default from the path (module documentation).
+        encoding: ``"binary"`` or ``"text"``; default the input's (text for ``.pbtxt``).
         in_place: allow writing over the input.
-        force: allow replacing an existing output that is not the input.
+        force: replace an existing output (the default); False refuses it.
         notes: a list to append what the writer did beyond writing the graph
-            (a SavedModel's ``fingerprint.pb`` recomputed or removed).
+            (checkpoint files written or left where they are, a SavedModel's
+            ``fingerprint.pb`` recomputed or removed, what a GraphDef cannot hold).
 
     Raises:
-        OutputError: the output exists (or is the input) and was not offered;
-            its directory is missing; the proto is too large.
-        UsageError: the format / encoding cannot be written from this graph.
+        OutputError: the output is the input (without ``in_place``), exists when
+            ``force`` is False, is a directory holding other files; its parent
+            directory is missing; the proto is too large.
+        UsageError: the format cannot be written from this graph.
 
     Example:
         >>> g = graphsurgeon.load("model.ckpt.meta")
@@ -123,26 +199,23 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
     root = graph.root
     model = root.model
     src_format = root.format
-    fmt = format or src_format
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown output format {fmt!r}", hint="one of " + ", ".join(FORMATS))
     source = input_location(root)
+    notes = notes if notes is not None else []
     if path is None:
         if not in_place:
             raise UsageError("no output path given", hint="give one, or ask for in_place=True (CLI --in-place)")
         if source is None:
             raise UsageError("this graph was not loaded from a file: give an output path")
+        fmt = format or src_format
         if fmt != src_format:
             raise UsageError(f"cannot write a {fmt} over the {src_format} it was loaded from: give an output path")
         target = source
     else:
-        target = Path(path)
-    if fmt == "savedmodel" and target.name in ("saved_model.pb", "saved_model.pbtxt"):
-        target = target.parent
+        fmt, target = output_format(src_format, Path(path), format)
     if encoding is None:
         if target.suffix == ".pbtxt":
             encoding = "text"
-        elif model is not None:
+        elif model is not None and fmt in (model.format, "checkpoint" if model.format == "meta" else None):
             encoding = model.encoding
         else:
             encoding = "binary"
@@ -156,20 +229,37 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
         raise OutputError(f"{target}: is the input; refusing to overwrite it",
                           hint="write elsewhere, or ask for in_place=True (CLI --in-place)")
     if not is_input and (target.exists() or target.is_symlink()) and not force:
-        raise OutputError(f"{target}: already exists", hint="force=True (CLI --force) replaces it")
-    data = _unchanged_bytes(root, fmt, encoding, message)
+        raise OutputError(f"{target}: already exists", hint="replace it with force=True")
+    data = _unchanged_bytes(root, "meta" if fmt == "checkpoint" else fmt, encoding, message)
     edited = data is None  # else the source file's own bytes: a copy
     if edited:
         data = serialize(message, encoding, target)
     if fmt == "savedmodel":
+        if not is_input:
+            _check_directory(target)
         _write_saved_model(root, target, data, encoding, edited, notes)
+    elif fmt == "checkpoint":
+        if not is_input:
+            _check_directory(target)
+        _write_checkpoint_dir(root, target, data, encoding, notes)
     else:
         if target.is_dir():
             raise OutputError(f"{target}: is a directory", hint=f"give a file name for the {fmt} output")
+        if fmt == "meta" and root.checkpoint_is_new:
+            prefix = str(target)[: -len(".meta")] if str(target).endswith(".meta") else str(target)
+            _write_checkpoint_files(root.checkpoint, prefix)
+            notes.append(f"wrote the checkpoint {prefix} beside it ({prefix}.index, {prefix}.data-*)")
         atomic_write(target, data)
+        if fmt == "meta" and root.checkpoint and not root.checkpoint_is_new and not is_input:
+            notes.append(f"the variables stay in the checkpoint {root.checkpoint} "
+                         "(saver.restore(sess, that prefix) after import_meta_graph)")
+        if fmt == "graphdef" and root.meta_graph is not None:
+            kept_out = [what for what, present in (
+                ("collections", len(root.meta_graph.collection_def)), ("signatures", len(root.meta_graph.signature_def)),
+                ("the saver", root.meta_graph.HasField("saver_def"))) if present]
+            if kept_out:
+                notes.append(f"a GraphDef holds no {', '.join(kept_out)}: write a .meta to keep them")
     return target
-
-
 def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     """The source file's bytes when they still hold exactly ``message`` (so an unedited save is a copy)."""
     model = graph.model
@@ -205,6 +295,43 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: 
                 notes.append("fingerprint.pb recomputed for the edited model")
             elif notes is not None and status.startswith("removed"):
                 notes.append(f"fingerprint.pb {status} (TensorFlow loads a SavedModel without one)")
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
+        _replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_checkpoint_files(source_prefix: str | None, prefix: str) -> list[Path]:
+    """Copy the checkpoint at ``source_prefix`` to ``prefix``, file by file, byte for byte (each atomically)."""
+    if not source_prefix:
+        return []
+    written = []
+    for part in _checkpoint.checkpoint_files(source_prefix):
+        suffix = str(part)[len(str(source_prefix)):]
+        target = Path(prefix + suffix)
+        if _same(part, target):
+            continue
+        atomic_write(target, part.read_bytes())
+        written.append(target)
+    return written
+
+
+def _write_checkpoint_dir(graph, target: Path, data: bytes, encoding: str, notes: list) -> None:
+    """A checkpoint directory: ``model.ckpt.meta``, the checkpoint's files as ``model.ckpt.*``, ``checkpoint``."""
+    parent = target.parent if str(target.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{target}: directory {parent} does not exist")
+    sweep_stale(parent, target.name)
+    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
+    try:
+        prefix = str(tmp / CHECKPOINT_NAME)
+        copied = _write_checkpoint_files(graph.checkpoint, prefix)
+        atomic_write(Path(prefix + ".meta"), data)
+        if copied:
+            _checkpoint.write_state_file(tmp, CHECKPOINT_NAME)
+        else:
+            notes.append("no checkpoint goes with this graph: the directory holds the graph alone")
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
         _replace(tmp, target)
     except BaseException:

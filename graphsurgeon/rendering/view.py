@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, UsageError
 from ..functions import called_functions
-from ..graph import format_shape
+from ..shapes import format_shape
 from ..vocabulary import training_machinery
 from . import select, style
 

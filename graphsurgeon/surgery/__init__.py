@@ -1,12 +1,19 @@
-"""Rewrites: functions Graph -> (Graph, Changes), one per module."""
+"""Rewrites: functions ``rewrite(graph, ...) -> (Graph, Changes)``, one per module, TensorFlow-free.
+
+Each never mutates its input and ends with :func:`graphsurgeon.surgery.contract.ensures`.
+The jobs that need TensorFlow to build or train (a new head, a rebuilt
+training op) live in :mod:`graphsurgeon.training`.
+"""
 from __future__ import annotations
 
-from .diff import GraphDiff, diff
+from .fold_bn import fold_batch_norms
+from .freeze import freeze
+from .pin_inference import pin_inference
+from .prepare_rehead import prepare_rehead
 from .prune import needed_ops, prune
+from .strip_training import strip_training
+from .swap_ops import swap_ops
+from .transplant import transplant
 
-__all__ = ["prune", "needed_ops", "diff", "GraphDiff"]
-from .freeze import freeze  # noqa: E402  (freeze developer: appended)
-from .fold_bn import fold_batch_norms  # noqa: E402  (freeze developer: appended)
-from .rehead import rehead  # noqa: E402  (layer-reuse developer: appended)
-from .freeze_layers import freeze_layers  # noqa: E402  (layer-reuse developer: appended)
-from .swap import swap, swap_ops, transplant  # noqa: E402  (layer-reuse developer: appended)
+__all__ = ["prune", "needed_ops", "freeze", "fold_batch_norms", "swap_ops", "transplant", "strip_training",
+           "pin_inference", "prepare_rehead"]

@@ -49,7 +49,8 @@ from .. import protos
 from ..changes import Changes
 from ..constants import Constants
 from ..errors import NotFoundError, RewriteError, UsageError
-from ..formats.bundle import BundleReader, open_checkpoint
+from ..formats.bundle import BundleReader
+from ..formats.checkpoint import open_checkpoint
 from ..graph import Graph
 from ..saver import checkpoint_keys
 from ..signatures import signature_outputs

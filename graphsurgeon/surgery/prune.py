@@ -24,7 +24,7 @@ from .. import dtypes as _dtypes
 from .. import names as _names
 from ..changes import Changes
 from ..errors import RewriteError, UsageError
-from ..graph import Graph, Tensor
+from ..graph import Graph, Tensor, format_shape
 
 __all__ = ["prune", "needed_ops"]
 
@@ -328,33 +328,9 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
                              f"({_dtypes.base(g.tensor(f'{op}:{index}').dtype)} "
                              f"{_shape_text(g.tensor(f'{op}:{index}').shape)})"
                              for (op, index), name in placeholders.items())
-    _ensure_op_defs(out, {"Placeholder"} if new_defs else set())
+    out.ensure_op_defs({"Placeholder"} if new_defs else set())
     return out, changes
 
 
 def _shape_text(shape) -> str:
-    from ..graph import format_shape
-
     return format_shape(shape)
-
-
-def _ensure_op_defs(g: Graph, op_types: set[str]) -> None:
-    """Add OpDefs of newly used op types to a meta graph's stripped op list.
-
-    TensorFlow writes the definitions of the ops a meta graph uses there; a
-    graph we extend with a Placeholder keeps that list complete.
-    """
-    meta = g.meta_graph
-    if meta is None or not op_types or not meta.HasField("meta_info_def"):
-        return
-    op_list = meta.meta_info_def.stripped_op_list
-    if not len(op_list.op):
-        return
-    present = {op.name for op in op_list.op}
-    from ..opdefs import shipped
-
-    for op_type in sorted(op_types - present):
-        op_def = shipped().get(op_type)
-        if op_def is not None:
-            op_list.op.add().CopyFrom(op_def)
-

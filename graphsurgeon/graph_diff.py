@@ -17,10 +17,10 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .. import attrs as _attrs
-from .. import names as _names
-from ..graph import Graph, format_shape
-from ..vocabulary import VARIABLE_TYPES
+from . import attrs as _attrs
+from . import names as _names
+from .graph import Graph, format_shape
+from .vocabulary import VARIABLE_TYPES
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
 
@@ -371,8 +371,8 @@ def _diff_ops(ga: Graph, gb: Graph, ignore: frozenset) -> tuple[list[str], list[
 
 
 def _collection_entries(meta, key) -> list[str]:
-    from ..collections import VARIABLE_DEF_COLLECTIONS
-    from ..protos import VariableDef
+    from .collections import VARIABLE_DEF_COLLECTIONS
+    from .protos import VariableDef
 
     coll = meta.collection_def[key]
     kind = coll.WhichOneof("kind")
@@ -404,7 +404,7 @@ def _collection_entries(meta, key) -> list[str]:
 
 def _context_name(key: str, raw: bytes) -> str | None:
     """``cond context batch_normalization/cond/cond_text`` for control-flow context entries."""
-    from .. import protos
+    from . import protos
 
     message = {"cond_context": getattr(protos, "CondContextDef", None),
                "while_context": getattr(protos, "WhileContextDef", None)}.get(key)
@@ -469,7 +469,7 @@ def _diff_saver(ga: Graph, gb: Graph) -> tuple[bool, bool] | None:
 
 
 def _diff_variables(ga: Graph, gb: Graph) -> dict:
-    from ..variables import variables
+    from .variables import variables
 
     va = {v.name: v for v in variables(ga)}
     out = {}

@@ -1,0 +1,106 @@
+"""What every TensorFlow job shares: import a prepared graph, restore values, export the result.
+
+Everything runs in TF1 graph mode inside its own ``tf.Graph`` and
+``Session``; no process-global switch is flipped. Restoring reads the
+original checkpoint with graphsurgeon's own reader and loads each value into
+its variable (no Saver ops are added to the graph), so the result has
+exactly one Saver: the one :func:`export` makes last.
+"""
+from __future__ import annotations
+
+from .. import protos
+from ..errors import RewriteError
+from ..formats.checkpoint import open_checkpoint
+from ..formats.checkpoint import TemporaryCheckpoint
+from ..graph import Graph
+from ..runtime import tf  # the one place TensorFlow is imported
+
+CHECKPOINT_NAME = "model.ckpt"
+
+
+def short(exc: Exception) -> str:
+    """The first line of a TensorFlow error, for a one-line message."""
+    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def import_graph(g: Graph):
+    """A fresh ``tf.Graph`` holding ``g``'s MetaGraphDef (its collections, without a Saver)."""
+    t = tf()
+    meta = protos.MetaGraphDef()
+    meta.CopyFrom(g.meta_graph)
+    meta.ClearField("saver_def")
+    proto = t.compat.v1.MetaGraphDef()
+    proto.ParseFromString(meta.SerializeToString())
+    # import_meta_graph would add a default Saver (save/) over the variables when the
+    # MetaGraphDef has none; the result is to have exactly one, made by export().
+    from tensorflow.python.framework import meta_graph as _meta_graph
+
+    graph = t.Graph()
+    with graph.as_default():
+        try:
+            _meta_graph.import_scoped_meta_graph(proto, clear_devices=True)
+        except Exception as exc:  # noqa: BLE001 - TensorFlow's many error types: one line for the user
+            raise RewriteError(f"TensorFlow refuses the prepared graph: {short(exc)}") from None
+    return graph
+
+
+def use_resource(graph) -> bool:
+    return any(op.type == "VarHandleOp" for op in graph.get_operations())
+
+
+def restore(sess, graph, checkpoint: str | None, skip=()) -> list[str]:
+    """Initialise every global variable, then load those the checkpoint has with the same shape; their names."""
+    v1 = tf().compat.v1
+    with graph.as_default():
+        variables = v1.global_variables()
+        sess.run(v1.variables_initializer(variables))
+        if not checkpoint:
+            return []
+        restored = []
+        with open_checkpoint(checkpoint) as reader:
+            for var in variables:
+                name = var.op.name
+                if name in skip or name not in reader:
+                    continue
+                if list(reader.shape(name)) != var.shape.as_list():
+                    continue
+                var.load(reader.read(name), sess)
+                restored.append(name)
+    return sorted(restored)
+
+
+def load_values(sess, graph, values: dict) -> None:
+    """Load ``{variable name: value}`` into the graph's variables."""
+    if not values:
+        return
+    v1 = tf().compat.v1
+    with graph.as_default():
+        by_name = {v.op.name: v for v in v1.global_variables()}
+        for name, value in values.items():
+            var = by_name.get(name)
+            if var is None:
+                raise RewriteError(f"no variable named {name!r} in the rebuilt graph")
+            var.load(value, sess)
+
+
+def variables_report(graph) -> tuple[list[str], list[str]]:
+    """``(every global variable, the trainable ones)``, by op name."""
+    v1 = tf().compat.v1
+    with graph.as_default():
+        return [v.op.name for v in v1.global_variables()], [v.op.name for v in v1.trainable_variables()]
+
+
+def export(sess, graph) -> Graph:
+    """The session's graph as a Graph with one Saver (``save/``), its values in a temporary checkpoint."""
+    v1 = tf().compat.v1
+    checkpoint = TemporaryCheckpoint(CHECKPOINT_NAME)
+    with graph.as_default():
+        saver = v1.train.Saver(save_relative_paths=True)
+        saver.save(sess, checkpoint.prefix, write_meta_graph=False, write_state=False)
+        exported = v1.train.export_meta_graph(graph=graph, saver_def=saver.as_saver_def(), clear_devices=True)
+    meta = protos.MetaGraphDef()
+    meta.ParseFromString(exported.SerializeToString())
+    out = Graph(meta.graph_def, meta_graph=meta, checkpoint=None)
+    out.attach_checkpoint(checkpoint)
+    return out

@@ -1,0 +1,164 @@
+"""Op and Tensor: light views on a graph's nodes (they hold the graph and a name, nothing else).
+
+They live apart from :mod:`graphsurgeon.graph` so that modules the Graph
+builds on (collections) can recognise and make them without importing it.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import names as _names
+from .functions import called_functions
+from .shapes import format_shape
+
+__all__ = ["Op", "Tensor", "Use"]
+
+
+class Use(NamedTuple):
+    """One reader of an op: ``consumer`` reads it at input ``position``.
+
+    ``index`` is the output it reads, or -1 for a control input (``^op``).
+    """
+
+    consumer: str
+    position: int
+    index: int
+
+    @property
+    def control(self) -> bool:
+        return self.index < 0
+
+
+new_use = tuple.__new__  # skips NamedTuple's Python-level __new__: the index holds one per edge
+
+
+class Tensor:
+    """One output of an op: ``scope/op:index``."""
+
+    __slots__ = ("graph", "op_name", "index")
+
+    def __init__(self, graph, op_name: str, index: int):
+        self.graph = graph
+        self.op_name = op_name
+        self.index = index
+
+    @property
+    def name(self) -> str:
+        return f"{self.op_name}:{self.index}"
+
+    @property
+    def op(self) -> "Op":
+        return self.graph.op(self.op_name)
+
+    @property
+    def dtype(self) -> str | None:
+        """TensorFlow's dtype name (``float32``, ``float32_ref``, ``resource``) or None."""
+        types = self.graph.output_dtypes(self.op_name)
+        return types[self.index] if types and self.index < len(types) else None
+
+    @property
+    def shape(self) -> tuple | None:
+        """Dimensions (None where unknown), or None when even the rank is unknown."""
+        shapes = self.graph.shapes.get(self.op_name)
+        return shapes[self.index] if shapes and self.index < len(shapes) else None
+
+    @property
+    def consumers(self) -> list["Op"]:
+        """Ops that read this tensor (once each, in graph order)."""
+        seen = dict.fromkeys(u.consumer for u in self.graph.uses(self.op_name) if u.index == self.index)
+        return [self.graph.op(c) for c in seen]
+
+    def __eq__(self, other):
+        return isinstance(other, Tensor) and other.graph is self.graph and other.name == self.name
+
+    def __hash__(self):
+        return hash((id(self.graph), self.op_name, self.index))
+
+    def __repr__(self):
+        return f"<Tensor {self.name} {self.dtype or '?'} {format_shape(self.shape)}>"
+
+
+class Op:
+    """One node of the graph, as a view on its NodeDef."""
+
+    __slots__ = ("graph", "node")
+
+    def __init__(self, graph, node):
+        self.graph = graph
+        self.node = node
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def type(self) -> str:
+        return self.node.op
+
+    @property
+    def device(self) -> str:
+        return self.node.device
+
+    @property
+    def scope(self) -> str:
+        return _names.scope_of(self.node.name)
+
+    @property
+    def attrs(self):
+        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.attrs` to decode."""
+        return self.node.attr
+
+    @property
+    def input_names(self) -> list[str]:
+        """Data inputs as ``name:index`` strings, in order."""
+        return [ref.tensor for ref in self.graph.input_refs(self.name) if not ref.control]
+
+    @property
+    def inputs(self) -> list[Tensor]:
+        return [Tensor(self.graph, ref.op, ref.index) for ref in self.graph.input_refs(self.name)
+                if not ref.control]
+
+    @property
+    def control_input_names(self) -> list[str]:
+        return [ref.op for ref in self.graph.input_refs(self.name) if ref.control]
+
+    @property
+    def control_inputs(self) -> list["Op"]:
+        return [self.graph.op(n) for n in self.control_input_names if n in self.graph]
+
+    @property
+    def control_outputs(self) -> list["Op"]:
+        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index < 0)
+        return [self.graph.op(n) for n in names]
+
+    @property
+    def outputs(self) -> list[Tensor]:
+        return [Tensor(self.graph, self.name, i) for i in range(self.graph.num_outputs(self.name))]
+
+    def output(self, index: int = 0) -> Tensor:
+        return Tensor(self.graph, self.name, index)
+
+    @property
+    def consumers(self) -> list["Op"]:
+        """Ops that read any output of this op (data edges only)."""
+        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index >= 0)
+        return [self.graph.op(n) for n in names]
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """Library functions this op calls: ``[(attr or "op", function name)]``."""
+        return called_functions(self.node, self.graph.library)
+
+    @property
+    def function(self) -> str | None:
+        """The function body this op belongs to (None at the top level)."""
+        return self.graph.function_name
+
+    def __eq__(self, other):
+        return isinstance(other, Op) and other.graph is self.graph and other.name == self.name
+
+    def __hash__(self):
+        return hash((id(self.graph), self.name))
+
+    def __repr__(self):
+        return f"<Op {self.name} ({self.type})>"

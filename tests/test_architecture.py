@@ -1,0 +1,226 @@
+"""The shape of the code: one IR, clean layers, one vocabulary, networkx as a real view.
+
+- nothing outside ``graphsurgeon/graph.py`` touches a Graph's private state;
+- the package's modules import each other without a cycle (function-level
+  imports included: a cycle hidden in a function is still a cycle);
+- ``graphsurgeon.formats`` reads models and checkpoints with TensorFlow
+  impossible to import;
+- ``ls --no-training``, ``info``, ``layers`` and ``render --no-training``
+  agree on which ops are training machinery;
+- ``g.nx`` answers as the Graph does, and loading a model never builds it.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import graphsurgeon as gs
+from conftest import ROOT, corpus_models, fixture_models
+from graphsurgeon.cli.main import cli
+from graphsurgeon.vocabulary import training_machinery
+
+PACKAGE = ROOT / "graphsurgeon"
+CLI = ROOT / "cli"
+# A Graph's private attributes and methods (graph.py's own names).
+PRIVATE = ("_nodes", "_library", "_registry", "_function_graphs", "_use_index", "_refs_cache", "_dtype_cache",
+           "_shapes", "_nx", "_derived", "_keep", "_uses", "_touch", "_index_inputs", "_reset_index",
+           "_producers", "_walk", "_consumers", "_dtypes", "_num_outputs", "_where", "_invalidate")
+_PRIVATE_ACCESS = re.compile(r"\b(?!self\b)[A-Za-z_][A-Za-z_0-9]*\.(" + "|".join(PRIVATE) + r")\b")
+
+
+def _sources():
+    return [p for p in list(PACKAGE.rglob("*.py")) + list(CLI.glob("*.py"))]
+
+
+def test_nothing_outside_the_graph_module_touches_its_private_state():
+    offenders = []
+    for path in _sources():
+        if path == PACKAGE / "graph.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            if _PRIVATE_ACCESS.search(code):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def _module_name(path: Path) -> str:
+    if path.parent == CLI:
+        return "graphsurgeon.cli" + ("" if path.stem == "__init__" else "." + path.stem)
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """``{module: modules of the package it imports}``, every import statement counted."""
+    modules = {_module_name(p): p for p in _sources()}
+    edges: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        package = path.name == "__init__.py"
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names if a.name.startswith("graphsurgeon"))
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = name.split(".") if package else name.split(".")[:-1]
+                    base = base[: len(base) - node.level + 1]
+                    target = ".".join(base + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                if not target.startswith("graphsurgeon"):
+                    continue
+                for alias in node.names:
+                    deps.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
+        edges[name] = {d for d in deps if d in modules and d != name}
+    return edges
+
+
+def test_no_import_cycle():
+    import networkx
+
+    graph = networkx.DiGraph([(a, b) for a, deps in import_graph().items() for b in deps])
+    cycles = [sorted(c) for c in networkx.strongly_connected_components(graph) if len(c) > 1]
+    assert not cycles, cycles
+
+
+def test_formats_imports_no_tensorflow_and_the_library_imports_it_in_one_place():
+    edges = import_graph()
+    formats = [m for m in edges if m.startswith("graphsurgeon.formats")]
+    for module in formats:
+        assert not any(d.startswith(("graphsurgeon.runtime", "graphsurgeon.training")) for d in edges[module]), module
+    direct = [p for p in _sources() if re.search(r"^\s*(import tensorflow|from tensorflow)", p.read_text(), re.M)]
+    allowed = {PACKAGE / "runtime.py", PACKAGE / "training" / "session.py"}
+    assert set(direct) <= allowed, sorted(map(str, set(direct) - allowed))
+
+
+_BLOCKED = r"""
+import importlib, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            raise ImportError("tensorflow is blocked in this test")
+sys.meta_path.insert(0, Block())
+import pkgutil, graphsurgeon.formats as formats
+for info in pkgutil.iter_modules(formats.__path__):
+    importlib.import_module("graphsurgeon.formats." + info.name)
+from graphsurgeon.formats import read_model
+from graphsurgeon.formats.checkpoint import open_checkpoint
+count = 0
+for path in sys.argv[1:]:
+    model = read_model(path)
+    count += len(model.graph_def.node)
+    if model.checkpoint:
+        with open_checkpoint(model.checkpoint) as reader:
+            for key in reader.keys():
+                reader.read(key)
+print(count, "tensorflow" in sys.modules)
+"""
+
+
+def test_formats_read_models_and_checkpoints_with_tensorflow_blocked():
+    models = [str(p) for p in fixture_models() + corpus_models(graphdefs=False)]
+    if not models:
+        pytest.skip("no fixture or corpus model")
+    run = subprocess.run([sys.executable, "-c", _BLOCKED, *models], capture_output=True, text=True, cwd=ROOT,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    count, imported = run.stdout.split()
+    assert int(count) > 0 and imported == "False"
+
+
+def _training_models():
+    return [p for p in fixture_models(graphdefs=False) if p.suffix == ".meta"]
+
+
+@pytest.mark.parametrize("model", _training_models(), ids=lambda p: p.parent.name)
+def test_ls_info_layers_and_render_agree_on_training_machinery(model):
+    g = gs.load(model)
+    machinery = training_machinery(g)
+    assert machinery and "train/training_op" in machinery and "hidden1/MatMul" not in machinery
+    runner = CliRunner()
+    everything = json.loads(runner.invoke(cli, ["ls", str(model), "--json"]).output)["ops"]
+    network = json.loads(runner.invoke(cli, ["ls", str(model), "--json", "--no-training"]).output)["ops"]
+    assert {r["name"] for r in everything} - {r["name"] for r in network} == machinery
+    info = json.loads(runner.invoke(cli, ["info", str(model), "--json"]).output)
+    assert info["training_ops"] == len(machinery)
+    assert not {t["name"].split(":")[0] for t in info["likely_inputs"] + info["likely_outputs"]} & machinery
+    from graphsurgeon.rendering import view
+
+    shown = view(g, no_training=True, depth=0, max_nodes=None)
+    drawn = {op for node in shown.nodes.values() for op in node.ops}
+    assert drawn == {op.name for op in g} - machinery
+    for item in g.layers():
+        for tensor in item.inputs + item.outputs:
+            assert tensor.split(":")[0] not in machinery, (item.name, tensor)
+
+
+def _nx_models():
+    return fixture_models() + corpus_models()
+
+
+@pytest.mark.parametrize("model", _nx_models(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_networkx_view_answers_as_the_graph_does(model):
+    import networkx
+
+    g = gs.load(model)
+    view = g.nx
+    assert isinstance(view, networkx.MultiDiGraph)
+    names = {op.name for op in g}
+    assert {n for n, d in view.nodes(data=True) if not d.get("missing")} == names
+    assert view.number_of_edges() == sum(len(op.node.input) for op in g)
+    for u, v, d in view.edges(data=True):
+        ref = g.input_refs(v)[d["dst_index"]]
+        assert ref.op == u and ref.control == d["control"] and (d["control"] or d["tensor"] == ref.tensor)
+    # Ancestors and descendants of a few ops, as networkx computes them.
+    for op in list(g)[:: max(1, len(g) // 12)]:
+        assert g.ancestors([op.name]) - {op.name} == networkx.ancestors(view, op.name), op.name
+        assert g.descendants([op.name]) - {op.name} == networkx.descendants(view, op.name), op.name
+    # A topological order: every op after what it reads (graphs with cycles excepted, as networkx says).
+    order = g.topological_order()
+    assert sorted(order) == sorted(names)
+    if networkx.is_directed_acyclic_graph(view):
+        position = {name: i for i, name in enumerate(order)}
+        assert all(position[u] < position[v] for u, v in view.edges() if u in position)
+
+
+_LOAD_ONLY = r"""
+import sys
+import graphsurgeon as gs
+from graphsurgeon import report
+g = gs.load(sys.argv[1])
+rows = list(report.ls_rows(g))
+g.layers()
+print(len(rows), "networkx" in sys.modules)
+g.nx
+print("networkx" in sys.modules)
+"""
+
+
+def test_loading_and_listing_never_build_the_networkx_view():
+    model = next(iter(fixture_models()), None)
+    if model is None:
+        pytest.skip("fixtures not built")
+    run = subprocess.run([sys.executable, "-c", _LOAD_ONLY, str(model)], capture_output=True, text=True, cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    first, second = run.stdout.splitlines()
+    assert first.split()[1] == "False" and second == "True"
+
+
+def test_the_view_follows_edits():
+    g = gs.load(next(iter(fixture_models())))
+    before = g.nx.number_of_edges()
+    g.remove_ops(["init"], check=False) if "init" in g else None
+    assert g.nx.number_of_edges() == sum(len(op.node.input) for op in g) and g.nx is not None
+    assert before >= g.nx.number_of_edges()
