@@ -34,15 +34,30 @@ _TEXT_FIELDS = {
     "signature_def": "meta", "asset_file_def": "meta", "object_graph_def": "meta",
     "saved_model_schema_version": "savedmodel", "meta_graphs": "savedmodel",
 }
-_FIRST_FIELD = re.compile(rb"\A(?:\s|#[^\n]*\n?)*([A-Za-z_][A-Za-z0-9_]*)\s*[:{<]")
+# Where the first line that is neither blank nor a ``#`` comment starts its
+# content. One pass with no nested repetition: linear in the file size, and
+# memory stays flat however many comment lines come first (an alternation
+# under ``*`` backtracks exponentially on a file of comments and junk).
+_FIRST_CONTENT = re.compile(rb"^[ \t\r\f\v]*[^#\s]", re.M)
+# A field name, then blanks, then what opens its value. Bounded: field names
+# are short, so a long run of letters is not worth matching to the end.
+_FIELD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]{0,63})[ \t\r\n\f\v]*[:{<]")
+_FIELD_WINDOW = 1024
 
 
 def sniff_text(data: bytes) -> str | None:
-    """Kind of a text-format file (``graphdef``/``meta``/``savedmodel``) or None if not text."""
-    head = data[:65536]
-    if b"\0" in head:
+    """Kind of a text-format file (``graphdef``/``meta``/``savedmodel``) or None if not text.
+
+    Leading blank and ``#`` comment lines are skipped, however many there
+    are; the first field name decides.
+    """
+    if b"\0" in data[:65536]:
         return None
-    match = _FIRST_FIELD.match(head)
+    content = _FIRST_CONTENT.search(data)
+    if content is None:
+        return None
+    start = content.end() - 1
+    match = _FIELD.match(data[start:start + _FIELD_WINDOW])
     if not match:
         return None
     return _TEXT_FIELDS.get(match.group(1).decode("ascii"))
