@@ -40,6 +40,7 @@ from .. import dtypes as _dtypes
 from .. import protos
 from ..errors import FormatError, NotFoundError
 from .protofile import _varint as _protofile_varint
+from .protofile import open_regular
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -185,13 +186,7 @@ def _block_entries(block: bytes, path):
 def read_table(path) -> list[tuple[bytes, bytes]]:
     """Every (key, value) of a LevelDB-format SSTable, in key order."""
     path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except OSError as exc:
-        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    with handle:
+    with open_regular(path) as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
         if size < FOOTER_SIZE:
@@ -309,13 +304,9 @@ class BundleReader:
         handle = self._files.get(shard_id)
         if handle is None:
             path = self.shard_path(shard_id)
-            try:
-                handle = open(path, "rb")
-            except FileNotFoundError:
-                raise FormatError(path, "checkpoint data shard is missing") from None
-            except OSError as exc:
-                raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-            self._files[shard_id] = handle
+            if not (path.exists() or path.is_symlink()):
+                raise FormatError(path, "checkpoint data shard is missing")
+            handle = self._files[shard_id] = open_regular(path)
         return handle
 
     def _bytes(self, name: str, entry) -> bytes:

@@ -182,32 +182,63 @@ def read_message(path: Path, expect: str | None = None):
     raise FormatError(path, f"not a readable TensorFlow graph file ({reason})")
 
 
-def read_file(path) -> bytes:
-    """The bytes of a regular file (FormatError naming it otherwise).
+def open_regular(path):
+    """Open ``path`` for binary reading if it is a regular file; FormatError naming it otherwise.
 
-    Devices and pipes are refused (``/dev/zero`` would never end), and so is
-    anything over :data:`PROTO_LIMIT`, which no protocol buffer can hold.
+    Every read of a model's files goes through here. A FIFO would block the
+    open (or the read) forever and a device never ends (``/dev/zero``), so
+    the path is checked with ``stat`` before it is opened, and opened
+    non-blocking and checked again with ``fstat``: a file swapped for a pipe
+    in between is refused too, never waited on.
     """
-    import stat
-
     path = Path(path)
     try:
-        info = path.stat()
+        _check_regular(path, path.stat().st_mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise FormatError(path, "no such file") from None
     except OSError as exc:
         raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise FormatError(path, "is a directory, expected a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise FormatError(path, "is not a regular file (a device, pipe or socket)")
-    if info.st_size > PROTO_LIMIT:
-        raise FormatError(path, f"{info.st_size:,} bytes: over the 2 GiB protocol buffer limit "
-                                f"({PROTO_LIMIT:,} bytes), so it cannot hold one graph message")
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+        _check_regular(path, os.fstat(fd).st_mode)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    import stat
+
+    if stat.S_ISDIR(mode):
+        raise FormatError(path, "is a directory, expected a file")
+    if not stat.S_ISREG(mode):
+        raise FormatError(path, "is not a regular file (a device, pipe or socket)")
+
+
+def read_file(path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file (FormatError naming it otherwise).
+
+    Devices and pipes are refused (:func:`open_regular`), and so is anything
+    over ``limit`` bytes (by default :data:`PROTO_LIMIT`, which no protocol
+    buffer can exceed).
+    """
+    path = Path(path)
+    proto = limit is None
+    limit = PROTO_LIMIT if proto else limit
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            if proto:
+                raise FormatError(path, f"{size:,} bytes: over the 2 GiB protocol buffer limit "
+                                        f"({PROTO_LIMIT:,} bytes), so it cannot hold one graph message")
+            raise FormatError(path, f"{size:,} bytes: over the {limit:,} bytes a file of this kind may hold")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 # Signatures of files people pass by mistake: say what they are.

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
-from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize, sweep_stale, temp_prefix
+from .protofile import (atomic_write, exchange, parse_binary, parse_text, read_file, serialize, sweep_stale,
+                        temp_prefix)
 
 FORMATS = ("meta", "savedmodel", "graphdef")
 ENCODINGS = ("binary", "text")
@@ -183,7 +185,7 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     if model is None or fmt != model.format or encoding != model.encoding:
         return None
     try:
-        data = model.file.read_bytes()
+        data = read_file(model.file)
         parsed = parse_text(model.file, data, fmt) if encoding == "text" else parse_binary(data, fmt)
     except Exception:  # noqa: BLE001 - the file changed or went: serialize instead
         return None
@@ -226,7 +228,12 @@ def _umask() -> int:
 
 
 def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...]) -> None:
-    """Copy ``src`` into the existing ``dst``; links are copied as links (never followed)."""
+    """Copy ``src`` into the existing ``dst``; links are copied as links (never followed).
+
+    A pipe, socket or device inside the model is refused with an OutputError
+    naming it: copying one would block or never end, and skipping it would
+    write a model that silently differs from its source.
+    """
     for directory, dirnames, filenames in os.walk(src, followlinks=False):
         rel = Path(directory).relative_to(src)
         out_dir = dst / rel
@@ -244,8 +251,18 @@ def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...]) -> None:
             s = Path(directory) / name
             if s.is_symlink():
                 os.symlink(os.readlink(s), out_dir / name)
-            else:
+                continue
+            if not stat.S_ISREG(s.lstat().st_mode):
+                raise _special(s)
+            try:
                 shutil.copy2(s, out_dir / name)
+            except shutil.SpecialFileError:  # swapped for a pipe since the check
+                raise _special(s) from None
+
+
+def _special(path: Path) -> OutputError:
+    return OutputError(f"{path}: is not a regular file (a pipe, socket or device), which a SavedModel "
+                       "cannot hold; refusing to copy the model", hint="remove it from the model directory")
 
 
 def _replace(tmp: Path, target: Path) -> None:
