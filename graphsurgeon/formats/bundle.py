@@ -310,9 +310,6 @@ class BundleReader:
         return handle
 
     def _bytes(self, name: str, entry) -> bytes:
-        if not 0 <= entry.shard_id < self.num_shards:
-            raise FormatError(self.index_path, f"entry {name!r} names shard {entry.shard_id} "
-                                               f"of {self.num_shards}")
         handle = self._file(entry.shard_id)
         # Checked against the shard's real size first: read(n) allocates n bytes up front,
         # so a damaged entry's size must never reach it.
@@ -362,28 +359,53 @@ class BundleReader:
 
     def _checked(self, name: str, check_crc: bool):
         entry = self.entry(name)
-        dtype = _dtypes.name(entry.dtype)
-        shape = self.shape(name)
-        if len(entry.slices):
-            raise FormatError(self.index_path, f"{name!r} is saved in {len(entry.slices)} slices "
-                                               "(a partitioned variable), which this reader does not join",
-                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+        dtype, shape, count = self._validate(name, entry)
         where = self.shard_path(entry.shard_id)
-        if any(d < 0 for d in shape):
-            raise FormatError(self.index_path, f"{name!r} has a negative dimension in shape {list(shape)}")
-        if dtype != "string" and _numpy_dtype(dtype) is None:
-            raise FormatError(where, f"{name!r} has dtype {dtype}, which this reader does not decode")
         data = self._bytes(name, entry)
         if dtype == "string":
             return dtype, shape, self._strings(name, entry, data, shape, check_crc, where)
-        count = 1
-        for d in shape:
-            count *= d
-        if len(data) != count * _numpy_dtype(dtype).itemsize:
-            raise FormatError(where, f"{name!r}: {len(data)} bytes for shape {list(shape)} of {dtype}")
         if check_crc and mask_crc(crc32c(data)) != entry.crc32c:
             raise FormatError(where, f"{name!r} fails its crc32c checksum (file damaged)")
         return dtype, shape, data
+
+    def _validate(self, name: str, entry) -> tuple[str | None, tuple[int, ...], int]:
+        """``(dtype, shape, element count)`` of an entry whose every field was checked; nothing read yet.
+
+        An index is as untrusted as the rest of the model: a negative offset
+        or size, a shard that does not exist, a dtype we cannot decode or a
+        size that does not fit the shape is a FormatError naming the tensor
+        and the index, before any seek or read (the shard's own size is
+        checked in :meth:`_bytes`).
+        """
+        index = self.index_path
+        dtype = _dtypes.name(entry.dtype)
+        shape = self.shape(name)
+        if len(entry.slices):
+            raise FormatError(index, f"{name!r} is saved in {len(entry.slices)} slices "
+                                     "(a partitioned variable), which this reader does not join",
+                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+        if not 0 <= entry.shard_id < self.num_shards:
+            raise FormatError(index, f"{name!r} names shard {entry.shard_id}, but the checkpoint has "
+                                     f"{self.num_shards} (numbered from 0)")
+        if entry.offset < 0 or entry.size < 0:
+            raise FormatError(index, f"{name!r} has a negative offset or size "
+                                     f"(offset {entry.offset}, size {entry.size})")
+        if any(d < 0 for d in shape):
+            raise FormatError(index, f"{name!r} has a negative dimension in shape {list(shape)}")
+        if dtype != "string" and _numpy_dtype(dtype) is None:
+            raise FormatError(index, f"{name!r} has dtype {dtype or entry.dtype}, which this reader does not decode")
+        count = 1
+        for d in shape:
+            count *= d
+        if dtype == "string":
+            # Each string's length takes at least one byte: more strings than bytes cannot be.
+            if count > entry.size:
+                raise FormatError(index, f"{name!r}: {count:,} strings of shape {list(shape)} "
+                                         f"cannot fit in its {entry.size:,} bytes")
+        elif count * _numpy_dtype(dtype).itemsize != entry.size:
+            raise FormatError(index, f"{name!r}: {entry.size:,} bytes for shape {list(shape)} of {dtype} "
+                                     f"(which takes {count * _numpy_dtype(dtype).itemsize:,})")
+        return dtype, shape, count
 
     def _strings(self, name, entry, data: bytes, shape, check_crc: bool, where):
         import numpy as np
