@@ -381,12 +381,13 @@ def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: flo
     logdir = Path(logdir)
     if not logdir.is_dir():
         raise OutputError(f"{logdir}: no such log directory")
-    command = [sys.executable, "-c", _LAUNCHER, "--logdir", str(logdir), "--host", host,
-               "--port", "default" if port is None else str(port)]
+    logdir = logdir.resolve()  # the child runs elsewhere (see _python_command)
+    command = _python_command(_LAUNCHER, logdir) + [
+        "--logdir", str(logdir), "--host", host, "--port", "default" if port is None else str(port)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                   stderr=subprocess.PIPE, env=env, start_new_session=True, cwd=_NEUTRAL_DIR,
                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     except OSError as exc:
         raise GraphSurgeonError(f"cannot start TensorBoard ({exc})") from None
@@ -426,6 +427,31 @@ def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: flo
         _stop(process, 5.0)
         raise
     return TensorBoardServer(process, url[0], logdir, log)
+
+
+# The child's working directory: never the model's or the user's (see _python_command).
+_NEUTRAL_DIR = os.path.abspath(os.sep)
+
+
+def _python_command(code: str, *untrusted: Path) -> list[str]:
+    """``python -I -c CODE`` with this process's ``sys.path``, minus the directories that are not ours.
+
+    ``python -c`` puts the working directory first on ``sys.path``: run from
+    a downloaded model's folder, the folder's own ``tensorboard.py`` would
+    be imported instead of TensorBoard. Isolated mode (``-I``) adds neither
+    it nor ``PYTHON*`` variables; the path this process imports from is
+    handed over explicitly (so a TensorBoard installed in a user site or
+    found through ``PYTHONPATH`` still is), less ``""``, the working
+    directory and ``untrusted`` (the logdir). The child also runs in
+    :data:`_NEUTRAL_DIR`.
+    """
+    try:
+        here = [os.getcwd()]
+    except OSError:  # a working directory that was removed
+        here = []
+    drop = {os.path.realpath(p) for p in (*here, *untrusted)}
+    path = [p for p in sys.path if p and os.path.realpath(p) not in drop]
+    return [sys.executable, "-I", "-c", f"import sys\nsys.path[:] = {path!r}\n{code}"]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
