@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, force_option, handle_errors, json_option, load, model_argument
+from .common import echo, echo_json, force_option, handle_errors, json_option, load, model_argument
 from .freeze import output_path, report_verification, verification_failed, write_graph
 
 
@@ -46,8 +46,8 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force):
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    click.echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
     for note in changes.notes:
-        click.echo(f"  {note}")
+        echo(f"  {note}")
     if comparison:
         report_verification(comparison)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json, handle_errors, json_option
+from .common import echo, echo_json, handle_errors, json_option
 
 
 @click.command("freeze-layers")
@@ -33,8 +33,8 @@ def command(model, scopes, out, training_op, loss, force, as_json):
     if as_json:
         echo_json(report)
         return
-    click.echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
-    click.echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
+    echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
+    echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
                f"over {len(report['trainable_variables'])} variables: {', '.join(report['trainable_variables'])}")
     for note in report.get("notes", []):
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")

@@ -6,7 +6,7 @@ import click
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
 
-from .common import echo_json, handle_errors, json_option, load, model_argument, table
+from .common import echo, echo_json, handle_errors, json_option, load, model_argument, table
 
 
 def _outputs_text(outputs) -> str:
@@ -50,17 +50,17 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             echo_json({"model": model, "format": g.format, "tree": report.scope_tree(g, max_depth=depth)})
             return
         root = report.scopes(g)
-        click.echo(f"{root.ops} ops  {root.params:,} params")
+        echo(f"{root.ops} ops  {root.params:,} params")
         root_ops = root.ops - sum(c.ops for c in root.children.values())
         if root_ops:
-            click.echo(f"(root)  {root_ops} ops")
+            echo(f"(root)  {root_ops} ops")
         for line in _tree_lines(root, max_depth=depth):
-            click.echo(line)
+            echo(line)
         return
     if not (tensors or as_json):
         rows = report.ls_rows(g, list(patterns), list(types), functions)
         if count:
-            click.echo(sum(1 for _ in rows))
+            echo(sum(1 for _ in rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
         return
@@ -69,7 +69,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
                 for r in records for o in r["outputs"]]
         if count:
-            click.echo(len(rows))
+            echo(len(rows))
         elif as_json:
             echo_json({"model": model, "format": g.format, "tensors": rows})
         else:
@@ -77,7 +77,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
                    [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
         return
     if count:
-        click.echo(len(records))
+        echo(len(records))
     elif as_json:
         echo_json({"model": model, "format": g.format, "ops": records})
     else:

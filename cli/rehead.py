@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import echo_json, handle_errors, json_option
+from .common import echo, echo_json, handle_errors, json_option
 
 
 def parse_sizes(text: str | None) -> list[int]:
@@ -53,9 +53,9 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
     if as_json:
         echo_json(report)
         return
-    click.echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
+    echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
                f"{report['ops']} ops ({report['removed_ops']} removed from the original)")
-    click.echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
-    click.echo(f"new variables: {', '.join(report['new_variables'])}")
-    click.echo(f"trainable: {', '.join(report['trainable_variables'])}")
-    click.echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
+    echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
+    echo(f"new variables: {', '.join(report['new_variables'])}")
+    echo(f"trainable: {', '.join(report['trainable_variables'])}")
+    echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
