@@ -44,7 +44,7 @@ def load(model: str, tag: str | None):
     return graphsurgeon.load(model, tag=tag)
 
 
-def echo(line: str = "", err: bool = False, nl: bool = True) -> None:
+def echo(line: object = "", err: bool = False, nl: bool = True) -> None:
     """Print one line of human-readable output, its control characters escaped (:func:`safe`).
 
     Every human-readable line goes through here (or :func:`table`), because
