@@ -964,26 +964,34 @@ def resolve(args: list[str], model: Path, directory: Path, index: int) -> list[s
     return filled
 
 
-def run_case(c: Case, directory: Path) -> list[str]:
-    """Build ``c`` in ``directory`` and run its commands; every problem found, prefixed by its command."""
+def _run_command(c: Case, args: list[str]) -> list[str]:
+    start = time.monotonic()
+    proc = run(args, c.timeout)
+    took = time.monotonic() - start
+    shown = " ".join(repr(a) if any(ch in a for ch in "\n\x1b ") else a for a in args)[:200]
+    found = [f"{shown}  ({took:.1f} s): {problem}" for problem in problems(args, proc, c.expect)]
+    if proc is not None and proc.returncode != 0 and c.stderr and \
+            not re.search(c.stderr, proc.stderr.decode("utf-8", "replace")):
+        found.append(f"{shown}: the error does not say what is at fault: {proc.stderr.decode()[:300]!r}")
+    if proc is not None and proc.returncode == 0 and args[0] == "render":
+        output = Path(args[args.index("-o") + 1])
+        found.extend(f"{shown}: markup from a name: {problem}" for problem in markup_problems(output))
+    return found
+
+
+def run_case(c: Case, directory: Path, workers: int = 2) -> list[str]:
+    """Build ``c`` in ``directory`` and run its commands; every problem found, prefixed by its command.
+
+    Commands are independent (each has its own output path): ``workers`` of
+    them run at once, which halves the default run on two cores.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     directory.mkdir(parents=True, exist_ok=True)
     model = c.build(directory)
-    found = []
-    for index, template in enumerate(c.commands):
-        args = resolve(template, model, directory, index)
-        start = time.monotonic()
-        proc = run(args, c.timeout)
-        took = time.monotonic() - start
-        shown = " ".join(repr(a) if any(ch in a for ch in "\n\x1b ") else a for a in args)[:200]
-        for problem in problems(args, proc, c.expect):
-            found.append(f"{shown}  ({took:.1f} s): {problem}")
-        if proc is not None and proc.returncode != 0 and c.stderr and \
-                not re.search(c.stderr, proc.stderr.decode("utf-8", "replace")):
-            found.append(f"{shown}: the error does not say what is at fault: {proc.stderr.decode()[:300]!r}")
-        if proc is not None and proc.returncode == 0 and args[0] == "render":
-            output = Path(args[args.index("-o") + 1])
-            for problem in markup_problems(output):
-                found.append(f"{shown}: markup from a name: {problem}")
+    commands = [resolve(template, model, directory, index) for index, template in enumerate(c.commands)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = [problem for result in pool.map(lambda args: _run_command(c, args), commands) for problem in result]
     if c.after is not None:
         problem = c.after(directory)
         if problem:

@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -94,16 +93,12 @@ def test_planted_modules_never_run(tmp_path):
         proc = subprocess.run([_console_script(), *args], cwd=model, capture_output=True, timeout=60,
                               preexec_fn=lambda: hostile.fuzzlib.limit_memory(hostile.MEMORY_LIMIT))
         assert proc.returncode == 0, proc.stderr
+    from tests.test_tensorboard import _Lines
+
     server = subprocess.Popen([_console_script(), "tensorboard", ".", "--serve", "--port", "0"], cwd=model,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        deadline = time.monotonic() + 60
-        line = b""
-        while time.monotonic() < deadline and server.poll() is None:
-            line = server.stdout.readline()
-            if b"TensorBoard at" in line:
-                break
-        assert b"TensorBoard at" in line, server.stderr.read().decode("utf-8", "replace")[-2000:]
+        _Lines(server.stdout).wait_for("TensorBoard at", timeout=60)  # the planted ones would stop it first
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGINT)
