@@ -123,3 +123,19 @@ def test_checkpoint_entries_are_checked_before_reading(name, tmp_path):
         reader.read("weights")
     message = str(info.value)
     assert "model.ckpt" in message and ("'weights'" in message or "shard is missing" in message), message
+
+
+def test_snappy_bound_is_checked_before_decoding():
+    """Class 6: a claimed length over the bounds is refused before a byte is decoded."""
+    from graphsurgeon.errors import FormatError
+    from graphsurgeon.formats.bundle import SNAPPY_MAX_EXPANSION, snappy_decompress
+    from graphsurgeon.formats.protofile import encode_varint
+
+    bad_first_element = bytes([0x01, 0x00])  # a copy at offset 0: an error if it were ever decoded
+    for claimed in (2**40, SNAPPY_MAX_EXPANSION * 100):
+        with pytest.raises(FormatError, match="claims"):
+            snappy_decompress(encode_varint(claimed) + bad_first_element + bytes(90))
+    with pytest.raises(FormatError, match="claims"):
+        snappy_decompress(encode_varint(2000) + bytes(100), limit=1000)
+    block = hostile._overlapping_copies(0.3)  # the densest valid block decodes
+    assert len(snappy_decompress(block)) == 1 + 64 * int(0.3e6 / 3)
