@@ -13,7 +13,7 @@ import click
 from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
 
-from .common import (check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, table,
+from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, table,
                      terminal_width, write_output)
 
 
@@ -53,10 +53,10 @@ def ls_command(model, tag, as_json):
                    "collections": [c.as_dict(items=True) for c in colls.values()]})
         return
     if g.meta_graph is None:
-        click.echo(f"{model}: a plain GraphDef has no collections")
+        echo(f"{model}: a plain GraphDef has no collections")
         return
     if not colls:
-        click.echo("no collections")
+        echo("no collections")
         return
     name_width = max(len(c.name) for c in colls.values())
     room = max(30, terminal_width() - min(name_width, terminal_width() // 2) - 22)
@@ -79,7 +79,7 @@ def show_command(model, tag, name, as_json):
     kind = coll.kind or "(no kind)"
     if coll.message_type:
         kind += f" of {coll.message_type}"
-    click.echo(f"{coll.name}  {kind}  {len(coll)} items")
+    echo(f"{coll.name}  {kind}  {len(coll)} items")
     rows = []
     for i, d in enumerate(coll.describe()):
         if coll.kind == "node_list":
@@ -95,7 +95,7 @@ def show_command(model, tag, name, as_json):
             rows.append([i, d["text"]])
     table(rows)
     if coll.unresolved:
-        click.echo(f"{len(coll.unresolved)} entries name nothing in the graph "
+        echo(f"{len(coll.unresolved)} entries name nothing in the graph "
                    f"(TensorFlow's import_meta_graph would fail; remove them with `collections rm`)")
 
 
@@ -135,9 +135,9 @@ def _report(as_json, written, coll, action, extra=None):
         echo_json(data)
     else:
         size = f" ({len(coll)} items)" if coll is not None else ""
-        click.echo(f"{action}{size}; wrote {out}")
+        echo(f"{action}{size}; wrote {out}")
         for note in notes:
-            click.echo(f"note: {note}")
+            echo(f"note: {note}")
 
 
 @command.command("add")

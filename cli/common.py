@@ -10,6 +10,7 @@ import sys
 import click
 
 from graphsurgeon.errors import GraphSurgeonError
+from graphsurgeon.textsafe import is_safe, safe
 
 
 def model_argument(fn):
@@ -57,6 +58,17 @@ def load(model: str, tag: str | None):
     return graphsurgeon.load(model, tag=tag)
 
 
+def echo(line: object = "", err: bool = False, nl: bool = True) -> None:
+    """Print one line of human-readable output, its control characters escaped (:func:`safe`).
+
+    Every human-readable line goes through here (or :func:`table`), because
+    nearly every line holds something a model chose: a name, a type, a
+    device, a tag, a path. One call is one line: a newline inside ``line``
+    came from the model and is escaped too, so a name cannot forge a line.
+    """
+    click.echo(safe(line), err=err, nl=nl)
+
+
 def echo_json(data) -> None:
     click.echo(json.dumps(data, indent=2, default=_json_default))
 
@@ -82,6 +94,10 @@ def table(rows, headers=None) -> None:
     # `ls` of a 60,000-op graph prints 60,000 rows: list comprehensions, not
     # generators, and no per-cell work beyond one ljust.
     rows = [r if all([type(c) is str for c in r]) else [str(c) for c in r] for r in rows]
+    # Cells come from the model: escaped before widths are measured, so widths count what is shown.
+    # One scan of everything first, as nearly every table needs no escape at all.
+    if not is_safe("".join([c for r in rows for c in r])):
+        rows = [[safe(c) for c in r] for r in rows]
     if headers:
         rows = [list(headers)] + rows
     if not rows:
@@ -111,7 +127,8 @@ def debug_enabled() -> bool:
 
 
 def fail(message: str, code: int = 1):
-    click.echo(f"error: {message}", err=True)
+    """Print the one ``error:`` line (control characters from the model escaped) and exit with ``code``."""
+    echo(f"error: {message}", err=True)
     sys.exit(code)
 
 

@@ -7,7 +7,7 @@ import click
 
 from graphsurgeon.errors import GraphSurgeonError
 
-from .common import debug_enabled, echo_json, fail, load
+from .common import debug_enabled, echo, echo_json, fail, load
 
 
 @click.command("diff")
@@ -52,5 +52,6 @@ def command(a, b, tag, tag_a, tag_b, ignore_attrs, verbose, as_json):
         echo_json(data)
     else:
         result.a, result.b = a, b
-        click.echo(result.format(verbose=verbose))
+        for line in result.format_lines(verbose=verbose):
+            echo(line)
     sys.exit(1 if result else 0)

@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
 from .freeze import report_verification, split_names, verification_failed
 
 
@@ -44,8 +44,8 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    click.echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
     for note in changes.notes:
-        click.echo(f"  {note}")
+        echo(f"  {note}")
     if comparison:
         report_verification(comparison)

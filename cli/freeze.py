@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import OutputError, UsageError
 
-from .common import check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
 
 
 def split_names(values) -> list[str]:
@@ -24,12 +24,12 @@ def verification_failed(comparison, path, tolerance: float) -> OutputError:
 
 
 def report_verification(comparison) -> None:
-    click.echo(f"verify   on {comparison.source}, tolerance {comparison.tolerance:g}")
+    echo(f"verify   on {comparison.source}, tolerance {comparison.tolerance:g}")
     for name, diff in comparison.outputs.items():
         acc = comparison.accuracy(name)
         extra = f"  accuracy {acc:.4f}" if acc is not None else ""
         mark = "ok" if diff <= comparison.tolerance else "FAIL"
-        click.echo(f"  {name}  max |diff| {diff:.3g}  {mark}{extra}")
+        echo(f"  {name}  max |diff| {diff:.3g}  {mark}{extra}")
 
 
 @click.command("freeze")
@@ -82,9 +82,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                    "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    click.echo(f"froze    {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
-    click.echo(f"outputs  {', '.join(out_names)}")
+    echo(f"froze    {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    echo(f"outputs  {', '.join(out_names)}")
     for note in changes.notes:
-        click.echo(f"  {note}")
+        echo(f"  {note}")
     if comparison:
         report_verification(comparison)

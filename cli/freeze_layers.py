@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 @click.command("freeze-layers")
@@ -36,8 +36,8 @@ def command(model, scopes, output, force, in_place, training_op, loss, as_json):
     if as_json:
         echo_json(report)
         return
-    click.echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
-    click.echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
+    echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
+    echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
                f"over {len(report['trainable_variables'])} variables: {', '.join(report['trainable_variables'])}")
     for note in report.get("notes", []):
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")

@@ -6,7 +6,7 @@ import click
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
 
-from .common import echo_json, handle_errors, json_option, load, model_argument
+from .common import echo, echo_json, handle_errors, json_option, load, model_argument
 
 
 def _tensor(t) -> str:
@@ -24,7 +24,7 @@ def command(model, tag, as_json):
     if as_json:
         echo_json(d)
         return
-    say = click.echo
+    say = echo
     say(f"model        {d['model']}")
     fmt = d["format"] + (f" ({d['encoding']})" if d["encoding"] else "")
     say(f"format       {fmt}")

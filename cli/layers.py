@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import echo_json, handle_errors, json_option, load, model_argument, table
+from .common import echo, echo_json, handle_errors, json_option, load, model_argument, table
 
 
 def _shape(shape) -> str:
@@ -38,7 +38,7 @@ def command(model, tag, show_variables, as_json):
             {**item.as_dict(), "block": block(g, item.name, found)} for item in found]})
         return
     if not found:
-        click.echo("no layers (no name scope owns a variable)")
+        echo("no layers (no name scope owns a variable)")
         return
     rows = []
     for item in found:
@@ -47,7 +47,7 @@ def command(model, tag, show_variables, as_json):
                      ", ".join(item.inputs) or "-", item.output or ", ".join(item.outputs) or "-"])
     table(rows, ["LAYER", "KIND", "PARAMS", "TRAINABLE", "OPS", "INPUTS", "OUTPUT"])
     if show_variables:
-        click.echo("")
+        echo("")
         table([[v.name, v.dtype or "?", _shape(v.shape), f"{v.params:,}" if v.params is not None else "?",
                 {True: "yes", False: "no", None: "?"}[v.trainable]]
                for item in found for v in item.variables],

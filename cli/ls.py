@@ -6,19 +6,25 @@ import click
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
 
-from .common import echo_json, handle_errors, json_option, load, model_argument, table
+from .common import echo, echo_json, handle_errors, json_option, load, model_argument, table
 
 
 def _outputs_text(outputs) -> str:
     return ", ".join(f"{o['dtype'] or '?'} {format_shape(o['shape'])}" for o in outputs) or "-"
 
 
-def _print_tree(node, depth=0, max_depth=None):
-    for child in node["children"]:
-        params = f"  {child['params']:,} params" if child["params"] else ""
-        click.echo(f"{'  ' * depth}{child['name'].rsplit('/', 1)[-1]}/  {child['ops']} ops{params}")
-        if max_depth is None or depth + 1 < max_depth:
-            _print_tree(child, depth + 1, max_depth)
+# Deeper levels print their level number instead of more indentation, so
+# that a line stays readable and the output grows with the number of
+# scopes, not with their depth squared.
+INDENT_LEVELS = 32
+
+
+def _tree_lines(root, max_depth=None):
+    """The lines of ``ls --tree`` below the header, walked without recursion (any depth)."""
+    for depth, scope in root.walk(max_depth):
+        params = f"  {scope.params:,} params" if scope.params else ""
+        indent = "  " * min(depth, INDENT_LEVELS) + (f"[level {depth + 1}] " if depth > INDENT_LEVELS else "")
+        yield f"{indent}{scope.part}/  {scope.ops} ops{params}"
 
 
 @click.command("ls")
@@ -42,20 +48,21 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
     """
     g = load(model, tag)
     if tree:
-        data = report.scope_tree(g)
         if as_json:
-            echo_json({"model": model, "format": g.format, "tree": data})
-        else:
-            click.echo(f"{data['ops']} ops  {data['params']:,} params")
-            root_ops = data["ops"] - sum(c["ops"] for c in data["children"])
-            if root_ops:
-                click.echo(f"(root)  {root_ops} ops")
-            _print_tree(data, max_depth=depth)
+            echo_json({"model": model, "format": g.format, "tree": report.scope_tree(g, max_depth=depth)})
+            return
+        root = report.scopes(g)
+        echo(f"{root.ops} ops  {root.params:,} params")
+        root_ops = root.ops - sum(c.ops for c in root.children.values())
+        if root_ops:
+            echo(f"(root)  {root_ops} ops")
+        for line in _tree_lines(root, max_depth=depth):
+            echo(line)
         return
     if not (tensors or as_json):
         rows = report.ls_rows(g, list(patterns), list(types), functions, training=not no_training)
         if count:
-            click.echo(sum(1 for _ in rows))
+            echo(sum(1 for _ in rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
         return
@@ -65,7 +72,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
                 for r in records for o in r["outputs"]]
         if count:
-            click.echo(len(rows))
+            echo(len(rows))
         elif as_json:
             echo_json({"model": model, "format": g.format, "tensors": rows})
         else:
@@ -73,7 +80,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
                    [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
         return
     if count:
-        click.echo(len(records))
+        echo(len(records))
     elif as_json:
         echo_json({"model": model, "format": g.format, "ops": records})
     else:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from .common import check_output, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
 
 
 def split_names(values) -> list[str]:
@@ -44,16 +44,16 @@ def command(model, tag, outputs, inputs, output, force, in_place, keep_initializ
     from graphsurgeon.graph import format_shape
     from graphsurgeon.graph_diff import summarize
 
-    click.echo(f"wrote {written}: {len(pruned)} ops (was {len(g)}); {changes}")
+    echo(f"wrote {written}: {len(pruned)} ops (was {len(g)}); {changes}")
     if changes.removed:
-        click.echo(f"removed {len(changes.removed)} ops: {summarize(changes.removed)}")
+        echo(f"removed {len(changes.removed)} ops: {summarize(changes.removed)}")
     for name in changes.added + changes.changed:
         tensor = pruned.op(name).output(0)
-        click.echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")
+        echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")
     for old, new in changes.renamed.items():
-        click.echo(f"renamed {old} -> {new}")
+        echo(f"renamed {old} -> {new}")
     for line in changes.dropped:
-        click.echo(f"dropped {line}")
+        echo(f"dropped {line}")
     for line in changes.notes:
         if not line.startswith("cut at "):
-            click.echo(f"note: {line}")
+            echo(f"note: {line}")

@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 def parse_sizes(text: str | None) -> list[int]:
@@ -56,11 +56,11 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
     if as_json:
         echo_json(report)
         return
-    click.echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
+    echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
                f"{report['ops']} ops ({report['removed_ops']} removed from the original)")
-    click.echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
-    click.echo(f"new variables: {', '.join(report['new_variables'])}")
-    click.echo(f"trainable: {', '.join(report['trainable_variables'])}")
-    click.echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
+    echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
+    echo(f"new variables: {', '.join(report['new_variables'])}")
+    echo(f"trainable: {', '.join(report['trainable_variables'])}")
+    echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
     for note in changes.notes:
-        click.echo(f"note: {note}")
+        echo(f"note: {note}")

@@ -8,7 +8,7 @@ import click
 
 from graphsurgeon import rendering
 
-from .common import handle_errors, load, model_argument
+from .common import echo, handle_errors, load, model_argument
 
 
 @click.command("render")
@@ -45,10 +45,10 @@ def command(model, tag, output, fmt, depth, expand, collapse, scope, between, no
     start = time.perf_counter()
     tty = sys.stderr.isatty()
     if tty:
-        click.echo(f"laying out {output} ...", err=True, nl=False)
+        echo(f"laying out {output} ...", err=True, nl=False)
     path = rendering.write(g, output, fmt, depth=depth, expand=expand, collapse=collapse, scope=scope,
                            between=tuple(between) if between else None, no_training=no_training,
                            function=function, max_nodes=max_nodes, rankdir=rankdir)
     if tty:
-        click.echo(f" {time.perf_counter() - start:.1f} s", err=True)
-    click.echo(f"wrote {path}")
+        echo(f" {time.perf_counter() - start:.1f} s", err=True)
+    echo(f"wrote {path}")

@@ -7,7 +7,7 @@ from graphsurgeon import attrs as _attrs
 from graphsurgeon import names, report
 from graphsurgeon.graph import format_shape
 
-from .common import echo_json, handle_errors, json_option, load, model_argument
+from .common import echo, echo_json, handle_errors, json_option, load, model_argument
 
 
 @click.command("show")
@@ -25,46 +25,46 @@ def command(model, tag, name, function, as_json):
     if as_json:
         echo_json(data)
     elif data["kind"] == "tensor":
-        click.echo(f"tensor   {data['name']}")
-        click.echo(f"dtype    {data['dtype'] or '?'}")
-        click.echo(f"shape    {format_shape(data['shape'])}")
-        click.echo(f"producer {data['producer']['name']} ({data['producer']['type']})")
-        click.echo("consumers" + ("" if data["consumers"] else "  (none)"))
+        echo(f"tensor   {data['name']}")
+        echo(f"dtype    {data['dtype'] or '?'}")
+        echo(f"shape    {format_shape(data['shape'])}")
+        echo(f"producer {data['producer']['name']} ({data['producer']['type']})")
+        echo("consumers" + ("" if data["consumers"] else "  (none)"))
         for c in data["consumers"]:
-            click.echo(f"  {c['name']} ({c['type']})")
+            echo(f"  {c['name']} ({c['type']})")
     else:
         _print_op(data)
 
 
 def _print_op(d):
-    click.echo(f"op       {d['name']}")
-    click.echo(f"type     {d['type']}" + ("" if d["known_op"] else "  (not a TensorFlow op we know)"))
+    echo(f"op       {d['name']}")
+    echo(f"type     {d['type']}" + ("" if d["known_op"] else "  (not a TensorFlow op we know)"))
     if d["device"]:
-        click.echo(f"device   {d['device']}")
+        echo(f"device   {d['device']}")
     if d["function"]:
-        click.echo(f"function {d['function']}")
-    click.echo("inputs" + ("" if d["inputs"] else "   (none)"))
+        echo(f"function {d['function']}")
+    echo("inputs" + ("" if d["inputs"] else "   (none)"))
     for i in d["inputs"]:
         what = "missing!" if i.get("missing") else f"{i['dtype'] or '?'} {format_shape(i['shape'])}  from {i['producer_type']}"
-        click.echo(f"  {i['position']}: {i['tensor']}  {what}")
-    click.echo("outputs" + ("" if d["outputs"] else "  (none)"))
+        echo(f"  {i['position']}: {i['tensor']}  {what}")
+    echo("outputs" + ("" if d["outputs"] else "  (none)"))
     for o in d["outputs"]:
         consumers = ", ".join(o["consumers"]) if o["consumers"] else "(unused)"
-        click.echo(f"  {o['name']}  {o['dtype'] or '?'} {format_shape(o['shape'])}  -> {consumers}")
+        echo(f"  {o['name']}  {o['dtype'] or '?'} {format_shape(o['shape'])}  -> {consumers}")
     if d["control_inputs"]:
-        click.echo("control inputs")
+        echo("control inputs")
         for c in d["control_inputs"]:
-            click.echo(f"  ^{c}")
+            echo(f"  ^{c}")
     if d["control_outputs"]:
-        click.echo("control outputs")
+        echo("control outputs")
         for c in d["control_outputs"]:
-            click.echo(f"  {c}")
+            echo(f"  {c}")
     if d["calls"]:
-        click.echo("calls")
+        echo("calls")
         for c in d["calls"]:
-            click.echo(f"  {c['function']}  ({c['attr']})")
+            echo(f"  {c['function']}  ({c['attr']})")
     if d["attrs"]:
-        click.echo("attrs")
+        echo("attrs")
         width = max(len(k) for k in d["attrs"])
         for k, v in d["attrs"].items():
-            click.echo(f"  {k.ljust(width)}  {_attrs.short(v)}")
+            echo(f"  {k.ljust(width)}  {_attrs.short(v)}")

@@ -5,7 +5,7 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import check_output, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
 
 
 @click.command("swap")
@@ -48,7 +48,7 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
         if as_json:
             echo_json(report)
             return
-        click.echo(f"wrote {report['output']}: {report['layer']} now holds the values of "
+        echo(f"wrote {report['output']}: {report['layer']} now holds the values of "
                    f"{report['source_layer']} from {report['source']} ({', '.join(report['replaced'])})")
         return
     if not (op_type and to):
@@ -62,6 +62,6 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
     if as_json:
         echo_json(report)
         return
-    click.echo(f"wrote {report['output']}: {len(report['changed'])} {op_type} -> {to} ({', '.join(report['changed'])})")
+    echo(f"wrote {report['output']}: {len(report['changed'])} {op_type} -> {to} ({', '.join(report['changed'])})")
     if report["rebuilt"]:
-        click.echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']})")
+        echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']})")

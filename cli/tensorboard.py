@@ -12,7 +12,7 @@ import click
 
 from graphsurgeon.errors import GraphSurgeonError, UsageError
 
-from .common import echo_json, handle_errors, json_option, load
+from .common import echo, echo_json, handle_errors, json_option, load
 
 # File names that say nothing about the model: name the run after the directory instead.
 _GENERIC = {"model", "model.ckpt", "saved_model", "frozen", "frozen_model", "frozen_graph", "graph",
@@ -85,7 +85,7 @@ def command(models, tag, logdir, run, serve, port, as_json):
         if not serve:
             _report(result, as_json)
             if not as_json:
-                click.echo(f"view with: tensorboard --logdir {logdir}   (or add --serve)")
+                echo(f"view with: tensorboard --logdir {logdir}   (or add --serve)")
             return
         _serve(result, port, as_json)
     finally:
@@ -110,7 +110,7 @@ def _report(result: dict, as_json: bool) -> None:
     for r in result["runs"]:
         what = "GraphDef" + (" + MetaGraphDef" if r["meta_graph"] else "")
         functions = f", {r['functions']} functions" if r["functions"] else ""
-        click.echo(f"run {r['run']}: {r['ops']:,} ops{functions} ({what}) -> {r['event_file']}")
+        echo(f"run {r['run']}: {r['ops']:,} ops{functions} ({what}) -> {r['event_file']}")
 
 
 def _serve(result: dict, port: int | None, as_json: bool) -> None:
@@ -130,7 +130,7 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
         result["url"] = server.url
         _report(result, as_json)
         if not as_json:
-            click.echo(f"TensorBoard at {server.url}#graphs  (logdir {result['logdir']}; Ctrl-C to stop)")
+            echo(f"TensorBoard at {server.url}#graphs  (logdir {result['logdir']}; Ctrl-C to stop)")
         while server.poll() is None:
             time.sleep(0.3)
         # TensorBoard went away on its own: say why.
@@ -142,7 +142,7 @@ def _serve(result: dict, port: int | None, as_json: bool) -> None:
             signal.signal(s, signal.SIG_IGN)
         if server is not None:
             server.stop()
-        click.echo("TensorBoard stopped", err=True)
+        echo("TensorBoard stopped", err=True)
         sys.exit(0)
     finally:
         if server is not None:

@@ -155,8 +155,12 @@ class GraphDiff:
 
     def format(self, verbose: bool = False) -> str:
         """The human form; ``verbose`` lists every op instead of summarising by scope."""
+        return "\n".join(self.format_lines(verbose))
+
+    def format_lines(self, verbose: bool = False) -> list[str]:
+        """The lines of :meth:`format`, one string each (a newline in a name stays inside its line)."""
         if not self:
-            return f"no differences ({self.ops_a} ops)"
+            return [f"no differences ({self.ops_a} ops)"]
         limit = None if verbose else LIST_LIMIT
         lines = [f"--- {self.a} ({self.ops_a} ops)", f"+++ {self.b} ({self.ops_b} ops)"]
         if self.removed:
@@ -206,7 +210,7 @@ class GraphDiff:
             if entry.get("signature"):
                 parts.insert(0, "signature changed")
             lines.append(f"function {name} changed: " + (", ".join(parts) or "attributes"))
-        return "\n".join(lines)
+        return lines
 
     def _change_summary(self, limit) -> list[str]:
         out = []

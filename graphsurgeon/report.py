@@ -148,29 +148,115 @@ def tensor_details(t: Tensor) -> dict:
     }
 
 
-def scope_tree(g: Graph) -> dict:
-    """Nested scopes: ``{"name", "ops", "params", "children": [...]}`` (counts include sub-scopes)."""
-    root = {"name": "", "ops": 0, "params": 0, "children": {}}
+# Nested data deeper than this cannot be written or read back by Python's
+# json (each level is two containers, against a recursion limit of 1000).
+TREE_DEPTH_LIMIT = 200
+
+
+class Scope:
+    """One name scope: its last name part, op and parameter counts (sub-scopes included), children.
+
+    Built by :func:`scopes`; walked by :meth:`walk` without recursion, so a
+    graph whose names are 50,000 levels deep is as easy as a shallow one.
+    """
+
+    __slots__ = ("part", "ops", "params", "children")
+
+    def __init__(self, part: str):
+        self.part = part
+        self.ops = 0
+        self.params = 0
+        self.children: dict[str, Scope] = {}
+
+    def walk(self, max_depth: int | None = None):
+        """Yield ``(depth, scope)`` for every scope below this one, parents first, in first-seen order.
+
+        ``depth`` is 0 for this scope's children; ``max_depth`` levels are walked (0 or 1: the children only).
+        """
+        stack = [(0, child) for child in reversed(self.children.values())]
+        while stack:
+            depth, scope = stack.pop()
+            yield depth, scope
+            if max_depth is None or depth + 1 < max_depth:
+                stack.extend((depth + 1, child) for child in reversed(scope.children.values()))
+
+    def depth(self) -> int:
+        """Levels of scopes below this one (0 when it has no children)."""
+        return max((d + 1 for d, _ in self.walk()), default=0)
+
+
+def scopes(g: Graph) -> Scope:
+    """The root :class:`Scope` of the graph's op names (an op ``a/b/op`` counts in ``a`` and ``a/b``).
+
+    Linear in the total length of the names: ops are first counted per
+    distinct scope, each distinct scope is split once, and counts are summed
+    up the tree in one pass from the leaves.
+    """
     params = {v.name: v.params or 0 for v in variables(g)}
+    root = Scope("")
+    direct: dict[str, list[int]] = {}  # scope -> [ops, params] of the ops directly in it
     for node in g.graph_def.node:
-        parts = node.name.split("/")
+        name = node.name
+        weight = params.get(name, 0)
+        if "/" not in name:
+            root.ops += 1
+            root.params += weight
+            continue
+        counts = direct.get(name.rpartition("/")[0])
+        if counts is None:
+            counts = direct[name.rpartition("/")[0]] = [0, 0]
+        counts[0] += 1
+        counts[1] += weight
+    for scope, (ops, weight) in direct.items():
         level = root
-        level["ops"] += 1
-        level["params"] += params.get(node.name, 0)
-        for depth in range(len(parts) - 1):
-            name = "/".join(parts[: depth + 1])
-            child = level["children"].get(parts[depth])
+        for part in scope.split("/"):
+            child = level.children.get(part)
             if child is None:
-                child = level["children"][parts[depth]] = {"name": name, "ops": 0, "params": 0, "children": {}}
-            child["ops"] += 1
-            child["params"] += params.get(node.name, 0)
+                child = level.children[part] = Scope(part)
             level = child
+        level.ops += ops
+        level.params += weight
+    order = [scope for _, scope in root.walk()]
+    for scope in reversed(order):  # every scope after its parent: children are summed first
+        for child in scope.children.values():
+            scope.ops += child.ops
+            scope.params += child.params
+    for child in root.children.values():
+        root.ops += child.ops
+        root.params += child.params
+    return root
 
-    def finish(level):
-        return {"name": level["name"], "ops": level["ops"], "params": level["params"],
-                "children": [finish(c) for c in level["children"].values()]}
 
-    return finish(root)
+def scope_tree(g: Graph, max_depth: int | None = None) -> dict:
+    """Nested scopes: ``{"name", "ops", "params", "children": [...]}`` (counts include sub-scopes).
+
+    Args:
+        g: the graph.
+        max_depth: levels of scopes to include (counts still cover everything below).
+
+    Raises:
+        GraphSurgeonError: the tree (or ``max_depth``) is deeper than
+            :data:`TREE_DEPTH_LIMIT` levels, which nested data cannot hold;
+            walk :func:`scopes` instead.
+    """
+    from .errors import GraphSurgeonError
+
+    root = scopes(g)
+    depth = root.depth() if max_depth is None else min(max_depth, root.depth())
+    if depth > TREE_DEPTH_LIMIT:
+        raise GraphSurgeonError(f"scope tree is {depth:,} levels deep; as nested data it is limited to "
+                                f"{TREE_DEPTH_LIMIT} levels", hint="cut it with --depth N (library: max_depth=N), "
+                                "or use the text form")
+    out = {"name": "", "ops": root.ops, "params": root.params, "children": []}
+    parents = [out]  # parents[d] holds the scope of depth d - 1 being filled
+    for d, scope in root.walk(max_depth):
+        parent = parents[d]
+        name = f"{parent['name']}/{scope.part}" if d else scope.part
+        entry = {"name": name, "ops": scope.ops, "params": scope.params, "children": []}
+        parent["children"].append(entry)
+        del parents[d + 1:]
+        parents.append(entry)
+    return out
 
 
 def likely_inputs(g: Graph) -> list[Tensor]:

@@ -34,7 +34,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -43,7 +42,8 @@ from pathlib import Path, PurePosixPath
 from tensorboard.compat.proto import event_pb2
 
 from .errors import GraphSurgeonError, OutputError, UsageError
-from .formats.protofile import PROTO_LIMIT
+from .formats.bundle import crc32c, mask_crc
+from .formats.protofile import PROTO_LIMIT, atomic_write
 
 # Every event file this module writes ends with this suffix: TensorBoard
 # only asks for "tfevents" in the name, and the suffix lets a later write
@@ -52,97 +52,10 @@ SUFFIX = ".graphsurgeon"
 FILE_VERSION = "brain.Event:2"  # what TensorFlow's EventsWriter writes first
 
 
-# ---------------------------------------------------------------------- CRC32C
-# TFRecord framing checksums with CRC-32C (Castagnoli), "masked". TensorBoard
-# ships a TF-free one, but it runs byte by byte in Python (~6 MB/s), which
-# makes a frozen graph of a few hundred MB take a minute. Small inputs use
-# the same table loop; large ones run the loop over many chunks at once with
-# numpy and join the chunk checksums with the CRC's linearity.
-
-_POLY = 0x82F63B78  # CRC-32C, reflected
-_MASK_DELTA = 0xA282EAD8
-
-
-def _make_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_TABLE = _make_table()
-_NUMPY_FROM = 1 << 20  # bytes; below this the plain loop is fast enough
-_CHUNK = 1 << 14  # bytes per chunk in the vectorised loop (a power of two)
-
-
-def _crc_register(data, crc: int) -> int:
-    """Run the raw CRC register (no pre/post inversion) over ``data``."""
-    table = _TABLE
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc
-
-
-def _gf2_apply(matrix: list[int], vector: int) -> int:
-    out = 0
-    column = 0
-    while vector:
-        if vector & 1:
-            out ^= matrix[column]
-        vector >>= 1
-        column += 1
-    return out
-
-
-def _zeros_operator(length: int) -> list[int]:
-    """The register map of feeding ``length`` zero bytes, as 32 GF(2) columns (length a power of two)."""
-    matrix = [_crc_register(b"\0", 1 << bit) for bit in range(32)]  # one zero byte
-    while length > 1:
-        matrix = [_gf2_apply(matrix, column) for column in matrix]  # square: twice as many zeros
-        length //= 2
-    return matrix
-
-
-_ZEROS_CHUNK = None
-
-
-def crc32c(data: bytes) -> int:
-    """CRC-32C of ``data`` (as TensorFlow's ``crc32c::Value``).
-
-    Example:
-        >>> hex(crc32c(b"123456789"))
-        '0xe3069283'
-    """
-    n = len(data)
-    if n < _NUMPY_FROM:
-        return _crc_register(data, 0xFFFFFFFF) ^ 0xFFFFFFFF
-    import numpy as np
-
-    global _ZEROS_CHUNK
-    if _ZEROS_CHUNK is None:
-        _ZEROS_CHUNK = _zeros_operator(_CHUNK)
-    table = np.array(_TABLE, dtype=np.uint32)
-    count = n // _CHUNK
-    # Columns of the (count, _CHUNK) block, one contiguous row per byte position.
-    block = np.frombuffer(data, dtype=np.uint8, count=count * _CHUNK).reshape(count, _CHUNK).T.copy()
-    registers = np.zeros(count, dtype=np.uint32)
-    for row in block:
-        registers = table[(registers ^ row) & 0xFF] ^ (registers >> 8)
-    # process(start, chunk) = zeros(start) ^ process(0, chunk): fold the chunks in order.
-    crc = 0xFFFFFFFF
-    for register in registers.tolist():
-        crc = _gf2_apply(_ZEROS_CHUNK, crc) ^ register
-    crc = _crc_register(memoryview(data)[count * _CHUNK:], crc)
-    return crc ^ 0xFFFFFFFF
-
-
+# ---------------------------------------------------------------------- TFRecord framing
 def masked_crc32c(data: bytes) -> int:
-    """The masked CRC-32C that TFRecord framing stores."""
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+    """The masked CRC-32C that TFRecord framing stores (google-crc32c, as the checkpoint reader uses)."""
+    return mask_crc(crc32c(data))
 
 
 def tfrecord(data: bytes) -> bytes:
@@ -273,27 +186,12 @@ def _serialize(message, directory: Path) -> bytes:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    # The temporary name must not contain "tfevents": a TensorBoard already
+    # The temporary's name must not contain "tfevents": a TensorBoard already
     # watching the logdir would otherwise read the half-written file.
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".graphsurgeon-", suffix=".tmp", dir=path.parent)
+        atomic_write(path, data, temp_stem="graphsurgeon-event-file")
     except OSError as exc:
-        raise OutputError(f"{path.parent}: cannot write there ({exc.strerror or exc})") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        _unlink_quietly(tmp)
         raise OutputError(f"{path}: cannot write the event file ({exc.strerror or exc})") from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
 
 
 def _unlink_quietly(path) -> None:
@@ -381,12 +279,13 @@ def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: flo
     logdir = Path(logdir)
     if not logdir.is_dir():
         raise OutputError(f"{logdir}: no such log directory")
-    command = [sys.executable, "-c", _LAUNCHER, "--logdir", str(logdir), "--host", host,
-               "--port", "default" if port is None else str(port)]
+    logdir = logdir.resolve()  # the child runs elsewhere (see _python_command)
+    command = _python_command(_LAUNCHER, logdir) + [
+        "--logdir", str(logdir), "--host", host, "--port", "default" if port is None else str(port)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, env=env, start_new_session=True,
+                                   stderr=subprocess.PIPE, env=env, start_new_session=True, cwd=_NEUTRAL_DIR,
                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     except OSError as exc:
         raise GraphSurgeonError(f"cannot start TensorBoard ({exc})") from None
@@ -426,6 +325,31 @@ def serve(logdir, port: int | None = None, host: str = "127.0.0.1", timeout: flo
         _stop(process, 5.0)
         raise
     return TensorBoardServer(process, url[0], logdir, log)
+
+
+# The child's working directory: never the model's or the user's (see _python_command).
+_NEUTRAL_DIR = os.path.abspath(os.sep)
+
+
+def _python_command(code: str, *untrusted: Path) -> list[str]:
+    """``python -I -c CODE`` with this process's ``sys.path``, minus the directories that are not ours.
+
+    ``python -c`` puts the working directory first on ``sys.path``: run from
+    a downloaded model's folder, the folder's own ``tensorboard.py`` would
+    be imported instead of TensorBoard. Isolated mode (``-I``) adds neither
+    it nor ``PYTHON*`` variables; the path this process imports from is
+    handed over explicitly (so a TensorBoard installed in a user site or
+    found through ``PYTHONPATH`` still is), less ``""``, the working
+    directory and ``untrusted`` (the logdir). The child also runs in
+    :data:`_NEUTRAL_DIR`.
+    """
+    try:
+        here = [os.getcwd()]
+    except OSError:  # a working directory that was removed
+        here = []
+    drop = {os.path.realpath(p) for p in (*here, *untrusted)}
+    path = [p for p in sys.path if p and os.path.realpath(p) not in drop]
+    return [sys.executable, "-I", "-c", f"import sys\nsys.path[:] = {path!r}\n{code}"]
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child

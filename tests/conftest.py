@@ -139,15 +139,21 @@ def corpus_dir() -> Path:
 
 def pytest_addoption(parser):
     parser.addoption("--fuzz", action="store_true", help="run the long fuzzing mode")
+    parser.addoption("--hostile", action="store_true", help="run the large hostile-model cases too")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "hostile: large hostile-model cases (enable with --hostile)")
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--fuzz"):
-        return
-    skip = pytest.mark.skip(reason="long fuzz mode: run with --fuzz")
-    for item in items:
-        if "fuzz" in item.keywords:
-            item.add_marker(skip)
+    for option, marker in (("--fuzz", "fuzz"), ("--hostile", "hostile")):
+        if config.getoption(option):
+            continue
+        skip = pytest.mark.skip(reason=f"long mode: run with {option}")
+        for item in items:
+            if item.get_closest_marker(marker) is not None:
+                item.add_marker(skip)
 
 
 def without_output_shapes(node):

@@ -327,19 +327,25 @@ def semantic(data: bytes, rng: random.Random, kind: str) -> bytes:
     return msg.SerializeToString()
 
 
-def write_table(entries: list[tuple[bytes, bytes]]) -> bytes:
-    """A LevelDB-format SSTable (one data block, valid checksums) holding ``entries`` as given."""
+def write_table(entries: list[tuple[bytes, bytes]], compress=None) -> bytes:
+    """A LevelDB-format SSTable (one data block, valid checksums) holding ``entries`` as given.
+
+    ``compress`` (bytes -> bytes), when given, turns the data block into a snappy-compressed one.
+    """
     import struct
 
     from graphsurgeon.formats.bundle import TABLE_MAGIC, crc32c, mask_crc
     from graphsurgeon.formats.protofile import encode_varint
 
-    def block(items):
+    def block(items, compress=None):
         body = b"".join(encode_varint(0) + encode_varint(len(k)) + encode_varint(len(v)) + k + v for k, v in items)
         body += struct.pack("<II", 0, 1)
-        return body + b"\x00" + struct.pack("<I", mask_crc(crc32c(body + b"\x00")))
+        kind = b"\x00"
+        if compress is not None:
+            body, kind = compress(body), b"\x01"
+        return body + kind + struct.pack("<I", mask_crc(crc32c(body + kind)))
 
-    data = block(entries)
+    data = block(entries, compress)
     data_size = len(data) - 5
     index = block([(entries[-1][0] if entries else b"", encode_varint(0) + encode_varint(data_size))])
     footer = encode_varint(0) + encode_varint(0) + encode_varint(len(data)) + encode_varint(len(index) - 5)
@@ -730,12 +736,15 @@ def run_bounded(code: str, timeout: float = 60, memory: int = MEMORY_LIMIT, cwd=
                           preexec_fn=lambda: limit_memory(memory), env=env, cwd=cwd or ROOT)
 
 
-def cli_bounded(args: list[str], timeout: float = 60, memory: int = MEMORY_LIMIT):
-    """``graphsurgeon ARGS`` in a child process under a memory and time bound; returns CompletedProcess."""
+def cli_bounded(args: list[str], timeout: float = 60, memory: int = MEMORY_LIMIT, text: bool = True, cwd=None):
+    """``graphsurgeon ARGS`` in a child process under a memory and time bound; returns CompletedProcess.
+
+    ``text=False`` gives stdout and stderr as bytes (what a terminal would get).
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", *args], capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=lambda: limit_memory(memory), env=env,
-                          cwd=ROOT)
+                          text=text, timeout=timeout, preexec_fn=lambda: limit_memory(memory), env=env,
+                          cwd=cwd or ROOT)
 
 
 # ----------------------------------------------------------------------------- the long-mode worker

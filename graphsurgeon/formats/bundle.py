@@ -36,10 +36,13 @@ import os
 import struct
 from pathlib import Path
 
+import google_crc32c
+
 from .. import dtypes as _dtypes
 from .. import protos
 from ..errors import FormatError, NotFoundError
 from .protofile import _varint as _protofile_varint
+from .protofile import open_regular
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -48,38 +51,9 @@ _NO_COMPRESSION, _SNAPPY = 0, 1
 _MASK_DELTA = 0xA282EAD8
 
 # --------------------------------------------------------------------------- crc32c
-_TABLE: list[int] | None = None
-
-
-def _py_crc32c(data, crc: int = 0) -> int:
-    """Table-driven crc32c (Castagnoli), for when google-crc32c is not installed."""
-    global _TABLE
-    if _TABLE is None:
-        table = []
-        for i in range(256):
-            c = i
-            for _ in range(8):
-                c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1
-            table.append(c)
-        _TABLE = table
-    table = _TABLE
-    crc ^= 0xFFFFFFFF
-    for byte in bytes(data):
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-try:  # C implementation (hundreds of MB/s); the pure-Python one is a last resort.
-    import google_crc32c as _gcrc
-
-    def crc32c(data, crc: int = 0) -> int:
-        """crc32c of ``data``, continuing from ``crc``."""
-        return _gcrc.extend(crc, data if isinstance(data, bytes) else bytes(data))
-
-    FAST_CRC = _gcrc.implementation == "c"
-except ImportError:  # pragma: no cover - depends on the environment
-    crc32c = _py_crc32c
-    FAST_CRC = False
+def crc32c(data, crc: int = 0) -> int:
+    """CRC-32C (Castagnoli) of ``data``, continuing from ``crc`` (google-crc32c, at C speed)."""
+    return google_crc32c.extend(crc, data if isinstance(data, bytes) else bytes(data))
 
 
 def mask_crc(crc: int) -> int:
@@ -111,52 +85,74 @@ def _read_block(handle, offset: int, size: int, path) -> bytes:
     return contents
 
 
-def snappy_decompress(data: bytes, path="data") -> bytes:
-    """Decompress a raw snappy block (index blocks are small: pure Python is enough).
+# Snappy's densest element is a 3-byte copy of 64 bytes: no valid block
+# expands more than 64/3 times, so a header claiming more is damaged.
+SNAPPY_MAX_EXPANSION = 22
+# The largest uncompressed block accepted, whatever the header claims: an
+# index block of a checkpoint with a million tensors is a few hundred MB.
+SNAPPY_LIMIT = 1 << 30
+
+
+def snappy_decompress(data: bytes, path="data", limit: int | None = None) -> bytes:
+    """Decompress a raw snappy block.
 
     Format: varint uncompressed length, then elements whose tag's low two
     bits say literal (0) or copy with a 1-, 2- or 4-byte offset (1, 2, 3).
+
+    The claimed length is checked before anything is decoded: at most
+    ``limit`` bytes (:data:`SNAPPY_LIMIT` by default) and at most
+    :data:`SNAPPY_MAX_EXPANSION` times the compressed size; no copy may
+    write past it. Every element is one slice (a repeating copy is its
+    pattern repeated), so the time goes with the number of elements, not
+    bytes: about a second for a 24 MB index.
+
+    Raises:
+        FormatError: the block is damaged or claims more than the bounds allow.
     """
+    limit = SNAPPY_LIMIT if limit is None else limit
     length, pos = _varint(data, 0, path)
-    out = bytearray()
     end = len(data)
-    while pos < end:
-        tag = data[pos]
-        pos += 1
-        kind = tag & 3
-        if kind == 0:
-            size = tag >> 2
-            if size >= 60:
-                extra = size - 59
-                size = int.from_bytes(data[pos:pos + extra], "little")
-                pos += extra
-            size += 1
-            if pos + size > end:
-                raise FormatError(path, "damaged snappy block (literal overruns it)")
-            out += data[pos:pos + size]
-            pos += size
-            continue
-        if kind == 1:
-            size = ((tag >> 2) & 7) + 4
-            offset = ((tag >> 5) << 8) | data[pos]
+    if length > limit or length > SNAPPY_MAX_EXPANSION * end:
+        raise FormatError(path, f"damaged snappy block (claims {length:,} bytes uncompressed from {end:,}; "
+                                f"at most {min(limit, SNAPPY_MAX_EXPANSION * end):,} is possible or accepted)")
+    out = bytearray()
+    try:
+        # The hot loop of reading a compressed index: no call or lookup that can be avoided.
+        while pos < end:
+            tag = data[pos]
             pos += 1
-        elif kind == 2:
-            size = (tag >> 2) + 1
-            offset = int.from_bytes(data[pos:pos + 2], "little")
-            pos += 2
-        else:
-            size = (tag >> 2) + 1
-            offset = int.from_bytes(data[pos:pos + 4], "little")
-            pos += 4
-        if offset == 0 or offset > len(out):
-            raise FormatError(path, "damaged snappy block (bad copy offset)")
-        start = len(out) - offset
-        if offset >= size:
-            out += out[start:start + size]
-        else:  # overlapping copy: repeats the last `offset` bytes
-            for i in range(size):
-                out.append(out[start + i])
-    if len(out) != length:
+            kind = tag & 3
+            if kind == 0:
+                size = (tag >> 2) + 1
+                if size > 60:
+                    extra = size - 60
+                    size = int.from_bytes(data[pos:pos + extra], "little") + 1
+                    pos += extra
+                out += data[pos:pos + size]  # a literal cut short shows in the final length
+                pos += size
+                continue
+            if kind == 2:
+                size = (tag >> 2) + 1
+                offset = data[pos] | (data[pos + 1] << 8)
+                pos += 2
+            elif kind == 1:
+                size = ((tag >> 2) & 7) + 4
+                offset = ((tag >> 5) << 8) | data[pos]
+                pos += 1
+            else:
+                size = (tag >> 2) + 1
+                offset = int.from_bytes(data[pos:pos + 4], "little")
+                pos += 4
+            start = len(out) - offset
+            if start < 0 or not offset or start + offset + size > length:
+                raise FormatError(path, "damaged snappy block (bad copy offset or length)")
+            if offset >= size:
+                out += out[start:start + size]
+            else:  # overlapping copy: the last `offset` bytes, repeated
+                out += (out[start:] * (size // offset + 1))[:size]
+    except IndexError:
+        raise FormatError(path, "damaged snappy block (cut short)") from None
+    if len(out) != length or pos != end:
         raise FormatError(path, f"damaged snappy block ({len(out)} bytes, header says {length})")
     return bytes(out)
 
@@ -185,13 +181,7 @@ def _block_entries(block: bytes, path):
 def read_table(path) -> list[tuple[bytes, bytes]]:
     """Every (key, value) of a LevelDB-format SSTable, in key order."""
     path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise FormatError(path, "no such file") from None
-    except OSError as exc:
-        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    with handle:
+    with open_regular(path) as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
         if size < FOOTER_SIZE:
@@ -309,19 +299,12 @@ class BundleReader:
         handle = self._files.get(shard_id)
         if handle is None:
             path = self.shard_path(shard_id)
-            try:
-                handle = open(path, "rb")
-            except FileNotFoundError:
-                raise FormatError(path, "checkpoint data shard is missing") from None
-            except OSError as exc:
-                raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-            self._files[shard_id] = handle
+            if not (path.exists() or path.is_symlink()):
+                raise FormatError(path, "checkpoint data shard is missing")
+            handle = self._files[shard_id] = open_regular(path)
         return handle
 
     def _bytes(self, name: str, entry) -> bytes:
-        if not 0 <= entry.shard_id < self.num_shards:
-            raise FormatError(self.index_path, f"entry {name!r} names shard {entry.shard_id} "
-                                               f"of {self.num_shards}")
         handle = self._file(entry.shard_id)
         # Checked against the shard's real size first: read(n) allocates n bytes up front,
         # so a damaged entry's size must never reach it.
@@ -375,28 +358,53 @@ class BundleReader:
 
     def _checked(self, name: str, check_crc: bool):
         entry = self.entry(name)
-        dtype = _dtypes.name(entry.dtype)
-        shape = self.shape(name)
-        if len(entry.slices):
-            raise FormatError(self.index_path, f"{name!r} is saved in {len(entry.slices)} slices "
-                                               "(a partitioned variable), which this reader does not join",
-                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+        dtype, shape, count = self._validate(name, entry)
         where = self.shard_path(entry.shard_id)
-        if any(d < 0 for d in shape):
-            raise FormatError(self.index_path, f"{name!r} has a negative dimension in shape {list(shape)}")
-        if dtype != "string" and _numpy_dtype(dtype) is None:
-            raise FormatError(where, f"{name!r} has dtype {dtype}, which this reader does not decode")
         data = self._bytes(name, entry)
         if dtype == "string":
             return dtype, shape, self._strings(name, entry, data, shape, check_crc, where)
-        count = 1
-        for d in shape:
-            count *= d
-        if len(data) != count * _numpy_dtype(dtype).itemsize:
-            raise FormatError(where, f"{name!r}: {len(data)} bytes for shape {list(shape)} of {dtype}")
         if check_crc and mask_crc(crc32c(data)) != entry.crc32c:
             raise FormatError(where, f"{name!r} fails its crc32c checksum (file damaged)")
         return dtype, shape, data
+
+    def _validate(self, name: str, entry) -> tuple[str | None, tuple[int, ...], int]:
+        """``(dtype, shape, element count)`` of an entry whose every field was checked; nothing read yet.
+
+        An index is as untrusted as the rest of the model: a negative offset
+        or size, a shard that does not exist, a dtype we cannot decode or a
+        size that does not fit the shape is a FormatError naming the tensor
+        and the index, before any seek or read (the shard's own size is
+        checked in :meth:`_bytes`).
+        """
+        index = self.index_path
+        dtype = _dtypes.name(entry.dtype)
+        shape = self.shape(name)
+        if len(entry.slices):
+            raise FormatError(index, f"{name!r} is saved in {len(entry.slices)} slices "
+                                     "(a partitioned variable), which this reader does not join",
+                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+        if not 0 <= entry.shard_id < self.num_shards:
+            raise FormatError(index, f"{name!r} names shard {entry.shard_id}, but the checkpoint has "
+                                     f"{self.num_shards} (numbered from 0)")
+        if entry.offset < 0 or entry.size < 0:
+            raise FormatError(index, f"{name!r} has a negative offset or size "
+                                     f"(offset {entry.offset}, size {entry.size})")
+        if any(d < 0 for d in shape):
+            raise FormatError(index, f"{name!r} has a negative dimension in shape {list(shape)}")
+        if dtype != "string" and _numpy_dtype(dtype) is None:
+            raise FormatError(index, f"{name!r} has dtype {dtype or entry.dtype}, which this reader does not decode")
+        count = 1
+        for d in shape:
+            count *= d
+        if dtype == "string":
+            # Each string's length takes at least one byte: more strings than bytes cannot be.
+            if count > entry.size:
+                raise FormatError(index, f"{name!r}: {count:,} strings of shape {list(shape)} "
+                                         f"cannot fit in its {entry.size:,} bytes")
+        elif count * _numpy_dtype(dtype).itemsize != entry.size:
+            raise FormatError(index, f"{name!r}: {entry.size:,} bytes for shape {list(shape)} of {dtype} "
+                                     f"(which takes {count * _numpy_dtype(dtype).itemsize:,})")
+        return dtype, shape, count
 
     def _strings(self, name, entry, data: bytes, shape, check_crc: bool, where):
         import numpy as np

@@ -15,7 +15,7 @@ import weakref
 from pathlib import Path
 
 from ..errors import FormatError
-from .protofile import atomic_write
+from .protofile import atomic_write, open_regular, read_file
 
 # LevelDB-style tables (V1 checkpoints and V2 .index files) end in this magic number.
 _TABLE_MAGIC = (0xDB4775248B80FB57).to_bytes(8, "little")
@@ -38,15 +38,16 @@ def prefix_of_part(path: Path) -> str:
 
 
 def _is_table(path: Path) -> bool:
+    # Only a regular file can be a table: a FIFO named like a checkpoint
+    # prefix must not block the look.
     try:
-        with open(path, "rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
             if size < 48:
                 return False
             handle.seek(size - 8)
             return handle.read(8) == _TABLE_MAGIC
-    except OSError:
+    except (FormatError, OSError):
         return False
 
 
@@ -64,8 +65,9 @@ def latest_prefix(directory: Path) -> str | None:
     if not state.is_file():
         return None
     try:
-        text = state.read_text("utf-8", errors="replace")
-    except OSError:
+        # A state file is a few lines; a large one is not a state file.
+        text = read_file(state, limit=16 << 20).decode("utf-8", errors="replace")
+    except FormatError:
         return None
     match = _STATE_LINE.search(text)
     if not match:

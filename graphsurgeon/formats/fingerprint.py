@@ -58,7 +58,7 @@ from pathlib import Path
 from .. import protos
 from ..errors import FormatError
 from .farmhash import fingerprint64, fingerprint_cat64
-from .protofile import atomic_write
+from .protofile import atomic_write, read_file
 
 __all__ = ["FINGERPRINT_FILE", "FINGERPRINT_PRODUCER", "FingerprintError", "fingerprint_def",
            "fingerprint_bytes", "refresh_fingerprint", "random_uuid", "serialize_deterministic"]
@@ -264,9 +264,9 @@ def _read_saved_model(export_dir: Path):
     if not pb.is_file():
         raise FingerprintError(export_dir, "has no saved_model.pb (TensorFlow fingerprints the binary file only)")
     try:
-        data = pb.read_bytes()
-    except OSError as e:
-        raise FingerprintError(pb, f"cannot be read: {e.strerror or e}") from None
+        data = read_file(pb)
+    except FormatError as e:
+        raise FingerprintError(pb, f"cannot be read ({e.problem})") from None
     saved_model = protos.SavedModel()
     try:
         saved_model.ParseFromString(data)
@@ -350,8 +350,8 @@ def _object_graph_hash(object_graph, where: Path) -> int:
 
 def _checkpoint_hash(export_dir: Path) -> int:
     try:
-        return fingerprint64((export_dir / "variables" / "variables.index").read_bytes())
-    except OSError:
+        return fingerprint64(read_file(export_dir / "variables" / "variables.index"))
+    except FormatError:
         return 0  # TensorFlow: "Failed to read checkpoint file", hash 0
 
 

@@ -34,15 +34,30 @@ _TEXT_FIELDS = {
     "signature_def": "meta", "asset_file_def": "meta", "object_graph_def": "meta",
     "saved_model_schema_version": "savedmodel", "meta_graphs": "savedmodel",
 }
-_FIRST_FIELD = re.compile(rb"\A(?:\s|#[^\n]*\n?)*([A-Za-z_][A-Za-z0-9_]*)\s*[:{<]")
+# Where the first line that is neither blank nor a ``#`` comment starts its
+# content. One pass with no nested repetition: linear in the file size, and
+# memory stays flat however many comment lines come first (an alternation
+# under ``*`` backtracks exponentially on a file of comments and junk).
+_FIRST_CONTENT = re.compile(rb"^[ \t\r\f\v]*[^#\s]", re.M)
+# A field name, then blanks, then what opens its value. Bounded: field names
+# are short, so a long run of letters is not worth matching to the end.
+_FIELD = re.compile(rb"([A-Za-z_][A-Za-z0-9_]{0,63})[ \t\r\n\f\v]*[:{<]")
+_FIELD_WINDOW = 1024
 
 
 def sniff_text(data: bytes) -> str | None:
-    """Kind of a text-format file (``graphdef``/``meta``/``savedmodel``) or None if not text."""
-    head = data[:65536]
-    if b"\0" in head:
+    """Kind of a text-format file (``graphdef``/``meta``/``savedmodel``) or None if not text.
+
+    Leading blank and ``#`` comment lines are skipped, however many there
+    are; the first field name decides.
+    """
+    if b"\0" in data[:65536]:
         return None
-    match = _FIRST_FIELD.match(head)
+    content = _FIRST_CONTENT.search(data)
+    if content is None:
+        return None
+    start = content.end() - 1
+    match = _FIELD.match(data[start:start + _FIELD_WINDOW])
     if not match:
         return None
     return _TEXT_FIELDS.get(match.group(1).decode("ascii"))
@@ -167,32 +182,63 @@ def read_message(path: Path, expect: str | None = None):
     raise FormatError(path, f"not a readable TensorFlow graph file ({reason})")
 
 
-def read_file(path) -> bytes:
-    """The bytes of a regular file (FormatError naming it otherwise).
+def open_regular(path):
+    """Open ``path`` for binary reading if it is a regular file; FormatError naming it otherwise.
 
-    Devices and pipes are refused (``/dev/zero`` would never end), and so is
-    anything over :data:`PROTO_LIMIT`, which no protocol buffer can hold.
+    Every read of a model's files goes through here. A FIFO would block the
+    open (or the read) forever and a device never ends (``/dev/zero``), so
+    the path is checked with ``stat`` before it is opened, and opened
+    non-blocking and checked again with ``fstat``: a file swapped for a pipe
+    in between is refused too, never waited on.
     """
-    import stat
-
     path = Path(path)
     try:
-        info = path.stat()
+        _check_regular(path, path.stat().st_mode)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise FormatError(path, "no such file") from None
     except OSError as exc:
         raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise FormatError(path, "is a directory, expected a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise FormatError(path, "is not a regular file (a device, pipe or socket)")
-    if info.st_size > PROTO_LIMIT:
-        raise FormatError(path, f"{info.st_size:,} bytes: over the 2 GiB protocol buffer limit "
-                                f"({PROTO_LIMIT:,} bytes), so it cannot hold one graph message")
     try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
+        _check_regular(path, os.fstat(fd).st_mode)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_regular(path: Path, mode: int) -> None:
+    import stat
+
+    if stat.S_ISDIR(mode):
+        raise FormatError(path, "is a directory, expected a file")
+    if not stat.S_ISREG(mode):
+        raise FormatError(path, "is not a regular file (a device, pipe or socket)")
+
+
+def read_file(path, limit: int | None = None) -> bytes:
+    """The bytes of a regular file (FormatError naming it otherwise).
+
+    Devices and pipes are refused (:func:`open_regular`), and so is anything
+    over ``limit`` bytes (by default :data:`PROTO_LIMIT`, which no protocol
+    buffer can exceed).
+    """
+    path = Path(path)
+    proto = limit is None
+    limit = PROTO_LIMIT if proto else limit
+    with open_regular(path) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            if proto:
+                raise FormatError(path, f"{size:,} bytes: over the 2 GiB protocol buffer limit "
+                                        f"({PROTO_LIMIT:,} bytes), so it cannot hold one graph message")
+            raise FormatError(path, f"{size:,} bytes: over the {limit:,} bytes a file of this kind may hold")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise FormatError(path, f"cannot read: {exc.strerror or exc}") from None
 
 
 # Signatures of files people pass by mistake: say what they are.
@@ -328,11 +374,23 @@ def sweep_stale(directory: Path, name: str) -> list[Path]:
     return removed
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory.
+def atomic_copy(source, path: Path) -> None:
+    """Copy the regular file ``source`` to ``path`` the way :func:`atomic_write` writes (streamed, any size)."""
+    import shutil
 
+    with open_regular(source) as handle:
+        atomic_write(path, lambda out: shutil.copyfileobj(handle, out, 1 << 20))
+
+
+def atomic_write(path: Path, data, temp_stem: str | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory, fsynced, then renamed.
+
+    ``data`` is bytes, or a function that writes into the open file.
+    ``temp_stem`` names the temporaries instead of ``path``'s name (for
+    directories watched by tools that match names, like TensorBoard).
     Leftovers of writers of the same ``path`` that were killed before they
-    could clean up are removed first (:func:`sweep_stale`).
+    could clean up are removed first (:func:`sweep_stale`). Every file
+    graphsurgeon writes goes through here.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -340,8 +398,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise OutputError(f"{path}: directory {directory} does not exist")
     import tempfile
 
-    sweep_stale(directory, path.name)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=".tmp", dir=directory)
+    stem = temp_stem or path.name
+    sweep_stale(directory, stem)
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(stem), suffix=".tmp", dir=directory)
     try:
         # mkstemp makes 0600 files; give the result the mode a plain open() would.
         try:
@@ -352,7 +411,10 @@ def atomic_write(path: Path, data: bytes) -> None:
             mode = 0o666 & ~umask
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if callable(data):
+                data(handle)
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -36,13 +36,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
 from .. import protos
 from ..errors import OutputError, UsageError
 from . import checkpoint as _checkpoint
-from .protofile import atomic_write, exchange, parse_binary, parse_text, serialize, sweep_stale, temp_prefix
+from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize, sweep_stale,
+                        temp_prefix)
 
 FORMATS = ("meta", "savedmodel", "graphdef", "checkpoint")
 ENCODINGS = ("binary", "text")
@@ -266,7 +268,7 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     if model is None or fmt != model.format or encoding != model.encoding:
         return None
     try:
-        data = model.file.read_bytes()
+        data = read_file(model.file)
         parsed = parse_text(model.file, data, fmt) if encoding == "text" else parse_binary(data, fmt)
     except Exception:  # noqa: BLE001 - the file changed or went: serialize instead
         return None
@@ -312,7 +314,7 @@ def _write_checkpoint_files(source_prefix: str | None, prefix: str) -> list[Path
         target = Path(prefix + suffix)
         if _same(part, target):
             continue
-        atomic_write(target, part.read_bytes())
+        atomic_copy(part, target)
         written.append(target)
     return written
 
@@ -346,7 +348,12 @@ def _umask() -> int:
 
 
 def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...]) -> None:
-    """Copy ``src`` into the existing ``dst``; links are copied as links (never followed)."""
+    """Copy ``src`` into the existing ``dst``; links are copied as links (never followed).
+
+    A pipe, socket or device inside the model is refused with an OutputError
+    naming it: copying one would block or never end, and skipping it would
+    write a model that silently differs from its source.
+    """
     for directory, dirnames, filenames in os.walk(src, followlinks=False):
         rel = Path(directory).relative_to(src)
         out_dir = dst / rel
@@ -364,8 +371,18 @@ def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...]) -> None:
             s = Path(directory) / name
             if s.is_symlink():
                 os.symlink(os.readlink(s), out_dir / name)
-            else:
+                continue
+            if not stat.S_ISREG(s.lstat().st_mode):
+                raise _special(s)
+            try:
                 shutil.copy2(s, out_dir / name)
+            except shutil.SpecialFileError:  # swapped for a pipe since the check
+                raise _special(s) from None
+
+
+def _special(path: Path) -> OutputError:
+    return OutputError(f"{path}: is not a regular file (a pipe, socket or device), which a SavedModel "
+                       "cannot hold; refusing to copy the model", hint="remove it from the model directory")
 
 
 def _replace(tmp: Path, target: Path) -> None:
