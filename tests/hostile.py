@@ -503,13 +503,13 @@ def _inlining_case(d, build_library):
     return model
 
 
-# A bound on inlining work errors at once: 5 s is plenty (and keeps the default run short meanwhile).
-@case("inline_self_call_twice", "3 exponential inlining", [_freeze()], timeout=5, owner=OWNED)
+# The bound on inlining work is checked on the call graph before anything is inlined: an error at once.
+@case("inline_self_call_twice", "3 exponential inlining", [_freeze()], timeout=5)
 def _(d):
     return _inlining_case(d, lambda lib: _function(lib, "f", ["f", "f"]).signature.name)
 
 
-@case("inline_doubling_chain_40", "3 exponential inlining", [_freeze()], timeout=5, owner=OWNED)
+@case("inline_doubling_chain_40", "3 exponential inlining", [_freeze()], timeout=5)
 def _(d):
     def library(lib):
         for level in range(40):

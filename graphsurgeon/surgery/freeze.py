@@ -62,9 +62,10 @@ from .prune import prune
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
 
-# Ops inlining may add in all. A model's own functions inline to a few times
-# its size; a body that calls itself twice, or calls that double at each
-# level, would otherwise grow to 2^depth ops before any other guard trips.
+# Inlining work allowed in all: ops added plus calls inlined. A model's own
+# functions inline to a few times its size; a body that calls itself twice,
+# or calls that double at each level, would otherwise grow to 2^depth before
+# any other guard trips.
 MAX_INLINED_OPS = 1_000_000
 # What may read a ref variable in a frozen graph: reading it (the rest writes it).
 _READ_ONLY_REF_CONSUMERS = PASS_THROUGH | SWITCH_OPS
@@ -163,8 +164,8 @@ def _inline(run: _Run, call_name: str, fname: str, args: list[str]) -> None:
     call = g.node_def(call_name)
     body = g.function(fname)
     if run.added + len(body) > run.max_inlined_ops:
-        raise RewriteError(f"cannot freeze: inlining {fname} into {call_name} would take the graph past "
-                           f"{run.max_inlined_ops:,} inlined ops (recursive or exponentially nested calls?)")
+        raise RewriteError(f"cannot freeze: inlining {fname} into {call_name} would take more than "
+                           f"{run.max_inlined_ops:,} steps (recursive or exponentially nested calls?)")
     prefix = call_name + "/"
     arg_of: dict[str, str] = {}
     retvals: dict[int, str] = {}
@@ -222,7 +223,7 @@ def _inline(run: _Run, call_name: str, fname: str, args: list[str]) -> None:
         _substitute_placeholders(new, call, f"{fname} into {call_name}")
         g.add_op(new)
         run.changes.added.append(new.name)
-    run.added += len(rename)
+    run.added += len(rename) + 1  # the ops, and the inlining itself (an empty body too)
     sources = {index: data_text(source) for index, source in retvals.items()}
     for index, source in sources.items():
         g.rewire(f"{call_name}:{index}", source)
@@ -230,6 +231,69 @@ def _inline(run: _Run, call_name: str, fname: str, args: list[str]) -> None:
     run.inlined[call_name] = sorted({_names.split_tensor_name(s)[0] for s in sources.values()})
     run.replaced.add(call_name)
     run.changes.notes.append(f"inlined {fname} into {call_name}")
+
+
+def _callees(node, library) -> tuple[str, list[str]]:
+    """``("call", [f])`` for a call, ``("branch", [branches])`` for If/Case, ``("", [])`` otherwise."""
+    if node.op in CALL_OPS:
+        return "call", [node.attr["f"].func.name]
+    if node.op in library:
+        return "call", [node.op]
+    if node.op in IF_OPS:
+        return "branch", [node.attr["then_branch"].func.name, node.attr["else_branch"].func.name]
+    if node.op in CASE_OPS:
+        return "branch", [f.name for f in node.attr["branches"].list.func]
+    return "", []
+
+
+def _inlining_bound(g: Graph, limit: int) -> int | None:
+    """How much inlining every call of ``g`` would do: the ops it adds plus the calls it inlines
+    (each If/Case counted at its largest branch); None when that passes ``limit`` or a function
+    calls itself.
+
+    Computed over the call graph before anything is inlined (iteratively,
+    capped at ``limit + 1``), so that calls doubling at every level are
+    refused at once instead of after millions of ops.
+    """
+    library = g.library
+    cost: dict[str, int] = {}
+    state: dict[str, int] = {}  # 1 = in progress, 2 = done
+
+    def node_cost(node) -> int:
+        kind, callees = _callees(node, library)
+        if not kind:
+            return 1
+        known = [cost.get(f, 1) for f in callees if f in library]
+        if not known:
+            return 1
+        # Inlining a call is work of its own (an empty body still costs a rewiring).
+        return 1 + (sum(known) if kind == "call" else max(known))
+
+    for root in library:
+        if state.get(root) == 2:
+            continue
+        stack = [root]
+        while stack:
+            fname = stack[-1]
+            if state.get(fname) == 2:
+                stack.pop()
+                continue
+            nodes = library[fname].node_def
+            pending = [f for node in nodes for f in _callees(node, library)[1] if f in library and state.get(f) != 2]
+            if state.get(fname) != 1:
+                if any(state.get(f) == 1 for f in pending):
+                    return None  # a function that calls itself, directly or not
+                state[fname] = 1
+                if pending:
+                    stack.extend(dict.fromkeys(pending))
+                    continue
+            elif any(state.get(f) == 1 for f in pending):
+                return None
+            cost[fname] = min(limit + 1, sum(node_cost(node) for node in nodes))
+            state[fname] = 2
+            stack.pop()
+    total = sum(node_cost(node) for node in g.graph_def.node if _callees(node, library)[0])
+    return None if total > limit else total
 
 
 def _inline_all(run: _Run) -> None:
@@ -697,6 +761,9 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
             value = run.consts.value(default)
             changes.notes.append(f"pinned {name} to its default" + (f" ({value.item()!r})" if value is not None else ""))
 
+    if _inlining_bound(work, max_inlined_ops) is None:
+        raise RewriteError(f"cannot freeze: inlining the functions would take more than {max_inlined_ops:,} steps, "
+                           "or never end (functions that call themselves, or calls that double at every level)")
     _inline_all(run)
     _resolve_conds(run)
     requested = set(requested_ops) | set(named)
