@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
 from .common import echo_json, force_option, handle_errors, json_option, load, model_argument
 from .freeze import output_path, report_verification, verification_failed, write_graph
@@ -46,7 +47,8 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force):
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    click.echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    click.echo(f"folded   {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
+               f"{plural(g, 'op')} before)")
     for note in changes.notes:
         click.echo(f"  {note}")
     if comparison:

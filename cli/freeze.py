@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from graphsurgeon.errors import OutputError, UsageError
+from graphsurgeon.wording import plural
 
 from .common import echo_json, force_option, handle_errors, json_option, load, model_argument, refuse_existing
 
@@ -106,7 +107,8 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                    "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    click.echo(f"froze    {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    click.echo(f"froze    {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
+               f"{plural(g, 'op')} before)")
     click.echo(f"outputs  {', '.join(out_names)}")
     for note in changes.notes:
         click.echo(f"  {note}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from graphsurgeon.wording import plural
 
 from .common import echo_json, handle_errors, json_option
 
@@ -35,6 +36,6 @@ def command(model, scopes, out, training_op, loss, force, as_json):
         return
     click.echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
     click.echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
-               f"over {len(report['trainable_variables'])} variables: {', '.join(report['trainable_variables'])}")
+               f"over {plural(report['trainable_variables'], 'variable')}: {', '.join(report['trainable_variables'])}")
     for note in report.get("notes", []):
         click.echo(f"note: {note}")

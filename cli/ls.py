@@ -5,6 +5,7 @@ import click
 
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
+from graphsurgeon.wording import plural
 
 from .common import echo_json, handle_errors, json_option, load, model_argument, table
 
@@ -15,8 +16,8 @@ def _outputs_text(outputs) -> str:
 
 def _print_tree(node, depth=0, max_depth=None):
     for child in node["children"]:
-        params = f"  {child['params']:,} params" if child["params"] else ""
-        click.echo(f"{'  ' * depth}{child['name'].rsplit('/', 1)[-1]}/  {child['ops']} ops{params}")
+        params = f"  {plural(child['params'], 'param')}" if child["params"] else ""
+        click.echo(f"{'  ' * depth}{child['name'].rsplit('/', 1)[-1]}/  {plural(child['ops'], 'op')}{params}")
         if max_depth is None or depth + 1 < max_depth:
             _print_tree(child, depth + 1, max_depth)
 
@@ -44,10 +45,10 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         if as_json:
             echo_json({"model": model, "format": g.format, "tree": data})
         else:
-            click.echo(f"{data['ops']} ops  {data['params']:,} params")
+            click.echo(f"{plural(data['ops'], 'op')}  {plural(data['params'], 'param')}")
             root_ops = data["ops"] - sum(c["ops"] for c in data["children"])
             if root_ops:
-                click.echo(f"(root)  {root_ops} ops")
+                click.echo(f"(root)  {plural(root_ops, 'op')}")
             _print_tree(data, max_depth=depth)
         return
     if not (tensors or as_json):

@@ -6,6 +6,7 @@ from pathlib import Path
 import click
 
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
 from .common import echo_json, handle_errors, json_option, load, model_argument
 
@@ -68,9 +69,9 @@ def command(model, tag, outputs, inputs, out, force, in_place, keep_initializers
     from graphsurgeon.graph import format_shape
     from graphsurgeon.surgery.diff import summarize
 
-    click.echo(f"wrote {written}: {len(pruned)} ops (was {len(g)}); {changes}")
+    click.echo(f"wrote {written}: {plural(pruned, 'op')} (was {len(g):,}); {changes}")
     if changes.removed:
-        click.echo(f"removed {len(changes.removed)} ops: {summarize(changes.removed)}")
+        click.echo(f"removed {plural(changes.removed, 'op')}: {summarize(changes.removed)}")
     for name in changes.added + changes.changed:
         tensor = pruned.op(name).output(0)
         click.echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
 from .common import echo_json, handle_errors, json_option
 
@@ -54,8 +55,8 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, out, force
         echo_json(report)
         return
     click.echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
-               f"{report['ops']} ops ({report['removed_ops']} removed from the original)")
+               f"{plural(report['ops'], 'op')} ({report['removed_ops']:,} removed from the original)")
     click.echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
     click.echo(f"new variables: {', '.join(report['new_variables'])}")
     click.echo(f"trainable: {', '.join(report['trainable_variables'])}")
-    click.echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
+    click.echo(f"restored from the original checkpoint: {plural(report['restored'], 'variable')}")

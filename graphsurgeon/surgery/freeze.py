@@ -49,6 +49,7 @@ from ..changes import Changes
 from ..errors import FormatError, NotFoundError, RewriteError, UsageError
 from ..graph import Graph
 from ..vocabulary import CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES, SWITCH_OPS
+from ..wording import plural
 
 # What may read a variable in a frozen graph: reading it (the rest writes it).
 _READ_ONLY_REF_CONSUMERS = set(PASS_THROUGH) | {"Switch", "RefSwitch"}
@@ -503,8 +504,8 @@ def _resolve_conds(work: _Work, changes: Changes) -> None:
             work.replaced.add(name)
     for name in dead_ops:
         work.dead.add(name)
-    changes.notes.append(f"resolved {resolved} Switch op(s) with a constant predicate; "
-                         f"{len(dead_ops)} op(s) on dead branches dropped")
+    changes.notes.append(f"resolved {plural(resolved, 'Switch op')} with a constant predicate; "
+                         f"{plural(dead_ops, 'op')} on dead branches dropped")
 
 
 def _control_targets(work: _Work, target: str, memo: dict) -> list[str]:
@@ -616,7 +617,7 @@ def _freeze_variables(work: _Work, g: Graph, live: list[str], checkpoint: str | 
     if not wanted:
         return
     if checkpoint is None:
-        raise RewriteError(f"the outputs read {len(wanted)} variable(s) (e.g. {next(iter(wanted))}) "
+        raise RewriteError(f"the outputs read {plural(wanted, 'variable')} (e.g. {next(iter(wanted))}) "
                            "but there is no checkpoint", hint="give --checkpoint PREFIX")
     reader = open_checkpoint(checkpoint)
     total = 0
@@ -664,7 +665,7 @@ def _freeze_variables(work: _Work, g: Graph, live: list[str], checkpoint: str | 
                 work.alias[(name, 0)] = source
                 work.replaced.add(name)
     changes.changed.extend(work.frozen)
-    changes.notes.append(f"{len(work.frozen)} variable(s) turned into constants ({total:,} bytes read "
+    changes.notes.append(f"{plural(work.frozen, 'variable')} turned into constants ({plural(total, 'byte')} read "
                          f"from {checkpoint})")
     del live_set
 
