@@ -18,6 +18,70 @@ from graphsurgeon.wording import plural
 TF2 = "mnist_bn_elu_savedmodel_tf2"
 
 
+# ---------------------------------------------------------------- closest()
+def test_closest_undoes_tensorflow_2_name_mangling():
+    assert closest("X:0", ["serving_default_X:0", "saver_filename:0", "StatefulPartitionedCall:0"]) == \
+        ["serving_default_X:0"]
+    functions = ["__inference__traced_restore_367", "__inference__traced_save_304", "__inference_serve_129",
+                 "__inference_signature_wrapper_serve_173"]
+    assert closest("serve", functions)[0] == "__inference_serve_129"
+    assert "__inference_signature_wrapper_serve_173" in closest("serve", functions)
+    assert closest("__inference_serve_12", functions)[0] == "__inference_serve_129"
+
+
+def test_closest_finds_suffixes_and_words_of_the_last_component():
+    names = ["model/conv1/kernel", "model/dense_logits", "model/dense_1/BiasAdd", "probabilities"]
+    assert closest("logits", names) == ["model/dense_logits"]
+    assert closest("dense", names)[0] == "model/dense_logits"          # a word of the last component
+    assert closest("dense", ["a/condensed", "a/dense1"])[0] == "a/dense1"  # digits may follow a word
+    assert closest("kernel", names) == ["model/conv1/kernel"]          # same leaf, another scope
+    from graphsurgeon.errors import _word_in
+
+    assert _word_in("serve", "__inference_serve_129") and _word_in("X", "serving_default_X")
+    assert not _word_in("babilities", "probabilities") and not _word_in("dense", "condensed")
+    # Tensor indices must agree when both sides have one.
+    assert closest("X:1", ["serving_default_X:0"]) == []
+    assert closest("X", ["serving_default_X:0"]) == ["serving_default_X:0"]
+
+
+def test_closest_keeps_close_spellings():
+    assert closest("hiden1/MatMul", ["hidden1/MatMul", "hidden1/BiasAdd", "X"]) == ["hidden1/MatMul"]
+    assert closest("Varible", ["VariableV2", "Assign", "Identity"]) == ["VariableV2"]
+    assert closest("zzz", ["hidden1/MatMul"]) == []
+    assert closest("", ["a"]) == [] and closest("a", []) == []
+
+
+def _synthetic_names(count: int) -> list[str]:
+    leaves = ["kernel", "kernel/Assign", "kernel/read", "kernel/initial_value", "bias", "bias/Assign",
+              "bias/read", "bias/initial_value", "MatMul", "BiasAdd", "Relu"]
+    out = [f"block_{b}/layer_{i}/{leaf}" for b in range(count // 550 + 1) for i in range(50) for leaf in leaves]
+    return out[:count]
+
+
+def test_closest_is_fast_on_60000_names():
+    names = _synthetic_names(60_000)
+    for query in ("block_12/layer_3/MatMull", "blok_12/layer_3/MatMul", "serving_default_X:0", "zzz"):
+        start = time.perf_counter()
+        found = closest(query, names)
+        took = time.perf_counter() - start
+        assert took < 1.0, (query, took)   # difflib over all 60,000 took 1.3 s
+        if "MatMul" in query:
+            assert found[0] == "block_12/layer_3/MatMul", found
+
+
+def test_cli_hints_name_the_mangled_tensorflow_2_names(tmp_path):
+    model = str(fixture_model(TF2))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["collections", "add", model, "my_ops", "X:0", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: no tensor named 'X:0' in {model} (did you mean 'serving_default_X:0'?)"
+    assert not (tmp_path / "out").exists()
+    result = runner.invoke(cli, ["show", model, "X", "--function", "serve"])
+    assert result.exit_code == 1 and "did you mean '__inference_serve_129'" in result.output
+    with pytest.raises(NotFoundError, match="serving_default_X"):
+        gs.load(model).tensor("X:0")
+
+
 # ---------------------------------------------------------------- plurals
 def test_plural():
     assert plural(0, "op") == "0 ops" and plural(1, "op") == "1 op" and plural(2, "op") == "2 ops"
