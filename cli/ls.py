@@ -7,7 +7,7 @@ from graphsurgeon import report
 from graphsurgeon.graph import format_shape
 from graphsurgeon.wording import plural
 
-from .common import echo_json, handle_errors, json_option, load, model_argument, table
+from .common import echo_json, fail, handle_errors, json_option, load, model_argument, table
 
 
 def _outputs_text(outputs) -> str:
@@ -52,11 +52,13 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             _print_tree(data, max_depth=depth)
         return
     if not (tensors or as_json):
-        rows = report.ls_rows(g, list(patterns), list(types), functions)
+        rows = list(report.ls_rows(g, list(patterns), list(types), functions))
         if count:
-            click.echo(sum(1 for _ in rows))
+            click.echo(len(rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
+        if not rows:
+            _no_match(g, model, patterns, types, functions)
         return
     records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json)
     if tensors:
@@ -67,13 +69,45 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         elif as_json:
             echo_json({"model": model, "format": g.format, "tensors": rows})
         else:
-            table([([r["function"]] if functions else []) +
+            table([([r["function"] or "-"] if functions else []) +
                    [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
-        return
-    if count:
+    elif count:
         click.echo(len(records))
     elif as_json:
         echo_json({"model": model, "format": g.format, "ops": records})
     else:
         table([([r["function"] or "-"] if functions else []) + [r["name"], r["type"], _outputs_text(r["outputs"])]
                for r in records])
+    if not records:
+        _no_match(g, model, patterns, types, functions)
+
+
+def _no_match(g, model, patterns, types, functions) -> None:
+    """An empty selection is a failed lookup (exit 1, as grep): say so, and what was probably meant.
+
+    An empty graph (nothing asked for) is not a miss."""
+    if not (patterns or types):
+        return
+    facts = report.no_match(g, list(patterns), list(types), functions)
+    asked = []
+    if types:
+        asked.append("--type " + ",".join(types))
+    if patterns:
+        asked.append(" ".join(repr(p) for p in patterns))
+    hints = []
+    for t, near in facts["types"].items():
+        label = f"{t}: " if len(facts["types"]) > 1 else ""
+        hints.append(f"{label}did you mean {', '.join(near)}?" if near else f"no op has type {t}")
+    for p, near in facts["patterns"].items():
+        if near.get("scopes"):
+            hints.append(f"nearest scopes: {', '.join(near['scopes'])}")
+        elif near.get("names"):
+            hints.append(f"nearest names: {', '.join(near['names'])}")
+    if facts.get("pattern_types"):
+        shown = facts["pattern_types"]
+        hints.append(f"the {'pattern matches' if len(patterns) == 1 else 'patterns match'} only "
+                     + ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else ""))
+    if facts["in_functions"]:
+        hints.append(f"{plural(facts['in_functions'], 'op')} of function bodies match: add --functions")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    fail(f"no op matches {' '.join(asked)} in {model}{hint}")
