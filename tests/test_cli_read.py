@@ -233,6 +233,18 @@ def test_ls_without_a_match_says_so_with_the_nearest_names(tf1, sm2, tmp_path):
     assert code == 0 and out.split()[0] == "hidden1/MatMul" and err == ""
 
 
+def test_info_refuses_a_tag_for_a_meta_graph(tf1, frozen, tmp_path):
+    for model in (tf1, tf1.parent):
+        code, out, err = run_cli("info", model, "--tag", "serve", tmp_path=tmp_path)
+        assert (code, out) == (1, "")
+        assert err.startswith(f"error: {tf1}: is a MetaGraphDef, which has no tag sets (asked for tag 'serve')")
+        assert len(err.splitlines()) == 1
+    code, _, err = run_cli("info", frozen, "--tag", "serve", tmp_path=tmp_path)
+    assert code == 1 and "is a GraphDef, which has no tags" in err
+    with pytest.raises(gs.FormatError, match="no tag sets"):
+        gs.load(tf1, tag="serve")
+
+
 def test_show_and_info(tf1, sm2, tmp_path):
     op = ok_json("show", tf1, "hidden1/MatMul", tmp_path=tmp_path)
     assert op["kind"] == "op" and op["type"] == "MatMul"
