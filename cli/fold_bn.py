@@ -6,8 +6,8 @@ import click
 from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
-from .common import echo_json, force_option, handle_errors, json_option, load, model_argument
-from .freeze import output_path, report_verification, verification_failed, write_graph
+from .common import StatusLine, echo_json, force_option, handle_errors, json_option, load, model_argument
+from .freeze import output_path, report_verification, verification_failed, verify_progress, write_graph
 
 
 @click.command("fold-bn")
@@ -38,7 +38,8 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force):
     if verify:
         from graphsurgeon import runtime
 
-        comparison = runtime.verify(g, result, sinks, tolerance)
+        with StatusLine(enabled=not as_json) as status:
+            comparison = runtime.verify(g, result, sinks, tolerance, progress=verify_progress(status))
         if not comparison.ok:
             report_verification(comparison)
             raise verification_failed(comparison, path, tolerance)

@@ -8,7 +8,8 @@ import click
 from graphsurgeon.errors import OutputError, UsageError
 from graphsurgeon.wording import plural
 
-from .common import echo_json, force_option, handle_errors, json_option, load, model_argument, refuse_existing
+from .common import (StatusLine, echo_json, force_option, handle_errors, json_option, load, model_argument,
+                     refuse_existing)
 
 
 def split_names(values) -> list[str]:
@@ -47,6 +48,15 @@ def verification_failed(comparison, path, tolerance: float) -> OutputError:
     worst = max(comparison.outputs, key=comparison.outputs.get)
     return OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
                        f"(tolerance {tolerance:g}); {path} not written")
+
+
+def verify_progress(status):
+    """The ``progress`` callback of runtime.verify: the inputs as a note on stderr
+    ("verifying on ..."), the slow steps on the status line."""
+    def progress(kind: str, text: str) -> None:
+        status.progress(kind, f"verifying on {text}" if kind == "inputs" else text)
+
+    return progress
 
 
 def report_verification(comparison) -> None:
@@ -94,7 +104,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     if verify:
         from graphsurgeon import runtime
 
-        comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned)
+        with StatusLine(enabled=not as_json) as status:
+            comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned,
+                                        progress=verify_progress(status))
         if not comparison.ok:
             if as_json:
                 echo_json({"written": None, "verify": comparison.as_dict()})
