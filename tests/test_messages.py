@@ -112,3 +112,41 @@ def test_counts_in_messages_agree_with_their_number(tmp_path):
 
     types = {f"n{i}": f"T{i}" for i in range(7)}
     assert _kinds(list(types), types).endswith("(1 more type)")
+
+
+# ---------------------------------------------------------------- CLI words in CLI messages
+PY_SPELLING = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+=(?:True|False|None)\b")
+
+
+def _message_strings(path: Path):
+    """String constants of a module, docstrings left out, as (line, text)."""
+    tree = ast.parse(path.read_text())
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node.lineno, node.value
+
+
+def test_no_python_keyword_spelling_reaches_cli_users_alone():
+    """Messages of the library and the CLI never tell a command-line user to pass
+    ``keep_initializers=False``: they use the option's words, or give the CLI spelling beside it."""
+    offenders = []
+    for path in sorted((ROOT / "graphsurgeon").rglob("*.py")) + sorted((ROOT / "cli").glob("*.py")):
+        for line, text in _message_strings(path):
+            if PY_SPELLING.search(text) and "(CLI --" not in text:
+                offenders.append(f"{path.relative_to(ROOT)}:{line}: {text.strip()[:80]}")
+    assert not offenders, offenders
+
+
+def test_prune_note_uses_the_option_words(tmp_path):
+    meta = fixture_model("mnist_bn_elu_tf1/model.ckpt.meta")
+    result = CliRunner().invoke(cli, ["prune", str(meta), "--outputs", "logits:0", "-o", str(tmp_path / "p.meta")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: kept ")]
+    assert notes and "initializers" in notes[0], result.output
+    assert "keep_initializers" not in result.output and "=False" not in result.output
