@@ -41,7 +41,10 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force):
         with StatusLine(enabled=not as_json) as status:
             comparison = runtime.verify(g, result, sinks, tolerance, progress=verify_progress(status))
         if not comparison.ok:
-            report_verification(comparison)
+            if as_json:
+                echo_json({"written": None, "verify": comparison.as_dict()})
+            else:
+                report_verification(comparison)
             raise verification_failed(comparison, path, tolerance)
     size = write_graph(result, path, encoding)
     if as_json:
