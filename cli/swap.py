@@ -31,7 +31,7 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, out, force
     Examples:
       graphsurgeon swap frozen.pb --op Elu --to Relu -o relu.pb
       graphsurgeon swap fixtures/models/mnist_bn_elu_tf1 --op Elu --to LeakyRelu --attr alpha=0.2 -o leaky/
-      graphsurgeon swap model_a/ --layer hidden2 --from model_b/:hidden2 -o mixed/
+      graphsurgeon swap MODEL --layer hidden2 --from OTHER_MODEL:hidden2 -o OUT/
     """
     from graphsurgeon.surgery.swap import parse_attrs, swap, transplant
 
