@@ -12,6 +12,7 @@ import click
 
 from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
 from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, table,
                      terminal_width, write_output)
@@ -79,7 +80,7 @@ def show_command(model, tag, name, as_json):
     kind = coll.kind or "(no kind)"
     if coll.message_type:
         kind += f" of {coll.message_type}"
-    echo(f"{coll.name}  {kind}  {len(coll)} items")
+    echo(f"{coll.name}  {kind}  {plural(coll, 'item')}")
     rows = []
     for i, d in enumerate(coll.describe()):
         if coll.kind == "node_list":
@@ -95,7 +96,8 @@ def show_command(model, tag, name, as_json):
             rows.append([i, d["text"]])
     table(rows)
     if coll.unresolved:
-        echo(f"{len(coll.unresolved)} entries name nothing in the graph "
+        echo(f"{plural(coll.unresolved, 'entry', 'entries')} name{'s' if len(coll.unresolved) == 1 else ''} "
+                   f"nothing in the graph "
                    f"(TensorFlow's import_meta_graph would fail; remove them with `collections rm`)")
 
 
@@ -134,7 +136,7 @@ def _report(as_json, written, coll, action, extra=None):
         data["notes"] = notes
         echo_json(data)
     else:
-        size = f" ({len(coll)} items)" if coll is not None else ""
+        size = f" ({plural(coll, 'item')})" if coll is not None else ""
         echo(f"{action}{size}; wrote {out}")
         for note in notes:
             echo(f"note: {note}")
@@ -182,7 +184,7 @@ def delete_command(model, tag, name, output, in_place, force, as_json):
     g, fmt = _edit(model, tag, output, in_place, force)
     coll = g.delete_collection(name)
     written = _save(g, fmt, output, in_place, force)
-    _report(as_json, written, None, f"deleted collection {name!r} ({len(coll)} items)",
+    _report(as_json, written, None, f"deleted collection {name!r} ({plural(coll, 'item')})",
             {"deleted": coll.as_dict(items=False)})
 
 

@@ -163,3 +163,108 @@ def handle_errors(fn):
                  "and please report it)")
 
     return wrapper
+
+
+class StatusLine:
+    """One line on a terminal's stderr saying what slow work is doing, rewritten in place.
+
+    Shown only on a terminal, and only once the work has taken ``delay``
+    seconds (quick commands never flash it); cleared when the work ends.
+    It writes to its own copy of the terminal's descriptor, so it stays
+    visible while TensorFlow's start-up chatter is silenced on fd 2.
+    ``note(text)`` prints a lasting line above it (always, terminal or not).
+
+        with StatusLine(enabled=not as_json) as status:
+            runtime.verify(..., progress=status.progress)
+    """
+
+    def __init__(self, enabled: bool = True, delay: float = 2.0, interval: float = 0.25):
+        self.enabled = enabled and _stderr_is_terminal()
+        self.delay = delay
+        self.interval = interval
+        self.text = ""
+        self._fd = None
+        self._thread = None
+        self._stop = None
+        self._shown = False
+        self._line = ""
+        self._start = 0.0
+
+    def __enter__(self):
+        if self.enabled:
+            import threading
+            import time
+
+            try:
+                sys.stderr.flush()
+                self._fd = os.dup(sys.stderr.fileno())
+            except (OSError, ValueError):
+                self.enabled = False
+                return self
+            self._start = time.monotonic()
+            self._stop = threading.Event()
+            self._lock = threading.Lock()
+            self._thread = threading.Thread(target=self._run, name="graphsurgeon-status", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._clear()
+            os.close(self._fd)
+            self._thread = self._fd = None
+        return False
+
+    def set(self, text: str) -> None:
+        """What is running now."""
+        self.text = text
+
+    def note(self, text: str) -> None:
+        """A line that stays (on stderr, terminal or not)."""
+        if self._thread is not None:
+            with self._lock:  # through our descriptor: fd 2 may be silenced while TensorFlow loads
+                self._clear()
+                self._write(text + "\n")
+        else:
+            click.echo(text, err=True)
+
+    def progress(self, kind: str, text: str) -> None:
+        """The callback the library's long jobs take: ``("step", text)`` or a fact to tell (``note``)."""
+        if kind == "step":
+            self.set(text)
+        else:
+            self.note(text)
+
+    def _run(self):
+        import time
+
+        while not self._stop.wait(self.interval):
+            elapsed = time.monotonic() - self._start
+            if elapsed < self.delay or not self.text:
+                continue
+            line = f"{self.text} ... {elapsed:.0f} s"[: terminal_width() - 1]
+            if line == self._line:
+                continue
+            with self._lock:
+                self._write("\r" + line + "\x1b[K")
+                self._shown, self._line = True, line
+
+    def _clear(self):
+        if self._shown:
+            self._write("\r\x1b[K")
+            self._shown, self._line = False, ""
+
+    def _write(self, text: str) -> None:
+        try:
+            os.write(self._fd, text.encode("utf-8", "replace"))
+        except OSError:
+            pass
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -4,9 +4,11 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
-from .freeze import report_verification, split_names, verification_failed
+from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
+                     output_options, write_output)
+from .freeze import report_verification, split_names, verification_failed, verify_progress
 
 
 @click.command("fold-bn")
@@ -34,9 +36,13 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
     if verify:
         from graphsurgeon import runtime
 
-        comparison = runtime.verify(g, result, sinks, tolerance)
+        with StatusLine(enabled=not as_json) as status:
+            comparison = runtime.verify(g, result, sinks, tolerance, progress=verify_progress(status))
         if not comparison.ok:
-            report_verification(comparison)
+            if as_json:
+                echo_json({"written": None, "verify": comparison.as_dict()})
+            else:
+                report_verification(comparison)
             raise verification_failed(comparison, output, tolerance)
     path = write_output(result, output, in_place, changes.notes)
     size = path.stat().st_size
@@ -44,7 +50,8 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    echo(f"folded   {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    echo(f"folded   {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
+               f"{plural(g, 'op')} before)")
     for note in changes.notes:
         echo(f"  {note}")
     if comparison:

@@ -4,8 +4,10 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.errors import OutputError, UsageError
+from graphsurgeon.wording import plural
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
+                     output_options, write_output)
 
 
 def split_names(values) -> list[str]:
@@ -21,6 +23,15 @@ def verification_failed(comparison, path, tolerance: float) -> OutputError:
     worst = max(comparison.outputs, key=comparison.outputs.get)
     return OutputError(f"verification failed: {worst} differs by {comparison.outputs[worst]:.3g} "
                        f"(tolerance {tolerance:g}); {path} not written")
+
+
+def verify_progress(status):
+    """The ``progress`` callback of runtime.verify: the inputs as a note on stderr
+    ("verifying on ..."), the slow steps on the status line."""
+    def progress(kind: str, text: str) -> None:
+        status.progress(kind, f"verifying on {text}" if kind == "inputs" else text)
+
+    return progress
 
 
 def report_verification(comparison) -> None:
@@ -68,7 +79,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     if verify:
         from graphsurgeon import runtime
 
-        comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned)
+        with StatusLine(enabled=not as_json) as status:
+            comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned,
+                                        progress=verify_progress(status))
         if not comparison.ok:
             if as_json:
                 echo_json({"written": None, "verify": comparison.as_dict()})
@@ -82,7 +95,8 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                    "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return
-    echo(f"froze    {g.path} -> {path} ({len(result)} ops, {size:,} bytes; {len(g)} ops before)")
+    echo(f"froze    {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
+               f"{plural(g, 'op')} before)")
     echo(f"outputs  {', '.join(out_names)}")
     for note in changes.notes:
         echo(f"  {note}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import click
+from graphsurgeon.wording import plural
 
 from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
 
@@ -38,6 +39,6 @@ def command(model, scopes, output, force, in_place, training_op, loss, as_json):
         return
     echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
     echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
-               f"over {len(report['trainable_variables'])} variables: {', '.join(report['trainable_variables'])}")
+               f"over {plural(report['trainable_variables'], 'variable')}: {', '.join(report['trainable_variables'])}")
     for note in report.get("notes", []):
         echo(f"note: {note}")

@@ -5,6 +5,7 @@ import click
 
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
+from graphsurgeon.wording import plural
 
 from .common import echo, echo_json, handle_errors, json_option, load, model_argument
 
@@ -36,9 +37,9 @@ def command(model, tag, as_json):
     if d["tag_sets"]:
         say("tag sets     " + ", ".join("+".join(t) or "(none)" for t in d["tag_sets"])
             + (f"   (showing {'+'.join(d['tags'])})" if len(d["tag_sets"]) > 1 else ""))
-    say(f"ops          {d['ops']}" + (f" (+{d['function_ops']} in {len(d['functions'])} functions)" if d["functions"] else ""))
+    say(f"ops          {d['ops']}" + (f" (+{d['function_ops']:,} in {plural(d['functions'], 'function')})" if d["functions"] else ""))
     v = d["variables"]
-    say(f"variables    {v['count']} ({v['params']:,} parameters, {v['bytes']:,} bytes"
+    say(f"variables    {v['count']} ({plural(v['params'], 'parameter')}, {plural(v['bytes'], 'byte')}"
         + (f", {v['trainable']} trainable)" if v["trainable"] else ")"))
     if d["signatures"]:
         say("signatures")

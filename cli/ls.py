@@ -5,8 +5,9 @@ import click
 
 from graphsurgeon import report
 from graphsurgeon.graph import format_shape
+from graphsurgeon.wording import plural
 
-from .common import echo, echo_json, handle_errors, json_option, load, model_argument, table
+from .common import echo, echo_json, fail, handle_errors, json_option, load, model_argument, table
 
 
 def _outputs_text(outputs) -> str:
@@ -22,9 +23,9 @@ INDENT_LEVELS = 32
 def _tree_lines(root, max_depth=None):
     """The lines of ``ls --tree`` below the header, walked without recursion (any depth)."""
     for depth, scope in root.walk(max_depth):
-        params = f"  {scope.params:,} params" if scope.params else ""
+        params = f"  {plural(scope.params, 'param')}" if scope.params else ""
         indent = "  " * min(depth, INDENT_LEVELS) + (f"[level {depth + 1}] " if depth > INDENT_LEVELS else "")
-        yield f"{indent}{scope.part}/  {scope.ops} ops{params}"
+        yield f"{indent}{scope.part}/  {plural(scope.ops, 'op')}{params}"
 
 
 @click.command("ls")
@@ -52,19 +53,21 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             echo_json({"model": model, "format": g.format, "tree": report.scope_tree(g, max_depth=depth)})
             return
         root = report.scopes(g)
-        echo(f"{root.ops} ops  {root.params:,} params")
+        echo(f"{plural(root.ops, 'op')}  {plural(root.params, 'param')}")
         root_ops = root.ops - sum(c.ops for c in root.children.values())
         if root_ops:
-            echo(f"(root)  {root_ops} ops")
+            echo(f"(root)  {plural(root_ops, 'op')}")
         for line in _tree_lines(root, max_depth=depth):
             echo(line)
         return
     if not (tensors or as_json):
-        rows = report.ls_rows(g, list(patterns), list(types), functions, training=not no_training)
+        rows = list(report.ls_rows(g, list(patterns), list(types), functions, training=not no_training))
         if count:
-            echo(sum(1 for _ in rows))
+            echo(len(rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
+        if not rows:
+            _no_match(g, model, patterns, types, functions)
         return
     records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json,
                                  training=not no_training)
@@ -76,13 +79,45 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         elif as_json:
             echo_json({"model": model, "format": g.format, "tensors": rows})
         else:
-            table([([r["function"]] if functions else []) +
+            table([([r["function"] or "-"] if functions else []) +
                    [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
-        return
-    if count:
+    elif count:
         echo(len(records))
     elif as_json:
         echo_json({"model": model, "format": g.format, "ops": records})
     else:
         table([([r["function"] or "-"] if functions else []) + [r["name"], r["type"], _outputs_text(r["outputs"])]
                for r in records])
+    if not records:
+        _no_match(g, model, patterns, types, functions)
+
+
+def _no_match(g, model, patterns, types, functions) -> None:
+    """An empty selection is a failed lookup (exit 1, as grep): say so, and what was probably meant.
+
+    An empty graph (nothing asked for) is not a miss."""
+    if not (patterns or types):
+        return
+    facts = report.no_match(g, list(patterns), list(types), functions)
+    asked = []
+    if types:
+        asked.append("--type " + ",".join(types))
+    if patterns:
+        asked.append(" ".join(repr(p) for p in patterns))
+    hints = []
+    for t, near in facts["types"].items():
+        label = f"{t}: " if len(facts["types"]) > 1 else ""
+        hints.append(f"{label}did you mean {', '.join(near)}?" if near else f"no op has type {t}")
+    for p, near in facts["patterns"].items():
+        if near.get("scopes"):
+            hints.append(f"nearest scopes: {', '.join(near['scopes'])}")
+        elif near.get("names"):
+            hints.append(f"nearest names: {', '.join(near['names'])}")
+    if facts.get("pattern_types"):
+        shown = facts["pattern_types"]
+        hints.append(f"the {'pattern matches' if len(patterns) == 1 else 'patterns match'} only "
+                     + ", ".join(shown[:8]) + (", ..." if len(shown) > 8 else ""))
+    if facts["in_functions"]:
+        hints.append(f"{plural(facts['in_functions'], 'op')} of function bodies match: add --functions")
+    hint = f" ({'; '.join(hints)})" if hints else ""
+    fail(f"no op matches {' '.join(asked)} in {model}{hint}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from graphsurgeon.wording import plural
+
 from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
 
 
@@ -44,9 +46,9 @@ def command(model, tag, outputs, inputs, output, force, in_place, keep_initializ
     from graphsurgeon.graph import format_shape
     from graphsurgeon.graph_diff import summarize
 
-    echo(f"wrote {written}: {len(pruned)} ops (was {len(g)}); {changes}")
+    echo(f"wrote {written}: {plural(pruned, 'op')} (was {len(g):,}); {changes}")
     if changes.removed:
-        echo(f"removed {len(changes.removed)} ops: {summarize(changes.removed)}")
+        echo(f"removed {plural(changes.removed, 'op')}: {summarize(changes.removed)}")
     for name in changes.added + changes.changed:
         tensor = pruned.op(name).output(0)
         echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.errors import UsageError
+from graphsurgeon.wording import plural
 
 from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
 
@@ -57,10 +58,10 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
         echo_json(report)
         return
     echo(f"wrote {report['output']}: cut at {report['cut']}, {report['classes']} classes, "
-               f"{report['ops']} ops ({report['removed_ops']} removed from the original)")
+         f"{plural(report['ops'], 'op')} ({report['removed_ops']:,} removed from the original)")
     echo(f"frozen: {', '.join(report['frozen']) or 'nothing'}")
     echo(f"new variables: {', '.join(report['new_variables'])}")
     echo(f"trainable: {', '.join(report['trainable_variables'])}")
-    echo(f"restored from the original checkpoint: {len(report['restored'])} variables")
+    echo(f"restored from the original checkpoint: {plural(report['restored'], 'variable')}")
     for note in changes.notes:
         echo(f"note: {note}")

@@ -29,7 +29,7 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
     Examples:
       graphsurgeon swap fixtures/models/mnist_bn_elu_frozen.pb --op Elu --to Relu -o build/relu.pb
       graphsurgeon swap fixtures/models/mnist_bn_elu_tf1 --op Elu --to LeakyRelu --attr alpha=0.2 -o build/leaky
-      graphsurgeon swap MODEL_A --layer hidden2 --from MODEL_B:hidden2 -o build/mixed
+      graphsurgeon swap MODEL --layer hidden2 --from OTHER_MODEL:hidden2 -o OUT/
     """
     from graphsurgeon.surgery.swap_ops import parse_attrs
     from graphsurgeon.surgery.transplant import transplant

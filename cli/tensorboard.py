@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from graphsurgeon.errors import GraphSurgeonError, UsageError
+from graphsurgeon.wording import plural
 
 from .common import echo, echo_json, handle_errors, json_option, load
 
@@ -109,8 +110,8 @@ def _report(result: dict, as_json: bool) -> None:
         return
     for r in result["runs"]:
         what = "GraphDef" + (" + MetaGraphDef" if r["meta_graph"] else "")
-        functions = f", {r['functions']} functions" if r["functions"] else ""
-        echo(f"run {r['run']}: {r['ops']:,} ops{functions} ({what}) -> {r['event_file']}")
+        functions = f", {plural(r['functions'], 'function')}" if r["functions"] else ""
+        echo(f"run {r['run']}: {plural(r['ops'], 'op')}{functions} ({what}) -> {r['event_file']}")
 
 
 def _serve(result: dict, port: int | None, as_json: bool) -> None:

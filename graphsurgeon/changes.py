@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .wording import plural
+
 
 @dataclass
 class Changes:
@@ -44,9 +46,9 @@ class Changes:
         parts = []
         for label, items in (("removed", self.removed), ("added", self.added), ("changed", self.changed)):
             if items:
-                parts.append(f"{label} {len(items)} ops")
+                parts.append(f"{label} {plural(items, 'op')}")
         if self.renamed:
-            parts.append(f"renamed {len(self.renamed)} ops")
+            parts.append(f"renamed {plural(self.renamed, 'op')}")
         if self.dropped:
-            parts.append(f"dropped {len(self.dropped)} references")
+            parts.append(f"dropped {plural(self.dropped, 'reference')}")
         return ", ".join(parts) or "no change"

@@ -40,6 +40,7 @@ from . import protos
 from .errors import NotFoundError, RewriteError, UsageError
 from .protos import CondContextDef, SaverDef, VariableDef, WhileContextDef
 from .views import Op, Tensor
+from .wording import plural
 
 # Collections whose bytes_list entries TensorFlow decodes as VariableDef
 # (ops.GraphKeys._VARIABLE_COLLECTIONS plus metric_variables, which
@@ -272,11 +273,11 @@ def summarize_message(msg) -> str:
     if name == "TensorInfo":
         return f"tensor {msg.name or msg.WhichOneof('encoding')}"
     if name == "SignatureDef":
-        return f"signature {msg.method_name}: {len(msg.inputs)} inputs, {len(msg.outputs)} outputs"
+        return f"signature {msg.method_name}: {plural(msg.inputs, 'input')}, {plural(msg.outputs, 'output')}"
     if name in ("GraphDef",):
-        return f"GraphDef with {len(msg.node)} nodes"
+        return f"GraphDef with {plural(msg.node, 'node')}"
     if name == "MetaGraphDef":
-        return f"MetaGraphDef with {len(msg.graph_def.node)} nodes"
+        return f"MetaGraphDef with {plural(msg.graph_def.node, 'node')}"
     text = text_format.MessageToString(msg, as_one_line=True)
     return f"{name} {{{text[:80]}{'...' if len(text) > 80 else ''}}}"
 

@@ -21,6 +21,7 @@ from . import attrs as _attrs
 from . import names as _names
 from .graph import Graph, format_shape
 from .vocabulary import VARIABLE_TYPES
+from .wording import plural
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
 
@@ -160,9 +161,9 @@ class GraphDiff:
     def format_lines(self, verbose: bool = False) -> list[str]:
         """The lines of :meth:`format`, one string each (a newline in a name stays inside its line)."""
         if not self:
-            return [f"no differences ({self.ops_a} ops)"]
+            return [f"no differences ({plural(self.ops_a, 'op')})"]
         limit = None if verbose else LIST_LIMIT
-        lines = [f"--- {self.a} ({self.ops_a} ops)", f"+++ {self.b} ({self.ops_b} ops)"]
+        lines = [f"--- {self.a} ({plural(self.ops_a, 'op')})", f"+++ {self.b} ({plural(self.ops_b, 'op')})"]
         if self.removed:
             lines.append(f"removed {_count(self.removed, 'op')}: {summarize(self.removed, limit)}")
             kinds = _kinds(self.removed, self._types_a)
@@ -192,7 +193,7 @@ class GraphDiff:
                 lines.append(f"  {change.name}: {body[0]}")
                 lines.extend(f"  {' ' * len(change.name)}  {line}" for line in body[1:])
             if len(detail) < len(self.changed):
-                lines.append(f"  ... and {len(self.changed) - len(detail)} more changed ops (--verbose or --json)")
+                lines.append(f"  ... and {plural(len(self.changed) - len(detail), 'more changed op')} (--verbose or --json)")
         for key, entry in sorted(self.collections.items()):
             lines.append(f"collection {key}: " + _collection_text(entry, limit))
         for key, entry in sorted(self.signatures.items()):
@@ -240,7 +241,7 @@ def _shape_json(shape):
 
 
 def _count(items, noun: str) -> str:
-    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+    return plural(items, noun)
 
 
 def _names_list(names: list[str], limit: int | None) -> str:
@@ -255,7 +256,7 @@ def _kinds(names: list[str], types: dict[str, str], top: int = 6) -> str:
         return ""
     items = counts.most_common()
     text = ", ".join(f"{t} {n}" for t, n in items[:top])
-    return text + (f", ... ({len(items) - top} more types)" if len(items) > top else "")
+    return text + (f", ... ({plural(len(items) - top, 'more type')})" if len(items) > top else "")
 
 
 def summarize(names: list[str], limit: int | None = LIST_LIMIT) -> str:
@@ -275,7 +276,7 @@ def summarize(names: list[str], limit: int | None = LIST_LIMIT) -> str:
         parts.append(members[0] if len(members) == 1 else f"{len(members)} under {head}")
     if len(scoped) > limit:
         rest = sum(len(v) for _, v in scoped[limit:])
-        parts.append(f"{rest} under {len(scoped) - limit} more scopes")
+        parts.append(f"{rest} under {plural(len(scoped) - limit, 'more scope')}")
     top = groups.get("", [])
     if top:
         shown = top[:limit]

@@ -5,6 +5,7 @@ them. The ``ls --json`` shape is a documented, stable contract (README).
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from . import attrs as _attrs
@@ -93,6 +94,60 @@ def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, bri
         for node in _selected_nodes(g, graph, patterns, types, training):
             out.append(op_record(Op(graph, node), with_function=functions, brief=brief))
     return out
+
+
+def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> dict:
+    """Why an ``ls`` selection is empty, with what the user may have meant.
+
+    Returns ``{"types": {type: [closest op types]}`` for types no op has,
+    ``"patterns": {pattern: {"scopes" or "names": [nearest]}}`` for patterns
+    that match no name, ``"pattern_types"``: the op types the patterns do
+    match (when they all match but not with ``types``), ``"in_functions"``:
+    how many ops of function bodies the selection would match (when
+    ``functions`` is off)}. Runs only on a miss, so it may walk every name.
+    """
+    from .errors import closest
+    from .patterns import compile_pattern
+
+    graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
+    names = [node.name for graph in graphs for node in graph.graph_def.node]
+    present = {node.op for graph in graphs for node in graph.graph_def.node}
+    facts: dict = {"types": {}, "patterns": {}, "in_functions": 0}
+    for t in types or ():
+        if t not in present:
+            facts["types"][t] = closest(t, sorted(present))
+    scopes = None
+    for p in patterns or ():
+        if any(map(compile_pattern(p), names)):
+            continue
+        body = p[3:] if p.startswith("re:") else p
+        literal = re.sub(r"\*\*/?|[*?]|\[[^\]]*\]", "", body) if not p.startswith("re:") else \
+            re.sub(r"[\\^$.|?*+()\[\]{}]", "", body)
+        literal = literal.strip("/")
+        wants_scope = body.endswith("/") or body.rsplit("/", 1)[-1] in ("*", "**")
+        if scopes is None:
+            scopes = sorted({n.rsplit("/", k)[0] for n in names for k in range(1, n.count("/") + 1)})
+        near = {}
+        if literal and wants_scope:
+            # Scopes as deep as the one asked for first: "hidden3/*" -> hidden1/, hidden2/.
+            depth = literal.count("/")
+            found = closest(literal, [s for s in scopes if s.count("/") == depth]) or closest(literal, scopes)
+            if found:
+                near["scopes"] = [s + "/" for s in found]
+        if literal and not near:
+            found = closest(literal, names)
+            if found:
+                near["names"] = found
+        facts["patterns"][p] = near
+    if types and patterns and not facts["patterns"]:
+        # Each pattern names something, but not of those types: say which types it does name.
+        preds = [compile_pattern(p) for p in patterns]
+        facts["pattern_types"] = sorted({node.op for graph in graphs for node in graph.graph_def.node
+                                         if any(pr(node.name) for pr in preds)})
+    if not functions and g.library_names:
+        facts["in_functions"] = sum(1 for n in sorted(g.library_names)
+                                    for _ in _function_ops(g.function(n), patterns, types))
+    return facts
 
 
 def _function_ops(graph, patterns, types):

@@ -23,11 +23,13 @@ import gzip
 import os
 import sys
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import FormatError, GraphSurgeonError, RewriteError
 from .formats.protofile import encode_varint
+from .wording import plural
 
 _TF = None
 
@@ -248,27 +250,51 @@ def _has_variables(g) -> bool:
 
 
 # --------------------------------------------------------------------------- inputs
+MNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def mnist_dirs(data_dir=None) -> list[Path]:
+    """Where the MNIST test set is looked for, in order: ``data_dir`` (else ``GS_MNIST_DIR``),
+    then the cache the trainer downloads to (``$GS_CACHE_DIR/mnist``, default
+    ``~/.cache/graphsurgeon/mnist``)."""
+    out = []
+    directory = data_dir or os.environ.get("GS_MNIST_DIR")
+    if directory:
+        out.append(Path(directory))
+    cache = os.environ.get("GS_CACHE_DIR")
+    out.append((Path(cache) if cache else Path.home() / ".cache" / "graphsurgeon") / "mnist")
+    return out
+
+
+def find_mnist_test_set(data_dir=None) -> Path | None:
+    """The first of :func:`mnist_dirs` holding both test files (gzipped or not), or None."""
+    for directory in mnist_dirs(data_dir):
+        if all((directory / name).is_file() or (directory / (name + ".gz")).is_file()
+               for name in MNIST_TEST_FILES):
+            return directory
+    return None
+
+
 def mnist_test_set(data_dir=None):
     """The 10,000 MNIST test images (float32 ``[N, 784]`` in [0, 1]) and labels (int64), or None.
 
     Reads ``t10k-images-idx3-ubyte`` / ``t10k-labels-idx1-ubyte`` (gzipped
-    or not) from ``data_dir`` or ``GS_MNIST_DIR``; None when neither has them.
+    or not) from the first of :func:`mnist_dirs` that has them; None when
+    none has.
     """
     import numpy as np
 
-    directory = data_dir or os.environ.get("GS_MNIST_DIR")
-    if not directory:
+    directory = find_mnist_test_set(data_dir)
+    if directory is None:
         return None
     arrays = []
-    for name, magic in (("t10k-images-idx3-ubyte", 2051), ("t10k-labels-idx1-ubyte", 2049)):
-        for candidate in (Path(directory) / name, Path(directory) / (name + ".gz")):
+    for name, magic in zip(MNIST_TEST_FILES, (2051, 2049)):
+        for candidate in (directory / name, directory / (name + ".gz")):
             if candidate.is_file():
                 raw = candidate.read_bytes()
                 if candidate.suffix == ".gz":
                     raw = gzip.decompress(raw)
                 break
-        else:
-            return None
         if struct.unpack(">I", raw[:4])[0] != magic:
             raise FormatError(candidate, "not an MNIST IDX file")
         if magic == 2051:
@@ -291,9 +317,18 @@ class InputSpec:
 @dataclass
 class Inputs:
     feeds: dict
-    source: str                 # "mnist" or "random (seed N)"
+    source: str                 # "MNIST test set (10,000 images)" or "random (seed N)"
     labels: object = None       # MNIST labels when the images were used
     notes: list = field(default_factory=list)
+    reason: str | None = None   # why the inputs are random (None for MNIST)
+
+    def describe(self) -> str:
+        """One line for people: what the comparison runs on, and why."""
+        if self.labels is not None:
+            return f"the {self.source}"
+        batch = max((len(v) if getattr(v, "ndim", 0) else 1 for v in self.feeds.values()), default=0)
+        text = f"{plural(batch, 'random input')} ({self.source.split('(', 1)[-1].rstrip(')')})"
+        return text + (f": {self.reason}" if self.reason else "")
 
 
 def _pb_field(number: int, payload: bytes) -> bytes:
@@ -367,6 +402,7 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
 
     rng = np.random.default_rng(seed)
     feeds, labels, source = {}, None, f"random (seed {seed})"
+    reason = "no input is a batch of 784-pixel float images (MNIST)"
     mnist = None
     for spec in specs:
         shape = spec.shape
@@ -376,8 +412,10 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
                 mnist = mnist_test_set(mnist_dir) or False
             if mnist:
                 feeds[spec.name] = mnist[0]
-                labels, source = mnist[1], "MNIST test set (10,000 images)"
+                labels, source = mnist[1], f"MNIST test set ({len(mnist[1]):,} images)"
                 continue
+            reason = "no MNIST test set found (" + ("set GS_MNIST_DIR" if not (mnist_dir or os.environ.get(
+                "GS_MNIST_DIR")) else "not in " + ", ".join(str(d) for d in mnist_dirs(mnist_dir))) + ")"
         dims = [1] if shape is None else [
             (batch if i == 0 else 1) if d is None or d < 0 else int(d) for i, d in enumerate(shape)]
         dtype = spec.dtype
@@ -395,7 +433,7 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
             raise RewriteError(f"cannot make an input for {spec.name} of dtype {dtype}",
                                hint="verify by hand in TensorFlow")
         feeds[spec.name] = value
-    return Inputs(feeds, source, labels)
+    return Inputs(feeds, source, labels, reason=None if labels is not None else reason)
 
 
 # --------------------------------------------------------------------------- comparing
@@ -409,6 +447,7 @@ class Comparison:
     original: dict         # original tensor name -> array
     result: dict           # result tensor name -> array
     labels: object = None
+    inputs_reason: str | None = None   # why the inputs are random (None for MNIST)
 
     @property
     def max_diff(self) -> float:
@@ -430,13 +469,14 @@ class Comparison:
         return float(np.mean(np.argmax(values, axis=1) == self.labels))
 
     def as_dict(self) -> dict:
-        return {"inputs": self.source, "tolerance": self.tolerance, "ok": self.ok,
+        return {"inputs": self.source, "inputs_reason": self.inputs_reason, "tolerance": self.tolerance, "ok": self.ok,
                 "max_abs_diff": dict(self.outputs),
                 "accuracy": {k: self.accuracy(k) for k in self.outputs if self.accuracy(k) is not None}}
 
 
 def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e-5,
-            seed: int = 0, mnist_dir=None, fixed: dict | None = None) -> Comparison:
+            seed: int = 0, mnist_dir=None, fixed: dict | None = None,
+            progress: Callable[[str, str], None] | None = None) -> Comparison:
     """Run ``original`` and ``result`` on the same inputs; the largest difference per output.
 
     Args:
@@ -447,6 +487,10 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
         tolerance: largest absolute difference allowed.
         fixed: ``{original tensor name: value}`` fed to the original only
             (placeholders the rewrite pinned with ``--set``).
+        progress: called as ``progress("inputs", text)`` once the inputs are
+            chosen (what they are and, when random, why), then
+            ``progress("step", text)`` before each slow step (loading
+            TensorFlow, running each graph). The library prints nothing.
     """
     import numpy as np
 
@@ -456,14 +500,21 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
         from . import dtypes
 
         specs.append(InputSpec(name, dtypes.base(tensor.dtype) or "float32", tensor.shape))
+    say = progress or (lambda kind, text: None)
     made = make_inputs(specs, seed=seed, mnist_dir=mnist_dir, examples=example_features(result.graph_def))
+    say("inputs", made.describe())
     fetch_a = list(outputs)
     feeds_a = dict(made.feeds)
     for name, value in (fixed or {}).items():
         feeds_a[name] = np.asarray(value)
+    if _TF is None:
+        say("step", "loading TensorFlow")
+        tf()
+    say("step", "running the original in TensorFlow")
     values_a = run_model(original, feeds_a, fetch_a)
     feeds_b = {inputs[k]: v for k, v in made.feeds.items()}
     fetch_b = [outputs[k] for k in fetch_a]
+    say("step", "running the result in TensorFlow")
     values_b = run_graph_def(result.graph_def, feeds_b, fetch_b)
     diffs = {}
     for name, a, b in zip(fetch_b, values_a, values_b):
@@ -475,16 +526,17 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
         else:
             diffs[name] = 0.0 if np.array_equal(a, b) else float("inf")
     return Comparison(diffs, tolerance, made.source, dict(zip(fetch_a, values_a)), dict(zip(fetch_b, values_b)),
-                      made.labels)
+                      made.labels, made.reason)
 
 
 def verify(original, result, outputs: list[str], tolerance: float = 1e-5, fixed: dict | None = None,
-           seed: int = 0, mnist_dir=None) -> Comparison:
+           seed: int = 0, mnist_dir=None, progress: Callable[[str, str], None] | None = None) -> Comparison:
     """Compare a rewrite with its original on the result's inputs (same names on both sides).
 
     The inputs are the result's ``Placeholder`` ops (and unpinned
     ``PlaceholderWithDefault`` ones are left at their defaults). Raises
-    nothing on a difference: look at :attr:`Comparison.ok`.
+    nothing on a difference: look at :attr:`Comparison.ok`. ``progress``: as
+    for :func:`compare`.
     """
     from . import dtypes
 
@@ -497,4 +549,4 @@ def verify(original, result, outputs: list[str], tolerance: float = 1e-5, fixed:
         raise RewriteError(f"cannot verify: input {missing[0]} of the result is not in the original")
     del dtypes
     return compare(original, result, {o: o for o in outputs}, inputs, tolerance, seed, mnist_dir,
-                   {f"{k}:0": v for k, v in (fixed or {}).items()})
+                   {f"{k}:0": v for k, v in (fixed or {}).items()}, progress)

@@ -4,6 +4,8 @@ The MNIST files and the corpus of real models stay outside the repository
 (``../shared``); ``.ci/run`` points at them with ``GS_MNIST_DIR`` and
 ``GS_CORPUS_DIR``. Without them the tests that need them are skipped with a
 message, except under CI (``CI=true``) where a missing data set is a failure.
+A variable set to the empty string means "no data", even when ``../shared``
+exists.
 """
 from __future__ import annotations
 
@@ -17,7 +19,12 @@ FIXTURES = ROOT / "fixtures" / "models"
 
 
 def _shared_dir(var: str, default: Path) -> Path | None:
+    """The directory ``var`` names; unset, the one beside the clone (``../shared``); set but
+    empty, none at all: ``GS_MNIST_DIR= GS_CORPUS_DIR= ./dev.sh test`` runs the suite as a
+    fresh clone without the data does (tests/test_without_data.py checks that mode)."""
     value = os.environ.get(var)
+    if value is not None and not value.strip():
+        return None
     path = Path(value) if value else default
     return path if path.is_dir() else None
 

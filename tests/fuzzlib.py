@@ -42,7 +42,10 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 FIXTURES = ROOT / "fixtures" / "models"
-CORPUS = Path(os.environ.get("GS_CORPUS_DIR") or ROOT.parent / "shared" / "corpus")
+# As tests/conftest.py: unset means ../shared/corpus, set but empty means no corpus
+# (os.devnull is no directory: every corpus case is left out).
+_CORPUS_ENV = os.environ.get("GS_CORPUS_DIR")
+CORPUS = ROOT.parent / "shared" / "corpus" if _CORPUS_ENV is None else Path(_CORPUS_ENV.strip() or os.devnull)
 
 # Per-case bound: a whole read (load + every entry point) of the largest
 # corpus model takes about a second; anything ten times that is a hang.

@@ -192,6 +192,59 @@ def test_ls_functions_and_tree(sm2, tf1, tmp_path):
     assert code == 0 and any(line.startswith("hidden1/") for line in out.splitlines())
 
 
+def test_ls_functions_tensors_prints_a_dash_for_the_top_level(sm2, tmp_path):
+    code, out, err = run_cli("ls", sm2, "--functions", "--tensors", tmp_path=tmp_path)
+    assert code == 0, err
+    rows = [line.split() for line in out.splitlines()]
+    top = [r for r in rows if r[1] == "serving_default_X:0"]
+    assert top and top[0][0] == "-", top
+    assert not any("None" in r for r in rows)
+    assert any(r[0] == "__inference_serve_129" for r in rows)
+
+
+# ---------------------------------------------------------------- an empty selection says so
+def test_ls_without_a_match_says_so_with_the_nearest_names(tf1, sm2, tmp_path):
+    """Exit 1 (a failed lookup, as grep and as an exact name that names nothing), one error line
+    on stderr with what was probably meant; the listing itself stays empty (JSON: an empty list)."""
+    code, out, err = run_cli("ls", tf1, "--type", "Varible", tmp_path=tmp_path)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: no op matches --type Varible in ") and "did you mean VariableV2?" in err
+    assert len(err.splitlines()) == 1
+    code, out, err = run_cli("ls", tf1, "hidden3/*", tmp_path=tmp_path)
+    assert (code, out) == (1, "")
+    assert err.startswith("error: no op matches 'hidden3/*' in ")
+    assert "nearest scopes: hidden1/, hidden2/)" in err
+    code, out, err = run_cli("ls", tf1, "hidden3/*", "--json", tmp_path=tmp_path)
+    assert code == 1 and json.loads(out)["ops"] == [] and "nearest scopes: hidden1/, hidden2/" in err
+    code, out, err = run_cli("ls", tf1, "hidden3/*", "--tensors", "--json", tmp_path=tmp_path)
+    assert code == 1 and json.loads(out)["tensors"] == [] and err.startswith("error: no op matches")
+    code, out, err = run_cli("ls", tf1, "hidden3/*", "--count", tmp_path=tmp_path)
+    assert code == 1 and out.strip() == "0" and err.startswith("error: no op matches")
+    # Names that exist, of other types; a name typed as a tensor.
+    code, _, err = run_cli("ls", tf1, "hidden1/*", "--type", "Elu", tmp_path=tmp_path)
+    assert code == 1 and "the pattern matches only BiasAdd, MatMul, VariableV2" in err
+    code, _, err = run_cli("ls", tf1, "X:0", tmp_path=tmp_path)
+    assert code == 1 and "nearest names: X)" in err
+    # TF2: the network lives in function bodies.
+    code, _, err = run_cli("ls", sm2, "--type", "MatMul", tmp_path=tmp_path)
+    assert code == 1 and "3 ops of function bodies match: add --functions" in err
+    # A match is not a miss; neither is listing an empty selection of nothing in particular.
+    code, out, err = run_cli("ls", tf1, "hidden1/*", "--type", "MatMul", tmp_path=tmp_path)
+    assert code == 0 and out.split()[0] == "hidden1/MatMul" and err == ""
+
+
+def test_info_refuses_a_tag_for_a_meta_graph(tf1, frozen, tmp_path):
+    for model in (tf1, tf1.parent):
+        code, out, err = run_cli("info", model, "--tag", "serve", tmp_path=tmp_path)
+        assert (code, out) == (1, "")
+        assert err.startswith(f"error: {tf1}: is a MetaGraphDef, which has no tag sets (asked for tag 'serve')")
+        assert len(err.splitlines()) == 1
+    code, _, err = run_cli("info", frozen, "--tag", "serve", tmp_path=tmp_path)
+    assert code == 1 and "is a GraphDef, which has no tags" in err
+    with pytest.raises(gs.FormatError, match="no tag sets"):
+        gs.load(tf1, tag="serve")
+
+
 def test_show_and_info(tf1, sm2, tmp_path):
     op = ok_json("show", tf1, "hidden1/MatMul", tmp_path=tmp_path)
     assert op["kind"] == "op" and op["type"] == "MatMul"

@@ -128,7 +128,7 @@ def test_collections_equal_tensorflows_for_every_fixture_and_corpus_model():
     for path in paths:
         graphs[path] = gs.load(path)  # an unreadable fixture fails here, it is not skipped
     oracle = _run_tf(TF_COLLECTIONS, json.dumps([_tf_file(g) for g in graphs.values()]))
-    checked = 0
+    checked = {path: 0 for path in paths}
     for path, g in graphs.items():
         theirs = oracle[_tf_file(g)[0]]
         ours = {name: c for name, c in g.collections.items() if c.kind and len(c)}
@@ -137,8 +137,16 @@ def test_collections_equal_tensorflows_for_every_fixture_and_corpus_model():
             assert _ours(coll) == theirs[name], (path, name)
             assert {KIND_OF[k] for k, _ in theirs[name]} == {coll.kind}, (path, name)
             assert coll.unresolved == []
-            checked += 1
-    assert checked >= 30  # 6 fixtures x ~7 + the corpus: make sure the loop ran
+            checked[path] += 1
+    # The loop ran on every model present: each one has collections to compare, and the
+    # totals are what the fixtures (28 today) and, when present, the corpus (26) hold.
+    assert [p for p, n in checked.items() if n == 0] == []
+    fixtures = set(fixture_models(graphdefs=False))
+    assert sum(n for p, n in checked.items() if p in fixtures) >= 25
+    corpus = corpus_models(graphdefs=False)
+    assert len(paths) == len(fixtures) + len(corpus)
+    if corpus:
+        assert sum(n for p, n in checked.items() if p not in fixtures) >= 20
 
 
 def test_collection_api_returns_ops_and_tensors_in_order():

@@ -94,3 +94,20 @@ def test_cli_fold_bn_verifies_and_writes(tmp_path, mnist_dir):
                             "--tolerance", "0")
     assert code == 1 and "verification failed" in text and not failed.exists()
     assert sum(line.startswith("error:") for line in text.splitlines()) == 1
+
+
+def test_failed_verification_prints_json_too(tmp_path):
+    """--json on a failed --verify: the verification as JSON (written null), the error on stderr, exit 1."""
+    import subprocess
+    import sys
+
+    _frozen_fixture()
+    out = tmp_path / "never.pb"
+    proc = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "fold-bn",
+                           str(FIXTURES / "mnist_bn_elu_frozen.pb"), "-o", str(out), "--verify", "--tolerance", "0",
+                           "--json"], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert proc.returncode == 1 and not out.exists()
+    data = json.loads(proc.stdout)
+    assert data["written"] is None and data["verify"]["ok"] is False and data["verify"]["max_abs_diff"]
+    assert proc.stderr.splitlines()[-1].startswith("error: verification failed")

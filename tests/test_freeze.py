@@ -214,4 +214,118 @@ def test_verify_keeps_stderr_clean(tmp_path):
                            "--outputs", "logits", "-o", str(tmp_path / "f.pb"), "--verify"],
                           capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == "", proc.stderr
+    # Only our own note on where the inputs come from (see the next test).
+    assert [line for line in proc.stderr.splitlines() if not line.startswith("verifying on ")] == [], proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def _verify_env(tmp_path, mnist=None) -> dict:
+    """No GS_MNIST_DIR; an empty trainer cache, or one holding the MNIST test files of ``mnist``."""
+    env = {k: v for k, v in os.environ.items() if k not in ("GS_MNIST_DIR", "GRAPHSURGEON_DEBUG")}
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", GS_CACHE_DIR=str(tmp_path / "cache"))
+    (tmp_path / "cache" / "mnist").mkdir(parents=True)
+    if mnist is not None:
+        for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+            (tmp_path / "cache" / "mnist" / name).symlink_to(Path(mnist) / name)
+    return env
+
+
+def test_verify_says_where_its_inputs_come_from_and_why(tmp_path):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "graphsurgeon.cli.main", "freeze", str(_fixture("mnist_bn_elu_tf1")),
+            "--outputs", "logits", "-o", str(tmp_path / "f.pb"), "--verify"]
+    proc = subprocess.run(args + ["--json"], capture_output=True, text=True, timeout=600, env=_verify_env(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    # Piped stderr: the note alone, no status line.
+    assert proc.stderr == "verifying on 16 random inputs (seed 0): no MNIST test set found (set GS_MNIST_DIR)\n"
+    verify = json.loads(proc.stdout)["verify"]
+    assert verify["inputs"] == "random (seed 0)"
+    assert verify["inputs_reason"] == "no MNIST test set found (set GS_MNIST_DIR)"
+    # A GraphDef whose input is not an image batch: a different reason.
+    from graphsurgeon import runtime
+
+    made = runtime.make_inputs([runtime.InputSpec("x:0", "float32", (None, 3))], seed=1)
+    assert made.describe() == "16 random inputs (seed 1): no input is a batch of 784-pixel float images (MNIST)"
+    made = runtime.make_inputs([runtime.InputSpec("x:0", "float32", (None, 784))], mnist_dir=tmp_path / "none")
+    cache = Path(os.environ["GS_CACHE_DIR"]) if os.environ.get("GS_CACHE_DIR") else \
+        Path.home() / ".cache" / "graphsurgeon"
+    if made.labels is None:   # unless this machine's cache holds MNIST
+        assert made.reason == f"no MNIST test set found (not in {tmp_path / 'none'}, {cache / 'mnist'})"
+
+
+def test_verify_finds_mnist_in_the_trainers_cache(tmp_path, mnist_dir):
+    """Without GS_MNIST_DIR, the cache fixtures.train downloads to is used (and said)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "freeze", str(_fixture("mnist_bn_elu_tf1")),
+                           "--outputs", "logits", "-o", str(tmp_path / "f.pb"), "--verify", "--json"],
+                          capture_output=True, text=True, timeout=600, env=_verify_env(tmp_path, mnist_dir))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "verifying on the MNIST test set (10,000 images)\n"
+    verify = json.loads(proc.stdout)["verify"]
+    assert verify["inputs"].startswith("MNIST") and verify["inputs_reason"] is None and verify["accuracy"]
+
+
+def _on_a_terminal(fn):
+    """Run ``fn`` with sys.stderr on a pseudo-terminal; what the terminal received."""
+    import pty
+    import sys
+
+    master, slave = pty.openpty()
+    saved = sys.stderr
+    sys.stderr = open(slave, "w", closefd=False)
+    try:
+        fn()
+        sys.stderr.flush()
+    finally:
+        sys.stderr = saved
+    import select
+
+    os.close(slave)
+    out = b""
+    while select.select([master], [], [], 0.2)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return out.decode()
+
+
+def test_status_line_shows_slow_steps_on_a_terminal_only():
+    import time
+
+    from graphsurgeon.cli.common import StatusLine
+
+    def slow():
+        with StatusLine(delay=0.2, interval=0.05) as status:
+            status.progress("inputs", "verifying on 16 random inputs")
+            status.progress("step", "loading TensorFlow")
+            time.sleep(0.5)
+            status.progress("step", "running the result")
+            time.sleep(0.3)
+
+    seen = _on_a_terminal(slow)
+    assert seen.startswith("verifying on 16 random inputs\r\n"), repr(seen)
+    assert "\rloading TensorFlow ... 0 s\x1b[K" in seen and "\rrunning the result ... " in seen, repr(seen)
+    assert seen.endswith("\r\x1b[K"), repr(seen)   # cleared at the end
+
+    def quick():
+        with StatusLine(delay=5) as status:
+            status.set("loading TensorFlow")
+            time.sleep(0.2)
+
+    assert _on_a_terminal(quick) == ""                 # nothing for work under the delay
+
+    def disabled():
+        with StatusLine(enabled=False, delay=0) as status:   # --json
+            status.set("loading TensorFlow")
+            time.sleep(0.3)
+
+    assert _on_a_terminal(disabled) == ""

@@ -1,9 +1,25 @@
-"""The README's examples run: its python blocks in order, its console commands."""
+"""The README's examples run: its python blocks in order, its console commands, every command's
+documented JSON keys, and the chapter's workflow section from training to exploring.
+
+The README is cut into sections at its headings. Three kinds of sections are
+run differently:
+- "### `CMD --json`" subsections: each console command runs (in order, in one
+  temporary directory) and its JSON's top-level keys must be exactly those of
+  the key table that follows it (keys whose meaning starts with "(when" or
+  "(only" may be absent);
+- the chapter's workflow section: its sh commands and its python block run
+  in order, with one short epoch (needs MNIST);
+- everything else: python blocks run in one namespace without TensorFlow,
+  console blocks run command by command in one temporary directory each.
+Outputs under ``build/`` go to the temporary directory, never into the repository.
+"""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +30,39 @@ from conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
+WORKFLOW = "## The chapter's workflow: reusing pretrained layers"
+JSON_HEADING = re.compile(r"^### `(.+?) --json`$")
+EXE = Path(sys.executable).parent / "graphsurgeon"
+
+
+def _sections() -> list[tuple[str, str]]:
+    """(heading, body) for every heading of the README, fenced blocks kept whole."""
+    out, heading, lines, fenced = [], "", [], False
+    for line in README.splitlines(keepends=True):
+        if line.startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("#"):
+            out.append((heading, "".join(lines)))
+            heading, lines = line.strip(), []
+        else:
+            lines.append(line)
+    out.append((heading, "".join(lines)))
+    return out
+
+
+SECTIONS = _sections()
+
+
+def _blocks(body: str) -> list[tuple[str, str]]:
+    return re.findall(r"```(\w+)\n(.*?)```", body, re.S)
+
+
+def _plain_sections():
+    """Sections run the ordinary way: not the workflow, not a JSON subsection."""
+    for heading, body in SECTIONS:
+        if heading == WORKFLOW or JSON_HEADING.match(heading):
+            continue
+        yield heading, body
 
 
 def test_readme_starts_with_the_two_commands():
@@ -24,33 +73,178 @@ def test_readme_starts_with_the_two_commands():
     assert "exec ./dev.sh test" in ci
 
 
+def test_sections_are_found():
+    headings = [h for h, _ in SECTIONS]
+    assert WORKFLOW in headings
+    assert sum(bool(JSON_HEADING.match(h)) for h in headings) >= 10
+
+
 def test_python_examples_run(monkeypatch):
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    code = [body for lang, body in BLOCKS if lang == "python"]
+    code = [body for _, section in _plain_sections() for lang, body in _blocks(section) if lang == "python"]
     assert code
     for body in code:
         exec(compile(body, "README.md", "exec"), namespace)
     assert "tensorflow" not in sys.modules or os.environ.get("GS_ALLOW_TF_IN_README")
 
 
-def _console_commands():
-    for lang, body in BLOCKS:
-        if lang != "console":
-            continue
-        for line in body.splitlines():
-            if line.startswith("$ graphsurgeon "):
-                yield line[2:]
+def _commands(body: str) -> list[str]:
+    return [line[2:] for line in body.splitlines() if line.startswith("$ graphsurgeon ")]
 
 
-@pytest.mark.parametrize("command", list(_console_commands()))
-def test_console_examples_run(command, tmp_path):
+def _console_blocks():
+    for heading, section in _plain_sections():
+        for lang, body in _blocks(section):
+            if lang == "console" and _commands(body):
+                yield _commands(body)
+
+
+def _argv(command: str, tmp_path: Path) -> list[str]:
     argv = shlex.split(command)
-    exe = Path(sys.executable).parent / "graphsurgeon"
-    argv[0] = str(exe) if exe.exists() else argv[0]
-    # Outputs go to a temporary directory, never into the repository.
-    argv = [str(tmp_path / Path(a).name) if a.startswith("build/") else a for a in argv]
-    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() or any(p.exists() for p in tmp_path.iterdir())
+    if argv[0] == "graphsurgeon" and EXE.exists():
+        argv[0] = str(EXE)
+    elif argv[0] == "python":
+        argv[0] = sys.executable
+    return [str(tmp_path / a[len("build/"):]) if a.startswith("build/") else a for a in argv]
+
+
+def _run(command: str, tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    """One README command; ``diff`` may exit 1 (the graphs differ), anything else must exit 0."""
+    argv = _argv(command, tmp_path)
+    proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    allowed = (0, 1) if argv[1] == "diff" else (0,)
+    assert proc.returncode in allowed, f"{command}: exit {proc.returncode}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
+    return proc
+
+
+@pytest.mark.parametrize("commands", list(_console_blocks()), ids=lambda c: c[0][13:60])
+def test_console_examples_run(commands, tmp_path):
+    """The commands of one block, in order in one directory (a diff may read what a prune wrote)."""
+    for command in commands:
+        before = set(tmp_path.rglob("*"))
+        proc = _run(command, tmp_path)
+        assert proc.stdout.strip() or set(tmp_path.rglob("*")) - before, command
+
+
+# ---------------------------------------------------------------- JSON: documented keys == printed keys
+def _json_docs():
+    """(subsection, [(command, {key: optional})]): each console command and the key table after it."""
+    for heading, body in SECTIONS:
+        if not JSON_HEADING.match(heading):
+            continue
+        pairs, command = [], None
+        for part in re.split(r"(```console\n.*?```)", body, flags=re.S):
+            if part.startswith("```console"):
+                commands = _commands(part[len("```console\n"):-3])
+                assert len(commands) == 1, f"{heading}: one command per console block"
+                command = commands[0]
+                continue
+            rows = re.findall(r"^\| `([^`]+)` \| (.*) \|$", part, re.M)
+            if rows:
+                assert command, f"{heading}: a key table without its command"
+                pairs.append((command, {key: meaning.startswith(("(when", "(only")) for key, meaning in rows}))
+                command = None
+        yield heading, pairs
+
+
+JSON_DOCS = list(_json_docs())
+
+
+def _command_name(command: str) -> str:
+    """``graphsurgeon collections show MODEL ...`` -> ``collections show``; ``collections MODEL`` lists."""
+    words = []
+    for word in command.split()[1:]:
+        if "/" in word or word.startswith("-") or "." in word:
+            break
+        words.append(word)
+    return "collections ls" if words == ["collections"] else " ".join(words)
+
+
+def test_every_command_with_json_has_its_section(tmp_path):
+    """Each command (and collections subcommand) with a --json option is documented with a key table."""
+    import click
+
+    from graphsurgeon.cli.main import cli
+
+    ctx = click.Context(cli)
+    names = []
+    for name in cli.list_commands(ctx):
+        command = cli.get_command(ctx, name)
+        subs = [(f"{name} {s}", command.commands[s]) for s in command.commands] \
+            if isinstance(command, click.Group) else [(name, command)]
+        names += [n for n, c in subs if any("--json" in p.opts for p in c.params)]
+    documented = {_command_name(command) for _, pairs in JSON_DOCS for command, _ in pairs}
+    # rm and rename print what add prints (the README says so): checked here instead of two more tables.
+    assert "`collections rm` and `collections rename` print what `add` prints." in README
+    meta = "fixtures/models/mnist_bn_elu_tf1"
+    add = json.loads(_run(f"graphsurgeon collections add {meta} c X:0 -o build/a.meta --json", tmp_path).stdout)
+    rm = json.loads(_run(f"graphsurgeon collections rm {meta} my_important_ops X:0 -o build/b.meta --json",
+                         tmp_path).stdout)
+    rename = json.loads(_run(f"graphsurgeon collections rename {meta} train_op t -o build/c.meta --json",
+                             tmp_path).stdout)
+    assert set(add) == set(rm) == set(rename)
+    documented |= {"collections rm", "collections rename"}
+    assert sorted(set(names) - documented) == []
+    assert "render" not in names  # it writes a picture; the README says so
+
+
+@pytest.mark.parametrize("heading,pairs", JSON_DOCS, ids=[h[5:-8] for h, _ in JSON_DOCS])
+def test_documented_json_keys_are_the_printed_ones(heading, pairs, tmp_path):
+    assert pairs, f"{heading}: no command with a key table"
+    for command, keys in pairs:
+        assert " --json" in command, command
+        data = json.loads(_run(command, tmp_path).stdout)
+        required = {k for k, optional in keys.items() if not optional}
+        assert required <= set(data), (command, sorted(required - set(data)))
+        assert set(data) <= set(keys), (command, "undocumented", sorted(set(data) - set(keys)))
+
+
+# ---------------------------------------------------------------- the chapter's workflow
+# One short epoch instead of the documented ones; each substitution must apply.
+QUICK = [
+    ("python -m fixtures.train --digits 0-4", "python -m fixtures.train --digits 0-4 --epochs 1 --train-limit 5000 "
+                                              "--lr 0.5 --quiet"),
+    ("n_epochs, batch_size = 20, 50", "n_epochs, batch_size = 1, 50"),
+]
+
+
+@pytest.mark.slow
+def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
+    body = dict(SECTIONS)[WORKFLOW]
+    blocks = _blocks(body)
+    assert [lang for lang, _ in blocks] == ["sh", "sh", "python", "sh"]
+    text = "\n".join(f"```{lang}\n{code}```" for lang, code in blocks)
+    for old, new in QUICK:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    env = {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    outputs = {}
+    for lang, code in _blocks(text):
+        code = code.replace('"build/', f'"{tmp_path}/')
+        if lang == "python":
+            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=600)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            outputs["python"] = proc.stdout
+            continue
+        for line in code.splitlines():
+            line = line.split("  #")[0].strip()
+            if not line:
+                continue
+            argv = _argv(line, tmp_path)
+            if argv[1] == "render" and shutil.which("dot") is None:
+                argv += ["--format", "dot"]
+            proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            allowed = (0, 1) if argv[1] == "diff" else (0,)
+            assert proc.returncode in allowed, f"{line}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+            outputs[line.split()[1]] = proc.stdout
+    accuracy = float(re.search(r"5-9 test accuracy: ([\d.]+)", outputs["python"]).group(1))
+    print(f"\n5-9 test accuracy after one epoch on a one-epoch base: {accuracy:.3f}")
+    assert 0.2 < accuracy <= 1.0   # one epoch on a one-epoch base: better than chance
+    assert (tmp_path / "my5to9_trained.ckpt.index").is_file()
+    assert "new_outputs/MatMul" in outputs["ls"] and "removed" in outputs["diff"]
+    assert (tmp_path / "my5to9.svg").is_file() or shutil.which("dot") is None
+    assert {p.name for p in (tmp_path / "tb").iterdir()} == {"base0to4", "my5to9"}

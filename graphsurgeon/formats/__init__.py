@@ -74,13 +74,18 @@ def read_model(path, tag: str | None = None) -> Model:
     """
     given = Path(path)
     try:
-        return _read(given, tag)
+        model = _read(given, tag)
     except OSError as exc:  # a name too long, a permission: about the path, not a bug
         raise FormatError(given, f"cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
         if "null" in str(exc):  # os.stat refuses NUL bytes in paths
             raise FormatError(given, "path holds a NUL byte") from None
         raise
+    if tag is not None and model.format == "meta":
+        # A .meta holds one MetaGraphDef: a tag would silently choose nothing.
+        raise FormatError(model.file, f"is a MetaGraphDef, which has no tag sets (asked for tag {tag!r})",
+                          hint="tags choose a graph inside a SavedModel")
+    return model
 
 
 def _read(given: Path, tag: str | None) -> Model:

@@ -43,6 +43,7 @@ from .. import protos
 from ..errors import FormatError, NotFoundError
 from .protofile import _varint as _protofile_varint
 from .protofile import open_regular
+from ..wording import plural
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -447,7 +448,7 @@ class BundleReader:
         self.close()
 
     def __repr__(self):
-        return f"<BundleReader {self.prefix}: {len(self)} tensors in {self.num_shards} shard(s)>"
+        return f"<BundleReader {self.prefix}: {plural(len(self), 'tensor')} in {plural(self.num_shards, 'shard')}>"
 
 
 def _numpy_dtype(dtype: str | None):

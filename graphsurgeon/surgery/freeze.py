@@ -57,6 +57,7 @@ from ..signatures import signature_outputs
 from ..values import from_numpy
 from ..vocabulary import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, PLACEHOLDER_TYPES, REF_VARIABLE_TYPES,
                           SWITCH_OPS)
+from ..wording import plural
 from .contract import ensures
 from .prune import prune
 
@@ -391,8 +392,8 @@ def _resolve_conds(run: _Run) -> None:
             g.add_op(_const_node(index_name, _scalar_tensor(position, "int32"), "int32", device))
             g.rewire(f"{name}:1", index_name)
             run.replaced.add(name)
-    run.changes.notes.append(f"resolved {resolved} Switch op(s) with a constant predicate; "
-                             f"{len(dead_ops)} op(s) on dead branches dropped")
+    run.changes.notes.append(f"resolved {plural(resolved, 'Switch op')} with a constant predicate; "
+                             f"{plural(dead_ops, 'op')} on dead branches dropped")
 
 
 # --------------------------------------------------------------------------- control edges and liveness
@@ -559,7 +560,7 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
     if not wanted:
         return
     if checkpoint is None:
-        raise RewriteError(f"the outputs read {len(wanted)} variable(s) (e.g. {next(iter(wanted))}) "
+        raise RewriteError(f"the outputs read {plural(wanted, 'variable')} (e.g. {next(iter(wanted))}) "
                            "but there is no checkpoint", hint="give --checkpoint PREFIX")
     reader = open_checkpoint(checkpoint)
     total = 0
@@ -609,7 +610,7 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
                 g.rewire(f"{name}:0", _text(*source))
                 run.replaced.add(name)
     run.changes.changed.extend(run.frozen)
-    run.changes.notes.append(f"{len(run.frozen)} variable(s) turned into constants ({total:,} bytes read "
+    run.changes.notes.append(f"{plural(run.frozen, 'variable')} turned into constants ({plural(total, 'byte')} read "
                              f"from {checkpoint})")
 
 

@@ -25,6 +25,7 @@ from .. import names as _names
 from ..changes import Changes
 from ..errors import RewriteError, UsageError
 from ..graph import Graph, Tensor, format_shape
+from ..wording import plural
 
 __all__ = ["prune", "needed_ops"]
 
@@ -280,8 +281,8 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
 
     changes = Changes()
     if kept_for_variables:
-        changes.notes.append(f"kept {len(full) - walked_for_outputs} ops that the kept variables' initializers need "
-                             "(keep_initializers=False drops them)")
+        changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
+                             "initializers need (not keeping the initializers drops them)")
     for t in cut_names:
         if _names.split_tensor_name(t) not in placeholders:
             changes.notes.append(f"input {t} is not needed by the outputs; no placeholder was made for it")
