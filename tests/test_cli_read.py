@@ -325,8 +325,8 @@ def test_networkx_keeps_one_edge_per_input():
     assert [c.name for c in g.tensor("x:0").consumers] == ["add"]
 
 
+# render's -o replaces an existing picture (DESIGN.md): tests/test_render.py checks that.
 @pytest.mark.parametrize("argv", [
-    ["render", "fixtures/models/mnist_bn_elu_tf1", "--format", "dot"],
     ["freeze", "fixtures/models/mnist_bn_elu_tf1", "--outputs", "logits:0"],
     ["fold-bn", "fixtures/models/mnist_bn_elu_frozen.pb"],
 ])
