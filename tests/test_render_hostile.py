@@ -216,11 +216,17 @@ def test_3000_level_scopes_render_in_seconds(tmp_path):
     assert run.returncode == 0 and took < 10, (took, run.stderr)
     ET.parse(tmp_path / "chain.svg")
     # --depth 0 would draw 3,000 nested frames: refused, at once and in one line, not out of memory.
-    for args, words in ((["--depth", "0"], "--max-nodes 500"), (["--depth", "0", "--max-nodes", "5000"], "nested")):
+    # The suggested depth is one that works: 500 nodes, frames 499 deep, would be refused next.
+    for args, words in ((["--depth", "0"], "--max-nodes 500 (collapse more with --depth 201,"),
+                        (["--depth", "0", "--max-nodes", "5000"], "nested 2,999 deep"),
+                        (["--depth", "201"], "wrote")):
         run, took = _render(chain, tmp_path / "chain0.svg", *args)
+        if words == "wrote":
+            assert run.returncode == 0 and took < 10 and run.stdout.startswith("wrote"), (took, run.stderr)
+            break
         assert run.returncode == 2 and took < 10, (took, run.stderr)
         assert run.stderr.startswith("error: ") and len(run.stderr.splitlines()) == 1 and words in run.stderr
-    assert not (tmp_path / "chain0.svg").exists()
+        assert not (tmp_path / "chain0.svg").exists()
 
 
 @needs_dot

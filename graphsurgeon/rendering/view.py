@@ -270,7 +270,8 @@ def _deeper(place: scopes.Placement):
 
 def _too_many(g, place: scopes.Placement, count: int, depth: int, max_nodes: int) -> UsageError:
     """The refusal for an explicit --depth that draws too much, with the deepest depth that fits."""
-    fitting = [d for d in [1] + place.candidate_depths(2) if d < depth or depth == 0]
+    # Frames nest at most depth - 1 deep: a suggestion must pass that check too.
+    fitting = [d for d in [1] + place.candidate_depths(2) if (d < depth or depth == 0) and d <= MAX_NESTING + 1]
     lo, hi, best = 0, len(fitting) - 1, None
     while lo <= hi:  # counts grow with depth: bisect for the deepest depth that fits
         mid = (lo + hi) // 2
@@ -344,7 +345,8 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
     deepest = max(nesting.values(), default=0)
     if deepest > MAX_NESTING:  # only --depth 0 or --expand get here: the automatic depth draws far less
         raise UsageError(f"scopes nested {deepest:,} deep: more than Graphviz can lay out ({MAX_NESTING})",
-                         hint="collapse with --depth N (or leave --depth out), or draw one part with --scope SCOPE")
+                         hint=f"collapse with --depth {MAX_NESTING} or less (or leave --depth out), or draw one "
+                              "part with --scope SCOPE")
     info = {}
     for c in frames:
         up = parent[c]
