@@ -50,6 +50,8 @@ def command(model, tag, output, fmt, depth, expand, collapse, scope, between, tr
     or a smaller --depth. Hover a node in the SVG for its full name, type
     and shapes.
     """
+    if rendering.output_format(output, fmt) != "dot":
+        rendering.find_dot()  # before any work: a missing dot is the user's first thing to fix
     g = load(model, tag)
     _refuse_model_as_output(g, model, output)
     start = time.perf_counter()

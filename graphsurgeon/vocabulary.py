@@ -126,8 +126,9 @@ _GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter
 def _compute_training_machinery(g) -> frozenset:
     """Names of the ops that exist for training, saving and initialising, not for inference.
 
-    The predicate behind ``render(..., no_training=True)`` and
-    ``graphsurgeon render --no-training``. An op is machinery when
+    What ``render`` leaves out unless asked (``render(g, training=True)``,
+    ``graphsurgeon render --training``), and draws in the training colour
+    when asked. An op is machinery when
 
     1. its name scope says so: a ``gradients``/``gradients_N`` scope, a
        ``save``/``save_N`` scope (the Saver), an ``Initializer`` scope

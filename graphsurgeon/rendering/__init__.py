@@ -128,7 +128,7 @@ def write(g, path, format: str | None = None, *, timeout: float | None = None, *
         OutputError: ``dot`` is missing (with how to install it), fails or times out.
     """
     path = Path(path)
-    if _format(path, format) != "dot":
+    if output_format(path, format) != "dot":
         find_dot()  # before any work: a missing dot is the user's first thing to fix
     rankdir = options.pop("rankdir", "TB")
     legend = options.pop("legend", True)
@@ -141,7 +141,7 @@ def write_view(v: View, path, format: str | None = None, *, rankdir: str = "TB",
     from ..formats.protofile import atomic_write
 
     path = Path(path)
-    fmt = _format(path, format)
+    fmt = output_format(path, format)
     rankdir = rankdir.upper()
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
@@ -151,7 +151,9 @@ def write_view(v: View, path, format: str | None = None, *, rankdir: str = "TB",
     return path
 
 
-def _format(path: Path, format: str | None) -> str:
+def output_format(path, format: str | None = None) -> str:
+    """The format to write: ``format``, else the file's extension (``gv`` is dot), else svg; UsageError if unknown."""
+    path = Path(path)
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if fmt == "gv":
         fmt = "dot"
@@ -182,4 +184,4 @@ def notebook_bundle(g) -> dict:
 
 __all__ = ["notebook_bundle", "render", "write", "write_view", "svg", "view", "View", "training_machinery",
            "ops_between", "scope_ops", "serving_function", "all_scopes", "to_digraph", "node_ids", "run_dot",
-           "find_dot", "FORMATS", "MAX_NODES", "TARGET_NODES"]
+           "find_dot", "output_format", "FORMATS", "MAX_NODES", "TARGET_NODES"]
