@@ -633,6 +633,29 @@ def test_unrelated_siblings_fall_back_to_ranges():
         assert first == min(node.ops) and last == max(node.ops) and int(count) == len(node.ops)
 
 
+@needs_dot
+def test_grouped_ranges_stay_few_enough_edges_to_lay_out():
+    """Ranges of unrelated names in a chain join every range to every other: fewer ranges, then."""
+    import random
+
+    from graphsurgeon import protos
+
+    rng = random.Random(0)
+    gd = protos.GraphDef()
+    gd.node.add(name="X", op="Placeholder").attr["dtype"].type = 1
+    prev = "X"
+    for _ in range(3000):
+        name = "".join(rng.choice("abcdefghij") for _ in range(8)) + "x"
+        gd.node.add(name=name, op="Identity", input=[prev]).attr["T"].type = 1
+        prev = name
+    view = rendering.view(gs.Graph(gd))
+    pairs = {(e.src, e.dst) for e in view.edges}
+    assert len(pairs) <= 200 and sum(len(n.ops) for n in view.nodes.values()) == 3001
+    start = time.perf_counter()
+    rendering.run_dot(rendering.to_digraph(view).source, "svg")
+    assert time.perf_counter() - start < 10
+
+
 # ---------------------------------------------------------------------------- frozen layers
 def test_frozen_layers_are_marked():
     g = _load_fixture()

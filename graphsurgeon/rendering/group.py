@@ -28,6 +28,12 @@ class Sibling:
     leaf: str          # its name inside the container
     family: str        # what may be grouped with it: "scope", or the op type
 
+    def __post_init__(self):
+        # Computed once: fit() may run a few times over the same siblings.
+        m = _NUMBERED.fullmatch(self.leaf)
+        self.stem = m.group(1) if m else self.leaf
+        self.order = (self.stem, int(m.group(2))) if m else (self.leaf, -1)
+
 
 @dataclass
 class Group:
@@ -44,17 +50,6 @@ class Group:
         return [s.key for s in self.siblings]
 
 
-def _run_key(s: Sibling) -> tuple:
-    m = _NUMBERED.fullmatch(s.leaf)
-    stem = m.group(1) if m else s.leaf
-    return (s.container, s.family, stem)
-
-
-def _order(leaf: str) -> tuple:
-    m = _NUMBERED.fullmatch(leaf)
-    return (m.group(1), int(m.group(2))) if m else (leaf, -1)
-
-
 def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
         taken: set[str] = frozenset()) -> list[Group]:
     """The groups that bring ``siblings`` down to ``budget`` nodes (or as close as numbered runs get).
@@ -68,12 +63,12 @@ def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
     taken = set(taken)
     runs: dict[tuple, list[Sibling]] = {}
     for s in siblings:
-        runs.setdefault(_run_key(s), []).append(s)
+        runs.setdefault((s.container, s.family, s.stem), []).append(s)
     groups: list[Group] = []
     for members in sorted((r for r in runs.values() if len(r) > 1), key=lambda r: (-len(r), r[0].key)):
         if count <= budget:
             break
-        groups.append(_group(sorted(members, key=lambda s: _order(s.leaf)), "run", taken))
+        groups.append(_group(sorted(members, key=lambda s: s.order), "run", taken))
         count -= len(members) - 1
     if count <= budget or numbered_only:
         return groups
@@ -85,7 +80,7 @@ def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
     for container in sorted(loose, key=lambda c: (-len(loose[c]), c)):
         if count <= budget:
             break
-        items = sorted(loose[container], key=lambda item: _order(_ends(item)[0]))
+        items = sorted(loose[container], key=lambda item: (item.siblings[0] if isinstance(item, Group) else item).order)
         if len(items) < 2:
             continue
         others = count - len(items)
