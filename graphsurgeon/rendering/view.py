@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from .. import dtypes
 from ..errors import NotFoundError, UsageError
 from ..functions import called_functions
-from ..graph import format_shape
+from ..shapes import format_shape
 from ..variables import variables
 from ..vocabulary import is_saver_op, training_machinery
 from . import group as _group
