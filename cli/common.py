@@ -175,7 +175,7 @@ class StatusLine:
     ``note(text)`` prints a lasting line above it (always, terminal or not).
 
         with StatusLine(enabled=not as_json) as status:
-            runtime.verify(..., progress=status.progress)
+            verify(..., progress=status.progress)
     """
 
     def __init__(self, enabled: bool = True, delay: float = 2.0, interval: float = 0.25):

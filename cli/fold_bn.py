@@ -15,26 +15,31 @@ from .freeze import report_verification, split_names, verification_failed, verif
 @model_argument
 @click.option("--verify", is_flag=True, help="run the input and the result in TensorFlow and compare")
 @click.option("--outputs", "outputs", multiple=True,
-              help="with --verify: tensors to compare (default: the graph's final outputs)")
+              help="tensors to keep (and with --verify, to compare); a MODEL with variables is frozen to them "
+                   "first (default: the graph's final outputs)")
 @click.option("--tolerance", type=float, default=1e-4, show_default=True,
               help="with --verify: largest absolute difference allowed")
 @json_option
 @output_options("GraphDef to write (.pb or .pbtxt)")
 @handle_errors
 def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_place):
-    """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
+    """Fold batch norm (inference mode) of MODEL into MatMul/Conv2D weights and biases.
+
+    MODEL is a frozen graph; one with variables (a checkpoint, a SavedModel)
+    is frozen first when --outputs names what to keep.
+    """
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
     if tolerance < 0:
         raise UsageError("--tolerance must be >= 0")
     check_output(model, output, in_place)
     g = load(model, tag)
-    result, changes = fold_batch_norms(g)
-    sinks = split_names(outputs) or [t.name for op in result for t in op.outputs
-                                     if not t.consumers and op.type != "Const"]
+    result, changes = fold_batch_norms(g, split_names(outputs) or None)
+    sinks = changes.details.get("outputs") or split_names(outputs) or [
+        t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
     comparison = None
     if verify:
-        from graphsurgeon import runtime
+        from graphsurgeon.training import verify as runtime
 
         with StatusLine(enabled=not as_json) as status:
             comparison = runtime.verify(g, result, sinks, tolerance, progress=verify_progress(status))

@@ -26,7 +26,7 @@ def verification_failed(comparison, path, tolerance: float) -> OutputError:
 
 
 def verify_progress(status):
-    """The ``progress`` callback of runtime.verify: the inputs as a note on stderr
+    """The ``progress`` callback of graphsurgeon.training.verify.verify: the inputs as a note on stderr
     ("verifying on ..."), the slow steps on the status line."""
     def progress(kind: str, text: str) -> None:
         status.progress(kind, f"verifying on {text}" if kind == "inputs" else text)
@@ -77,7 +77,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     out_names = changes.details["outputs"]
     comparison = None
     if verify:
-        from graphsurgeon import runtime
+        from graphsurgeon.training import verify as runtime
 
         with StatusLine(enabled=not as_json) as status:
             comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned,

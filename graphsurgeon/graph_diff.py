@@ -13,13 +13,18 @@ changed. Diffing never imports TensorFlow.
 """
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from . import attrs as _attrs
 from . import names as _names
+from . import protos
+from .collections import VARIABLE_DEF_COLLECTIONS
 from .graph import Graph, format_shape
+from .protos import VariableDef
+from .variables import variables
 from .vocabulary import VARIABLE_TYPES
 from .wording import plural
 
@@ -376,9 +381,6 @@ def _diff_ops(ga: Graph, gb: Graph, ignore: frozenset) -> tuple[list[str], list[
 
 
 def _collection_entries(meta, key) -> list[str]:
-    from .collections import VARIABLE_DEF_COLLECTIONS
-    from .protos import VariableDef
-
     coll = meta.collection_def[key]
     kind = coll.WhichOneof("kind")
     if kind == "node_list":
@@ -409,7 +411,6 @@ def _collection_entries(meta, key) -> list[str]:
 
 def _context_name(key: str, raw: bytes) -> str | None:
     """``cond context batch_normalization/cond/cond_text`` for control-flow context entries."""
-    from . import protos
 
     message = {"cond_context": getattr(protos, "CondContextDef", None),
                "while_context": getattr(protos, "WhileContextDef", None)}.get(key)
@@ -425,8 +426,6 @@ def _context_name(key: str, raw: bytes) -> str | None:
 
 
 def _digest(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()[:12]
 
 
@@ -474,8 +473,6 @@ def _diff_saver(ga: Graph, gb: Graph) -> tuple[bool, bool] | None:
 
 
 def _diff_variables(ga: Graph, gb: Graph) -> dict:
-    from .variables import variables
-
     va = {v.name: v for v in variables(ga)}
     out = {}
     for v in variables(gb):

@@ -53,6 +53,7 @@ from .vocabulary import ACTIVATION_TYPES, VARIABLE_TYPES, training_machinery
 
 __all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block"]
 
+
 @dataclass
 class LayerVariable:
     """A variable of a layer."""

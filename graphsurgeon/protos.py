@@ -197,6 +197,7 @@ SaverDef = saver_pb2.SaverDef
 VariableDef = variable_pb2.VariableDef
 SavedObjectGraph = saved_object_graph_pb2.SavedObjectGraph
 
+
 def known_messages() -> dict:
     """Messages TensorFlow packs into collections (bytes_list / any_list), by the name
     TensorFlow gives them (type URLs end in ``tensorflow.<Name>``)."""

@@ -9,9 +9,12 @@ import re
 from collections import Counter
 
 from . import attrs as _attrs
+from .errors import GraphSurgeonError, closest
 from .graph import Graph, Op, Tensor, format_shape
+from .patterns import compile_pattern
 from .variables import variables
 from .vocabulary import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, PLACEHOLDER_TYPES, reaches, training_machinery
+
 
 def _shape_json(shape):
     return None if shape is None else list(shape)
@@ -106,8 +109,6 @@ def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> di
     how many ops of function bodies the selection would match (when
     ``functions`` is off)}. Runs only on a miss, so it may walk every name.
     """
-    from .errors import closest
-    from .patterns import compile_pattern
 
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     names = [node.name for graph in graphs for node in graph.graph_def.node]
@@ -152,7 +153,6 @@ def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> di
 
 def _function_ops(graph, patterns, types):
     # Patterns name top-level ops; inside a function an exact name may be absent.
-    from .patterns import compile_pattern
 
     preds = [compile_pattern(p) for p in patterns or ()]
     for op in graph.ops(type=types or None):
@@ -294,7 +294,6 @@ def scope_tree(g: Graph, max_depth: int | None = None) -> dict:
             :data:`TREE_DEPTH_LIMIT` levels, which nested data cannot hold;
             walk :func:`scopes` instead.
     """
-    from .errors import GraphSurgeonError
 
     root = scopes(g)
     depth = root.depth() if max_depth is None else min(max_depth, root.depth())

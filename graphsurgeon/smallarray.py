@@ -11,6 +11,7 @@ are refused (None), never wrapped: a folded value is never wrong.
 from __future__ import annotations
 
 import math
+import sys
 from array import array as _pyarray
 
 _KINDS = {"int8": "i", "int16": "i", "int32": "i", "int64": "i", "uint8": "u", "uint16": "u",
@@ -264,7 +265,6 @@ def from_tensor_proto(tensor, dtype_name: str) -> SmallArray | None:
         if len(tensor.tensor_content) != count * values.itemsize:
             return None
         values.frombytes(tensor.tensor_content)
-        import sys
 
         if sys.byteorder != "little":
             values.byteswap()

@@ -28,8 +28,10 @@ them side by side in the dashboard (its run selector switches between them)::
 from __future__ import annotations
 
 import collections
+import ctypes
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -44,6 +46,7 @@ from tensorboard.compat.proto import event_pb2
 from .errors import GraphSurgeonError, OutputError, UsageError
 from .formats.bundle import crc32c, mask_crc
 from .formats.protofile import PROTO_LIMIT, atomic_write
+from .graph import Graph
 
 # Every event file this module writes ends with this suffix: TensorBoard
 # only asks for "tfevents" in the name, and the suffix lets a later write
@@ -139,7 +142,6 @@ def to_tensorboard(graph, logdir, run: str | None = None, *, meta_graph: bool = 
 
 def _protos_of(graph):
     """(GraphDef, MetaGraphDef or None) for a Graph, GraphDef or MetaGraphDef."""
-    from .graph import Graph
 
     if isinstance(graph, Graph):
         if graph.root is not graph:
@@ -355,9 +357,6 @@ def _python_command(code: str, *untrusted: Path) -> list[str]:
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child
     # Linux: have the kernel stop TensorBoard if graphsurgeon dies without cleaning up.
     try:
-        import ctypes
-        import signal
-
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except Exception:
         pass
@@ -372,8 +371,6 @@ def _answers(url: str) -> bool:
 
 
 def _stop(process: subprocess.Popen, timeout: float) -> int:
-    import signal
-
     if not hasattr(os, "killpg"):  # Windows: no process groups to signal
         if process.poll() is None:
             process.terminate()

@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import dtypes
+from .protos import VariableDef
 from .shapes import from_proto
 from .values import element_count
 from .vocabulary import VARIABLE_TYPES
-
 
 
 @dataclass
@@ -38,7 +38,6 @@ def _trainable_names(graph) -> set[str] | None:
     meta = graph.root.meta_graph
     if meta is None or "trainable_variables" not in meta.collection_def:
         return None
-    from .protos import VariableDef
 
     names = set()
     for raw in meta.collection_def["trainable_variables"].bytes_list.value:

@@ -107,9 +107,9 @@ def train_and_score(model_dir: Path, Xs, ys, Xt, yt, restore: bool = True, feed_
     """
     import numpy as np
 
-    from graphsurgeon import runtime
+    from graphsurgeon.training.tf import tf as load_tf
 
-    tf = runtime.tf()
+    tf = load_tf()
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():

@@ -111,3 +111,23 @@ def test_failed_verification_prints_json_too(tmp_path):
     data = json.loads(proc.stdout)
     assert data["written"] is None and data["verify"]["ok"] is False and data["verify"]["max_abs_diff"]
     assert proc.stderr.splitlines()[-1].startswith("error: verification failed")
+
+
+def test_a_model_with_variables_needs_outputs_or_a_freeze_first(tmp_path, mnist_dir):
+    """fold-bn on the checkpoint model: without outputs it says what to do; with them it freezes and folds."""
+    from test_freeze import run_cli
+
+    if not (FIXTURES / "mnist_bn_elu_tf1").is_dir():
+        pytest.skip("fixture models not built yet")
+    model = FIXTURES / "mnist_bn_elu_tf1"
+    code, text, _ = run_cli("fold-bn", model, "-o", tmp_path / "a.pb")
+    assert code == 2 and text.startswith("error:") and "freeze" in text and "--outputs" in text
+    assert not (tmp_path / "a.pb").exists()
+    with pytest.raises(gs.UsageError, match="holds 18 variables"):
+        gs.fold_batch_norms(gs.load(model))
+    code, text, data = run_cli("fold-bn", model, "--outputs", "logits:0", "-o", tmp_path / "b.pb", "--verify",
+                               "--json")
+    assert code == 0, text
+    folded = gs.load(tmp_path / "b.pb")
+    assert not {op.type for op in folded} & (BN_TYPES | {"VariableV2"})
+    assert data["verify"]["ok"] and data["verify"]["max_abs_diff"]["logits:0"] <= 1e-4

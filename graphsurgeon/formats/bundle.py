@@ -51,6 +51,7 @@ BLOCK_TRAILER_SIZE = 5
 _NO_COMPRESSION, _SNAPPY = 0, 1
 _MASK_DELTA = 0xA282EAD8
 
+
 # --------------------------------------------------------------------------- crc32c
 def crc32c(data, crc: int = 0) -> int:
     """CRC-32C (Castagnoli) of ``data``, continuing from ``crc`` (google-crc32c, at C speed)."""

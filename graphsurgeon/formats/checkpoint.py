@@ -152,7 +152,8 @@ def open_checkpoint(prefix):
     Raises:
         FormatError: nothing readable at ``prefix``.
     """
-    from .bundle import BundleReader, is_v2  # the readers sit above this module
+    # The readers load when a checkpoint is opened: listing a graph never needs them.
+    from .bundle import BundleReader, is_v2
     from .v1_checkpoint import V1CheckpointReader, shard_files
 
     prefix = str(prefix)

@@ -6,8 +6,16 @@ extension only as a tie-breaker: a text GraphDef named ``.pb`` is common.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import json
 import os
 import re
+import shutil
+import socket
+import stat
+import sys
+import tempfile
 from pathlib import Path
 
 from google.protobuf import message as _message
@@ -25,6 +33,7 @@ KINDS = ("graphdef", "meta", "savedmodel")
 
 def message_class(kind: str):
     return {"graphdef": protos.GraphDef, "meta": protos.MetaGraphDef}.get(kind) or protos.SavedModel
+
 
 # The first field name of a text file tells which message it is.
 _TEXT_FIELDS = {
@@ -210,8 +219,6 @@ def open_regular(path):
 
 
 def _check_regular(path: Path, mode: int) -> None:
-    import stat
-
     if stat.S_ISDIR(mode):
         raise FormatError(path, "is a directory, expected a file")
     if not stat.S_ISREG(mode):
@@ -258,8 +265,6 @@ def other_kind(data: bytes) -> str | None:
         return "a TensorFlow Lite model"
     head = data[:4096].lstrip()
     if head[:1] in (b"{", b"[") and b"\0" not in head:
-        import json
-
         try:
             json.loads(data.decode("utf-8"))
             return "a JSON file"
@@ -316,8 +321,6 @@ def serialize(msg, encoding: str = "binary", path=None) -> bytes:
 
 
 def _host() -> str:
-    import socket
-
     return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
@@ -348,7 +351,6 @@ def sweep_stale(directory: Path, name: str) -> list[Path]:
     process is gone are removed; anything else is left alone. Best effort:
     what cannot be removed stays.
     """
-    import shutil
 
     mine = f".{name}.{_host()}-"
     removed = []
@@ -376,7 +378,6 @@ def sweep_stale(directory: Path, name: str) -> list[Path]:
 
 def atomic_copy(source, path: Path) -> None:
     """Copy the regular file ``source`` to ``path`` the way :func:`atomic_write` writes (streamed, any size)."""
-    import shutil
 
     with open_regular(source) as handle:
         atomic_write(path, lambda out: shutil.copyfileobj(handle, out, 1 << 20))
@@ -396,7 +397,6 @@ def atomic_write(path: Path, data, temp_stem: str | None = None) -> None:
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise OutputError(f"{path}: directory {directory} does not exist")
-    import tempfile
 
     stem = temp_stem or path.name
     sweep_stale(directory, stem)
@@ -433,9 +433,6 @@ def exchange(a: Path, b: Path) -> bool:
     one in), and a kill between them leaves no directory at all; an exchange
     leaves either the old or the new one, whatever the moment.
     """
-    import ctypes
-    import ctypes.util
-    import sys
 
     if not sys.platform.startswith("linux"):
         return False
@@ -452,4 +449,3 @@ def exchange(a: Path, b: Path) -> bool:
     if err in (22, 38, 95):  # EINVAL/ENOSYS/EOPNOTSUPP: this file system or kernel cannot
         return False
     raise OSError(err, os.strerror(err), str(b))
-

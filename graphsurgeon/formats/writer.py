@@ -43,8 +43,9 @@ from pathlib import Path
 from .. import protos
 from ..errors import OutputError, UsageError
 from . import checkpoint as _checkpoint
-from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize, sweep_stale,
-                        temp_prefix)
+from .fingerprint import refresh_fingerprint
+from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize,
+                        sweep_stale, temp_prefix)
 
 FORMATS = ("meta", "savedmodel", "graphdef", "checkpoint")
 ENCODINGS = ("binary", "text")
@@ -262,6 +263,8 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
             if kept_out:
                 notes.append(f"a GraphDef holds no {', '.join(kept_out)}: write a .meta to keep them")
     return target
+
+
 def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     """The source file's bytes when they still hold exactly ``message`` (so an unedited save is a copy)."""
     model = graph.model
@@ -291,7 +294,6 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: 
         if edited:
             # The copied fingerprint.pb describes the source model: recompute it from the
             # final files (saved_model.pb, variables/), or drop it when that is impossible.
-            from .fingerprint import refresh_fingerprint
             status = refresh_fingerprint(tmp)
             if notes is not None and status == "rewritten":
                 notes.append("fingerprint.pb recomputed for the edited model")

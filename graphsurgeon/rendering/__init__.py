@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph
-from ..errors import UsageError
+from ..errors import GraphSurgeonError, UsageError
+from ..formats.protofile import atomic_write
 from ..vocabulary import training_machinery
+from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph
 from .select import all_scopes, ops_between, scope_ops, serving_function
 from .view import MAX_NODES, TARGET_NODES, View, build_view
 
@@ -139,7 +140,6 @@ def write(g, path, format: str | None = None, *, timeout: float | None = None, *
 def write_view(v: View, path, format: str | None = None, *, rankdir: str = "TB", legend: bool = True,
                timeout: float | None = None) -> Path:
     """Write an already built :class:`View` (what :func:`write` does after :func:`view`)."""
-    from ..formats.protofile import atomic_write
 
     path = Path(path)
     fmt = output_format(path, format)
@@ -174,7 +174,6 @@ def notebook_bundle(g) -> dict:
     Never raises for a picture that cannot be made (no ``dot``, too many
     nodes): the notebook then shows the text and why.
     """
-    from ..errors import GraphSurgeonError
 
     text = repr(g)
     try:

@@ -30,11 +30,16 @@ from ..changes import Changes
 from ..constants import Constants
 from ..errors import UsageError
 from ..graph import Graph
+from ..vocabulary import VARIABLE_TYPES
+from ..wording import plural
+from ..values import from_numpy
+from .contract import ensures
+from .freeze import freeze
+from .prune import prune
+
 
 def _const(name: str, array, dtype_enum: int):
     import numpy as np
-
-    from ..values import from_numpy
 
     np_name = _dtypes.NUMPY[_dtypes.name(dtype_enum)]
     node = protos.NodeDef(name=name, op="Const")
@@ -43,11 +48,18 @@ def _const(name: str, array, dtype_enum: int):
     return node
 
 
-def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
+def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
     """Fold every inference-mode batch norm that follows a MatMul/Conv2D with constant weights.
 
     Args:
-        g: a frozen graph (weights and batch-norm parameters are constants); not modified.
+        g: a frozen graph (weights and batch-norm parameters are constants);
+            not modified. A graph with variables is frozen first when
+            ``outputs`` says what to keep (:func:`graphsurgeon.surgery.freeze.freeze`).
+        outputs: tensor names the result must compute (default: what nothing reads).
+
+    Raises:
+        UsageError: ``g`` has variables and no ``outputs`` were named (folding
+            needs constants: freeze first, or name the outputs).
 
     Returns:
         ``(folded graph, Changes)``: ``changed`` lists the ops rewritten,
@@ -56,21 +68,26 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
     """
     import numpy as np
 
-    from .prune import prune
-
     if g.root is not g:
         raise UsageError("fold the top-level graph, not a function body")
     changes = Changes()
+    original = g
     consumers = g.uses
-    sinks = [n.name for n in g.graph_def.node if not consumers(n.name)]
-    if any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf") for n in g.graph_def.node):
-        # TensorFlow's own frozen graphs keep the training switch and its conds:
-        # resolve them first (freeze with nothing left to read from a checkpoint).
-        from .freeze import freeze
-
+    sinks = list(outputs) if outputs else [n.name for n in g.graph_def.node if not consumers(n.name)]
+    variables = [n.name for n in g.graph_def.node if n.op in VARIABLE_TYPES]
+    if variables and not outputs:
+        raise UsageError(f"{g.where}: holds {plural(variables, 'variable')} ({variables[0]}, ...); batch norm folds "
+                         "into constant weights only",
+                         hint="freeze it first (graphsurgeon freeze MODEL -o frozen.pb, then fold-bn frozen.pb), "
+                              "or name the outputs (CLI --outputs logits:0) to freeze and fold in one go")
+    if variables or any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf") for n in g.graph_def.node):
+        # Variables become constants; TensorFlow's own frozen graphs keep the training
+        # switch and its conds: freezing resolves them too.
         g, pre = freeze(g, outputs=sinks)
         changes.notes.extend(pre.notes)
         changes.removed.extend(pre.removed)
+        sinks = pre.details["outputs"]
+        changes.details["outputs"] = sinks
     work = g.copy()
     consts = Constants(work, float64=True)
     consumers = work.uses
@@ -185,12 +202,12 @@ def fold_batch_norms(g: Graph) -> tuple[Graph, Changes]:
                     break
                 break
     if not folded:
+        ensures(work, changes, before=original)
         return work, changes
     result, pruned = prune(work, sinks)
     changes.removed.extend(pruned.removed)
+    ensures(result, changes, before=original)
     return result, changes
-
-
 
 
 __all__ = ["fold_batch_norms"]

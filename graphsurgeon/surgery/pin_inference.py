@@ -89,4 +89,3 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
     changes.changed = list(dict.fromkeys(changes.changed))
     ensures(out, changes, before=g)
     return out, changes
-

@@ -25,7 +25,9 @@ from .. import names as _names
 from ..changes import Changes
 from ..errors import RewriteError, UsageError
 from ..graph import Graph, Tensor, format_shape
+from ..protos import VariableDef, node_def_pb2
 from ..wording import plural
+from .contract import ensures
 
 __all__ = ["prune", "needed_ops"]
 
@@ -134,8 +136,6 @@ def _placeholder_name(g: Graph, op: str, index: int, reuse_op_name: bool, taken:
 
 
 def _placeholder_def(g: Graph, name: str, tensor: Tensor, device: str):
-    from ..protos import node_def_pb2
-
     dtype = _dtypes.base(tensor.dtype)
     if dtype is None:
         raise RewriteError(f"cannot cut at {tensor.name!r}: its dtype is unknown "
@@ -184,7 +184,6 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
     meta = g.meta_graph
     if meta is None:
         return set()
-    from ..protos import VariableDef
 
     out: set[str] = set()
     for key, coll in meta.collection_def.items():
@@ -330,6 +329,7 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
                              f"{_shape_text(g.tensor(f'{op}:{index}').shape)})"
                              for (op, index), name in placeholders.items())
     out.ensure_op_defs({"Placeholder"} if new_defs else set())
+    ensures(out, changes, before=g)
     return out, changes
 
 

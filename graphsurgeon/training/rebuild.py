@@ -10,8 +10,9 @@ from __future__ import annotations
 from ..changes import Changes
 from ..errors import RewriteError
 from ..graph import Graph
-from ..runtime import tf
+from ..surgery.contract import ensures
 from . import session
+from .tf import short, tf
 
 __all__ = ["rebuild_training", "minimize", "drop_trainable"]
 
@@ -42,7 +43,7 @@ def minimize(graph, loss, scope: str, leaf: str, optimizer):
             try:
                 return optimizer.minimize(loss, var_list=var_list, name=leaf)
             except Exception as exc:  # noqa: BLE001
-                raise RewriteError(f"TensorFlow cannot differentiate the loss: {session.short(exc)}") from None
+                raise RewriteError(f"TensorFlow cannot differentiate the loss: {short(exc)}") from None
 
 
 def drop_trainable(graph, frozen) -> list[str]:
@@ -77,7 +78,7 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
         try:
             loss = graph.get_tensor_by_name(info.loss)
         except (KeyError, ValueError) as exc:
-            raise RewriteError(f"the loss {info.loss!r} is not in the rebuilt graph: {session.short(exc)}") from None
+            raise RewriteError(f"the loss {info.loss!r} is not in the rebuilt graph: {short(exc)}") from None
         scope, _, leaf = info.training_op.rpartition("/")
         train_op = minimize(graph, loss, scope, leaf, _optimizer(info.optimizer, info.hyperparameters))
         if train_op.name != info.training_op:
@@ -90,6 +91,7 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
             result = session.export(sess, graph)
     every, trainable = session.variables_report(graph)
     changes = Changes(notes=list(info.notes))
+    ensures(result, changes)
     changes.details.update(training_op=info.training_op, optimizer=info.optimizer,
                            hyperparameters=info.hyperparameters, loss=info.loss, trainable_variables=trainable,
                            frozen_variables=sorted(set(frozen) | missing), variables=every, restored=restored)

@@ -26,7 +26,8 @@ from __future__ import annotations
 from ..changes import Changes
 from ..errors import RewriteError, UsageError
 from ..graph import Graph
-from ..runtime import tf
+from .tf import tf
+from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
 from . import session
 from .rebuild import drop_trainable, minimize
@@ -143,4 +144,5 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
                  frozen_variables=sorted(frozen), restored=restored, removed_ops=len(changes.removed),
                  ops=len(result))
     facts.pop("reused_layers", None)
+    ensures(result, changes)
     return result, changes

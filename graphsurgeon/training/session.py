@@ -13,15 +13,9 @@ from ..errors import RewriteError
 from ..formats.checkpoint import open_checkpoint
 from ..formats.checkpoint import TemporaryCheckpoint
 from ..graph import Graph
-from ..runtime import tf  # the one place TensorFlow is imported
+from .tf import short, tf
 
 CHECKPOINT_NAME = "model.ckpt"
-
-
-def short(exc: Exception) -> str:
-    """The first line of a TensorFlow error, for a one-line message."""
-    text = str(getattr(exc, "message", None) or exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def import_graph(g: Graph):

@@ -1,0 +1,104 @@
+"""TensorFlow, for the jobs that must run or build a graph: the one place it is imported.
+
+Reading, listing, scanning, exporting and editing never come here. TensorFlow
+is an optional extra (``pip install 'graphsurgeon[tensorflow]'``); without it
+:func:`tf` says so in one line.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+from ..errors import GraphSurgeonError
+
+EXTRA = "graphsurgeon[tensorflow]"
+_TF = None
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 while TensorFlow loads.
+
+    Its C++ side prints start-up lines (oneDNN, CUDA drivers, absl) before
+    any logging setting applies; a command's stderr is for its own messages.
+    GRAPHSURGEON_DEBUG keeps them.
+    """
+    if os.environ.get("GRAPHSURGEON_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (embedded use): nothing to silence
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def tf():
+    """TensorFlow, imported on first use with its C++ logging quietened."""
+    global _TF
+    if _TF is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            with _quiet_stderr():
+                import tensorflow
+                # Enumerating devices now, still silenced, keeps the CUDA
+                # driver's "failed call to cuInit" line (printed on a machine
+                # without a GPU when the first session starts) off stderr.
+                tensorflow.config.list_physical_devices()
+        except ImportError as exc:
+            raise TensorFlowMissing(f"this needs TensorFlow, which cannot be imported ({exc})",
+                                    hint=f"pip install '{EXTRA}'") from None
+        tensorflow.get_logger().setLevel("ERROR")
+        _TF = tensorflow
+    return _TF
+
+
+def loaded() -> bool:
+    """Whether TensorFlow has been imported already (so a caller can say it is loading it)."""
+    return _TF is not None
+
+
+class TensorFlowMissing(GraphSurgeonError):
+    """A command that runs or builds a graph, without TensorFlow installed."""
+
+
+class RunError(GraphSurgeonError):
+    """TensorFlow refused to import, restore or run a graph."""
+
+
+def short(exc: Exception) -> str:
+    """One line out of TensorFlow's many: the first, plus the last when the first only says where."""
+    lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(("Detected at node", "File ", "Stack trace"))]
+    if not lines:
+        return type(exc).__name__
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {lines[-1]}"
+    return lines[0]
+
+
+def session_config():
+    """A session that runs the graph as written: no grappler, no classic constant folding.
+
+    Comparing a graph with its rewrite must compare the graphs, not what
+    TensorFlow's optimizers make of each: folded constants and fused kernels
+    round differently (about 1e-5 on MNIST logits) when one side has
+    variables and the other constants.
+    """
+    t = tf()
+    config = t.compat.v1.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = True
+    config.graph_options.optimizer_options.opt_level = t.compat.v1.OptimizerOptions.L0
+    config.graph_options.optimizer_options.do_constant_folding = False
+    config.graph_options.optimizer_options.do_function_inlining = False
+    return config
