@@ -15,8 +15,15 @@ BENCHMARKS = ROOT / "BENCHMARKS.md"
 
 
 def run_cold(argv, env=None, timeout=900) -> tuple[float, int]:
-    """Run a command in a new process; return (wall seconds, peak RSS in MiB) of that process."""
+    """Run a command in a new process; return (wall seconds, peak RSS in MiB) of that process.
+
+    Both sides run as installed packages do, with Python's bytecode cache:
+    a shell that sets PYTHONDONTWRITEBYTECODE would make every graphsurgeon
+    run compile its sources again (pip compiled TensorFlow's when it
+    installed it), which measures the compiler, not the tool.
+    """
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
+    full_env.pop("PYTHONDONTWRITEBYTECODE", None)
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env)
     _, status, usage = os.wait4(proc.pid, 0)

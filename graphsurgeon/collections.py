@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from google.protobuf import json_format, text_format
 
 from . import names as _names
 from . import protos
@@ -55,6 +54,13 @@ PROTO_COLLECTIONS = {name: VariableDef for name in VARIABLE_DEF_COLLECTIONS}
 PROTO_COLLECTIONS.update({"savers": SaverDef, "cond_context": CondContextDef, "while_context": WhileContextDef})
 
 KINDS = ("node_list", "bytes_list", "int64_list", "float_list", "any_list")
+
+
+def _message_dict(message) -> dict:
+    """A decoded collection entry as JSON-ready fields."""
+    from google.protobuf import json_format  # heavy to import; only ``collections show --json`` needs it
+
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
 class Unresolved:
@@ -207,14 +213,14 @@ def describe_item(collection: Collection, value, item) -> dict:
         if isinstance(item, bytes):
             return {"bytes": len(item), **_bytes_text(item)}
         return {"bytes": len(value), "message": type(item).DESCRIPTOR.name,
-                "fields": json_format.MessageToDict(item, preserving_proto_field_name=True),
+                "fields": _message_dict(item),
                 "text": summarize_message(item)}
     # any_list
     if item is value:
         return {"type_url": value.type_url, "bytes": len(value.value),
                 "text": f"{value.type_url.rsplit('/', 1)[-1]} ({len(value.value)} bytes)"}
     return {"type_url": value.type_url, "bytes": len(value.value), "message": type(item).DESCRIPTOR.name,
-            "fields": json_format.MessageToDict(item, preserving_proto_field_name=True),
+            "fields": _message_dict(item),
             "text": summarize_message(item)}
 
 
@@ -278,6 +284,8 @@ def summarize_message(msg) -> str:
         return f"GraphDef with {plural(msg.node, 'node')}"
     if name == "MetaGraphDef":
         return f"MetaGraphDef with {plural(msg.graph_def.node, 'node')}"
+    from google.protobuf import text_format  # only to show an unusual message: listing never needs it
+
     text = text_format.MessageToString(msg, as_one_line=True)
     return f"{name} {{{text[:80]}{'...' if len(text) > 80 else ''}}}"
 

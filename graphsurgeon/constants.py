@@ -115,7 +115,7 @@ class Constants:
             return []
         if node.op not in PASS_THROUGH and node.op != "Cast" and node.op not in _UNARY and node.op not in _BINARY:
             return None
-        data = [(ref.op, ref.index) for ref in self.graph.input_refs(op) if not ref.control]
+        data = [(ref.op, ref.index) for ref in self.graph.data_refs(op)]
         needed = 2 if node.op in _BINARY else 1
         return data[:needed] if len(data) >= needed else None
 

@@ -77,7 +77,9 @@ class Graph:
 
     def _reset_index(self) -> None:
         self._use_index: dict[str, list] | None = None
+        self._data_use_index: dict[str, list] | None = None
         self._refs_cache: dict[str, tuple] = {}
+        self._data_refs_cache: dict[str, tuple] = {}
         self._dtype_cache: dict[str, list] = {}
         self._derived: dict = {}
         self._shapes = None
@@ -239,6 +241,27 @@ class Graph:
             refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
         return refs
 
+    def data_refs(self, name: str) -> tuple:
+        """The op's data inputs parsed (no control inputs), cached.
+
+        TensorFlow writes control inputs after the data inputs (and refuses
+        a graph that does not), so only the part before the first ``^`` is
+        read: a training graph's gradient ops wait on every batch-norm
+        update, hundreds of control inputs each, which listing never needs.
+        """
+        refs = self._data_refs_cache.get(name)
+        if refs is None:
+            inputs = self._nodes[name].input
+            out = []
+            for text in inputs:
+                if text[:1] == "^":
+                    if not inputs[len(inputs) - 1].startswith("^"):  # data after control: damaged, read all
+                        out = [r for r in self.input_refs(name) if not r.control]
+                    break
+                out.append(_names.parse_input(text))
+            refs = self._data_refs_cache[name] = tuple(out)
+        return refs
+
     def uses(self, name: str) -> tuple:
         """Who reads op ``name``: :class:`Use` ``(consumer, position, index)`` per input that names it.
 
@@ -246,6 +269,21 @@ class Graph:
         has may still be read (a dangling input): its uses are listed too.
         """
         return tuple(self._uses().get(name, ()))
+
+    def data_uses(self, name: str) -> tuple:
+        """The :meth:`uses` of op ``name`` through data edges only (cheaper: control inputs are not read)."""
+        return tuple(self._data_uses().get(name, ()))
+
+    def _data_uses(self) -> dict[str, list]:
+        index = self._data_use_index
+        if index is None:
+            index = {}
+            for node in self.graph_def.node:
+                name = node.name
+                for position, ref in enumerate(self.data_refs(name)):
+                    index.setdefault(ref.op, []).append(new_use(Use, (name, position, ref.index)))
+            self._data_use_index = index
+        return index
 
     def _uses(self) -> dict[str, list]:
         index = self._use_index
@@ -278,7 +316,7 @@ class Graph:
             return len(types)
         node = self._nodes[name]
         count = len(node.attr["_output_shapes"].list.shape) if "_output_shapes" in node.attr else 0
-        for use in self._uses().get(name, ()):
+        for use in self._data_uses().get(name, ()):
             if use.index < opdefs.MAX_OUTPUTS:  # "op:99999999999" is damage, not that many outputs
                 count = max(count, use.index + 1)
         return count
@@ -305,7 +343,7 @@ class Graph:
         node = self._nodes.get(name)
         if node is None:
             return ()
-        out = [ref.op for ref in self.input_refs(name) if control or not ref.control]
+        out = [ref.op for ref in (self.input_refs(name) if control else self.data_refs(name))]
         if colocation and "_class" in node.attr:
             out.extend(op for op in map(_names.colocation_op, node.attr["_class"].list.s) if op)
         return out
@@ -327,10 +365,10 @@ class Graph:
 
     def descendants(self, roots, *, control: bool = True, stop=(), include_roots: bool = False) -> set[str]:
         """Op names reachable forwards from ``roots`` over one edge or more (see :meth:`ancestors`)."""
-        uses = self._uses()
+        uses = self._uses() if control else self._data_uses()
 
         def successors(name):
-            return [u.consumer for u in uses.get(name, ()) if control or u.index >= 0]
+            return [u.consumer for u in uses.get(name, ())]
 
         return self._walk(roots, successors, stop, include_roots)
 
@@ -359,17 +397,16 @@ class Graph:
         """
         nodes = self._nodes
         pending: dict[str, int] = {}
-        uses = self._uses()
+        uses = self._uses() if control else self._data_uses()
+        refs = self.input_refs if control else self.data_refs
         for name in nodes:
-            pending[name] = sum(1 for r in self.input_refs(name) if r.op in nodes and (control or not r.control))
+            pending[name] = sum(1 for r in refs(name) if r.op in nodes)
         ready = [n.name for n in reversed(self.graph_def.node) if pending[n.name] == 0]
         order = []
         while ready:
             name = ready.pop()
             order.append(name)
             for use in uses.get(name, ()):
-                if not control and use.index < 0:
-                    continue
                 pending[use.consumer] -= 1
                 if pending[use.consumer] == 0:
                     ready.append(use.consumer)
@@ -714,27 +751,41 @@ class Graph:
             new_name = mapping.get(name, name)
             self._index_inputs(self._nodes[new_name], add=True)
         # Uses of renamed producers are keyed by name: move them.
-        if self._use_index is not None:
+        for index in (self._use_index, self._data_use_index):
+            if index is None:
+                continue
             for old, new in mapping.items():
-                moved = self._use_index.pop(old, None)
+                moved = index.pop(old, None)
                 if moved:
-                    self._use_index.setdefault(new, []).extend(moved)
+                    index.setdefault(new, []).extend(moved)
         self._touch()
         return _collections.rename_references(self, mapping) if self.meta_graph is not None else []
 
     def _index_inputs(self, node, add: bool) -> None:
+        """Add (or take out) the uses ``node``'s inputs make, in whichever indexes are built."""
         name = node.name
-        if not add:
-            self._refs_cache.pop(name, None)  # its inputs are about to change
-        if self._use_index is None:
-            return
-        refs = self.input_refs(name) if add else tuple(map(_names.parse_input, node.input))
+        if not add:  # its inputs are about to change
+            old_data = self._data_refs_cache.pop(name, None)
+            old_refs = self._refs_cache.pop(name, None)
+        if self._data_use_index is not None:
+            refs = self.data_refs(name) if add else (old_data if old_data is not None else self.data_refs(name))
+            self._update(self._data_use_index, name, refs, add)
+            if not add:
+                self._data_refs_cache.pop(name, None)
+        if self._use_index is not None:
+            refs = self.input_refs(name) if add else (old_refs if old_refs is not None else self.input_refs(name))
+            self._update(self._use_index, name, refs, add)
+            if not add:
+                self._refs_cache.pop(name, None)
+
+    @staticmethod
+    def _update(index: dict, name: str, refs, add: bool) -> None:
         for position, ref in enumerate(refs):
             use = new_use(Use, (name, position, -1 if ref.control else ref.index))
             if add:
-                self._use_index.setdefault(ref.op, []).append(use)
+                index.setdefault(ref.op, []).append(use)
             else:
-                lst = self._use_index.get(ref.op)
+                lst = index.get(ref.op)
                 if lst and use in lst:
                     lst.remove(use)
 

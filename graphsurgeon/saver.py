@@ -46,7 +46,7 @@ def _restore_targets(graph) -> dict[str, str]:
                 if (op, port) in seen:
                     continue
                 seen.add((op, port))
-                for consumer, position, out_index in graph.uses(op):
+                for consumer, position, out_index in graph.data_uses(op):
                     if out_index != port:
                         continue
                     cnode = graph.node_defs[consumer]
@@ -75,7 +75,7 @@ def checkpoint_keys(g) -> dict[str, str]:
             if not any(n.op in RESTORE_TYPES for n in body.graph_def.node):
                 continue
             arg_index = {n.name: n.attr["index"].i for n in body.graph_def.node if n.op == "_Arg"}
-            data_inputs = [ref.tensor for ref in g.input_refs(name) if not ref.control]
+            data_inputs = [ref.tensor for ref in g.data_refs(name)]
             for target, key in _restore_targets(body).items():
                 if target in arg_index and arg_index[target] < len(data_inputs):
                     out.setdefault(_trace_back(g, data_inputs[arg_index[target]]), key)

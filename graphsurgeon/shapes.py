@@ -1358,33 +1358,79 @@ def infer_shapes(graph, arg_shapes: dict | None = None) -> dict[str, list]:
     return _infer(graph, arg_shapes, None, 0, None)
 
 
+class _Cycle(Exception):
+    """The graph's data edges have a cycle (a TF1 while loop): :func:`_dataflow_order` cannot order it."""
+
+
+def _dataflow_order(graph):
+    """``(node, data inputs)`` in file order, except that an op's producers come first when the file has them later.
+
+    TensorFlow writes nodes in creation order, almost always a data-flow
+    order already; a TF1 cond creates its ``Switch`` after the op that reads
+    it, and those few are moved ahead (an iterative depth-first walk, linear
+    in the data edges). Raises :class:`_Cycle` at a cycle: a while loop's
+    ops are then ordered by :meth:`Graph.topological_order`, cycles last.
+    """
+    nodes = graph.node_defs
+    data_refs = graph.data_refs
+    done: set[str] = set()
+    for node in graph.graph_def.node:
+        name = node.name
+        if name in done:
+            continue
+        refs = data_refs(name)
+        for ref in refs:
+            if ref.op not in done and ref.op in nodes:
+                break
+        else:
+            done.add(name)
+            yield node, refs
+            continue
+        visiting = {name}
+        stack = [(name, iter(data_refs(name)))]
+        while stack:
+            current, refs = stack[-1]
+            for ref in refs:
+                producer = ref.op
+                if producer in done or producer not in nodes:
+                    continue
+                if producer in visiting:
+                    raise _Cycle(producer)
+                visiting.add(producer)
+                stack.append((producer, iter(data_refs(producer))))
+                break
+            else:
+                stack.pop()
+                visiting.discard(current)
+                done.add(current)
+                yield nodes[current], data_refs(current)
+
+
 def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
-    # TensorFlow writes nodes in creation order, which is almost always already a
-    # data-flow order: infer in file order, and only when an op reads one not seen
-    # yet (a while loop's back edge, a hand-made file) start again in sorted order.
-    shapes = _infer_in(graph, graph.graph_def.node, True, arg_shapes, arg_handles, depth, calls)
-    if shapes is None:
-        shapes = _infer_in(graph, map(graph.node_defs.__getitem__, graph.topological_order(control=False)), False, arg_shapes, arg_handles, depth, calls)
-    return shapes
+    # Infer in data-flow order (file order, producers moved ahead where needed);
+    # a graph with a data cycle (a TF1 while loop) is inferred again in Kahn's
+    # order, where an op on a cycle sees its not-yet-inferred inputs as unknown.
+    try:
+        return _infer_in(graph, _dataflow_order(graph), arg_shapes, arg_handles, depth, calls)
+    except _Cycle:
+        nodes, data_refs = graph.node_defs, graph.data_refs
+        order = ((nodes[name], data_refs(name)) for name in graph.topological_order(control=False))
+        return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls)
 
 
-def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> dict[str, list] | None:
-    """Infer in ``order``; with ``strict``, give up (None) at an op whose input is not known yet."""
+def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
+    """Infer in ``order`` (``(node, data inputs)`` pairs; an input not inferred yet is unknown)."""
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     registry = graph.registry
     shapes = state.shapes
-    by_name = graph.node_defs
+    restores = []
     # This loop runs once per op of every listed graph (60,000 times for a large
     # one): keep its per-op work to lookups, and call out only when a table says so.
-    for node in order:
+    output_dtypes = graph.output_dtypes
+    for node, refs in order:
         name, op = node.name, node.op
-        refs = [r for r in graph.input_refs(name) if not r.control]
-        if strict:
-            for r in refs:
-                if r.op not in shapes and r.op in by_name:
-                    return None
-        types = graph.output_dtypes(name)
+        types = output_dtypes(name)
         count = len(types) if types is not None else graph.num_outputs(name)
         recorded = None
         attr = node.attr
@@ -1421,6 +1467,8 @@ def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> di
         if recorded is not None and len(recorded) == count:
             result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
         shapes[name] = result
+        if op in RESTORE_OPS:
+            restores.append(node)
         if op in VALUE_RULES:
             _fold(ctx, count)
         if op in _HANDLE_OPS:
@@ -1429,14 +1477,14 @@ def _infer_in(graph, order, strict, arg_shapes, arg_handles, depth, calls) -> di
         for node in nodes:
             if node.name not in shapes:
                 shapes[node.name] = [None] * graph.num_outputs(node.name)
-    _restored_shapes(graph, state)
+    _restored_shapes(graph, state, restores)
     return shapes
 
 
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
 
 
-def _restored_shapes(graph, state) -> None:
+def _restored_shapes(graph, state, restores) -> None:
     """Shapes of restored tensors, from the variables they are assigned to.
 
     TensorFlow's shape functions cannot know what a checkpoint holds, but
@@ -1450,13 +1498,20 @@ def _restored_shapes(graph, state) -> None:
     only if what is assigned has it.
     """
     shapes = state.shapes
-    consumers = None
     by_name = graph.node_defs
-    for node in graph.graph_def.node:
-        if node.op not in RESTORE_OPS:
-            continue
-        if consumers is None:
-            consumers = graph.uses
+    readers: dict[tuple[str, int], list] = {}  # (op, output) -> [(consumer, position)]
+
+    def consumers(name: str, idx: int) -> list:
+        # A saver's RestoreV2 has one output per variable, all read once: group its uses by
+        # output once instead of scanning every use for every output.
+        key = (name, idx)
+        if key not in readers:
+            for use in graph.data_uses(name):
+                readers.setdefault((name, use.index), []).append((use.consumer, use.position))
+            readers.setdefault(key, [])
+        return readers[key]
+
+    for node in restores:
         outs = shapes.get(node.name) or []
         for index, current in enumerate(outs):
             if current is not None:
@@ -1465,9 +1520,7 @@ def _restored_shapes(graph, state) -> None:
             seen = {(node.name, index)}  # Identity cycles (damaged graphs) end the walk
             while frontier and ok:
                 name, idx = frontier.pop()
-                for consumer, position, out_index in consumers(name):
-                    if out_index != idx:
-                        continue
+                for consumer, position in consumers(name, idx):
                     c = by_name.get(consumer)
                     if c is None:
                         continue

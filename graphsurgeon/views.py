@@ -65,7 +65,7 @@ class Tensor:
     @property
     def consumers(self) -> list["Op"]:
         """Ops that read this tensor (once each, in graph order)."""
-        seen = dict.fromkeys(u.consumer for u in self.graph.uses(self.op_name) if u.index == self.index)
+        seen = dict.fromkeys(u.consumer for u in self.graph.data_uses(self.op_name) if u.index == self.index)
         return [self.graph.op(c) for c in seen]
 
     def __eq__(self, other):
@@ -111,12 +111,11 @@ class Op:
     @property
     def input_names(self) -> list[str]:
         """Data inputs as ``name:index`` strings, in order."""
-        return [ref.tensor for ref in self.graph.input_refs(self.name) if not ref.control]
+        return [ref.tensor for ref in self.graph.data_refs(self.name)]
 
     @property
     def inputs(self) -> list[Tensor]:
-        return [Tensor(self.graph, ref.op, ref.index) for ref in self.graph.input_refs(self.name)
-                if not ref.control]
+        return [Tensor(self.graph, ref.op, ref.index) for ref in self.graph.data_refs(self.name)]
 
     @property
     def control_input_names(self) -> list[str]:
@@ -141,7 +140,7 @@ class Op:
     @property
     def consumers(self) -> list["Op"]:
         """Ops that read any output of this op (data edges only)."""
-        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index >= 0)
+        names = dict.fromkeys(u.consumer for u in self.graph.data_uses(self.name))
         return [self.graph.op(n) for n in names]
 
     @property

@@ -140,7 +140,7 @@ class _Run:
         self.anchor = ""
 
     def data_inputs(self, name: str) -> list[str]:
-        return [ref.tensor for ref in self.g.input_refs(name) if not ref.control]
+        return [ref.tensor for ref in self.g.data_refs(name)]
 
 
 # --------------------------------------------------------------------------- inlining
