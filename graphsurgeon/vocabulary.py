@@ -164,6 +164,11 @@ def applies_gradients(g) -> bool:
     return any(_APPLY_TYPE.match(node.op) for node in g.node_defs.values())
 
 
+def is_saver_function(name: str) -> bool:
+    """Whether a library function is one tf.saved_model.save writes for the object graph's saver."""
+    return bool(_SAVER_FUNCTION.search(name))
+
+
 _GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$")
 
 
