@@ -21,6 +21,7 @@ Nothing here opens a file: values are only read from the graph.
 from __future__ import annotations
 
 from ..constants import Constants
+from ..functions import called_functions
 from ..opdefs import input_arg_positions
 from ..vocabulary import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
 
@@ -325,6 +326,10 @@ class Resolver:
                 position = index + 1
             else:
                 position = self._captured_position(graph, node, attr, function, index)
+                if position is None:
+                    for tensor in self._element_sources(graph, node, index):
+                        yield caller, tensor
+                    continue
             if position is not None and 0 <= position < len(refs):
                 yield caller, refs[position].tensor
 
@@ -342,6 +347,35 @@ class Resolver:
         total = len(self.g.library[function].signature.input_arg)
         first = total - count
         return start + index - first if index >= first else None
+
+    def _element_sources(self, graph, node, index: int):
+        """The tensors a dataset function's element component ``index`` comes from (constant datasets only).
+
+        Follows ``input_dataset`` through datasets that pass elements on
+        unchanged in content (shuffle, repeat, take, prefetch...: ops without
+        a function of their own) to a ``TensorDataset`` or ``TensorSliceDataset``.
+        """
+        library = self.g.library
+        current = node
+        for _ in range(64):
+            op_def = graph.registry.get(current.op)
+            positions = input_arg_positions(current, op_def) if op_def is not None else None
+            if not positions or "input_dataset" not in positions:
+                return []
+            refs = [r for r in graph.input_refs(current.name) if not r.control]
+            start = positions["input_dataset"][0]
+            if start >= len(refs):
+                return []
+            producer = graph.node_defs.get(_through(graph, refs[start].tensor).rsplit(":", 1)[0])
+            if producer is None:
+                return []
+            if producer.op in ("TensorDataset", "TensorSliceDataset"):
+                components = [r for r in graph.input_refs(producer.name) if not r.control]
+                return [components[index].tensor] if index < len(components) else []
+            if called_functions(producer, library):
+                return []  # a map or another function changes the elements
+            current = producer
+        return []
 
     def _parts(self, graph, op: str) -> list[str]:
         """String constants among the data inputs ``op`` is computed from (a bounded walk)."""

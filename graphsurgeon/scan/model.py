@@ -19,7 +19,8 @@ def scan_model(path: str, kind: str = "graph", problem: str | None = None) -> di
     (:func:`graphsurgeon.scan.policy.judge`). Never raises for a bad model:
     the problem is the record's ``error``.
     """
-    record = {"model": path, "format": None, "error": problem, "meta_graphs": [], "findings": []}
+    record = {"model": path, "format": None, "error": f"{path}: {problem}" if problem else None,
+              "meta_graphs": [], "findings": []}
     if problem is not None:
         return record
     try:

@@ -166,9 +166,16 @@ def reach(g) -> Reach:
                     queue.append((callee, label, [Step(None, op, attr, callee)]))
         if kind == "saver":
             result.saver_ops = frozenset(op for op in g.ancestors(present, include_roots=True) if op in nodes)
+    _walk_calls(queue, result, library)
+    # Methods last: a function a signature reaches is shown reached from the signature.
     for label, names in methods:
         for callee in names:
             queue.append((callee, label, []))
+    _walk_calls(queue, result, library)
+    return result
+
+
+def _walk_calls(queue: deque, result: Reach, library) -> None:
     while queue:
         name, label, steps = queue.popleft()
         if name in result.functions or name not in library:
@@ -178,4 +185,3 @@ def reach(g) -> Reach:
             for attr, callee in called_functions(node, library):
                 if callee not in result.functions:
                     queue.append((callee, label, steps + [Step(name, node.name, attr, callee)]))
-    return result
