@@ -65,7 +65,7 @@ def _can_fork() -> bool:
 def _on_dask(targets: list[Target], address: str, progress) -> list[dict]:
     """The same per-model function on a dask.distributed cluster (workers must see the same paths)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise UsageError("--dask needs dask.distributed", hint="pip install 'graphsurgeon[dask]'") from None
     try:
@@ -74,14 +74,11 @@ def _on_dask(targets: list[Target], address: str, progress) -> list[dict]:
         raise UsageError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
         futures = client.map(_one, targets, pure=False)
-        index = {future.key: i for i, future in enumerate(futures)}
-        records: list = [None] * len(targets)
-        done = 0
-        for future in as_completed(futures):
-            records[index[future.key]] = future.result()
-            done += 1
+        records = []
+        for future in futures:  # in order: the report's order is the targets'
+            records.append(future.result())
             if progress:
-                progress(done, len(targets))
+                progress(len(records), len(targets))
         return records
     finally:
         client.close()
