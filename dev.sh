@@ -97,7 +97,7 @@ case "$cmd" in
     mkdir -p build
     "$VENV/bin/graphsurgeon" info "$FIXTURE"
     "$VENV/bin/graphsurgeon" ls "$FIXTURE" --tree --depth 1
-    "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg --force ;;
+    "$VENV/bin/graphsurgeon" render "$FIXTURE" -o build/fixture.svg ;;
   test)
     setup_venv; setup_graphviz; setup_chromium
     "$VENV/bin/python" -m pytest "$@" ;;

@@ -56,8 +56,11 @@ def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True
 def render(g, **options):
     """Draw ``g`` as a ``graphviz.Digraph``, collapsed by name scope (see :func:`graphsurgeon.rendering.render`).
 
+    The network by default; ``training=True`` adds gradients, optimizer,
+    saver and initialisers.
+
     Example:
-        >>> svg = graphsurgeon.render(g, no_training=True).pipe("svg")
+        >>> svg = graphsurgeon.render(g).pipe("svg")
     """
     # Imported on call: importing graphsurgeon stays light.
     from .rendering import render as _render

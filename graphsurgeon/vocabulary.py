@@ -8,6 +8,7 @@ Nothing here imports TensorFlow.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import deque
 
 from .functions import called_functions
@@ -139,16 +140,19 @@ def training_machinery(g) -> frozenset:
     return g.derived("training_machinery", _compute_training_machinery)
 
 
-# Name-scope components that only training, saving and initialising create.
-_GRADIENT_PART = re.compile(r"gradients(_\d+)?$")
-_MACHINERY_PART = re.compile(r"save(_\d+)?$|Initializer$|report_uninitialized_variables(_\d+)?$")
+# Name-scope components that only training, saving and initialising create,
+# searched in the whole name at once (one C-speed search per op, not one per
+# scope level: names can be thousands of levels deep). The keywords let most
+# names skip the regular expressions.
+_GRADIENT_PART = re.compile(r"(?:^|/)gradients(?:_\d+)?(?=/|$)")
+_MACHINERY_PART = re.compile(r"(?:^|/)(?:save(?:_\d+)?|Initializer|report_uninitialized_variables(?:_\d+)?)(?=/|$)")
+_MACHINERY_WORDS = ("save", "Initializer", "report_uninitialized_variables")
 # Root ops that run initialisers: tf.compat.v1.global_variables_initializer() and friends.
 _INIT_OP = re.compile(r"init(_\d+)?$|init_all_tables(_\d+)?$|init_all_vars(_\d+)?$|(legacy_)?init_op$")
 # Optimizer state: slot variables (kernel/Adam, kernel/Momentum, ...) and step counters.
 _SLOT_NAMES = (r"(Adam(W)?(_\d+)?|Momentum(_\d+)?|RMSProp(_\d+)?|Adagrad(DA)?(_\d+)?|Adadelta(_\d+)?|"
                r"Ftrl(_\d+)?|Nadam(_\d+)?|beta1_power|beta2_power|global_step|ProximalAdagrad(_\d+)?)")
 _SLOT = re.compile(_SLOT_NAMES + "$")
-_HAS_SLOT_PART = re.compile(r"(^|/)" + _SLOT_NAMES + "(/|$)")
 # Ops that write state, save, restore, differentiate or summarise: only training does that.
 _MACHINERY_TYPE = re.compile(
     r"^(Resource)?(Sparse)?Apply|^Assign|^(Resource)?Scatter|^(Save|Restore|MergeV2Checkpoints|"
@@ -175,8 +179,9 @@ _GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter
 def _compute_training_machinery(g) -> frozenset:
     """Names of the ops that exist for training, saving and initialising, not for inference.
 
-    The predicate behind ``render(..., no_training=True)`` and
-    ``graphsurgeon render --no-training``. An op is machinery when
+    What ``render`` leaves out unless asked (``render(g, training=True)``,
+    ``graphsurgeon render --training``), and draws in the training colour
+    when asked. An op is machinery when
 
     1. its name scope says so: a ``gradients``/``gradients_N`` scope, a
        ``save``/``save_N`` scope (the Saver), an ``Initializer`` scope
@@ -212,24 +217,27 @@ def _compute_training_machinery(g) -> frozenset:
     machinery: set[str] = set()
     gradient: set[str] = set()
     for name, node in nodes.items():
-        parts = name.split("/")
-        grad = any(_GRADIENT_PART.match(p) for p in parts) or bool(_GRADIENT_TYPE.search(node.op))
+        grad = ("gradients" in name and bool(_GRADIENT_PART.search(name))) or bool(_GRADIENT_TYPE.search(node.op))
         saver_call = bool(library) and any(_SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
-        if grad or saver_call or any(_MACHINERY_PART.match(p) for p in parts) or _MACHINERY_TYPE.search(node.op) \
-                or (len(parts) == 1 and node.op == "NoOp" and _INIT_OP.match(name)):
+        if grad or saver_call or _MACHINERY_TYPE.search(node.op) \
+                or (any(w in name for w in _MACHINERY_WORDS) and _MACHINERY_PART.search(name)) \
+                or ("/" not in name and node.op == "NoOp" and _INIT_OP.match(name)):
             machinery.add(name)
             if grad:
                 gradient.add(name)
-            continue
-        # Slot variables and everything under them (kernel/Adam/read, kernel/Adam/Assign).
-        if _HAS_SLOT_PART.search(name):
-            for depth in range(len(parts), 0, -1):
-                if not _SLOT.match(parts[depth - 1]):
-                    continue
-                prefix = "/".join(parts[:depth])
-                if prefix in nodes and nodes[prefix].op in VARIABLE_TYPES:
-                    machinery.add(name)
-                    break
+    # Slot variables and everything under them (kernel/Adam/read, kernel/Adam/Assign):
+    # names under a scope sort together, right after "scope/".
+    slots = [name for name, node in nodes.items()
+             if node.op in VARIABLE_TYPES and _SLOT.match(name.rpartition("/")[2])]
+    if slots:
+        ordered = sorted(nodes)
+        for slot in slots:
+            machinery.add(slot)
+            head = slot + "/"
+            i = bisect_left(ordered, head)
+            while i < len(ordered) and ordered[i].startswith(head):
+                machinery.add(ordered[i])
+                i += 1
 
     def producers(node):
         for text in node.input:
@@ -263,12 +271,13 @@ def _compute_training_machinery(g) -> frozenset:
     for name, node in nodes.items():
         if node.op in PLACEHOLDER_TYPES and name not in machinery:
             readers = consumers(name)
-            if readers and all(c in machinery and _is_saver_op(nodes.get(c), library) for c, _, _ in readers):
+            if readers and all(c in machinery and is_saver_op(nodes.get(c), library) for c, _, _ in readers):
                 machinery.add(name)
     return frozenset(machinery)
 
 
-def _is_saver_op(node, library) -> bool:
+def is_saver_op(node, library) -> bool:
+    """Whether a NodeDef saves or restores: SaveV2/RestoreV2 and friends, or a call of TF2's saver functions."""
     if node is None:
         return False
     return node.op in SAVE_RESTORE_TYPES or bool(library) and any(

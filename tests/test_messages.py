@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES, ROOT, fixture_model
+from conftest import ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, closest
 from graphsurgeon.wording import plural

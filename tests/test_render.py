@@ -104,6 +104,12 @@ def _svg_nodes(svg: bytes) -> dict[str, tuple[float, float]]:
 
 
 # ---------------------------------------------------------------------------- acceptance: the fixture
+def _positions(svg: bytes, view) -> dict[str, tuple[float, float]]:
+    """View node key -> (x, y) centre in the SVG (nodes are drawn under generated ids n0, n1, ...)."""
+    by_id = _svg_nodes(svg)
+    return {key: by_id[dot_id] for key, dot_id in rendering.node_ids(view).items()}
+
+
 @needs_dot
 def test_default_render_of_fixture_reads_top_to_bottom(fixture_graph):
     g = fixture_graph
@@ -113,32 +119,69 @@ def test_default_render_of_fixture_reads_top_to_bottom(fixture_graph):
              "outputs/", "batch_normalization_2/"]
     for name in chain:
         assert name in view.nodes, f"{name} not drawn; nodes: {sorted(view.nodes)}"
-    for name in ("hidden1/", "batch_normalization/", "hidden2/", "outputs/", "loss/", "eval/", "train/"):
+    for name in ("hidden1/", "batch_normalization/", "hidden2/", "outputs/", "loss/", "eval/"):
         assert view.nodes[name].kind == "scope"
+    # The default picture is the network: no optimizer, saver or initialiser.
+    assert not {"train/", "save/", "init"} & set(view.nodes)
     assert view.nodes["Elu"].kind == "op" and view.nodes["Elu"].type == "Elu"
     assert len(view.nodes) <= rendering.TARGET_NODES
     # Each consecutive pair is joined by a data edge.
     data = {(e.src, e.dst) for e in view.edges if e.kind == "data"}
     for a, b in zip(chain, chain[1:]):
         assert (a, b) in data, f"no data edge {a} -> {b}"
-    # Box labels: op counts and parameter counts, checked against the variables' own shapes.
-    hidden1_ops = [op.name for op in g if op.name.startswith("hidden1/")]
+    # Box labels: op counts and parameter counts. hidden1's inference ops, by hand: its two
+    # variables, their reads, MatMul and BiasAdd (initialisers and Assign are machinery).
+    assert sorted(view.nodes["hidden1/"].ops) == ["hidden1/BiasAdd", "hidden1/MatMul", "hidden1/bias",
+                                                  "hidden1/bias/read", "hidden1/kernel", "hidden1/kernel/read"]
     params = sum(v.params for v in gs.variables.variables(g) if v.name.startswith("hidden1/"))
     assert params == 784 * 300 + 300
     dot = rendering.to_digraph(view)
-    assert f"{len(hidden1_ops)} ops · {params:,} params" in dot.source
+    assert f"6 ops · {params:,} params" in dot.source
     # Layout: well under a second, and top to bottom in that order.
     start = time.perf_counter()
     svg = rendering.run_dot(dot.source, "svg")
     layout = time.perf_counter() - start
     assert layout < 1.0, f"dot took {layout:.2f} s"
-    pos = _svg_nodes(svg)
+    pos = _positions(svg, view)
     ys = [pos[name][1] for name in chain]
     assert ys == sorted(ys) and len(set(ys)) == len(ys), dict(zip(chain, ys))
-    for tail in ("loss/", "eval/", "train/"):
+    for tail in ("loss/", "eval/"):
         assert pos[tail][1] > pos["batch_normalization_2/"][1]
     # The legend names the categories present.
     assert "normalisation" in dot.source and "activations" in dot.source
+
+
+def test_training_draws_the_machinery_too(fixture_graph):
+    g = fixture_graph
+    machinery = rendering.training_machinery(g)
+    full = rendering.view(g, training=True)
+    assert {"train/", "save/", "init"} <= set(full.nodes)
+    assert sum(len(n.ops) for n in full.nodes.values()) == len(g)
+    default = rendering.view(g)
+    assert sum(len(n.ops) for n in default.nodes.values()) == len(g) - len(machinery)
+    assert not {m for n in default.nodes.values() for m in n.ops} & machinery
+    # The older spelling still works, and contradicting spellings are refused.
+    assert set(rendering.view(g, no_training=True).nodes) == set(default.nodes)
+    assert set(rendering.view(g, no_training=False).nodes) == set(full.nodes)
+    with pytest.raises(UsageError):
+        rendering.view(g, training=True, no_training=True)
+
+
+def test_training_colour_is_training_machinery(fixture_graph):
+    """An op is drawn in the training colour iff vocabulary.training_machinery says it is machinery."""
+    g = fixture_graph
+    machinery = rendering.training_machinery(g)
+    view = rendering.view(g, training=True, depth=0, max_nodes=None)
+    for node in view.nodes.values():
+        assert (node.category == "training") == (node.ops[0] in machinery and node.category != "io"), node.name
+        if node.category == "io":  # the saver keeps the I/O colour
+            assert node.name.startswith("save/"), node.name
+    assert {n.category for n in view.nodes.values() if n.name.startswith("train/")} == {"training"}
+    assert rendering.view(g, training=True).nodes["train/"].category == "training"
+    # loss/ holds a softmax cross-entropy, and is the loss, not an activation.
+    assert rendering.view(g).nodes["loss/"].category == "loss"
+    xent = next(op for op in g if op.type == "SparseSoftmaxCrossEntropyWithLogits")
+    assert view.nodes[xent.name].category == "loss"
 
 
 @needs_dot
@@ -168,16 +211,23 @@ def test_no_training_leaves_the_network(fixture_graph, tmp_path):
     view = rendering.view(g, no_training=True)
     assert {"hidden1/", "batch_normalization/", "Elu", "loss/", "eval/", "logits"} <= set(view.nodes)
     assert not {"train/", "save/", "init"} & set(view.nodes)
-    result = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "render", str(TF1), "--no-training",
-                             "-o", str(tmp_path / "nt.dot")], capture_output=True, text=True, env=ENV)
-    assert result.returncode == 0, result.stderr
-    source = (tmp_path / "nt.dot").read_text()
-    assert '"hidden1/"' in source and '"train/"' not in source and '"save/"' not in source
+    sources = {}
+    for flag in ("--no-training", None, "--training"):
+        out = tmp_path / f"{flag}.dot"
+        result = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "render", str(TF1), "-o", str(out)]
+                                + ([flag] if flag else []), capture_output=True, text=True, env=ENV)
+        assert result.returncode == 0, result.stderr
+        sources[flag] = out.read_text()
+    # Labels start with the scope's name and a newline (ids are generated: n0, n1, ...).
+    assert 'label="hidden1/\n' in sources[None] and 'label="train/\n' not in sources[None]
+    assert 'label="save/\n' not in sources[None]
+    assert sources[None] == sources["--no-training"]  # inference only is the default
+    assert 'label="train/\n' in sources["--training"] and 'label="save/\n' in sources["--training"]
 
 
 def test_edges_kinds_and_labels(fixture_graph):
     g = fixture_graph
-    view = rendering.view(g)
+    view = rendering.view(g, training=True)
     by = {(e.src, e.dst, e.kind): e for e in view.edges}
     x = g.tensor("X:0")
     assert by[("X", "hidden1/", "data")].label == f"{x.dtype} {gs.graph.format_shape(x.shape)}" == "float32 [?, 784]"
@@ -215,11 +265,13 @@ def test_expand_collapse_scope(fixture_graph):
     assert "hidden1/MatMul" in view.nodes and "hidden1/" not in view.nodes
     assert view.nodes["hidden1/MatMul"].clusters == ("hidden1",)
     assert "hidden1/kernel/" in view.nodes  # sub-scopes stay collapsed
-    assert re.search(r'subgraph "?cluster_hidden1"? \{', rendering.to_digraph(view).source)
-    view = rendering.view(g, depth=0, collapse=["train", "save"], max_nodes=None)
+    assert view.clusters["hidden1"]["label"] == "hidden1"
+    assert re.search(r'subgraph cluster\d+ \{\n\t\tcolor="#7f7f7f" fontsize=11 label="hidden1/  \(',
+                     rendering.to_digraph(view).source)
+    view = rendering.view(g, depth=0, collapse=["train", "save"], max_nodes=None, training=True)
     assert "train/" in view.nodes and "hidden1/MatMul" in view.nodes
     assert len(view.nodes["train/"].ops) == sum(1 for op in g if op.name.startswith("train/"))
-    view = rendering.view(g, scope="hidden1", depth=1)
+    view = rendering.view(g, scope="hidden1", depth=1, training=True)
     assert {m for n in view.nodes.values() for m in n.ops} == {op.name for op in g.ops(scope="hidden1")}
     with pytest.raises(NotFoundError, match="hiden1") as err:
         rendering.view(g, scope="hiden1")
@@ -265,7 +317,7 @@ def test_between_in_a_loop_terminates(corpus_dir):
 def test_max_nodes_fails_fast_with_a_hint(fixture_graph):
     start = time.perf_counter()
     with pytest.raises(UsageError) as err:
-        rendering.render(fixture_graph, depth=0, max_nodes=100)
+        rendering.render(fixture_graph, depth=0, max_nodes=100, training=True)
     assert time.perf_counter() - start < 2
     message = str(err.value)
     assert "--max-nodes 100" in message and "--depth" in message and "--scope" in message
@@ -422,7 +474,7 @@ def test_every_model_renders_valid_svg_that_a_browser_draws(tmp_path):
         svg = rendering.run_dot(rendering.to_digraph(view).source, "svg")
         root = ET.fromstring(svg)  # valid XML
         titles = {t.text for t in root.iter(f"{SVG_NS}title")}
-        missing = set(view.nodes) - titles
+        missing = {key for key, dot_id in rendering.node_ids(view).items() if dot_id not in titles}
         assert not missing, f"{model}: nodes without a <title>: {sorted(missing)[:5]}"
         tooltips = " ".join(a.get("{http://www.w3.org/1999/xlink}title") or "" for a in root.iter(f"{SVG_NS}a"))
         for node in list(view.nodes.values())[:20]:
@@ -473,7 +525,7 @@ def test_notebook_repr_is_svg(fixture_graph):
     bundle = fixture_graph._repr_mimebundle_()
     root = ET.fromstring(bundle["image/svg+xml"])
     assert root.tag == f"{SVG_NS}svg"
-    assert "hidden1/" in {t.text for t in root.iter(f"{SVG_NS}title")}
+    assert "hidden1/" in {t.text for t in root.iter(f"{SVG_NS}text")}
     assert fixture_graph._repr_svg_() == bundle["image/svg+xml"]
 
 
@@ -486,6 +538,242 @@ def test_cli_writes_each_format(fixture_graph, tmp_path):
                                 capture_output=True, env=ENV, timeout=120)
         assert result.returncode == 0, result.stderr
         assert out.read_bytes().startswith(magic)
-    result = subprocess.run([str(exe), "render", str(TF1), "-o", str(tmp_path / "x.svg"), "--depth", "0"],
-                            capture_output=True, text=True, env=ENV, timeout=120)
+    result = subprocess.run([str(exe), "render", str(TF1), "-o", str(tmp_path / "x.svg"), "--depth", "0",
+                             "--training"], capture_output=True, text=True, env=ENV, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "--depth" in result.stderr
+    assert "--max-nodes 500" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+# ---------------------------------------------------------------------------- too big: grouped, not refused
+def _layers_graph(n: int = 500, scope: str = "") -> gs.Graph:
+    """X -> layer0 -> ... -> layer{n-1} -> out -> probabilities, argmax; each layer a MatMul and a Relu.
+
+    At depth 1 (with ``scope`` empty) that is n boxes and 5 ops: 505 nodes for n = 500.
+    """
+    from graphsurgeon import protos
+
+    gd = protos.GraphDef()
+    x = gd.node.add(name="X", op="Placeholder")
+    x.attr["dtype"].type = 1
+    prev = "X"
+    for i in range(n):
+        p = f"{scope}layer{i}"
+        w = gd.node.add(name=f"{p}/w", op="Const")
+        w.attr["dtype"].type = 1
+        gd.node.add(name=f"{p}/MatMul", op="MatMul", input=[prev, f"{p}/w"]).attr["T"].type = 1
+        gd.node.add(name=f"{p}/Relu", op="Relu", input=[f"{p}/MatMul"]).attr["T"].type = 1
+        prev = f"{p}/Relu"
+    gd.node.add(name="out", op="Identity", input=[prev]).attr["T"].type = 1
+    gd.node.add(name="probabilities", op="Softmax", input=["out"]).attr["T"].type = 1
+    gd.node.add(name="k", op="Const").attr["dtype"].type = 3
+    gd.node.add(name="argmax", op="ArgMax", input=["out", "k"]).attr["T"].type = 1
+    return gs.Graph(gd)
+
+
+def test_numbered_siblings_are_grouped_instead_of_refused(tmp_path):
+    g = _layers_graph(500)
+    view = rendering.view(g)
+    assert view.depth == 1
+    assert set(view.nodes) == {"X", "out", "probabilities", "k", "argmax", "layer0…layer499 ×500"}
+    group = view.nodes["layer0…layer499 ×500"]
+    assert group.kind == "group" and group.name == "layer0…layer499 ×500"
+    assert group.members == [f"layer{i}/" for i in range(500)]  # in number order, not layer0, layer1, layer10
+    assert sorted(group.ops) == sorted(op.name for op in g if op.name.startswith("layer"))
+    assert view.auto_collapsed == ["500 sibling scopes as 'layer0…layer499 ×500'"]
+    edges = {(e.src, e.dst) for e in view.edges}
+    assert edges == {("X", group.id), (group.id, "out"), ("out", "probabilities"), ("out", "argmax"),
+                     ("k", "argmax")}
+    assert "siblings drawn together" in rendering.to_digraph(view).source  # the legend says what a group is
+    # The command line draws it and says what it grouped; an explicit --depth is the user's and may refuse.
+    model = tmp_path / "layers.pb"
+    model.write_bytes(g.graph_def.SerializeToString())
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    run = subprocess.run([str(exe), "render", str(model), "-o", str(tmp_path / "l.dot")], capture_output=True,
+                         text=True, env=ENV, timeout=120)
+    assert run.returncode == 0, run.stderr
+    note = run.stderr.strip()
+    assert note.startswith("note: grouped siblings to draw 6 nodes instead of 505") and len(note.splitlines()) == 1
+    assert "layer0…layer499 ×500" in note and "--depth" in note and "--scope" in note
+    run = subprocess.run([str(exe), "render", str(model), "-o", str(tmp_path / "l.dot"), "--depth", "1"],
+                         capture_output=True, text=True, env=ENV, timeout=120)
+    assert run.returncode == 2 and run.stderr.startswith("error: 505 nodes") and "--max-nodes 500" in run.stderr
+    assert len(run.stderr.splitlines()) == 1
+    assert len(rendering.view(g, depth=1, max_nodes=600).nodes) == 505
+
+
+def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
+    # model/ alone says nothing; model/layerN are 500: the view goes one level down and groups them.
+    view = rendering.view(_layers_graph(500, scope="model/"))
+    assert view.depth == 2
+    group = view.nodes["model/layer0…layer499 ×500"]
+    assert group.clusters == ("model",) and view.clusters["model"]["ops"] == 1500
+    assert len(view.nodes) == 6
+
+
+def test_unrelated_siblings_fall_back_to_ranges():
+    from graphsurgeon import protos
+
+    gd = protos.GraphDef()
+    x = gd.node.add(name="X", op="Placeholder")
+    x.attr["dtype"].type = 1
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    names = [a + b + c for a in letters[:6] for b in letters for c in letters[:4]][:600]  # no numbers: no runs
+    for name in names:
+        gd.node.add(name=name, op="Identity", input=["X"]).attr["T"].type = 1
+    g = gs.Graph(gd)
+    view = rendering.view(g)
+    assert len(view.nodes) <= rendering.TARGET_NODES
+    drawn = [m for n in view.nodes.values() for m in n.ops]
+    assert sorted(drawn) == sorted(names + ["X"])  # every op in exactly one node
+    groups = [n for n in view.nodes.values() if n.kind == "group"]
+    assert groups and view.auto_collapsed
+    for node in groups:
+        first, _, rest = node.name.partition("…")
+        last, _, count = rest.partition(" ×")
+        assert first == min(node.ops) and last == max(node.ops) and int(count) == len(node.ops)
+
+
+@needs_dot
+def test_grouped_ranges_stay_few_enough_edges_to_lay_out():
+    """Ranges of unrelated names in a chain join every range to every other: fewer ranges, then."""
+    import random
+
+    from graphsurgeon import protos
+
+    rng = random.Random(0)
+    gd = protos.GraphDef()
+    gd.node.add(name="X", op="Placeholder").attr["dtype"].type = 1
+    prev = "X"
+    for _ in range(3000):
+        name = "".join(rng.choice("abcdefghij") for _ in range(8)) + "x"
+        gd.node.add(name=name, op="Identity", input=[prev]).attr["T"].type = 1
+        prev = name
+    view = rendering.view(gs.Graph(gd))
+    pairs = {(e.src, e.dst) for e in view.edges}
+    assert len(pairs) <= 200 and sum(len(n.ops) for n in view.nodes.values()) == 3001
+    start = time.perf_counter()
+    rendering.run_dot(rendering.to_digraph(view).source, "svg")
+    assert time.perf_counter() - start < 10
+
+
+# ---------------------------------------------------------------------------- frozen layers
+def test_frozen_layers_are_marked():
+    g = _load_fixture()
+    assert not rendering.view(g).marks_frozen  # every layer trainable: no marks
+    assert "frozen" not in rendering.to_digraph(rendering.view(g)).source
+    g.remove_from_collection("trainable_variables", "hidden1/kernel", "hidden1/bias")
+    g.remove_from_collection("trainable_variables", "batch_normalization/gamma", "batch_normalization/beta")
+    assert [v.name for v in gs.variables.variables(g) if v.trainable is False and
+            not v.name.endswith(("moving_mean", "moving_variance"))] == [
+        "hidden1/kernel", "hidden1/bias", "batch_normalization/gamma", "batch_normalization/beta"]
+    view = rendering.view(g)
+    assert view.marks_frozen
+    marks = {k: n.trainable for k, n in view.nodes.items() if n.trainable}
+    # Batch normalisation's moving statistics are never trainable: its layer is frozen only with gamma and beta.
+    assert marks == {"hidden1/": "frozen", "batch_normalization/": "frozen", "hidden2/": "trainable",
+                     "batch_normalization_1/": "trainable", "outputs/": "trainable",
+                     "batch_normalization_2/": "trainable"}
+    dot = rendering.to_digraph(view)
+    ids = rendering.node_ids(view)
+    statement = re.search(rf"\t{ids['hidden1/']} \[(.*?)\]\n", dot.source, re.S).group(1)
+    assert "peripheries=2" in statement and 'label="hidden1/\n6 ops · 235,500 params\nfrozen"' in statement
+    assert "frozen: no variable in trainable_variables" in dot.source  # the legend
+    # Expanded, the frames say it too, and a box holding both kinds is partly frozen.
+    view = rendering.view(g, expand=["hidden1", "hidden2"])
+    assert view.clusters["hidden1"]["trainable"] == "frozen" and view.clusters["hidden2"]["trainable"] == "trainable"
+    assert view.nodes["hidden1/kernel/"].trainable == "frozen"
+    # Squeezed into 5 nodes, hidden1 (frozen) and hidden2 (trainable) share a group: partly frozen.
+    squeezed = rendering.view(g, max_nodes=5)
+    both = next(n for n in squeezed.nodes.values() if "hidden1/MatMul" in n.ops)
+    assert both.kind == "group" and "hidden2/MatMul" in both.ops and both.trainable == "partly frozen"
+
+
+@needs_dot
+def test_freeze_layers_output_shows_frozen_layers(tmp_path):
+    """The real thing: graphsurgeon freeze-layers (TensorFlow), then render (no TensorFlow)."""
+    out = tmp_path / "frozen"
+    run = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "freeze-layers", str(TF1.parent), "hidden1",
+                          "-o", str(out)], capture_output=True, text=True, env=ENV, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    view = rendering.view(gs.load(out))
+    assert view.nodes["hidden1/"].trainable == "frozen" and view.nodes["batch_normalization/"].trainable == "frozen"
+    assert view.nodes["hidden2/"].trainable == "trainable"
+    run = subprocess.run([sys.executable, "-m", "graphsurgeon.cli.main", "render", str(out), "-o",
+                          str(tmp_path / "f.svg")], capture_output=True, text=True, env=ENV, timeout=120)
+    assert run.returncode == 0, run.stderr
+    texts = [t.text for t in ET.parse(tmp_path / "f.svg").getroot().iter(f"{SVG_NS}text")]
+    assert texts.count("frozen") == 2 and "frozen: no variable in trainable_variables" in texts
+
+
+# ---------------------------------------------------------------------------- TF2: the serving function
+def test_tf2_savedmodel_draws_its_serving_function(tmp_path):
+    path = FIXTURES / "mnist_bn_elu_savedmodel_tf2"
+    g = _load_fixture(path)
+    # By hand: serving_default's outputs come from StatefulPartitionedCall, which calls the
+    # signature wrapper, whose only call is __inference_serve_129: the network.
+    assert g.op("StatefulPartitionedCall").calls == [("f", "__inference_signature_wrapper_serve_173")]
+    assert [op.calls for op in g.function("__inference_signature_wrapper_serve_173") if op.calls] == [
+        [("f", "__inference_serve_129")]]
+    view = rendering.view(g)
+    assert view.function == "__inference_serve_129"
+    assert view.title.startswith("function __inference_serve_129 (signature serving_default)\n")
+    assert "__inference_serve_129" in view.notes[0] and "--top-level" in view.notes[0]
+    body = g.function("__inference_serve_129")
+    assert sum(len(n.ops) for n in view.nodes.values()) == len(body)
+    assert {"MatMul/", "batchnorm/", "Elu", "Elu_1", "probabilities"} <= set(view.nodes)
+    # Captured variables are variables, the image is the input.
+    assert view.nodes["x"].category == "input"
+    assert view.nodes["matmul_readvariableop_resource"].category == "variable"
+    top = rendering.view(g, top_level=True)
+    assert top.function is None and "StatefulPartitionedCall" in top.nodes and not top.notes
+    wrapper = rendering.view(g, function="__inference_signature_wrapper_serve_173")
+    assert wrapper.function == "__inference_signature_wrapper_serve_173" and not wrapper.notes
+    with pytest.raises(UsageError):
+        rendering.view(g, function="__inference_serve_129", top_level=True)
+    # TF1 models have no serving function: the top level is the network.
+    assert rendering.view(_load_fixture(FIXTURES / "mnist_bn_elu_savedmodel_tf1")).function is None
+    assert rendering.serving_function(_load_fixture()) is None
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    for args, expected in (([], "__inference_serve_129"), (["--top-level"], None)):
+        run = subprocess.run([str(exe), "render", str(path), "-o", str(tmp_path / "t.dot"), *args],
+                             capture_output=True, text=True, env=ENV, timeout=120)
+        assert run.returncode == 0, run.stderr
+        if expected:
+            assert run.stderr.startswith(f"note: drew function {expected!r}, which signature 'serving_default'")
+        else:
+            assert run.stderr == ""
+
+
+# ---------------------------------------------------------------------------- the command line
+def test_output_is_replaced_but_never_the_model(tmp_path):
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    out = tmp_path / "fixture.dot"
+    out.write_text("an older picture")
+    for extra in ([], ["--force"]):  # --force is still accepted, and changes nothing
+        run = subprocess.run([str(exe), "render", str(TF1), "-o", str(out), *extra], capture_output=True, text=True,
+                             env=ENV, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert out.read_text().startswith("digraph")
+    # Writing the picture over the model is refused, whatever name it is given.
+    model = tmp_path / "model.pb"
+    model.write_bytes(_layers_graph(3).graph_def.SerializeToString())
+    before = model.read_bytes()
+    link = tmp_path / "link.pb"
+    link.symlink_to(model)
+    for target in (model, link):
+        run = subprocess.run([str(exe), "render", str(model), "-o", str(target), "--format", "dot"],
+                             capture_output=True, text=True, env=ENV, timeout=120)
+        assert run.returncode == 1 and run.stderr.startswith("error: ") and "model being drawn" in run.stderr
+        assert len(run.stderr.splitlines()) == 1
+    assert model.read_bytes() == before
+
+
+def test_help_points_big_graphs_at_depth_and_scope():
+    exe = Path(sys.executable).parent / "graphsurgeon"
+    run = subprocess.run([str(exe), "render", "--help"], capture_output=True, text=True, env=ENV, timeout=60)
+    assert run.returncode == 0
+    text = " ".join(run.stdout.split())
+    assert "For a big graph, draw one part: --scope SCOPE, --between IN OUT, or a smaller --depth" in text
+    for option in ("--training / --no-training", "--top-level", "--function NAME", "--max-nodes"):
+        assert option in text
+    assert "--force" not in text  # accepted, no longer documented: -o replaces

@@ -2,67 +2,109 @@
 
 Name scopes become clusters when expanded and single boxes when collapsed
 (labelled with the scope, its op count and parameter count); by default the
-graph is collapsed to the depth that keeps about 150 nodes or fewer. Ops
-are coloured by category, with a legend; data edges carry dtype and shape,
-control edges are dashed, reference and resource edges drawn heavier in
-their own colours; edges between collapsed boxes are merged, with a count.
-Nothing here imports TensorFlow.
+graph is collapsed to the depth that keeps about 150 nodes or fewer, and
+siblings are grouped (``layer0…layer499 ×500``) when even that is too many.
+Training machinery (gradients, optimizer, saver, initialisers) is left out
+unless asked for; a TF2 SavedModel is drawn as the function its serving
+signature runs. Ops are coloured by category, with a legend; frozen layers
+are marked; data edges carry dtype and shape, control edges are dashed,
+reference and resource edges drawn heavier in their own colours; edges
+between collapsed boxes are merged, with a count. Nothing here imports
+TensorFlow.
 
     >>> import graphsurgeon as gs
     >>> g = gs.load("fixtures/models/mnist_bn_elu_tf1/model.ckpt.meta")
-    >>> dot = gs.render(g, no_training=True)       # a graphviz.Digraph
+    >>> dot = gs.render(g)                          # a graphviz.Digraph: the network
+    >>> dot = gs.render(g, training=True)           # ... with its training machinery
     >>> gs.rendering.write(g, "model.svg")          # runs Graphviz's dot
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from .dot import FORMATS, find_dot, run_dot, to_digraph
+from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph
+from ..errors import UsageError
 from ..vocabulary import training_machinery
-from .select import all_scopes, ops_between, scope_ops
+from .select import all_scopes, ops_between, scope_ops, serving_function
 from .view import MAX_NODES, TARGET_NODES, View, build_view
 
 
-def _graph_for(g, function: str | None):
-    return g.function(function) if function else g
+def _training(training: bool | None, no_training: bool | None) -> bool | None:
+    """One flag from the new spelling and the old one (``no_training=True`` is ``training=False``)."""
+    if no_training is None:
+        return training
+    if training is not None and training == bool(no_training):
+        raise UsageError("render(training=..., no_training=...) contradict each other: pass training alone "
+                         "(CLI --training or --no-training)")
+    return not no_training
 
 
 def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
-         between: tuple[str, str] | None = None, no_training: bool = False, function: str | None = None,
-         max_nodes: int | None = MAX_NODES) -> View:
-    """The visible nodes and merged edges :func:`render` would draw (no Graphviz involved)."""
-    return build_view(_graph_for(g, function), depth=depth, expand=expand, collapse=collapse, scope=scope,
-                      between=between, no_training=no_training, max_nodes=max_nodes)
+         between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
+         function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES) -> View:
+    """The visible nodes and merged edges :func:`render` would draw (no Graphviz involved).
+
+    ``View.function`` and ``View.notes`` say what was chosen for the user
+    (the serving function of a TF2 SavedModel, siblings grouped to fit).
+    """
+    if function and top_level:
+        raise UsageError("--function and --top-level pick different graphs: give one")
+    graph, notes = g, []
+    if function:
+        graph = g.function(function)
+    elif not top_level and g.function_name is None:
+        served = serving_function(g)
+        if served is not None:
+            function, key = served
+            graph = g.function(function)
+            notes.append(f"drew function {function!r}, which signature {key!r} runs "
+                         "(--top-level draws the top-level graph, --function NAME another function)")
+    v = build_view(graph, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between,
+                   training=_training(training, no_training), max_nodes=max_nodes)
+    if function:
+        v.function = function
+        if notes:
+            v.title = v.title.replace(f"function {function}\n", f"function {function} (signature {key})\n", 1)
+    v.notes[:0] = notes
+    return v
 
 
 def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
-           between: tuple[str, str] | None = None, no_training: bool = False, function: str | None = None,
-           max_nodes: int | None = MAX_NODES, rankdir: str = "TB", legend: bool = True):
+           between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
+           function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES,
+           rankdir: str = "TB", legend: bool = True):
     """Draw ``g`` as a ``graphviz.Digraph`` (call ``.pipe("svg")`` or :func:`write` to lay it out).
 
     Args:
         g: the Graph.
         depth: collapse name scopes deeper than this many levels (below
             ``scope`` when given); None picks the depth that keeps about 150
-            nodes or fewer; 0 collapses nothing.
+            nodes or fewer, grouping siblings (``layer0…layer499 ×500``) when
+            needed so that it never refuses; 0 collapses nothing.
         expand: scopes to open whatever the depth (their sub-scopes stay
             collapsed unless named too; naming ``a/b`` opens ``a``).
         collapse: scopes to draw as one box whatever the depth.
         scope: draw only this name scope.
         between: ``(input_tensor, output_tensor)``: draw only the ops on data
             paths from one to the other.
-        no_training: hide gradients, optimizer, saver and initializer
-            machinery (see :func:`training_machinery`).
-        function: draw the body of this library function instead.
-        max_nodes: refuse, fast, to draw more visible nodes than this
-            (UsageError suggesting --depth or --scope); None for no limit.
+        training: also draw gradients, optimizer, saver and initializer
+            machinery (see :func:`training_machinery`). By default (None)
+            they are hidden, unless nothing else is left to draw.
+        no_training: the older spelling: ``no_training=True`` is ``training=False``.
+        function: draw the body of this library function instead. By
+            default a TF2 SavedModel draws the function its serving
+            signature runs (see :func:`serving_function`).
+        top_level: draw the top-level graph even for a TF2 SavedModel.
+        max_nodes: with an explicit ``depth``, refuse, fast, to draw more
+            visible nodes than this (UsageError suggesting --depth or
+            --scope); None for no limit. The automatic depth groups instead.
         rankdir: ``TB`` (top to bottom) or ``LR``.
         legend: add the colour and edge legend.
 
     Returns:
-        graphviz.Digraph: nodes are named by op name, collapsed scopes by
-        ``scope/``; every node and edge has a tooltip with full names, types
-        and shapes.
+        graphviz.Digraph: nodes have generated ids (``n0``, ``n1``, ...:
+        see :func:`node_ids`) and names only in escaped labels and tooltips;
+        every node and edge has a tooltip with full names, types and shapes.
 
     Example:
         >>> dot = render(g, depth=1)
@@ -71,10 +113,9 @@ def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | 
     """
     rankdir = rankdir.upper()
     if rankdir not in ("TB", "LR", "BT", "RL"):
-        from ..errors import UsageError
         raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
-    v = view(g, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between,
-             no_training=no_training, function=function, max_nodes=max_nodes)
+    v = view(g, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between, training=training,
+             no_training=no_training, function=function, top_level=top_level, max_nodes=max_nodes)
     return to_digraph(v, rankdir=rankdir, legend=legend)
 
 
@@ -87,22 +128,39 @@ def write(g, path, format: str | None = None, *, timeout: float | None = None, *
     Raises:
         OutputError: ``dot`` is missing (with how to install it), fails or times out.
     """
-    from ..errors import UsageError
+    path = Path(path)
+    if output_format(path, format) != "dot":
+        find_dot()  # before any work: a missing dot is the user's first thing to fix
+    rankdir = options.pop("rankdir", "TB")
+    legend = options.pop("legend", True)
+    return write_view(view(g, **options), path, format, rankdir=rankdir, legend=legend, timeout=timeout)
+
+
+def write_view(v: View, path, format: str | None = None, *, rankdir: str = "TB", legend: bool = True,
+               timeout: float | None = None) -> Path:
+    """Write an already built :class:`View` (what :func:`write` does after :func:`view`)."""
     from ..formats.protofile import atomic_write
 
+    path = Path(path)
+    fmt = output_format(path, format)
+    rankdir = rankdir.upper()
+    if rankdir not in ("TB", "LR", "BT", "RL"):
+        raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
+    source = to_digraph(v, rankdir=rankdir, legend=legend).source
+    data = source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, **({"timeout": timeout} if timeout else {}))
+    atomic_write(path, data)
+    return path
+
+
+def output_format(path, format: str | None = None) -> str:
+    """The format to write: ``format``, else the file's extension (``gv`` is dot), else svg; UsageError if unknown."""
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".") or "svg").lower()
     if fmt == "gv":
         fmt = "dot"
     if fmt not in FORMATS:
         raise UsageError(f"cannot write {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if fmt != "dot":
-        find_dot()  # before any work: a missing dot is the user's first thing to fix
-    digraph = render(g, **options)
-    data = digraph.source.encode("utf-8") if fmt == "dot" else run_dot(
-        digraph.source, fmt, **({"timeout": timeout} if timeout else {}))
-    atomic_write(path, data)
-    return path
+    return fmt
 
 
 def svg(g, **options) -> str:
@@ -125,5 +183,6 @@ def notebook_bundle(g) -> dict:
         return {"text/plain": f"{text}\n(no drawing: {exc})"}
 
 
-__all__ = ["notebook_bundle", "render", "write", "svg", "view", "View", "training_machinery", "ops_between", "scope_ops",
-           "all_scopes", "to_digraph", "run_dot", "find_dot", "FORMATS", "MAX_NODES", "TARGET_NODES"]
+__all__ = ["notebook_bundle", "render", "write", "write_view", "svg", "view", "View", "training_machinery",
+           "ops_between", "scope_ops", "serving_function", "all_scopes", "to_digraph", "node_ids", "run_dot",
+           "find_dot", "output_format", "FORMATS", "MAX_NODES", "TARGET_NODES"]

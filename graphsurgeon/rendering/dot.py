@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -19,41 +20,112 @@ INSTALL_HINT = ("install Graphviz: Debian/Ubuntu 'sudo apt-get install graphviz'
                 "with --format dot")
 _FONT = "Helvetica"
 _MAX_LABEL = 36
+_MAX_TIP = 2000
 
 
-def _esc(text: str) -> str:
-    # Graphviz escString: backslashes are escapes; op names never hold one, but user text might.
-    return text.replace("\\", "\\\\")
+# Characters XML 1.0 forbids (C0 controls but tab, newline and carriage
+# return; lone surrogates; U+FFFE/U+FFFF), plus every other control
+# character (C0, DEL, C1): none may reach an SVG, and none reads as
+# anything useful in a picture. Names keep them visible, as \x1b.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 
-def _short(text: str, limit: int = _MAX_LABEL) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _visible(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def text(value, tooltip: bool = False) -> str:
+    r"""Any text from a model (names, types, paths) made safe for a DOT string and the SVG made from it.
+
+    The one place names are made safe for pictures: control characters and
+    what XML forbids become visible escapes (``\x1b``); ``&`` becomes
+    ``&amp;`` (Graphviz reads entities in labels, and ``&#27;`` would put an
+    ESC back); backslashes are doubled (Graphviz reads ``\N``, ``\l`` as
+    escapes, and a trailing one would eat the closing quote); in a
+    ``tooltip`` Graphviz unescapes them twice (checked with dot 2.43: a
+    literal ``\`` takes four). Returned as
+    :func:`graphviz.nohtml`, so that a name like ``<b>x</b>`` is quoted as
+    text instead of passed through as an HTML label. Quotes are escaped by
+    the graphviz package when it writes the attribute.
+    """
+    value = _UNSAFE.sub(_visible, str(value))
+    value = value.replace("\\", "\\\\\\\\" if tooltip else "\\\\")
+    return graphviz.nohtml(value.replace("&", "&amp;"))
+
+
+def _lines(*lines: str, tooltip: bool = False) -> str:
+    """Lines of model text as one label: each made safe, joined by newlines that stay line breaks."""
+    return graphviz.nohtml("\n".join(text(line, tooltip) for line in lines))
+
+
+def _tip(*lines: str) -> str:
+    """A tooltip: like :func:`_lines`, each line cut in the middle beyond _MAX_TIP characters.
+
+    A name 50,000 scopes deep is 300 KB; its head and tail say what it is,
+    and a dozen of them would make the SVG megabytes of tooltips.
+    """
+    return _lines(*(line if len(line) <= _MAX_TIP else line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
+                    for line in lines), tooltip=True)
+
+
+def _short(value: str, limit: int = _MAX_LABEL) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _scope_label(path: str) -> str:
+    """A frame's label: its path below the frame around it, long chains shortened (``a/…/z/ (4,000 levels)``)."""
+    parts = path.split("/")
+    if len(parts) > 3:
+        return f"{_short(parts[0], 16)}/…/{_short(parts[-1], 16)}/ ({len(parts):,} levels)"
+    return _short(path + "/", 2 * _MAX_LABEL)
+
+
+def _mark(node_or_info, attrs: dict) -> str | None:
+    """Frozen layers get a heavy double frame; returns the label line saying frozen or trainable."""
+    state = node_or_info.get("trainable") if isinstance(node_or_info, dict) else node_or_info.trainable
+    if state == "frozen":
+        attrs.update(style.FROZEN)
+    elif state == "partly frozen":
+        attrs.update(color=style.FROZEN["color"], penwidth="2")
+    return state
 
 
 def _node_attrs(node) -> dict:
     fill = style.COLORS[node.category]
-    if node.kind == "scope":
-        leaf = node.name.rsplit("/", 1)[-1]
+    attrs: dict = {}
+    state = _mark(node, attrs)
+    if node.kind in ("scope", "group"):
+        head = node.name.rsplit("/", 1)[-1] + "/" if node.kind == "scope" else node.name
         counts = f"{len(node.ops):,} ops" + (f" · {node.params:,} params" if node.params else "")
         top = ", ".join(f"{t} ×{n}" if n > 1 else t for t, n in node.type_counts.most_common(8))
-        tooltip = f"{node.name}/ (collapsed scope)\n{counts}\nop types: {top}"
-        return {"label": _esc(f"{_short(leaf)}/\n{counts}"), "shape": "box", "style": "rounded,filled,bold",
-                "fillcolor": fill, "fontsize": "11", "tooltip": _esc(tooltip), "margin": "0.15,0.06"}
+        if node.kind == "scope":
+            tooltip = [f"{node.name}/ (collapsed scope)", counts, f"op types: {top}"]
+        else:
+            shown = node.members[:12]
+            more = [f"… {len(node.members) - 12:,} more"] if len(node.members) > 12 else []
+            tooltip = [f"{node.name} (siblings drawn together)", counts, f"op types: {top}"] + shown + more
+        attrs.update({"label": _lines(_short(head), counts, *([state] if state else [])), "shape": "box",
+                      "style": "rounded,filled,bold" if node.kind == "scope" else "rounded,filled,bold,dashed",
+                      "fillcolor": fill, "fontsize": "11", "tooltip": _tip(*tooltip), "margin": "0.15,0.06"})
+        return attrs
     leaf = node.name.rsplit("/", 1)[-1]
     lines = [_short(leaf)]
     if node.type != leaf:
         lines.append(_short(node.type))
     for attr, fname in node.calls[:3]:
         lines.append(_short(("→ " if attr == "op" else f"{attr}: ") + fname))
+    if state:
+        lines.append(state)
     tip = [f"{node.name} ({node.type})"]
-    tip += [f"output {i}: {text}" for i, text in enumerate(node.outputs)]
+    tip += [f"output {i}: {out}" for i, out in enumerate(node.outputs)]
     tip += [f"calls {fname}" + ("" if attr == "op" else f" ({attr})") for attr, fname in node.calls]
     if len(node.ops) > 1:
         tip.append(f"with {len(node.ops) - 1} more op(s) of scope {node.name}/")
     if node.params:
         tip.append(f"{node.params:,} params")
-    attrs = {"label": _esc("\n".join(lines)), "shape": "ellipse", "style": "filled", "fillcolor": fill,
-             "fontsize": "10", "tooltip": _esc("\n".join(tip)), "margin": "0.05,0.02"}
+    attrs.update({"label": _lines(*lines), "shape": "ellipse", "style": "filled", "fillcolor": fill,
+                  "fontsize": "10", "tooltip": _tip(*tip), "margin": "0.05,0.02"})
     if node.calls:
         attrs.update(shape="component", style="filled,bold")
     elif node.category == "input":
@@ -63,30 +135,42 @@ def _node_attrs(node) -> dict:
     return attrs
 
 
+def node_ids(view: View) -> dict[str, str]:
+    r"""The DOT id of every visible node: ``n0``, ``n1``, ... in the View's order.
+
+    Names never become DOT ids: a name is the model's to choose, an id is
+    syntax (``a:b`` reads as a port, ``<b>`` as HTML, a trailing ``\`` eats
+    the quote). Names go only into escaped labels and tooltips; the SVG's
+    ``<title>`` of a node is its id.
+    """
+    return {key: f"n{i}" for i, key in enumerate(view.nodes)}
+
+
 def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz.Digraph:
     """Build the Graphviz Digraph of a View: nested clusters for expanded scopes, a legend."""
+    ids = node_ids(view)
     dot = graphviz.Digraph("graphsurgeon", strict=False)
     dot.attr("graph", rankdir=rankdir, newrank="true", fontname=_FONT, fontsize="12", labelloc="t",
-             label=_esc(view.title), ranksep="0.35", nodesep="0.25", bgcolor="white", tooltip=_esc(view.title))
+             label=_lines(*view.title.split("\n")), ranksep="0.35", nodesep="0.25", bgcolor="white",
+             tooltip=_tip(*view.title.split("\n")))
     dot.attr("node", fontname=_FONT, penwidth="1", height="0.3")
     dot.attr("edge", fontname=_FONT, fontsize="8", fontcolor="#505050", arrowsize="0.6")
 
-    # One Digraph per expanded scope, filled with its nodes, attached innermost first.
+    # One Digraph per drawn scope, filled with its nodes, attached innermost first.
     subgraphs = {}
-    for name, info in view.clusters.items():
-        sub = graphviz.Digraph(name=f"cluster_{name}")
-        leaf = name.rsplit("/", 1)[-1]
+    for i, (name, info) in enumerate(view.clusters.items()):
+        sub = graphviz.Digraph(name=f"cluster{i}")
         counts = f"{info['ops']:,} ops" + (f" · {info['params']:,} params" if info["params"] else "")
-        sub.attr(label=_esc(f"{leaf}/  ({counts})"), tooltip=_esc(f"{name}/ ({counts})"), style="rounded,dashed",
-                 color="#7f7f7f", fontsize="11", labeljust="l")
+        attrs = {"style": "rounded,dashed", "color": "#7f7f7f"}
+        state = _mark(info, attrs)
+        label = f"{_scope_label(info['label'])}  ({counts}" + (f", {state})" if state else ")")
+        sub.attr(label=text(label), tooltip=_tip(f"{name}/", counts), fontsize="11", labeljust="l", **attrs)
         subgraphs[name] = sub
-    for node in view.nodes.values():
+    for key, node in view.nodes.items():
         target = subgraphs[node.clusters[-1]] if node.clusters else dot
-        target.node(node.id, **_node_attrs(node))
-    for name in sorted(subgraphs, key=lambda n: -n.count("/")):
-        parent = name.rpartition("/")[0]
-        while parent and parent not in subgraphs:
-            parent = parent.rpartition("/")[0]
+        target.node(ids[key], **_node_attrs(node))
+    for name in sorted(subgraphs, key=lambda n: -len(_chain(view.clusters, n))):
+        parent = view.clusters[name]["parent"]
         (subgraphs[parent] if parent else dot).subgraph(subgraphs[name])
 
     kinds = set()
@@ -100,19 +184,28 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
             # the network's own data flow stays readable.
             attrs.update(color=style.FAINT[edge.kind], weight="0")
         elif edge.label:
-            attrs["label"] = _esc(edge.label)
+            attrs["label"] = text(edge.label)
         shown = edge.tensors[:12]
-        more = f"\n… {len(edge.tensors) - 12} more" if len(edge.tensors) > 12 else ""
-        attrs["tooltip"] = _esc(f"{edge.src} -> {edge.dst}: {edge.count} {edge.kind} edge(s)"
-                                + (f", {edge.label}" if edge.label else "") + "\n" + "\n".join(shown) + more)
+        more = [f"… {len(edge.tensors) - 12} more"] if len(edge.tensors) > 12 else []
+        attrs["tooltip"] = _tip(f"{edge.src} -> {edge.dst}: {edge.count} {edge.kind} edge(s)"
+                                  + (f", {edge.label}" if edge.label else ""), *shown, *more)
         if edge.count > 1:
             attrs["penwidth"] = str(float(attrs.get("penwidth", 1)) + 0.6)  # merged edges look heavier
-        dot.edge(edge.src, edge.dst, **attrs)
+        dot.edge(ids[edge.src], ids[edge.dst], **attrs)
     if legend:
         categories = {n.category for n in view.nodes.values()}
-        dot.node("__legend__", label=style.legend_html(categories, kinds), shape="plaintext", fontsize="9",
-                 tooltip="legend")
+        dot.node("legend", label=style.legend_html(categories, kinds, frozen=view.marks_frozen,
+                                                   groups=any(n.kind == "group" for n in view.nodes.values())),
+                 shape="plaintext", fontsize="9", tooltip="legend")
     return dot
+
+
+def _chain(clusters: dict, name: str) -> list[str]:
+    out = []
+    while name:
+        out.append(name)
+        name = clusters[name]["parent"]
+    return out
 
 
 def find_dot() -> str:

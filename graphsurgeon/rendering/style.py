@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 
-from ..vocabulary import CALL_OPS
+from ..vocabulary import (ACTIVATION_TYPES as _ELEMENTWISE, CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, FILE_OPS,
+                          PLACEHOLDER_TYPES, SAVE_RESTORE_TYPES, VARIABLE_TYPES)
 
 # (key, legend text, fill colour). Order is the legend's order and, for a
 # collapsed scope, the priority when its ops fall into several categories.
@@ -18,9 +19,10 @@ CATEGORIES = [
     ("matrix", "matrix and convolution", "#9dc3e6"),
     ("normalization", "normalisation", "#a9d18e"),
     ("activation", "activations", "#f4b183"),
+    ("loss", "loss and metrics", "#e4c1e9"),
     ("call", "function calls", "#7fd1cf"),
     ("control", "control flow", "#c9a0dc"),
-    ("training", "training and gradients", "#f19c9c"),
+    ("training", "training machinery (gradients, optimizer, initialisers)", "#f19c9c"),
     ("io", "I/O and saving", "#c8b18b"),
     ("variable", "variables and constants", "#d9d9d9"),
     ("other", "other ops", "#ffffff"),
@@ -38,52 +40,65 @@ EDGE_STYLES = {
 # Edges into training machinery, drawn faint so the network stands out.
 FAINT = {"data": "#c8c8c8", "ref": "#f0c8a8", "resource": "#d8c0e8", "control": "#d0d0d0"}
 EDGE_LEGEND_COLORS = {"data": "#404040", "ref": "#c55a11", "resource": "#7030a0", "control": "#808080"}
+# Layers whose variables are all outside trainable_variables (after rehead, freeze-layers).
+FROZEN = {"color": "#1f4e79", "penwidth": "3", "peripheries": "2"}
 
-INPUT_TYPES = {"Placeholder", "PlaceholderV2", "PlaceholderWithDefault", "_Arg", "IteratorGetNext"}
-VARIABLE_CATEGORY = {"VariableV2", "Variable", "VarHandleOp", "Const", "HostConst", "ReadVariableOp",
-                  "Assign", "AssignVariableOp", "VarIsInitializedOp", "IsVariableInitialized",
-                  "TemporaryVariable", "ResourceGather", "_Retval"}
+# The op-type sets are the vocabulary's; these add what only a picture tells apart.
+INPUT_TYPES = set(PLACEHOLDER_TYPES) | {"_Arg", "IteratorGetNext"}
+VARIABLE_CATEGORY = set(VARIABLE_TYPES) | {"Const", "HostConst", "ReadVariableOp", "Assign", "AssignVariableOp",
+                                           "VarIsInitializedOp", "IsVariableInitialized", "ResourceGather",
+                                           "_Retval"}
 MATRIX_TYPES = {"MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3", "SparseMatMul", "Einsum",
                 "BiasAdd", "BiasAddV1", "Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2dNative",
                 "Conv2DBackpropInput", "Conv3DBackpropInputV2", "FusedConv2DBiasActivation",
                 "_FusedConv2D", "_FusedMatMul", "QuantizedMatMul", "QuantizedConv2D", "MaxPool",
                 "MaxPoolV2", "AvgPool", "MaxPool3D", "AvgPool3D", "Tensordot"}
-ACTIVATION_TYPES = {"Relu", "Relu6", "Elu", "Selu", "LeakyRelu", "Sigmoid", "Tanh", "Softmax",
-                    "LogSoftmax", "Softplus", "Softsign", "Gelu", "Swish", "HardSwish", "CRelu",
-                    "SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits"}
+ACTIVATION_TYPES = _ELEMENTWISE | {"Softmax", "LogSoftmax", "Swish", "HardSwish", "CRelu"}
+LOSS_TYPES = {"SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits", "L2Loss", "CTCLoss",
+              "CTCLossV2", "InTopK", "InTopKV2"}
 NORMALIZATION_TYPES = {"FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3",
                        "BatchNormWithGlobalNormalization", "LRN", "L2Normalize", "_MklLayerNorm"}
-CONTROL_TYPES = {"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
-                 "NextIteration", "RefNextIteration", "LoopCond", "If", "StatelessIf", "While",
-                 "StatelessWhile", "Case", "StatelessCase", "NoOp", "ControlTrigger", "Assert"}
+CONTROL_TYPES = CONTROL_FLOW_V1 | CONTROL_FLOW_V2 | {"NoOp", "ControlTrigger", "Assert"}
 CALL_TYPES = CALL_OPS | {"SymbolicGradient", "RemoteCall"}
-IO_TYPES = {"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints",
-            "ShardedFilename", "ShardedFilespec", "ReadFile", "WriteFile", "MatchingFiles",
-            "IteratorV2", "Iterator", "MakeIterator", "OneShotIterator", "IteratorToStringHandle",
-            "ParseExample", "ParseExampleV2", "ParseSingleExample", "DecodeCSV", "DecodeRaw",
-            "DecodeJpeg", "DecodePng", "PrintV2", "Print", "HashTableV2", "LookupTableFindV2",
-            "InitializeTableFromTextFileV2"}
-_TRAINING_TYPE = re.compile(r"^(Resource)?(Sparse)?Apply|Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter")
+IO_TYPES = SAVE_RESTORE_TYPES | FILE_OPS | {
+    "IteratorV2", "Iterator", "MakeIterator", "OneShotIterator", "IteratorToStringHandle", "ParseExample",
+    "ParseExampleV2", "ParseSingleExample", "DecodeCSV", "DecodeRaw", "DecodeJpeg", "DecodePng", "Print",
+    "HashTableV2", "LookupTableFindV2"}
 _IO_TYPE = re.compile(r"(Dataset|Reader)(V\d)?$|Summary")
-_GRADIENT_SCOPE = re.compile(r"(^|/)(gradients(_\d+)?|[Oo]ptimizer|training_op)(/|$)")
 _SAVE_SCOPE = re.compile(r"(^|/)save(_\d+)?(/|$)")
 _NORM_SCOPE = re.compile(r"batch_?norm|BatchNorm|layer_?norm|LayerNorm|group_?norm|instance_?norm", re.I)
+# Scopes holding the loss or evaluation, whatever ops they are built from
+# (``loss/`` holds a cross-entropy, ``eval/`` an in_top_k).
+_LOSS_SCOPE = re.compile(r"(losse?s?|\w*_loss|cross_?entropy|\w*xent|eval(uation)?|metrics?|accuracy)(_\d+)?", re.I)
 
 
-def op_category(op_type: str, name: str = "", calls: bool = False) -> str:
-    """The category of one op, from its type (and, for machinery, its name scope)."""
+def _is_io(op_type: str, name: str) -> bool:
+    # "save" in name first: a substring test is far cheaper than the regex on long names.
+    return op_type in IO_TYPES or bool(_IO_TYPE.search(op_type)) or ("save" in name and bool(_SAVE_SCOPE.search(name)))
+
+
+def op_category(op_type: str, name: str = "", calls: bool = False, machinery: bool = False,
+                saver: bool = False) -> str:
+    """The category of one op, from its type, its name scope and whether it is training machinery.
+
+    "training" iff :func:`graphsurgeon.vocabulary.training_machinery`
+    counts the op (``machinery``); machinery that saves or restores
+    (``saver``: the TF2 saver's calls) keeps the I/O colour.
+    """
+    if machinery:
+        return "io" if saver or _is_io(op_type, name) or op_type in INPUT_TYPES else "training"
     if calls or op_type in CALL_TYPES:
         return "control" if op_type in CONTROL_TYPES else "call"
     if op_type in INPUT_TYPES:
         return "input"
-    if _GRADIENT_SCOPE.search(name) or _TRAINING_TYPE.search(op_type):
-        return "training"
-    if op_type in IO_TYPES or _IO_TYPE.search(op_type) or _SAVE_SCOPE.search(name):
+    if _is_io(op_type, name):
         return "io"
     if op_type in MATRIX_TYPES:
         return "matrix"
     if op_type in ACTIVATION_TYPES:
         return "activation"
+    if op_type in LOSS_TYPES:
+        return "loss"
     if op_type in NORMALIZATION_TYPES:
         return "normalization"
     if op_type in CONTROL_TYPES:
@@ -93,39 +108,52 @@ def op_category(op_type: str, name: str = "", calls: bool = False) -> str:
     return "other"
 
 
-def scope_category(scope: str, member_categories) -> str:
-    """The category of a collapsed scope: its name first, then its most telling ops.
+def scope_category(scope: str, member_categories, machinery: bool = False) -> str:
+    """The category of a collapsed scope: training machinery, then its name, then its most telling ops.
 
-    A name says more than the ops inside: ``batch_normalization`` is built
-    from plain arithmetic, ``train/`` holds MatMuls (gradients of the
-    layers). Otherwise the highest-priority category among the members wins
-    (a dense layer holds one MatMul among its variables and initialisers).
+    ``machinery``: every op in it is training machinery; then it is
+    "training" (or "io" for the saver). Otherwise the name says more than
+    the ops inside: ``batch_normalization`` is built from plain arithmetic,
+    ``loss`` holds a softmax cross-entropy; failing that the
+    highest-priority category among the members wins (a dense layer holds
+    one MatMul among its variables and initialisers). ``member_categories``
+    are those of the ops that are not machinery, unless all are.
     """
+    present = set(member_categories)
+    if machinery:
+        saver = "save" in scope and _SAVE_SCOPE.search(scope)
+        return "io" if saver or ("io" in present and "training" not in present) else "training"
     leaf = scope.rsplit("/", 1)[-1]
-    if _GRADIENT_SCOPE.search(scope) or re.fullmatch(
-            r"(train(ing)?(_op)?|[Oo]ptimizer|Adam|SGD|Adagrad|Adadelta|Momentum|RMSProp|Ftrl|Nadam|"
-            r"GradientDescent)(_\d+)?", leaf):
-        return "training"
-    if _SAVE_SCOPE.search(scope):
-        return "io"
     if _NORM_SCOPE.search(leaf):
         return "normalization"
-    present = set(member_categories)
-    for key in ("input", "matrix", "normalization", "activation", "call", "control", "training", "io",
-                "variable", "other"):
-        if key in present:
+    if _LOSS_SCOPE.fullmatch(leaf):
+        return "loss"
+    for key, _, _ in CATEGORIES:
+        if key in present and key != "training":
             return key
     return "other"
 
 
-def legend_html(categories, edge_kinds) -> str:
-    """A Graphviz HTML label: a small table of the categories and edge kinds in use."""
+def legend_html(categories, edge_kinds, frozen: bool = False, groups: bool = False) -> str:
+    """A Graphviz HTML label: a small table of the categories, marks and edge kinds in use.
+
+    Only fixed text goes in here: names never do (an HTML label would let
+    them add markup).
+    """
     rows = ['<TR><TD COLSPAN="2"><B>legend</B></TD></TR>']
     for key, text, color in CATEGORIES:
         if key in categories:
             rows.append(f'<TR><TD BGCOLOR="{color}" WIDTH="18"> </TD><TD ALIGN="LEFT">{text}</TD></TR>')
     rows.append('<TR><TD BORDER="1" STYLE="rounded" WIDTH="18">▭</TD>'
                 '<TD ALIGN="LEFT">collapsed scope: ops, params</TD></TR>')
+    if groups:
+        rows.append('<TR><TD BORDER="1" STYLE="rounded" WIDTH="18">⧉</TD>'
+                    '<TD ALIGN="LEFT">siblings drawn together: first…last ×count</TD></TR>')
+    if frozen:
+        rows.append(f'<TR><TD BORDER="3" COLOR="{FROZEN["color"]}" WIDTH="18"> </TD>'
+                    '<TD ALIGN="LEFT">frozen: no variable in trainable_variables</TD></TR>')
+        rows.append('<TR><TD BORDER="1" WIDTH="18"> </TD>'
+                    '<TD ALIGN="LEFT">trainable (label says which)</TD></TR>')
     for kind in ("data", "ref", "resource", "control"):
         if kind in edge_kinds:
             arrow = {"data": "──▶", "ref": "━━○", "resource": "━━◇", "control": "- - ▷"}[kind]

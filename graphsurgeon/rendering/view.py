@@ -1,49 +1,60 @@
 """The picture as data: which boxes and ops are visible, and the edges between them.
 
 A :class:`View` is what gets drawn, before any Graphviz: building it is
-linear in the size of the graph (one pass to place every op in its visible
-node, one pass over the inputs to merge edges), so that a 60,000-op graph
-costs a fraction of a second before ``dot`` sees a hundred nodes.
+linear in the size of the graph (names included: see
+:mod:`~graphsurgeon.rendering.scopes`), so that a 60,000-op graph, or one
+whose names are 50,000 scopes deep, costs a fraction of a second before
+``dot`` sees a hundred nodes.
 
 Collapsing: an op belongs to the name scopes of its name (``a/b/c`` to
 ``a`` and ``a/b``); an op whose name is itself a scope (the variable
 ``hidden1/kernel`` with ``hidden1/kernel/read`` under it) belongs to that
 scope too. Walking an op's scopes outward in, the first collapsed one is
 the box it disappears into; when none is collapsed, the op is drawn itself,
-inside a cluster per expanded scope.
+inside a cluster per expanded scope. A scope that would only hold one other
+cluster is not drawn on its own: its name goes into that cluster's label
+(``a/b/c/``), so a chain of a thousand single-child scopes is one frame.
 """
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .. import dtypes
 from ..errors import NotFoundError, UsageError
 from ..functions import called_functions
 from ..shapes import format_shape
-from ..vocabulary import training_machinery
-from . import select, style
+from ..variables import variables
+from ..vocabulary import is_saver_op, training_machinery
+from . import group as _group
+from . import scopes, select, style
 
 TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes or fewer
 INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visible
-MAX_NODES = 500       # refuse (fast) to lay out more than this unless asked
+MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
+MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
+MAX_GROUPED_EDGES = 200  # random edges among 150 nodes: 200 lay out in 0.3 s, 400 take minutes (dot 2.43)
+BIG_HINT = "--depth N, --collapse SCOPE, --scope SCOPE or --between IN OUT"
 
 
 @dataclass
 class Node:
-    """One visible node: an op, or a collapsed scope drawn as one box."""
+    """One visible node: an op, a collapsed scope drawn as one box, or a group of sibling scopes or ops."""
 
-    id: str                      # op name, or scope name + "/" for a collapsed scope
-    kind: str                    # "op" or "scope"
-    name: str                    # op or scope name
+    id: str                      # op name, scope name + "/" for a collapsed scope, the group's label for a group
+    kind: str                    # "op", "scope" or "group"
+    name: str                    # op or scope name; a group's label (``layer0…layer499 ×500``)
     ops: list[str]               # the ops it stands for
     category: str
-    clusters: tuple[str, ...]    # expanded scopes around it, outermost first
+    clusters: tuple[str, ...]    # drawn clusters around it, outermost first
     type: str | None = None      # op type (ops only)
     params: int = 0
     calls: list[tuple[str, str]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)   # "dtype shape" per output (ops only)
-    type_counts: Counter | None = None                 # op types inside (scopes only)
+    type_counts: Counter | None = None                 # op types inside (scopes and groups)
     machinery: bool = False      # every op in it is training machinery (drawn faint edges into it)
+    members: list[str] = field(default_factory=list)   # a group's scopes ("layer0/") and ops
+    trainable: str | None = None  # "frozen", "trainable" or "partly frozen" (see View.marks_frozen)
 
 
 @dataclass
@@ -64,208 +75,339 @@ class View:
 
     nodes: dict[str, Node]
     edges: list[Edge]
-    clusters: dict[str, dict]    # expanded scope -> {"ops": n, "params": n}
+    clusters: dict[str, dict]    # drawn scope -> {"ops", "params", "parent", "label", "trainable"}
     depth: int | None            # collapse depth used (None: nothing collapsed)
     total_ops: int               # ops in the graph
-    shown_ops: int               # ops selected (after --scope, --between, --no-training)
+    shown_ops: int               # ops selected (after --scope, --between and the training filter)
     title: str
+    function: str | None = None  # the library function drawn (None: the top-level graph)
+    auto_collapsed: list[str] = field(default_factory=list)  # what was grouped to fit, in words
+    notes: list[str] = field(default_factory=list)           # everything chosen for the user, in words
+    marks_frozen: bool = False   # some variables are not trainable: nodes say which (``Node.trainable``)
 
 
-def _scope_path(name: str, scopes: set[str]) -> tuple[str, ...]:
-    parts = name.split("/")
-    return tuple(parts) if name in scopes else tuple(parts[:-1])
-
-
-def _check_scopes(names, scopes: set[str], g, option: str) -> set[str]:
+def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
     out = set()
     for name in names or ():
         name = name.strip("/")
-        if name not in scopes:
-            raise NotFoundError("scope", name, sorted(scopes), where=f"{g.where} ({option})")
+        if not scopes.is_scope(sorted_names, name):
+            raise NotFoundError("scope", name, select.scope_candidates(g, name), where=f"{g.where} ({option})")
         out.add(name)
     return out
 
 
 def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
-               between: tuple[str, str] | None = None, no_training: bool = False,
+               between: tuple[str, str] | None = None, training: bool | None = None,
                max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES) -> View:
     """Select, collapse and merge: the visible nodes and edges of ``g``.
 
     See :func:`graphsurgeon.rendering.render` for the arguments. ``depth``
-    None picks the depth automatically, 0 collapses nothing.
+    None picks the depth automatically (and groups siblings when even depth 1
+    is too big), 0 collapses nothing. ``training`` None hides the training
+    machinery unless nothing else is left.
     """
-    all_nodes = list(g.graph_def.node)
-    scopes = select.all_scopes(g)
+    all_sorted = scopes.sorted_names(g)
     selected: set[str] | None = None
-    base: tuple[str, ...] = ()
+    base = ""
     if scope:
         selected = select.scope_ops(g, scope)
         scope = scope.strip("/")
-        base = tuple(scope.split("/")) if scope in scopes else ()
+        base = scope if scopes.is_scope(all_sorted, scope) else ""
     if between:
         on_path = select.ops_between(g, *between)
         selected = on_path if selected is None else selected & on_path
     machinery = training_machinery(g)
-    if no_training:
-        keep = {n.name for n in all_nodes if n.name not in machinery}
-        selected = keep if selected is None else selected & keep
-    nodes = [n for n in all_nodes if selected is None or n.name in selected]
+    notes: list[str] = []
+    chosen = [n for n in g.graph_def.node if selected is None or n.name in selected]
+    nodes, hidden = chosen, 0
+    if not training:
+        keep = [n for n in chosen if n.name not in machinery]
+        if keep or training is False:
+            nodes, hidden = keep, len(chosen) - len(keep)
+        else:
+            notes.append("every op here is training machinery: drawn anyway")
     if not nodes:
         raise UsageError(f"nothing left to draw in {g.where}",
-                         hint="loosen --scope, --between or --no-training")
-    expand_set = _check_scopes(expand, scopes, g, "--expand")
-    collapse_set = _check_scopes(collapse, scopes, g, "--collapse")
-    # Expanding a/b/c opens a and a/b too.
-    opened = set()
-    for s in expand_set:
-        parts = s.split("/")
-        opened.update("/".join(parts[:i]) for i in range(1, len(parts) + 1))
-
-    paths = {n.name: _scope_path(n.name, scopes) for n in nodes}
-    nbase = len(base)
-
-    def key_of(path: tuple[str, ...], name: str, d: int | None) -> str:
-        for k in range(nbase + 1, len(path) + 1):
-            s = "/".join(path[:k])
-            if s in collapse_set:
-                return s + "/"
-            if s in opened:
-                continue
-            if d is not None and d > 0 and k - nbase >= d:
-                return s + "/"
-        return name
-
-    max_depth = max((len(p) - nbase for p in paths.values()), default=0)
-    if depth is None:
-        depth = 1
-        count = len({key_of(p, n, depth) for n, p in paths.items()})
-        while depth < max_depth and count < INFORMATIVE:
-            deeper = len({key_of(p, n, depth + 1) for n, p in paths.items()})
-            if deeper > target_nodes:
-                break
-            depth, count = depth + 1, deeper
+                         hint="loosen --scope or --between" + ("" if training else ", or add --training"))
     if depth is not None and depth < 0:
         raise UsageError(f"--depth must be 0 (collapse nothing) or more, not {depth}")
+    expand_set = _check_scopes(expand, all_sorted, g, "--expand")
+    collapse_set = _check_scopes(collapse, all_sorted, g, "--collapse")
+
+    names = [n.name for n in nodes]
+    node_by_name = {n.name: n for n in nodes}
+    place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set)
+    target = min(target_nodes, max_nodes) if max_nodes else target_nodes
+    auto = depth is None
+    grouped_deeper = False
+    if auto:
+        depth, grouped_deeper = _auto_depth(place, node_by_name, target)
+    keys = place.keys(depth)
+    boxes = {k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER}
+    count = len(set(keys))
+    groups: list[_group.Group] = []
+    if max_nodes is not None and count > max_nodes and not auto:
+        raise _too_many(g, place, count, depth, max_nodes)
+    if auto and (grouped_deeper or (max_nodes is not None and count > max_nodes)):
+        siblings = _siblings(set(keys), boxes, node_by_name)
+        budget = target
+        while True:
+            groups = _group.fit(siblings, budget, numbered_only=grouped_deeper, taken=set(keys))
+            # Ranges of unrelated names can join everything to everything, and Graphviz
+            # takes minutes over a few hundred crossing edges: fewer groups, then.
+            if budget <= 2 or _edge_pairs(g, names, keys, groups, MAX_GROUPED_EDGES) <= MAX_GROUPED_EDGES:
+                break
+            budget //= 2
+    group_of = {m: grp for grp in groups for m in grp.members}
 
     members: dict[str, list[str]] = {}
-    key = {}
-    for n in nodes:
-        k = key_of(paths[n.name], n.name, depth)
-        key[n.name] = k
-        members.setdefault(k, []).append(n.name)
-    if max_nodes is not None and len(members) > max_nodes:
-        fitting = [d for d in range(1, max_depth + 1)
-                   if len({key_of(p, n, d) for n, p in paths.items()}) <= max_nodes]
-        deeper = f"--depth {max(fitting)}, " if fitting and max(fitting) != depth else ""
-        raise UsageError(
-            f"{len(members)} nodes to draw in {g.where}, more than --max-nodes {max_nodes}",
-            hint=f"collapse more with {deeper}--collapse SCOPE, draw one part with --scope SCOPE or "
-                 "--between IN OUT, or raise --max-nodes")
+    key: dict[str, str] = {}
+    for name, k in zip(names, keys):
+        grp = group_of.get(k)
+        k = grp.key if grp is not None else k
+        key[name] = k
+        members.setdefault(k, []).append(name)
 
-    node_by_name = {n.name: n for n in nodes}
-    params = {}
-    from ..variables import variables
-
-    for v in variables(g):
-        params[v.name] = v.params or 0
-
+    var_list = variables(g)
+    params = {v.name: v.params or 0 for v in var_list}
     library = g.library_names
 
     def calls_of(node_def):
         return called_functions(node_def, library) if library else []
 
-    def enclosing(path: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple("/".join(path[:i]) for i in range(nbase + 1, len(path) + 1))
+    def category(node_def) -> str:
+        if node_def.op == "_Arg" and dtypes.name(node_def.attr["T"].type) == "resource":
+            return "variable"  # a function body's captured variable, not a model input
+        is_machinery = node_def.name in machinery
+        return style.op_category(node_def.op, node_def.name, bool(calls_of(node_def)), is_machinery,
+                                 is_machinery and is_saver_op(node_def, library))
 
+    groups_by_key = {grp.key: grp for grp in groups}
     visible: dict[str, Node] = {}
-    for k, names in members.items():
-        if k.endswith("/"):
+    container: dict[str, str] = {}
+    for k, ops in members.items():
+        if k in groups_by_key:
+            grp = groups_by_key[k]
+            visible[k] = _box(k, "group", grp.label, ops, node_by_name, machinery, params, category,
+                              named=grp.siblings[0].key.rstrip("/"))
+            visible[k].members = grp.members
+            container[k] = grp.container
+        elif k in boxes:
             scope_name = k[:-1]
             head = node_by_name.get(scope_name)
-            rest = [node_by_name[m] for m in names if m != scope_name]
-            outer = enclosing(tuple(scope_name.split("/"))[:-1])
+            rest = [node_by_name[m] for m in ops if m != scope_name]
+            parent = scope_name.rpartition("/")[0]
             # A one-op scope, or an op with only its constants under it (the
             # placeholder "training" and "training/input"), reads best as that op.
-            if len(names) == 1 or (head is not None and all(r.op == "Const" for r in rest)):
-                op_def = head if head is not None else node_by_name[names[0]]
-                visible[op_def.name] = _op_node(g, op_def, op_def.name, names, outer, params, calls_of(op_def))
-                for m in names:  # edges meet the op, not the scope it stands for
+            if len(ops) == 1 or (head is not None and all(r.op == "Const" for r in rest)):
+                op_def = head if head is not None else node_by_name[ops[0]]
+                visible[op_def.name] = _op_node(g, op_def, ops, machinery, params, calls_of(op_def), category)
+                container[op_def.name] = parent
+                for m in ops:  # edges meet the op, not the scope it stands for
                     key[m] = op_def.name
                 continue
-            # Constants say nothing about a scope (every layer has some): count them as "other".
-            cats = [style.op_category(node_by_name[m].op, m, bool(calls_of(node_by_name[m])))
-                    if node_by_name[m].op != "Const" else "other" for m in names]
-            visible[k] = Node(id=k, kind="scope", name=scope_name, ops=names,
-                              category=style.scope_category(scope_name, cats), clusters=outer,
-                              params=sum(params.get(m, 0) for m in names),
-                              type_counts=Counter(node_by_name[m].op for m in names))
+            visible[k] = _box(k, "scope", scope_name, ops, node_by_name, machinery, params, category)
+            container[k] = parent
         else:
             op_def = node_by_name[k]
-            visible[k] = _op_node(g, op_def, k, names, enclosing(paths[k]), params, calls_of(op_def))
+            visible[k] = _op_node(g, op_def, ops, machinery, params, calls_of(op_def), category)
+            container[k] = scopes.scope_path(k, scopes.is_scope(all_sorted, k))
 
-    for node in visible.values():
-        node.machinery = all(m in machinery for m in node.ops)
-    clusters: dict[str, dict] = {}
-    for node in visible.values():
-        for c in node.clusters:
-            clusters.setdefault(c, {"ops": 0, "params": 0})
-    if clusters:
-        for name in key:
-            path = paths[name]
-            for i in range(nbase + 1, len(path) + 1):
-                c = "/".join(path[:i])
-                if c in clusters:
-                    clusters[c]["ops"] += 1
-                    clusters[c]["params"] += params.get(name, 0)
-
+    clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
+    marks = _mark_trainable(var_list, visible, clusters, machinery)
     where = f"function {g.function_name}" if g.function_name else (str(g.path) if g.path else "graph")
-    parts = [f"{len(all_nodes):,} ops"]
-    if len(nodes) != len(all_nodes):
+    parts = [f"{len(g):,} ops"]
+    if len(nodes) != len(g):
         parts.append(f"{len(nodes):,} shown")
     if scope:
         parts.append(f"scope {scope}/")
     if between:
         parts.append(f"between {between[0]} and {between[1]}")
-    if no_training:
-        parts.append("without training machinery")
+    if hidden:
+        parts.append(f"{hidden:,} training ops hidden")
     parts.append(f"depth {depth}" if depth else "fully expanded")
-    return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None,
-                total_ops=len(all_nodes), shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts))
+    collapsed = [_describe(grp) for grp in groups]
+    if collapsed:
+        parts.append(f"{len(groups)} group{'s' if len(groups) != 1 else ''} of siblings")
+        notes.append(f"grouped siblings to draw {len(visible)} nodes instead of {count:,}: " + "; ".join(collapsed)
+                     + f" (see them with {BIG_HINT})")
+    return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
+                shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
+                notes=notes, marks_frozen=marks)
 
 
-def _op_node(g, node_def, key, names, clusters, params, calls) -> Node:
+def _auto_depth(place: scopes.Placement, node_by_name, target: int) -> tuple[int, bool]:
+    """The depth to draw at, and whether it needs numbered siblings grouped to fit ``target``.
+
+    Go deeper while fewer than INFORMATIVE nodes show and the next depth
+    still fits; a depth that is too big as it is but fits once numbered
+    siblings are grouped (``model/layer0`` … ``model/layer499``) counts as
+    fitting. Only depths where the count can change are tried, shallowest
+    first: a depth that adds nothing is not worth its clusters.
+    """
+    depth = 1
+    raw = count = place.count(1)
+    grouped, tried = False, 0
+    for d in _deeper(place):
+        if count >= INFORMATIVE or tried >= 64:  # 64: a bound on work for pathological trees
+            break
+        tried += 1
+        keys = place.keys(d)
+        distinct = set(keys)
+        n = len(distinct)
+        if n == raw:
+            continue  # nothing split: a deeper depth would only add frames
+        shown, needs_groups = n, False
+        if n > target:
+            boxes = {k for i, k in enumerate(keys) if place.level(i, d) != scopes.NEVER}
+            fewer = _group.fit(_siblings(distinct, boxes, node_by_name), target, numbered_only=True)
+            shown -= sum(len(grp.siblings) - 1 for grp in fewer)
+            needs_groups = True
+            if shown > target:
+                break
+        depth, raw, count, grouped = d, n, shown, needs_groups
+    return depth, grouped
+
+
+def _deeper(place: scopes.Placement):
+    """Depths below 1 to try: the next few one by one (cheap, the usual case), then only where counts change."""
+    yield from range(2, min(5, place.max_depth + 1))
+    yield from place.candidate_depths(5)
+
+
+def _too_many(g, place: scopes.Placement, count: int, depth: int, max_nodes: int) -> UsageError:
+    """The refusal for an explicit --depth that draws too much, with the deepest depth that fits."""
+    # Frames nest at most depth - 1 deep: a suggestion must pass that check too.
+    fitting = [d for d in [1] + place.candidate_depths(2) if (d < depth or depth == 0) and d <= MAX_NESTING + 1]
+    lo, hi, best = 0, len(fitting) - 1, None
+    while lo <= hi:  # counts grow with depth: bisect for the deepest depth that fits
+        mid = (lo + hi) // 2
+        if place.count(fitting[mid]) <= max_nodes:
+            best, lo = fitting[mid], mid + 1
+        else:
+            hi = mid - 1
+    deeper = f"--depth {best}, " if best is not None else ""
+    return UsageError(
+        f"{count:,} nodes to draw in {g.where}, more than --max-nodes {max_nodes}",
+        hint=f"collapse more with {deeper}--collapse SCOPE, draw one part with --scope SCOPE or "
+             "--between IN OUT, leave --depth out to let render group siblings, or raise --max-nodes")
+
+
+def _edge_pairs(g, names, keys, groups, limit: int) -> int:
+    """How many node pairs edges would join once ``groups`` are made (counting stops past ``limit``)."""
+    into = {m: grp.key for grp in groups for m in grp.members}
+    visible = {name: into.get(k, k) for name, k in zip(names, keys)}
+    pairs = set()
+    for name in names:
+        dst = visible[name]
+        for ref in g.input_refs(name):
+            src = visible.get(ref.op)
+            if src is not None and src != dst:
+                pairs.add((src, dst))
+        if len(pairs) > limit:
+            break
+    return len(pairs)
+
+
+def _siblings(keys, boxes, node_by_name) -> list[_group.Sibling]:
+    out = []
+    for k in keys:
+        if k in boxes:
+            parent, _, leaf = k[:-1].rpartition("/")
+            out.append(_group.Sibling(k, parent, leaf, "scope"))
+        else:
+            parent, _, leaf = k.rpartition("/")
+            out.append(_group.Sibling(k, parent, leaf, node_by_name[k].op))
+    return sorted(out, key=lambda s: s.key)
+
+
+def _box(k, kind, name, ops, node_by_name, machinery, params, category, named=None) -> Node:
+    all_machinery = all(m in machinery for m in ops)
+    # Constants say nothing about a scope (every layer has some): count them as "other".
+    # Machinery inside a layer (its initialisers) does not colour it.
+    cats = [category(node_by_name[m]) if node_by_name[m].op != "Const" else "other"
+            for m in ops if all_machinery or m not in machinery]
+    category = style.scope_category(named or name, cats, all_machinery)
+    return Node(id=k, kind=kind, name=name, ops=ops, category=category, clusters=(),
+                params=sum(params.get(m, 0) for m in ops), machinery=all_machinery,
+                type_counts=Counter(node_by_name[m].op for m in ops))
+
+
+def _op_node(g, node_def, names, machinery, params, calls, category) -> Node:
     op = g.op(node_def.name)
-    return Node(id=key, kind="op", name=node_def.name, ops=names,
-                category=style.op_category(node_def.op, node_def.name, bool(calls)),
-                clusters=clusters, type=node_def.op, params=sum(params.get(m, 0) for m in names),
-                calls=calls, outputs=[f"{t.dtype or '?'} {format_shape(t.shape)}" for t in op.outputs])
+    return Node(id=node_def.name, kind="op", name=node_def.name, ops=names, category=category(node_def),
+                clusters=(), type=node_def.op, params=sum(params.get(m, 0) for m in names),
+                machinery=all(m in machinery for m in names), calls=calls,
+                outputs=[f"{t.dtype or '?'} {format_shape(t.shape)}" for t in op.outputs])
+
+
+def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) -> dict:
+    """The scopes drawn as frames, folded (see the module doc), and each node's frames (``Node.clusters``).
+
+    Frames are the scopes holding a node directly, plus the scopes where
+    two of those part (neighbours in tree order give them all). Nothing
+    here lists a scope's ancestors as strings.
+    """
+    floor = scopes.levels(base)
+    held = {c for c in container.values() if scopes.levels(c) > floor}
+    order = sorted(held, key=scopes.tree_order)
+    frames = set(held)
+    for a, b in zip(order, order[1:]):
+        shared = scopes.common_levels(a, b)
+        if shared > floor:
+            frames.add(scopes.prefix(a, shared))
+    parent: dict[str, str | None] = {}
+    nesting: dict[str, int] = {}
+    stack: list[str] = []
+    for c in sorted(frames, key=scopes.tree_order):
+        while stack and not c.startswith(stack[-1] + "/"):
+            stack.pop()
+        parent[c] = stack[-1] if stack else None
+        nesting[c] = len(stack) + 1
+        stack.append(c)
+    deepest = max(nesting.values(), default=0)
+    if deepest > MAX_NESTING:  # only --depth 0 or --expand get here: the automatic depth draws far less
+        raise UsageError(f"scopes nested {deepest:,} deep: more than Graphviz can lay out ({MAX_NESTING})",
+                         hint=f"collapse with --depth {MAX_NESTING} or less (or leave --depth out), or draw one "
+                              "part with --scope SCOPE")
+    info = {}
+    for c in frames:
+        up = parent[c]
+        start = len(up) + 1 if up else (len(base) + 1 if base else 0)
+        info[c] = {"ops": 0, "params": 0, "parent": up, "label": c[start:], "trainable": None}
+    chains: dict[str, tuple[str, ...]] = {}
+
+    def chain(c):
+        if c not in chains:
+            up = parent[c]
+            chains[c] = (chain(up) if up else ()) + (c,)  # recursion bounded by MAX_NESTING
+        return chains[c]
+
+    for k, node in visible.items():
+        c = container[k]
+        node.clusters = chain(c) if c in frames else ()
+        for frame in node.clusters:
+            info[frame]["ops"] += len(node.ops)
+            info[frame]["params"] += node.params
+    return info
 
 
 def _merge_edges(g, nodes, key, visible) -> list[Edge]:
     merged: dict[tuple[str, str, str], dict] = {}
     for node in nodes:
         dst = key[node.name]
-        for text in node.input:
-            control = text.startswith("^")
-            if control:
-                producer, index = text[1:], -1
-            else:
-                producer, sep, idx = text.rpartition(":")
-                if sep and idx.isdigit():
-                    index = int(idx)
-                else:
-                    producer, index = text, 0
-            src = key.get(producer)
+        for ref in g.input_refs(node.name):
+            src = key.get(ref.op)
             if src is None or src == dst:
                 continue  # outside the selection, or inside one box
-            if control:
-                kind, tensor = "control", producer
+            if ref.control:
+                kind, tensor = "control", ref.op
             else:
-                types = g.output_dtypes(producer) if producer in g else None
-                dtype = types[index] if types and index < len(types) else None
+                types = g.output_dtypes(ref.op) if ref.op in g.node_defs else None
+                dtype = types[ref.index] if types and ref.index < len(types) else None
                 kind = "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
-                tensor = f"{producer}:{index}"
+                tensor = f"{ref.op}:{ref.index}"
             entry = merged.setdefault((src, dst, kind), {"tensors": {}, "count": 0})
             entry["tensors"][tensor] = None
             entry["count"] += 1
@@ -286,3 +428,51 @@ def _edge_label(g, edge: Edge) -> str:
         text = f"{t.dtype or '?'} {format_shape(t.shape)}"
         return text + (f" ×{edge.count}" if edge.count > 1 else "")
     return f"{len(edge.tensors)} tensors"
+
+
+def _mark_trainable(var_list, visible: dict[str, Node], clusters: dict, machinery) -> bool:
+    """Say which nodes and frames hold frozen layers (after ``rehead`` or ``freeze-layers``).
+
+    A layer (the scope holding a variable, as :mod:`graphsurgeon.layers`
+    has it) is frozen when none of its variables is in
+    ``trainable_variables``: batch normalisation's moving statistics never
+    are, its gamma and beta are until frozen. A node holding frozen and
+    trainable layers is "partly frozen". Marks are drawn only when some
+    layer is frozen: in an ordinary training graph every layer is trainable
+    and saying so on every box is noise. Optimizer slots are training
+    machinery, not layers.
+    """
+    layer_of: dict[str, str] = {}
+    trainable: dict[str, bool] = {}
+    for v in var_list:
+        if v.name in machinery:
+            continue
+        if v.trainable is None:  # the graph has no trainable_variables collection: nothing to say
+            return False
+        layer = v.name.rpartition("/")[0] or v.name
+        layer_of[v.name] = layer
+        trainable[layer] = trainable.get(layer, False) or v.trainable
+    if all(trainable.values()):
+        return False
+
+    def mark(layers) -> str | None:
+        flags = {trainable[layer] for layer in layers}
+        return None if not flags else "trainable" if flags == {True} else "frozen" if flags == {False} \
+            else "partly frozen"
+
+    by_frame: dict[str, set[str]] = {}
+    for node in visible.values():
+        layers = {layer_of[m] for m in node.ops if m in layer_of}
+        node.trainable = mark(layers)
+        for frame in node.clusters:
+            by_frame.setdefault(frame, set()).update(layers)
+    for frame, layers in by_frame.items():
+        clusters[frame]["trainable"] = mark(layers)
+    return True
+
+
+def _describe(grp: _group.Group) -> str:
+    scopes_n = sum(1 for s in grp.siblings if s.family == "scope")
+    what = "scopes" if scopes_n == len(grp.siblings) else "ops" if scopes_n == 0 else "scopes and ops"
+    where = f" in {grp.container + '/'!r}" if grp.container else ""
+    return f"{len(grp.siblings):,} sibling {what}{where} as {grp.label!r}"
