@@ -23,6 +23,10 @@ from .freeze import report_verification, split_names, verification_failed, verif
 @handle_errors
 def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_place):
     """Fold batch norm (inference mode) of a frozen MODEL into MatMul/Conv2D weights and biases."""
+    if verify:
+        from graphsurgeon.runtime import require_tensorflow
+
+        require_tensorflow()
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
     if tolerance < 0:

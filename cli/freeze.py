@@ -65,6 +65,10 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     --verify, nothing is written unless the frozen graph's outputs equal the
     original's (restored from its checkpoint) within --tolerance.
     """
+    if verify:
+        from graphsurgeon.runtime import require_tensorflow
+
+        require_tensorflow()
     from graphsurgeon.surgery.freeze import freeze, parse_set_values
 
     if tolerance < 0:

@@ -61,8 +61,30 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+# What a TensorFlow-free install says when asked for work that needs TensorFlow.
+MISSING_TENSORFLOW = ("this command needs TensorFlow, which is not installed: pip install 'graphsurgeon[tensorflow]' "
+                      "(reading, listing, rendering and scan work without it)")
+
+
+def require_tensorflow() -> None:
+    """Fail at once, in one line naming the extra, when TensorFlow is not installed (nothing is imported).
+
+    Commands that need TensorFlow call it before any other work, so that a
+    TensorFlow-free install says what is missing before it says anything else.
+    """
+    import importlib.util
+
+    if _TF is None and importlib.util.find_spec("tensorflow") is None:
+        raise GraphSurgeonError(MISSING_TENSORFLOW)
+
+
 def tf():
-    """TensorFlow, imported on first use with its C++ logging quietened."""
+    """TensorFlow, imported on first use with its C++ logging quietened.
+
+    Raises:
+        GraphSurgeonError: TensorFlow is not installed (one line naming the
+            ``graphsurgeon[tensorflow]`` extra) or cannot be imported.
+    """
     global _TF
     if _TF is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -73,9 +95,12 @@ def tf():
                 # driver's "failed call to cuInit" line (printed on a machine
                 # without a GPU when the first session starts) off stderr.
                 tensorflow.config.list_physical_devices()
-        except ImportError as exc:  # pragma: no cover - TensorFlow is a dependency
-            raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})",
-                                    hint="pip install tensorflow") from None
+        except ModuleNotFoundError as exc:
+            if exc.name != "tensorflow":
+                raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})") from None
+            raise GraphSurgeonError(MISSING_TENSORFLOW) from None
+        except ImportError as exc:
+            raise GraphSurgeonError(f"this needs TensorFlow, which cannot be imported ({exc})") from None
         tensorflow.get_logger().setLevel("ERROR")
         _TF = tensorflow
     return _TF
