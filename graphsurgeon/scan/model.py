@@ -35,6 +35,8 @@ def scan_model(path: str, kind: str = "graph", problem: str | None = None) -> di
         record["error"] = str(exc)
     except (RecursionError, MemoryError) as exc:
         record["error"] = f"{path}: too large or too deeply nested to scan ({type(exc).__name__})"
+    except Exception as exc:  # a bug of ours on one model must not lose the others' answers
+        record["error"] = f"{path}: internal error while scanning: {type(exc).__name__}: {exc} (please report it)"
     record["findings"].sort(key=lambda f: (-_severity.rank(f["severity"]), f.get("meta_graph") or "",
                                            f["function"] or "", f["name"] or ""))
     return record
