@@ -40,7 +40,7 @@ setup_venv() {
     }
   fi
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test]"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[test,tensorflow,dask]"
   echo "$want" > "$stamp"
 }
 

@@ -28,6 +28,10 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
     MODEL is a frozen graph; one with variables (a checkpoint, a SavedModel)
     is frozen first when --outputs names what to keep.
     """
+    if verify:
+        from graphsurgeon.training.tf import require_tensorflow
+
+        require_tensorflow()
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
     if tolerance < 0:
@@ -39,10 +43,10 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
         t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
     comparison = None
     if verify:
-        from graphsurgeon.training import verify as runtime
+        from graphsurgeon.training.verify import verify as verify_rewrite
 
         with StatusLine(enabled=not as_json) as status:
-            comparison = runtime.verify(g, result, sinks, tolerance, progress=verify_progress(status))
+            comparison = verify_rewrite(g, result, sinks, tolerance, progress=verify_progress(status))
         if not comparison.ok:
             if as_json:
                 echo_json({"written": None, "verify": comparison.as_dict()})

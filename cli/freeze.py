@@ -65,6 +65,10 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     --verify, nothing is written unless the frozen graph's outputs equal the
     original's (restored from its checkpoint) within --tolerance.
     """
+    if verify:
+        from graphsurgeon.training.tf import require_tensorflow
+
+        require_tensorflow()
     from graphsurgeon.surgery.freeze import freeze, parse_set_values
 
     if tolerance < 0:
@@ -77,10 +81,10 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     out_names = changes.details["outputs"]
     comparison = None
     if verify:
-        from graphsurgeon.training import verify as runtime
+        from graphsurgeon.training.verify import verify as verify_rewrite
 
         with StatusLine(enabled=not as_json) as status:
-            comparison = runtime.verify(g, result, out_names, tolerance, fixed=pinned,
+            comparison = verify_rewrite(g, result, out_names, tolerance, fixed=pinned,
                                         progress=verify_progress(status))
         if not comparison.ok:
             if as_json:

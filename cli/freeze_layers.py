@@ -27,6 +27,9 @@ def command(model, scopes, output, force, in_place, training_op, loss, as_json):
     Example:
       graphsurgeon freeze-layers fixtures/models/mnist_bn_elu_tf1 hidden1 hidden2 -o build/frozen12
     """
+    from graphsurgeon.training.tf import require_tensorflow
+
+    require_tensorflow()
     from graphsurgeon.training.freeze_layers import freeze_layers
 
     check_output(model, output, in_place)

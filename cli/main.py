@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "rehead",
     "freeze_layers",
     "swap",
+    "scan",
 ]
 
 

@@ -45,6 +45,9 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
     Example:
       graphsurgeon rehead fixtures/models/mnist_bn_elu_0to4 --at hidden2 --classes 5 -o build/my5to9
     """
+    from graphsurgeon.training.tf import require_tensorflow
+
+    require_tensorflow()
     from graphsurgeon.training.rehead import rehead
 
     check_output(model, output, in_place)

@@ -134,6 +134,27 @@ def output_arg_sizes(node, op_def: OpDef) -> list[tuple[str, int]] | None:
     return sizes
 
 
+def input_arg_positions(node, op_def: OpDef) -> dict[str, tuple[int, int]] | None:
+    """``{input_arg_name: (first position, count)}`` among a node's data inputs, or None if an attr is missing."""
+    out, start = {}, 0
+    for arg in op_def.input_arg:
+        if arg.number_attr:
+            value = _attr(node, op_def, arg.number_attr)
+            if value is None or not 0 <= value.i <= MAX_OUTPUTS:
+                return None
+            count = int(value.i)
+        elif arg.type_list_attr:
+            value = _attr(node, op_def, arg.type_list_attr)
+            if value is None:
+                return None
+            count = len(value.list.type)
+        else:
+            count = 1
+        out[arg.name] = (start, count)
+        start += count
+    return out
+
+
 def output_dtypes(node, op_def: OpDef | None) -> list[str | None] | None:
     """TensorFlow's name of each output's dtype; None when the op is unknown.
 

@@ -5,7 +5,9 @@ TensorBoard ships TF-free copies of most of the messages a graph file holds
 lacks are declared here, field for field as in TensorFlow's ``.proto`` files:
 ``SavedModel`` (saved_model.proto), the control-flow contexts stored in
 collections (control_flow.proto), the checkpoint index entries
-(tensor_bundle.proto, tensor_slice.proto) and ``FingerprintDef``.
+(tensor_bundle.proto, tensor_slice.proto), ``FingerprintDef``, and Keras 2's
+``SavedMetadata`` (keras_metadata.pb; its ``SavedObject`` is called
+``SavedKerasObject`` here, beside TensorFlow's own ``SavedObject``).
 """
 from __future__ import annotations
 
@@ -150,12 +152,23 @@ def _build():
         _field(m, name, i, F.TYPE_UINT64)
     _field(m, "uuid", 7, F.TYPE_STRING)
     _field(m, "version", 6, F.TYPE_MESSAGE, type_name=".tensorboard.VersionDef")
+
+    # Keras 2's keras_metadata.pb (keras/protobuf/saved_metadata.proto; its VersionDef has
+    # the same fields as TensorFlow's).
+    m = fd.message_type.add(name="SavedMetadata")
+    _field(m, "nodes", 1, F.TYPE_MESSAGE, _REP, p + "SavedKerasObject")
+    m = fd.message_type.add(name="SavedKerasObject")
+    _field(m, "node_id", 2, F.TYPE_INT32)
+    _field(m, "node_path", 3, F.TYPE_STRING)
+    _field(m, "identifier", 4, F.TYPE_STRING)
+    _field(m, "metadata", 5, F.TYPE_STRING)
+    _field(m, "version", 6, F.TYPE_MESSAGE, type_name=".tensorboard.VersionDef")
     return fd
 
 
 _EXTRA = ("SavedModel", "ValuesDef", "ControlFlowContextDef", "CondContextDef", "WhileContextDef",
           "TensorSliceProto", "BundleHeaderProto", "BundleEntryProto", "FingerprintDef", "SavedSliceMeta",
-          "SavedTensorSliceMeta", "SavedSlice", "SavedTensorSlices")
+          "SavedTensorSliceMeta", "SavedSlice", "SavedTensorSlices", "SavedMetadata", "SavedKerasObject")
 _extra_classes: dict = {}
 
 

@@ -45,31 +45,35 @@ ACTIVATION_TYPES = frozenset({
 
 # ---------------------------------------------------------------- external access
 # Ops that reach outside the graph: the file system, or Python in the process.
-FILE_OPS = {
-    "ReadFile", "WriteFile", "MatchingFiles", "Save", "SaveV2", "SaveSlices", "Restore", "RestoreV2",
-    "RestoreSlice", "MergeV2Checkpoints", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
+# What each file op does with its files (``scan`` grades them apart):
+FILE_READ_OPS = frozenset({
+    "ReadFile", "Restore", "RestoreV2", "RestoreSlice", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
     "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
-    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset",
+    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset", "TFRecordDatasetV2",
     "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2", "ImmutableConst", "CreateSummaryFileWriter", "SaveDataset",
-    "SaveDatasetV2", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset", "DatasetToTFRecord",
-    "ExperimentalDatasetToTFRecord", "PrintV2", "DecodeJpeg_", "WriteSummary_",
-    # Found missing by tests/test_bad_input.py's scan of the op registry:
-    "TFRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset",
-    "ExperimentalLMDBDataset", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset", "CacheDataset",
-    "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2", "SnapshotDatasetReader",
-    "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "ListSnapshotChunksDataset", "DistributedSave",
-    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary",
-    "WriteImageSummary", "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "DumpTensor",
-    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
-    "DebugNumericSummaryV2", "LoadAndRemapMatrix", "DTensorRestoreV2", "CalibrationStatisticsSaver",
-    "FileSystemSetConfiguration", "RecordInput", "Skipgram",
-}
-PYTHON_OPS = {"PyFunc", "PyFuncStateless", "EagerPyFunc"}
+    "InitializeTableFromTextFileV2", "ImmutableConst", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset",
+    "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset", "ExperimentalLMDBDataset",
+    "SnapshotDatasetReader", "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "LoadAndRemapMatrix",
+    "DTensorRestoreV2", "RecordInput", "Skipgram",
+})
+FILE_WRITE_OPS = frozenset({
+    "WriteFile", "Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints", "CreateSummaryFileWriter",
+    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary",
+    "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "SaveDataset", "SaveDatasetV2",
+    "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "PrintV2", "DumpTensor", "DebugIdentity",
+    "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary", "DebugNumericSummaryV2",
+    "CalibrationStatisticsSaver", "DistributedSave", "FileSystemSetConfiguration",
+    # Caches and snapshots read what an earlier run wrote, and write it.
+    "CacheDataset", "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2",
+})
+FILE_LIST_OPS = frozenset({"MatchingFiles", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset",
+                           "ListSnapshotChunksDataset"})
+FILE_OPS = FILE_READ_OPS | FILE_WRITE_OPS | FILE_LIST_OPS
+PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 # Ops that talk to other processes or hosts: servers and clients at an address,
 # remote calls, and the send/receive and collective ops that exchange tensors
 # with other devices or workers.
-NETWORK_OPS = {
+NETWORK_OPS = frozenset({
     "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall", "RemoteCall",
     "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
     "RegisterDataset", "RegisterDatasetV2", "Send", "Recv", "_Send", "_Recv", "_HostSend", "_HostRecv",
@@ -77,7 +81,43 @@ NETWORK_OPS = {
     "CollectiveBcastSend", "CollectiveBcastSendV2", "CollectiveGather", "CollectiveGatherV2",
     "CollectiveInitializeCommunicator", "CollectiveReduce", "CollectiveReduceScatterV2", "CollectiveReduceV2",
     "CollectiveReduceV3",
+})
+# Of those, the ones that only exchange tensors with the other devices and
+# workers of the same job (placed there by TensorFlow's own partitioning or a
+# distribution strategy): they name no address of their own.
+PEER_EXCHANGE_OPS = frozenset(t for t in NETWORK_OPS if t.startswith(("Collective", "Send", "Recv", "_")))
+# Ops that run native code the graph does not describe: a custom call into a
+# function registered under a name, or an embedded compiled module. (Stock
+# TensorFlow has no op that loads a shared library itself: a model whose op
+# types no registry knows needs its library loaded by the user, see ``scan``.)
+LIBRARY_OPS = frozenset({"XlaCustomCall", "XlaCustomCallV2", "XlaCallModule", "MlirPassthroughOp"})
+
+# What each kind of access is called, from the most to the least dangerous.
+CAPABILITIES = {
+    "python": "runs Python",
+    "network": "reaches the network",
+    "write-files": "writes files",
+    "load-library": "runs native code",
+    "read-files": "reads files",
+    "list-files": "lists files",
 }
+
+
+def capability(op_type: str) -> str | None:
+    """Which :data:`CAPABILITIES` key an op type has, or None (custom ops are not known here)."""
+    if op_type in PYTHON_OPS:
+        return "python"
+    if op_type in NETWORK_OPS:
+        return "network"
+    if op_type in FILE_WRITE_OPS:
+        return "write-files"
+    if op_type in LIBRARY_OPS:
+        return "load-library"
+    if op_type in FILE_READ_OPS:
+        return "read-files"
+    if op_type in FILE_LIST_OPS:
+        return "list-files"
+    return None
 
 
 def reaches(op_type: str) -> str | None:
@@ -120,6 +160,19 @@ _MACHINERY_TYPE = re.compile(
     r"^(VarIsInitializedOp|IsVariableInitialized)$")
 # Functions tf.saved_model.save writes for the object graph's saver (TF2 SavedModels).
 _SAVER_FUNCTION = re.compile(r"_traced_(save|restore)_\d+$")
+_APPLY_TYPE = re.compile(r"^(Resource)?(Sparse)?Apply")
+
+
+def applies_gradients(g) -> bool:
+    """Whether the top-level graph updates variables with an optimizer (a TF1 training graph)."""
+    return any(_APPLY_TYPE.match(node.op) for node in g.node_defs.values())
+
+
+def is_saver_function(name: str) -> bool:
+    """Whether a library function is one tf.saved_model.save writes for the object graph's saver."""
+    return bool(_SAVER_FUNCTION.search(name))
+
+
 _GRADIENT_TYPE = re.compile(r"Grad(V\d)?$|^BroadcastGradientArgs$|BackpropFilter|^SymbolicGradient$")
 
 

@@ -224,3 +224,12 @@ def test_the_view_follows_edits():
     g.remove_ops(["init"], check=False) if "init" in g else None
     assert g.nx.number_of_edges() == sum(len(op.node.input) for op in g) and g.nx is not None
     assert before >= g.nx.number_of_edges()
+
+
+def test_every_subpackage_is_packaged():
+    """pyproject lists its packages explicitly (cli/ is mapped in): a new subpackage must be listed too."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    present = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert present <= listed, sorted(present - listed)

@@ -7,7 +7,7 @@ whatever its extension says).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .. import protos
@@ -81,11 +81,27 @@ def read_model(path, tag: str | None = None) -> Model:
         if "null" in str(exc):  # os.stat refuses NUL bytes in paths
             raise FormatError(given, "path holds a NUL byte") from None
         raise
+    if tag is _EVERY_TAG:
+        return model
     if tag is not None and model.format == "meta":
         # A .meta holds one MetaGraphDef: a tag would silently choose nothing.
         raise FormatError(model.file, f"is a MetaGraphDef, which has no tag sets (asked for tag {tag!r})",
                           hint="tags choose a graph inside a SavedModel")
     return model
+
+
+def read_models(path) -> list[Model]:
+    """Every graph at ``path``: one Model per MetaGraphDef of a SavedModel (whatever its tags), else one.
+
+    For tools that must look at all of a SavedModel (``scan``): no tag is chosen.
+    """
+    model = read_model(path, tag=_EVERY_TAG)
+    if model.format != "savedmodel":
+        return [model]
+    return [replace(model, meta_index=i, notes=list(model.notes)) for i in range(len(model.container.meta_graphs))]
+
+
+_EVERY_TAG = object()  # read_models' tag: take the first MetaGraphDef, the caller walks the others
 
 
 def _read(given: Path, tag: str | None) -> Model:
@@ -119,7 +135,7 @@ def _read(given: Path, tag: str | None) -> Model:
         return _choose_tag(Model(given, kind, given, encoding, message), tag)
     if kind == "meta":
         return Model(given, kind, given, encoding, message, checkpoint=_checkpoint.prefix_for_meta(given))
-    if tag is not None:
+    if tag is not None and tag is not _EVERY_TAG:
         raise FormatError(given, f"is a GraphDef, which has no tags (asked for tag {tag!r})")
     return Model(given, kind, given, encoding, message)
 
@@ -173,6 +189,9 @@ def _choose_tag(model: Model, tag: str | None) -> Model:
     tag_sets = model.tag_sets
     if not tag_sets:
         raise FormatError(model.file, "SavedModel holds no MetaGraphDef")
+    if tag is _EVERY_TAG:
+        model.meta_index = 0
+        return model
     shown = ["+".join(t) or "(no tags)" for t in tag_sets]
     if tag is None:
         if len(tag_sets) == 1:
@@ -198,4 +217,4 @@ def _choose_tag(model: Model, tag: str | None) -> Model:
                          f"({', '.join(shown[i] for i in matches)})", hint="give the whole tag set, e.g. serve,gpu")
 
 
-__all__ = ["Model", "read_model", "protos"]
+__all__ = ["Model", "read_model", "read_models", "protos"]

@@ -7,6 +7,7 @@ is an optional extra (``pip install 'graphsurgeon[tensorflow]'``); without it
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 
@@ -43,8 +44,28 @@ def _quiet_stderr():
         os.close(devnull)
 
 
+# What a TensorFlow-free install says when asked for work that needs TensorFlow.
+MISSING_TENSORFLOW = (f"this command needs TensorFlow, which is not installed: pip install '{EXTRA}' "
+                      "(reading, listing, rendering, scan, export and edit work without it)")
+
+
+def require_tensorflow() -> None:
+    """Fail at once, in one line naming the extra, when TensorFlow is not installed (nothing is imported).
+
+    Commands that need TensorFlow call it before any other work, so that a
+    TensorFlow-free install says what is missing before it says anything else.
+    """
+    if _TF is None and importlib.util.find_spec("tensorflow") is None:
+        raise TensorFlowMissing(MISSING_TENSORFLOW)
+
+
 def tf():
-    """TensorFlow, imported on first use with its C++ logging quietened."""
+    """TensorFlow, imported on first use with its C++ logging quietened.
+
+    Raises:
+        TensorFlowMissing: TensorFlow is not installed (one line naming the
+            ``graphsurgeon[tensorflow]`` extra) or cannot be imported.
+    """
     global _TF
     if _TF is None:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -55,9 +76,12 @@ def tf():
                 # driver's "failed call to cuInit" line (printed on a machine
                 # without a GPU when the first session starts) off stderr.
                 tensorflow.config.list_physical_devices()
+        except ModuleNotFoundError as exc:
+            if exc.name != "tensorflow":
+                raise TensorFlowMissing(f"this needs TensorFlow, which cannot be imported ({exc})") from None
+            raise TensorFlowMissing(MISSING_TENSORFLOW) from None
         except ImportError as exc:
-            raise TensorFlowMissing(f"this needs TensorFlow, which cannot be imported ({exc})",
-                                    hint=f"pip install '{EXTRA}'") from None
+            raise TensorFlowMissing(f"this needs TensorFlow, which cannot be imported ({exc})") from None
         tensorflow.get_logger().setLevel("ERROR")
         _TF = tensorflow
     return _TF
