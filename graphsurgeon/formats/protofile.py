@@ -313,11 +313,54 @@ def serialize(msg, encoding: str = "binary", path=None) -> bytes:
         except (RecursionError, _message.DecodeError):
             raise OutputError(f"{path or 'graph'}: nests messages too deeply to write as text",
                               hint="write it binary") from None
-    size = msg.ByteSize()
-    if size > PROTO_LIMIT:
-        raise OutputError(f"{path or 'graph'}: {size:,} bytes exceeds the 2 GiB protocol buffer limit",
+    # Serialized once, then measured: upb's ByteSize() encodes the message to count it,
+    # which would cost a second pass and a second copy of a large graph in memory.
+    data = msg.SerializeToString(deterministic=True)
+    if len(data) > PROTO_LIMIT:
+        raise OutputError(f"{path or 'graph'}: {len(data):,} bytes exceeds the 2 GiB protocol buffer limit",
                           hint="prune the graph or keep large constants in a checkpoint")
-    return msg.SerializeToString(deterministic=True)
+    return data
+
+
+def streamable(msg, encoding: str) -> bool:
+    """Whether :func:`write_graph_def` can write ``msg`` (a binary GraphDef without unknown top-level fields)."""
+    from google.protobuf import unknown_fields
+
+    return encoding == "binary" and msg.DESCRIPTOR.full_name.endswith(".GraphDef") and \
+        not len(unknown_fields.UnknownFieldSet(msg))
+
+
+def write_graph_def(handle, graph_def, path=None) -> int:
+    """Write a GraphDef's binary form to ``handle`` one node at a time; returns the bytes written.
+
+    Byte for byte what ``SerializeToString(deterministic=True)`` gives (the
+    nodes are field 1, written first; the rest follows in field order),
+    without holding the whole serialization in memory beside the graph: a
+    frozen graph of a few hundred MB then costs one node's bytes, not twice
+    its size. Refuses (OutputError) past the 2 GiB protocol buffer limit.
+    """
+    total = 0
+    tag = encode_varint(1 << 3 | 2)
+    for node in graph_def.node:
+        body = node.SerializeToString(deterministic=True)
+        head = tag + encode_varint(len(body))
+        total += len(head) + len(body)
+        if total > PROTO_LIMIT:
+            raise OutputError(f"{path or 'graph'}: exceeds the 2 GiB protocol buffer limit",
+                              hint="prune the graph or keep large constants in a checkpoint")
+        handle.write(head)
+        handle.write(body)
+    rest = type(graph_def)()
+    for field, value in graph_def.ListFields():
+        if field.name != "node":
+            getattr(rest, field.name).CopyFrom(value) if field.message_type else setattr(rest, field.name, value)
+    tail = rest.SerializeToString(deterministic=True)
+    total += len(tail)
+    if total > PROTO_LIMIT:
+        raise OutputError(f"{path or 'graph'}: exceeds the 2 GiB protocol buffer limit",
+                          hint="prune the graph or keep large constants in a checkpoint")
+    handle.write(tail)
+    return total
 
 
 def _host() -> str:

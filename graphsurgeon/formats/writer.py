@@ -45,7 +45,7 @@ from ..errors import OutputError, UsageError
 from . import checkpoint as _checkpoint
 from .fingerprint import refresh_fingerprint
 from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize,
-                        sweep_stale, temp_prefix)
+                        streamable, sweep_stale, temp_prefix, write_graph_def)
 
 FORMATS = ("meta", "savedmodel", "graphdef", "checkpoint")
 ENCODINGS = ("binary", "text")
@@ -235,7 +235,11 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
         raise OutputError(f"{target}: already exists", hint="replace it with force=True")
     data = _unchanged_bytes(root, "meta" if fmt == "checkpoint" else fmt, encoding, message)
     edited = data is None  # else the source file's own bytes: a copy
-    if edited:
+    if edited and fmt == "graphdef" and streamable(message, encoding):
+        # Written to the file node by node: a large frozen graph is not held twice in memory.
+        def data(handle, message=message, target=target):
+            write_graph_def(handle, message, target)
+    elif edited:
         data = serialize(message, encoding, target)
     if fmt == "savedmodel":
         if not is_input:
