@@ -1428,6 +1428,8 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     # This loop runs once per op of every listed graph (60,000 times for a large
     # one): keep its per-op work to lookups, and call out only when a table says so.
     output_dtypes = graph.output_dtypes
+    values, partials, handles = state.values, state.partials, state.handles
+    rules_get, same_as_first = RULES.get, _same_as_first
     for node, refs in order:
         name, op = node.name, node.op
         types = output_dtypes(name)
@@ -1436,11 +1438,10 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
         attr = node.attr
         if "_output_shapes" in attr:
             recorded = [from_proto(s) for s in attr["_output_shapes"].list.shape]
-        fn = RULES.get(op)
+        fn = rules_get(op)
         r = refs[0] if refs else None
-        if fn is _same_as_first and recorded is None and count == 1 and (
-                r is None or (r.op not in state.values and r.op not in state.partials
-                              and r.op not in state.handles)):
+        if fn is same_as_first and recorded is None and count == 1 and (
+                r is None or (r.op not in values and r.op not in partials and r.op not in handles)):
             # The commonest case (Identity, activations, no folded value to pass on)
             # without building a Context.
             entry = shapes.get(r.op) if r is not None else None
@@ -1458,10 +1459,15 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
                 inferred = fn(ctx)
             except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, AttributeError):
                 inferred = None
-        result = list(inferred) if inferred is not None else [None] * count
-        if inferred is not None and any(r is not None and type(r) is not tuple for r in result):
-            # A damaged attr (a "shape" holding an int) reached a rule that returns it.
-            result = [r if r is None or type(r) is tuple else None for r in result]
+        if inferred is None:
+            result = [None] * count
+        else:
+            result = list(inferred)
+            for r in result:
+                if r is not None and type(r) is not tuple:
+                    # A damaged attr (a "shape" holding an int) reached a rule that returns it.
+                    result = [r if r is None or type(r) is tuple else None for r in result]
+                    break
         if len(result) != count:
             result = (result + [None] * count)[:count]
         if recorded is not None and len(recorded) == count:
