@@ -6,9 +6,9 @@ import click
 from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
-from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
+from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
                      output_options, write_output)
-from .freeze import report_verification, split_names, verification_failed, verify_progress
+from .freeze import report_verification, split_names, verified
 
 
 @click.command("fold-bn")
@@ -41,18 +41,7 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
     result, changes = fold_batch_norms(g, split_names(outputs) or None)
     sinks = changes.details.get("outputs") or split_names(outputs) or [
         t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
-    comparison = None
-    if verify:
-        from graphsurgeon.training.verify import verify as verify_rewrite
-
-        with StatusLine(enabled=not as_json) as status:
-            comparison = verify_rewrite(g, result, sinks, tolerance, progress=verify_progress(status))
-        if not comparison.ok:
-            if as_json:
-                echo_json({"written": None, "verify": comparison.as_dict()})
-            else:
-                report_verification(comparison)
-            raise verification_failed(comparison, output, tolerance)
+    comparison = verified(g, result, sinks, tolerance, output, as_json) if verify else None
     path = write_output(result, output, in_place, changes.notes)
     size = path.stat().st_size
     if as_json:

@@ -34,6 +34,25 @@ def verify_progress(status):
     return progress
 
 
+def verified(original, result, outputs, tolerance: float, output, as_json: bool, fixed=None):
+    """Run ``original`` and ``result`` in TensorFlow and compare (``--verify``); the Comparison.
+
+    Raises the error that stops the command (nothing written) when they differ
+    beyond ``tolerance``, after printing what was found (JSON with ``--json``).
+    """
+    from graphsurgeon.training.verify import verify
+
+    with StatusLine(enabled=not as_json) as status:
+        comparison = verify(original, result, outputs, tolerance, fixed=fixed, progress=verify_progress(status))
+    if not comparison.ok:
+        if as_json:
+            echo_json({"written": None, "verify": comparison.as_dict()})
+        else:
+            report_verification(comparison)
+        raise verification_failed(comparison, output, tolerance)
+    return comparison
+
+
 def report_verification(comparison) -> None:
     echo(f"verify   on {comparison.source}, tolerance {comparison.tolerance:g}")
     for name, diff in comparison.outputs.items():
@@ -79,19 +98,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     result, changes = freeze(g, checkpoint=checkpoint, outputs=split_names(outputs) or None,
                              set_values=pinned, signature=signature)
     out_names = changes.details["outputs"]
-    comparison = None
-    if verify:
-        from graphsurgeon.training.verify import verify as verify_rewrite
-
-        with StatusLine(enabled=not as_json) as status:
-            comparison = verify_rewrite(g, result, out_names, tolerance, fixed=pinned,
-                                        progress=verify_progress(status))
-        if not comparison.ok:
-            if as_json:
-                echo_json({"written": None, "verify": comparison.as_dict()})
-            else:
-                report_verification(comparison)
-            raise verification_failed(comparison, output, tolerance)
+    comparison = verified(g, result, out_names, tolerance, output, as_json, fixed=pinned) if verify else None
     path = write_output(result, output, in_place, changes.notes)
     size = path.stat().st_size
     if as_json:

@@ -152,6 +152,17 @@ class Constants:
             return None
 
 
+def source_op(graph, tensor: str) -> str:
+    """The op a tensor comes from through pass-through ops (a resource handle's VarHandleOp, an ``_Arg``)."""
+    op = _names.split_tensor_name(tensor)[0]
+    for _ in range(1000):  # a pass-through cycle (damage) ends the walk
+        node = graph.node_defs.get(op)
+        if node is None or node.op not in PASS_THROUGH or not node.input:
+            return op
+        op = _names.split_tensor_name(node.input[0])[0]
+    return op
+
+
 def constant_value(graph, tensor, *, float64: bool = False):
     """One-off :meth:`Constants.value` (build a :class:`Constants` to evaluate many)."""
     return Constants(graph, float64=float64).value(tensor)

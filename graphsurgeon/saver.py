@@ -8,23 +8,11 @@ function, whose ``_Arg`` handles map to the call's inputs at the top level.
 """
 from __future__ import annotations
 
-from . import names as _names
-from .constants import Constants
+from .constants import Constants, source_op
 from .errors import NotFoundError
 from .vocabulary import PASS_THROUGH
 
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
-
-
-def _trace_back(graph, text: str) -> str:
-    """The op a tensor comes from, through pass-through ops (a resource handle's VarHandleOp or _Arg)."""
-    op = _names.split_tensor_name(text)[0]
-    for _ in range(1000):
-        node = graph.node_defs.get(op)
-        if node is None or node.op not in PASS_THROUGH or not node.input:
-            return op
-        op = _names.split_tensor_name(node.input[0])[0]
-    return op
 
 
 def _restore_targets(graph) -> dict[str, str]:
@@ -53,7 +41,7 @@ def _restore_targets(graph) -> dict[str, str]:
                     if cnode.op in PASS_THROUGH:
                         stack.append((consumer, 0))
                     elif cnode.op in ("Assign", "AssignVariableOp") and position == 1:
-                        out[_trace_back(graph, cnode.input[0])] = key
+                        out[source_op(graph, cnode.input[0])] = key
     return out
 
 
@@ -78,5 +66,5 @@ def checkpoint_keys(g) -> dict[str, str]:
             data_inputs = [ref.tensor for ref in g.data_refs(name)]
             for target, key in _restore_targets(body).items():
                 if target in arg_index and arg_index[target] < len(data_inputs):
-                    out.setdefault(_trace_back(g, data_inputs[arg_index[target]]), key)
+                    out.setdefault(source_op(g, data_inputs[arg_index[target]]), key)
     return out

@@ -47,7 +47,7 @@ from .. import dtypes as _dtypes
 from .. import names as _names
 from .. import protos
 from ..changes import Changes
-from ..constants import Constants
+from ..constants import Constants, source_op
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..formats.bundle import BundleReader
 from ..formats.checkpoint import open_checkpoint
@@ -475,16 +475,6 @@ def _live(run: _Run, named: list[str]) -> set[str]:
 
 
 # --------------------------------------------------------------------------- variables
-def _handle_source(g: Graph, text: str) -> str:
-    op = _names.split_tensor_name(text)[0]
-    for _ in range(1000):
-        node = g.node_defs.get(op)
-        if node is None or node.op not in PASS_THROUGH or not node.input:
-            return op
-        op = _names.split_tensor_name(node.input[0])[0]
-    return op
-
-
 def _writes_input(g: Graph, node, position: int) -> bool:
     """Whether ``node`` takes its input ``position`` as a ref it may write (Assign, Apply*, ...)."""
     op_def = g.registry.get(node.op)
@@ -536,7 +526,7 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
         node = g.node_def(name)
         data = run.data_inputs(name)
         if node.op == "ReadVariableOp":
-            source = _handle_source(g, data[0])
+            source = source_op(g, data[0])
             snode = g.node_defs.get(source)
             if snode is None or snode.op != "VarHandleOp":
                 kind = snode.op if snode is not None else "nothing"
