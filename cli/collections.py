@@ -14,8 +14,8 @@ from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
-from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, table,
-                     terminal_width, write_output)
+from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options,
+                     table, terminal_width, write_output)
 
 
 class _DefaultToLs(click.Group):
@@ -97,8 +97,8 @@ def show_command(model, tag, name, as_json):
     table(rows)
     if coll.unresolved:
         echo(f"{plural(coll.unresolved, 'entry', 'entries')} name{'s' if len(coll.unresolved) == 1 else ''} "
-                   f"nothing in the graph "
-                   f"(TensorFlow's import_meta_graph would fail; remove them with `collections rm`)")
+             f"nothing in the graph "
+             f"(TensorFlow's import_meta_graph would fail; remove them with `collections rm`)")
 
 
 def _edit(model, tag, output, in_place, force):

@@ -49,7 +49,7 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
                    "verify": comparison.as_dict() if comparison else None})
         return
     echo(f"folded   {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
-               f"{plural(g, 'op')} before)")
+         f"{plural(g, 'op')} before)")
     for note in changes.notes:
         echo(f"  {note}")
     if comparison:

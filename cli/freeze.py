@@ -107,7 +107,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
                    "verify": comparison.as_dict() if comparison else None})
         return
     echo(f"froze    {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
-               f"{plural(g, 'op')} before)")
+         f"{plural(g, 'op')} before)")
     echo(f"outputs  {', '.join(out_names)}")
     for note in changes.notes:
         echo(f"  {note}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import click
 from graphsurgeon.wording import plural
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, output_options,
+                     write_output)
 
 
 @click.command("freeze-layers")
@@ -34,7 +35,9 @@ def command(model, scopes, output, force, in_place, training_op, loss, as_json):
 
     check_output(model, output, in_place)
     g = load(model, None)
-    result, changes = freeze_layers(g, list(scopes), training_op=training_op, loss=loss)
+    with StatusLine(enabled=not as_json) as status:
+        status.set("rebuilding the training op in TensorFlow")
+        result, changes = freeze_layers(g, list(scopes), training_op=training_op, loss=loss)
     written = write_output(result, output, in_place, changes.notes)
     report = {"model": str(g.path), "output": str(written), **changes.details, "notes": changes.notes}
     if as_json:
@@ -42,6 +45,6 @@ def command(model, scopes, output, force, in_place, training_op, loss, as_json):
         return
     echo(f"wrote {report['output']}: froze {', '.join(report['frozen'])}")
     echo(f"rebuilt {report['training_op']} ({report['optimizer']}, minimizing {report['loss']}) "
-               f"over {plural(report['trainable_variables'], 'variable')}: {', '.join(report['trainable_variables'])}")
+         f"over {plural(report['trainable_variables'], 'variable')}: {', '.join(report['trainable_variables'])}")
     for note in report.get("notes", []):
         echo(f"note: {note}")

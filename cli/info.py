@@ -37,7 +37,8 @@ def command(model, tag, as_json):
     if d["tag_sets"]:
         say("tag sets     " + ", ".join("+".join(t) or "(none)" for t in d["tag_sets"])
             + (f"   (showing {'+'.join(d['tags'])})" if len(d["tag_sets"]) > 1 else ""))
-    say(f"ops          {d['ops']}" + (f" (+{d['function_ops']:,} in {plural(d['functions'], 'function')})" if d["functions"] else ""))
+    in_functions = f" (+{d['function_ops']:,} in {plural(d['functions'], 'function')})" if d["functions"] else ""
+    say(f"ops          {d['ops']}{in_functions}")
     v = d["variables"]
     say(f"variables    {v['count']} ({plural(v['params'], 'parameter')}, {plural(v['bytes'], 'byte')}"
         + (f", {v['trainable']} trainable)" if v["trainable"] else ")"))

@@ -70,7 +70,7 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             _no_match(g, model, patterns, types, functions)
         return
     records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json,
-                                 training=not no_training)
+                                training=not no_training)
     if tensors:
         rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
                 for r in records for o in r["outputs"]]

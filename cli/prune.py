@@ -5,7 +5,8 @@ import click
 
 from graphsurgeon.wording import plural
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, write_output
+from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options,
+                     write_output)
 
 
 def split_names(values) -> list[str]:

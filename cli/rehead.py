@@ -6,7 +6,8 @@ import click
 from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, output_options,
+                     write_output)
 
 
 def parse_sizes(text: str | None) -> list[int]:
@@ -53,8 +54,10 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
     check_output(model, output, in_place)
     g = load(model, None)
     # rehead() reads repeated and comma-separated values itself.
-    result, changes = rehead(g, at, classes, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
-                             seed=seed, activation=activation)
+    with StatusLine(enabled=not as_json) as status:
+        status.set("building the new head in TensorFlow")
+        result, changes = rehead(g, at, classes, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
+                                 seed=seed, activation=activation)
     written = write_output(result, output, in_place, changes.notes)
     report = {"model": str(g.path), "output": str(written), **changes.details, "notes": changes.notes}
     if as_json:

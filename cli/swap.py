@@ -5,7 +5,8 @@ import click
 
 from graphsurgeon.errors import UsageError
 
-from .common import check_output, echo, echo_json, handle_errors, json_option, load, output_options, write_output
+from .common import (StatusLine, check_output, echo, echo_json, handle_errors, json_option, load, output_options,
+                     write_output)
 
 
 @click.command("swap")
@@ -49,13 +50,15 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
             echo_json(report)
             return
         echo(f"wrote {report['output']}: {report['layer']} now holds the values of "
-                   f"{report['source_layer']} from {report['source']} ({', '.join(report['replaced'])})")
+             f"{report['source_layer']} from {report['source']} ({', '.join(report['replaced'])})")
         return
     if not (op_type and to):
         raise UsageError("give --op TYPE --to TYPE, or --layer SCOPE --from OTHER_MODEL[:SCOPE]")
     check_output(model, output, in_place)
     g = load(model, None)
-    result, changes = swap(g, op_type, to, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild)
+    with StatusLine(enabled=not as_json) as status:
+        status.set("rebuilding the gradients and the training op in TensorFlow")
+        result, changes = swap(g, op_type, to, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild)
     written = write_output(result, output, in_place, changes.notes)
     report = {"model": str(g.path), "output": str(written), "changed": changes.changed, **changes.details,
               "notes": changes.notes}

@@ -262,7 +262,8 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
                          "(saver.restore(sess, that prefix) after import_meta_graph)")
         if fmt == "graphdef" and root.meta_graph is not None:
             kept_out = [what for what, present in (
-                ("collections", len(root.meta_graph.collection_def)), ("signatures", len(root.meta_graph.signature_def)),
+                ("collections", len(root.meta_graph.collection_def)),
+                ("signatures", len(root.meta_graph.signature_def)),
                 ("the saver", root.meta_graph.HasField("saver_def"))) if present]
             if kept_out:
                 notes.append(f"a GraphDef holds no {', '.join(kept_out)}: write a .meta to keep them")

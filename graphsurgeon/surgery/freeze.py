@@ -750,7 +750,8 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
             work.rewire(f"{name}:0", default)
             run.replaced.add(name)
             value = run.consts.value(default)
-            changes.notes.append(f"pinned {name} to its default" + (f" ({value.item()!r})" if value is not None else ""))
+            shown = f" ({value.item()!r})" if value is not None else ""
+            changes.notes.append(f"pinned {name} to its default{shown}")
 
     if _inlining_bound(work, max_inlined_ops) is None:
         raise RewriteError(f"cannot freeze: inlining the functions would take more than {max_inlined_ops:,} steps, "
