@@ -7,11 +7,27 @@ import re
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
+
+
+# Starts the command from a small process and reports its wall time and peak RSS: a
+# child forked from the benchmark itself would count the benchmark's own resident
+# pages in its peak (Linux records the pre-exec image's high-water mark), and every
+# figure after a large graph was loaded here would be inflated.
+_LAUNCH = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
 
 
 def run_cold(argv, env=None, timeout=900) -> tuple[float, int]:
@@ -22,18 +38,17 @@ def run_cold(argv, env=None, timeout=900) -> tuple[float, int]:
     run compile its sources again (pip compiled TensorFlow's when it
     installed it), which measures the compiler, not the tool.
     """
+    import tempfile
+
     full_env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **(env or {}))
     full_env.pop("PYTHONDONTWRITEBYTECODE", None)
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    proc.stderr.close()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, usage.ru_maxrss // 1024
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
+        proc = subprocess.run([sys.executable, "-c", _LAUNCH, report.name, *map(str, argv)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{argv} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
+        wall, maxrss = report.read().split()
+    return float(wall), int(maxrss) // 1024
 
 
 def medians(argv, runs: int, env=None) -> dict:
