@@ -472,6 +472,7 @@ class Graph:
             model = _copy.copy(self.model)
             model.container = type(self.model.container)()
             model.container.CopyFrom(self.model.container)
+            model.assets = dict(self.model.assets)
             out = Graph(model.graph_def, meta_graph=model.meta_graph, model=model, checkpoint=self.checkpoint)
         elif self.meta_graph is not None:
             meta = type(self.meta_graph)()
@@ -491,6 +492,31 @@ class Graph:
         meta = protos.MetaGraphDef()
         meta.graph_def.CopyFrom(self.graph_def)
         return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
+
+    def as_saved_model(self, tags=("serve",), assets=None) -> "Graph":
+        """A copy whose MetaGraphDef, tagged ``tags``, is the one MetaGraphDef of a new SavedModel.
+
+        The SavedModel exists in memory until it is saved: writing the copy
+        to a directory writes ``saved_model.pb``, the graph's checkpoint as
+        ``variables/variables.*`` (V2 copied byte for byte, V1 converted) and
+        ``assets`` (``{file name: path of the file to copy}``) under ``assets/``.
+        A plain GraphDef gets a MetaGraphDef around it.
+        """
+        from .formats import Model  # formats sits below the graph; imported here to keep loading light
+
+        container = protos.SavedModel(saved_model_schema_version=1)
+        meta = container.meta_graphs.add()
+        if self.root.meta_graph is not None:
+            meta.CopyFrom(self.root.meta_graph)
+        else:
+            meta.graph_def.CopyFrom(self.root.graph_def)
+        del meta.meta_info_def.tags[:]
+        meta.meta_info_def.tags.extend(tags)
+        model = Model(path=None, format="savedmodel", file=None, encoding="binary", container=container,
+                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}))
+        out = Graph(meta.graph_def, meta_graph=meta, model=model, checkpoint=self.root.checkpoint)
+        out._keep = list(self.root._keep)
+        return out
 
     def attach_checkpoint(self, checkpoint) -> None:
         """Make ``checkpoint`` (a :class:`graphsurgeon.formats.checkpoint.TemporaryCheckpoint`) the graph's values.
