@@ -793,6 +793,12 @@ class Graph:
         """Rename collection ``old`` to ``new``."""
         return _collections.rename_collection(self, old, new)
 
+    def clear_devices(self, functions: bool = True) -> tuple:
+        """A copy with every op's device cleared, and the Changes (see :mod:`graphsurgeon.surgery.clear_devices`)."""
+        from .surgery.clear_devices import clear_devices as _clear  # rewrites sit above the graph
+
+        return _clear(self, functions=functions)
+
     def layers(self) -> list:
         """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.layers`)."""
         from .layers import layers as _layers  # layers sits above the graph
