@@ -32,7 +32,7 @@ def _remember_clear_devices(ctx, param, value):
     return value
 
 
-def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)"):
+def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)", long_name: bool = True):
     """``-o/--output``, ``--in-place`` and ``--clear-devices``: the one output policy of every command that writes a model.
 
     ``-o`` replaces an existing output; writing over MODEL needs ``--in-place``
@@ -40,14 +40,18 @@ def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a di
     device in what is written (graphsurgeon.surgery.clear_devices), applied by
     :func:`write_output`, so commands need not know of it. ``--force`` is
     accepted and does nothing, for scripts written when replacing needed it.
+    With ``long_name=False`` the output is ``-o`` alone: ``export`` and
+    ``signatures add`` take ``--output KEY=TENSOR`` for a signature's outputs.
     """
+    names = ("-o", "--output") if long_name else ("-o", "output")
+
     def decorate(fn):
         fn = click.option("--clear-devices", is_flag=True, expose_value=False, callback=_remember_clear_devices,
                           help="clear every op's device placement in the output (run a GPU-trained graph on a CPU)")(fn)
         fn = click.option("--force", is_flag=True, hidden=True,
                           help="accepted for compatibility: -o replaces an existing output")(fn)
         fn = click.option("--in-place", is_flag=True, help="write over MODEL itself")(fn)
-        return click.option("-o", "--output", type=click.Path(), help=help_text)(fn)
+        return click.option(*names, type=click.Path(), help=help_text)(fn)
     return decorate
 
 

@@ -25,6 +25,9 @@ COMMAND_MODULES = [
     "rehead",
     "freeze_layers",
     "swap",
+    "export",
+    "signatures",
+    "edit",
 ]
 
 

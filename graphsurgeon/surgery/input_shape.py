@@ -149,7 +149,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
         asked = ", ".join(f"{n}:0 {format_shape(s)}" for n, s in wanted.items())
         more = f" (and {plural(len(found) - 1, 'other op')})" if len(found) > 1 else ""
         raise RewriteError(f"cannot give {asked}: {first}{more}",
-                           hint="that op has a size built in; change it first (or choose another shape)")
+                           hint="that op has a size built in: change it first, or choose another shape")
     new_shapes = out.shapes
     unknown = []
     for name in sorted(had_record):
