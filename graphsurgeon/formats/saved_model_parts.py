@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from . import checkpoint as _checkpoint
-from .bundle import is_v2
+from .bundle import BundleReader, is_v2
 from .protofile import open_regular
 
 VARIABLES = "variables"
@@ -39,7 +39,13 @@ def write_variables(prefix: str | None, export_dir: Path) -> str | None:
         return None
     target = directory / VARIABLES
     if is_v2(prefix):
-        parts = _checkpoint.checkpoint_files(prefix)
+        # The index says how many data shards there are: each must be there (a glob would miss one gone).
+        with BundleReader(prefix) as reader:
+            parts = [reader.index_path] + [reader.shard_path(i) for i in range(reader.num_shards)]
+        for part in parts[1:]:
+            if not part.is_file():
+                raise OutputError(f"{part}: missing; the checkpoint {prefix} is incomplete, so no SavedModel "
+                                  "is written from it")
         for part in parts:
             suffix = str(part)[len(str(prefix)):]
             _copy_file(part, Path(str(target) + suffix))
