@@ -267,6 +267,39 @@ def test_another_tag_set_exports_with_its_tables_and_assets(corpus_dir, tmp_path
     assert result["v1"]["company_xf"] == 0.0 and result["shapes"]["company_xf"] == [2, 1], result
 
 
+def test_a_serving_model_keeps_its_signatures_assets_and_main_op(corpus_dir, tmp_path):
+    """TensorFlow Serving's half_plus_two: five signatures (tf.Example and tensor inputs), an asset, a main op
+    that sets a variable the checkpoint does not hold."""
+    from graphsurgeon.examples import example_features, serialized_examples
+
+    source = corpus_dir / "serving_half_plus_two_cpu"
+    out = tmp_path / "served"
+    code, text, data = run_cli("export", source, "-o", out, "--json")
+    assert code == 0, text
+    assert len(data["signatures"]) == 5 and data["assets"] == {"foo.txt": str(source / "assets" / "foo.txt")}
+    assert (out / "assets" / "foo.txt").read_bytes() == (source / "assets" / "foo.txt").read_bytes()
+    assert any("not restored" in n and "filename_tensor" in n for n in data["notes"])
+    g = gs.load(out)
+    assert [i.name for i in g.collection("saved_model_main_op")] == ["group_deps"]
+    rng = np.random.default_rng(0)
+    examples = serialized_examples(example_features(g.graph_def), 4, rng)
+    np.save(tmp_path / "x.npy", rng.standard_normal((4, 1)).astype(np.float32))
+    np.save(tmp_path / "ex.npy", np.array(examples, dtype=object))
+    jobs = []
+    for signature, key, tensor, npy, out_key, fetch in (
+            ("serving_default", "x", "x:0", "x.npy", "y", "y:0"),
+            ("regress_x2_to_y3", "inputs", "x2:0", "x.npy", "outputs", "y3:0"),
+            ("regress_x_to_y", "inputs", "tf_example:0", "ex.npy", "outputs", "y:0")):
+        jobs.append({"saved_model": str(out), "tags": ["serve"], "signature": signature,
+                     "inputs": {key: str(tmp_path / npy)}, "cli": signature == "serving_default",
+                     "reference": {"saved_model": str(source), "tags": ["serve"], "feeds": {key: tensor},
+                                   "fetches": {out_key: fetch}}})
+    results = run_oracle(jobs, tmp_path)
+    for job, result in zip(jobs, results):
+        assert max(result["v1"].values()) == 0.0 and max(result["v2"].values()) == 0.0, (job["signature"], result)
+    assert "signature_def['regress_x_to_y']:" in results[0]["cli"]
+
+
 # ---------------------------------------------------------------- what export refuses, and says
 def test_export_refuses_to_guess_and_names_the_candidates(tmp_path):
     code, text, _ = run_cli("export", FIXTURES / "mnist_bn_elu_tf1", "-o", tmp_path / "out")

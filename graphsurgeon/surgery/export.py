@@ -156,6 +156,19 @@ def _specs(g: Graph, signatures, inputs, outputs, signature: str, method: str, s
     return specs, {}, inferred
 
 
+def _cuts(g: Graph, io: list) -> list[str]:
+    """Signature inputs computed by the graph that can become placeholders: those that every signature
+    whose outputs read them feeds (another signature may compute them from its own inputs)."""
+    reach = [g.ancestors([_op(t) for t in outs], control=False, include_roots=True) for _, outs in io]
+    out = []
+    for t in dict.fromkeys(t for ins, _ in io for t in ins):
+        if g.node_defs[_op(t)].op in PLACEHOLDER_TYPES:
+            continue
+        if all(t in ins for (ins, _), needed in zip(io, reach) if _op(t) in needed):
+            out.append(t)
+    return out
+
+
 def _check_fed(g: Graph, outputs: list[str], fed: set[str], cut: set) -> None:
     """A plain placeholder the outputs need must be fed by a signature (else TensorFlow fails when served)."""
     full, _, _ = needed_ops(g, outputs, cut)
@@ -189,22 +202,52 @@ def _table_initializers(g: Graph, needed: set) -> list[str]:
     return out
 
 
-def _variable_entries(g: Graph, result: Graph, checkpoint: str | None) -> dict[str, tuple[str, str]]:
-    """``{variable: (checkpoint key, slice spec)}`` for the variables of ``result``, checked against the checkpoint."""
+def _initialized_at_load(g: Graph) -> set[str]:
+    """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
+    from ..collections import decode_bytes
+
+    meta = g.meta_graph
+    out = set()
+    if "local_variables" in meta.collection_def:
+        for raw in meta.collection_def["local_variables"].bytes_list.value:
+            var = decode_bytes("local_variables", raw)
+            if var is not None:
+                out.add(_op(var.variable_name))
+    main = _main_ops(g)
+    if main:
+        for name in g.ancestors(main, include_roots=True):
+            node = g.node_defs.get(name)
+            if node is not None and node.op in ("Assign", "AssignVariableOp") and node.input:
+                out.add(_op(node.input[0]))
+    return out
+
+
+def _variable_entries(g: Graph, result: Graph, checkpoint: str | None,
+                      notes: list) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}`` for the variables of ``result``, checked against the checkpoint.
+
+    Variables the loader sets itself (local variables, what the main op
+    assigns) are left out when the checkpoint does not hold them.
+    """
     variables = [n.name for n in result.graph_def.node if n.op in VARIABLE_TYPES]
     if not variables:
         return {}
+    at_load = _initialized_at_load(result)
     if not checkpoint:
         raise RewriteError(f"the signatures need {plural(variables, 'variable')} (e.g. {variables[0]}) but there "
                            "is no checkpoint", hint="freeze the model first, or load it with its checkpoint")
     entries = checkpoint_entries(g)
     out = {}
+    skipped = []
     with open_checkpoint(checkpoint) as reader:
         for var in variables:
             node = result.node_defs[var]
             default = node.attr["shared_name"].s.decode() if node.op == "VarHandleOp" and \
                 node.attr["shared_name"].s else var
             key, spec = entries.get(var, (default, ""))
+            if key not in reader and var in at_load and var not in entries:
+                skipped.append(var)
+                continue
             if key not in reader:
                 raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
             dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
@@ -219,6 +262,9 @@ def _variable_entries(g: Graph, result: Graph, checkpoint: str | None) -> dict[s
                     raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
                                        f"{stored}, variable {var} has {dims}")
             out[var] = (key, spec)
+    if skipped:
+        notes.append(f"not restored (set when the model is loaded: local, or assigned by the main op): "
+                     f"{', '.join(skipped)}")
     return out
 
 
@@ -294,19 +340,16 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     changes = Changes()
     specs, source_sigs, inferred = _specs(g, signatures, inputs, outputs, signature, method, set_values,
                                           changes.notes)
-    out_tensors = [t for ins, outs, _ in specs.values() for t in outs.values()]
-    in_tensors = [t for ins, outs, _ in specs.values() for t in ins.values()]
-    for sig in source_sigs.values():
-        for info in sig.outputs.values():
-            out_tensors.extend(_tensor_names(info))
-        for info in sig.inputs.values():
-            in_tensors.extend(_tensor_names(info))
+    io = [(list(ins.values()), list(outs.values())) for ins, outs, _ in specs.values()]
+    io += [([n for info in sig.inputs.values() for n in _tensor_names(info)],
+            [n for info in sig.outputs.values() for n in _tensor_names(info)]) for sig in source_sigs.values()]
+    out_tensors = [t for _, outs in io for t in outs]
+    in_tensors = [t for ins, _ in io for t in ins]
     fed = {_op(t) for t in in_tensors}
 
     work = g.as_meta_graph()
     # A signature input computed by the graph is cut there: a Placeholder takes its place.
-    cut = [t for t in dict.fromkeys(in_tensors)
-           if work.node_defs[_op(t)].op not in PLACEHOLDER_TYPES]
+    cut = _cuts(work, io)
     cut_refs = {_names.split_tensor_name(t) for t in cut}
     # Switches the outputs read and no signature feeds take their default (not the saver's own).
     needed, _, _ = needed_ops(work, out_tensors, cut_refs)
@@ -320,8 +363,11 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     if keep_training:
         result = work
     else:
-        # Inputs too: a signature may name an input its outputs do not read (it must still exist).
-        roots = list(dict.fromkeys(out_tensors + in_tensors)) + _main_ops(work)
+        # Inputs too: a signature may name an input its outputs do not read (it must still exist);
+        # and a SavedModel's assets, which its loader feeds whether the graph reads them or not.
+        assets_kept = [a.tensor for a in find_assets(work) if g.format == "savedmodel" and a.source is not None
+                       and _op(a.tensor) in work.node_defs]
+        roots = list(dict.fromkeys(out_tensors + in_tensors + assets_kept)) + _main_ops(work)
         needed, _, _ = needed_ops(work, roots, cut_refs)
         tables = _table_initializers(work, needed)
         result, pruned = prune(work, roots + tables, inputs=cut or None)
@@ -334,7 +380,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     if keep_training and _saver_restores_v2(result):
         saver_kind = "kept"
     else:
-        entries = _variable_entries(g, result, checkpoint)
+        entries = _variable_entries(g, result, checkpoint, changes.notes)
         if keep_training and result.meta_graph.HasField("saver_def"):
             old = _saver_scope_ops(result)
             changes.extend(result.remove_ops(old - {n for n in old if result.node_defs[n].op in VARIABLE_TYPES}))
