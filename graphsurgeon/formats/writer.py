@@ -79,11 +79,11 @@ def input_location(graph) -> Path | None:
 
 
 def _same(a: Path, b: Path | None) -> bool:
-    if b is None or not a.exists() or not b.exists():
-        return False
     try:
+        if b is None or not a.exists() or not b.exists():
+            return False
         return os.path.samefile(a, b)
-    except OSError:
+    except (OSError, ValueError):  # a name too long, a NUL byte: not the same existing file
         return False
 
 
@@ -128,8 +128,13 @@ def check_output(model_path, output, in_place: bool = False) -> None:
         raise UsageError("give either -o OUT or --in-place, not both")
     path = Path(output)
     source = Path(model_path)
-    fmt, target = output_format("savedmodel" if (source / "saved_model.pb").exists() else "meta", path)
-    if _same(target, source) or (source.is_dir() and target.exists() and target.resolve().parent == source.resolve()
+    try:
+        source_is_saved_model = (source / "saved_model.pb").exists()
+        source_is_dir = source.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte: no such input; reading MODEL says so
+        source_is_saved_model = source_is_dir = False
+    fmt, target = output_format("savedmodel" if source_is_saved_model else "meta", path)
+    if _same(target, source) or (source_is_dir and target.exists() and target.resolve().parent == source.resolve()
                                  and target.name in SAVED_MODEL_FILES + ("checkpoint",)):
         raise OutputError(f"{target}: is the input; refusing to overwrite it",
                           hint="write elsewhere, or use --in-place")

@@ -135,6 +135,13 @@ def _specs(g: Graph, signatures, inputs, outputs, signature: str, method: str, s
         if not (inputs or outputs) and not specs and meta is not None:
             source = {k: v for k, v in meta.signature_def.items() if k not in RESERVED_KEYS}
         if source:
+            for key, sig in sorted(source.items()):
+                for info in list(sig.inputs.values()) + list(sig.outputs.values()):
+                    for name in _tensor_names(info):
+                        if name not in g:
+                            raise RewriteError(f"signature {key!r} of {g.where} names {name!r}, which is not in "
+                                               "the graph", hint="remove it (graphsurgeon signatures rm), or "
+                                               "give the signature with --input/--output")
             notes.append(f"kept the signatures of {g.where}: {', '.join(sorted(source))}")
             return {}, source, inferred
         ins = resolve_tensors(g, inputs or [], "input")
