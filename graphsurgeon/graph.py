@@ -499,10 +499,19 @@ class Graph:
         The SavedModel exists in memory until it is saved: writing the copy
         to a directory writes ``saved_model.pb``, the graph's checkpoint as
         ``variables/variables.*`` (V2 copied byte for byte, V1 converted) and
-        ``assets`` (``{file name: path of the file to copy}``) under ``assets/``.
-        A plain GraphDef gets a MetaGraphDef around it.
+        ``assets`` (``{file name: path of the file to copy}``) under ``assets/``;
+        by default the files the MetaGraphDef's ``asset_file_def`` names, where
+        they are found (see :func:`graphsurgeon.assets.find_assets`). A plain
+        GraphDef gets a MetaGraphDef around it.
         """
         from .formats import Model  # formats sits below the graph; imported here to keep loading light
+
+        if assets is None:
+            from .assets import find_assets
+
+            listed = {a.tensor_info.name for a in self.root.meta_graph.asset_file_def} \
+                if self.root.meta_graph is not None else set()
+            assets = {a.filename: a.source for a in find_assets(self.root) if a.tensor in listed and a.source}
 
         container = protos.SavedModel(saved_model_schema_version=1)
         meta = container.meta_graphs.add()
