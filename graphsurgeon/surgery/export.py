@@ -50,25 +50,21 @@ from .. import names as _names
 from .. import protos
 from ..assets import find_assets
 from ..changes import Changes
-from ..errors import AmbiguousError, NotFoundError, RewriteError, UsageError
+from ..errors import RewriteError, UsageError
 from ..formats.bundle import is_v2
-from ..formats.checkpoint import open_checkpoint
 from ..graph import Graph
-from ..report import likely_outputs
-from ..saver import RESTORE_TYPES, checkpoint_entries
-from ..signatures import (DEFAULT_SIGNATURE, PREDICT_METHOD, RESERVED_KEYS, default_key, resolve_tensors,
-                          signature_def)
-from ..vocabulary import PLACEHOLDER_TYPES, VARIABLE_TYPES, training_machinery
+from ..signatures import DEFAULT_SIGNATURE, PREDICT_METHOD, signature_def
+from ..vocabulary import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..wording import plural
 from .contract import ensures
-from .new_saver import add_saver
-from .pinning import is_switch, pin_placeholders
+from .export_signatures import signature_specs, tensor_names
+from .new_saver import MAIN_OP_COLLECTIONS, add_saver, main_ops, restored_variables, restores_v2, saver_scope_ops
+from .pinning import pin_placeholders
 from .prune import needed_ops, prune
 
 __all__ = ["export", "SERVE_TAG"]
 
 SERVE_TAG = "serve"
-MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
 TABLE_INITIALIZER = "table_initializer"
 # PEP 440, which TensorFlow 2.21's import_meta_graph parses meta_info_def.tensorflow_version with.
 _PEP440 = re.compile(r"^\s*v?(\d+!)?\d+(\.\d+)*((a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?"
@@ -76,91 +72,8 @@ _PEP440 = re.compile(r"^\s*v?(\d+!)?\d+(\.\d+)*((a|b|c|rc|alpha|beta|pre|preview
                      re.I)
 
 
-def _tensor_names(info) -> list[str]:
-    """Every tensor a TensorInfo names (dense, sparse components, composite components)."""
-    kind = info.WhichOneof("encoding")
-    if kind == "name":
-        return [info.name]
-    if kind == "coo_sparse":
-        c = info.coo_sparse
-        return [n for n in (c.values_tensor_name, c.indices_tensor_name, c.dense_shape_tensor_name) if n]
-    if kind == "composite_tensor":
-        return [n for comp in info.composite_tensor.components for n in _tensor_names(comp)]
-    return []
-
-
 def _op(tensor: str) -> str:
     return _names.split_tensor_name(tensor)[0]
-
-
-def _infer_outputs(g: Graph, inputs: dict) -> dict[str, str]:
-    candidates = likely_outputs(g)
-    if inputs:
-        reach = g.descendants([_op(t) for t in inputs.values()], control=False, include_roots=True)
-        candidates = [t for t in candidates if t.op_name in reach]
-    names = [t.name for t in candidates]
-    if len(names) != 1:
-        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        if not names:
-            raise UsageError(f"{g.where}: no likely output to serve (no tensor that nothing reads, outside the "
-                             "training machinery)", hint="name the outputs with --output KEY=TENSOR")
-        raise AmbiguousError(f"{g.where}: cannot tell which tensors to serve: {plural(names, 'likely output')} "
-                             f"({shown})", hint="name them with --output KEY=TENSOR (repeatable)")
-    return {default_key(names[0]): names[0]}
-
-
-def _infer_inputs(g: Graph, outputs: dict, pinned: set) -> dict[str, str]:
-    needed = g.ancestors([_op(t) for t in outputs.values()], control=False, include_roots=True)
-    machinery = training_machinery(g)
-    out = {}
-    for node in g.graph_def.node:
-        if node.name in needed and node.op in PLACEHOLDER_TYPES and node.name not in pinned \
-                and node.name not in machinery and not is_switch(node):
-            out[default_key(node.name + ":0")] = node.name + ":0"
-    return out
-
-
-def _specs(g: Graph, signatures, inputs, outputs, signature: str, method: str, set_values: dict, notes: list):
-    """``(new specs {name: (inputs, outputs, method)}, source SignatureDefs kept as they are, inferred)``."""
-    specs: dict[str, tuple] = {}
-    for name, spec in (signatures or {}).items():
-        if not isinstance(spec, dict) or "outputs" not in spec:
-            raise UsageError(f"signature {name!r}: expected {{'inputs': ..., 'outputs': ..., 'method': ...}}")
-        specs[name] = (resolve_tensors(g, spec.get("inputs") or [], "input"),
-                       resolve_tensors(g, spec["outputs"], "output"), spec.get("method", PREDICT_METHOD))
-    inferred = []
-    if inputs or outputs or not specs:
-        source = {}
-        meta = g.meta_graph
-        if not (inputs or outputs) and not specs and meta is not None:
-            source = {k: v for k, v in meta.signature_def.items() if k not in RESERVED_KEYS}
-        if source:
-            for key, sig in sorted(source.items()):
-                for info in list(sig.inputs.values()) + list(sig.outputs.values()):
-                    for name in _tensor_names(info):
-                        if name not in g:
-                            raise RewriteError(f"signature {key!r} of {g.where} names {name!r}, which is not in "
-                                               "the graph", hint="remove it (graphsurgeon signatures rm), or "
-                                               "give the signature with --input/--output")
-            notes.append(f"kept the signatures of {g.where}: {', '.join(sorted(source))}")
-            return {}, source, inferred
-        ins = resolve_tensors(g, inputs or [], "input")
-        outs = resolve_tensors(g, outputs or [], "output")
-        if not outs:
-            outs = _infer_outputs(g, ins)
-            inferred.append("outputs")
-        if not inputs:
-            ins = _infer_inputs(g, outs, set(set_values))
-            inferred.append("inputs")
-        if inferred:
-            notes.append(f"signature {signature!r}: inferred its {' and '.join(inferred)} from the likely inputs "
-                         f"and outputs: inputs {', '.join(ins.values()) or '(none)'}; outputs "
-                         f"{', '.join(outs.values())} (--input/--output choose others)")
-        specs[signature] = (ins, outs, method)
-    for name in specs:
-        if not name or name in RESERVED_KEYS:
-            raise UsageError(f"signature name {name!r} is reserved or empty")
-    return specs, {}, inferred
 
 
 def _cuts(g: Graph, io: list) -> list[str]:
@@ -186,15 +99,6 @@ def _check_fed(g: Graph, outputs: list[str], fed: set[str], cut: set) -> None:
                                hint=f"add --input {name}:0, or pin it with --set {name}=VALUE")
 
 
-def _main_ops(g: Graph) -> list[str]:
-    meta = g.meta_graph
-    out = []
-    for key in MAIN_OP_COLLECTIONS:
-        if key in meta.collection_def:
-            out.extend(_op(v) for v in meta.collection_def[key].node_list.value if _op(v) in g.node_defs)
-    return out
-
-
 def _table_initializers(g: Graph, needed: set) -> list[str]:
     """Initializers (collection ``table_initializer``) of the lookup tables in ``needed``."""
     meta = g.meta_graph
@@ -207,91 +111,6 @@ def _table_initializers(g: Graph, needed: set) -> list[str]:
         if refs and refs[0].op in needed:
             out.append(op)
     return out
-
-
-def _initialized_at_load(g: Graph) -> set[str]:
-    """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
-    from ..collections import decode_bytes
-
-    meta = g.meta_graph
-    out = set()
-    if "local_variables" in meta.collection_def:
-        for raw in meta.collection_def["local_variables"].bytes_list.value:
-            var = decode_bytes("local_variables", raw)
-            if var is not None:
-                out.add(_op(var.variable_name))
-    main = _main_ops(g)
-    if main:
-        for name in g.ancestors(main, include_roots=True):
-            node = g.node_defs.get(name)
-            if node is not None and node.op in ("Assign", "AssignVariableOp") and node.input:
-                out.add(_op(node.input[0]))
-    return out
-
-
-def _variable_entries(g: Graph, result: Graph, checkpoint: str | None,
-                      notes: list) -> dict[str, tuple[str, str]]:
-    """``{variable: (checkpoint key, slice spec)}`` for the variables of ``result``, checked against the checkpoint.
-
-    Variables the loader sets itself (local variables, what the main op
-    assigns) are left out when the checkpoint does not hold them.
-    """
-    variables = [n.name for n in result.graph_def.node if n.op in VARIABLE_TYPES]
-    if not variables:
-        return {}
-    at_load = _initialized_at_load(result)
-    if not checkpoint:
-        raise RewriteError(f"the signatures need {plural(variables, 'variable')} (e.g. {variables[0]}) but there "
-                           "is no checkpoint", hint="freeze the model first, or load it with its checkpoint")
-    entries = checkpoint_entries(g)
-    out = {}
-    skipped = []
-    with open_checkpoint(checkpoint) as reader:
-        for var in variables:
-            node = result.node_defs[var]
-            default = node.attr["shared_name"].s.decode() if node.op == "VarHandleOp" and \
-                node.attr["shared_name"].s else var
-            key, spec = entries.get(var, (default, ""))
-            if key not in reader and var in at_load and var not in entries:
-                skipped.append(var)
-                continue
-            if key not in reader:
-                raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
-            dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
-            if reader.dtype(key) != dtype:
-                raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
-                                   f"{reader.dtype(key)}, variable {var} is {dtype}")
-            shape = node.attr["shape"].shape
-            if not spec and not shape.unknown_rank:
-                dims = [d.size for d in shape.dim]
-                stored = list(reader.shape(key))
-                if len(dims) != len(stored) or any(d >= 0 and d != s for d, s in zip(dims, stored)):
-                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
-                                       f"{stored}, variable {var} has {dims}")
-            out[var] = (key, spec)
-    if skipped:
-        notes.append(f"not restored (set when the model is loaded: local, or assigned by the main op): "
-                     f"{', '.join(skipped)}")
-    return out
-
-
-def _saver_restores_v2(g: Graph) -> bool:
-    """Whether the graph's own saver restores with RestoreV2 only (which reads the V2 checkpoint we write)."""
-    meta = g.meta_graph
-    if not meta.HasField("saver_def"):
-        return False
-    restore = _op(meta.saver_def.restore_op_name)
-    if restore not in g.node_defs:
-        return False
-    ops = g.ancestors([restore], include_roots=True)
-    types = {g.node_defs[n].op for n in ops if n in g.node_defs}
-    return "RestoreV2" in types and not (types & (set(RESTORE_TYPES) - {"RestoreV2"}))
-
-
-def _saver_scope_ops(g: Graph) -> set[str]:
-    meta = g.meta_graph
-    scope = _names.scope_of(_op(meta.saver_def.filename_tensor_name)) if meta.HasField("saver_def") else ""
-    return {name for name in g.node_defs if scope and name.startswith(scope + "/")}
 
 
 def _fix_version(meta, notes: list) -> None:
@@ -345,11 +164,11 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     checkpoint = checkpoint or g.checkpoint
     set_values = dict(set_values or {})
     changes = Changes()
-    specs, source_sigs, inferred = _specs(g, signatures, inputs, outputs, signature, method, set_values,
+    specs, source_sigs, inferred = signature_specs(g, signatures, inputs, outputs, signature, method, set_values,
                                           changes.notes)
     io = [(list(ins.values()), list(outs.values())) for ins, outs, _ in specs.values()]
-    io += [([n for info in sig.inputs.values() for n in _tensor_names(info)],
-            [n for info in sig.outputs.values() for n in _tensor_names(info)]) for sig in source_sigs.values()]
+    io += [([n for info in sig.inputs.values() for n in tensor_names(info)],
+            [n for info in sig.outputs.values() for n in tensor_names(info)]) for sig in source_sigs.values()]
     out_tensors = [t for _, outs in io for t in outs]
     in_tensors = [t for ins, _ in io for t in ins]
     fed = {_op(t) for t in in_tensors}
@@ -374,7 +193,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
         # and a SavedModel's assets, which its loader feeds whether the graph reads them or not.
         assets_kept = [a.tensor for a in find_assets(work) if g.format == "savedmodel" and a.source is not None
                        and _op(a.tensor) in work.node_defs]
-        roots = list(dict.fromkeys(out_tensors + in_tensors + assets_kept)) + _main_ops(work)
+        roots = list(dict.fromkeys(out_tensors + in_tensors + assets_kept)) + main_ops(work)
         needed, _, _ = needed_ops(work, roots, cut_refs)
         tables = _table_initializers(work, needed)
         result, pruned = prune(work, roots + tables, inputs=cut or None)
@@ -384,12 +203,12 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
 
     # Saver over the variables that remain.
     saver_kind = None
-    if keep_training and _saver_restores_v2(result):
+    if keep_training and restores_v2(result):
         saver_kind = "kept"
     else:
-        entries = _variable_entries(g, result, checkpoint, changes.notes)
+        entries = restored_variables(g, result, checkpoint, changes.notes)
         if keep_training and result.meta_graph.HasField("saver_def"):
-            old = _saver_scope_ops(result)
+            old = saver_scope_ops(result)
             changes.extend(result.remove_ops(old - {n for n in old if result.node_defs[n].op in VARIABLE_TYPES}))
             changes.notes.append("the model's own saver restores from V1 checkpoints only: replaced by a V2 saver")
         if entries:
@@ -401,7 +220,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
 
     # Main op: the lookup tables' initializers, when the model has no main op.
     main_op = None
-    if not _main_ops(result):
+    if not main_ops(result):
         tables = _table_initializers(result, set(result.node_defs))
         if tables:
             main_op = _names.unique_name("init_all_tables", result.node_defs)
@@ -428,8 +247,8 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     for name in out_meta.signature_def:
         sig = out_meta.signature_def[name]
         exported[name] = {"method": sig.method_name,
-                          "inputs": {k: ", ".join(_tensor_names(v)) for k, v in sorted(sig.inputs.items())},
-                          "outputs": {k: ", ".join(_tensor_names(v)) for k, v in sorted(sig.outputs.items())}}
+                          "inputs": {k: ", ".join(tensor_names(v)) for k, v in sorted(sig.inputs.items())},
+                          "outputs": {k: ", ".join(tensor_names(v)) for k, v in sorted(sig.outputs.items())}}
 
     # Assets the result still names.
     assets = {}

@@ -19,14 +19,26 @@ What ``Saver`` (non-sharded, ``write_version=V2``) adds under its scope
 A V2 ``RestoreV2`` reads V2 checkpoints (and V1 ones too); TensorFlow
 Serving's loader restores only from ``variables/variables.index``, so a model
 whose own saver is V1 (``RestoreSlice``, ``SaveSlices``) gets one of these.
+
+:func:`restored_variables` says which variables such a saver restores and
+from which checkpoint key (the model's own saver's keys, checked against the
+checkpoint), leaving out those the loader sets itself (local variables, what
+the main op assigns).
 """
 from __future__ import annotations
 
 from .. import dtypes as _dtypes
 from .. import names as _names
 from .. import protos
+from ..collections import decode_bytes
+from ..errors import NotFoundError, RewriteError
+from ..formats.checkpoint import open_checkpoint
+from ..graph import Graph
+from ..saver import RESTORE_TYPES, checkpoint_entries
+from ..vocabulary import VARIABLE_TYPES
+from ..wording import plural
 
-__all__ = ["add_saver"]
+__all__ = ["add_saver", "restored_variables", "restores_v2", "saver_scope_ops", "main_ops"]
 
 _STRING = "string"
 
@@ -157,3 +169,104 @@ def add_saver(g, variables: dict[str, tuple[str, str]], scope: str = "save") -> 
     saver.keep_checkpoint_every_n_hours = 10000.0
     saver.version = protos.SaverDef.V2
     return [node.name for node in nodes]
+
+
+# ---------------------------------------------------------------- which variables a new saver restores
+MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+
+
+def _op(tensor: str) -> str:
+    return _names.split_tensor_name(tensor)[0]
+
+
+def main_ops(g) -> list[str]:
+    """The ops a SavedModel's loader runs after restoring (collections ``saved_model_main_op``, ``legacy_init_op``)."""
+    meta = g.meta_graph
+    out = []
+    for key in MAIN_OP_COLLECTIONS:
+        if key in meta.collection_def:
+            out.extend(_op(v) for v in meta.collection_def[key].node_list.value if _op(v) in g.node_defs)
+    return out
+
+
+def _set_at_load(g: Graph) -> set[str]:
+    """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
+    meta = g.meta_graph
+    out = set()
+    if "local_variables" in meta.collection_def:
+        for raw in meta.collection_def["local_variables"].bytes_list.value:
+            var = decode_bytes("local_variables", raw)
+            if var is not None:
+                out.add(_op(var.variable_name))
+    main = main_ops(g)
+    if main:
+        for name in g.ancestors(main, include_roots=True):
+            node = g.node_defs.get(name)
+            if node is not None and node.op in ("Assign", "AssignVariableOp") and node.input:
+                out.add(_op(node.input[0]))
+    return out
+
+
+def restored_variables(g: Graph, result: Graph, checkpoint: str | None,
+                      notes: list) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}`` for the variables of ``result``, checked against the checkpoint.
+
+    Variables the loader sets itself (local variables, what the main op
+    assigns) are left out when the checkpoint does not hold them.
+    """
+    variables = [n.name for n in result.graph_def.node if n.op in VARIABLE_TYPES]
+    if not variables:
+        return {}
+    at_load = _set_at_load(result)
+    if not checkpoint:
+        raise RewriteError(f"the signatures need {plural(variables, 'variable')} (e.g. {variables[0]}) but there "
+                           "is no checkpoint", hint="give it: --checkpoint PREFIX (API: checkpoint=...)")
+    entries = checkpoint_entries(g)
+    out = {}
+    skipped = []
+    with open_checkpoint(checkpoint) as reader:
+        for var in variables:
+            node = result.node_defs[var]
+            default = node.attr["shared_name"].s.decode() if node.op == "VarHandleOp" and \
+                node.attr["shared_name"].s else var
+            key, spec = entries.get(var, (default, ""))
+            if key not in reader and var in at_load and var not in entries:
+                skipped.append(var)
+                continue
+            if key not in reader:
+                raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
+            dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
+            if reader.dtype(key) != dtype:
+                raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
+                                   f"{reader.dtype(key)}, variable {var} is {dtype}")
+            shape = node.attr["shape"].shape
+            if not spec and not shape.unknown_rank:
+                dims = [d.size for d in shape.dim]
+                stored = list(reader.shape(key))
+                if len(dims) != len(stored) or any(d >= 0 and d != s for d, s in zip(dims, stored)):
+                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
+                                       f"{stored}, variable {var} has {dims}")
+            out[var] = (key, spec)
+    if skipped:
+        notes.append(f"not restored (set when the model is loaded: local, or assigned by the main op): "
+                     f"{', '.join(skipped)}")
+    return out
+
+
+def restores_v2(g: Graph) -> bool:
+    """Whether the graph's own saver restores with RestoreV2 only (which reads the V2 checkpoint we write)."""
+    meta = g.meta_graph
+    if not meta.HasField("saver_def"):
+        return False
+    restore = _op(meta.saver_def.restore_op_name)
+    if restore not in g.node_defs:
+        return False
+    ops = g.ancestors([restore], include_roots=True)
+    types = {g.node_defs[n].op for n in ops if n in g.node_defs}
+    return "RestoreV2" in types and not (types & (set(RESTORE_TYPES) - {"RestoreV2"}))
+
+
+def saver_scope_ops(g: Graph) -> set[str]:
+    meta = g.meta_graph
+    scope = _names.scope_of(_op(meta.saver_def.filename_tensor_name)) if meta.HasField("saver_def") else ""
+    return {name for name in g.node_defs if scope and name.startswith(scope + "/")}
