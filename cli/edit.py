@@ -11,6 +11,10 @@ from .common import (check_output, clear_devices_requested, echo, echo_json, han
                      model_argument, output_options, write_output)
 
 
+TF2_NOTE = ("a TF2 SavedModel: the edit is in its top-level graph and SignatureDefs, what TensorFlow Serving and "
+            "the TF1 loader run; the functions tf.saved_model.load calls are left as they are")
+
+
 def _pairs(values, what: str) -> dict[str, str]:
     out = {}
     for value in values:
@@ -69,6 +73,10 @@ def command(model, tag, renames, input_shapes, batch, output, force, in_place, a
         result, done = set_batch(result, batch)
         changes.extend(done)
     notes = list(changes.notes)
+    meta = g.meta_graph
+    if (mapping or shapes or batch is not None) and meta is not None and meta.HasField("object_graph_def") \
+            and len(meta.object_graph_def.nodes):
+        notes.append(TF2_NOTE)
     written = write_output(result, output, in_place, notes)
     d = changes.details
     if as_json:

@@ -194,3 +194,13 @@ def test_what_set_input_shape_refuses():
     assert changes.details["skipped"] == ["training:0"]
     back, _ = gs.set_batch(one, -1)
     assert back.tensor("logits:0").shape == (None, 10)
+
+
+def test_a_tf2_savedmodel_gets_its_top_level_batch_and_says_so(tmp_path):
+    code, text, data = run_cli("edit", FIXTURES / "mnist_bn_elu_savedmodel_tf2", "--batch", "1", "-o", tmp_path / "b1",
+                               "--json")
+    assert code == 0, text
+    assert data["inputs"] == {"serving_default_X:0": {"before": [None, 784], "after": [1, 784]}}
+    assert data["outputs"]["StatefulPartitionedCall:0"] == {"before": [None, 10], "after": [1, 10]}
+    assert any("tf.saved_model.load calls are left as they are" in n for n in data["notes"])
+    assert gs.load(tmp_path / "b1").signatures["serving_default"]["inputs"]["X"]["shape"] == [1, 784]

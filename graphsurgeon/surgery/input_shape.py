@@ -33,6 +33,7 @@ from ..graph import Graph
 from ..report import likely_inputs, likely_outputs
 from ..shape_check import conflicts
 from ..shapes import format_shape, merge
+from ..signatures import RESERVED_KEYS
 from ..vocabulary import PLACEHOLDER_TYPES
 from ..wording import plural
 from .contract import ensures
@@ -162,7 +163,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
     if meta is not None:
         for sig in meta.signature_def.values():
             for info in list(sig.inputs.values()) + list(sig.outputs.values()):
-                if info.WhichOneof("encoding") == "name" and info.name in out:
+                if info.WhichOneof("encoding") == "name" and _names.is_tensor_name(info.name) and info.name in out:
                     op = _names.split_tensor_name(info.name)[0]
                     if op in affected or op in wanted:
                         _set_shape_attr_info(info, out.tensor(info.name).shape)
@@ -195,13 +196,16 @@ def _json(shape):
 def _changed_outputs(g: Graph, out: Graph, affected: set) -> dict:
     """The served outputs (signature outputs, else the likely outputs) whose shape changed."""
     names = []
-    for sig in out.signatures.values():
-        names.extend(info["name"] for info in sig["outputs"].values() if info["name"])
+    for key, sig in out.signatures.items():
+        if key not in RESERVED_KEYS:
+            names.extend(info["name"] for info in sig["outputs"].values() if info["name"])
     if not names:
         names = [t.name for t in likely_outputs(out) if t.op_name in affected]
     result = {}
     for name in sorted(dict.fromkeys(names)):
-        if name in g and name in out and g.tensor(name).shape != out.tensor(name).shape:
+        if not _names.is_tensor_name(name) or name not in g or name not in out:
+            continue
+        if g.tensor(name).shape != out.tensor(name).shape:
             result[name] = {"before": _json(g.tensor(name).shape), "after": _json(out.tensor(name).shape)}
     return result
 
@@ -224,8 +228,9 @@ def set_batch(g: Graph, batch: int | None, inputs=None) -> tuple[Graph, Changes]
     size = None if batch is None or batch == -1 else int(batch)
     if inputs is None:
         names = []
-        for sig in g.signatures.values():
-            names.extend(info["name"] for info in sig["inputs"].values() if info["name"])
+        for key, sig in g.signatures.items():
+            if key not in RESERVED_KEYS:
+                names.extend(info["name"] for info in sig["inputs"].values() if info["name"])
         names = list(dict.fromkeys(names)) or [t.name for t in likely_inputs(g)]
     else:
         names = [g.tensor(n).name for n in inputs]
