@@ -175,7 +175,8 @@ def _message_for(graph, fmt: str):
     # savedmodel
     if root.format != "savedmodel":
         raise UsageError(f"cannot write a SavedModel from a {root.format} graph",
-                         hint="graphsurgeon export builds one (a signature, the variables)")
+                         hint="graphsurgeon export builds one, with a signature and the variables; in Python "
+                              "gs.export(g) or g.as_saved_model()")
     return root.model.container
 
 
