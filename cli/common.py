@@ -23,19 +23,42 @@ def json_option(fn):
     return click.option("--json", "as_json", is_flag=True, help="print JSON (schema in README)")(fn)
 
 
-def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)"):
-    """``-o/--output`` and ``--in-place``: the one output policy of every command that writes a model.
+_CLEAR_DEVICES = "graphsurgeon.clear_devices"
+
+
+def _remember_clear_devices(ctx, param, value):
+    if value:
+        ctx.meta[_CLEAR_DEVICES] = True
+    return value
+
+
+def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)", long_name: bool = True):
+    """``-o/--output``, ``--in-place`` and ``--clear-devices``: the one output policy of every command that writes a model.
 
     ``-o`` replaces an existing output; writing over MODEL needs ``--in-place``
-    (see graphsurgeon.formats.writer). ``--force`` is accepted and does
-    nothing, for scripts written when replacing needed it.
+    (see graphsurgeon.formats.writer). ``--clear-devices`` clears every op's
+    device in what is written (graphsurgeon.surgery.clear_devices), applied by
+    :func:`write_output`, so commands need not know of it. ``--force`` is
+    accepted and does nothing, for scripts written when replacing needed it.
+    With ``long_name=False`` the output is ``-o`` alone: ``export`` and
+    ``signatures add`` take ``--output KEY=TENSOR`` for a signature's outputs.
     """
+    names = ("-o", "--output") if long_name else ("-o", "output")
+
     def decorate(fn):
+        fn = click.option("--clear-devices", is_flag=True, expose_value=False, callback=_remember_clear_devices,
+                          help="clear every op's device placement in the output (run a GPU-trained graph on a CPU)")(fn)
         fn = click.option("--force", is_flag=True, hidden=True,
                           help="accepted for compatibility: -o replaces an existing output")(fn)
         fn = click.option("--in-place", is_flag=True, help="write over MODEL itself")(fn)
-        return click.option("-o", "--output", type=click.Path(), help=help_text)(fn)
+        return click.option(*names, type=click.Path(), help=help_text)(fn)
     return decorate
+
+
+def clear_devices_requested() -> bool:
+    """Whether the running command was given ``--clear-devices``."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.meta.get(_CLEAR_DEVICES))
 
 
 def check_output(model: str, output, in_place: bool) -> None:
@@ -46,9 +69,13 @@ def check_output(model: str, output, in_place: bool) -> None:
 
 
 def write_output(graph, output, in_place: bool, notes: list | None = None, format: str | None = None):
-    """Write ``graph`` through the one writer; returns the path written."""
+    """Write ``graph`` through the one writer (devices cleared first with ``--clear-devices``); returns the path."""
     from pathlib import Path
 
+    if clear_devices_requested():
+        graph, changes = graph.clear_devices()
+        if notes is not None:
+            notes.extend(changes.notes)
     return graph.save(Path(output) if output else None, in_place=in_place, notes=notes, format=format)
 
 

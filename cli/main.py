@@ -26,6 +26,9 @@ COMMAND_MODULES = [
     "freeze_layers",
     "swap",
     "scan",
+    "export",
+    "signatures",
+    "edit",
 ]
 
 

@@ -732,7 +732,7 @@ def rename_references(graph, renamed: dict[str, str]) -> list[str]:
     """Rename ops (``{old: new}``) everywhere the MetaGraphDef names them outside the GraphDef.
 
     The same walk as :func:`fix_references`; returns what was renamed, one
-    sentence per collection entry.
+    sentence per collection entry, signature input or output and saver name.
     """
     meta = graph.root.meta_graph
     if meta is None or not renamed:
@@ -743,6 +743,17 @@ def rename_references(graph, renamed: dict[str, str]) -> list[str]:
         if coll.WhichOneof("kind") == "node_list":
             notes.extend(f"collection {key!r}: {v} -> {refs.rename(v)}" for v in coll.node_list.value
                          if refs.rename(v) != v)
+    for key, sig in sorted(meta.signature_def.items()):
+        for side in ("inputs", "outputs"):
+            for arg, info in sorted(getattr(sig, side).items()):
+                if info.WhichOneof("encoding") == "name" and refs.rename(info.name) != info.name:
+                    notes.append(f"signature {key!r} {side[:-1]} {arg!r}: {info.name} -> {refs.rename(info.name)}")
+    if meta.HasField("saver_def"):
+        saver = meta.saver_def
+        for field in ("filename_tensor_name", "save_tensor_name", "restore_op_name"):
+            value = getattr(saver, field)
+            if value and refs.rename(value) != value:
+                notes.append(f"saver_def {field}: {value} -> {refs.rename(value)}")
     refs.walk(meta)
     return notes
 

@@ -509,6 +509,7 @@ class Graph:
             model = _copy.copy(self.model)
             model.container = type(self.model.container)()
             model.container.CopyFrom(self.model.container)
+            model.assets = dict(self.model.assets)
             out = Graph(model.graph_def, meta_graph=model.meta_graph, model=model, checkpoint=self.checkpoint)
         elif self.meta_graph is not None:
             meta = type(self.meta_graph)()
@@ -528,6 +529,40 @@ class Graph:
         meta = protos.MetaGraphDef()
         meta.graph_def.CopyFrom(self.graph_def)
         return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
+
+    def as_saved_model(self, tags=("serve",), assets=None) -> "Graph":
+        """A copy whose MetaGraphDef, tagged ``tags``, is the one MetaGraphDef of a new SavedModel.
+
+        The SavedModel exists in memory until it is saved: writing the copy
+        to a directory writes ``saved_model.pb``, the graph's checkpoint as
+        ``variables/variables.*`` (V2 copied byte for byte, V1 converted) and
+        ``assets`` (``{file name: path of the file to copy}``) under ``assets/``;
+        by default the files the MetaGraphDef's ``asset_file_def`` names, where
+        they are found (see :func:`graphsurgeon.assets.find_assets`). A plain
+        GraphDef gets a MetaGraphDef around it.
+        """
+        from .formats import Model  # formats sits below the graph; imported here to keep loading light
+
+        if assets is None:
+            from .assets import find_assets
+
+            listed = {a.tensor_info.name for a in self.root.meta_graph.asset_file_def} \
+                if self.root.meta_graph is not None else set()
+            assets = {a.filename: a.source for a in find_assets(self.root) if a.tensor in listed and a.source}
+
+        container = protos.SavedModel(saved_model_schema_version=1)
+        meta = container.meta_graphs.add()
+        if self.root.meta_graph is not None:
+            meta.CopyFrom(self.root.meta_graph)
+        else:
+            meta.graph_def.CopyFrom(self.root.graph_def)
+        del meta.meta_info_def.tags[:]
+        meta.meta_info_def.tags.extend(tags)
+        model = Model(path=None, format="savedmodel", file=None, encoding="binary", container=container,
+                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}))
+        out = Graph(meta.graph_def, meta_graph=meta, model=model, checkpoint=self.root.checkpoint)
+        out._keep = list(self.root._keep)
+        return out
 
     def attach_checkpoint(self, checkpoint) -> None:
         """Make ``checkpoint`` (a :class:`graphsurgeon.formats.checkpoint.TemporaryCheckpoint`) the graph's values.
@@ -817,6 +852,12 @@ class Graph:
     def rename_collection(self, old: str, new: str):
         """Rename collection ``old`` to ``new``."""
         return _collections.rename_collection(self, old, new)
+
+    def clear_devices(self, functions: bool = True) -> tuple:
+        """A copy with every op's device cleared, and the Changes (see :mod:`graphsurgeon.surgery.clear_devices`)."""
+        from .surgery.clear_devices import clear_devices as _clear  # rewrites sit above the graph
+
+        return _clear(self, functions=functions)
 
     def layers(self) -> list:
         """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.layers`)."""

@@ -209,6 +209,9 @@ FunctionDef = function_pb2.FunctionDef
 SaverDef = saver_pb2.SaverDef
 VariableDef = variable_pb2.VariableDef
 SavedObjectGraph = saved_object_graph_pb2.SavedObjectGraph
+SignatureDef = meta_graph_pb2.SignatureDef
+TensorInfo = meta_graph_pb2.TensorInfo
+AssetFileDef = meta_graph_pb2.AssetFileDef
 
 
 def known_messages() -> dict:

@@ -15,8 +15,12 @@ from .vocabulary import PASS_THROUGH
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
 
 
-def _restore_targets(graph) -> dict[str, str]:
-    """``{variable or handle op in graph: checkpoint key}`` from the restore ops of one graph."""
+def _restore_targets(graph) -> dict[str, tuple[str, str]]:
+    """``{variable or handle op in graph: (checkpoint key, slice spec)}`` from the restore ops of one graph.
+
+    The slice spec is ``""`` for a whole tensor, else TensorFlow's
+    ``"full shape slice"`` text (``"10 4 0,5:-"``: a partitioned variable's part).
+    """
     consts = Constants(graph)
     out = {}
     for node in graph.graph_def.node:
@@ -25,7 +29,9 @@ def _restore_targets(graph) -> dict[str, str]:
         keys = consts.strings(node.input[1])
         if not keys:
             continue
-        for index, key in enumerate(keys):
+        specs = (consts.strings(node.input[2]) if node.op != "Restore" and len(node.input) > 2 else None) or []
+        specs = specs if len(specs) == len(keys) else [""] * len(keys)
+        for index, (key, spec) in enumerate(zip(keys, specs)):
             # Follow the restored tensor through Identities to the op that assigns it.
             stack = [(node.name, index)]
             seen = set()
@@ -41,7 +47,7 @@ def _restore_targets(graph) -> dict[str, str]:
                     if cnode.op in PASS_THROUGH:
                         stack.append((consumer, 0))
                     elif cnode.op in ("Assign", "AssignVariableOp") and position == 1:
-                        out[source_op(graph, cnode.input[0])] = key
+                        out[source_op(graph, cnode.input[0])] = (key, spec)
     return out
 
 
@@ -52,6 +58,15 @@ def checkpoint_keys(g) -> dict[str, str]:
     called at the top level (a TF2 SavedModel's restore function, whose
     ``_Arg`` handles map to the call's inputs). Variables not listed are
     saved under their own name (or a VarHandleOp's ``shared_name``).
+    """
+    return {var: key for var, (key, _) in checkpoint_entries(g).items()}
+
+
+def checkpoint_entries(g) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}`` as the graph's own saver restores them.
+
+    As :func:`checkpoint_keys`, with the slice spec of each (``""`` for a
+    whole tensor; a partitioned variable's parts name their slice).
     """
     out = _restore_targets(g)
     for name, node in g.node_defs.items():
@@ -64,7 +79,7 @@ def checkpoint_keys(g) -> dict[str, str]:
                 continue
             arg_index = {n.name: n.attr["index"].i for n in body.graph_def.node if n.op == "_Arg"}
             data_inputs = [ref.tensor for ref in g.data_refs(name)]
-            for target, key in _restore_targets(body).items():
+            for target, entry in _restore_targets(body).items():
                 if target in arg_index and arg_index[target] < len(data_inputs):
-                    out.setdefault(source_op(g, data_inputs[arg_index[target]]), key)
+                    out.setdefault(source_op(g, data_inputs[arg_index[target]]), entry)
     return out

@@ -690,7 +690,10 @@ def cli_commands(model: str, workdir: Path, op: str | None = None) -> list[list[
             ["info", model], ["info", model, "--json"], ["collections", model], ["collections", model, "--json"],
             ["render", model, "--format", "dot", "-o", str(workdir / "cli.dot")],
             ["diff", model, model],
-            ["tensorboard", model, "--logdir", str(workdir / "cli-tb")]]
+            ["tensorboard", model, "--logdir", str(workdir / "cli-tb")],
+            ["signatures", model], ["signatures", model, "--json"],
+            ["export", model, "-o", str(workdir / "cli-export")],
+            ["edit", model, "--batch", "1", "--clear-devices", "-o", str(workdir / "cli-edit.meta")]]
     if op is not None:
         cmds += [["show", model, op], ["show", model, op, "--json"], ["show", model, op + ":0"],
                  ["prune", model, "--outputs", op, "-o", str(workdir / "cli-pruned.pb"), "--force"]]

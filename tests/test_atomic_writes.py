@@ -2,8 +2,10 @@
 
 A child process saves a graph over the same target again and again,
 alternating two versions (A, B); the parent kills it at random moments and
-checks that the target is byte for byte A or B -- for a ``.meta``, a ``.pb``
-and a SavedModel directory (whose ``variables/`` must be whole too). Also:
+checks that the target is byte for byte A or B -- for a ``.meta``, a ``.pb``,
+a SavedModel directory (whose ``variables/`` must be whole too) and a
+SavedModel written from a ``.meta`` (what ``export`` writes: its
+``variables/`` the checkpoint, whole). Also:
 a failure half-way (the 2 GiB limit, a serialisation error) leaves no
 partial output and no temporary file; ``atomic_write`` keeps the old file
 when the write fails.
@@ -32,6 +34,8 @@ CHILD = textwrap.dedent('''
 
     source, target, refdir, fmt = sys.argv[1:5]
     a = graphsurgeon.load(source)
+    if fmt == "exported":  # a SavedModel built in memory from a .meta: saved_model.pb + variables/
+        a, fmt = a.as_saved_model(), "savedmodel"
     b = a.copy()
     # Version B: one op more and a Const large enough that a write takes a while.
     node = protos.NodeDef(name="fuzz_marker", op="Const")
@@ -52,7 +56,7 @@ CHILD = textwrap.dedent('''
 
 
 def _graph_file(path: Path, fmt: str) -> Path:
-    return path / "saved_model.pb" if fmt == "savedmodel" else path
+    return path / "saved_model.pb" if fmt in DIRECTORIES else path
 
 
 def _tree(path: Path) -> dict:
@@ -63,7 +67,9 @@ CASES = {
     "meta": (FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta", "out.meta"),
     "graphdef": (FIXTURES / "mnist_bn_elu_frozen.pb", "out.pb"),
     "savedmodel": (FIXTURES / "mnist_bn_elu_savedmodel_tf1", "out_savedmodel"),
+    "exported": (FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta", "out_exported"),
 }
+DIRECTORIES = ("savedmodel", "exported")
 
 
 @pytest.mark.parametrize("fmt", sorted(CASES))
@@ -90,20 +96,22 @@ def test_sigkill_leaves_old_or_new(fmt, tmp_path):
         child.send_signal(signal.SIGKILL)
         child.wait()
         assert child.returncode == -signal.SIGKILL
-        ref_a = _graph_file(refs / ("A" if fmt == "savedmodel" else f"A.{fmt}"), fmt).read_bytes()
-        ref_b = _graph_file(refs / ("B" if fmt == "savedmodel" else f"B.{fmt}"), fmt).read_bytes()
+        ref_a = _graph_file(refs / ("A" if fmt in DIRECTORIES else f"A.{fmt}"), fmt).read_bytes()
+        ref_b = _graph_file(refs / ("B" if fmt in DIRECTORIES else f"B.{fmt}"), fmt).read_bytes()
         assert ref_a != ref_b
         assert target.exists(), f"kill {attempt}: the target vanished"
         got = _graph_file(target, fmt).read_bytes()
         assert got in (ref_a, ref_b), f"kill {attempt}: target is neither version ({len(got)} bytes)"
         seen["A" if got == ref_a else "B"] += 1
-        if fmt == "savedmodel":
-            # Everything else in the directory is the source's, complete.
+        if fmt in DIRECTORIES:
+            # Everything else in the directory is complete: the source's files, or for an
+            # exported model its variables/ (the checkpoint, byte for byte).
             tree = _tree(target)
             tree.pop("saved_model.pb")
-            expected = _tree(source)
+            expected = _tree(source if fmt == "savedmodel" else refs / "A")
             expected.pop("saved_model.pb")
-            assert tree == expected
+            assert tree == expected and (fmt == "savedmodel" or sorted(tree) == [
+                "variables/variables.data-00000-of-00001", "variables/variables.index"])
         # Left-overs of killed writes are hidden temporaries, never the target's name.
         for item in target.parent.iterdir():
             assert item == target or (item.name.startswith(f".{target.name}.")
@@ -205,3 +213,27 @@ def test_text_too_deep_to_write_is_a_clean_error(tmp_path):
     gd = nested_attr_graph(400)  # built in memory: deeper than any parser accepts
     with pytest.raises(OutputError, match="too deeply"):
         serialize(gd, "text", tmp_path / "deep.pbtxt")
+
+
+def test_exported_failure_halfway_leaves_nothing(tmp_path):
+    """A SavedModel built in memory whose checkpoint went missing: the write fails, nothing is left."""
+    import shutil
+
+    import graphsurgeon
+    from graphsurgeon.errors import GraphSurgeonError
+
+    model = tmp_path / "model"
+    shutil.copytree(FIXTURES / "mnist_bn_elu_tf1", model)
+    served, _ = graphsurgeon.export(graphsurgeon.load(model), inputs=["X:0"], outputs=["logits:0"])
+    (model / "model.ckpt.data-00000-of-00001").unlink()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(GraphSurgeonError, match="model.ckpt.data-00000-of-00001"):
+        served.save(out / "served")
+    assert list(out.iterdir()) == []
+    # An existing export stays as it was.
+    shutil.copytree(FIXTURES / "mnist_bn_elu_savedmodel_tf1", out / "served")
+    before = _tree(out / "served")
+    with pytest.raises(GraphSurgeonError):
+        served.save(out / "served")
+    assert _tree(out / "served") == before and [p.name for p in out.iterdir()] == ["served"]

@@ -9,6 +9,8 @@ run differently:
   "(only" may be absent);
 - the chapter's workflow section: its sh commands and its python block run
   in order, with one short epoch (needs MNIST);
+- the deployment section: its sh commands (``saved_model_cli`` included) and
+  its python block (TensorFlow serving the export) run in order (needs MNIST);
 - everything else: python blocks run in one namespace without TensorFlow,
   console blocks run command by command in one temporary directory each.
 Outputs under ``build/`` go to the temporary directory, never into the repository.
@@ -31,6 +33,7 @@ from conftest import ROOT
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
 WORKFLOW = "## The chapter's workflow: reusing pretrained layers"
+DEPLOY = "## Deploying a model"
 JSON_HEADING = re.compile(r"^### `(.+?) --json`$")
 EXE = Path(sys.executable).parent / "graphsurgeon"
 
@@ -60,7 +63,7 @@ def _blocks(body: str) -> list[tuple[str, str]]:
 def _plain_sections():
     """Sections run the ordinary way: not the workflow, not a JSON subsection."""
     for heading, body in SECTIONS:
-        if heading == WORKFLOW or JSON_HEADING.match(heading):
+        if heading in (WORKFLOW, DEPLOY) or JSON_HEADING.match(heading):
             continue
         yield heading, body
 
@@ -75,7 +78,7 @@ def test_readme_starts_with_the_two_commands():
 
 def test_sections_are_found():
     headings = [h for h, _ in SECTIONS]
-    assert WORKFLOW in headings
+    assert WORKFLOW in headings and DEPLOY in headings
     assert sum(bool(JSON_HEADING.match(h)) for h in headings) >= 10
 
 
@@ -248,3 +251,47 @@ def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
     assert "new_outputs/MatMul" in outputs["ls"] and "removed" in outputs["diff"]
     assert (tmp_path / "my5to9.svg").is_file() or shutil.which("dot") is None
     assert {p.name for p in (tmp_path / "tb").iterdir()} == {"base0to4", "my5to9"}
+
+
+# ---------------------------------------------------------------- deploying a model
+def _saved_model_cli() -> list[str]:
+    exe = Path(sys.executable).parent / "saved_model_cli"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+
+
+def test_deploying_a_model_runs(tmp_path, mnist_dir):
+    """export -> saved_model_cli -> signature and name edits -> TensorFlow serving the test images."""
+    body = dict(SECTIONS)[DEPLOY]
+    blocks = _blocks(body)
+    assert [lang for lang, _ in blocks] == ["sh", "python", "text"]
+    env = {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    outputs = {}
+    for lang, code in blocks:
+        if lang == "text":
+            continue  # Docker and curl: TensorFlow Serving is not installed here
+        if lang == "python":
+            code = code.replace('"build/', f'"{tmp_path}/')
+            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                                  timeout=600)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            outputs["python"] = proc.stdout
+            continue
+        for line in code.splitlines():
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            argv = _argv(line, tmp_path)
+            if argv[0] == "saved_model_cli":
+                argv = _saved_model_cli() + argv[1:]
+            proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+            assert proc.returncode == 0, f"{line}: exit {proc.returncode}\n{proc.stderr[-3000:]}"
+            assert "Traceback" not in proc.stderr
+            outputs.setdefault(" ".join(line.split()[:2]), []).append(proc.stdout)
+    cli_text = outputs["saved_model_cli show"][0]
+    assert "signature_def['serving_default']:" in cli_text and "inputs['images'] tensor_info:" in cli_text
+    assert "Method name is: tensorflow/serving/predict" in cli_text
+    listing = outputs["graphsurgeon signatures"][-1]
+    assert "scores  (tensorflow/serving/predict)" in listing and "out probabilities: scores:0" in listing
+    shapes = [row.split()[-2:] for row in outputs["graphsurgeon ls"][0].strip().splitlines()]
+    assert [" ".join(s) for s in shapes] == ["[1, 784]", "[1, 300]", "[1, 300]", "[1, 10]", "[1, 10]"]
+    assert "test accuracy 0.9800" in outputs["python"]

@@ -30,16 +30,25 @@ class Model:
         container: the message that is written back (SavedModel, MetaGraphDef or GraphDef).
         meta_index: which MetaGraphDef of a SavedModel was chosen.
         checkpoint: the checkpoint prefix that goes with the graph, if one was found.
+        assets: for a SavedModel built in memory (``path`` and ``file`` None,
+            see :meth:`graphsurgeon.Graph.as_saved_model`): asset file name ->
+            the file whose bytes go to ``assets/`` when it is written.
     """
 
-    path: Path
+    path: Path | None
     format: str
-    file: Path
+    file: Path | None
     encoding: str
     container: object
     meta_index: int | None = None
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
+    assets: dict = field(default_factory=dict)
+
+    @property
+    def on_disk(self) -> bool:
+        """Whether the model was read from a file (False for a SavedModel built in memory)."""
+        return self.file is not None
 
     @property
     def meta_graph(self):

@@ -106,11 +106,31 @@ class BundleWriter:
             entry.shape.dim.add(size=int(d))
         self.add_entry(name, entry, data)
 
-    def add_entry(self, name: str, entry, data: bytes) -> None:
+    def add_strings(self, name: str, shape, values) -> None:
+        """Add a string tensor: ``values`` are its elements (bytes) in row-major order.
+
+        Stored as TensorFlow's bundle writer stores strings: every length as a
+        varint, a masked CRC-32C of the lengths (each as uint32, or uint64
+        above 4 GiB), then the bytes; the entry's checksum covers the lengths
+        as hashed, their checksum and the bytes.
+        """
+        values = [bytes(v) for v in values]
+        sizes = b"".join(struct.pack("<I" if len(v) <= 0xFFFFFFFF else "<Q", len(v)) for v in values)
+        length_crc = struct.pack("<I", mask_crc(crc32c(sizes)))
+        body = b"".join(values)
+        crc = crc32c(body, crc32c(length_crc, crc32c(sizes)))
+        entry = protos.BundleEntryProto(dtype=_dtypes.number("string"))
+        for d in shape:
+            entry.shape.dim.add(size=int(d))
+        data = b"".join(encode_varint(len(v)) for v in values) + length_crc + body
+        self.add_entry(name, entry, data, crc=mask_crc(crc))
+
+    def add_entry(self, name: str, entry, data: bytes, crc: int | None = None) -> None:
         """Add ``name`` with a copy of ``entry`` (dtype, shape, slices) and its stored ``data``.
 
         For a tensor read with :meth:`BundleReader.stored_bytes`, this copies
-        it byte for byte; offset, size, shard and CRC are set here.
+        it byte for byte; offset, size, shard and CRC are set here (``crc``:
+        the masked checksum when it is not the one of ``data``, as for strings).
         """
         if name in self._entries:
             raise ValueError(f"tensor {name!r} added twice")
@@ -119,7 +139,7 @@ class BundleWriter:
         out.shard_id = 0
         out.offset = self._offset
         out.size = len(data)
-        out.crc32c = mask_crc(crc32c(data))
+        out.crc32c = mask_crc(crc32c(data)) if crc is None else crc
         self._data.write(data)
         self._offset += len(data)
         self._entries[name] = out.SerializeToString(deterministic=True)

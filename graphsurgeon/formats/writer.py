@@ -15,7 +15,11 @@ What a path means (decided here once, for every command and the Python API):
   temporary directory beside the target (the rest of the source directory
   copied unchanged, symbolic links copied as links and never followed) and
   renamed into place, with ``fingerprint.pb`` recomputed when
-  ``saved_model.pb`` changed; otherwise a checkpoint directory:
+  ``saved_model.pb`` changed; a SavedModel too when the graph is one built in
+  memory (:meth:`graphsurgeon.Graph.as_saved_model`, what ``export`` makes):
+  ``saved_model.pb``, the checkpoint as ``variables/variables.*`` (V2 copied
+  byte for byte, V1 converted) and the assets under ``assets/``
+  (:mod:`graphsurgeon.formats.saved_model_parts`); otherwise a checkpoint directory:
   ``model.ckpt.meta``, the checkpoint's files (copied byte for byte) as
   ``model.ckpt.*`` and a ``checkpoint`` state file.
 - Any other extension is refused (a binary graph under ``.txt`` helps nobody).
@@ -44,6 +48,7 @@ from .. import protos
 from ..errors import OutputError, UsageError
 from . import checkpoint as _checkpoint
 from .fingerprint import refresh_fingerprint
+from .saved_model_parts import write_assets, write_variables
 from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize,
                         streamable, sweep_stale, temp_prefix, write_graph_def)
 
@@ -68,17 +73,17 @@ def as_meta_graph(graph):
 def input_location(graph) -> Path | None:
     """Where the graph was read from: the graph file, or the SavedModel directory."""
     model = graph.root.model
-    if model is None:
+    if model is None or not model.on_disk:
         return None
     return model.file.parent if model.format == "savedmodel" else model.file
 
 
 def _same(a: Path, b: Path | None) -> bool:
-    if b is None or not a.exists() or not b.exists():
-        return False
     try:
+        if b is None or not a.exists() or not b.exists():
+            return False
         return os.path.samefile(a, b)
-    except OSError:
+    except (OSError, ValueError):  # a name too long, a NUL byte: not the same existing file
         return False
 
 
@@ -123,8 +128,13 @@ def check_output(model_path, output, in_place: bool = False) -> None:
         raise UsageError("give either -o OUT or --in-place, not both")
     path = Path(output)
     source = Path(model_path)
-    fmt, target = output_format("savedmodel" if (source / "saved_model.pb").exists() else "meta", path)
-    if _same(target, source) or (source.is_dir() and target.exists() and target.resolve().parent == source.resolve()
+    try:
+        source_is_saved_model = (source / "saved_model.pb").exists()
+        source_is_dir = source.is_dir()
+    except (OSError, ValueError):  # a name too long, a NUL byte: no such input; reading MODEL says so
+        source_is_saved_model = source_is_dir = False
+    fmt, target = output_format("savedmodel" if source_is_saved_model else "meta", path)
+    if _same(target, source) or (source_is_dir and target.exists() and target.resolve().parent == source.resolve()
                                  and target.name in SAVED_MODEL_FILES + ("checkpoint",)):
         raise OutputError(f"{target}: is the input; refusing to overwrite it",
                           hint="write elsewhere, or use --in-place")
@@ -165,7 +175,8 @@ def _message_for(graph, fmt: str):
     # savedmodel
     if root.format != "savedmodel":
         raise UsageError(f"cannot write a SavedModel from a {root.format} graph",
-                         hint="graphsurgeon export builds one (a signature, the variables)")
+                         hint="graphsurgeon export builds one, with a signature and the variables; in Python "
+                              "gs.export(g) or g.as_saved_model()")
     return root.model.container
 
 
@@ -273,7 +284,7 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
 def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     """The source file's bytes when they still hold exactly ``message`` (so an unedited save is a copy)."""
     model = graph.model
-    if model is None or fmt != model.format or encoding != model.encoding:
+    if model is None or not model.on_disk or fmt != model.format or encoding != model.encoding:
         return None
     try:
         data = read_file(model.file)
@@ -286,16 +297,23 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
 
 def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: bool,
                        notes: list | None = None) -> None:
-    source_dir = graph.model.file.parent
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: directory {parent} does not exist")
     sweep_stale(parent, target.name)  # what killed writers of this target left
     tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
     try:
-        _copy_tree(source_dir, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
-        atomic_write(tmp / name, data)
+        if not graph.model.on_disk:
+            # Built in memory (export): the graph's checkpoint and assets make the rest.
+            for note in (write_variables(graph.checkpoint, tmp), write_assets(graph.model.assets, tmp)):
+                if note and notes is not None:
+                    notes.append(note)
+            atomic_write(tmp / name, data)
+            edited = False  # no fingerprint.pb to refresh: TensorFlow's builder writes none either
+        else:
+            _copy_tree(graph.model.file.parent, tmp, skip=("saved_model.pb", "saved_model.pbtxt"))
+            atomic_write(tmp / name, data)
         if edited:
             # The copied fingerprint.pb describes the source model: recompute it from the
             # final files (saved_model.pb, variables/), or drop it when that is impossible.

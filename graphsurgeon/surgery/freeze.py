@@ -55,10 +55,11 @@ from ..graph import Graph
 from ..saver import checkpoint_keys
 from ..signatures import signature_outputs
 from ..values import from_numpy
-from ..vocabulary import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, PLACEHOLDER_TYPES, REF_VARIABLE_TYPES,
+from ..vocabulary import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES,
                           SWITCH_OPS)
 from ..wording import plural
 from .contract import ensures
+from .pinning import const_node, pin_placeholders, scalar_tensor
 from .prune import prune
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
@@ -104,20 +105,6 @@ def parse_set_values(g: Graph, items: Iterable[str]) -> dict[str, object]:
             raise UsageError(f"--set {name}={text}: not a {dtype} value") from None
         out[op.name] = value
     return out
-
-
-def _const_node(name: str, tensor, dtype: str, device: str = ""):
-    node = protos.NodeDef(name=name, op="Const", device=device)
-    node.attr["dtype"].type = _dtypes.number(dtype)
-    node.attr["value"].tensor.CopyFrom(tensor)
-    return node
-
-
-def _scalar_tensor(value, dtype: str):
-    import numpy as np
-
-    np_name = _dtypes.NUMPY.get(dtype)
-    return from_numpy(np.array(value, dtype=np_name) if np_name else np.array(value, dtype=object))
 
 
 def _text(op: str, index: int) -> str:
@@ -389,7 +376,7 @@ def _resolve_conds(run: _Run) -> None:
             device = g.node_def(name).device
             g.rewire(f"{name}:0", source)
             index_name = _names.unique_name(f"{name}/value_index", g.node_defs)
-            g.add_op(_const_node(index_name, _scalar_tensor(position, "int32"), "int32", device))
+            g.add_op(const_node(index_name, scalar_tensor(position, "int32"), "int32", device))
             g.rewire(f"{name}:1", index_name)
             run.replaced.add(name)
     run.changes.notes.append(f"resolved {plural(resolved, 'Switch op')} with a constant predicate; "
@@ -576,7 +563,7 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
                                        f"shape {list(shape)}, variable {var} has {dims}")
             tensor, blob = _tensor_value(reader, key)
             total += len(blob) if blob is not None else (len(tensor.tensor_content) or tensor.ByteSize())
-            const = _const_node(var, tensor, reader.dtype(key), node.device)
+            const = const_node(var, tensor, reader.dtype(key), node.device)
             if "_class" in node.attr:
                 const.attr["_class"].CopyFrom(node.attr["_class"])
             g.replace_op(const)
@@ -735,23 +722,10 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
     for name in set_values:
         if name not in work.node_defs:
             changes.notes.append(f"--set {name}: the outputs do not need it")
-    for node in list(work.graph_def.node):
-        name = node.name
-        if node.op not in PLACEHOLDER_TYPES:
-            continue
-        dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
-        if name in set_values:
-            work.replace_op(_const_node(name, _scalar_tensor(set_values[name], dtype), dtype, node.device))
-            changes.changed.append(name)
-            changes.notes.append(f"pinned {name} to {set_values[name]!r}")
-        elif node.op == "PlaceholderWithDefault" and name not in signature_inputs \
-                and len(node.attr["shape"].shape.dim) == 0 and not node.attr["shape"].shape.unknown_rank:
-            default = run.data_inputs(name)[0]
-            work.rewire(f"{name}:0", default)
-            run.replaced.add(name)
-            value = run.consts.value(default)
-            shown = f" ({value.item()!r})" if value is not None else ""
-            changes.notes.append(f"pinned {name} to its default{shown}")
+    made_const, rewired, notes = pin_placeholders(work, set_values, keep=signature_inputs)
+    changes.changed.extend(made_const)
+    run.replaced.update(rewired)
+    changes.notes.extend(notes)
 
     if _inlining_bound(work, max_inlined_ops) is None:
         raise RewriteError(f"cannot freeze: inlining the functions would take more than {max_inlined_ops:,} steps, "

@@ -100,7 +100,10 @@ def transplant(g: Graph, scope: str, source: Graph, *, source_scope: str | None 
         with BundleWriter(new.prefix) as writer:
             for key in mine.keys():
                 reader, name = (theirs, replace[key]) if key in replace else (mine, key)
-                writer.add_entry(key, reader.entry(name), reader.stored_bytes(name))
+                entry = reader.entry(name)
+                # Byte for byte, so the source's checksum holds (a string tensor's is not
+                # the plain CRC of its bytes).
+                writer.add_entry(key, entry, reader.stored_bytes(name), crc=entry.crc32c)
     out.attach_checkpoint(new)
     changes = Changes(changed=[var.name for var in target.variables])
     changes.notes.append(f"{target.name} now holds the values of {donor.name} from {source.where}")

@@ -1,0 +1,87 @@
+"""Asset files a graph names: vocabularies and other files its initializers read.
+
+TensorFlow knows a graph's assets three ways, and so does this module:
+
+- ``asset_file_def`` of the MetaGraphDef (what SavedModels hold): a file
+  name under ``assets/`` and the tensor the loader feeds its path to;
+- the ``saved_model_assets`` collection (``AssetFileDef`` entries packed in
+  Any; older SavedModels);
+- the ``asset_filepaths`` collection (``tf.compat.v1.GraphKeys.ASSET_FILEPATHS``,
+  what a ``.meta`` of a model with vocabulary files holds): string
+  constants holding the files' paths; ``SavedModelBuilder`` copies each
+  under its base name.
+
+:func:`find_assets` says, for each, where the file is: in the SavedModel's
+``assets/`` directory, or at the path the constant holds (as given, else
+beside the model).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import names as _names
+from .collections import decode_any
+from .constants import Constants
+
+ASSET_FILEPATHS = "asset_filepaths"
+SAVED_MODEL_ASSETS = "saved_model_assets"
+
+
+@dataclass
+class Asset:
+    """One asset: its file name under ``assets/``, the tensor fed its path, the file found (or None)."""
+
+    filename: str
+    tensor: str
+    source: Path | None
+    looked_at: list
+
+    def as_dict(self) -> dict:
+        return {"filename": self.filename, "tensor": self.tensor, "source": str(self.source) if self.source else None}
+
+
+def _const_path(g, tensor: str) -> str | None:
+    values = Constants(g).strings(tensor)
+    return values[0] if values and len(values) == 1 else None
+
+
+def find_assets(g) -> list[Asset]:
+    """Every asset ``g``'s MetaGraphDef names (each tensor once), with the file found for it."""
+    meta = g.root.meta_graph
+    if meta is None:
+        return []
+    model = g.root.model
+    model_dir = None
+    assets_dir = None
+    if model is not None and model.on_disk:
+        model_dir = model.file.parent
+        if model.format == "savedmodel":
+            assets_dir = model_dir / "assets"
+    entries: dict[str, str] = {}  # tensor -> filename
+    for asset in meta.asset_file_def:
+        entries.setdefault(asset.tensor_info.name, asset.filename)
+    if SAVED_MODEL_ASSETS in meta.collection_def:
+        for any_msg in meta.collection_def[SAVED_MODEL_ASSETS].any_list.value:
+            asset = decode_any(any_msg)
+            if asset is not None and type(asset).DESCRIPTOR.name == "AssetFileDef":
+                entries.setdefault(asset.tensor_info.name, asset.filename)
+    if ASSET_FILEPATHS in meta.collection_def:
+        for value in meta.collection_def[ASSET_FILEPATHS].node_list.value:
+            if _names.is_tensor_name(value) and value not in entries:
+                path = _const_path(g, value) if _names.split_tensor_name(value)[0] in g.root else None
+                entries[value] = Path(path).name if path else ""
+    out = []
+    for tensor, filename in entries.items():
+        looked = []
+        if assets_dir is not None and filename:
+            looked.append(assets_dir / filename)
+        op = _names.split_tensor_name(tensor)[0]
+        path = _const_path(g, tensor) if op in g.root else None
+        if path:
+            looked.append(Path(path))
+            if model_dir is not None and not Path(path).is_absolute():
+                looked.append(model_dir / path)
+        found = next((p for p in looked if p.is_file()), None)
+        out.append(Asset(filename or (Path(path).name if path else ""), tensor, found, looked))
+    return out

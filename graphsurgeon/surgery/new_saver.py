@@ -1,0 +1,272 @@
+"""Build a V2 Saver into a graph, as ``tf.compat.v1.train.Saver(var_list)`` builds it (TensorFlow-free).
+
+What ``Saver`` (non-sharded, ``write_version=V2``) adds under its scope
+``save/``, and what this module adds the same way:
+
+- ``save/filename/input`` (Const ``"model"``), ``save/filename`` and
+  ``save/Const`` (``PlaceholderWithDefault``): the checkpoint prefix, fed
+  by whoever saves or restores (the SavedModel loader feeds
+  ``variables/variables``);
+- ``save/SaveV2`` with its ``tensor_names`` and ``shape_and_slices``
+  constants, and ``save/control_dependency`` (the prefix, after the save);
+- ``save/RestoreV2`` and per variable ``save/Assign_N`` (ref variables:
+  ``Assign`` with ``validate_shape``) or ``save/Identity_N`` +
+  ``save/AssignVariableOp_N`` (resource variables); ``save/restore_all``
+  groups them;
+- the MetaGraphDef's ``saver_def`` naming ``save/Const:0``,
+  ``save/control_dependency:0`` and ``save/restore_all`` (version V2).
+
+A V2 ``RestoreV2`` reads V2 checkpoints (and V1 ones too); TensorFlow
+Serving's loader restores only from ``variables/variables.index``, so a model
+whose own saver is V1 (``RestoreSlice``, ``SaveSlices``) gets one of these.
+
+:func:`restored_variables` says which variables such a saver restores and
+from which checkpoint key (the model's own saver's keys, checked against the
+checkpoint), leaving out those the loader sets itself (local variables, what
+the main op assigns).
+"""
+from __future__ import annotations
+
+from .. import dtypes as _dtypes
+from .. import names as _names
+from .. import protos
+from ..collections import decode_bytes
+from ..errors import NotFoundError, RewriteError
+from ..formats.checkpoint import open_checkpoint
+from ..graph import Graph
+from ..saver import RESTORE_TYPES, checkpoint_entries
+from ..vocabulary import VARIABLE_TYPES
+from ..wording import plural
+
+__all__ = ["add_saver", "restored_variables", "restores_v2", "saver_scope_ops", "main_ops"]
+
+_STRING = "string"
+
+
+def _const(name: str, values, shape=None):
+    node = protos.NodeDef(name=name, op="Const")
+    node.attr["dtype"].type = _dtypes.number(_STRING)
+    tensor = node.attr["value"].tensor
+    tensor.dtype = _dtypes.number(_STRING)
+    if shape is not None:
+        for d in shape:
+            tensor.tensor_shape.dim.add(size=d)
+    tensor.string_val.extend(v.encode("utf-8", "surrogateescape") for v in values)
+    return node
+
+
+def _node(name: str, op: str, inputs=(), **attrs):
+    node = protos.NodeDef(name=name, op=op)
+    node.input.extend(inputs)
+    for key, setter in attrs.items():
+        setter(node.attr[key])
+    return node
+
+
+def _type(dtype: str):
+    def set_(attr):
+        attr.type = _dtypes.number(dtype)
+    return set_
+
+
+def _types(dtypes):
+    def set_(attr):
+        attr.list.type.extend(_dtypes.number(d) for d in dtypes)
+    return set_
+
+
+def _shape(dims):
+    def set_(attr):
+        attr.shape.SetInParent()
+        for d in dims:
+            attr.shape.dim.add(size=d)
+    return set_
+
+
+def _bool(value: bool):
+    def set_(attr):
+        attr.b = value
+    return set_
+
+
+def _strings(values):
+    def set_(attr):
+        attr.list.s.extend(v.encode() for v in values)
+    return set_
+
+
+def add_saver(g, variables: dict[str, tuple[str, str]], scope: str = "save") -> list[str]:
+    """Add a V2 saver of ``variables`` to ``g`` (edited in place) and make it the MetaGraphDef's ``saver_def``.
+
+    Args:
+        g: a graph with a MetaGraphDef.
+        variables: ``{variable op: (checkpoint key, slice spec)}``; ref
+            variables (``VariableV2``, ``Variable``) and resource ones
+            (``VarHandleOp``); the spec is ``""`` for a whole tensor.
+        scope: the name scope (made unique: ``save_1`` when ``save/`` is taken).
+
+    Returns:
+        the names of the ops added.
+    """
+    taken = {name.split("/", 1)[0] for name in g.node_defs}
+    scope = _names.unique_name(scope, taken)
+    order = sorted(variables, key=lambda v: (variables[v][0], variables[v][1], v))
+    keys = [variables[v][0] for v in order]
+    specs = [variables[v][1] for v in order]
+    dtypes = [_dtypes.base(_dtypes.name(g.node_defs[v].attr["dtype"].type)) for v in order]
+    s = scope + "/"
+    nodes = [
+        _const(s + "filename/input", ["model"]),
+        _node(s + "filename", "PlaceholderWithDefault", [s + "filename/input"], dtype=_type(_STRING), shape=_shape(())),
+        _node(s + "Const", "PlaceholderWithDefault", [s + "filename"], dtype=_type(_STRING), shape=_shape(())),
+    ]
+    save_inputs = []
+    for i, var in enumerate(order):
+        if g.node_defs[var].op == "VarHandleOp":
+            read = s + ("ReadVariableOp" if i == 0 else f"ReadVariableOp_{i}")
+            nodes.append(_node(read, "ReadVariableOp", [var], dtype=_type(dtypes[i])))
+            save_inputs.append(read)
+        else:
+            save_inputs.append(var)
+    nodes += [
+        _const(s + "SaveV2/tensor_names", keys, [len(keys)]),
+        _const(s + "SaveV2/shape_and_slices", specs, [len(specs)]),
+        _node(s + "SaveV2", "SaveV2", [s + "Const", s + "SaveV2/tensor_names", s + "SaveV2/shape_and_slices",
+                                       *save_inputs], dtypes=_types(dtypes)),
+        _node(s + "control_dependency", "Identity", [s + "Const", "^" + s + "SaveV2"], T=_type(_STRING),
+              _class=_strings(["loc:@" + s + "Const"])),
+        _const(s + "RestoreV2/tensor_names", keys, [len(keys)]),
+        _const(s + "RestoreV2/shape_and_slices", specs, [len(specs)]),
+        _node(s + "RestoreV2", "RestoreV2", [s + "Const", s + "RestoreV2/tensor_names",
+                                             s + "RestoreV2/shape_and_slices"], dtypes=_types(dtypes)),
+    ]
+    assigns = []
+    for i, var in enumerate(order):
+        restored = s + "RestoreV2" + ("" if i == 0 else f":{i}")
+        suffix = "" if i == 0 else f"_{i}"
+        if g.node_defs[var].op == "VarHandleOp":
+            identity = s + "Identity" + suffix
+            nodes.append(_node(identity, "Identity", [restored], T=_type(dtypes[i])))
+            assign = _node(s + "AssignVariableOp" + suffix, "AssignVariableOp", [var, identity], dtype=_type(dtypes[i]))
+        else:
+            shape = g.node_defs[var].attr["shape"].shape
+            known = not shape.unknown_rank and all(d.size >= 0 for d in shape.dim)
+            assign = _node(s + "Assign" + suffix, "Assign", [var, restored], T=_type(dtypes[i]),
+                           validate_shape=_bool(known), use_locking=_bool(True),
+                           _class=_strings(["loc:@" + var]))
+        nodes.append(assign)
+        assigns.append(assign.name)
+    nodes.append(_node(s + "restore_all", "NoOp", ["^" + a for a in assigns]))
+    for node in nodes:
+        g.add_op(node)
+    g.ensure_op_defs({node.op for node in nodes})
+    saver = g.meta_graph.saver_def
+    saver.Clear()
+    saver.filename_tensor_name = s + "Const:0"
+    saver.save_tensor_name = s + "control_dependency:0"
+    saver.restore_op_name = s + "restore_all"
+    saver.max_to_keep = 5
+    saver.keep_checkpoint_every_n_hours = 10000.0
+    saver.version = protos.SaverDef.V2
+    return [node.name for node in nodes]
+
+
+# ---------------------------------------------------------------- which variables a new saver restores
+MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+
+
+def _op(tensor: str) -> str:
+    return _names.split_tensor_name(tensor)[0]
+
+
+def main_ops(g) -> list[str]:
+    """The ops a SavedModel's loader runs after restoring (collections ``saved_model_main_op``, ``legacy_init_op``)."""
+    meta = g.meta_graph
+    out = []
+    for key in MAIN_OP_COLLECTIONS:
+        if key in meta.collection_def:
+            out.extend(_op(v) for v in meta.collection_def[key].node_list.value if _op(v) in g.node_defs)
+    return out
+
+
+def _set_at_load(g: Graph) -> set[str]:
+    """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
+    meta = g.meta_graph
+    out = set()
+    if "local_variables" in meta.collection_def:
+        for raw in meta.collection_def["local_variables"].bytes_list.value:
+            var = decode_bytes("local_variables", raw)
+            if var is not None:
+                out.add(_op(var.variable_name))
+    main = main_ops(g)
+    if main:
+        for name in g.ancestors(main, include_roots=True):
+            node = g.node_defs.get(name)
+            if node is not None and node.op in ("Assign", "AssignVariableOp") and node.input:
+                out.add(_op(node.input[0]))
+    return out
+
+
+def restored_variables(g: Graph, result: Graph, checkpoint: str | None,
+                      notes: list) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}`` for the variables of ``result``, checked against the checkpoint.
+
+    Variables the loader sets itself (local variables, what the main op
+    assigns) are left out when the checkpoint does not hold them.
+    """
+    variables = [n.name for n in result.graph_def.node if n.op in VARIABLE_TYPES]
+    if not variables:
+        return {}
+    at_load = _set_at_load(result)
+    if not checkpoint:
+        raise RewriteError(f"the signatures need {plural(variables, 'variable')} (e.g. {variables[0]}) but there "
+                           "is no checkpoint", hint="give it: --checkpoint PREFIX (API: checkpoint=...)")
+    entries = checkpoint_entries(g)
+    out = {}
+    skipped = []
+    with open_checkpoint(checkpoint) as reader:
+        for var in variables:
+            node = result.node_defs[var]
+            default = node.attr["shared_name"].s.decode() if node.op == "VarHandleOp" and \
+                node.attr["shared_name"].s else var
+            key, spec = entries.get(var, (default, ""))
+            if key not in reader and var in at_load and var not in entries:
+                skipped.append(var)
+                continue
+            if key not in reader:
+                raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
+            dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
+            if reader.dtype(key) != dtype:
+                raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
+                                   f"{reader.dtype(key)}, variable {var} is {dtype}")
+            shape = node.attr["shape"].shape
+            if not spec and not shape.unknown_rank:
+                dims = [d.size for d in shape.dim]
+                stored = list(reader.shape(key))
+                if len(dims) != len(stored) or any(d >= 0 and d != s for d, s in zip(dims, stored)):
+                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
+                                       f"{stored}, variable {var} has {dims}")
+            out[var] = (key, spec)
+    if skipped:
+        notes.append(f"not restored (set when the model is loaded: local, or assigned by the main op): "
+                     f"{', '.join(skipped)}")
+    return out
+
+
+def restores_v2(g: Graph) -> bool:
+    """Whether the graph's own saver restores with RestoreV2 only (which reads the V2 checkpoint we write)."""
+    meta = g.meta_graph
+    if not meta.HasField("saver_def"):
+        return False
+    restore = _op(meta.saver_def.restore_op_name)
+    if restore not in g.node_defs:
+        return False
+    ops = g.ancestors([restore], include_roots=True)
+    types = {g.node_defs[n].op for n in ops if n in g.node_defs}
+    return "RestoreV2" in types and not (types & (set(RESTORE_TYPES) - {"RestoreV2"}))
+
+
+def saver_scope_ops(g: Graph) -> set[str]:
+    meta = g.meta_graph
+    scope = _names.scope_of(_op(meta.saver_def.filename_tensor_name)) if meta.HasField("saver_def") else ""
+    return {name for name in g.node_defs if scope and name.startswith(scope + "/")}
