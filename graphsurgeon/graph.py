@@ -78,6 +78,7 @@ class Graph:
     def _reset_index(self) -> None:
         self._use_index: dict[str, list] | None = None
         self._refs_cache: dict[str, tuple] = {}
+        self._parsed: dict[str, _names.InputRef] = {}  # input text -> parsed (texts repeat: ^update_ops)
         self._dtype_cache: dict[str, list] = {}
         self._derived: dict = {}
         self._shapes = None
@@ -236,7 +237,17 @@ class Graph:
         """
         refs = self._refs_cache.get(name)
         if refs is None:
-            refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
+            # One parse per distinct text: a training graph's gradient ops each wait
+            # on the same hundreds of ``^update`` ops, millions of inputs in all.
+            parsed = self._parsed
+            get = parsed.get
+            out = []
+            for text in self._nodes[name].input:
+                ref = get(text)
+                if ref is None:
+                    ref = parsed[text] = _names.parse_input(text)
+                out.append(ref)
+            refs = self._refs_cache[name] = tuple(out)
         return refs
 
     def uses(self, name: str) -> tuple:
@@ -251,11 +262,17 @@ class Graph:
         index = self._use_index
         if index is None:
             index = {}
+            get = index.get
             for node in self.graph_def.node:
                 name = node.name
                 for position, ref in enumerate(self.input_refs(name)):
-                    index.setdefault(ref.op, []).append(
-                        new_use(Use, (name, position, -1 if ref.control else ref.index)))
+                    op = ref[0]
+                    use = new_use(Use, (name, position, -1 if ref[2] else ref[1]))
+                    found = get(op)
+                    if found is None:
+                        index[op] = [use]
+                    else:
+                        found.append(use)
             self._use_index = index
         return index
 
