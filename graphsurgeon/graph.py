@@ -770,18 +770,22 @@ class Graph:
 
     def add_to_collection(self, name: str, *items):
         """Append ops / tensors (objects or names) to node_list collection ``name``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.add_to_collection(self, name, *items)
 
     def remove_from_collection(self, name: str, *items):
         """Remove entries from collection ``name``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.remove_from_collection(self, name, *items)
 
     def delete_collection(self, name: str):
         """Delete collection ``name``; returns what it held."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.delete_collection(self, name)
 
     def rename_collection(self, old: str, new: str):
         """Rename collection ``old`` to ``new``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.rename_collection(self, old, new)
 
     def layers(self) -> list:

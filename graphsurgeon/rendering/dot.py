@@ -192,12 +192,50 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
         if edge.count > 1:
             attrs["penwidth"] = str(float(attrs.get("penwidth", 1)) + 0.6)  # merged edges look heavier
         dot.edge(ids[edge.src], ids[edge.dst], **attrs)
+    _draw_stubs(dot, view, ids, kinds)
     if legend:
         categories = {n.category for n in view.nodes.values()}
         dot.node("legend", label=style.legend_html(categories, kinds, frozen=view.marks_frozen,
-                                                   groups=any(n.kind == "group" for n in view.nodes.values())),
+                                                   groups=any(n.kind == "group" for n in view.nodes.values()),
+                                                   stubs=bool(view.stubs)),
                  shape="plaintext", fontsize="9", tooltip="legend")
     return dot
+
+
+def stub_ids(view: View) -> dict[str, str]:
+    """The DOT id of every stub of a partial view: ``s0``, ``s1``, ... (never a name, like :func:`node_ids`)."""
+    return {stub.id: f"s{i}" for i, stub in enumerate(view.stubs)}
+
+
+def _draw_stubs(dot, view: View, ids: dict[str, str], kinds: set) -> None:
+    """Edges entering and leaving a partial view, to dashed boxes naming the outside ops (inputs on top)."""
+    sids = stub_ids(view)
+    for direction, rank in (("in", "min"), ("out", "max")):
+        side = [stub for stub in view.stubs if stub.direction == direction]
+        if not side:
+            continue
+        sub = graphviz.Digraph(name=f"stubs_{direction}")
+        sub.attr(rank=rank)
+        for stub in side:
+            word = "from" if direction == "in" else "to"
+            count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" more ops") else ""
+            shown = stub.ops[:12]
+            more = [f"… {len(stub.ops) - 12:,} more"] if len(stub.ops) > 12 else []
+            sub.node(sids[stub.id], label=_lines(f"{word} {_short(stub.name, 2 * _MAX_LABEL)}{count}"),
+                     shape="box", style="rounded,dashed", color=style.STUB["color"], fontcolor=style.STUB["font"],
+                     fontsize="9", tooltip=_tip(f"{'inputs from' if direction == 'in' else 'outputs to'} "
+                                                "ops outside this view:", *shown, *more))
+        dot.subgraph(sub)
+        for stub in side:
+            for edge in stub.edges:
+                kinds.add(edge.kind)
+                attrs = dict(style.EDGE_STYLES[edge.kind][0])
+                if edge.label:
+                    attrs["label"] = text(edge.label)
+                attrs["tooltip"] = _tip(f"{edge.count} {edge.kind} edge(s)" + (f", {edge.label}" if edge.label else ""),
+                                        *edge.tensors[:12])
+                tail, head = (sids[stub.id], ids[edge.dst]) if direction == "in" else (ids[edge.src], sids[stub.id])
+                dot.edge(tail, head, **attrs)
 
 
 def _chain(clusters: dict, name: str) -> list[str]:

@@ -33,6 +33,7 @@ TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes 
 INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visible
 MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
 MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
+MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
 MAX_GROUPED_EDGES = 200  # random edges among 150 nodes: 200 lay out in 0.3 s, 400 take minutes (dot 2.43)
 BIG_HINT = "--depth N, --collapse SCOPE, --scope SCOPE or --between IN OUT"
 
@@ -70,6 +71,21 @@ class Edge:
 
 
 @dataclass
+class Stub:
+    """Where edges crossing the edge of a partial view lead: outside ops, drawn as one labelled stub.
+
+    Only views built with ``stubs_from`` have them (the explorer's views of
+    one scope); ``render`` draws none.
+    """
+
+    id: str                      # "in0", "out3": unique among the view's stubs, never a name
+    direction: str               # "in": the outside ops feed the view; "out": they read from it
+    name: str                    # an op name, a scope (``a/b/``) or "N more ops"
+    ops: list[str]               # the outside ops it stands for, most edges first
+    edges: list[Edge] = field(default_factory=list)  # "in": src is this stub's id; "out": dst is
+
+
+@dataclass
 class View:
     """What :func:`graphsurgeon.render` draws."""
 
@@ -84,6 +100,8 @@ class View:
     auto_collapsed: list[str] = field(default_factory=list)  # what was grouped to fit, in words
     notes: list[str] = field(default_factory=list)           # everything chosen for the user, in words
     marks_frozen: bool = False   # some variables are not trainable: nodes say which (``Node.trainable``)
+    base: str = ""               # the scope drawn (frames are labelled below it; "" for the whole graph)
+    stubs: list[Stub] = field(default_factory=list)
 
 
 def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
@@ -98,34 +116,53 @@ def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
 
 def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
                between: tuple[str, str] | None = None, training: bool | None = None,
-               max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES) -> View:
+               max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES, *,
+               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None) -> View:
     """Select, collapse and merge: the visible nodes and edges of ``g``.
 
     See :func:`graphsurgeon.rendering.render` for the arguments. ``depth``
     None picks the depth automatically (and groups siblings when even depth 1
     is too big), 0 collapses nothing. ``training`` None hides the training
     machinery unless nothing else is left.
+
+    The explorer's views of one part of a graph (see
+    :mod:`graphsurgeon.rendering.explore`) pass instead: ``ops``, the op
+    names to draw (no other selection applies); ``base``, the scope they are
+    drawn below (default: the deepest scope holding them all); ``max_run``,
+    the most numbered siblings one group may hold (longer runs are cut:
+    ``layer0…layer99 ×100``, ``layer100…``); ``stubs_from``, the ops whose
+    edges with the drawn ones become stubs (:class:`Stub`). Building such a
+    view costs time in proportion to its own ops and their edges, not to
+    the graph's.
     """
     all_sorted = scopes.sorted_names(g)
-    selected: set[str] | None = None
-    base = ""
-    if scope:
-        selected = select.scope_ops(g, scope)
-        scope = scope.strip("/")
-        base = scope if scopes.is_scope(all_sorted, scope) else ""
-    if between:
-        on_path = select.ops_between(g, *between)
-        selected = on_path if selected is None else selected & on_path
     machinery = training_machinery(g)
     notes: list[str] = []
-    chosen = [n for n in g.graph_def.node if selected is None or n.name in selected]
-    nodes, hidden = chosen, 0
-    if not training:
-        keep = [n for n in chosen if n.name not in machinery]
-        if keep or training is False:
-            nodes, hidden = keep, len(chosen) - len(keep)
-        else:
-            notes.append("every op here is training machinery: drawn anyway")
+    if ops is not None:
+        if scope or between:
+            raise UsageError("build_view: ops= is a selection of its own; give no scope or between with it")
+        node_defs, order = g.node_defs, _facts(g).order
+        nodes = [node_defs[name] for name in sorted(ops, key=order.__getitem__)]
+        hidden = 0
+        base = common_scope([n.name for n in nodes], all_sorted) if base is None else base.strip("/")
+    else:
+        selected: set[str] | None = None
+        base = ""
+        if scope:
+            selected = select.scope_ops(g, scope)
+            scope = scope.strip("/")
+            base = scope if scopes.is_scope(all_sorted, scope) else ""
+        if between:
+            on_path = select.ops_between(g, *between)
+            selected = on_path if selected is None else selected & on_path
+        chosen = [n for n in g.graph_def.node if selected is None or n.name in selected]
+        nodes, hidden = chosen, 0
+        if not training:
+            keep = [n for n in chosen if n.name not in machinery]
+            if keep or training is False:
+                nodes, hidden = keep, len(chosen) - len(keep)
+            else:
+                notes.append("every op here is training machinery: drawn anyway")
     if not nodes:
         raise UsageError(f"nothing left to draw in {g.where}",
                          hint="loosen --scope or --between" + ("" if training else ", or add --training"))
@@ -141,7 +178,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     auto = depth is None
     grouped_deeper = False
     if auto:
-        depth, grouped_deeper = _auto_depth(place, node_by_name, target)
+        depth, grouped_deeper = _auto_depth(place, node_by_name, target, max_run)
     keys = place.keys(depth)
     boxes = {k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER}
     count = len(set(keys))
@@ -152,7 +189,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         siblings = _siblings(set(keys), boxes, node_by_name)
         budget = target
         while True:
-            groups = _group.fit(siblings, budget, numbered_only=grouped_deeper, taken=set(keys))
+            groups = _group.fit(siblings, budget, numbered_only=grouped_deeper, taken=set(keys), max_run=max_run)
             # Ranges of unrelated names can join everything to everything, and Graphviz
             # takes minutes over a few hundred crossing edges: fewer groups, then.
             if budget <= 2 or _edge_pairs(g, names, keys, groups, MAX_GROUPED_EDGES) <= MAX_GROUPED_EDGES:
@@ -168,8 +205,8 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         key[name] = k
         members.setdefault(k, []).append(name)
 
-    var_list = variables(g)
-    params = {v.name: v.params or 0 for v in var_list}
+    facts = _facts(g)
+    params = facts.params
     library = g.library_names
 
     def calls_of(node_def):
@@ -215,13 +252,16 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
 
     clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
-    marks = _mark_trainable(var_list, visible, clusters, machinery)
+    marks = _mark_trainable(facts.layers, visible, clusters)
+    stubs = _stubs(g, nodes, key, stubs_from) if stubs_from is not None else []
     where = f"function {g.function_name}" if g.function_name else (str(g.path) if g.path else "graph")
     parts = [f"{len(g):,} ops"]
     if len(nodes) != len(g):
         parts.append(f"{len(nodes):,} shown")
     if scope:
         parts.append(f"scope {scope}/")
+    elif ops is not None and base:
+        parts.append(f"scope {_shorten(base)}/")
     if between:
         parts.append(f"between {between[0]} and {between[1]}")
     if hidden:
@@ -234,10 +274,10 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
                      + f" (see them with {BIG_HINT})")
     return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
                 shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
-                notes=notes, marks_frozen=marks)
+                notes=notes, marks_frozen=marks, base=base, stubs=stubs)
 
 
-def _auto_depth(place: scopes.Placement, node_by_name, target: int) -> tuple[int, bool]:
+def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int | None = None) -> tuple[int, bool]:
     """The depth to draw at, and whether it needs numbered siblings grouped to fit ``target``.
 
     Go deeper while fewer than INFORMATIVE nodes show and the next depth
@@ -261,7 +301,7 @@ def _auto_depth(place: scopes.Placement, node_by_name, target: int) -> tuple[int
         shown, needs_groups = n, False
         if n > target:
             boxes = {k for i, k in enumerate(keys) if place.level(i, d) != scopes.NEVER}
-            fewer = _group.fit(_siblings(distinct, boxes, node_by_name), target, numbered_only=True)
+            fewer = _group.fit(_siblings(distinct, boxes, node_by_name), target, numbered_only=True, max_run=max_run)
             shown -= sum(len(grp.siblings) - 1 for grp in fewer)
             needs_groups = True
             if shown > target:
@@ -420,6 +460,95 @@ def _merge_edges(g, nodes, key, visible) -> list[Edge]:
     return edges
 
 
+def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
+    """The stubs of a partial view: its edges with ops of ``universe`` outside it, merged per outside endpoint.
+
+    Each side keeps at most MAX_STUBS stubs: outside ops are merged into
+    their scope at the deepest level that fits (``loss/``), and when even
+    their top-level scopes are too many, the ones with fewest edges go into
+    one "N more ops" stub.
+    """
+    crossing = {"in": {}, "out": {}}   # direction -> outside op -> {(inside key, kind): [tensors, count]}
+    for node in nodes:
+        name = node.name
+        inside = key[name]
+        for ref in g.input_refs(name):
+            op = ref.op
+            if op in key or op not in universe:
+                continue
+            if ref.control:
+                kind, tensor = "control", op
+            else:
+                kind, tensor = _data_kind(g, op, ref.index), f"{op}:{ref.index}"
+            entry = crossing["in"].setdefault(op, {}).setdefault((inside, kind), [{}, 0])
+            entry[0][tensor] = None
+            entry[1] += 1
+        for consumer, _, index in g.uses(name):
+            if consumer in key or consumer not in universe:
+                continue
+            if index < 0:
+                kind, tensor = "control", name
+            else:
+                kind, tensor = _data_kind(g, name, index), f"{name}:{index}"
+            entry = crossing["out"].setdefault(consumer, {}).setdefault((inside, kind), [{}, 0])
+            entry[0][tensor] = None
+            entry[1] += 1
+    stubs = []
+    for direction in ("in", "out"):
+        ends = crossing[direction]
+        if not ends:
+            continue
+        weight = {op: sum(e[1] for e in links.values()) for op, links in ends.items()}
+        for i, (label, members) in enumerate(_merge_outside(sorted(ends, key=lambda op: (-weight[op], op)))):
+            stub = Stub(id=f"{direction}{i}", direction=direction, name=label, ops=members)
+            stubs.append(stub)
+            merged: dict[tuple[str, str], list] = {}
+            for op in members:
+                for (inside, kind), (tensors, count) in ends[op].items():
+                    entry = merged.setdefault((inside, kind), [{}, 0])
+                    entry[0].update(tensors)
+                    entry[1] += count
+            for (inside, kind), (tensors, count) in merged.items():
+                src, dst = (stub.id, inside) if direction == "in" else (inside, stub.id)
+                edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
+                edge.label = _edge_label(g, edge)
+                stub.edges.append(edge)
+    return stubs
+
+
+def _merge_outside(ops: list[str]) -> list[tuple[str, list[str]]]:
+    """``(label, ops)`` per stub: each op alone when they fit, else merged by scope (``ops`` most edges first)."""
+    if len(ops) <= MAX_STUBS:
+        return [(op, [op]) for op in ops]
+    best = None
+    for level in range(1, 65):  # 64: a bound for names thousands of levels deep
+        groups: dict[str, list[str]] = {}
+        for op in ops:
+            head = scopes.prefix(op, level)
+            groups.setdefault(head + "/" if head != op else op, []).append(op)
+        if len(groups) > MAX_STUBS:
+            break
+        best = groups
+        if all(len(members) == 1 for members in groups.values()):
+            break
+    if best is None:  # even the top-level scopes are too many: the busiest, then the rest as one
+        groups = {}
+        for op in ops:
+            head = scopes.prefix(op, 1)
+            groups.setdefault(head + "/" if head != op else op, []).append(op)
+        keep = list(groups)[: MAX_STUBS - 1]
+        rest = [op for label in list(groups)[MAX_STUBS - 1:] for op in groups[label]]
+        best = {label: groups[label] for label in keep}
+        best[f"{len(rest):,} more ops"] = rest
+    return list(best.items())
+
+
+def _data_kind(g, op: str, index: int) -> str:
+    types = g.output_dtypes(op) if op in g.node_defs else None
+    dtype = types[index] if types and index < len(types) else None
+    return "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
+
+
 def _edge_label(g, edge: Edge) -> str:
     if edge.kind == "control":
         return f"{edge.count} control" if edge.count > 1 else ""
@@ -430,14 +559,40 @@ def _edge_label(g, edge: Edge) -> str:
     return f"{len(edge.tensors)} tensors"
 
 
-def _mark_trainable(var_list, visible: dict[str, Node], clusters: dict, machinery) -> bool:
+def _mark_trainable(layers, visible: dict[str, Node], clusters: dict) -> bool:
     """Say which nodes and frames hold frozen layers (after ``rehead`` or ``freeze-layers``).
+
+    ``layers`` is :func:`_layer_marks`'s ``(layer of each variable, whether
+    each layer is trainable)``, or None when there is nothing to mark. A node
+    holding frozen and trainable layers is "partly frozen".
+    """
+    if layers is None:
+        return False
+    layer_of, trainable = layers
+
+    def mark(found) -> str | None:
+        flags = {trainable[layer] for layer in found}
+        return None if not flags else "trainable" if flags == {True} else "frozen" if flags == {False} \
+            else "partly frozen"
+
+    by_frame: dict[str, set[str]] = {}
+    for node in visible.values():
+        found = {layer_of[m] for m in node.ops if m in layer_of}
+        node.trainable = mark(found)
+        for frame in node.clusters:
+            by_frame.setdefault(frame, set()).update(found)
+    for frame, found in by_frame.items():
+        clusters[frame]["trainable"] = mark(found)
+    return True
+
+
+def _layer_marks(var_list, machinery):
+    """``(layer of each variable, whether each layer is trainable)`` when some layer is frozen, else None.
 
     A layer (the scope holding a variable, as :mod:`graphsurgeon.layers`
     has it) is frozen when none of its variables is in
     ``trainable_variables``: batch normalisation's moving statistics never
-    are, its gamma and beta are until frozen. A node holding frozen and
-    trainable layers is "partly frozen". Marks are drawn only when some
+    are, its gamma and beta are until frozen. Marks are drawn only when some
     layer is frozen: in an ordinary training graph every layer is trainable
     and saying so on every box is noise. Optimizer slots are training
     machinery, not layers.
@@ -448,27 +603,48 @@ def _mark_trainable(var_list, visible: dict[str, Node], clusters: dict, machiner
         if v.name in machinery:
             continue
         if v.trainable is None:  # the graph has no trainable_variables collection: nothing to say
-            return False
+            return None
         layer = v.name.rpartition("/")[0] or v.name
         layer_of[v.name] = layer
         trainable[layer] = trainable.get(layer, False) or v.trainable
     if all(trainable.values()):
-        return False
+        return None
+    return layer_of, trainable
 
-    def mark(layers) -> str | None:
-        flags = {trainable[layer] for layer in layers}
-        return None if not flags else "trainable" if flags == {True} else "frozen" if flags == {False} \
-            else "partly frozen"
 
-    by_frame: dict[str, set[str]] = {}
-    for node in visible.values():
-        layers = {layer_of[m] for m in node.ops if m in layer_of}
-        node.trainable = mark(layers)
-        for frame in node.clusters:
-            by_frame.setdefault(frame, set()).update(layers)
-    for frame, layers in by_frame.items():
-        clusters[frame]["trainable"] = mark(layers)
-    return True
+@dataclass
+class _Facts:
+    """What every view of a graph needs from the whole graph, computed once (see :meth:`Graph.derived`)."""
+
+    order: dict[str, int]        # op name -> position in the GraphDef
+    params: dict[str, int]       # variable name -> parameter count
+    layers: tuple | None         # :func:`_layer_marks`
+
+
+def _facts(g) -> _Facts:
+    def compute(graph) -> _Facts:
+        var_list = variables(graph)
+        return _Facts(order={n.name: i for i, n in enumerate(graph.graph_def.node)},
+                      params={v.name: v.params or 0 for v in var_list},
+                      layers=_layer_marks(var_list, training_machinery(graph)))
+    return g.derived("rendering.facts", compute)
+
+
+def common_scope(names, all_sorted) -> str:
+    """The deepest name scope holding every op of ``names`` (an op named like a scope holds itself)."""
+    if not names:
+        return ""
+    paths = [scopes.scope_path(n, scopes.is_scope(all_sorted, n)) for n in names]
+    keys = [scopes.tree_order(p) for p in paths]
+    lo = paths[keys.index(min(keys))]
+    hi = paths[keys.index(max(keys))]
+    shared = scopes.common_levels(lo, hi)
+    return scopes.prefix(lo, shared) if shared else ""
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """A scope for a title line: a name 50,000 levels deep is shown by its two ends."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2:]}"
 
 
 def _describe(grp: _group.Group) -> str:
