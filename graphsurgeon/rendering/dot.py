@@ -21,6 +21,8 @@ INSTALL_HINT = ("install Graphviz: Debian/Ubuntu 'sudo apt-get install graphviz'
 _FONT = "Helvetica"
 _MAX_LABEL = 36
 _MAX_TIP = 2000
+_MAX_TIP_TOTAL = 3000  # characters per tooltip: escaped (up to 4 each), within dot's 16,384 per quoted string
+_MAX_TITLE = 200
 
 
 # Characters XML 1.0 forbids (C0 controls but tab, newline and carriage
@@ -65,8 +67,16 @@ def _tip(*lines: str) -> str:
     A name 50,000 scopes deep is 300 KB; its head and tail say what it is,
     and a dozen of them would make the SVG megabytes of tooltips.
     """
-    return _lines(*(line if len(line) <= _MAX_TIP else line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
-                    for line in lines), tooltip=True)
+    out, total = [], 0
+    for i, line in enumerate(lines):
+        if len(line) > _MAX_TIP:
+            line = line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
+        if out and total + len(line) > _MAX_TIP_TOTAL:  # a RestoreV2 of 2,000 outputs: the first ones say enough
+            out.append(f"… {len(lines) - i:,} more lines")
+            break
+        out.append(line)
+        total += len(line)
+    return _lines(*out, tooltip=True)
 
 
 def _short(value: str, limit: int = _MAX_LABEL) -> str:
@@ -151,7 +161,8 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
     ids = node_ids(view)
     dot = graphviz.Digraph("graphsurgeon", strict=False)
     dot.attr("graph", rankdir=rankdir, newrank="true", fontname=_FONT, fontsize="12", labelloc="t",
-             label=_lines(*view.title.split("\n")), ranksep="0.35", nodesep="0.25", bgcolor="white",
+             label=_lines(*(_short(line, _MAX_TITLE) for line in view.title.split("\n"))), ranksep="0.35",
+             nodesep="0.25", bgcolor="white",
              tooltip=_tip(*view.title.split("\n")))
     dot.attr("node", fontname=_FONT, penwidth="1", height="0.3")
     dot.attr("edge", fontname=_FONT, fontsize="8", fontcolor="#505050", arrowsize="0.6")
@@ -269,3 +280,29 @@ def run_dot(source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
         raise OutputError(f"Graphviz's dot failed (exit {proc.returncode})",
                           hint=message[-1] if message else None)
     return proc.stdout
+
+
+def run_dot_many(sources: list[str], fmt: str = "svg", timeout: float = DOT_TIMEOUT) -> list[bytes]:
+    """Lay out several graphs with one ``dot`` process (the explorer's thousands of small views).
+
+    Starting ``dot`` costs more than laying out a view of ten nodes, so the
+    graphs go through one process, and its output is cut where each SVG
+    starts. If the batch fails, each graph is laid out on its own, so that
+    the error names the one at fault.
+    """
+    if fmt != "svg":
+        raise ValueError("run_dot_many writes svg")
+    if len(sources) > 1:
+        exe = find_dot()
+        try:
+            proc = subprocess.run([exe, "-Tsvg"], input="\n".join(sources).encode("utf-8"), capture_output=True,
+                                  timeout=timeout, env=dict(os.environ))
+        except subprocess.TimeoutExpired:
+            proc = None
+        if proc is not None and proc.returncode == 0:
+            # Names never reach an SVG unescaped (see text()), so "<?xml " starts a document and nothing else.
+            parts = proc.stdout.split(b"<?xml ")
+            if len(parts) == len(sources) + 1 and not parts[0].strip():
+                return [b"<?xml " + part for part in parts[1:]]
+    return [run_dot(source, "svg", timeout) for source in sources]
+

@@ -34,6 +34,7 @@ INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visib
 MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
 MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
 MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
+MAX_CONTROL_STUBS = 2  # ... of those, for ops joined by control edges only (every gradient op waits on every update)
 MAX_GROUPED_EDGES = 200  # random edges among 150 nodes: 200 lay out in 0.3 s, 400 take minutes (dot 2.43)
 BIG_HINT = "--depth N, --collapse SCOPE, --scope SCOPE or --between IN OUT"
 
@@ -338,13 +339,21 @@ def _edge_pairs(g, names, keys, groups, limit: int) -> int:
     """How many node pairs edges would join once ``groups`` are made (counting stops past ``limit``)."""
     into = {m: grp.key for grp in groups for m in grp.members}
     visible = {name: into.get(k, k) for name, k in zip(names, keys)}
+    wiring = _wiring(g)
+    sources: dict[int, set] = {}   # shared control inputs -> the nodes they come from
     pairs = set()
     for name in names:
         dst = visible[name]
-        for ref in g.input_refs(name):
-            src = visible.get(ref.op)
+        for op, _ in wiring.data_in.get(name, ()):
+            src = visible.get(op)
             if src is not None and src != dst:
                 pairs.add((src, dst))
+        control = wiring.control_in.get(name)
+        if control:
+            found = sources.get(id(control))
+            if found is None:
+                found = sources[id(control)] = {visible[op] for op in control if op in visible}
+            pairs.update((src, dst) for src in found if src != dst)
         if len(pairs) > limit:
             break
     return len(pairs)
@@ -434,110 +443,266 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
 
 
 def _merge_edges(g, nodes, key, visible) -> list[Edge]:
-    merged: dict[tuple[str, str, str], dict] = {}
+    merged: dict[tuple[str, str, str], list] = {}
+    wiring = _wiring(g)
+    shared: dict[int, dict] = {}   # control inputs many ops share -> {source node: [producers, count]}
+
+    def add(src, dst, kind, tensors, count):
+        entry = merged.get((src, dst, kind))
+        if entry is None:  # not setdefault: it would build a new entry for each of millions of edges
+            entry = merged[(src, dst, kind)] = [{}, 0]
+        entry[0].update(tensors)
+        entry[1] += count
+
     for node in nodes:
-        dst = key[node.name]
-        for ref in g.input_refs(node.name):
-            src = key.get(ref.op)
+        name = node.name
+        dst = key[name]
+        for op, index in wiring.data_in.get(name, ()):
+            src = key.get(op)
             if src is None or src == dst:
                 continue  # outside the selection, or inside one box
-            if ref.control:
-                kind, tensor = "control", ref.op
-            else:
-                types = g.output_dtypes(ref.op) if ref.op in g.node_defs else None
-                dtype = types[ref.index] if types and ref.index < len(types) else None
-                kind = "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
-                tensor = f"{ref.op}:{ref.index}"
-            entry = merged.setdefault((src, dst, kind), {"tensors": {}, "count": 0})
-            entry["tensors"][tensor] = None
-            entry["count"] += 1
+            add(src, dst, _data_kind(g, op, index), {f"{op}:{index}": None}, 1)
+        control = wiring.control_in.get(name)
+        if control:
+            # Every gradient op of a training graph waits on the same hundreds of updates:
+            # where they come from is worked out once per view, not once per op.
+            found = shared.get(id(control))
+            if found is None:
+                found = shared[id(control)] = {}
+                for op in control:
+                    src = key.get(op)
+                    if src is not None:
+                        entry = found.get(src)
+                        if entry is None:
+                            entry = found[src] = [{}, 0]
+                        entry[0][op] = None
+                        entry[1] += 1
+            for src, (tensors, count) in found.items():
+                if src != dst:
+                    add(src, dst, "control", tensors, count)
     edges = []
-    for (src, dst, kind), entry in merged.items():
-        tensors = list(entry["tensors"])
-        edge = Edge(src=src, dst=dst, kind=kind, tensors=tensors, count=entry["count"])
+    for (src, dst, kind), (tensors, count) in merged.items():
+        edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
         edge.label = _edge_label(g, edge)
         edges.append(edge)
     return edges
 
 
+@dataclass
+class _Wiring:
+    """Every op's inputs and consumers split into data and control, control lists shared between equal ones.
+
+    A training graph's gradient ops each wait on the same hundreds of
+    batch-norm updates, and each update is waited on by the same tens of
+    thousands of gradient ops: one tuple each, shared, lets a view work out
+    where those edges lead once per list instead of once per edge.
+    """
+
+    data_in: dict[str, tuple]      # op -> ((producer, output index), ...)
+    control_in: dict[str, tuple]   # op -> (producer, ...) of its control inputs (shared tuple)
+    data_out: dict[str, tuple]     # op -> ((consumer, output index), ...)
+    control_out: dict[str, tuple]  # op -> (consumer, ...) reading it by control edges (shared tuple)
+
+
+def _wiring(g) -> _Wiring:
+    def compute(graph) -> _Wiring:
+        interned: dict[tuple, tuple] = {}
+        data_in, control_in, data_out, control_out = {}, {}, {}, {}
+        for name in graph.node_defs:
+            refs = graph.input_refs(name)
+            data = tuple((op, index) for op, index, control in refs if not control)
+            if data:
+                data_in[name] = data
+            if len(data) != len(refs):
+                control = tuple(op for op, _, is_control in refs if is_control)
+                control_in[name] = interned.setdefault(control, control)
+            uses = graph.uses(name)
+            if uses:
+                data = tuple((consumer, index) for consumer, _, index in uses if index >= 0)
+                if data:
+                    data_out[name] = data
+                if len(data) != len(uses):
+                    control = tuple(consumer for consumer, _, index in uses if index < 0)
+                    control_out[name] = interned.setdefault(control, control)
+        return _Wiring(data_in, control_in, data_out, control_out)
+    return g.derived("rendering.wiring", compute)
+
+
 def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
     """The stubs of a partial view: its edges with ops of ``universe`` outside it, merged per outside endpoint.
 
-    Each side keeps at most MAX_STUBS stubs: outside ops are merged into
-    their scope at the deepest level that fits (``loss/``), and when even
-    their top-level scopes are too many, the ones with fewest edges go into
-    one "N more ops" stub.
+    Each side keeps at most MAX_STUBS stubs: outside ops joined by data
+    edges first, merged into their scope at the deepest level that fits
+    (``loss/``), and when even their top-level scopes are too many, the
+    ones with most edges keep their own stubs and the rest go into one "N
+    more ops" stub; ops joined by control edges only share at most
+    MAX_CONTROL_STUBS (an edge from every stub to every node costs dot
+    dearly, and a training graph's gradient ops each wait on hundreds of
+    updates). Control lists are walked as sets, once per view, whatever the
+    number of ops sharing them (see :class:`_Wiring`).
     """
-    crossing = {"in": {}, "out": {}}   # direction -> outside op -> {(inside key, kind): [tensors, count]}
+    wiring = _wiring(g)
+    single = {"in": {}, "out": {}}    # (outside op, inside node, producer, output index) -> edges
+    shared = {"in": {}, "out": {}}    # (inside node, id of a control list) -> [list, ops sharing it, producers]
     for node in nodes:
         name = node.name
         inside = key[name]
-        for ref in g.input_refs(name):
-            op = ref.op
-            if op in key or op not in universe:
-                continue
-            if ref.control:
-                kind, tensor = "control", op
-            else:
-                kind, tensor = _data_kind(g, op, ref.index), f"{op}:{ref.index}"
-            entry = crossing["in"].setdefault(op, {}).setdefault((inside, kind), [{}, 0])
-            entry[0][tensor] = None
-            entry[1] += 1
-        for consumer, _, index in g.uses(name):
-            if consumer in key or consumer not in universe:
-                continue
-            if index < 0:
-                kind, tensor = "control", name
-            else:
-                kind, tensor = _data_kind(g, name, index), f"{name}:{index}"
-            entry = crossing["out"].setdefault(consumer, {}).setdefault((inside, kind), [{}, 0])
-            entry[0][tensor] = None
-            entry[1] += 1
+        for op, index in wiring.data_in.get(name, ()):
+            if op not in key and op in universe:
+                k = (op, inside, op, index)
+                single["in"][k] = single["in"].get(k, 0) + 1
+        for consumer, index in wiring.data_out.get(name, ()):
+            if consumer not in key and consumer in universe:
+                k = (consumer, inside, name, index)
+                single["out"][k] = single["out"].get(k, 0) + 1
+        for direction, lists in (("in", wiring.control_in), ("out", wiring.control_out)):
+            control = lists.get(name)
+            if control:
+                k = (inside, id(control))
+                entry = shared[direction].get(k)
+                if entry is None:
+                    entry = shared[direction][k] = [control, 0, {}]
+                entry[1] += 1
+                entry[2][name] = None
+    drawn = key.keys()
+    outside: dict[int, frozenset] = {}   # id of a control list -> its ops outside the view
     stubs = []
     for direction in ("in", "out"):
-        ends = crossing[direction]
-        if not ends:
+        weight: dict[str, int] = {}
+        for (op, *_), count in single[direction].items():
+            weight[op] = weight.get(op, 0) + count
+        control_ops: set[str] = set()
+        for (_, list_id), (control, _, _) in shared[direction].items():
+            if list_id not in outside:
+                members = _members(g, control, universe)
+                # (difference with the dict itself: with its keys view, Python would walk the view's ops)
+                outside[list_id] = members if drawn.isdisjoint(members) else members.difference(key)
+            control_ops.update(outside[list_id])
+        if not weight and not control_ops:
             continue
-        weight = {op: sum(e[1] for e in links.values()) for op, links in ends.items()}
-        for i, (label, members) in enumerate(_merge_outside(sorted(ends, key=lambda op: (-weight[op], op)))):
+        data_ops = weight.keys()
+        by_data = sorted(weight)
+        by_data.sort(key=weight.__getitem__, reverse=True)  # most edges first, then by name (a stable sort)
+        control_only = frozenset(control_ops.difference(data_ops))
+        merged_stubs = _merge_outside(by_data, MAX_STUBS - min(MAX_CONTROL_STUBS, len(control_only))) \
+            if by_data else []
+        if control_only:
+            merged_stubs = merged_stubs + _control_stubs(g, control_only)
+        stub_of: dict[str, Stub] = {}
+        side = []
+        control_sets = []                  # (stub, its ops as a set), for the control-only stubs
+        for i, (label, members) in enumerate(merged_stubs):
             stub = Stub(id=f"{direction}{i}", direction=direction, name=label, ops=members)
-            stubs.append(stub)
-            merged: dict[tuple[str, str], list] = {}
-            for op in members:
-                for (inside, kind), (tensors, count) in ends[op].items():
-                    entry = merged.setdefault((inside, kind), [{}, 0])
-                    entry[0].update(tensors)
-                    entry[1] += count
-            for (inside, kind), (tensors, count) in merged.items():
-                src, dst = (stub.id, inside) if direction == "in" else (inside, stub.id)
-                edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
-                edge.label = _edge_label(g, edge)
-                stub.edges.append(edge)
+            side.append(stub)
+            if members[0] in control_only:
+                control_sets.append((stub, _as_set(g, members)))
+            else:
+                for op in members:
+                    stub_of[op] = stub
+        merged: dict[tuple, list] = {}    # (stub id, inside node, kind) -> [tensors, edges]
+
+        def add(stub_id, inside, kind, tensors, count):
+            entry = merged.get((stub_id, inside, kind))
+            if entry is None:
+                entry = merged[(stub_id, inside, kind)] = [{}, 0]
+            entry[0].update(tensors)
+            entry[1] += count
+
+        for (op, inside, producer, index), count in single[direction].items():
+            add(stub_of[op].id, inside, _data_kind(g, producer, index), {f"{producer}:{index}": None}, count)
+        by_stub: dict[int, dict] = {}
+        for (inside, list_id), (_, n, producers) in shared[direction].items():
+            split = by_stub.get(list_id)
+            if split is None:
+                split = by_stub[list_id] = {}
+                ops = outside[list_id]
+                for op in sorted(ops.intersection(data_ops)):
+                    split.setdefault(stub_of[op].id, {})[op] = None
+                if len(control_sets) == 1:  # the usual case: one stub for every control-only op
+                    found = ops.difference(data_ops) if not data_ops.isdisjoint(ops) else ops
+                    if found:
+                        split[control_sets[0][0].id] = dict.fromkeys(sorted(found))
+                else:
+                    for stub, members in control_sets:
+                        found = members.intersection(ops) if len(ops) > len(members) else ops.intersection(members)
+                        if found:
+                            split[stub.id] = dict.fromkeys(sorted(found))
+            for stub_id, ops in split.items():
+                # a control edge's "tensor" is its producer: outside ops coming in, the view's own going out
+                add(stub_id, inside, "control", ops if direction == "in" else producers, len(ops) * n)
+        stubs.extend(side)
+        by_id = {stub.id: stub for stub in side}
+        for (stub_id, inside, kind), (tensors, count) in merged.items():
+            src, dst = (stub_id, inside) if direction == "in" else (inside, stub_id)
+            edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
+            edge.label = _edge_label(g, edge)
+            by_id[stub_id].edges.append(edge)
     return stubs
 
 
-def _merge_outside(ops: list[str]) -> list[tuple[str, list[str]]]:
-    """``(label, ops)`` per stub: each op alone when they fit, else merged by scope (``ops`` most edges first)."""
-    if len(ops) <= MAX_STUBS:
+def _members(g, control: tuple, universe) -> frozenset:
+    """The ops of a control list that are in ``universe``, as a set (computed once per list and universe)."""
+    cache = g.derived("rendering.control_sets", lambda graph: {})
+    entry = cache.get((id(control), id(universe)))
+    if entry is None:  # the objects are kept alive with their set, so that their ids stay theirs
+        entry = cache[(id(control), id(universe))] = (frozenset(op for op in control if op in universe), control,
+                                                      universe)
+    return entry[0]
+
+
+def _control_stubs(g, ops: frozenset) -> list[tuple[str, list[str]]]:
+    """The stubs of ops joined by control edges only (the same set recurs from view to view: computed once)."""
+    cache = g.derived("rendering.control_stubs", lambda graph: {})
+    found = cache.get(ops)
+    if found is None:
+        found = cache[ops] = _merge_outside(sorted(ops), MAX_CONTROL_STUBS)
+    return found
+
+
+def _as_set(g, members: list[str]) -> frozenset:
+    cache = g.derived("rendering.stub_sets", lambda graph: {})
+    found = cache.get(id(members))
+    if found is None:
+        found = cache[id(members)] = (frozenset(members), members)
+    return found[0]
+
+
+def _merge_outside(ops: list[str], limit: int = MAX_STUBS) -> list[tuple[str, list[str]]]:
+    """``(label, ops)`` per stub, at most ``limit``: each op alone when they fit, else merged by scope.
+
+    ``ops`` come most edges first.
+    """
+    if len(ops) <= limit:
         return [(op, [op]) for op in ops]
     best = None
-    for level in range(1, 65):  # 64: a bound for names thousands of levels deep
+    # Levels every op shares make one group: start from the deepest of them (30,000 gradient
+    # ops outside a view share train/gradients/, and need not be cut there twice).
+    lo = min(ops, key=scopes.tree_order)
+    hi = max(ops, key=scopes.tree_order)
+    for level in range(max(1, scopes.common_levels(lo, hi)), 65):  # 64: a bound for names thousands of levels deep
         groups: dict[str, list[str]] = {}
         for op in ops:
             head = scopes.prefix(op, level)
-            groups.setdefault(head + "/" if head != op else op, []).append(op)
-        if len(groups) > MAX_STUBS:
-            break
-        best = groups
-        if all(len(members) == 1 for members in groups.values()):
-            break
+            label = head + "/" if head != op else op
+            members = groups.get(label)
+            if members is None:
+                if len(groups) == limit:
+                    break  # this level has too many: no need to look at the rest
+                members = groups[label] = []
+            members.append(op)
+        else:
+            best = groups
+            if all(len(members) == 1 for members in groups.values()):
+                break
+            continue
+        break
     if best is None:  # even the top-level scopes are too many: the busiest, then the rest as one
         groups = {}
         for op in ops:
             head = scopes.prefix(op, 1)
             groups.setdefault(head + "/" if head != op else op, []).append(op)
-        keep = list(groups)[: MAX_STUBS - 1]
-        rest = [op for label in list(groups)[MAX_STUBS - 1:] for op in groups[label]]
+        keep = list(groups)[: limit - 1]
+        rest = [op for label in list(groups)[limit - 1:] for op in groups[label]]
         best = {label: groups[label] for label in keep}
         best[f"{len(rest):,} more ops"] = rest
     return list(best.items())
