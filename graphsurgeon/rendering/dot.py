@@ -21,7 +21,7 @@ INSTALL_HINT = ("install Graphviz: Debian/Ubuntu 'sudo apt-get install graphviz'
 _FONT = "Helvetica"
 _MAX_LABEL = 36
 _MAX_TIP = 2000
-_MAX_TIP_TOTAL = 3000  # characters per tooltip: escaped (up to 4 each), within dot's 16,384 per quoted string
+_MAX_TIP_TOTAL = 15000  # escaped characters per tooltip: dot refuses a quoted string past 16,384
 _MAX_TITLE = 200
 
 
@@ -71,12 +71,14 @@ def _tip(*lines: str) -> str:
     for i, line in enumerate(lines):
         if len(line) > _MAX_TIP:
             line = line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
-        if out and total + len(line) > _MAX_TIP_TOTAL:  # a RestoreV2 of 2,000 outputs: the first ones say enough
+        escaped = text(line, tooltip=True)
+        size = len(escaped) + escaped.count('"')  # the graphviz package writes a quote as \"
+        if out and total + size > _MAX_TIP_TOTAL:  # a RestoreV2 of 2,000 outputs: the first ones say enough
             out.append(f"… {len(lines) - i:,} more lines")
             break
-        out.append(line)
-        total += len(line)
-    return _lines(*out, tooltip=True)
+        out.append(escaped)
+        total += size + 1
+    return graphviz.nohtml("\n".join(out))
 
 
 def _short(value: str, limit: int = _MAX_LABEL) -> str:

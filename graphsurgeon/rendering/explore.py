@@ -18,11 +18,12 @@ numbered siblings too long for one view is cut into consecutive runs
 of its own, opened from its call sites. So every op of the model is drawn
 as itself in exactly one view: its *home*.
 
-View ids say how to rebuild a view from the graph alone: ``G-P`` is the
+View paths say how to rebuild a view from the graph alone: ``G-P`` is the
 root of part P of graph G (0 the top level, then the library functions
 sorted by name), and ``.K`` opens the K-th box of a view (``0-0.3.17``).
 That lets ``explore --serve`` lay out on request the views a ``--depth``
-limited export left out.
+limited export left out. A view's id (its file name) is its path, or a
+digest of a path too long for a file name (:func:`view_id`).
 
 Views are laid out in parallel: the graph is loaded and indexed once, then
 forked into worker processes that share it; each walks whole subtrees and
@@ -31,6 +32,7 @@ costs more than laying out a view of ten nodes).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import os
@@ -66,11 +68,21 @@ class Part:
     universe: object = None      # ops whose edges with a view become stubs (a set; None: no stubs at the root)
 
 
+def view_id(path: str) -> str:
+    """The id (and file name) of the view at ``path``: the path itself, or a digest of a long one.
+
+    Paths grow with the depth of the tree of views (a chain of 3,000 scopes
+    is 300 views deep), and a file name may not.
+    """
+    return path if len(path) <= 64 else "h" + hashlib.sha1(path.encode("ascii")).hexdigest()[:20]
+
+
 @dataclass
 class Task:
     """One view to build: the root of a part (``ops`` None) or one box of another view."""
 
     id: str
+    path: str                    # how to rebuild it from its part's root: "G-P.K.K..." (see the module doc)
     part: str
     ops: list[str] | None
     crumbs: list[tuple[str, str]]
@@ -134,7 +146,8 @@ class Explorer:
             _wiring(graph)
 
     def roots(self) -> list[Task]:
-        return [Task(id=p.id, part=p.id, ops=None, crumbs=[(p.id, p.label)], size=p.ops) for p in self.parts.values()]
+        return [Task(id=p.id, path=p.id, part=p.id, ops=None, crumbs=[(p.id, p.label)], size=p.ops)
+                for p in self.parts.values()]
 
     def build(self, task: Task, max_level: int | None = None, details: bool = True) -> Built:
         """Build one view: render's View, its DOT source, the page's data and the boxes to open next."""
@@ -166,17 +179,19 @@ class Explorer:
                 drawn.extend(node.ops)
                 ops_here += len(node.ops)
             else:
-                child = f"{task.id}.{len(children)}"
+                path = f"{task.path}.{len(children)}"
+                child = view_id(path)
                 label = _crumb(node, view.base)
                 entry = {"k": node.kind, "name": node.name, "label": label, "view": child, "ops": len(node.ops),
                          "params": node.params, "types": node.type_counts.most_common()}
                 if node.kind == "group":
                     entry["members"] = len(node.members)
-                children.append(Task(id=child, part=task.part, ops=node.ops, crumbs=task.crumbs + [(child, label)],
+                children.append(Task(id=child, path=path, part=task.part, ops=node.ops,
+                                     crumbs=task.crumbs + [(child, label)],
                                      max_run=_max_run(len(node.members)) if node.kind == "group" else None,
                                      level=task.level + 1, size=len(node.ops)))
                 if not expand:
-                    entry["closed"] = True
+                    entry["closed"] = path  # the server (explore --serve) lays it out from its path
                     homes.extend((gi, m, task.id, dot_id) for m in node.ops)
                     ops_here += len(node.ops)
             nodes[dot_id] = entry
@@ -184,7 +199,7 @@ class Explorer:
             nodes[stub_ids(view)[stub.id]] = {"k": "stub", "dir": stub.direction, "name": stub.name,
                                              "ops": stub.ops[:200], "count": len(stub.ops)}
         record = {
-            "id": task.id, "part": task.part, "graph": gi, "title": view.title, "notes": view.notes,
+            "id": task.id, "path": task.path, "part": task.part, "graph": gi, "title": view.title, "notes": view.notes,
             "crumbs": [list(c) for c in task.crumbs], "nodes": nodes, "legend": _legend(view),
             "shown": view.shown_ops,
         }
@@ -193,34 +208,34 @@ class Explorer:
         return Built(task=task, source=to_digraph(view, legend=False).source, record=record,
                      children=children if expand else [], homes=homes, ops=ops_here)
 
-    def task(self, view_id: str) -> Task:
-        """The task of any view id, replaying the boxes opened from its root (NotFoundError if none)."""
-        root, _, path = view_id.partition(".")
+    def task(self, path: str) -> Task:
+        """The task of the view at ``path``, replaying the boxes opened from its root (NotFoundError if none)."""
+        root, _, steps = path.partition(".")
         part = self.parts.get(root)
         if part is None:
-            raise NotFoundError("view", view_id, list(self.parts))
-        task = Task(id=part.id, part=part.id, ops=None, crumbs=[(part.id, part.label)])
-        for step in path.split(".") if path else ():
+            raise NotFoundError("view", path, list(self.parts))
+        task = self.roots()[list(self.parts).index(root)]
+        for step in steps.split(".") if steps else ():
             built = self.build(task, details=False)
             if not step.isdigit() or int(step) >= len(built.children):
-                raise NotFoundError("view", view_id, [c.id for c in built.children])
+                raise NotFoundError("view", path, [c.path for c in built.children])
             task = built.children[int(step)]
         return task
 
     def locate(self, graph_index: int, op: str) -> tuple[str, str]:
-        """``(view id, DOT id)`` of the view drawing ``op`` as itself, opening boxes down from its part's root."""
+        """``(view path, DOT id)`` of the view drawing ``op`` as itself, opening boxes down from its part's root."""
         graph = self.graphs[graph_index]
         if op not in graph.node_defs:
             raise NotFoundError("op", op, graph.node_defs.keys(), where=graph.where)
         machinery = training_machinery(graph)
         candidates = [p for p in self.parts.values() if p.graph_index == graph_index]
         part = next((p for p in candidates if p.kind == "machinery" and op in machinery), candidates[0])
-        task = Task(id=part.id, part=part.id, ops=None, crumbs=[(part.id, part.label)])
+        task = self.roots()[list(self.parts).index(part.id)]
         while True:
             built = self.build(task, details=False)
             for dot_id, entry in built.record["nodes"].items():
                 if entry["k"] == "op" and op in entry.get("ops", [entry["op"]]):
-                    return task.id, dot_id
+                    return task.path, dot_id
             inside = [c for c in built.children if op in c.ops]
             if not inside:
                 raise NotFoundError("op", op, [], where=f"the views of {graph.where}")

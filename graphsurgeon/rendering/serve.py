@@ -24,7 +24,8 @@ from . import site
 from .dot import run_dot_many
 from .explore import Explorer
 
-_VIEW = re.compile(r"^/views/([0-9]+-[0-9]+(?:\.[0-9]+)*)\.js$")
+_PATH = re.compile(r"^[0-9]+-[0-9]+(?:\.[0-9]+)*$")
+_VIEW = re.compile(r"^/views/([^/]+)\.js$")
 
 
 class Server:
@@ -57,19 +58,18 @@ class Server:
     def close(self) -> None:
         self.httpd.server_close()
 
-    def make_view(self, view_id: str) -> Path:
-        """Lay out view ``view_id`` into the site unless it is there already; returns its file."""
-        path = self.directory / "views" / f"{view_id}.js"
-        if not path.exists():
-            built = self.explorer.build(self.explorer.task(view_id))
+    def make_view(self, path: str) -> str:
+        """Lay out the view at ``path`` into the site unless it is there already; returns its id."""
+        task = self.explorer.task(path)
+        if not (self.directory / "views" / f"{task.id}.js").exists():
+            built = self.explorer.build(task)
             (svg,) = run_dot_many([built.source])
             self.writer.write_view(built.record, svg, directory=self.directory)
-        return path
+        return task.id
 
     def locate(self, graph: int, op: str) -> dict:
-        view_id, node = self.explorer.locate(graph, op)
-        self.make_view(view_id)
-        return {"view": view_id, "node": node}
+        path, node = self.explorer.locate(graph, op)
+        return {"view": self.make_view(path), "node": node}
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -104,8 +104,14 @@ class _Handler(SimpleHTTPRequestHandler):
                     raise GraphSurgeonError(f"no graph {graph}")
                 self._json(self.state.locate(graph, op))
                 return
+            if url.path == "/_view":
+                path = (parse_qs(url.query).get("path") or [""])[0]
+                if not _PATH.match(path):
+                    raise GraphSurgeonError("no such view")
+                self._json({"view": self.state.make_view(path)})
+                return
             match = _VIEW.match(url.path)
-            if match:
+            if match and _PATH.match(match.group(1)):  # a short id is its own path
                 self.state.make_view(match.group(1))
         except (GraphSurgeonError, ValueError) as exc:
             self.send_error(404, str(exc).splitlines()[0][:200].encode("ascii", "replace").decode())

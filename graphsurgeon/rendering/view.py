@@ -174,7 +174,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
 
     names = [n.name for n in nodes]
     node_by_name = {n.name: n for n in nodes}
-    place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set)
+    place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set, base=base)
     target = min(target_nodes, max_nodes) if max_nodes else target_nodes
     auto = depth is None
     grouped_deeper = False
@@ -800,11 +800,16 @@ def common_scope(names, all_sorted) -> str:
     if not names:
         return ""
     paths = [scopes.scope_path(n, scopes.is_scope(all_sorted, n)) for n in names]
-    keys = [scopes.tree_order(p) for p in paths]
-    lo = paths[keys.index(min(keys))]
-    hi = paths[keys.index(max(keys))]
-    shared = scopes.common_levels(lo, hi)
-    return scopes.prefix(lo, shared) if shared else ""
+    # The characters all paths share are those the least and the greatest share; they end a
+    # scope level where every path ends or goes on with "/" (no tree_order: names can be long).
+    lo, hi = min(paths), max(paths)
+    n = scopes.common_chars(lo, hi)
+    if n == 0:
+        return ""
+    whole = lo.count("/", 0, n)
+    if all(len(p) == n or p[n] == "/" for p in paths):
+        return lo[:n]
+    return lo[: lo.rfind("/", 0, n)] if whole else ""
 
 
 def _shorten(text: str, limit: int = 120) -> str:

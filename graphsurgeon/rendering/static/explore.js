@@ -39,9 +39,12 @@ const GS = (function () {
   function put(parent, ...children) { for (const c of children) if (c) parent.append(c); return parent; }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
   function plural(n, word) { return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`; }
-  function hashFor(view, graph, op) {
+  // A view's address in the page: its id; with the path it is rebuilt from when it may not be
+  // laid out yet (explore --serve); the op to show in it.
+  function hashFor(view, graph, op, path) {
     const p = new URLSearchParams();
     p.set("v", view);
+    if (path) p.set("p", path);
     if (op !== undefined && op !== null) { p.set("g", String(graph)); p.set("op", op); }
     return "#" + p.toString();
   }
@@ -61,10 +64,19 @@ const GS = (function () {
     loading.set(src, promise);
     return promise;
   }
-  const VIEW_ID = /^[0-9]+-[0-9]+(\.[0-9]+)*$/;
-  async function loadView(id) {
+  const VIEW_ID = /^([0-9]+-[0-9]+(\.[0-9]+)*|h[0-9a-f]{20})$/;
+  const served = location.protocol === "http:" || location.protocol === "https:";
+  async function loadView(id, path) {
     if (!VIEW_ID.test(id)) throw new Error(`no view ${id}`);
-    await load(`views/${id}.js`, () => views.has(id));
+    try {
+      await load(`views/${id}.js`, () => views.has(id));
+    } catch (e) {
+      // explore --serve: a view below the exported --depth is laid out when first asked for.
+      if (!served || !path) throw e;
+      const answer = await fetch(`_view?path=${encodeURIComponent(path)}`);
+      if (!answer.ok) throw e;
+      await load(`views/${id}.js`, () => views.has(id));
+    }
     let view = views.get(id);
     if (typeof view === "string") { view = await unpack(view); views.set(id, view); }
     return view;
@@ -222,9 +234,12 @@ const GS = (function () {
   }
   function crumbs(view) {
     const nav = clear($("crumbs"));
+    const steps = view.path.split(".");
     view.crumbs.forEach(([id, label], i) => {
       if (i) nav.append(el("span", { class: "sep", text: "›" }));
-      nav.append(id === view.id ? el("span", { class: "here", text: label }) : el("a", { href: hashFor(id), text: label }));
+      const path = steps.slice(0, i + 1).join(".");  // an ancestor's path is a prefix of the view's
+      nav.append(id === view.id ? el("span", { class: "here", text: label })
+        : el("a", { href: hashFor(id, null, null, path), text: label }));
     });
   }
   function legend(view) {
@@ -272,11 +287,11 @@ const GS = (function () {
     }
   }
 
-  async function show(id, graph, op) {
+  async function show(id, graph, op, path) {
     let view;
     status(`loading view ${id}…`);
     try {
-      view = await loadView(id);
+      view = await loadView(id, path);
     } catch (e) {
       status(`${id}: not laid out in this export (rerun explore with a larger --depth, or with --serve)`);
       return;
@@ -287,7 +302,7 @@ const GS = (function () {
     if (target) {
       mark(target, true);
       await select(target);
-      if (view.nodes[target].k !== "op" && location.protocol.startsWith("http")) await drill(graph, op);
+      if (view.nodes[target].k !== "op" && served) await drill(graph, op);
     } else if (op) {
       status(`${op}: not in this view`);
     }
@@ -419,7 +434,8 @@ const GS = (function () {
     out.append(row(entry.k === "scope" ? "scope" : "group", `${plural(entry.ops, "op")}` +
       (entry.members ? `, ${plural(entry.members, "sibling")}` : "")));
     out.append(row("params", entry.params.toLocaleString("en-US")));
-    out.append(el("p", {}, el("a", { href: hashFor(entry.view), class: "open", text: "open this view ▸" })));
+    out.append(el("p", {}, el("a", { href: hashFor(entry.view, null, null, entry.closed), class: "open",
+      text: "open this view ▸" })));
     const table = el("table", { class: "histogram" }, el("tr", {}, el("th", { text: "op type" }), el("th", { text: "ops" })));
     for (const [type, count] of entry.types) table.append(el("tr", {}, el("td", { text: type }), el("td", { text: count.toLocaleString("en-US") })));
     out.append(table);
@@ -429,7 +445,7 @@ const GS = (function () {
     const view = state.view;
     const entry = view && view.nodes[dotId];
     if (!entry) return;
-    if (entry.k === "scope" || entry.k === "group") location.hash = hashFor(entry.view);
+    if (entry.k === "scope" || entry.k === "group") location.hash = hashFor(entry.view, null, null, entry.closed);
     else if (entry.k === "op" && entry.calls && entry.calls.length && entry.calls[0][2]) location.hash = hashFor(entry.calls[0][2]);
     else if (entry.k === "stub" && entry.ops.length) {
       loadIndex().then(() => {
@@ -445,7 +461,7 @@ const GS = (function () {
     const id = params.get("v") || state.site.home;
     const op = params.get("op");
     const graph = parseInt(params.get("g") || "0", 10);
-    return show(id, graph, op);
+    return show(id, graph, op, params.get("p"));
   }
   function start() {
     if (!state.site) { document.body.textContent = "site.js is missing: this is not a complete explorer site"; return; }
