@@ -11,7 +11,7 @@ from .common import StatusLine, echo, handle_errors, load, model_argument
 
 @click.command("explore")
 @model_argument
-@click.option("-o", "--output", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output", required=True, type=click.Path(),
               help="directory to write (open DIR/index.html); an explorer site there is replaced, a directory "
                    "holding anything else is refused")
 @click.option("--training/--no-training", default=None,

@@ -36,7 +36,6 @@ import hashlib
 import math
 import multiprocessing
 import os
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -354,11 +353,7 @@ def _walk(tasks: list[Task], explorer: Explorer, writer, max_level, report_progr
 
 def _worker(tasks: list[Task], spill: int) -> dict:
     state = _STATE
-    start = time.perf_counter()
-    out = _walk(tasks, state["explorer"], state["writer"], state["max_level"], state["queue"].put, spill)
-    _debug(f"worker {os.getpid()}: {out['views']} views, {len(out['spilled'])} spilled, from {len(tasks)} tasks "
-           f"in {time.perf_counter() - start:.1f} s")
-    return out
+    return _walk(tasks, state["explorer"], state["writer"], state["max_level"], state["queue"].put, spill)
 
 
 def explore(g, output, *, training: bool | None = None, depth: int | None = None, jobs: int | None = None,
@@ -385,7 +380,6 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
     site.check_output(output, g)
     explorer = Explorer(g, training=training)
     explorer.prepare()
-    _debug(f"prepared {time.perf_counter() - start:.1f}")
     total_ops = sum(len(graph) for graph in explorer.graphs)
     done = 0
 
@@ -397,9 +391,7 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
 
     with site.SiteWriter(output) as writer:
         result = _share(explorer.roots(), explorer, writer, depth, jobs or _cores(), tick, total_ops)
-        _debug(f"laid out {time.perf_counter() - start:.1f}")
         writer.finish(explorer.site_info(), explorer.graphs, result["homes"], result["views"])
-        _debug(f"finished {time.perf_counter() - start:.1f}")
     seconds = time.perf_counter() - start
     return Summary(path=output, views=result["views"], ops=total_ops, graphs=len(explorer.graphs), seconds=seconds,
                    bytes=writer.bytes, home=explorer.home, skipped=result["closed"])
@@ -446,11 +438,6 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
     finally:
         _STATE.clear()
     return out
-
-
-def _debug(text: str) -> None:
-    if os.environ.get("GS_EXPLORE_DEBUG"):
-        print(f"explore: {text}", file=sys.stderr)
 
 
 def _cores() -> int:

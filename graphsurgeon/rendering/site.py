@@ -28,6 +28,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zlib
@@ -118,11 +119,18 @@ def _default(obj):
     return str(obj)
 
 
+# dot numbers the graphs of one batch in its element ids (page0,1_node3): as if each were alone.
+_PAGE_ID = re.compile(r' id="(a_)?page\d+,\d+_')
+
+
 def svg_text(svg: bytes) -> str:
-    """The ``<svg>`` element of dot's output, without the XML prolog, doctype and comments before it."""
+    """The ``<svg>`` element of dot's output, without the XML prolog, doctype and comments before it.
+
+    Names reach attribute values only escaped (``"`` as ``&quot;``), so `` id="`` starts an id.
+    """
     text = svg.decode("utf-8")
     start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+    return _PAGE_ID.sub(lambda m: f' id="{m.group(1) or ""}', text[start:] if start >= 0 else text)
 
 
 class SiteWriter:
@@ -232,9 +240,9 @@ def search_index(graphs: list, homes: list) -> dict:
     (``n12`` as 12) and how many outputs it has (tensors ``op:0`` ...).
     """
     where: list[dict] = [{} for _ in graphs]
-    views: dict[str, int] = {}
+    views = {view: i for i, view in enumerate(sorted({home[2] for home in homes}))}  # whatever order workers end in
     for gi, op, view, dot_id in homes:
-        where[gi][op] = (views.setdefault(view, len(views)), int(dot_id[1:]))
+        where[gi][op] = (views[view], int(dot_id[1:]))
     out = []
     for gi, graph in enumerate(graphs):
         names = sorted(graph.node_defs)

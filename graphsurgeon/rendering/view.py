@@ -272,7 +272,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     if collapsed:
         parts.append(f"{len(groups)} group{'s' if len(groups) != 1 else ''} of siblings")
         notes.append(f"grouped siblings to draw {len(visible)} nodes instead of {count:,}: " + "; ".join(collapsed)
-                     + f" (see them with {BIG_HINT})")
+                     + f" (see them with {BIG_HINT}, or every view of them with graphsurgeon explore MODEL -o DIR)")
     return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
                 shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
                 notes=notes, marks_frozen=marks, base=base, stubs=stubs)
@@ -332,7 +332,8 @@ def _too_many(g, place: scopes.Placement, count: int, depth: int, max_nodes: int
     return UsageError(
         f"{count:,} nodes to draw in {g.where}, more than --max-nodes {max_nodes}",
         hint=f"collapse more with {deeper}--collapse SCOPE, draw one part with --scope SCOPE or "
-             "--between IN OUT, leave --depth out to let render group siblings, or raise --max-nodes")
+             "--between IN OUT, leave --depth out to let render group siblings, raise --max-nodes, or browse "
+             "every scope with graphsurgeon explore MODEL -o DIR")
 
 
 def _edge_pairs(g, names, keys, groups, limit: int) -> int:
@@ -421,7 +422,7 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
                          hint=f"collapse with --depth {MAX_NESTING} or less (or leave --depth out), or draw one "
                               "part with --scope SCOPE")
     info = {}
-    for c in frames:
+    for c in sorted(frames, key=scopes.tree_order):  # not set order: the same model draws the same every run
         up = parent[c]
         start = len(up) + 1 if up else (len(base) + 1 if base else 0)
         info[c] = {"ops": 0, "params": 0, "parent": up, "label": c[start:], "trainable": None}

@@ -8,7 +8,7 @@
 "use strict";
 
 const GS = (function () {
-  const state = { site: null, index: null, view: null, selected: null, details: null, target: null };
+  const state = { site: null, index: null, view: null, selected: null, details: null, searched: null };
   const views = new Map();
   const lists = new Map();
   const loading = new Map();
@@ -38,7 +38,7 @@ const GS = (function () {
   function $(id) { return document.getElementById(id); }
   function put(parent, ...children) { for (const c of children) if (c) parent.append(c); return parent; }
   function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
-  function plural(n, word) { return `${n.toLocaleString("en-US")} ${word}${n === 1 ? "" : "s"}`; }
+  function plural(n, word, many) { return `${n.toLocaleString("en-US")} ${n === 1 ? word : many || word + "s"}`; }
   // A view's address in the page: its id; with the path it is rebuilt from when it may not be
   // laid out yet (explore --serve); the op to show in it.
   function hashFor(view, graph, op, path) {
@@ -192,7 +192,8 @@ const GS = (function () {
     box.hidden = false;
     if (result.error) { box.append(el("p", { class: "error", text: result.error })); return; }
     box.append(el("p", { class: "count", text: result.total > result.found.length
-      ? `${plural(result.total, "match")}, the first ${result.found.length} shown` : plural(result.total, "match") }));
+      ? `${plural(result.total, "match", "matches")}, the first ${result.found.length} shown`
+      : plural(result.total, "match", "matches") }));
     const list = el("ol", {});
     for (const item of result.found) {
       const at = where(item.graph, item.op);
@@ -201,6 +202,7 @@ const GS = (function () {
       list.append(el("li", {}, link, multi ? el("span", { class: "where", text: graphName(item.graph) }) : null));
     }
     box.append(list);
+    state.searched = query;
   }
 
   // ------------------------------------------------------------------ drawing a view
@@ -226,11 +228,7 @@ const GS = (function () {
     return sanitize(document.importNode(root, true));
   }
   function nodeElement(dotId) {
-    for (const g of $("picture").querySelectorAll("g.node")) {
-      const title = g.querySelector("title");
-      if (title && title.textContent === dotId) return g;
-    }
-    return null;
+    return /^[ns][0-9]+$/.test(dotId) ? $("picture").querySelector(`g.node[data-gs="${dotId}"]`) : null;
   }
   function crumbs(view) {
     const nav = clear($("crumbs"));
@@ -334,7 +332,16 @@ const GS = (function () {
     for (const note of view.notes) notes.append(el("div", { class: "note", text: `note: ${note}` }));
     const picture = clear($("picture"));
     const svg = parseSvg(view.svg);
-    if (svg) picture.append(svg); else picture.append(el("p", { class: "error", text: "this view's picture cannot be read" }));
+    if (svg) {
+      // Each node's generated id (n0, s1: never a name) as an attribute, to find it by.
+      for (const g of svg.querySelectorAll("g.node")) {
+        const title = g.querySelector("title");
+        if (title && /^[ns][0-9]+$/.test(title.textContent)) g.setAttribute("data-gs", title.textContent);
+      }
+      picture.append(svg);
+    } else {
+      picture.append(el("p", { class: "error", text: "this view's picture cannot be read" }));
+    }
     legend(view);
     clear($("details")).append(el("p", { class: "hint", text: "click a node for its details; double-click a box to open it" }));
   }
