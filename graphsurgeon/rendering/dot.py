@@ -231,7 +231,7 @@ def _draw_stubs(dot, view: View, ids: dict[str, str], kinds: set) -> None:
         sub.attr(rank=rank)
         for stub in side:
             word = "from" if direction == "in" else "to"
-            count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" more ops") else ""
+            count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" ops") else ""
             shown = stub.ops[:12]
             more = [f"… {len(stub.ops) - 12:,} more"] if len(stub.ops) > 12 else []
             sub.node(sids[stub.id], label=_lines(f"{word} {_short(stub.name, 2 * _MAX_LABEL)}{count}"),

@@ -36,6 +36,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -412,8 +413,11 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
     queue = context.SimpleQueue()
     _STATE.update(explorer=explorer, writer=writer, max_level=depth, queue=queue)
     out = {"homes": [], "views": 0, "closed": 0}
+    # Ctrl-C is the parent's to handle: workers ignore it, and are stopped when the parent gives up.
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=signal.signal,
+                               initargs=(signal.SIGINT, signal.SIG_IGN))
     try:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with pool:
             waiting = sorted(tasks, key=lambda t: -t.size)
             futures = set()
             while waiting or futures:
@@ -435,6 +439,11 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
                 waiting.sort(key=lambda t: -t.size)
             while not queue.empty():
                 tick(queue.get())
+    except BaseException:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()  # the work is abandoned: no worker may go on writing into the site
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
     finally:
         _STATE.clear()
     return out

@@ -81,7 +81,7 @@ class Stub:
 
     id: str                      # "in0", "out3": unique among the view's stubs, never a name
     direction: str               # "in": the outside ops feed the view; "out": they read from it
-    name: str                    # an op name, a scope (``a/b/``) or "N more ops"
+    name: str                    # an op name, a scope (``a/b/``), "N more ops" or "N ops"
     ops: list[str]               # the outside ops it stands for, most edges first
     edges: list[Edge] = field(default_factory=list)  # "in": src is this stub's id; "out": dst is
 
@@ -567,6 +567,7 @@ def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
                 entry[2][name] = None
     drawn = key.keys()
     outside: dict[int, frozenset] = {}   # id of a control list -> its ops outside the view
+    whole: set[int] = set()              # ... when that is the whole list (a set kept from view to view)
     stubs = []
     for direction in ("in", "out"):
         weight: dict[str, int] = {}
@@ -577,7 +578,11 @@ def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
             if list_id not in outside:
                 members = _members(g, control, universe)
                 # (difference with the dict itself: with its keys view, Python would walk the view's ops)
-                outside[list_id] = members if drawn.isdisjoint(members) else members.difference(key)
+                if drawn.isdisjoint(members):
+                    outside[list_id] = members
+                    whole.add(list_id)
+                else:
+                    outside[list_id] = members.difference(key)
             control_ops.update(outside[list_id])
         if not weight and not control_ops:
             continue
@@ -617,12 +622,15 @@ def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
             if split is None:
                 split = by_stub[list_id] = {}
                 ops = outside[list_id]
-                for op in sorted(ops.intersection(data_ops)):
-                    split.setdefault(stub_of[op].id, {})[op] = None
+                joined = not data_ops.isdisjoint(ops)  # (walks the smaller of the two)
+                if joined:
+                    for op in sorted(ops.intersection(data_ops)):
+                        split.setdefault(stub_of[op].id, {})[op] = None
                 if len(control_sets) == 1:  # the usual case: one stub for every control-only op
-                    found = ops.difference(data_ops) if not data_ops.isdisjoint(ops) else ops
+                    found = ops.difference(data_ops) if joined else ops
                     if found:
-                        split[control_sets[0][0].id] = dict.fromkeys(sorted(found))
+                        split[control_sets[0][0].id] = _in_order(g, found) if found is ops and list_id in whole \
+                            else dict.fromkeys(sorted(found))
                 else:
                     for stub, members in control_sets:
                         found = members.intersection(ops) if len(ops) > len(members) else ops.intersection(members)
@@ -658,6 +666,15 @@ def _control_stubs(g, ops: frozenset) -> list[tuple[str, list[str]]]:
     if found is None:
         found = cache[ops] = _merge_outside(sorted(ops), MAX_CONTROL_STUBS)
     return found
+
+
+def _in_order(g, ops: frozenset) -> dict:
+    """A control list's ops outside a view (a set :func:`_members` keeps), sorted once, as dict keys."""
+    cache = g.derived("rendering.sorted_sets", lambda graph: {})
+    found = cache.get(id(ops))
+    if found is None or found[1] is not ops:
+        found = cache[id(ops)] = (dict.fromkeys(sorted(ops)), ops)  # with the set: its id stays its own
+    return found[0]
 
 
 def _as_set(g, members: list[str]) -> frozenset:
@@ -697,6 +714,8 @@ def _merge_outside(ops: list[str], limit: int = MAX_STUBS) -> list[tuple[str, li
                 break
             continue
         break
+    if best is None and limit <= 2:  # too few stubs to name scopes with: one for all of them
+        return [(f"{len(ops):,} ops", list(ops))]
     if best is None:  # even the top-level scopes are too many: the busiest, then the rest as one
         groups = {}
         for op in ops:
