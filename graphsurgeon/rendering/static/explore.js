@@ -299,7 +299,7 @@ const GS = (function () {
     const target = op !== null && op !== undefined ? findOp(view, op) : null;
     if (target) {
       mark(target, true);
-      await select(target);
+      await select(target, op);
       if (view.nodes[target].k !== "op" && served) await drill(graph, op);
     } else if (op) {
       status(`${op}: not in this view`);
@@ -381,7 +381,9 @@ const GS = (function () {
   function section(title, items) {
     return items.length ? el("div", { class: "section" }, el("div", { class: "key", text: title }), el("ul", {}, ...items)) : null;
   }
-  async function select(dotId) {
+  // What a node is: an op's details (``op``: one of the ops the node stands for, its constants
+  // drawn with it), a box's op types and parameters, a stub's outside ops.
+  async function select(dotId, op) {
     const view = state.view;
     const entry = view.nodes[dotId];
     if (!entry) return;
@@ -389,8 +391,9 @@ const GS = (function () {
     mark(dotId, false);
     const box = clear($("details"));
     if (entry.k === "op") {
-      const raw = view.details && view.details[entry.op];
-      if (!raw) { box.append(el("p", { text: entry.op })); return; }
+      const name = op && entry.ops && entry.ops.includes(op) ? op : entry.op;
+      const raw = view.details && view.details[name];
+      if (!raw) { box.append(el("p", { text: name })); return; }
       const d = await expand(raw);
       state.details = d;
       box.append(opDetails(view.graph, d, entry));
