@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "diff",
     "tensorboard",
     "render",
+    "explore",
     "layers",
     "rehead",
     "freeze_layers",

@@ -47,8 +47,9 @@ def command(model, tag, output, fmt, depth, expand, collapse, scope, between, tr
     counts); by default the depth keeps about 150 nodes or fewer, and
     numbered siblings (layer0 … layer499) are grouped when even that is too
     many. For a big graph, draw one part: --scope SCOPE, --between IN OUT,
-    or a smaller --depth. Hover a node in the SVG for its full name, type
-    and shapes.
+    or a smaller --depth; or browse every scope, one view each, with
+    graphsurgeon explore MODEL -o DIR. Hover a node in the SVG for its full
+    name, type and shapes.
     """
     if rendering.output_format(output, fmt) != "dot":
         rendering.find_dot()  # before any work: a missing dot is the user's first thing to fix

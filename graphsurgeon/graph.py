@@ -80,6 +80,7 @@ class Graph:
         self._data_use_index: dict[str, list] | None = None
         self._refs_cache: dict[str, tuple] = {}
         self._data_refs_cache: dict[str, tuple] = {}
+        self._parsed: dict[str, _names.InputRef] = {}  # input text -> parsed (texts repeat: ^update_ops)
         self._dtype_cache: dict[str, list] = {}
         self._derived: dict = {}
         self._shapes = None
@@ -238,7 +239,17 @@ class Graph:
         """
         refs = self._refs_cache.get(name)
         if refs is None:
-            refs = self._refs_cache[name] = tuple(map(_names.parse_input, self._nodes[name].input))
+            # One parse per distinct text: a training graph's gradient ops each wait
+            # on the same hundreds of ``^update`` ops, millions of inputs in all.
+            parsed = self._parsed
+            get = parsed.get
+            out = []
+            for text in self._nodes[name].input:
+                ref = get(text)
+                if ref is None:
+                    ref = parsed[text] = _names.parse_input(text)
+                out.append(ref)
+            refs = self._refs_cache[name] = tuple(out)
         return refs
 
     def data_refs(self, name: str) -> tuple:
@@ -289,11 +300,17 @@ class Graph:
         index = self._use_index
         if index is None:
             index = {}
+            get = index.get
             for node in self.graph_def.node:
                 name = node.name
                 for position, ref in enumerate(self.input_refs(name)):
-                    index.setdefault(ref.op, []).append(
-                        new_use(Use, (name, position, -1 if ref.control else ref.index)))
+                    op = ref[0]
+                    use = new_use(Use, (name, position, -1 if ref[2] else ref[1]))
+                    found = get(op)
+                    if found is None:
+                        index[op] = [use]
+                    else:
+                        found.append(use)
             self._use_index = index
         return index
 
@@ -839,18 +856,22 @@ class Graph:
 
     def add_to_collection(self, name: str, *items):
         """Append ops / tensors (objects or names) to node_list collection ``name``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.add_to_collection(self, name, *items)
 
     def remove_from_collection(self, name: str, *items):
         """Remove entries from collection ``name``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.remove_from_collection(self, name, *items)
 
     def delete_collection(self, name: str):
         """Delete collection ``name``; returns what it held."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.delete_collection(self, name)
 
     def rename_collection(self, old: str, new: str):
         """Rename collection ``old`` to ``new``."""
+        self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.rename_collection(self, old, new)
 
     def clear_devices(self, functions: bool = True) -> tuple:

@@ -172,9 +172,15 @@ def op_details(op: Op) -> dict:
         else:
             entry.update(producer_type=None, dtype=None, shape=None, missing=True)
         inputs.append(entry)
+    # Consumers from one pass over the op's uses, by name: a batch-norm update that every
+    # gradient op of a training graph waits on has tens of thousands of them.
+    by_index: dict[int, dict] = {}
+    control_outputs: dict[str, None] = {}
+    for consumer, _, index in g.uses(op.name):
+        (control_outputs if index < 0 else by_index.setdefault(index, {}))[consumer] = None
     outputs = []
     for t in op.outputs:
-        outputs.append({**tensor_brief(t), "consumers": [c.name for c in t.consumers]})
+        outputs.append({**tensor_brief(t), "consumers": list(by_index.get(t.index, ()))})
     return {
         "kind": "op",
         "name": op.name,
@@ -184,7 +190,7 @@ def op_details(op: Op) -> dict:
         "inputs": inputs,
         "control_inputs": op.control_input_names,
         "outputs": outputs,
-        "control_outputs": [c.name for c in op.control_outputs],
+        "control_outputs": list(control_outputs),
         "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attrs.items())},
         "calls": [{"attr": a, "function": f} for a, f in op.calls],
         "known_op": g.registry.get(op.type) is not None or op.type in ("_Arg", "_Retval"),

@@ -410,6 +410,14 @@ def _special(path: Path) -> OutputError:
                        "cannot hold; refusing to copy the model", hint="remove it from the model directory")
 
 
+def replace_directory(tmp: Path, target: Path) -> None:
+    """Put the directory ``tmp`` (assembled beside ``target``) in ``target``'s place, atomically where Linux can.
+
+    What every command writing a directory ends with (SavedModels, the explorer's site).
+    """
+    _replace(tmp, target)
+
+
 def _replace(tmp: Path, target: Path) -> None:
     """Rename ``tmp`` to ``target``, moving an existing target aside first and deleting it after."""
     if not (target.exists() or target.is_symlink()):

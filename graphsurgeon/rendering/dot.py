@@ -21,6 +21,8 @@ INSTALL_HINT = ("install Graphviz: Debian/Ubuntu 'sudo apt-get install graphviz'
 _FONT = "Helvetica"
 _MAX_LABEL = 36
 _MAX_TIP = 2000
+_MAX_TIP_TOTAL = 15000  # escaped characters per tooltip: dot refuses a quoted string past 16,384
+_MAX_TITLE = 200
 
 
 # Characters XML 1.0 forbids (C0 controls but tab, newline and carriage
@@ -65,8 +67,18 @@ def _tip(*lines: str) -> str:
     A name 50,000 scopes deep is 300 KB; its head and tail say what it is,
     and a dozen of them would make the SVG megabytes of tooltips.
     """
-    return _lines(*(line if len(line) <= _MAX_TIP else line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
-                    for line in lines), tooltip=True)
+    out, total = [], 0
+    for i, line in enumerate(lines):
+        if len(line) > _MAX_TIP:
+            line = line[: _MAX_TIP // 2] + " … " + line[-_MAX_TIP // 2:]
+        escaped = text(line, tooltip=True)
+        size = len(escaped) + escaped.count('"')  # the graphviz package writes a quote as \"
+        if out and total + size > _MAX_TIP_TOTAL:  # a RestoreV2 of 2,000 outputs: the first ones say enough
+            out.append(f"… {len(lines) - i:,} more lines")
+            break
+        out.append(escaped)
+        total += size + 1
+    return graphviz.nohtml("\n".join(out))
 
 
 def _short(value: str, limit: int = _MAX_LABEL) -> str:
@@ -151,7 +163,8 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
     ids = node_ids(view)
     dot = graphviz.Digraph("graphsurgeon", strict=False)
     dot.attr("graph", rankdir=rankdir, newrank="true", fontname=_FONT, fontsize="12", labelloc="t",
-             label=_lines(*view.title.split("\n")), ranksep="0.35", nodesep="0.25", bgcolor="white",
+             label=_lines(*(_short(line, _MAX_TITLE) for line in view.title.split("\n"))), ranksep="0.35",
+             nodesep="0.25", bgcolor="white",
              tooltip=_tip(*view.title.split("\n")))
     dot.attr("node", fontname=_FONT, penwidth="1", height="0.3")
     dot.attr("edge", fontname=_FONT, fontsize="8", fontcolor="#505050", arrowsize="0.6")
@@ -192,12 +205,50 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
         if edge.count > 1:
             attrs["penwidth"] = str(float(attrs.get("penwidth", 1)) + 0.6)  # merged edges look heavier
         dot.edge(ids[edge.src], ids[edge.dst], **attrs)
+    _draw_stubs(dot, view, ids, kinds)
     if legend:
         categories = {n.category for n in view.nodes.values()}
         dot.node("legend", label=style.legend_html(categories, kinds, frozen=view.marks_frozen,
-                                                   groups=any(n.kind == "group" for n in view.nodes.values())),
+                                                   groups=any(n.kind == "group" for n in view.nodes.values()),
+                                                   stubs=bool(view.stubs)),
                  shape="plaintext", fontsize="9", tooltip="legend")
     return dot
+
+
+def stub_ids(view: View) -> dict[str, str]:
+    """The DOT id of every stub of a partial view: ``s0``, ``s1``, ... (never a name, like :func:`node_ids`)."""
+    return {stub.id: f"s{i}" for i, stub in enumerate(view.stubs)}
+
+
+def _draw_stubs(dot, view: View, ids: dict[str, str], kinds: set) -> None:
+    """Edges entering and leaving a partial view, to dashed boxes naming the outside ops (inputs on top)."""
+    sids = stub_ids(view)
+    for direction, rank in (("in", "min"), ("out", "max")):
+        side = [stub for stub in view.stubs if stub.direction == direction]
+        if not side:
+            continue
+        sub = graphviz.Digraph(name=f"stubs_{direction}")
+        sub.attr(rank=rank)
+        for stub in side:
+            word = "from" if direction == "in" else "to"
+            count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" ops") else ""
+            shown = stub.ops[:12]
+            more = [f"… {len(stub.ops) - 12:,} more"] if len(stub.ops) > 12 else []
+            sub.node(sids[stub.id], label=_lines(f"{word} {_short(stub.name, 2 * _MAX_LABEL)}{count}"),
+                     shape="box", style="rounded,dashed", color=style.STUB["color"], fontcolor=style.STUB["font"],
+                     fontsize="9", tooltip=_tip(f"{'inputs from' if direction == 'in' else 'outputs to'} "
+                                                "ops outside this view:", *shown, *more))
+        dot.subgraph(sub)
+        for stub in side:
+            for edge in stub.edges:
+                kinds.add(edge.kind)
+                attrs = dict(style.EDGE_STYLES[edge.kind][0])
+                if edge.label:
+                    attrs["label"] = text(edge.label)
+                attrs["tooltip"] = _tip(f"{edge.count} {edge.kind} edge(s)" + (f", {edge.label}" if edge.label else ""),
+                                        *edge.tensors[:12])
+                tail, head = (sids[stub.id], ids[edge.dst]) if direction == "in" else (ids[edge.src], sids[stub.id])
+                dot.edge(tail, head, **attrs)
 
 
 def _chain(clusters: dict, name: str) -> list[str]:
@@ -231,3 +282,29 @@ def run_dot(source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
         raise OutputError(f"Graphviz's dot failed (exit {proc.returncode})",
                           hint=message[-1] if message else None)
     return proc.stdout
+
+
+def run_dot_many(sources: list[str], fmt: str = "svg", timeout: float = DOT_TIMEOUT) -> list[bytes]:
+    """Lay out several graphs with one ``dot`` process (the explorer's thousands of small views).
+
+    Starting ``dot`` costs more than laying out a view of ten nodes, so the
+    graphs go through one process, and its output is cut where each SVG
+    starts. If the batch fails, each graph is laid out on its own, so that
+    the error names the one at fault.
+    """
+    if fmt != "svg":
+        raise ValueError("run_dot_many writes svg")
+    if len(sources) > 1:
+        exe = find_dot()
+        try:
+            proc = subprocess.run([exe, "-Tsvg"], input="\n".join(sources).encode("utf-8"), capture_output=True,
+                                  timeout=timeout, env=dict(os.environ))
+        except subprocess.TimeoutExpired:
+            proc = None
+        if proc is not None and proc.returncode == 0:
+            # Names never reach an SVG unescaped (see text()), so "<?xml " starts a document and nothing else.
+            parts = proc.stdout.split(b"<?xml ")
+            if len(parts) == len(sources) + 1 and not parts[0].strip():
+                return [b"<?xml " + part for part in parts[1:]]
+    return [run_dot(source, "svg", timeout) for source in sources]
+

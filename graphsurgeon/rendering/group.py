@@ -51,11 +51,13 @@ class Group:
 
 
 def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
-        taken: set[str] = frozenset()) -> list[Group]:
+        taken: set[str] = frozenset(), max_run: int | None = None) -> list[Group]:
     """The groups that bring ``siblings`` down to ``budget`` nodes (or as close as numbered runs get).
 
     ``numbered_only`` stops after step 1 (used to judge whether a deeper
     view would fit). ``taken``: keys already in use, that no group may reuse.
+    ``max_run``: a run longer than this is cut into consecutive groups of
+    this many (the explorer's view of one group: ``layer0…layer99 ×100``, ...).
     """
     count = len(siblings)
     if count <= budget:
@@ -68,8 +70,13 @@ def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
     for members in sorted((r for r in runs.values() if len(r) > 1), key=lambda r: (-len(r), r[0].key)):
         if count <= budget:
             break
-        groups.append(_group(sorted(members, key=lambda s: s.order), "run", taken))
-        count -= len(members) - 1
+        ordered = sorted(members, key=lambda s: s.order)
+        size = max_run if max_run and len(ordered) > max_run else len(ordered)
+        for start in range(0, len(ordered), size):
+            chunk = ordered[start:start + size]
+            if len(chunk) > 1:
+                groups.append(_group(chunk, "run", taken))
+                count -= len(chunk) - 1
     if count <= budget or numbered_only:
         return groups
     # Alphabetical ranges, fullest container first, until the count fits.

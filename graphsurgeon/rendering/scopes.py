@@ -102,9 +102,13 @@ class Placement:
     """
 
     def __init__(self, names: list[str], all_sorted: list[str], base_levels: int, collapse: set[str],
-                 opened: set[str]):
+                 opened: set[str], base: str = ""):
         self.names = names
         self.base = base_levels
+        # Every name continues ``base/``: cutting below it, only the rest of a name needs
+        # splitting (a view 2,000 levels down would otherwise split each name 2,000 times).
+        self._head = base + "/" if base and levels(base) == base_levels else ""
+        self._rest: list[str | None] | None = None
         self.own = [is_scope(all_sorted, n) for n in names]
         self.depth = [n.count("/") + own for n, own in zip(names, self.own)]
         self.collapse_at = [NEVER] * len(names)
@@ -134,7 +138,19 @@ class Placement:
     def key(self, i: int, depth: int) -> str:
         """Op ``i``'s visible node at ``depth``: ``scope/`` for a box, else its own name."""
         k = self.level(i, depth)
-        return self.names[i] if k == NEVER else prefix(self.names[i], k) + "/"
+        if k == NEVER:
+            return self.names[i]
+        if self._head and k > self.base:
+            rest = self._below()[i]
+            if rest is not None:
+                return self._head + prefix(rest, k - self.base) + "/"
+        return prefix(self.names[i], k) + "/"
+
+    def _below(self) -> list[str | None]:
+        if self._rest is None:
+            head, cut = self._head, len(self._head)
+            self._rest = [n[cut:] if n.startswith(head) else None for n in self.names]
+        return self._rest
 
     def keys(self, depth: int) -> list[str]:
         return [self.key(i, depth) for i in range(len(self.names))]
@@ -157,7 +173,15 @@ class Placement:
                 events.update((self.depth[i], self.open_to[i] + 1))
                 if self.collapse_at[i] != NEVER:
                     events.add(self.collapse_at[i])
-            paths = sorted((scope_path(n, own) for n, own in zip(self.names, self.own)), key=tree_order)
-            events.update(common_levels(a, b) for a, b in zip(paths, paths[1:]))
+            if self._head:  # every path continues base/: compare what follows (base levels shared)
+                rests = self._below()
+                paths = sorted((scope_path(r, own) for r, own in zip(rests, self.own) if r is not None),
+                               key=tree_order)
+                events.update(self.base + common_levels(a, b) for a, b in zip(paths, paths[1:]))
+                if any(r is None for r in rests):
+                    events.add(self.base)
+            else:
+                paths = sorted((scope_path(n, own) for n, own in zip(self.names, self.own)), key=tree_order)
+                events.update(common_levels(a, b) for a, b in zip(paths, paths[1:]))
             self._events = sorted({e - self.base + shift for e in events for shift in (0, 1)})
         return [d for d in self._events if start <= d <= self.max_depth]

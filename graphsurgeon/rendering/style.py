@@ -40,6 +40,8 @@ EDGE_STYLES = {
 # Edges into training machinery, drawn faint so the network stands out.
 FAINT = {"data": "#c8c8c8", "ref": "#f0c8a8", "resource": "#d8c0e8", "control": "#d0d0d0"}
 EDGE_LEGEND_COLORS = {"data": "#404040", "ref": "#c55a11", "resource": "#7030a0", "control": "#808080"}
+# Stubs of a partial view (the explorer's): ops outside it that edges lead to.
+STUB = {"color": "#8c8c8c", "font": "#404040"}
 # Layers whose variables are all outside trainable_variables (after rehead, freeze-layers).
 FROZEN = {"color": "#1f4e79", "penwidth": "3", "peripheries": "2"}
 
@@ -134,7 +136,7 @@ def scope_category(scope: str, member_categories, machinery: bool = False) -> st
     return "other"
 
 
-def legend_html(categories, edge_kinds, frozen: bool = False, groups: bool = False) -> str:
+def legend_html(categories, edge_kinds, frozen: bool = False, groups: bool = False, stubs: bool = False) -> str:
     """A Graphviz HTML label: a small table of the categories, marks and edge kinds in use.
 
     Only fixed text goes in here: names never do (an HTML label would let
@@ -149,6 +151,9 @@ def legend_html(categories, edge_kinds, frozen: bool = False, groups: bool = Fal
     if groups:
         rows.append('<TR><TD BORDER="1" STYLE="rounded" WIDTH="18">⧉</TD>'
                     '<TD ALIGN="LEFT">siblings drawn together: first…last ×count</TD></TR>')
+    if stubs:
+        rows.append(f'<TR><TD BORDER="1" STYLE="rounded,dashed" COLOR="{STUB["color"]}" WIDTH="18"> </TD>'
+                    '<TD ALIGN="LEFT">ops outside this view</TD></TR>')
     if frozen:
         rows.append(f'<TR><TD BORDER="3" COLOR="{FROZEN["color"]}" WIDTH="18"> </TD>'
                     '<TD ALIGN="LEFT">frozen: no variable in trainable_variables</TD></TR>')

@@ -33,6 +33,8 @@ TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes 
 INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visible
 MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
 MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
+MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
+MAX_CONTROL_STUBS = 2  # ... of those, for ops joined by control edges only (every gradient op waits on every update)
 MAX_GROUPED_EDGES = 200  # random edges among 150 nodes: 200 lay out in 0.3 s, 400 take minutes (dot 2.43)
 BIG_HINT = "--depth N, --collapse SCOPE, --scope SCOPE or --between IN OUT"
 
@@ -70,6 +72,21 @@ class Edge:
 
 
 @dataclass
+class Stub:
+    """Where edges crossing the edge of a partial view lead: outside ops, drawn as one labelled stub.
+
+    Only views built with ``stubs_from`` have them (the explorer's views of
+    one scope); ``render`` draws none.
+    """
+
+    id: str                      # "in0", "out3": unique among the view's stubs, never a name
+    direction: str               # "in": the outside ops feed the view; "out": they read from it
+    name: str                    # an op name, a scope (``a/b/``), "N more ops" or "N ops"
+    ops: list[str]               # the outside ops it stands for, most edges first
+    edges: list[Edge] = field(default_factory=list)  # "in": src is this stub's id; "out": dst is
+
+
+@dataclass
 class View:
     """What :func:`graphsurgeon.render` draws."""
 
@@ -84,6 +101,8 @@ class View:
     auto_collapsed: list[str] = field(default_factory=list)  # what was grouped to fit, in words
     notes: list[str] = field(default_factory=list)           # everything chosen for the user, in words
     marks_frozen: bool = False   # some variables are not trainable: nodes say which (``Node.trainable``)
+    base: str = ""               # the scope drawn (frames are labelled below it; "" for the whole graph)
+    stubs: list[Stub] = field(default_factory=list)
 
 
 def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
@@ -98,34 +117,53 @@ def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
 
 def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
                between: tuple[str, str] | None = None, training: bool | None = None,
-               max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES) -> View:
+               max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES, *,
+               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None) -> View:
     """Select, collapse and merge: the visible nodes and edges of ``g``.
 
     See :func:`graphsurgeon.rendering.render` for the arguments. ``depth``
     None picks the depth automatically (and groups siblings when even depth 1
     is too big), 0 collapses nothing. ``training`` None hides the training
     machinery unless nothing else is left.
+
+    The explorer's views of one part of a graph (see
+    :mod:`graphsurgeon.rendering.explore`) pass instead: ``ops``, the op
+    names to draw (no other selection applies); ``base``, the scope they are
+    drawn below (default: the deepest scope holding them all); ``max_run``,
+    the most numbered siblings one group may hold (longer runs are cut:
+    ``layer0…layer99 ×100``, ``layer100…``); ``stubs_from``, the ops whose
+    edges with the drawn ones become stubs (:class:`Stub`). Building such a
+    view costs time in proportion to its own ops and their edges, not to
+    the graph's.
     """
     all_sorted = scopes.sorted_names(g)
-    selected: set[str] | None = None
-    base = ""
-    if scope:
-        selected = select.scope_ops(g, scope)
-        scope = scope.strip("/")
-        base = scope if scopes.is_scope(all_sorted, scope) else ""
-    if between:
-        on_path = select.ops_between(g, *between)
-        selected = on_path if selected is None else selected & on_path
     machinery = training_machinery(g)
     notes: list[str] = []
-    chosen = [n for n in g.graph_def.node if selected is None or n.name in selected]
-    nodes, hidden = chosen, 0
-    if not training:
-        keep = [n for n in chosen if n.name not in machinery]
-        if keep or training is False:
-            nodes, hidden = keep, len(chosen) - len(keep)
-        else:
-            notes.append("every op here is training machinery: drawn anyway")
+    if ops is not None:
+        if scope or between:
+            raise UsageError("build_view: ops= is a selection of its own; give no scope or between with it")
+        node_defs, order = g.node_defs, _facts(g).order
+        nodes = [node_defs[name] for name in sorted(ops, key=order.__getitem__)]
+        hidden = 0
+        base = common_scope([n.name for n in nodes], all_sorted) if base is None else base.strip("/")
+    else:
+        selected: set[str] | None = None
+        base = ""
+        if scope:
+            selected = select.scope_ops(g, scope)
+            scope = scope.strip("/")
+            base = scope if scopes.is_scope(all_sorted, scope) else ""
+        if between:
+            on_path = select.ops_between(g, *between)
+            selected = on_path if selected is None else selected & on_path
+        chosen = [n for n in g.graph_def.node if selected is None or n.name in selected]
+        nodes, hidden = chosen, 0
+        if not training:
+            keep = [n for n in chosen if n.name not in machinery]
+            if keep or training is False:
+                nodes, hidden = keep, len(chosen) - len(keep)
+            else:
+                notes.append("every op here is training machinery: drawn anyway")
     if not nodes:
         raise UsageError(f"nothing left to draw in {g.where}",
                          hint="loosen --scope or --between" + ("" if training else ", or add --training"))
@@ -136,12 +174,12 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
 
     names = [n.name for n in nodes]
     node_by_name = {n.name: n for n in nodes}
-    place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set)
+    place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set, base=base)
     target = min(target_nodes, max_nodes) if max_nodes else target_nodes
     auto = depth is None
     grouped_deeper = False
     if auto:
-        depth, grouped_deeper = _auto_depth(place, node_by_name, target)
+        depth, grouped_deeper = _auto_depth(place, node_by_name, target, max_run)
     keys = place.keys(depth)
     boxes = {k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER}
     count = len(set(keys))
@@ -152,7 +190,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         siblings = _siblings(set(keys), boxes, node_by_name)
         budget = target
         while True:
-            groups = _group.fit(siblings, budget, numbered_only=grouped_deeper, taken=set(keys))
+            groups = _group.fit(siblings, budget, numbered_only=grouped_deeper, taken=set(keys), max_run=max_run)
             # Ranges of unrelated names can join everything to everything, and Graphviz
             # takes minutes over a few hundred crossing edges: fewer groups, then.
             if budget <= 2 or _edge_pairs(g, names, keys, groups, MAX_GROUPED_EDGES) <= MAX_GROUPED_EDGES:
@@ -168,8 +206,8 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         key[name] = k
         members.setdefault(k, []).append(name)
 
-    var_list = variables(g)
-    params = {v.name: v.params or 0 for v in var_list}
+    facts = _facts(g)
+    params = facts.params
     library = g.library_names
 
     def calls_of(node_def):
@@ -215,13 +253,16 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
 
     clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
-    marks = _mark_trainable(var_list, visible, clusters, machinery)
+    marks = _mark_trainable(facts.layers, visible, clusters)
+    stubs = _stubs(g, nodes, key, stubs_from) if stubs_from is not None else []
     where = f"function {g.function_name}" if g.function_name else (str(g.path) if g.path else "graph")
     parts = [f"{len(g):,} ops"]
     if len(nodes) != len(g):
         parts.append(f"{len(nodes):,} shown")
     if scope:
         parts.append(f"scope {scope}/")
+    elif ops is not None and base:
+        parts.append(f"scope {_shorten(base)}/")
     if between:
         parts.append(f"between {between[0]} and {between[1]}")
     if hidden:
@@ -231,13 +272,13 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     if collapsed:
         parts.append(f"{len(groups)} group{'s' if len(groups) != 1 else ''} of siblings")
         notes.append(f"grouped siblings to draw {len(visible)} nodes instead of {count:,}: " + "; ".join(collapsed)
-                     + f" (see them with {BIG_HINT})")
+                     + f" (see them with {BIG_HINT}, or every view of them with graphsurgeon explore MODEL -o DIR)")
     return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
                 shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
-                notes=notes, marks_frozen=marks)
+                notes=notes, marks_frozen=marks, base=base, stubs=stubs)
 
 
-def _auto_depth(place: scopes.Placement, node_by_name, target: int) -> tuple[int, bool]:
+def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int | None = None) -> tuple[int, bool]:
     """The depth to draw at, and whether it needs numbered siblings grouped to fit ``target``.
 
     Go deeper while fewer than INFORMATIVE nodes show and the next depth
@@ -261,7 +302,7 @@ def _auto_depth(place: scopes.Placement, node_by_name, target: int) -> tuple[int
         shown, needs_groups = n, False
         if n > target:
             boxes = {k for i, k in enumerate(keys) if place.level(i, d) != scopes.NEVER}
-            fewer = _group.fit(_siblings(distinct, boxes, node_by_name), target, numbered_only=True)
+            fewer = _group.fit(_siblings(distinct, boxes, node_by_name), target, numbered_only=True, max_run=max_run)
             shown -= sum(len(grp.siblings) - 1 for grp in fewer)
             needs_groups = True
             if shown > target:
@@ -291,20 +332,29 @@ def _too_many(g, place: scopes.Placement, count: int, depth: int, max_nodes: int
     return UsageError(
         f"{count:,} nodes to draw in {g.where}, more than --max-nodes {max_nodes}",
         hint=f"collapse more with {deeper}--collapse SCOPE, draw one part with --scope SCOPE or "
-             "--between IN OUT, leave --depth out to let render group siblings, or raise --max-nodes")
+             "--between IN OUT, leave --depth out to let render group siblings, raise --max-nodes, or browse "
+             "every scope with graphsurgeon explore MODEL -o DIR")
 
 
 def _edge_pairs(g, names, keys, groups, limit: int) -> int:
     """How many node pairs edges would join once ``groups`` are made (counting stops past ``limit``)."""
     into = {m: grp.key for grp in groups for m in grp.members}
     visible = {name: into.get(k, k) for name, k in zip(names, keys)}
+    wiring = _wiring(g)
+    sources: dict[int, set] = {}   # shared control inputs -> the nodes they come from
     pairs = set()
     for name in names:
         dst = visible[name]
-        for ref in g.input_refs(name):
-            src = visible.get(ref.op)
+        for op, _ in wiring.data_in.get(name, ()):
+            src = visible.get(op)
             if src is not None and src != dst:
                 pairs.add((src, dst))
+        control = wiring.control_in.get(name)
+        if control:
+            found = sources.get(id(control))
+            if found is None:
+                found = sources[id(control)] = {visible[op] for op in control if op in visible}
+            pairs.update((src, dst) for src in found if src != dst)
         if len(pairs) > limit:
             break
     return len(pairs)
@@ -372,7 +422,7 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
                          hint=f"collapse with --depth {MAX_NESTING} or less (or leave --depth out), or draw one "
                               "part with --scope SCOPE")
     info = {}
-    for c in frames:
+    for c in sorted(frames, key=scopes.tree_order):  # not set order: the same model draws the same every run
         up = parent[c]
         start = len(up) + 1 if up else (len(base) + 1 if base else 0)
         info[c] = {"ops": 0, "params": 0, "parent": up, "label": c[start:], "trainable": None}
@@ -394,30 +444,294 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
 
 
 def _merge_edges(g, nodes, key, visible) -> list[Edge]:
-    merged: dict[tuple[str, str, str], dict] = {}
+    merged: dict[tuple[str, str, str], list] = {}
+    wiring = _wiring(g)
+    shared: dict[int, dict] = {}   # control inputs many ops share -> {source node: [producers, count]}
+
+    def add(src, dst, kind, tensors, count):
+        entry = merged.get((src, dst, kind))
+        if entry is None:  # not setdefault: it would build a new entry for each of millions of edges
+            entry = merged[(src, dst, kind)] = [{}, 0]
+        entry[0].update(tensors)
+        entry[1] += count
+
     for node in nodes:
-        dst = key[node.name]
-        for ref in g.input_refs(node.name):
-            src = key.get(ref.op)
+        name = node.name
+        dst = key[name]
+        for op, index in wiring.data_in.get(name, ()):
+            src = key.get(op)
             if src is None or src == dst:
                 continue  # outside the selection, or inside one box
-            if ref.control:
-                kind, tensor = "control", ref.op
-            else:
-                types = g.output_dtypes(ref.op) if ref.op in g.node_defs else None
-                dtype = types[ref.index] if types and ref.index < len(types) else None
-                kind = "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
-                tensor = f"{ref.op}:{ref.index}"
-            entry = merged.setdefault((src, dst, kind), {"tensors": {}, "count": 0})
-            entry["tensors"][tensor] = None
-            entry["count"] += 1
+            add(src, dst, _data_kind(g, op, index), {f"{op}:{index}": None}, 1)
+        control = wiring.control_in.get(name)
+        if control:
+            # Every gradient op of a training graph waits on the same hundreds of updates:
+            # where they come from is worked out once per view, not once per op.
+            found = shared.get(id(control))
+            if found is None:
+                found = shared[id(control)] = {}
+                for op in control:
+                    src = key.get(op)
+                    if src is not None:
+                        entry = found.get(src)
+                        if entry is None:
+                            entry = found[src] = [{}, 0]
+                        entry[0][op] = None
+                        entry[1] += 1
+            for src, (tensors, count) in found.items():
+                if src != dst:
+                    add(src, dst, "control", tensors, count)
     edges = []
-    for (src, dst, kind), entry in merged.items():
-        tensors = list(entry["tensors"])
-        edge = Edge(src=src, dst=dst, kind=kind, tensors=tensors, count=entry["count"])
+    for (src, dst, kind), (tensors, count) in merged.items():
+        edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
         edge.label = _edge_label(g, edge)
         edges.append(edge)
     return edges
+
+
+@dataclass
+class _Wiring:
+    """Every op's inputs and consumers split into data and control, control lists shared between equal ones.
+
+    A training graph's gradient ops each wait on the same hundreds of
+    batch-norm updates, and each update is waited on by the same tens of
+    thousands of gradient ops: one tuple each, shared, lets a view work out
+    where those edges lead once per list instead of once per edge.
+    """
+
+    data_in: dict[str, tuple]      # op -> ((producer, output index), ...)
+    control_in: dict[str, tuple]   # op -> (producer, ...) of its control inputs (shared tuple)
+    data_out: dict[str, tuple]     # op -> ((consumer, output index), ...)
+    control_out: dict[str, tuple]  # op -> (consumer, ...) reading it by control edges (shared tuple)
+
+
+def _wiring(g) -> _Wiring:
+    def compute(graph) -> _Wiring:
+        interned: dict[tuple, tuple] = {}
+        data_in, control_in, data_out, control_out = {}, {}, {}, {}
+        for name in graph.node_defs:
+            refs = graph.input_refs(name)
+            data = tuple((op, index) for op, index, control in refs if not control)
+            if data:
+                data_in[name] = data
+            if len(data) != len(refs):
+                control = tuple(op for op, _, is_control in refs if is_control)
+                control_in[name] = interned.setdefault(control, control)
+            uses = graph.uses(name)
+            if uses:
+                data = tuple((consumer, index) for consumer, _, index in uses if index >= 0)
+                if data:
+                    data_out[name] = data
+                if len(data) != len(uses):
+                    control = tuple(consumer for consumer, _, index in uses if index < 0)
+                    control_out[name] = interned.setdefault(control, control)
+        return _Wiring(data_in, control_in, data_out, control_out)
+    return g.derived("rendering.wiring", compute)
+
+
+def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
+    """The stubs of a partial view: its edges with ops of ``universe`` outside it, merged per outside endpoint.
+
+    Each side keeps at most MAX_STUBS stubs: outside ops joined by data
+    edges first, merged into their scope at the deepest level that fits
+    (``loss/``), and when even their top-level scopes are too many, the
+    ones with most edges keep their own stubs and the rest go into one "N
+    more ops" stub; ops joined by control edges only share at most
+    MAX_CONTROL_STUBS (an edge from every stub to every node costs dot
+    dearly, and a training graph's gradient ops each wait on hundreds of
+    updates). Control lists are walked as sets, once per view, whatever the
+    number of ops sharing them (see :class:`_Wiring`).
+    """
+    wiring = _wiring(g)
+    single = {"in": {}, "out": {}}    # (outside op, inside node, producer, output index) -> edges
+    shared = {"in": {}, "out": {}}    # (inside node, id of a control list) -> [list, ops sharing it, producers]
+    for node in nodes:
+        name = node.name
+        inside = key[name]
+        for op, index in wiring.data_in.get(name, ()):
+            if op not in key and op in universe:
+                k = (op, inside, op, index)
+                single["in"][k] = single["in"].get(k, 0) + 1
+        for consumer, index in wiring.data_out.get(name, ()):
+            if consumer not in key and consumer in universe:
+                k = (consumer, inside, name, index)
+                single["out"][k] = single["out"].get(k, 0) + 1
+        for direction, lists in (("in", wiring.control_in), ("out", wiring.control_out)):
+            control = lists.get(name)
+            if control:
+                k = (inside, id(control))
+                entry = shared[direction].get(k)
+                if entry is None:
+                    entry = shared[direction][k] = [control, 0, {}]
+                entry[1] += 1
+                entry[2][name] = None
+    drawn = key.keys()
+    outside: dict[int, frozenset] = {}   # id of a control list -> its ops outside the view
+    whole: set[int] = set()              # ... when that is the whole list (a set kept from view to view)
+    stubs = []
+    for direction in ("in", "out"):
+        weight: dict[str, int] = {}
+        for (op, *_), count in single[direction].items():
+            weight[op] = weight.get(op, 0) + count
+        control_ops: set[str] = set()
+        for (_, list_id), (control, _, _) in shared[direction].items():
+            if list_id not in outside:
+                members = _members(g, control, universe)
+                # (difference with the dict itself: with its keys view, Python would walk the view's ops)
+                if drawn.isdisjoint(members):
+                    outside[list_id] = members
+                    whole.add(list_id)
+                else:
+                    outside[list_id] = members.difference(key)
+            control_ops.update(outside[list_id])
+        if not weight and not control_ops:
+            continue
+        data_ops = weight.keys()
+        by_data = sorted(weight)
+        by_data.sort(key=weight.__getitem__, reverse=True)  # most edges first, then by name (a stable sort)
+        control_only = frozenset(control_ops.difference(data_ops))
+        merged_stubs = _merge_outside(by_data, MAX_STUBS - min(MAX_CONTROL_STUBS, len(control_only))) \
+            if by_data else []
+        if control_only:
+            merged_stubs = merged_stubs + _control_stubs(g, control_only)
+        stub_of: dict[str, Stub] = {}
+        side = []
+        control_sets = []                  # (stub, its ops as a set), for the control-only stubs
+        for i, (label, members) in enumerate(merged_stubs):
+            stub = Stub(id=f"{direction}{i}", direction=direction, name=label, ops=members)
+            side.append(stub)
+            if members[0] in control_only:
+                control_sets.append((stub, _as_set(g, members)))
+            else:
+                for op in members:
+                    stub_of[op] = stub
+        merged: dict[tuple, list] = {}    # (stub id, inside node, kind) -> [tensors, edges]
+
+        def add(stub_id, inside, kind, tensors, count):
+            entry = merged.get((stub_id, inside, kind))
+            if entry is None:
+                entry = merged[(stub_id, inside, kind)] = [{}, 0]
+            entry[0].update(tensors)
+            entry[1] += count
+
+        for (op, inside, producer, index), count in single[direction].items():
+            add(stub_of[op].id, inside, _data_kind(g, producer, index), {f"{producer}:{index}": None}, count)
+        by_stub: dict[int, dict] = {}
+        for (inside, list_id), (_, n, producers) in shared[direction].items():
+            split = by_stub.get(list_id)
+            if split is None:
+                split = by_stub[list_id] = {}
+                ops = outside[list_id]
+                joined = not data_ops.isdisjoint(ops)  # (walks the smaller of the two)
+                if joined:
+                    for op in sorted(ops.intersection(data_ops)):
+                        split.setdefault(stub_of[op].id, {})[op] = None
+                if len(control_sets) == 1:  # the usual case: one stub for every control-only op
+                    found = ops.difference(data_ops) if joined else ops
+                    if found:
+                        split[control_sets[0][0].id] = _in_order(g, found) if found is ops and list_id in whole \
+                            else dict.fromkeys(sorted(found))
+                else:
+                    for stub, members in control_sets:
+                        found = members.intersection(ops) if len(ops) > len(members) else ops.intersection(members)
+                        if found:
+                            split[stub.id] = dict.fromkeys(sorted(found))
+            for stub_id, ops in split.items():
+                # a control edge's "tensor" is its producer: outside ops coming in, the view's own going out
+                add(stub_id, inside, "control", ops if direction == "in" else producers, len(ops) * n)
+        stubs.extend(side)
+        by_id = {stub.id: stub for stub in side}
+        for (stub_id, inside, kind), (tensors, count) in merged.items():
+            src, dst = (stub_id, inside) if direction == "in" else (inside, stub_id)
+            edge = Edge(src=src, dst=dst, kind=kind, tensors=list(tensors), count=count)
+            edge.label = _edge_label(g, edge)
+            by_id[stub_id].edges.append(edge)
+    return stubs
+
+
+def _members(g, control: tuple, universe) -> frozenset:
+    """The ops of a control list that are in ``universe``, as a set (computed once per list and universe)."""
+    cache = g.derived("rendering.control_sets", lambda graph: {})
+    entry = cache.get((id(control), id(universe)))
+    if entry is None:  # the objects are kept alive with their set, so that their ids stay theirs
+        entry = cache[(id(control), id(universe))] = (frozenset(op for op in control if op in universe), control,
+                                                      universe)
+    return entry[0]
+
+
+def _control_stubs(g, ops: frozenset) -> list[tuple[str, list[str]]]:
+    """The stubs of ops joined by control edges only (the same set recurs from view to view: computed once)."""
+    cache = g.derived("rendering.control_stubs", lambda graph: {})
+    found = cache.get(ops)
+    if found is None:
+        found = cache[ops] = _merge_outside(sorted(ops), MAX_CONTROL_STUBS)
+    return found
+
+
+def _in_order(g, ops: frozenset) -> dict:
+    """A control list's ops outside a view (a set :func:`_members` keeps), sorted once, as dict keys."""
+    cache = g.derived("rendering.sorted_sets", lambda graph: {})
+    found = cache.get(id(ops))
+    if found is None or found[1] is not ops:
+        found = cache[id(ops)] = (dict.fromkeys(sorted(ops)), ops)  # with the set: its id stays its own
+    return found[0]
+
+
+def _as_set(g, members: list[str]) -> frozenset:
+    cache = g.derived("rendering.stub_sets", lambda graph: {})
+    found = cache.get(id(members))
+    if found is None:
+        found = cache[id(members)] = (frozenset(members), members)
+    return found[0]
+
+
+def _merge_outside(ops: list[str], limit: int = MAX_STUBS) -> list[tuple[str, list[str]]]:
+    """``(label, ops)`` per stub, at most ``limit``: each op alone when they fit, else merged by scope.
+
+    ``ops`` come most edges first.
+    """
+    if len(ops) <= limit:
+        return [(op, [op]) for op in ops]
+    best = None
+    # Levels every op shares make one group: start from the deepest of them (30,000 gradient
+    # ops outside a view share train/gradients/, and need not be cut there twice).
+    lo = min(ops, key=scopes.tree_order)
+    hi = max(ops, key=scopes.tree_order)
+    for level in range(max(1, scopes.common_levels(lo, hi)), 65):  # 64: a bound for names thousands of levels deep
+        groups: dict[str, list[str]] = {}
+        for op in ops:
+            head = scopes.prefix(op, level)
+            label = head + "/" if head != op else op
+            members = groups.get(label)
+            if members is None:
+                if len(groups) == limit:
+                    break  # this level has too many: no need to look at the rest
+                members = groups[label] = []
+            members.append(op)
+        else:
+            best = groups
+            if all(len(members) == 1 for members in groups.values()):
+                break
+            continue
+        break
+    if best is None and limit <= 2:  # too few stubs to name scopes with: one for all of them
+        return [(f"{len(ops):,} ops", list(ops))]
+    if best is None:  # even the top-level scopes are too many: the busiest, then the rest as one
+        groups = {}
+        for op in ops:
+            head = scopes.prefix(op, 1)
+            groups.setdefault(head + "/" if head != op else op, []).append(op)
+        keep = list(groups)[: limit - 1]
+        rest = [op for label in list(groups)[limit - 1:] for op in groups[label]]
+        best = {label: groups[label] for label in keep}
+        best[f"{len(rest):,} more ops"] = rest
+    return list(best.items())
+
+
+def _data_kind(g, op: str, index: int) -> str:
+    types = g.output_dtypes(op) if op in g.node_defs else None
+    dtype = types[index] if types and index < len(types) else None
+    return "ref" if dtype and dtype.endswith("_ref") else "resource" if dtype == "resource" else "data"
 
 
 def _edge_label(g, edge: Edge) -> str:
@@ -430,14 +744,40 @@ def _edge_label(g, edge: Edge) -> str:
     return f"{len(edge.tensors)} tensors"
 
 
-def _mark_trainable(var_list, visible: dict[str, Node], clusters: dict, machinery) -> bool:
+def _mark_trainable(layers, visible: dict[str, Node], clusters: dict) -> bool:
     """Say which nodes and frames hold frozen layers (after ``rehead`` or ``freeze-layers``).
+
+    ``layers`` is :func:`_layer_marks`'s ``(layer of each variable, whether
+    each layer is trainable)``, or None when there is nothing to mark. A node
+    holding frozen and trainable layers is "partly frozen".
+    """
+    if layers is None:
+        return False
+    layer_of, trainable = layers
+
+    def mark(found) -> str | None:
+        flags = {trainable[layer] for layer in found}
+        return None if not flags else "trainable" if flags == {True} else "frozen" if flags == {False} \
+            else "partly frozen"
+
+    by_frame: dict[str, set[str]] = {}
+    for node in visible.values():
+        found = {layer_of[m] for m in node.ops if m in layer_of}
+        node.trainable = mark(found)
+        for frame in node.clusters:
+            by_frame.setdefault(frame, set()).update(found)
+    for frame, found in by_frame.items():
+        clusters[frame]["trainable"] = mark(found)
+    return True
+
+
+def _layer_marks(var_list, machinery):
+    """``(layer of each variable, whether each layer is trainable)`` when some layer is frozen, else None.
 
     A layer (the scope holding a variable, as :mod:`graphsurgeon.layers`
     has it) is frozen when none of its variables is in
     ``trainable_variables``: batch normalisation's moving statistics never
-    are, its gamma and beta are until frozen. A node holding frozen and
-    trainable layers is "partly frozen". Marks are drawn only when some
+    are, its gamma and beta are until frozen. Marks are drawn only when some
     layer is frozen: in an ordinary training graph every layer is trainable
     and saying so on every box is noise. Optimizer slots are training
     machinery, not layers.
@@ -448,27 +788,53 @@ def _mark_trainable(var_list, visible: dict[str, Node], clusters: dict, machiner
         if v.name in machinery:
             continue
         if v.trainable is None:  # the graph has no trainable_variables collection: nothing to say
-            return False
+            return None
         layer = v.name.rpartition("/")[0] or v.name
         layer_of[v.name] = layer
         trainable[layer] = trainable.get(layer, False) or v.trainable
     if all(trainable.values()):
-        return False
+        return None
+    return layer_of, trainable
 
-    def mark(layers) -> str | None:
-        flags = {trainable[layer] for layer in layers}
-        return None if not flags else "trainable" if flags == {True} else "frozen" if flags == {False} \
-            else "partly frozen"
 
-    by_frame: dict[str, set[str]] = {}
-    for node in visible.values():
-        layers = {layer_of[m] for m in node.ops if m in layer_of}
-        node.trainable = mark(layers)
-        for frame in node.clusters:
-            by_frame.setdefault(frame, set()).update(layers)
-    for frame, layers in by_frame.items():
-        clusters[frame]["trainable"] = mark(layers)
-    return True
+@dataclass
+class _Facts:
+    """What every view of a graph needs from the whole graph, computed once (see :meth:`Graph.derived`)."""
+
+    order: dict[str, int]        # op name -> position in the GraphDef
+    params: dict[str, int]       # variable name -> parameter count
+    layers: tuple | None         # :func:`_layer_marks`
+
+
+def _facts(g) -> _Facts:
+    def compute(graph) -> _Facts:
+        var_list = variables(graph)
+        return _Facts(order={n.name: i for i, n in enumerate(graph.graph_def.node)},
+                      params={v.name: v.params or 0 for v in var_list},
+                      layers=_layer_marks(var_list, training_machinery(graph)))
+    return g.derived("rendering.facts", compute)
+
+
+def common_scope(names, all_sorted) -> str:
+    """The deepest name scope holding every op of ``names`` (an op named like a scope holds itself)."""
+    if not names:
+        return ""
+    paths = [scopes.scope_path(n, scopes.is_scope(all_sorted, n)) for n in names]
+    # The characters all paths share are those the least and the greatest share; they end a
+    # scope level where every path ends or goes on with "/" (no tree_order: names can be long).
+    lo, hi = min(paths), max(paths)
+    n = scopes.common_chars(lo, hi)
+    if n == 0:
+        return ""
+    whole = lo.count("/", 0, n)
+    if all(len(p) == n or p[n] == "/" for p in paths):
+        return lo[:n]
+    return lo[: lo.rfind("/", 0, n)] if whole else ""
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """A scope for a title line: a name 50,000 levels deep is shown by its two ends."""
+    return text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2:]}"
 
 
 def _describe(grp: _group.Group) -> str:

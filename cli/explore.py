@@ -1,0 +1,75 @@
+"""``graphsurgeon explore``: a drill-down site of every view of a graph, opened from disk in a browser."""
+from __future__ import annotations
+
+import click
+
+from graphsurgeon import rendering
+from graphsurgeon.wording import plural
+
+from .common import StatusLine, echo, handle_errors, load, model_argument
+
+
+@click.command("explore")
+@model_argument
+@click.option("-o", "--output", required=True, type=click.Path(),
+              help="directory to write (open DIR/index.html); an explorer site there is replaced, a directory "
+                   "holding anything else is refused")
+@click.option("--training/--no-training", default=None,
+              help="draw gradients, optimizer, saver and initializers among the network's ops "
+                   "(default: the network as render draws it, the machinery in views of its own)")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="lay out this many levels of views below each top view (1: only those); deeper boxes stay "
+                   "closed, or open on request with --serve (default: every view)")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="processes laying out views (default: one per core)")
+@click.option("--serve", is_flag=True,
+              help="then serve DIR on 127.0.0.1 and lay out the views --depth left out when they are opened")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="with --serve: the port (0: any free one)")
+@handle_errors
+def command(model, tag, output, training, depth, jobs, serve, port):
+    """Write a site to browse MODEL view by view: DIR/index.html opens from disk, no server needed.
+
+    The first view is what render draws; every collapsed scope and group of
+    siblings opens its own view (its ops, with stubs naming the ops outside
+    it that its edges lead to), and function bodies open from the ops that
+    call them. The search box finds any op or tensor of any graph by name
+    (a substring, or a glob: * within one scope level, ** across levels)
+    and shows the view that draws it; clicking an op shows what show
+    prints, clicking a box its op types and parameters. Views are laid out
+    by Graphviz in parallel, with the same colours and collapse as render.
+    """
+    from graphsurgeon.rendering import explore as _explore
+    from graphsurgeon.rendering import site as _site
+
+    from pathlib import Path
+
+    rendering.find_dot()  # before any work: a missing dot is the user's first thing to fix
+    _site.check_output(Path(output))
+    g = load(model, tag)
+    with StatusLine(delay=1.0) as status:
+        status.set("indexing the graph")
+
+        def progress(done: int, total: int) -> None:
+            width = 24
+            filled = int(width * done / total) if total else width
+            status.set(f"laying out views [{'#' * filled}{'-' * (width - filled)}] "
+                       f"{100 * done // max(total, 1)}% of {total:,} ops")
+
+        summary = _explore.explore(g, output, training=training, depth=depth, jobs=jobs, progress=progress)
+    size = summary.bytes / 2**20
+    echo(f"wrote {summary.path}: {plural(summary.views, 'view')} of {plural(summary.ops, 'op')} in "
+         f"{plural(summary.graphs, 'graph')}, {size:.1f} MiB, {summary.seconds:.1f} s; "
+         f"open {Path(summary.path) / 'index.html'}")
+    if summary.skipped:
+        echo(f"note: {plural(summary.skipped, 'box', 'boxes')} left closed below --depth {depth} "
+             "(explore --serve opens them on request)", err=True)
+    if serve:
+        from graphsurgeon.rendering import serve as _serve
+
+        with _serve.Server(g, summary.path, training=training, port=port) as server:
+            echo(f"serving {summary.path} at {server.url} (Ctrl-C stops)")
+            try:
+                server.serve_forever()
+            except KeyboardInterrupt:
+                echo("stopped", err=True)
