@@ -32,7 +32,8 @@ def _remember_clear_devices(ctx, param, value):
     return value
 
 
-def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)", long_name: bool = True):
+def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a directory)", long_name: bool = True,
+                   in_place: bool = True):
     """``-o/--output``, ``--in-place`` and ``--clear-devices``: the one output policy of every command that writes a model.
 
     ``-o`` replaces an existing output; writing over MODEL needs ``--in-place``
@@ -42,6 +43,8 @@ def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a di
     accepted and does nothing, for scripts written when replacing needed it.
     With ``long_name=False`` the output is ``-o`` alone: ``export`` and
     ``signatures add`` take ``--output KEY=TENSOR`` for a signature's outputs.
+    With ``in_place=False`` (a command that never writes over its input)
+    ``--in-place`` is hidden from the help, and the command refuses it.
     """
     names = ("-o", "--output") if long_name else ("-o", "output")
 
@@ -50,7 +53,7 @@ def output_options(help_text: str = "where to write (.meta, .pb, .pbtxt, or a di
                           help="clear every op's device placement in the output (run a GPU-trained graph on a CPU)")(fn)
         fn = click.option("--force", is_flag=True, hidden=True,
                           help="accepted for compatibility: -o replaces an existing output")(fn)
-        fn = click.option("--in-place", is_flag=True, help="write over MODEL itself")(fn)
+        fn = click.option("--in-place", is_flag=True, hidden=not in_place, help="write over MODEL itself")(fn)
         return click.option(*names, type=click.Path(), help=help_text)(fn)
     return decorate
 

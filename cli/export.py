@@ -28,7 +28,7 @@ from .signatures import print_signature, signature_json
               help="pin a placeholder to a value (e.g. keep_prob=1.0); repeatable")
 @click.option("--checkpoint", help="checkpoint prefix (default: the one beside the graph)")
 @output_options("the SavedModel directory to write (TensorFlow Serving wants DIR/VERSION, e.g. served/1; "
-                "missing parent directories are made)", long_name=False)
+                "missing parent directories are made)", long_name=False, in_place=False)
 @json_option
 @handle_errors
 def command(model, tag, inputs, sig_outputs, signature, method, export_tags, keep_training, set_values, checkpoint,

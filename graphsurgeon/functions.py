@@ -9,6 +9,7 @@ named ``<result>_RetVal``, as TensorFlow's own FunctionDefToBody does.
 from __future__ import annotations
 
 from . import protos
+from .names import is_index
 from .opdefs import OpRegistry, output_arg_sizes
 
 # Attributes whose values name library functions (call sites).
@@ -68,7 +69,7 @@ def function_to_graph_def(function_def, registry: OpRegistry) -> protos.GraphDef
         parts = text.split(":")
         if len(parts) == 1:
             return f"{parts[0]}:0" if parts[0] in offsets else parts[0]
-        if len(parts) != 3 or not parts[2].isdigit():
+        if len(parts) != 3 or not is_index(parts[2]):
             # "node:index" (rare, but TensorFlow accepts it), or damaged: kept as written.
             return text
         node, arg, index = parts[0], parts[1], int(parts[2])

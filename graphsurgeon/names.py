@@ -19,6 +19,16 @@ class InputRef(NamedTuple):
         return f"^{self.op}" if self.control else self.tensor
 
 
+def is_index(text: str) -> bool:
+    """An output index as TensorFlow writes one: ASCII digits that fit an int64.
+
+    ``str.isdigit`` alone also takes ``"²"`` (which ``int`` refuses) and any
+    number of digits; text that is no index stays part of the name (a name
+    no op has, reported as such) instead of failing deep inside a reader.
+    """
+    return text.isdigit() and text.isascii() and len(text) <= 18
+
+
 _new_ref = tuple.__new__  # skips NamedTuple's Python-level __new__: parsing runs per input of big graphs
 
 
@@ -27,7 +37,7 @@ def parse_input(text: str) -> InputRef:
     if text.startswith("^"):
         return _new_ref(InputRef, (text[1:], -1, True))
     op, sep, index = text.rpartition(":")
-    if sep and index.isdigit():
+    if sep and is_index(index):
         return _new_ref(InputRef, (op, int(index), False))
     return _new_ref(InputRef, (text, 0, False))
 
@@ -35,14 +45,14 @@ def parse_input(text: str) -> InputRef:
 def split_tensor_name(name: str) -> tuple[str, int]:
     """``"scope/op:1"`` -> ``("scope/op", 1)``; ``"scope/op"`` -> ``("scope/op", 0)``."""
     op, sep, index = name.rpartition(":")
-    if sep and index.isdigit():
+    if sep and is_index(index):
         return op, int(index)
     return name, 0
 
 
 def is_tensor_name(name: str) -> bool:
     op, sep, index = name.rpartition(":")
-    return bool(sep and op and index.isdigit())
+    return bool(sep and op and is_index(index))
 
 
 def tensor_name(op: str, index: int = 0) -> str:

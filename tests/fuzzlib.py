@@ -605,6 +605,18 @@ def _entry_points(g, workdir: Path, original=None, deep: bool = True):
         if outs:
             graphsurgeon.prune(g, outs)
 
+    def freeze():
+        # Freezing needs more than reading (a checkpoint, outputs): a clean refusal is
+        # fine here and does not make the case an error; an internal error is not fine.
+        from graphsurgeon.errors import GraphSurgeonError
+        outs = [t.name for t in report.likely_outputs(g)][:3]
+        if outs:
+            try:
+                graphsurgeon.freeze(g, outputs=outs)
+            except GraphSurgeonError as exc:
+                if "internal error" in str(exc):
+                    raise Foreign(f"freeze: {exc}") from exc
+
     def tensorboard():
         graphsurgeon.to_tensorboard(g, workdir / "tb")
 
@@ -616,7 +628,7 @@ def _entry_points(g, workdir: Path, original=None, deep: bool = True):
              ("ls", listing), ("collections", collections)]
     if deep:
         steps += [("functions", functions), ("render", render), ("diff", diff), ("prune", prune),
-                  ("tensorboard", tensorboard), ("save", save)]
+                  ("freeze", freeze), ("tensorboard", tensorboard), ("save", save)]
     return steps
 
 
@@ -696,7 +708,8 @@ def cli_commands(model: str, workdir: Path, op: str | None = None) -> list[list[
             ["edit", model, "--batch", "1", "--clear-devices", "-o", str(workdir / "cli-edit.meta")]]
     if op is not None:
         cmds += [["show", model, op], ["show", model, op, "--json"], ["show", model, op + ":0"],
-                 ["prune", model, "--outputs", op, "-o", str(workdir / "cli-pruned.pb"), "--force"]]
+                 ["prune", model, "--outputs", op, "-o", str(workdir / "cli-pruned.pb"), "--force"],
+                 ["freeze", model, "--outputs", op, "-o", str(workdir / "cli-frozen.pb")]]
     return cmds
 
 
@@ -924,6 +937,8 @@ def crafted_graphs() -> dict:
     gd.node[1].input[0] = "nowhere:0"
     gd.node[2].input.append("^ghost")
     gd.node[2].input.append("relu:99999999999")
+    gd.node[2].input.append("relu:\u00b2")       # a digit to str.isdigit, not to int
+    gd.node[2].input.append("x:" + "9" * 5000)  # more digits than int() takes
     cases["dangling_inputs"] = gd
 
     gd = small_graph()

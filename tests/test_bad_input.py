@@ -168,6 +168,35 @@ def test_absurd_output_counts_are_unknown_not_allocated(tmp_path):
     assert len(g.op("unknown_op_output").outputs) == 0  # read at index 4e9: not that many outputs
 
 
+def test_output_indices_are_ascii_digits_that_fit_an_int64():
+    from graphsurgeon.names import parse_input, split_tensor_name
+
+    assert parse_input("relu:12") == ("relu", 12, False)
+    # "²" is a digit to str.isdigit and not to int(); 5,000 digits are more than int() takes:
+    # neither is an index, so the text names an op (one no graph has), as TensorFlow reads it.
+    assert parse_input("relu:\u00b2") == ("relu:\u00b2", 0, False)
+    assert parse_input("x:" + "9" * 5000) == ("x:" + "9" * 5000, 0, False)
+    assert split_tensor_name("x:" + "9" * 19) == ("x:" + "9" * 19, 0)
+    assert split_tensor_name("x:" + "9" * 18) == ("x", 10**18 - 1)
+
+
+@pytest.mark.parametrize("command", ["prune", "freeze"])
+def test_rewrites_keep_damage_they_did_not_make_and_say_so(command, tmp_path):
+    """Inputs naming no op, in the model already: the result keeps them, and a note says so."""
+    import graphsurgeon
+    from graphsurgeon.surgery.contract import dangling_inputs
+
+    path = tmp_path / "dangling.pb"
+    path.write_bytes(fuzzlib.crafted_graphs()["dangling_inputs"].SerializeToString())
+    out = tmp_path / f"{command}.pb"
+    code, stdout, stderr = fuzzlib.run_cli([command, str(path), "--outputs", "out", "-o", str(out)])
+    assert code == 0, stderr
+    assert "the input is damaged and so is the result: 'out' reads" in stdout + stderr
+    before, after = dangling_inputs(graphsurgeon.load(path)), dangling_inputs(graphsurgeon.load(out))
+    assert after and after <= before
+    assert ("out", "relu:\u00b2") in after
+
+
 def test_nesting_limits(tmp_path):
     import graphsurgeon
     from graphsurgeon import report

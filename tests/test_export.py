@@ -309,6 +309,13 @@ def test_export_refuses_to_guess_and_names_the_candidates(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_export_never_writes_over_its_input_and_its_help_does_not_offer_to():
+    code, text, _ = run_cli("export", "--help")
+    assert code == 0 and "--in-place" not in text and "-o" in text
+    code, text, _ = run_cli("export", FIXTURES / "mnist_bn_elu_tf1", "--in-place")
+    assert code == 2 and text == "error: export writes a new SavedModel: give -o DIR\n"
+
+
 def test_export_infers_the_inputs_of_named_outputs():
     g = gs.load(FIXTURES / "mnist_bn_elu_tf1")
     served, changes = gs.export(g, outputs=["probabilities:0"])

@@ -44,6 +44,7 @@ from pathlib import Path
 
 from .. import report
 from ..errors import NotFoundError
+from ..names import is_index
 from ..views import Op
 from ..vocabulary import training_machinery
 from . import scopes, site
@@ -217,7 +218,7 @@ class Explorer:
         task = self.roots()[list(self.parts).index(root)]
         for step in steps.split(".") if steps else ():
             built = self.build(task, details=False)
-            if not step.isdigit() or int(step) >= len(built.children):
+            if not is_index(step) or int(step) >= len(built.children):
                 raise NotFoundError("view", path, [c.path for c in built.children])
             task = built.children[int(step)]
         return task

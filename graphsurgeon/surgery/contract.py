@@ -45,10 +45,19 @@ def ensures(result, changes: Changes, before=None) -> None:
     """
     allowed = dangling_inputs(before) if before is not None else set()
     allowed_ops = {op for _, op in allowed}
+    kept = []
     for consumer, op in sorted(dangling_inputs(result)):
         if op not in allowed_ops:
             raise RewriteError(f"internal error: the rewrite left {consumer!r} reading {op!r}, which is not "
                                "in the graph (please report this)")
+        kept.append((consumer, op))
+    if kept:  # damage of the input, kept as it was: say so, TensorFlow will refuse it
+        consumer, op = kept[0]
+        more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+        note = (f"the input is damaged and so is the result: {consumer!r} reads {op!r}, which is not in the "
+                f"graph{more}")
+        if note not in changes.notes:
+            changes.notes.append(note)
     if result.root.meta_graph is None:
         return
     known = unresolved_references(before) if before is not None else set()

@@ -619,13 +619,13 @@ def _finish(run: _Run, requested_ops: list[str], named: list[str]) -> None:
     live.discard(run.anchor)
     g.remove_ops([n for n in g.node_defs if n not in live], check=False)
     # Colocations naming removed ops go (TensorFlow refuses them).
-    for node in list(g.graph_def.node):
+    for name, node in list(g.node_defs.items()):  # by name: a damaged graph may repeat one
         if "_class" not in node.attr:
             continue
         locs = list(node.attr["_class"].list.s)
         keep = [s for s in locs if not _names.colocation_op(s) or _names.colocation_op(s) in g.node_defs]
         if keep != locs:
-            edit = g.node_for_edit(node.name)
+            edit = g.node_for_edit(name)
             if keep:
                 del edit.attr["_class"].list.s[:]
                 edit.attr["_class"].list.s.extend(keep)
@@ -750,5 +750,5 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         changes.notes.append("still in the graph (predicate not constant or not a variable the "
                              f"outputs read): {', '.join(remaining)}")
     changes.details["outputs"] = tensors
-    ensures(work, changes)
+    ensures(work, changes, before=g)
     return work, changes
