@@ -340,7 +340,7 @@ def likely_outputs(g: Graph) -> list[Tensor]:
         if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or \
                 op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
             continue
-        if g.uses(op.name) or op.name in machinery or op.name.rsplit("/", 1)[-1] in _COND_PARTS:
+        if op.name in machinery or g.is_read(op.name) or op.name.rsplit("/", 1)[-1] in _COND_PARTS:
             continue
         if op.type == "ReadVariableOp" and op.name.endswith("/Read/ReadVariableOp"):
             continue  # TF2 SavedModels keep one such read per variable, for checkpointing

@@ -213,7 +213,6 @@ def _compute_training_machinery(g) -> frozenset:
         (True, False, False)
     """
     nodes = g.node_defs
-    consumers = g.uses
     library = g.library
     machinery: set[str] = set()
     gradient: set[str] = set()
@@ -240,16 +239,38 @@ def _compute_training_machinery(g) -> frozenset:
                 machinery.add(ordered[i])
                 i += 1
 
+    # Who reads whom, in the form the rules need, without the per-input use index: a
+    # training graph's gradient ops wait on every batch-norm update (millions of control
+    # inputs), and an op that is machinery from the start never has to be looked at again.
+    # For each op: whether anything reads it, whether a gradient op does (it then never
+    # feeds only machinery: rule 4's exception), and its readers that are not machinery yet.
     refs = g.input_refs
-    first = itemgetter(0)  # InputRef.op, Use.consumer: C speed over the millions of control inputs of
-    # a training graph (every gradient op waits on every batch-norm update)
+    first = itemgetter(0)  # InputRef.op: C speed over the millions of control inputs
+    read: set[str] = set()
+    read_by_gradient: set[str] = set()
+    later_readers: dict[str, list] = {}   # producer -> readers not machinery at this point
+    placeholders = {name for name, node in nodes.items() if node.op in PLACEHOLDER_TYPES}
+    placeholder_readers: dict[str, list] = {}
+    producers_of: dict[str, frozenset] = {}
+    for name in nodes:
+        producers = producers_of[name] = frozenset(map(first, refs(name)))
+        read.update(producers)
+        if name in gradient:
+            read_by_gradient.update(producers)
+        elif name not in machinery:
+            for producer in producers:
+                later_readers.setdefault(producer, []).append(name)
+        if placeholders and not placeholders.isdisjoint(producers):
+            for producer in placeholders.intersection(producers):
+                placeholder_readers.setdefault(producer, []).append(name)
 
     def feeds_only_machinery(name: str) -> bool:
-        readers = consumers(name)
-        return bool(readers) and all(c in machinery and c not in gradient for c, _, _ in readers)
+        # Readers that were machinery from the start are machinery and (outside gradient) fine.
+        return name in read and name not in read_by_gradient and \
+            all(c in machinery for c in later_readers.get(name, ()))
 
     def fed_only_by_machinery(name: str) -> bool:
-        inputs = [p for p in set(map(first, refs(name))) if p in nodes and nodes[p].op != "Const"]
+        inputs = [p for p in producers_of[name] if p in nodes and nodes[p].op != "Const"]
         return bool(inputs) and all(p in machinery for p in inputs)
 
     # A fixed point: an op is looked at again whenever a neighbour joins, so the
@@ -259,21 +280,21 @@ def _compute_training_machinery(g) -> frozenset:
         name = queue.popleft()
         if name not in nodes:
             continue
-        for producer in set(map(first, refs(name))).difference(machinery):
+        for producer in producers_of[name].difference(machinery):
             if producer in nodes and nodes[producer].op not in PLACEHOLDER_TYPES \
                     and feeds_only_machinery(producer):
                 machinery.add(producer)
                 queue.append(producer)
-        for consumer in set(map(first, consumers(name))).difference(machinery):
-            if consumer in nodes and fed_only_by_machinery(consumer):
+        for consumer in later_readers.get(name, ()):
+            if consumer not in machinery and fed_only_by_machinery(consumer):
                 machinery.add(consumer)
                 queue.append(consumer)
     # A placeholder that only the saver reads is the saver's (TF2's ``saver_filename``):
     # model inputs stay, even when only the loss reads them.
-    for name, node in nodes.items():
-        if node.op in PLACEHOLDER_TYPES and name not in machinery:
-            readers = consumers(name)
-            if readers and all(c in machinery and is_saver_op(nodes.get(c), library) for c, _, _ in readers):
+    for name in placeholders:
+        if name not in machinery:
+            readers = placeholder_readers.get(name)
+            if readers and all(c in machinery and is_saver_op(nodes.get(c), library) for c in readers):
                 machinery.add(name)
     return frozenset(machinery)
 
