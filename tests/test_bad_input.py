@@ -197,6 +197,33 @@ def test_rewrites_keep_damage_they_did_not_make_and_say_so(command, tmp_path):
     assert ("out", "relu:\u00b2") in after
 
 
+def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path):
+    """A TF2 SavedModel whose serving function reads an op that is not there: inlined, kept, said."""
+    import shutil
+
+    import graphsurgeon
+    from graphsurgeon import protos
+
+    source = FIXTURES / "mnist_bn_elu_savedmodel_tf2"
+    if not source.is_dir():
+        pytest.skip(f"{source} not built")
+    model = tmp_path / "damaged"
+    shutil.copytree(source, model)
+    saved = protos.SavedModel()
+    saved.ParseFromString((model / "saved_model.pb").read_bytes())
+    library = saved.meta_graphs[0].graph_def.library
+    body = next(f for f in library.function if f.signature.name.startswith("__inference_serve_"))
+    target = next(n for n in body.node_def if n.op in ("Elu", "Softmax", "BiasAdd") and n.input)
+    target.input[0] = "nowhere"
+    (model / "saved_model.pb").write_bytes(saved.SerializeToString())
+
+    code, stdout, stderr = fuzzlib.run_cli(["freeze", str(model), "-o", str(tmp_path / "frozen.pb")])
+    assert code == 0, stderr
+    assert "the input is damaged and so is the result:" in stdout + stderr and "'nowhere'" in stdout + stderr
+    frozen = graphsurgeon.load(tmp_path / "frozen.pb")
+    assert not any(n.op == "StatefulPartitionedCall" for n in frozen.graph_def.node)  # inlined all the same
+
+
 def test_nesting_limits(tmp_path):
     import graphsurgeon
     from graphsurgeon import report

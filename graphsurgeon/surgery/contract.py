@@ -14,13 +14,27 @@ from __future__ import annotations
 from .. import names as _names
 from ..changes import Changes
 from ..collections import referenced_names
-from ..errors import RewriteError
+from ..errors import GraphSurgeonError, RewriteError
 
 
 def dangling_inputs(g) -> set[tuple[str, str]]:
     """``{(op, missing producer)}``: inputs naming no op of ``g``."""
     nodes = g.node_defs
     return {(name, ref.op) for name in nodes for ref in g.input_refs(name) if ref.op not in nodes}
+
+
+def _damaged_bodies(g) -> list[str]:
+    """The library functions of ``g`` with an input naming nothing in their body."""
+    out = []
+    for name in sorted(g.library_names):
+        try:
+            body = g.function(name)
+        except GraphSurgeonError:  # a body too damaged to read as a graph
+            out.append(name)
+            continue
+        if dangling_inputs(body):
+            out.append(name)
+    return out
 
 
 def unresolved_references(g) -> set[tuple[str, str]]:
@@ -45,8 +59,19 @@ def ensures(result, changes: Changes, before=None) -> None:
     """
     allowed = dangling_inputs(before) if before is not None else set()
     allowed_ops = {op for _, op in allowed}
+    damaged_bodies = None
     kept = []
     for consumer, op in sorted(dangling_inputs(result)):
+        if op not in allowed_ops and before is not None and (
+                consumer not in before.node_defs
+                or before.node_defs[consumer].input != result.node_defs[consumer].input):
+            # An op the rewrite made or rewired (inlining a function body, say) may carry
+            # damage of that body.
+            if damaged_bodies is None:
+                damaged_bodies = _damaged_bodies(before)
+            if damaged_bodies:
+                kept.append((consumer, op))
+                continue
         if op not in allowed_ops:
             raise RewriteError(f"internal error: the rewrite left {consumer!r} reading {op!r}, which is not "
                                "in the graph (please report this)")
