@@ -74,6 +74,13 @@ def command(model, tag, as_json):
         say("devices      " + ", ".join(d["devices"]))
     if d["unknown_op_types"]:
         say("unknown ops  " + ", ".join(d["unknown_op_types"]) + "  (custom op library needed to run)")
-    if d["external_access"]:
-        say("reaches out  " + ", ".join(f"{e['name']} ({e['type']}, {e['reaches']})" for e in d["external_access"][:10])
-            + (f", ... ({len(d['external_access'])})" if len(d["external_access"]) > 10 else ""))
+    reaching = [e for e in d["external_access"] if not e["benign"]]
+    benign = [e for e in d["external_access"] if e["benign"]]
+    if reaching:
+        say("reaches out  " + ", ".join(f"{e['name']} ({e['type']}, {e['reaches']})" for e in reaching[:10])
+            + (f", ... ({len(reaching)})" if len(reaching) > 10 else "")
+            + "  (graphsurgeon scan MODEL: what each is pointed at, and a verdict)")
+    if benign:
+        reasons = list(dict.fromkeys(e["benign"] for e in benign))
+        say("benign I/O   " + ", ".join(e["name"] for e in benign[:10])
+            + (f", ... ({len(benign)})" if len(benign) > 10 else "") + ": " + "; ".join(reasons))

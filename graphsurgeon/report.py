@@ -348,6 +348,19 @@ def likely_outputs(g: Graph) -> list[Tensor]:
     return out
 
 
+def _mark_benign(g: Graph, flagged: list[dict]) -> None:
+    """Say which flagged ops are the model's own saver or read its own assets, as ``scan`` does."""
+    from .scan.findings import op_findings  # the scan's rules: one answer for info and scan
+
+    try:
+        findings, _ = op_findings(g)
+    except GraphSurgeonError:  # a graph too damaged to trace: every flag stays
+        return
+    reasons = {(f["function"], f["name"]): f["benign"] for f in findings if f["benign"]}
+    for entry in flagged:
+        entry["benign"] = reasons.get((entry["function"], entry["name"]))
+
+
 def info(g: Graph) -> dict:
     """The summary ``graphsurgeon info`` prints."""
     model = g.model
@@ -367,7 +380,9 @@ def info(g: Graph) -> dict:
             where = reaches(op.type)
             if where:
                 flagged.append({"name": op.name, "type": op.type, "function": graph.function_name,
-                                "reaches": where})
+                                "reaches": where, "benign": None})
+    if flagged:
+        _mark_benign(g, flagged)
     collections = {}
     if meta is not None:
         for key, coll in meta.collection_def.items():

@@ -264,6 +264,20 @@ def test_show_and_info(tf1, sm2, tmp_path):
     assert "serving_default" in sig
 
 
+def test_info_says_a_models_own_saver_is_benign_as_scan_does(tf1, sm2, tmp_path):
+    """Saving and restoring its own checkpoint is not reaching out: info and scan agree on it."""
+    for model, saver in ((tf1, {"save/SaveV2", "save/RestoreV2"}), (sm2, {"SaveV2", "RestoreV2"})):
+        access = ok_json("info", model, tmp_path=tmp_path)["external_access"]
+        benign = {e["name"] for e in access if e["benign"]}
+        assert saver <= benign and all("own saver" in e["benign"] for e in access if e["name"] in saver)
+        scanned = ok_json("scan", model, "--all", tmp_path=tmp_path)
+        scan_benign = {f["name"] for m in scanned["models"] for f in m["findings"] if f["benign"]}
+        assert benign == scan_benign & {e["name"] for e in access}
+        code, out, _ = run_cli("info", model, tmp_path=tmp_path)
+        assert code == 0 and "reaches out" not in out
+        assert re.search(r"^benign I/O   .*SaveV2.*: the model's own saver", out, re.M), out
+
+
 # ---------------------------------------------------------------- bad input
 def expect_error(*args, tmp_path):
     code, out, err = run_cli(*args, tmp_path=tmp_path)
