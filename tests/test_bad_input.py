@@ -224,6 +224,21 @@ def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path)
     assert not any(n.op == "StatefulPartitionedCall" for n in frozen.graph_def.node)  # inlined all the same
 
 
+def test_freeze_pins_a_switch_whose_default_is_not_the_scalar_it_declares(tmp_path):
+    from graphsurgeon import protos
+
+    gd = fuzzlib.small_graph()
+    fuzzlib._const(gd, "three", [3], floats=[1.0, 2.0, 3.0])
+    switch = fuzzlib._node(gd, "training", "PlaceholderWithDefault", ["three"], dtype=fuzzlib._type(1))
+    switch.attr["shape"].CopyFrom(protos.AttrValue(shape=protos.TensorShapeProto()))  # a scalar, it says
+    fuzzlib._node(gd, "uses_it", "AddV2", ["out", "training"], T=fuzzlib._type(1))
+    path = tmp_path / "switch.pb"
+    path.write_bytes(gd.SerializeToString())
+    code, stdout, stderr = fuzzlib.run_cli(["freeze", str(path), "--outputs", "uses_it", "-o", str(tmp_path / "f.pb")])
+    assert code == 0, stderr
+    assert "pinned training to its default (of shape [3], not the scalar training declares)" in stdout
+
+
 def test_nesting_limits(tmp_path):
     import graphsurgeon
     from graphsurgeon import report

@@ -71,5 +71,11 @@ def pin_placeholders(g, values: dict | None = None, keep=()) -> tuple[list[str],
             g.rewire(f"{name}:0", default)
             rewired.append(name)
             value = consts.value(default)
-            notes.append(f"pinned {name} to its default" + (f" ({value.item()!r})" if value is not None else ""))
+            if value is None:
+                said = ""
+            elif value.size == 1:
+                said = f" ({value.item()!r})"
+            else:  # damaged: TensorFlow refuses a default of another shape than the placeholder's
+                said = f" (of shape {list(value.shape)}, not the scalar {name} declares)"
+            notes.append(f"pinned {name} to its default{said}")
     return made_const, rewired, notes
