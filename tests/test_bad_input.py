@@ -197,6 +197,17 @@ def test_rewrites_keep_damage_they_did_not_make_and_say_so(command, tmp_path):
     assert ("out", "relu:\u00b2") in after
 
 
+@pytest.mark.parametrize("command", ["prune", "freeze"])
+def test_rewrites_say_when_two_ops_share_a_name(command, tmp_path):
+    """A GraphDef with two ops named 'relu' (TensorFlow refuses it): kept as it was, and said."""
+    path = tmp_path / "twice.pb"
+    path.write_bytes(fuzzlib.crafted_graphs()["duplicate_names"].SerializeToString())
+    out = tmp_path / f"{command}.pb"
+    code, stdout, stderr = fuzzlib.run_cli([command, str(path), "--outputs", "out", "-o", str(out)])
+    assert code == 0, stderr
+    assert "the input is damaged and so is the result: more than one op is named 'relu'" in stdout + stderr
+
+
 def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path):
     """A TF2 SavedModel whose serving function reads an op that is not there: inlined, kept, said."""
     import shutil

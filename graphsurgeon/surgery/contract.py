@@ -23,6 +23,17 @@ def dangling_inputs(g) -> set[tuple[str, str]]:
     return {(name, ref.op) for name in nodes for ref in g.input_refs(name) if ref.op not in nodes}
 
 
+def _repeated_names(g) -> set[str]:
+    """Op names that more than one NodeDef of ``g``'s GraphDef carries."""
+    nodes = g.graph_def.node
+    if len(nodes) == len(g.node_defs):
+        return set()
+    seen, repeated = set(), set()
+    for node in nodes:
+        (repeated if node.name in seen else seen).add(node.name)
+    return repeated
+
+
 def _damaged_bodies(g) -> list[str]:
     """The library functions of ``g`` with an input naming nothing in their body."""
     out = []
@@ -76,6 +87,15 @@ def ensures(result, changes: Changes, before=None) -> None:
             raise RewriteError(f"internal error: the rewrite left {consumer!r} reading {op!r}, which is not "
                                "in the graph (please report this)")
         kept.append((consumer, op))
+    repeated = _repeated_names(result)
+    if repeated:  # TensorFlow refuses a graph with two ops of one name
+        if before is None or not repeated <= _repeated_names(before):
+            raise RewriteError(f"internal error: the rewrite left two ops named {min(repeated)!r} "
+                               "(please report this)")
+        note = (f"the input is damaged and so is the result: more than one op is named {min(repeated)!r}"
+                + (f" (and {len(repeated) - 1} more names)" if len(repeated) > 1 else ""))
+        if note not in changes.notes:
+            changes.notes.append(note)
     if kept:  # damage of the input, kept as it was: say so, TensorFlow will refuse it
         consumer, op = kept[0]
         more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
