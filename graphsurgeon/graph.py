@@ -303,6 +303,16 @@ class Graph:
             return bool(self._use_index.get(name))
         return name in self.derived("graph.read_names", _read_names)
 
+    def wiring(self):
+        """Every op's data and control inputs and consumers, computed in bulk and cached.
+
+        See :mod:`graphsurgeon.wiring`: what :meth:`uses` answers, op by op,
+        without one ``Use`` per input.
+        """
+        from . import wiring as _wiring  # computed from the graph's own index
+
+        return self.derived("graph.wiring", _wiring.compute)
+
     def data_uses(self, name: str) -> tuple:
         """The :meth:`uses` of op ``name`` through data edges only (cheaper: control inputs are not read)."""
         return tuple(self._data_uses().get(name, ()))

@@ -172,12 +172,13 @@ def op_details(op: Op) -> dict:
         else:
             entry.update(producer_type=None, dtype=None, shape=None, missing=True)
         inputs.append(entry)
-    # Consumers from one pass over the op's uses, by name: a batch-norm update that every
-    # gradient op of a training graph waits on has tens of thousands of them.
+    # Consumers from the graph's wiring, by name: a batch-norm update that every gradient op
+    # of a training graph waits on has tens of thousands of them, one shared list.
+    wiring = g.wiring()
     by_index: dict[int, dict] = {}
-    control_outputs: dict[str, None] = {}
-    for consumer, _, index in g.uses(op.name):
-        (control_outputs if index < 0 else by_index.setdefault(index, {}))[consumer] = None
+    for consumer, index in wiring.data_out.get(op.name, ()):
+        by_index.setdefault(index, {})[consumer] = None
+    control_outputs = dict.fromkeys(wiring.control_out.get(op.name, ()))
     outputs = []
     for t in op.outputs:
         outputs.append({**tensor_brief(t), "consumers": list(by_index.get(t.index, ()))})

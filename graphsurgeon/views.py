@@ -127,7 +127,7 @@ class Op:
 
     @property
     def control_outputs(self) -> list["Op"]:
-        names = dict.fromkeys(u.consumer for u in self.graph.uses(self.name) if u.index < 0)
+        names = dict.fromkeys(self.graph.wiring().control_out.get(self.name, ()))
         return [self.graph.op(n) for n in names]
 
     @property

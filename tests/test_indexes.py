@@ -3,15 +3,13 @@
 ``uses()`` lists every input that names an op, one ``Use`` per edge: on a
 training graph whose gradient ops each wait on every batch-norm update
 that is millions of entries. ``is_read``, the rendering wiring
-(``rendering/view._compute_wiring``) and the training-machinery rules read
+(``graphsurgeon.wiring``, what show, render and explore read) and the training-machinery rules read
 the same edges in bulk instead; here each is checked against ``uses()`` on
 every fixture and corpus model (function bodies included), and on small
 graphs built to have shared control lists, a producer named twice in one
 list, a repeated consumer name and data inputs after control ones.
 """
 from __future__ import annotations
-
-import importlib
 
 import pytest
 
@@ -20,8 +18,8 @@ from conftest import corpus_models, fixture_models
 from graphsurgeon import protos
 from graphsurgeon.graph import Graph
 from graphsurgeon.vocabulary import training_machinery
+from graphsurgeon.wiring import compute as compute_wiring
 
-view = importlib.import_module("graphsurgeon.rendering.view")  # the package exports a function of that name
 
 
 def _node(gd, name, op, inputs=()):
@@ -76,7 +74,7 @@ def test_is_read_is_whether_uses_lists_anything(all_graphs):
 
 def test_rendering_wiring_is_uses_split_into_data_and_control(all_graphs):
     for where, g in all_graphs:
-        wiring = view._compute_wiring(g)
+        wiring = compute_wiring(g)
         nodes = g.node_defs
         for name in nodes:
             refs = g.input_refs(name)

@@ -139,7 +139,6 @@ class Explorer:
     def prepare(self) -> None:
         """Everything views read from whole graphs, computed once (before workers fork and share it)."""
         for graph in self.graphs:
-            graph.uses("")            # the consumer index
             graph.shapes
             training_machinery(graph)
             scopes.sorted_names(graph)
