@@ -64,8 +64,9 @@ setup_graphviz() {
   fi
 }
 
-# Headless Chromium, only for the test that opens rendered SVGs in a real
-# browser: system packages when we may, otherwise that test skips and says why.
+# Headless Chromium, only for the tests that open rendered SVGs and the explore
+# site in a real browser: system packages when we may, otherwise those tests skip
+# and say why (under CI they fail).
 setup_chromium() {
   local have=""
   for exe in chromium chromium-browser google-chrome; do
@@ -77,13 +78,13 @@ setup_chromium() {
     if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else sudo=none; fi
   fi
   if [ "$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then
-    say "installing Chromium for the browser test (apt-get install chromium fonts-dejavu-core)"
+    say "installing Chromium for the browser tests (apt-get install chromium fonts-dejavu-core)"
     $sudo apt-get update -qq >/dev/null && \
       DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-dejavu-core >/dev/null || \
-      say "note: could not install Chromium; the browser test of rendered SVGs will skip"
+      say "note: could not install Chromium; the browser tests (rendered SVGs, explore) will skip"
   else
-    say "note: Chromium is missing and cannot be installed from here; the test that opens rendered SVGs"
-    say "      in a browser will skip (Debian/Ubuntu: sudo apt-get install chromium)."
+    say "note: Chromium is missing and cannot be installed from here; the tests that open rendered SVGs"
+    say "      and the explore site in a browser will skip (Debian/Ubuntu: sudo apt-get install chromium)."
   fi
 }
 
