@@ -180,18 +180,24 @@ def test_output_indices_are_ascii_digits_that_fit_an_int64():
     assert split_tensor_name("x:" + "9" * 18) == ("x", 10**18 - 1)
 
 
+def _rewrite_crafted(command: str, case: str, tmp_path):
+    """Run ``command`` (prune or freeze) on crafted graph ``case`` with --outputs out: (input, output, text)."""
+    path = tmp_path / f"{case}.pb"
+    path.write_bytes(fuzzlib.crafted_graphs()[case].SerializeToString())
+    out = tmp_path / f"{command}.pb"
+    code, stdout, stderr = fuzzlib.run_cli([command, str(path), "--outputs", "out", "-o", str(out)])
+    assert code == 0, stderr
+    return path, out, stdout + stderr
+
+
 @pytest.mark.parametrize("command", ["prune", "freeze"])
 def test_rewrites_keep_damage_they_did_not_make_and_say_so(command, tmp_path):
     """Inputs naming no op, in the model already: the result keeps them, and a note says so."""
     import graphsurgeon
     from graphsurgeon.surgery.contract import dangling_inputs
 
-    path = tmp_path / "dangling.pb"
-    path.write_bytes(fuzzlib.crafted_graphs()["dangling_inputs"].SerializeToString())
-    out = tmp_path / f"{command}.pb"
-    code, stdout, stderr = fuzzlib.run_cli([command, str(path), "--outputs", "out", "-o", str(out)])
-    assert code == 0, stderr
-    assert "the input is damaged and so is the result: 'out' reads" in stdout + stderr
+    path, out, text = _rewrite_crafted(command, "dangling_inputs", tmp_path)
+    assert "the input is damaged and so is the result: 'out' reads" in text
     before, after = dangling_inputs(graphsurgeon.load(path)), dangling_inputs(graphsurgeon.load(out))
     assert after and after <= before
     assert ("out", "relu:\u00b2") in after
@@ -200,12 +206,8 @@ def test_rewrites_keep_damage_they_did_not_make_and_say_so(command, tmp_path):
 @pytest.mark.parametrize("command", ["prune", "freeze"])
 def test_rewrites_say_when_two_ops_share_a_name(command, tmp_path):
     """A GraphDef with two ops named 'relu' (TensorFlow refuses it): kept as it was, and said."""
-    path = tmp_path / "twice.pb"
-    path.write_bytes(fuzzlib.crafted_graphs()["duplicate_names"].SerializeToString())
-    out = tmp_path / f"{command}.pb"
-    code, stdout, stderr = fuzzlib.run_cli([command, str(path), "--outputs", "out", "-o", str(out)])
-    assert code == 0, stderr
-    assert "the input is damaged and so is the result: more than one op is named 'relu'" in stdout + stderr
+    _, _, text = _rewrite_crafted(command, "duplicate_names", tmp_path)
+    assert "the input is damaged and so is the result: more than one op is named 'relu'" in text
 
 
 def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path):
