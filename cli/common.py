@@ -125,8 +125,8 @@ def table(rows, headers=None) -> None:
     # generators, and no per-cell work beyond one ljust.
     rows = [r if all([type(c) is str for c in r]) else [str(c) for c in r] for r in rows]
     # Cells come from the model: escaped before widths are measured, so widths count what is shown.
-    # One scan of everything first, as nearly every table needs no escape at all.
-    if not is_safe("".join([c for r in rows for c in r])):
+    # One scan of everything first (a chunk of rows at a time), as nearly every table needs no escape.
+    if not all(is_safe("".join([c for r in rows[i:i + _CHUNK] for c in r])) for i in range(0, len(rows), _CHUNK)):
         rows = [[safe(c) for c in r] for r in rows]
     if headers:
         rows = [list(headers)] + rows
@@ -138,16 +138,21 @@ def table(rows, headers=None) -> None:
     for i in range(ncol - 1):
         lengths = [len(r[i]) for r in rows if len(r) - 1 > i]
         width.append(min(max(lengths, default=0), cap))
-    lines = []
-    append = lines.append
-    for r in rows:
-        last = len(r) - 1
-        if last == 2:  # the common shape (name, type, outputs) without the general loop
-            append(f"{r[0].ljust(width[0])}  {r[1].ljust(width[1])}  {r[2]}".rstrip())
-        else:
-            append("  ".join([c.ljust(width[i]) for i, c in enumerate(r[:last])] + [r[last]]).rstrip())
-    sys.stdout.write("\n".join(lines) + "\n")
+    write = sys.stdout.write
+    for start in range(0, len(rows), _CHUNK):  # a chunk at a time: no second copy of the whole table
+        lines = []
+        append = lines.append
+        for r in rows[start:start + _CHUNK]:
+            last = len(r) - 1
+            if last == 2:  # the common shape (name, type, outputs) without the general loop
+                append(f"{r[0].ljust(width[0])}  {r[1].ljust(width[1])}  {r[2]}".rstrip())
+            else:
+                append("  ".join([c.ljust(width[i]) for i, c in enumerate(r[:last])] + [r[last]]).rstrip())
+        write("\n".join(lines) + "\n")
     sys.stdout.flush()
+
+
+_CHUNK = 4096  # rows formatted and written at once by table()
 
 
 def debug_enabled() -> bool:

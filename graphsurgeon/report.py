@@ -68,8 +68,11 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
         selected = _selected_nodes(g, graph, patterns, types, training)
         function = graph.function_name
         texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
+        op_types: dict = {}  # one string per op type (each read of node.op makes a new one)
         for node in selected:
             name = node.name
+            op = node.op
+            op = op_types.setdefault(op, op)
             dts = graph.output_dtypes(name)
             shp = shapes.get(name)
             if dts is not None and shp is not None and len(dts) == 1 and len(shp) == 1:
@@ -77,7 +80,7 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
                 text = texts.get(key)
                 if text is None:
                     text = texts[key] = f"{dts[0] or '?'} {format_shape(shp[0])}"
-                yield function, name, node.op, text
+                yield function, name, op, text
                 continue
             count = len(dts) if dts is not None else graph.num_outputs(name)
             dts = dts or ()
@@ -86,7 +89,7 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
             for i in range(count):
                 dtype = dts[i] if i < len(dts) else None
                 parts.append(f"{dtype or '?'} {format_shape(shp[i] if i < len(shp) else None)}")
-            yield function, name, node.op, ", ".join(parts) or "-"
+            yield function, name, op, ", ".join(parts) or "-"
 
 
 def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False,

@@ -1363,7 +1363,7 @@ class _Cycle(Exception):
 
 
 def _dataflow_order(graph):
-    """``(node, data inputs)`` in file order, except that an op's producers come first when the file has them later.
+    """``(name, node, data inputs)`` in file order, except that an op's producers come first when the file has them later.
 
     TensorFlow writes nodes in creation order, almost always a data-flow
     order already; a TF1 cond creates its ``Switch`` after the op that reads
@@ -1374,8 +1374,9 @@ def _dataflow_order(graph):
     nodes = graph.node_defs
     data_refs = graph.data_refs
     done: set[str] = set()
-    for node in graph.graph_def.node:
-        name = node.name
+    # The index's own name strings (each read of node.name makes a new one): the result
+    # is keyed by them, and a 60,000-op graph would otherwise hold a second copy of each.
+    for name, node in nodes.items():
         if name in done:
             continue
         refs = data_refs(name)
@@ -1384,7 +1385,7 @@ def _dataflow_order(graph):
                 break
         else:
             done.add(name)
-            yield node, refs
+            yield name, node, refs
             continue
         visiting = {name}
         stack = [(name, iter(data_refs(name)))]
@@ -1403,7 +1404,7 @@ def _dataflow_order(graph):
                 stack.pop()
                 visiting.discard(current)
                 done.add(current)
-                yield nodes[current], data_refs(current)
+                yield current, nodes[current], data_refs(current)
 
 
 def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
@@ -1414,12 +1415,12 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         return _infer_in(graph, _dataflow_order(graph), arg_shapes, arg_handles, depth, calls)
     except _Cycle:
         nodes, data_refs = graph.node_defs, graph.data_refs
-        order = ((nodes[name], data_refs(name)) for name in graph.topological_order(control=False))
+        order = ((name, nodes[name], data_refs(name)) for name in graph.topological_order(control=False))
         return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls)
 
 
 def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
-    """Infer in ``order`` (``(node, data inputs)`` pairs; an input not inferred yet is unknown)."""
+    """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown)."""
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     registry = graph.registry
@@ -1430,8 +1431,8 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     output_dtypes = graph.output_dtypes
     values, partials, handles = state.values, state.partials, state.handles
     rules_get, same_as_first = RULES.get, _same_as_first
-    for node, refs in order:
-        name, op = node.name, node.op
+    for name, node, refs in order:
+        op = node.op
         types = output_dtypes(name)
         count = len(types) if types is not None else graph.num_outputs(name)
         recorded = None
