@@ -14,20 +14,11 @@ from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
-from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options,
-                     table, terminal_width, write_output)
+from .common import (DefaultToLs, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
+                     output_options, table, terminal_width, write_output)
 
 
-class _DefaultToLs(click.Group):
-    """A group where ``collections MODEL ...`` means ``collections ls MODEL ...``."""
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["ls"] + list(args)
-        return super().parse_args(ctx, args)
-
-
-@click.group("collections", cls=_DefaultToLs)
+@click.group("collections", cls=DefaultToLs)
 def command():
     """List, show and edit collections (MODEL alone lists them).
 

@@ -111,6 +111,15 @@ def _json_default(obj):
     return str(obj)
 
 
+class DefaultToLs(click.Group):
+    """A command group where ``GROUP MODEL ...`` means ``GROUP ls MODEL ...`` (collections, signatures)."""
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["ls"] + list(args)
+        return super().parse_args(ctx, args)
+
+
 def terminal_width() -> int:
     return min(shutil.get_terminal_size((100, 24)).columns, 160)
 

@@ -12,8 +12,8 @@ from graphsurgeon import signatures as _sigs
 from graphsurgeon.errors import UsageError
 from graphsurgeon.graph import format_shape
 
-from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options,
-                     write_output)
+from .common import (DefaultToLs, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
+                     output_options, write_output)
 
 TF2_NOTE = ("a TF2 SavedModel: TensorFlow Serving and the TF1 loader serve its SignatureDefs; tf.saved_model.load "
             "reads signatures from its object graph and does not see this edit")
@@ -35,16 +35,7 @@ def print_signature(key: str, sig: dict, unresolved=()) -> None:
             echo(f"  {label} {k}: {t['name']}  {t['dtype'] or '?'} {format_shape(t['shape'])}{missing}")
 
 
-class _DefaultToLs(click.Group):
-    """``signatures MODEL ...`` means ``signatures ls MODEL ...``."""
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
-            args = ["ls"] + list(args)
-        return super().parse_args(ctx, args)
-
-
-@click.group("signatures", cls=_DefaultToLs)
+@click.group("signatures", cls=DefaultToLs)
 def command():
     """List and edit signatures (MODEL alone lists them).
 

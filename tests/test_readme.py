@@ -214,6 +214,17 @@ QUICK = [
 ]
 
 
+def _block_env(mnist_dir) -> dict:
+    return {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+
+
+def _run_python_block(code: str, env: dict) -> str:
+    """Run a README Python block as a user would paste it; its standard output (it must exit 0)."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
 @pytest.mark.slow
 def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
     body = dict(SECTIONS)[WORKFLOW]
@@ -223,15 +234,12 @@ def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
     for old, new in QUICK:
         assert text.count(old) == 1, old
         text = text.replace(old, new)
-    env = {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    env = _block_env(mnist_dir)
     outputs = {}
     for lang, code in _blocks(text):
         code = code.replace('"build/', f'"{tmp_path}/')
         if lang == "python":
-            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=600)
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            outputs["python"] = proc.stdout
+            outputs["python"] = _run_python_block(code, env)
             continue
         for line in code.splitlines():
             line = line.split("  #")[0].strip()
@@ -264,17 +272,13 @@ def test_deploying_a_model_runs(tmp_path, mnist_dir):
     body = dict(SECTIONS)[DEPLOY]
     blocks = _blocks(body)
     assert [lang for lang, _ in blocks] == ["sh", "python", "text"]
-    env = {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    env = _block_env(mnist_dir)
     outputs = {}
     for lang, code in blocks:
         if lang == "text":
             continue  # Docker and curl: TensorFlow Serving is not installed here
         if lang == "python":
-            code = code.replace('"build/', f'"{tmp_path}/')
-            proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
-                                  timeout=600)
-            assert proc.returncode == 0, proc.stderr[-3000:]
-            outputs["python"] = proc.stdout
+            outputs["python"] = _run_python_block(code.replace('"build/', f'"{tmp_path}/'), env)
             continue
         for line in code.splitlines():
             line = line.strip()

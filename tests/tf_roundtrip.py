@@ -19,6 +19,8 @@ import json
 import os
 import sys
 
+from tf_jobs import run_jobs
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -85,16 +87,7 @@ def roundtrip(jobs: list, tmp_path) -> list:
 
 
 def main(argv) -> int:
-    jobs = json.loads(open(argv[0]).read())
-    results = []
-    for job in jobs:
-        try:
-            results.append(run(job))
-        except Exception as exc:  # noqa: BLE001 - reported to the test
-            results.append({"error": f"{type(exc).__name__}: {exc}"})
-    with open(argv[1], "w") as f:
-        json.dump(results, f)
-    return 0
+    return run_jobs(run, argv)
 
 
 if __name__ == "__main__":

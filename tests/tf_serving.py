@@ -22,10 +22,11 @@ output) or ``error``.
 """
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
+
+from tf_jobs import run_jobs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -133,16 +134,7 @@ def run(job: dict) -> dict:
 
 
 def main(argv) -> int:
-    jobs = json.loads(open(argv[0]).read())
-    out = []
-    for job in jobs:
-        try:
-            out.append(run(job))
-        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails on it
-            out.append({"error": f"{type(exc).__name__}: {exc}"})
-    with open(argv[1], "w") as f:
-        json.dump(out, f)
-    return 0
+    return run_jobs(run, argv)
 
 
 if __name__ == "__main__":

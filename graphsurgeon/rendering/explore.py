@@ -50,7 +50,7 @@ from ..vocabulary import training_machinery
 from . import scopes, site
 from .dot import node_ids, run_dot_many, stub_ids, to_digraph
 from .select import serving_function
-from .view import MAX_NODES, TARGET_NODES, View, _facts, _wiring, build_view
+from .view import MAX_NODES, TARGET_NODES, View, _facts, build_view
 
 BATCH = 48            # views laid out by one dot process
 LIST_INLINE = 50      # longer lists in op details are written once, to a file of their own
@@ -143,7 +143,7 @@ class Explorer:
             training_machinery(graph)
             scopes.sorted_names(graph)
             _facts(graph)
-            _wiring(graph)
+            graph.wiring()
 
     def roots(self) -> list[Task]:
         return [Task(id=p.id, path=p.id, part=p.id, ops=None, crumbs=[(p.id, p.label)], size=p.ops)

@@ -340,7 +340,7 @@ def _edge_pairs(g, names, keys, groups, limit: int) -> int:
     """How many node pairs edges would join once ``groups`` are made (counting stops past ``limit``)."""
     into = {m: grp.key for grp in groups for m in grp.members}
     visible = {name: into.get(k, k) for name, k in zip(names, keys)}
-    wiring = _wiring(g)
+    wiring = g.wiring()
     sources: dict[int, set] = {}   # shared control inputs -> the nodes they come from
     pairs = set()
     for name in names:
@@ -445,7 +445,7 @@ def _clusters(visible: dict[str, Node], container: dict[str, str], base: str) ->
 
 def _merge_edges(g, nodes, key, visible) -> list[Edge]:
     merged: dict[tuple[str, str, str], list] = {}
-    wiring = _wiring(g)
+    wiring = g.wiring()
     shared: dict[int, dict] = {}   # control inputs many ops share -> {source node: [producers, count]}
 
     def add(src, dst, kind, tensors, count):
@@ -489,11 +489,6 @@ def _merge_edges(g, nodes, key, visible) -> list[Edge]:
     return edges
 
 
-def _wiring(g):
-    """The graph's edges split into data and control, in both directions (see :mod:`graphsurgeon.wiring`)."""
-    return g.wiring()
-
-
 def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
     """The stubs of a partial view: its edges with ops of ``universe`` outside it, merged per outside endpoint.
 
@@ -507,7 +502,7 @@ def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
     updates). Control lists are walked as sets, once per view, whatever the
     number of ops sharing them (see :class:`graphsurgeon.wiring.Wiring`).
     """
-    wiring = _wiring(g)
+    wiring = g.wiring()
     single = {"in": {}, "out": {}}    # (outside op, inside node, producer, output index) -> edges
     shared = {"in": {}, "out": {}}    # (inside node, id of a control list) -> [list, ops sharing it, producers]
     for node in nodes:
