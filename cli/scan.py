@@ -22,6 +22,9 @@ def _argument(name: str, arg: dict) -> str:
     source = arg["source"]
     if source in ("constant", "attr") and values:
         return f"{name} = " + ", ".join(json.dumps(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
+    if source == "asset" and values and arg.get("outside"):
+        return f"{name} = " + ", ".join(json.dumps(v) for v in values) + \
+            f" (the asset file name {', '.join(json.dumps(a) for a in arg.get('assets') or ())}, outside the model)"
     if source == "asset" and values:
         return f"{name} = " + ", ".join(f"assets/{v}" for v in values) + " (the model's asset)"
     text = f"{name}: {_ARGUMENT_SOURCES.get(source, source)}"
@@ -67,9 +70,14 @@ def _print_model(record: dict, show_all: bool, fail_on: str) -> None:
                 echo(f"          bytecode from {code['filename']!r} uses {uses}"
                      + (f"; strings {', '.join(json.dumps(s) for s in code['strings'][:4])}" if code["strings"] else ""))
             continue
-        echo(f"  {tag:<7} {f['what']}: {f['type']} {f['name']!r}{where}{meta}")
+        member = f" [in {f['member']}]" if f.get("member") else ""
+        echo(f"  {tag:<7} {f['what']}: {f['type']} {f['name']!r}{where}{meta}{member}")
+        if f.get("inside"):
+            echo(f"          inside the serialized graph of {' > '.join(f['inside'])}")
         for name, arg in f["arguments"].items():
             echo(f"          {_argument(name, arg)}")
+        if f.get("reason"):
+            echo(f"          why: {f['reason']}")
         if f["benign"]:
             echo(f"          benign: {f['benign']}")
         else:

@@ -155,11 +155,14 @@ def _finding(layer, class_name, field, code, source, where) -> dict:
         "what": what,
         "severity": severity,
         "benign": None,
+        "reason": None,
         "reached_from": "keras load_model",
         "path": [],
         "arguments": {},
         "unreachable": False,
         "meta_graph": None,
+        "inside": None,
+        "member": None,
         "keras": detail,
     }
 

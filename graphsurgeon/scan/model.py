@@ -51,7 +51,8 @@ def _scan_graphs(path: str, record: dict) -> None:
     several = len(models) > 1
     for model in models:
         g = Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
-        findings, facts = op_findings(g)
+        folder = Path(model.file).parent if model.format == "savedmodel" and model.file is not None else None
+        findings, facts = op_findings(g, model_dir=folder)
         tags = "+".join(model.tag_sets[model.meta_index]) if model.format == "savedmodel" else None
         record["meta_graphs"].append({"tags": tags, "entry_points": facts["entry_points"],
                                       "declared": facts["declared"]})

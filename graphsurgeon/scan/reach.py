@@ -50,14 +50,20 @@ class Reach:
         top: top-level op name -> label of the first entry point reaching it.
         functions: function name -> ``(label, [Step, ...])``: the first route reaching it.
         call_sites: function name -> ``[(caller function or None, op name, attr)]``: every op naming it.
-        saver_ops: top-level ops the saver's save and restore ops depend on.
+        save_ops: top-level ops the saver's save tensor depends on.
+        restore_ops: top-level ops the saver's restore op depends on (they run on every load).
     """
 
     entry_points: list = field(default_factory=list)
     top: dict = field(default_factory=dict)
     functions: dict = field(default_factory=dict)
     call_sites: dict = field(default_factory=dict)
-    saver_ops: frozenset = frozenset()
+    save_ops: frozenset = frozenset()
+    restore_ops: frozenset = frozenset()
+
+    @property
+    def saver_ops(self) -> frozenset:
+        return self.save_ops | self.restore_ops
 
     @property
     def declared(self) -> bool:
@@ -97,7 +103,8 @@ def _entry_points(g) -> list[tuple[str, str, list[str]]]:
     out += inits
     saver = meta.saver_def if meta.HasField("saver_def") else None
     if saver is not None:
-        ops = [_op_of(n) for n in (saver.save_tensor_name, saver.restore_op_name) if n]
+        # The restore op first: it runs on every load, and a route through it says so.
+        ops = [_op_of(n) for n in (saver.restore_op_name, saver.save_tensor_name) if n]
         if ops:
             out.append(("saver", "saver_def", ops))
     if meta.HasField("object_graph_def"):
@@ -165,7 +172,12 @@ def reach(g) -> Reach:
                 for attr, callee in called_functions(nodes[op], library):
                     queue.append((callee, label, [Step(None, op, attr, callee)]))
         if kind == "saver":
-            result.saver_ops = frozenset(op for op in g.ancestors(present, include_roots=True) if op in nodes)
+            saver = g.meta_graph.saver_def
+            for attr, name in (("restore_ops", saver.restore_op_name), ("save_ops", saver.save_tensor_name)):
+                root = _op_of(name) if name else None
+                if root in nodes:
+                    setattr(result, attr, frozenset(op for op in g.ancestors([root], include_roots=True)
+                                                    if op in nodes))
     _walk_calls(queue, result, library)
     # Methods last: a function a signature reaches is shown reached from the signature.
     for label, names in methods:
