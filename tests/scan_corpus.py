@@ -51,6 +51,7 @@ ATTACKS = [
     Attack("read_vocab_remapping", "GenerateVocabRemapping", "hidden", "old_vocab.txt", "read-files", "medium"),
     Attack("read_unigram_vocab", "FixedUnigramCandidateSampler", "hidden", "counts.txt", "read-files", "medium"),
     Attack("dataset_from_graph", "TextLineDataset", "hidden", "passwd", "read-files", "medium"),
+    Attack("dataset_from_graph_argument", "TextLineDataset", "graph_caller", "passwd", "read-files", "medium"),
     # Asset file names that leave the model.
     Attack("asset_absolute", "InitializeTableFromTextFileV2", "initializer", "vocab_secret", "read-files", "high"),
     Attack("asset_dotdot_tf1", "InitializeTableFromTextFileV2", "", "target/passwd", "read-files", "high"),
@@ -66,7 +67,7 @@ ATTACKS = [
     Attack("dos_sleep_dataset", "SleepDataset", "hidden", "sleep", "denial-of-service", "medium"),
     Attack("dos_fill_huge", "Fill", "hidden", "TiB", "denial-of-service", "medium"),
     Attack("dos_random_huge", "RandomUniform", "hidden", "GiB", "denial-of-service", "medium"),
-    Attack("dos_while_forever", "While", "hidden", "never", "denial-of-service", "medium"),
+    Attack("dos_while_forever", "StatelessWhile", "hidden", "never", "denial-of-service", "medium"),
     Attack("dos_while_forever_tf1", "LoopCond", "", "never", "denial-of-service", "medium"),
     Attack("dos_dequeue_forever", "QueueDequeueV2", "hidden", "nothing", "denial-of-service", "medium"),
     Attack("dos_abort", "Abort", "hidden", "ends the process", "denial-of-service", "medium"),
@@ -250,6 +251,14 @@ def from_graph(x):
     ds = tf.raw_ops.DatasetFromGraph(graph_def=tf.constant(graph_def))
     return strlen(tf.raw_ops.DatasetToSingleElement(dataset=ds, output_types=[tf.string], output_shapes=[[]])[0])
 save("dataset_from_graph", hide(from_graph, "from_graph"), lambda x, r: x + r)
+
+
+@tf.function
+def run_graph(serialized):
+    ds = tf.raw_ops.DatasetFromGraph(graph_def=serialized)
+    return strlen(tf.raw_ops.DatasetToSingleElement(dataset=ds, output_types=[tf.string], output_shapes=[[]])[0])
+save("dataset_from_graph_argument", hide(lambda x: run_graph(tf.constant(graph_def)), "graph_caller"),
+     lambda x, r: x + r)
 
 
 # ---------------------------------------------------------------- asset names that leave the model

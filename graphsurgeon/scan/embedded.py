@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .. import protos
 from . import severity as _severity
+from .arguments import targets
 
 MAX_DEPTH = 4            # serialized graphs inside serialized graphs
 MAX_BYTES = 256 << 20    # a serialized graph larger than this is not parsed
@@ -22,7 +23,7 @@ def findings(outer: dict, function, node, resolver, model_dir, depth: int) -> li
     from .findings import op_findings
     from ..graph import Graph
 
-    name = next((n for kind, n in resolver_targets(node.op) if kind == "input"), None)
+    name = next((n for kind, n in targets(node.op) if kind == "input"), None)
     tensor = resolver.input_tensor(function, node, name) if name else None
     data = _constant_bytes(resolver, function, tensor) if tensor else None
     if data is None:
@@ -59,19 +60,14 @@ def findings(outer: dict, function, node, resolver, model_dir, depth: int) -> li
     return inner
 
 
-def resolver_targets(op_type: str):
-    from .arguments import targets
-
-    return targets(op_type)
-
-
 def _constant_bytes(resolver, function, tensor: str, depth: int = 0) -> bytes | None:
     """The one string a tensor holds when constants (here or at every call site, all equal) give it."""
     if depth > 16:
         return None
     from .arguments import through
 
-    tensor = through(resolver.graph(function), tensor)
+    graph = resolver.graph(function)
+    tensor = through(graph, tensor)
     value = resolver._constants_of(function).value(tensor)
     if value is not None:
         items = list(value.ravel()) if hasattr(value, "ravel") else [value]
