@@ -21,13 +21,12 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS_DIR, FIXTURES
 
 import graphsurgeon as gs
-import graphsurgeon.variables
+import graphsurgeon.metagraph.variables
 from graphsurgeon import rendering
 from graphsurgeon.errors import NotFoundError, UsageError
-
-from conftest import CORPUS_DIR, FIXTURES
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 TF1 = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"
@@ -550,7 +549,7 @@ def _layers_graph(n: int = 500, scope: str = "") -> gs.Graph:
 
     At depth 1 (with ``scope`` empty) that is n boxes and 5 ops: 505 nodes for n = 500.
     """
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     x = gd.node.add(name="X", op="Placeholder")
@@ -611,7 +610,7 @@ def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
 
 
 def test_unrelated_siblings_fall_back_to_ranges():
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     x = gd.node.add(name="X", op="Placeholder")
@@ -638,7 +637,7 @@ def test_grouped_ranges_stay_few_enough_edges_to_lay_out():
     """Ranges of unrelated names in a chain join every range to every other: fewer ranges, then."""
     import random
 
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     rng = random.Random(0)
     gd = protos.GraphDef()
