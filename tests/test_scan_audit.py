@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from graphsurgeon import opaccess, opdefs, vocabulary
-from graphsurgeon.protos import OpDef
+from graphsurgeon.vocab import opaccess, opdefs
+from graphsurgeon.vocab import optypes as vocabulary
+from graphsurgeon.vocab.protos import OpDef
 
 STRING = 7  # DT_STRING
 _FILE_LIKE = re.compile(r"file|path|(^|_)dir($|_|ector)|url|uri($|_)|address|vocab|ckpt|logdir|log_dir|"

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from ..errors import FormatError
 from ..formats.protofile import PROTO_LIMIT, open_regular
+from .record import new_finding
+from .zipmember import read_zip_member
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
 MAX_MEMBERS = 100_000
@@ -86,8 +88,6 @@ def _scan(path: str, handle, record: dict, budget: _Budget, depth: int, prefix: 
 
 
 def _traversal(record: dict, name: str, prefix: str, link: str | None = None) -> None:
-    from .findings import new_finding
-
     class _Member:
         op = "archive member"
 
@@ -130,21 +130,6 @@ def _zip_members(path, handle, budget, record, prefix):
     return names, files
 
 
-def read_zip_member(path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
-    """A zip member's bytes, refused (FormatError) past ``limit`` whatever its header claims."""
-    name = info.filename
-    if info.file_size > limit:
-        raise FormatError(path, f"member {name!r} is {info.file_size:,} bytes (over {limit:,})")
-    try:
-        with archive.open(info) as member:
-            data = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
-        raise FormatError(path, f"member {name!r} cannot be read ({exc})") from None
-    if len(data) > limit:
-        raise FormatError(path, f"member {name!r} is larger than its header says")
-    return data
-
-
 def _tar_members(path, handle, budget, record, prefix):
     files, names = {}, []
     try:
@@ -175,7 +160,7 @@ def _tar_members(path, handle, budget, record, prefix):
 
 def _scan_members(path, names, files, record, budget, depth, prefix) -> None:
     from ..formats import SAVED_MODEL_FILES
-    from .model import h5_file_findings, keras_file_findings, scan_graphs
+    from .files import h5_file_findings, keras_file_findings, scan_graphs
 
     saved_models = sorted({posixpath.dirname(n) for n in files if posixpath.basename(n) in SAVED_MODEL_FILES})
     inside = tuple(d + "/" for d in saved_models if d)

@@ -1,9 +1,9 @@
 """What a capability op is pointed at: its file names, patterns, URLs and addresses, resolved statically.
 
 :func:`targets` says which inputs and attributes of each op type name the
-thing it reaches (the registry audit, :mod:`graphsurgeon.opaccess`).
+thing it reaches (the registry audit, :mod:`graphsurgeon.vocab.opaccess`).
 :class:`Resolver` follows each such input back through pass-through ops and
-constants (:mod:`graphsurgeon.constants`), through ops that pass strings on
+constants (:mod:`graphsurgeon.analysis.constants`), through ops that pass strings on
 (``Reshape``, ``Pack``, ``ConcatV2``, ``Select``...: the values are among
 their inputs'), through ``StringJoin`` of constants, through a resource
 variable to every value assigned to it (TF2 keeps an asset's path in one),
@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import posixpath
 
-from .. import opaccess as _opaccess
-from ..constants import Constants
-from ..functions import called_functions
-from ..opdefs import input_arg_positions
-from ..vocabulary import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
+from ..vocab import opaccess as _opaccess
+from ..analysis.constants import Constants
+from ..ir.functions import called_functions
+from ..vocab.opdefs import input_arg_positions
+from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
 
 
 def targets(op_type: str) -> tuple[tuple[str, str], ...]:
@@ -551,7 +551,7 @@ class Resolver:
 
 def _asset_file_defs(meta) -> list:
     """The MetaGraphDef's AssetFileDefs; TF1 SavedModels before 1.x kept them in ``saved_model_assets``."""
-    from ..protos import meta_graph_pb2
+    from ..vocab.protos import meta_graph_pb2
 
     assets = list(meta.asset_file_def)
     collection = meta.collection_def.get("saved_model_assets") if "saved_model_assets" in meta.collection_def \

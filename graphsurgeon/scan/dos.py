@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import re
 
-from ..constants import Constants
-from ..vocabulary import PASS_THROUGH, WHILE_OPS
+from ..analysis.constants import Constants
+from ..vocab.optypes import PASS_THROUGH, WHILE_OPS
 from .arguments import through
+from .record import bodies, new_finding
 
 ALLOCATION_BUDGET = 1 << 34  # bytes one op may allocate (16 GiB) before it is a finding
 
@@ -70,12 +71,11 @@ def _size(n: int) -> str:
 
 def findings(g, r, resolver) -> list[dict]:
     """The denial-of-service findings of a graph (top level and function bodies)."""
-    from .findings import _bodies, new_finding
-    from .. import dtypes
+    from ..vocab import dtypes
 
     out = []
     dequeues = []
-    for function, node in _bodies(g):
+    for function, node in bodies(g):
         reason = None
         if node.op in ALLOCATIONS:
             reason = _allocation(resolver, function, node, dtypes)
@@ -344,10 +344,8 @@ def _queue_sources(resolver, function, tensor: str):
 
 def _filled_queues(g, resolver) -> set:
     """Every queue some op enqueues to or closes (by :func:`_queue_sources`); a call that passes one on counts."""
-    from .findings import _bodies
-
     filled = set()
-    for function, node in _bodies(g):
+    for function, node in bodies(g):
         if node.op.startswith(_FILLS):
             refs = resolver.graph(function).data_refs(node.name)
             sources = _queue_sources(resolver, function, refs[0].tensor) if refs else None

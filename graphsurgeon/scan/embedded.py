@@ -10,7 +10,7 @@ large) leaves the op itself a high finding: it runs what is not shown.
 """
 from __future__ import annotations
 
-from .. import protos
+from ..vocab import protos
 from . import severity as _severity
 from .arguments import targets
 
@@ -18,10 +18,12 @@ MAX_DEPTH = 4            # serialized graphs inside serialized graphs
 MAX_BYTES = 256 << 20    # a serialized graph larger than this is not parsed
 
 
-def findings(outer: dict, function, node, resolver, model_dir, depth: int) -> list[dict]:
-    """The findings of the graph ``node`` deserializes; ``outer`` (its own finding) says whether it was read."""
-    from .findings import op_findings
-    from ..graph import Graph
+def findings(outer: dict, function, node, resolver, model_dir, depth: int, op_findings) -> list[dict]:
+    """The findings of the graph ``node`` deserializes; ``outer`` (its own finding) says whether it was read.
+
+    ``op_findings``: the scan of one graph (:func:`graphsurgeon.scan.findings.op_findings`).
+    """
+    from ..ir.graph import Graph
 
     name = next((n for kind, n in targets(node.op) if kind == "input"), None)
     tensor = resolver.input_tensor(function, node, name) if name else None

@@ -1,7 +1,7 @@
 """``scan --explain OPTYPE``: why an op type is classified as it is, from the registry audit and the scan's rules."""
 from __future__ import annotations
 
-from .. import opaccess
+from ..vocab import opaccess
 from ..errors import NotFoundError
 from . import dos as _dos
 from . import savers as _savers

@@ -1,7 +1,7 @@
 """The capability ops of one graph: what each can do, how it is reached, what it is pointed at, how bad it is.
 
 Every op of the top level and of every library function body is looked up
-in the registry audit (:mod:`graphsurgeon.opaccess`); an op type no registry
+in the registry audit (:mod:`graphsurgeon.vocab.opaccess`); an op type no registry
 knows is a custom op. Its arguments are resolved (:mod:`.arguments`), and
 its severity starts from its capability's (:mod:`.severity`), then:
 
@@ -26,13 +26,15 @@ the model (:mod:`.embedded`).
 """
 from __future__ import annotations
 
-from .. import opaccess
-from ..opdefs import shipped
-from ..vocabulary import FILE_READ_OPS, applies_gradients
+from ..vocab import opaccess
+from ..vocab.opdefs import shipped
+from ..vocab.optypes import FILE_READ_OPS, applies_gradients
 from . import dos as _dos
+from . import embedded
 from . import paths as _paths
 from . import severity as _severity
 from .arguments import Resolver
+from .record import bodies, new_finding, what
 from .reach import reach
 from .savers import Savers
 
@@ -42,52 +44,12 @@ _TRAINING_READERS = frozenset(t for t in FILE_READ_OPS if t.endswith(("Reader", 
 _FILE_CAPABILITIES = ("read-files", "write-files", "list-files")
 
 
-def what(capability: str) -> str:
-    """A capability in words."""
-    return {"custom-op": "unknown custom op (needs its own native library)",
-            "training-input": "reads training data"}.get(capability) or opaccess.KINDS[capability]
-
-
-def _bodies(g):
-    """``(function or None, NodeDef)`` for every op, top level first, then each function in name order."""
-    for node in g.graph_def.node:
-        yield None, node
-    library = g.library
-    for name in sorted(library):
-        for node in library[name].node_def:
-            yield name, node
-
-
-def new_finding(node, function, capability: str, route) -> dict:
-    """A finding's record, at its capability's default severity."""
-    return {
-        "name": node.name,
-        "type": node.op,
-        "function": function,
-        "capability": capability,
-        "what": what(capability),
-        "severity": _severity.DEFAULT[capability],
-        "benign": None,
-        "reason": None,
-        "reached_from": route[0] if route else None,
-        "path": [step.as_dict() for step in route[1]] if route else [],
-        "arguments": {},
-        "unreachable": False,
-        "meta_graph": None,
-        "inside": None,
-        "member": None,
-        "keras": None,
-    }
-
-
 def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]:
     """``(findings, facts)`` for a Graph; ``facts`` holds its entry points and whether they are declared.
 
     ``model_dir``: the model's folder (asset names are judged against it);
     ``depth``: how many serialized graphs this one is nested in.
     """
-    from . import embedded
-
     r = reach(g)
     resolver = Resolver(g, r.call_sites, model_dir)
     savers = Savers(r, resolver)
@@ -95,7 +57,7 @@ def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]
     library = g.library
     training = g.meta_graph is not None and applies_gradients(g)
     findings = []
-    for function, node in _bodies(g):
+    for function, node in bodies(g):
         entry = opaccess.access(node.op)
         if entry is None:
             if node.op in library or node.op in registry:
@@ -110,7 +72,7 @@ def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]
         _grade(finding, node, entry, r, savers, training)
         findings.append(finding)
         if capability == "runs-graph":
-            findings.extend(embedded.findings(finding, function, node, resolver, model_dir, depth))
+            findings.extend(embedded.findings(finding, function, node, resolver, model_dir, depth, op_findings))
     for finding in _dos.findings(g, r, resolver):
         _lower_if_unreachable(finding, r)
         findings.append(finding)

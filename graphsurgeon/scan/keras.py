@@ -2,7 +2,7 @@
 
 A Keras model saved by Keras 2 (``tf.keras`` up to TF 2.15, ``tf_keras``)
 as a SavedModel keeps each layer's config as JSON in ``keras_metadata.pb``
-(a ``SavedMetadata`` message, see :mod:`graphsurgeon.protos`); Keras 3
+(a ``SavedMetadata`` message, see :mod:`graphsurgeon.vocab.protos`); Keras 3
 keeps the model's config in ``config.json`` inside the ``.keras`` zip. A
 ``Lambda`` layer's function, and any ``*_type: "lambda"`` field of a
 custom object, is stored there as marshalled bytecode (Keras 2:
@@ -22,6 +22,7 @@ import zipfile
 from ..errors import FormatError
 from ..formats.protofile import open_regular, read_file
 from . import pycode
+from .zipmember import read_zip_member
 
 MAX_JSON = 64 << 20      # config.json / one metadata string larger than this is refused
 # Packages whose classes Keras 3 resolves itself ("module" of a config object); any other is a custom object.
@@ -43,7 +44,7 @@ _MAX_NODES = 1_000_000   # JSON values walked per document
 
 def metadata_configs(path, data: bytes | None = None) -> list[tuple[str, object]]:
     """``(where, parsed JSON)`` of every node of a ``keras_metadata.pb`` (``data``: its bytes, already read)."""
-    from .. import protos
+    from ..vocab import protos
 
     if data is None:
         data = read_file(path, limit=MAX_JSON * 4)
@@ -81,8 +82,6 @@ def archive_config(path, handle=None) -> object | None:
             info = archive.getinfo("config.json")
         except KeyError:
             return None
-        from .archives import read_zip_member
-
         data = read_zip_member(path, archive, info, MAX_JSON)
     return _json(path, data, "config.json")
 

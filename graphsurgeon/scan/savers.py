@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 
-from ..names import split_tensor_name
+from ..vocab.names import split_tensor_name
 from .arguments import through
 
 WRITES = frozenset({"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints"})

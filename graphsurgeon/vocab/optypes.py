@@ -12,8 +12,8 @@ from bisect import bisect_left
 from collections import deque
 from operator import itemgetter
 
+from ..ir.functions import called_functions
 from . import opaccess as _opaccess
-from .functions import called_functions
 
 # ---------------------------------------------------------------- state
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
@@ -46,7 +46,7 @@ ACTIVATION_TYPES = frozenset({
 
 
 # ---------------------------------------------------------------- external access
-# Ops that reach outside the graph, as the registry audit (:mod:`graphsurgeon.opaccess`,
+# Ops that reach outside the graph, as the registry audit (:mod:`graphsurgeon.vocab.opaccess`,
 # ``data/op_access.tsv``) decides them: the one answer every command uses.
 FILE_READ_OPS = _opaccess.op_types("read-files")
 FILE_WRITE_OPS = _opaccess.op_types("write-files")

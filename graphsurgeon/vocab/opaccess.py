@@ -6,7 +6,7 @@ the network, Python, native code, a serialized graph it runs, the process
 itself), the inputs and attributes that name what it reaches, when it is
 benign (``PrintV2`` to standard error), and why; op types that reach nothing
 say why too. The file's header says how it was decided. It is the one answer
-to "which op types read files": :mod:`graphsurgeon.vocabulary` derives its
+to "which op types read files": :mod:`graphsurgeon.vocab.optypes` derives its
 op-type sets from it, ``scan`` resolves the arguments it names and ``scan
 --explain`` prints a line of it. ``tests/test_scan_audit.py`` fails when the
 registry gains an op type nobody classified.
@@ -22,7 +22,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-TABLE = Path(__file__).parent / "data" / "op_access.tsv"
+TABLE = Path(__file__).parent.parent / "data" / "op_access.tsv"
 
 # What each kind of access is called, from the most to the least dangerous (``none`` reaches nothing).
 KINDS = {
