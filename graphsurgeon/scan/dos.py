@@ -48,6 +48,7 @@ ALLOCATIONS = {
 DEQUEUES = frozenset({"QueueDequeue", "QueueDequeueV2", "QueueDequeueMany", "QueueDequeueManyV2",
                       "QueueDequeueUpTo", "QueueDequeueUpToV2"})
 _FILLS = ("QueueEnqueue", "QueueClose")  # prefixes of the ops that make a dequeue return
+WATCHED = frozenset(ALLOCATIONS) | WHILE_OPS | DEQUEUES | {"LoopCond"}  # the op types looked at here
 _COMPARE = {"Less", "LessEqual", "Greater", "GreaterEqual", "Equal", "NotEqual"}
 _STEP = {"Add": 1, "AddV2": 1, "Sub": -1}
 _LOOP_PASS = PASS_THROUGH | {"Enter", "RefEnter"}
@@ -69,13 +70,13 @@ def _size(n: int) -> str:
     return f"{n:,} bytes"
 
 
-def findings(g, r, resolver) -> list[dict]:
-    """The denial-of-service findings of a graph (top level and function bodies)."""
+def findings(watched, r, resolver) -> list[dict]:
+    """The denial-of-service findings among ``watched``: ``(function, NodeDef)`` of the :data:`WATCHED` types."""
     from ..vocab import dtypes
 
     out = []
     dequeues = []
-    for function, node in bodies(g):
+    for function, node in watched:
         reason = None
         if node.op in ALLOCATIONS:
             reason = _allocation(resolver, function, node, dtypes)
@@ -90,7 +91,7 @@ def findings(g, r, resolver) -> list[dict]:
             finding["reason"] = reason
             out.append(finding)
     if dequeues:
-        filled = _filled_queues(g, resolver)
+        filled = _filled_queues(resolver.g, resolver)
         for function, node in dequeues:
             refs = resolver.graph(function).data_refs(node.name)
             sources = _queue_sources(resolver, function, refs[0].tensor) if refs else None

@@ -57,13 +57,18 @@ def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]
     library = g.library
     training = g.meta_graph is not None and applies_gradients(g)
     findings = []
+    table = opaccess.table()
+    watched, watch = [], _dos.WATCHED
     for function, node in bodies(g):
-        entry = opaccess.access(node.op)
+        op = node.op
+        entry = table.get(op)
         if entry is None:
-            if node.op in library or node.op in registry:
+            if op in library or op in registry:
                 continue
             capability = "custom-op"
         elif entry.access == "none":
+            if op in watch:
+                watched.append((function, node))
             continue
         else:
             capability = entry.access
@@ -73,7 +78,7 @@ def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]
         findings.append(finding)
         if capability == "runs-graph":
             findings.extend(embedded.findings(finding, function, node, resolver, model_dir, depth, op_findings))
-    for finding in _dos.findings(g, r, resolver):
+    for finding in _dos.findings(watched, r, resolver):
         _lower_if_unreachable(finding, r)
         findings.append(finding)
     facts = {"entry_points": r.entry_points, "declared": r.declared}

@@ -16,11 +16,13 @@ first, entry points in the order above.
 """
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
 from ..ir.functions import called_functions
 from ..vocab.names import parse_input, split_tensor_name
+from ..vocab.opdefs import shipped
 
 INIT_COLLECTIONS = ("saved_model_main_op", "main_op", "legacy_init_op", "table_initializer")
 
@@ -137,17 +139,42 @@ def _object_methods(object_graph) -> list[tuple[str, list[str]]]:
     return out
 
 
-def call_sites(g) -> dict[str, list[tuple[str | None, str, str]]]:
-    """Every op (top level and in bodies) that names a library function: callee -> [(function, op, attr)]."""
+@functools.lru_cache(maxsize=1)
+def _calling_types() -> frozenset:
+    """Op types of the shipped registry with a function attribute: the only known ones that call functions."""
+    return frozenset(name for name, op in shipped().items()
+                     if any(a.type in ("func", "list(func)") for a in op.attr))
+
+
+def calls(g) -> dict[tuple[str | None, str], list[tuple[str, str]]]:
+    """``(function or None, op) -> [(attr, callee)]`` for every op that calls a library function.
+
+    Only op types that can (a function attribute in their OpDef, a library
+    function's name, a type no registry knows) are looked at: reading every
+    attribute of every op is most of a scan's time otherwise.
+    """
     library = g.library
+    if not library:
+        return {}
+    known, calling = shipped(), _calling_types()
+    out = {}
+    bodies = [(None, g.node_defs.values())] + [(name, fdef.node_def) for name, fdef in library.items()]
+    for function, nodes in bodies:
+        for node in nodes:
+            op = node.op
+            if op in calling or op in library or op not in known:
+                found = called_functions(node, library)
+                if found:
+                    out[(function, node.name)] = found
+    return out
+
+
+def call_sites(g, called=None) -> dict[str, list[tuple[str | None, str, str]]]:
+    """Every op (top level and in bodies) that names a library function: callee -> [(function, op, attr)]."""
     sites: dict[str, list] = {}
-    for node in g.node_defs.values():
-        for attr, callee in called_functions(node, library):
-            sites.setdefault(callee, []).append((None, node.name, attr))
-    for name, fdef in library.items():
-        for node in fdef.node_def:
-            for attr, callee in called_functions(node, library):
-                sites.setdefault(callee, []).append((name, node.name, attr))
+    for (function, op), found in (calls(g) if called is None else called).items():
+        for attr, callee in found:
+            sites.setdefault(callee, []).append((function, op, attr))
     return sites
 
 
@@ -155,7 +182,8 @@ def reach(g) -> Reach:
     """Walk ``g`` from its entry points (see the module docstring)."""
     library = g.library
     nodes = g.node_defs
-    result = Reach(call_sites=call_sites(g))
+    called = calls(g)
+    result = Reach(call_sites=call_sites(g, called))
     queue: deque = deque()
     methods = []
     for kind, name, ops in _entry_points(g):
@@ -169,7 +197,7 @@ def reach(g) -> Reach:
         for op in fresh:
             if op in nodes and op not in result.top:
                 result.top[op] = label
-                for attr, callee in called_functions(nodes[op], library):
+                for attr, callee in called.get((None, op), ()):
                     queue.append((callee, label, [Step(None, op, attr, callee)]))
         if kind == "saver":
             saver = g.meta_graph.saver_def
@@ -178,22 +206,22 @@ def reach(g) -> Reach:
                 if root in nodes:
                     setattr(result, attr, frozenset(op for op in g.ancestors([root], include_roots=True)
                                                     if op in nodes))
-    _walk_calls(queue, result, library)
+    _walk_calls(queue, result, library, called)
     # Methods last: a function a signature reaches is shown reached from the signature.
     for label, names in methods:
         for callee in names:
             queue.append((callee, label, []))
-    _walk_calls(queue, result, library)
+    _walk_calls(queue, result, library, called)
     return result
 
 
-def _walk_calls(queue: deque, result: Reach, library) -> None:
+def _walk_calls(queue: deque, result: Reach, library, called: dict) -> None:
     while queue:
         name, label, steps = queue.popleft()
         if name in result.functions or name not in library:
             continue
         result.functions[name] = (label, steps)
         for node in library[name].node_def:
-            for attr, callee in called_functions(node, library):
+            for attr, callee in called.get((name, node.name), ()):
                 if callee not in result.functions:
                     queue.append((callee, label, steps + [Step(name, node.name, attr, callee)]))
