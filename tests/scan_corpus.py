@@ -8,7 +8,7 @@ remote URLs, secrets, denial of service, and the formats people download
 besides SavedModels (Keras ``.h5`` and ``.keras``, ``.zip`` and ``.tar.gz``
 archives). :data:`BENIGN` are ordinary models that must pass: TF2 vocabulary
 tables (``StaticHashTable``, Keras ``StringLookup``/``TextVectorization``), a
-second TF1 ``Saver`` (as TensorFlow 1.x wrote it and as today), an ``eval``
+TF1 training graph reading its data from ``gs://``, a second TF1 ``Saver`` (as TensorFlow 1.x wrote it and as today), an ``eval``
 SavedModel re-exported from a TF2 one, bounded loops, fed queues, a moderate
 ``Fill``, plain Keras files and an archive of a SavedModel.
 
@@ -82,7 +82,8 @@ ATTACKS = [
 
 BENIGN = [
     "tf2_static_hash_table", "keras3_string_lookup", "keras3_text_vectorization", "keras2_string_lookup",
-    "tf1_second_saver", "tf1_second_saver_old_tf", "tf1_two_savers_ckpt", "eval_tag_resaved", "bounded_while",
+    "tf1_second_saver", "tf1_second_saver_old_tf", "tf1_two_savers_ckpt", "tf1_training_gcs_input",
+    "eval_tag_resaved", "bounded_while",
     "bounded_while_tf1", "fed_queue", "moderate_fill", "keras3_dense.keras", "keras2_dense.h5",
     "savedmodel_archive.zip", "savedmodel_archive.tar.gz",
 ]
@@ -455,6 +456,18 @@ with g.as_default():
         s.run(v1.global_variables_initializer())
         os.makedirs(os.path.join(benign, "tf1_two_savers_ckpt"), exist_ok=True)
         main.save(s, os.path.join(benign, "tf1_two_savers_ckpt", "model.ckpt"))
+g = tf.Graph()
+with g.as_default():
+    # A TF1 training graph whose input pipeline reads from Cloud Storage: ordinary, training input.
+    record = v1.data.make_one_shot_iterator(tf.data.TFRecordDataset(["gs://training-bucket/train-00000"])).get_next()
+    w = v1.get_variable("w", [1])
+    loss = tf.reduce_sum(w * tf.cast(tf.strings.length(record), tf.float32))
+    train = v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    saver = v1.train.Saver()
+    with v1.Session(graph=g) as s:
+        s.run(v1.global_variables_initializer())
+        os.makedirs(os.path.join(benign, "tf1_training_gcs_input"), exist_ok=True)
+        saver.save(s, os.path.join(benign, "tf1_training_gcs_input", "model.ckpt"))
 m = Var()
 tf.saved_model.save(m, os.path.join(scratch, "tf2_source"), signatures={"serving_default": m.serve})
 with tf.Graph().as_default(), v1.Session() as s:

@@ -91,6 +91,10 @@ def test_why_ordinary_models_pass(corpus):
         assert ("SaveV2", other) in reasons(name) and ("RestoreV2", other) in reasons(name), name
     assert ("SaveV2", "the model's own saver (its checkpoint, under variables/ in a SavedModel)") in \
         reasons("tf1_second_saver_old_tf")
+    record = json.loads(run(benign / "tf1_training_gcs_input", "--json", "--fail-on", "low")[1])["models"][0]
+    (reader,) = [f for f in record["findings"] if f["type"] == "TFRecordDataset"]
+    assert (reader["capability"], reader["severity"], reader["reason"]) == \
+        ("training-input", "low", "reads training data from gs://training-bucket/train-00000")
 
 
 @pytest.mark.slow

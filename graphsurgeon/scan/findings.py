@@ -95,17 +95,23 @@ def _grade(finding: dict, node, entry, r, savers, training: bool) -> None:
     if reason:
         finding["reason"] = reason
         finding["severity"] = "high"
+    names = _paths.named(finding["arguments"])
+    if training and node.op in _TRAINING_READERS and not _from_signature(finding) and \
+            not any(_paths.secret(v) for v in names):
+        # A TF1 training graph's input pipeline (its data may well live on gs://), not a secret.
+        remote = [v for v in names if _paths.remote(v)]
+        finding.update(capability="training-input", what=what("training-input"),
+                       severity=_severity.DEFAULT["training-input"],
+                       reason=f"reads training data from {remote[0]}" if remote else None)
+        _lower_if_unreachable(finding, r)
+        return
     if finding["capability"] in _FILE_CAPABILITIES:
         _judge_names(finding)
     if finding["capability"] == "denial-of-service":
-        values = _paths.named(finding["arguments"])
-        finding["reason"] = entry.why + (f" ({', '.join(values[:3])})" if values else "")
+        finding["reason"] = entry.why + (f" ({', '.join(names[:3])})" if names else "")
     if finding["capability"] == "runs-graph" and node.op == "DeserializeIterator":
         finding["severity"] = "medium"
         finding["reason"] = "restores an iterator from serialized state: the graph of its dataset is not scanned"
-    if training and node.op in _TRAINING_READERS and not _from_signature(finding) and finding["reason"] is None:
-        finding.update(capability="training-input", what=what("training-input"),
-                       severity=_severity.DEFAULT["training-input"])
     _lower_if_unreachable(finding, r)
 
 
