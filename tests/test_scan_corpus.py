@@ -203,3 +203,22 @@ def test_asset_names_and_archive_member_names_that_leave_their_folder():
     assert asset_target("sub/../../variables/variables.index", "/m") == "/m/variables/variables.index"
     assert [unsafe_name(n) for n in ("m/saved_model.pb", "m/../../x", "/etc/x", "C:/x", "a\\..\\b", "..a/b")] == \
         [False, True, True, True, True, False]
+
+
+def test_keras_configs_naming_modules_and_dangerous_functions():
+    """A Keras 3 config naming a non-Keras module (CVE-2025-1550) is medium; a function by name that loads a
+    model or downloads is high; Keras 2 metadata naming modules is not flagged (Keras 2 imports none)."""
+    from graphsurgeon.scan.keras import code_findings
+
+    config = {"class_name": "Functional", "config": {"name": "f", "layers": [
+        {"module": "evil.layers", "class_name": "Gate", "registered_name": "Gate", "config": {"name": "gate"}},
+        {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "reload", "function": {
+            "module": "keras.models", "class_name": "function", "config": "load_model",
+            "registered_name": "function"}}},
+        {"module": "keras.layers", "class_name": "Dense", "config": {"name": "dense"}}]}}
+    found = {(f["name"], f["keras"]["stored"], f["severity"]): f["reason"]
+             for f in code_findings([("config.json", config)], "config.json")}
+    assert set(found) == {("gate", "by module", "medium"), ("reload", "by name", "high")}
+    assert "CVE-2025-1550" in found[("gate", "by module", "medium")]
+    assert found[("reload", "by name", "high")].startswith("keras.models.load_model: loads another model")
+    assert [f["name"] for f in code_findings([("root", config)], "keras_metadata.pb")] == ["reload"]

@@ -146,7 +146,7 @@ class Savers:
                 continue
             kind = node.op
             if kind == "Const":
-                values = self.resolver._constants_of(fn).strings(t)
+                values = _const_strings(node)
                 if not values:
                     return None
                 if role == "suffix" and all(_SUFFIX.match(v) for v in values):
@@ -185,3 +185,11 @@ class Savers:
             else:
                 return None
         return roots or None
+
+
+def _const_strings(node) -> list[str] | None:
+    """A string ``Const``'s values, read from its proto (no decoding to arrays), or None."""
+    tensor = node.attr["value"].tensor if "value" in node.attr else None
+    if tensor is None or tensor.dtype != 7 or not len(tensor.string_val):  # DT_STRING
+        return None
+    return [v.decode("utf-8", "replace") for v in tensor.string_val]
