@@ -1,6 +1,8 @@
 """``graphsurgeon explore``: a drill-down site of every view of a graph, opened from disk in a browser."""
 from __future__ import annotations
 
+import sys
+
 import click
 
 from graphsurgeon import rendering
@@ -50,11 +52,12 @@ def command(model, tag, output, training, depth, jobs, serve, port):
     with StatusLine(delay=1.0) as status:
         status.set("indexing the graph")
 
-        def progress(done: int, total: int) -> None:
+        def progress(p) -> None:
             width = 24
-            filled = int(width * done / total) if total else width
-            status.set(f"laying out views [{'#' * filled}{'-' * (width - filled)}] "
-                       f"{100 * done // max(total, 1)}% of {total:,} ops")
+            filled = int(width * p.ops / p.total_ops) if p.total_ops else width
+            status.set(f"laying out views: {p.views:,} laid out, {p.left:,} left "
+                       f"[{'#' * filled}{'-' * (width - filled)}] {100 * p.ops // max(p.total_ops, 1)}% of "
+                       f"{p.total_ops:,} ops")
 
         summary = _explore.explore(g, output, training=training, depth=depth, jobs=jobs, progress=progress)
     size = summary.bytes / 2**20
@@ -64,6 +67,10 @@ def command(model, tag, output, training, depth, jobs, serve, port):
     if summary.skipped:
         echo(f"note: {plural(summary.skipped, 'box', 'boxes')} left closed below --depth {depth} "
              "(explore --serve opens them on request)", err=True)
+    _list_views("note", "simplified to fit the layout budget", summary.simplified)
+    if summary.failed:
+        _list_views("error", "without a picture", summary.failed)
+        sys.exit(1)
     if serve:
         from graphsurgeon.rendering import serve as _serve
 
@@ -73,3 +80,14 @@ def command(model, tag, output, training, depth, jobs, serve, port):
                 server.serve_forever()
             except KeyboardInterrupt:
                 echo("stopped", err=True)
+
+
+def _list_views(kind: str, what: str, lines: list[str], shown: int = 8) -> None:
+    """``note: 3 views simplified ...`` then one line per view (the first ``shown``; the site's views say all)."""
+    if not lines:
+        return
+    echo(f"{kind}: {plural(len(lines), 'view')} {what}:", err=True)
+    for line in lines[:shown]:
+        echo(f"  {line}", err=True)
+    if len(lines) > shown:
+        echo(f"  ... and {len(lines) - shown:,} more (each view's notes say how)", err=True)

@@ -84,6 +84,8 @@ class Stub:
     name: str                    # an op name, a scope (``a/b/``), "N more ops" or "N ops"
     ops: list[str]               # the outside ops it stands for, most edges first
     edges: list[Edge] = field(default_factory=list)  # "in": src is this stub's id; "out": dst is
+    spread: bool = False         # drawn once beside each node it joins, not as one box on the view's edge
+                                 # (set by the layout budget: see :mod:`graphsurgeon.rendering.budget`)
 
 
 @dataclass
