@@ -1,14 +1,12 @@
 """``graphsurgeon explore``: a drill-down site of every view of a graph, opened from disk in a browser."""
 from __future__ import annotations
 
-import sys
-
 import click
 
 from graphsurgeon import rendering
 from graphsurgeon.wording import plural
 
-from .common import StatusLine, echo, handle_errors, load, model_argument
+from .common import StatusLine, echo, fail, handle_errors, load, model_argument
 
 
 @click.command("explore")
@@ -67,10 +65,12 @@ def command(model, tag, output, training, depth, jobs, serve, port):
     if summary.skipped:
         echo(f"note: {plural(summary.skipped, 'box', 'boxes')} left closed below --depth {depth} "
              "(explore --serve opens them on request)", err=True)
-    _list_views("note", "simplified to fit the layout budget", summary.simplified)
+    _list_views("simplified to fit the layout budget", summary.simplified)
     if summary.failed:
-        _list_views("error", "without a picture", summary.failed)
-        sys.exit(1)
+        _list_views("written without a picture", summary.failed[1:])
+        others = summary.views - len(summary.failed)
+        fail(f"{summary.failed[0]}" + (f" (and {len(summary.failed) - 1:,} more views)" if len(summary.failed) > 1
+                                       else "") + f"; the other {plural(others, 'view')} are written")
     if serve:
         from graphsurgeon.rendering import serve as _serve
 
@@ -82,11 +82,11 @@ def command(model, tag, output, training, depth, jobs, serve, port):
                 echo("stopped", err=True)
 
 
-def _list_views(kind: str, what: str, lines: list[str], shown: int = 8) -> None:
+def _list_views(what: str, lines: list[str], shown: int = 8) -> None:
     """``note: 3 views simplified ...`` then one line per view (the first ``shown``; the site's views say all)."""
     if not lines:
         return
-    echo(f"{kind}: {plural(len(lines), 'view')} {what}:", err=True)
+    echo(f"note: {plural(len(lines), 'view')} {what}:", err=True)
     for line in lines[:shown]:
         echo(f"  {line}", err=True)
     if len(lines) > shown:

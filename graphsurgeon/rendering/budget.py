@@ -71,11 +71,23 @@ class Plan:
     notes: list[str]
 
 
+def _labelled(view) -> bool:
+    return any(e.label for e in view.edges) or any(e.label for s in view.stubs for e in s.edges)
+
+
 def measure(view) -> Cost:
-    """The picture's cost for ``dot``: nodes, edges, and edge segments with ranks as a layered layout gives them."""
+    """The picture's cost for ``dot``: nodes, edges, and edge segments with ranks as a layered layout gives them.
+
+    With edge labels ``dot`` puts a rank for the labels between every two
+    ranks: every edge is twice as long (a chain of 50 boxes all reading
+    one constant, 1,225 segments, 2,500 with labels: 4.7 s).
+    """
     nodes, edges, top, bottom = layout_shape(view)
     rank = layered.ranks(nodes, edges, top, bottom)
-    return Cost(len(nodes), len(edges), layered.virtual_nodes(rank, edges))
+    segments = layered.virtual_nodes(rank, edges)
+    if _labelled(view):
+        segments = 2 * segments + sum(1 for a, b in edges if rank.get(a) != rank.get(b))
+    return Cost(len(nodes), len(edges), segments)
 
 
 def _stub_segments(view) -> dict[str, int]:
