@@ -22,12 +22,15 @@ from .common import StatusLine, echo, fail, handle_errors, load, model_argument
                    "closed, or open on request with --serve (default: every view)")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="processes laying out views (default: one per core)")
+@click.option("--weights-as-nodes", is_flag=True,
+              help="draw every constant and variable as a node (default: one read by a single op is a line of "
+                   "that op's label, as render draws it)")
 @click.option("--serve", is_flag=True,
               help="then serve DIR on 127.0.0.1 and lay out the views --depth left out when they are opened")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="with --serve: the port (0: any free one)")
 @handle_errors
-def command(model, tag, output, training, depth, jobs, serve, port):
+def command(model, tag, output, training, depth, jobs, weights_as_nodes, serve, port):
     """Write a site to browse MODEL view by view: DIR/index.html opens from disk, no server needed.
 
     The first view is what render draws; every collapsed scope and group of
@@ -57,7 +60,8 @@ def command(model, tag, output, training, depth, jobs, serve, port):
                        f"[{'#' * filled}{'-' * (width - filled)}] {100 * p.ops // max(p.total_ops, 1)}% of "
                        f"{p.total_ops:,} ops")
 
-        summary = _explore.explore(g, output, training=training, depth=depth, jobs=jobs, progress=progress)
+        summary = _explore.explore(g, output, training=training, depth=depth, jobs=jobs, progress=progress,
+                                   weights_as_nodes=weights_as_nodes)
     size = summary.bytes / 2**20
     echo(f"wrote {summary.path}: {plural(summary.views, 'view')} of {plural(summary.ops, 'op')} in "
          f"{plural(summary.graphs, 'graph')}, {size:.1f} MiB, {summary.seconds:.1f} s; "
@@ -74,7 +78,8 @@ def command(model, tag, output, training, depth, jobs, serve, port):
     if serve:
         from graphsurgeon.rendering import serve as _serve
 
-        with _serve.Server(g, summary.path, training=training, port=port) as server:
+        with _serve.Server(g, summary.path, training=training, port=port,
+                           weights_as_nodes=weights_as_nodes) as server:
             echo(f"serving {summary.path} at {server.url} (Ctrl-C stops)")
             try:
                 server.serve_forever()

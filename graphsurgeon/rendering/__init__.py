@@ -48,7 +48,8 @@ def _training(training: bool | None, no_training: bool | None) -> bool | None:
 
 def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
          between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
-         function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES) -> View:
+         function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES,
+         weights_as_nodes: bool = False) -> View:
     """The visible nodes and merged edges :func:`render` would draw (no Graphviz involved).
 
     ``View.function`` and ``View.notes`` say what was chosen for the user
@@ -67,7 +68,8 @@ def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | No
             notes.append(f"drew function {function!r}, which signature {key!r} runs "
                          "(--top-level draws the top-level graph, --function NAME another function)")
     v = build_view(graph, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between,
-                   training=_training(training, no_training), max_nodes=max_nodes)
+                   training=_training(training, no_training), max_nodes=max_nodes,
+                   weights_as_nodes=weights_as_nodes)
     if function:
         v.function = function
         if notes:
@@ -79,7 +81,7 @@ def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | No
 def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
            between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
            function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES,
-           rankdir: str = "TB", legend: bool = True):
+           rankdir: str = "TB", legend: bool = True, weights_as_nodes: bool = False):
     """Draw ``g`` as a ``graphviz.Digraph`` (call ``.pipe("svg")`` or :func:`write` to lay it out).
 
     Args:
@@ -107,6 +109,9 @@ def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | 
             --scope); None for no limit. The automatic depth groups instead.
         rankdir: ``TB`` (top to bottom) or ``LR``.
         legend: add the colour and edge legend.
+        weights_as_nodes: draw every constant and variable as a node of its
+            own; by default one read by a single op is a line of that op's
+            label (``kernel 784×300``: see :mod:`graphsurgeon.rendering.params`).
 
     Returns:
         graphviz.Digraph: nodes have generated ids (``n0``, ``n1``, ...:
@@ -122,7 +127,8 @@ def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | 
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
     v = view(g, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between, training=training,
-             no_training=no_training, function=function, top_level=top_level, max_nodes=max_nodes)
+             no_training=no_training, function=function, top_level=top_level, max_nodes=max_nodes,
+             weights_as_nodes=weights_as_nodes)
     return to_digraph(v, rankdir=rankdir, legend=legend)
 
 

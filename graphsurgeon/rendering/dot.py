@@ -9,6 +9,7 @@ import subprocess
 import graphviz
 
 from ..errors import OutputError
+from . import params as _params
 from . import style
 from .view import View
 
@@ -125,6 +126,7 @@ def _node_attrs(node) -> dict:
     lines = [_short(leaf)]
     if node.type != leaf:
         lines.append(_short(node.type))
+    lines.extend(_params.lines_of(node.parameters, _MAX_LABEL))
     for attr, fname in node.calls[:3]:
         lines.append(_short(("→ " if attr == "op" else f"{attr}: ") + fname))
     if state:
@@ -134,11 +136,14 @@ def _node_attrs(node) -> dict:
     tip += [f"calls {fname}" + ("" if attr == "op" else f" ({attr})") for attr, fname in node.calls]
     if len(node.ops) > 1:
         tip.append(f"with {len(node.ops) - 1} more op(s) of scope {node.name}/")
+    tip += [f"parameter {name} {value}" for name, value in node.parameters]
     if node.params:
         tip.append(f"{node.params:,} params")
     attrs.update({"label": _lines(*lines), "shape": "ellipse", "style": "filled", "fillcolor": fill,
                   "fontsize": "10", "tooltip": _tip(*tip), "margin": "0.05,0.02"})
-    if node.calls:
+    if node.parameters and not node.calls:
+        attrs.update(shape="box", margin="0.1,0.04")  # lines of weights read better in a box than an ellipse
+    elif node.calls:
         attrs.update(shape="component", style="filled,bold")
     elif node.category == "input":
         attrs.update(shape="invhouse")

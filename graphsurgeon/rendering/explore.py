@@ -129,10 +129,12 @@ class Summary:
 class Explorer:
     """The parts of a model's graphs and how to build any view of them (see the module doc)."""
 
-    def __init__(self, g, training: bool | None = None, budget: "_budget.Budget" = _budget.DEFAULT):
+    def __init__(self, g, training: bool | None = None, budget: "_budget.Budget" = _budget.DEFAULT,
+                 weights_as_nodes: bool = False):
         self.g = g
         self.training = training
         self.budget = budget
+        self.weights_as_nodes = weights_as_nodes
         self.graphs = [g] + [g.function(name) for name in sorted(g.library_names)]
         self.function_index = {graph.function_name: i for i, graph in enumerate(self.graphs) if i}
         self.parts: dict[str, Part] = {}
@@ -165,12 +167,14 @@ class Explorer:
             # A group's view groups again past render's target, not its refusal limit: a group of
             # 340 layers is 4 runs of 100, not 340 boxes.
             limit = TARGET_NODES if task.max_run else MAX_NODES
-            view = build_view(graph, ops=task.ops, max_run=task.max_run, stubs_from=part.universe, max_nodes=limit)
+            view = build_view(graph, ops=task.ops, max_run=task.max_run, stubs_from=part.universe, max_nodes=limit,
+                              training=part.kind != "network", weights_as_nodes=self.weights_as_nodes)
         elif part.kind == "machinery":
             view = build_view(graph, ops=[n for n in graph.node_defs if n in training_machinery(graph)],
-                              stubs_from=part.universe)
+                              stubs_from=part.universe, training=True, weights_as_nodes=self.weights_as_nodes)
         else:
-            view = build_view(graph, training=True if part.kind == "all" else self.training)
+            view = build_view(graph, training=True if part.kind == "all" else self.training,
+                              weights_as_nodes=self.weights_as_nodes)
         ids = node_ids(view)
         expand = max_level is None or task.level < max_level
         nodes, children, homes, drawn, ops_here = {}, [], [], [], 0
@@ -401,7 +405,7 @@ class Progress:
 
 
 def explore(g, output, *, training: bool | None = None, depth: int | None = None, jobs: int | None = None,
-            progress=None, budget: "_budget.Budget | None" = None) -> Summary:
+            progress=None, budget: "_budget.Budget | None" = None, weights_as_nodes: bool = False) -> Summary:
     """Write the explorer's site for ``g`` to the directory ``output`` (see :mod:`graphsurgeon.rendering.site`).
 
     Args:
@@ -419,6 +423,8 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
             a view past it is simplified or laid out by a cheaper method, and says so
             (``Summary.simplified``). A view that gets no picture at all is written
             without one and listed in ``Summary.failed``: the others are all written.
+        weights_as_nodes: draw constants and variables read by one op as nodes
+            of their own (by default: lines of that op's label, as ``render``).
 
     Returns:
         Summary: views written, ops, time and size.
@@ -426,7 +432,7 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
     start = time.perf_counter()
     output = Path(output)
     site.check_output(output, g)
-    explorer = Explorer(g, training=training, budget=budget or _budget.DEFAULT)
+    explorer = Explorer(g, training=training, budget=budget or _budget.DEFAULT, weights_as_nodes=weights_as_nodes)
     explorer.prepare()
     total_ops = sum(len(graph) for graph in explorer.graphs)
     roots = explorer.roots()

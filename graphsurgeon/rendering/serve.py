@@ -36,9 +36,10 @@ class Server:
             server.serve_forever()
     """
 
-    def __init__(self, g, directory, *, training: bool | None = None, port: int = 0):
+    def __init__(self, g, directory, *, training: bool | None = None, port: int = 0,
+                 weights_as_nodes: bool = False):
         self.directory = Path(directory)
-        self.explorer = Explorer(g, training=training)
+        self.explorer = Explorer(g, training=training, weights_as_nodes=weights_as_nodes)
         self.explorer.prepare()
         self.writer = site.SiteWriter(self.directory)
         handler = partial(_Handler, self, directory=str(self.directory))

@@ -27,6 +27,7 @@ from ..shapes import format_shape
 from ..variables import variables
 from ..vocabulary import is_saver_op, training_machinery
 from . import group as _group
+from . import params as _params
 from . import scopes, select, style
 
 TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes or fewer
@@ -57,6 +58,7 @@ class Node:
     machinery: bool = False      # every op in it is training machinery (drawn faint edges into it)
     members: list[str] = field(default_factory=list)   # a group's scopes ("layer0/") and ops
     trainable: str | None = None  # "frozen", "trainable" or "partly frozen" (see View.marks_frozen)
+    parameters: list[tuple[str, str]] = field(default_factory=list)  # (name, shape) of the parameters drawn inside
 
 
 @dataclass
@@ -120,7 +122,8 @@ def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
 def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
                between: tuple[str, str] | None = None, training: bool | None = None,
                max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES, *,
-               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None) -> View:
+               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None,
+               weights_as_nodes: bool = False) -> View:
     """Select, collapse and merge: the visible nodes and edges of ``g``.
 
     See :func:`graphsurgeon.rendering.render` for the arguments. ``depth``
@@ -137,6 +140,11 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     edges with the drawn ones become stubs (:class:`Stub`). Building such a
     view costs time in proportion to its own ops and their edges, not to
     the graph's.
+
+    Parameters (a constant or variable read by one op: see
+    :mod:`~graphsurgeon.rendering.params`) are drawn inside the op reading
+    them, unless ``weights_as_nodes``; ``training`` says which ops may read
+    them (in the explorer's views too: True for views of everything).
     """
     all_sorted = scopes.sorted_names(g)
     machinery = training_machinery(g)
@@ -147,7 +155,6 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         node_defs, order = g.node_defs, _facts(g).order
         nodes = [node_defs[name] for name in sorted(ops, key=order.__getitem__)]
         hidden = 0
-        base = common_scope([n.name for n in nodes], all_sorted) if base is None else base.strip("/")
     else:
         selected: set[str] | None = None
         base = ""
@@ -174,8 +181,11 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     expand_set = _check_scopes(expand, all_sorted, g, "--expand")
     collapse_set = _check_scopes(collapse, all_sorted, g, "--collapse")
 
-    names = [n.name for n in nodes]
     node_by_name = {n.name: n for n in nodes}
+    absorbed = {} if weights_as_nodes else _absorbed(g, node_by_name, bool(training))
+    names = [n.name for n in nodes if n.name not in absorbed]
+    if ops is not None:
+        base = common_scope(names, all_sorted) if base is None else base.strip("/")
     place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set, base=base)
     target = min(target_nodes, max_nodes) if max_nodes else target_nodes
     auto = depth is None
@@ -253,6 +263,7 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
             visible[k] = _op_node(g, op_def, ops, machinery, params, calls_of(op_def), category)
             container[k] = scopes.scope_path(k, scopes.is_scope(all_sorted, k))
 
+    _draw_inside(visible, key, absorbed, params, node_by_name)
     clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
     marks = _mark_trainable(facts.layers, visible, clusters)
@@ -278,6 +289,33 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
                 shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
                 notes=notes, marks_frozen=marks, base=base, stubs=stubs)
+
+
+def _absorbed(g, node_by_name: dict, training: bool) -> dict:
+    """The parameters drawn inside their consumer in this view: both they and it are drawn here."""
+    found = _params.parameters(g, training)
+    if not found:
+        return {}
+    out = {}
+    for name in node_by_name:
+        p = found.get(name)
+        if p is not None and p.consumer in node_by_name and all(op in node_by_name for op in p.ops):
+            out[name] = p
+    return out
+
+
+def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by_name: dict) -> None:
+    """Each absorbed parameter joins the node its consumer is drawn in (its label too, if that is the op)."""
+    for name, p in absorbed.items():
+        k = key[p.consumer]
+        key[name] = k
+        node = visible[k]
+        node.ops.append(name)
+        node.params += params.get(name, 0)
+        if node.type_counts is not None:
+            node.type_counts[node_by_name[name].op] += 1
+        if node.kind == "op" and name == p.root and node.name == p.consumer:
+            node.parameters.append((p.name, p.value))
 
 
 def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int | None = None) -> tuple[int, bool]:
