@@ -26,6 +26,7 @@ from ..vocabulary import PASS_THROUGH, VARIABLE_TYPES, training_machinery
 
 CONSTANT_TYPES = frozenset({"Const", "HostConst"})
 READ_TYPES = PASS_THROUGH | {"ReadVariableOp"}
+WEIGHT_TYPES = CONSTANT_TYPES | set(VARIABLE_TYPES) | READ_TYPES
 MAX_LINES = 4     # parameter lines in one op's label; more are counted ("+ 3 more")
 
 
@@ -94,18 +95,20 @@ def _find(g, training: bool) -> dict[str, Parameter]:
         if consumer in group:
             continue
         parameter = Parameter(root=name, ops=group, consumer=consumer, name=name.rsplit("/", 1)[-1],
-                              value=_value(g, node_def, edge))
+                              value=value_of(g, node_def, edge))
         for op in group:
             out[op] = parameter
     return out
 
 
-def _value(g, root, edge) -> str:
-    """The shape read (``784×300``), or ``= value`` for a constant of a few numbers."""
+def value_of(g, root, edge) -> str:
+    """The shape read through ``edge`` (``784×300``), or ``= value`` for a constant of a few numbers."""
     if root.op in CONSTANT_TYPES:
         value = _small_value(root)
         if value is not None:
             return f"= {value}"
+    if edge is None:
+        return "?"
     shape = g.tensor(f"{edge[0]}:{edge[1]}").shape
     if shape is None:
         return "?"

@@ -32,6 +32,7 @@ from . import scopes, select, style
 
 TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes or fewer
 INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visible
+DOMINANT = 0.8        # ... and opens a box holding this share of the ops drawn (the whole network)
 MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
 MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
 MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
@@ -192,6 +193,8 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     grouped_deeper = False
     if auto:
         depth, grouped_deeper = _auto_depth(place, node_by_name, target, max_run)
+        if not grouped_deeper:
+            place = _open_dominant(place, depth, names, all_sorted, base, collapse_set, expand_set, target)
     keys = place.keys(depth)
     boxes = {k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER}
     count = len(set(keys))
@@ -264,6 +267,8 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
             container[k] = scopes.scope_path(k, scopes.is_scope(all_sorted, k))
 
     _draw_inside(visible, key, absorbed, params, node_by_name)
+    if not weights_as_nodes:
+        _merge_weight_nodes(g, visible, container, key, params, node_by_name)
     clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
     marks = _mark_trainable(facts.layers, visible, clusters)
@@ -318,6 +323,48 @@ def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by
             node.parameters.append((p.name, p.value))
 
 
+def _merge_weight_nodes(g, visible: dict, container: dict, key: dict, params: dict, node_by_name: dict) -> None:
+    """A node of nothing but constants and variables whose data all goes to one node is drawn inside that node.
+
+    What :mod:`~graphsurgeon.rendering.params` does op by op, for what the
+    picture shows: a scope of weights read by several ops that all sit in
+    one box (an unrolled LSTM's ``rnn/basic_lstm_cell/`` kernel and bias), a
+    constant read twice by ops of one scope.
+    """
+    wiring = g.wiring()
+    roots = _params.CONSTANT_TYPES | set(_params.VARIABLE_TYPES)
+    for k in list(visible):
+        node = visible[k]
+        types = {node_by_name[m].op for m in node.ops}
+        if not types & roots or not types <= _params.WEIGHT_TYPES:
+            continue
+        targets, edge = set(), None
+        for m in node.ops:
+            for consumer, index in wiring.data_out.get(m, ()):
+                t = key.get(consumer)
+                if t is not None and t != k:
+                    targets.add(t)
+                    if node_by_name[m].op in roots and edge is None:
+                        edge = (m, index)
+        if len(targets) != 1:
+            continue
+        (t,) = targets
+        into = visible[t]
+        for m in node.ops:
+            key[m] = t
+            into.ops.append(m)
+            into.params += params.get(m, 0)
+            if into.type_counts is not None:
+                into.type_counts[node_by_name[m].op] += 1
+        if into.kind == "op":
+            root = next((m for m in node.ops if node_by_name[m].op in roots), node.ops[0])
+            name = node.name.rsplit("/", 1)[-1] if node.kind == "scope" else root.rsplit("/", 1)[-1]
+            value = _params.value_of(g, node_by_name[root], edge) if node.kind == "op" else f"{len(node.ops)} ops"
+            into.parameters.append((name + ("/" if node.kind == "scope" else ""), value))
+        del visible[k]
+        container.pop(k, None)
+
+
 def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int | None = None) -> tuple[int, bool]:
     """The depth to draw at, and whether it needs numbered siblings grouped to fit ``target``.
 
@@ -349,6 +396,30 @@ def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int
                 break
         depth, raw, count, grouped = d, n, shown, needs_groups
     return depth, grouped
+
+
+def _open_dominant(place: scopes.Placement, depth: int, names, all_sorted, base: str, collapse_set, expand_set,
+                   target: int) -> scopes.Placement:
+    """Open the box holding most of the picture (``model/`` beside a few inputs and metrics), while it fits.
+
+    The automatic depth stops once INFORMATIVE nodes show; when one of them
+    is the whole network, the first picture would hide every layer in it.
+    """
+    opened = set(expand_set)
+    for _ in range(8):  # a few levels of scopes that each hold nearly everything
+        keys = place.keys(depth)
+        boxes = Counter(k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER)
+        if not boxes:
+            break
+        key, held = boxes.most_common(1)[0]
+        if held < DOMINANT * len(names) or key[:-1] in opened:
+            break
+        trial = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, opened | {key[:-1]}, base=base)
+        if trial.count(depth) > target:
+            break
+        place = trial
+        opened.add(key[:-1])
+    return place
 
 
 def _deeper(place: scopes.Placement):
