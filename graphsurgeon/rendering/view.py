@@ -415,7 +415,9 @@ def _open_dominant(place: scopes.Placement, depth: int, names, all_sorted, base:
         if held < DOMINANT * len(names) or key[:-1] in opened:
             break
         trial = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, opened | {key[:-1]}, base=base)
-        if trial.count(depth) > target:
+        count, before = trial.count(depth), len(set(keys))
+        # It must open into layers: a chain of single-child scopes (a/a/a/...) shows one more op a level.
+        if count > target or count - before < 3:
             break
         place = trial
         opened.add(key[:-1])
