@@ -150,7 +150,8 @@ The training graph costs the most per op: every one of its ~30,000 gradient ops 
 updates (9 million control edges), which every view holding gradient ops draws as stubs. The moments graph is
 the one explore failed on before issue 24 (after 8 min 53 s, nothing written): five views of 100 gradient
 scopes in a chain, each with a stub feeding every box, made `dot` order 21,000 edge segments. Each view now gets
-a layout budget (`graphsurgeon/rendering/budget.py`): those five have their stubs drawn beside each box."""
+a layout budget (`graphsurgeon/rendering/budget.py`): those five have their stubs drawn beside each box. Before
+the views, explore reads the whole graph once: shapes, training machinery and the wiring (`graphsurgeon/ir/wiring.py`)."""
     update_section("explore", body)
 
 

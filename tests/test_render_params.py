@@ -21,7 +21,7 @@ import pytest
 import graphsurgeon as gs
 from graphsurgeon import protos, rendering
 from graphsurgeon.rendering import params
-from graphsurgeon.vocabulary import VARIABLE_TYPES
+from graphsurgeon.vocab.optypes import VARIABLE_TYPES
 
 from conftest import corpus_models, fixture_model, fixture_models
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..errors import GraphSurgeonError, UsageError
 from ..formats.protofile import atomic_write
-from ..vocabulary import training_machinery
+from ..vocab.optypes import training_machinery
 from . import budget as _budget
 from .budget import Budget
 from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph

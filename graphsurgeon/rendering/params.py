@@ -21,8 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import dtypes, smallarray
-from ..vocabulary import PASS_THROUGH, VARIABLE_TYPES, training_machinery
+from ..analysis import smallarray
+from ..vocab import dtypes
+from ..vocab.optypes import PASS_THROUGH, VARIABLE_TYPES, training_machinery
 
 CONSTANT_TYPES = frozenset({"Const", "HostConst"})
 READ_TYPES = PASS_THROUGH | {"ReadVariableOp"}
