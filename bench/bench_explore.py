@@ -103,6 +103,30 @@ def main() -> None:
                        lambda: cached_keras_model(264))}
     graphs = [(every[key][0], every[key][1]()) for key in args.graphs.split(",")]
     rows = []
+
+    def write_section() -> None:
+        body = f"""`python -m bench.bench_explore --runs {args.runs}` ({datetime.date.today()}, {machine()}; the machine is
+    shared with other work, so read medians and ratios). Each command in a cold process, `render MODEL -o out.svg` (the
+    default picture) and `explore MODEL -o DIR` (every view of the model, laid out in parallel by one worker per core),
+    on the same graph in the same run. Median wall time (min-max) of {args.runs} runs; CPU time (user + system of the
+    command and every process it waited for: workers and `dot`); peak RSS of the largest process (`wait4`); for explore
+    also the peak of its whole process tree (workers and `dot` included) as summed PSS, sampled every 0.5 s (workers
+    share the loaded graph copy-on-write). The bars (issue 24): explore under 60 s on 2 cores and under 2 GiB for the
+    whole tree, render under 10 s. Ops: the top-level graph and every function body.
+
+    | graph | ops | command | wall time | CPU time | peak RSS (largest process) | peak PSS (all processes) | output |
+    |---|---|---|---|---|---|---|---|
+    """ + "\n".join(rows) + """
+
+    The training graph costs the most per op: every one of its ~30,000 gradient ops waits on all 680 batch-norm
+    updates (9 million control edges), which every view holding gradient ops draws as stubs. The moments graph is
+    the one explore failed on before issue 24 (after 8 min 53 s, nothing written): five views of 100 gradient
+    scopes in a chain, each with a stub feeding every box, made `dot` order 21,000 edge segments. Each view now gets
+    a layout budget (`graphsurgeon/rendering/budget.py`): those five have their stubs drawn beside each box. Before
+    the views, explore reads the whole graph once: shapes, training machinery and the wiring (`graphsurgeon/ir/wiring.py`)."""
+        # (the text above is indented with this function: its lines lose those four spaces)
+        update_section("explore", "\n".join(line[4:] if line.startswith("    ") else line for line in body.split("\n")))
+
     with tempfile.TemporaryDirectory() as tmp:
         for label, model in graphs:
             g = gs.load(model)
@@ -133,26 +157,7 @@ def main() -> None:
                         f"({len(info['graphs'])} graphs), {simplified} simplified to fit the layout budget; "
                         f"{size / 2**20:.0f} MiB: search index {index / 2**20:.1f} MiB, {lists:,} shared detail "
                         f"lists |")
-    body = f"""`python -m bench.bench_explore --runs {args.runs}` ({datetime.date.today()}, {machine()}; the machine is
-shared with other work, so read medians and ratios). Each command in a cold process, `render MODEL -o out.svg` (the
-default picture) and `explore MODEL -o DIR` (every view of the model, laid out in parallel by one worker per core),
-on the same graph in the same run. Median wall time (min-max) of {args.runs} runs; CPU time (user + system of the
-command and every process it waited for: workers and `dot`); peak RSS of the largest process (`wait4`); for explore
-also the peak of its whole process tree (workers and `dot` included) as summed PSS, sampled every 0.5 s (workers
-share the loaded graph copy-on-write). The bars (issue 24): explore under 60 s on 2 cores and under 2 GiB for the
-whole tree, render under 10 s. Ops: the top-level graph and every function body.
-
-| graph | ops | command | wall time | CPU time | peak RSS (largest process) | peak PSS (all processes) | output |
-|---|---|---|---|---|---|---|---|
-""" + "\n".join(rows) + """
-
-The training graph costs the most per op: every one of its ~30,000 gradient ops waits on all 680 batch-norm
-updates (9 million control edges), which every view holding gradient ops draws as stubs. The moments graph is
-the one explore failed on before issue 24 (after 8 min 53 s, nothing written): five views of 100 gradient
-scopes in a chain, each with a stub feeding every box, made `dot` order 21,000 edge segments. Each view now gets
-a layout budget (`graphsurgeon/rendering/budget.py`): those five have their stubs drawn beside each box. Before
-the views, explore reads the whole graph once: shapes, training machinery and the wiring (`graphsurgeon/ir/wiring.py`)."""
-    update_section("explore", body)
+            write_section()  # after each graph: a long run interrupted keeps what it measured
 
 
 if __name__ == "__main__":
