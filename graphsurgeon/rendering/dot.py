@@ -297,9 +297,14 @@ def _draw_stubs(dot, view: View, ids: dict[str, str], kinds: set) -> None:
             for dot_id, stub in side:
                 sub.node(dot_id, **_stub_attrs(stub))
             dot.subgraph(sub)
-    for dot_id, stub, _ in boxes:
-        if stub.spread:  # beside the node it joins: no rank of its own
-            dot.node(dot_id, **_stub_attrs(stub))
+    for dot_id, stub, edges in boxes:
+        if stub.spread:  # beside the node it joins, on its rank: a flat edge, the chain stays straight
+            inside = edges[0].dst if stub.direction == "in" else edges[0].src
+            same = graphviz.Digraph(name=f"beside_{dot_id}")
+            same.attr(rank="same")
+            same.node(dot_id, **_stub_attrs(stub))
+            same.node(ids[inside])
+            dot.subgraph(same)
     _draw_stub_edges(dot, view, ids, kinds)
 
 
