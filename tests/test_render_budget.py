@@ -174,3 +174,14 @@ def test_render_past_its_budget_draws_the_layered_layout_and_says_so(tmp_path):
     normal = rendering.view(g)
     rendering.write_view(normal, tmp_path / "normal.svg")
     assert not any("layered" in note for note in normal.notes)
+
+
+@needs_dot
+def test_progress_counts_views_laid_out_and_left(tmp_path):
+    g = gs.load(fixture_model(TF1))
+    seen = []
+    summary = explore.explore(g, tmp_path / "site", jobs=2, progress=lambda p: seen.append(
+        (p.ops, p.total_ops, p.views, p.left)))
+    assert seen and seen[-1] == (len(g), len(g), summary.views, 0)
+    assert all(views + left <= summary.views for _, _, views, left in seen)
+    assert [v for _, _, v, _ in seen] == sorted(v for _, _, v, _ in seen)  # views laid out only grow
