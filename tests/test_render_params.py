@@ -143,3 +143,33 @@ def test_the_cli_draws_weights_inside_unless_asked(tmp_path):
         assert run.returncode == 0, run.stderr
         texts = [t.text for t in ET.parse(out).iter(f"{SVG}text")]
         assert ("kernel 784×300" in texts) is not expected and ("kernel" in texts) is expected, texts
+
+
+@pytest.mark.parametrize("which", ["fixture", "mobilenet"])
+def test_tooltips_name_every_op_drawn_inside_another(which, request):
+    """A reader of the DOT (or SVG) finds every op: as a node, in a box's scope, or named as drawn inside."""
+    import re
+
+    model = request.getfixturevalue("mobilenet") if which == "mobilenet" else fixture_model(
+        "mnist_bn_elu_tf1/model.ckpt.meta")
+    g = gs.load(model)
+    v = rendering.view(g)
+    dot = rendering.to_digraph(v).source
+    ops, scopes = set(), set()
+    for tooltip in re.findall(r'tooltip="((?:[^"\\]|\\.)*)"', dot):
+        first = tooltip.split("\n", 1)[0]
+        m = re.match(r"^(.*) \(collapsed scope\)$", first)
+        if m:
+            scopes.add(m.group(1).rstrip("/"))
+            continue
+        m = re.match(r"^(\S+) \(", first)
+        if m:
+            ops.add(m.group(1))
+        scopes.update(re.findall(r"more op\(s\) of scope (\S+)/", tooltip))
+
+    def covered(name):
+        parts = name.split("/")
+        return name in ops or any("/".join(parts[:i]) in scopes for i in range(1, len(parts) + 1))
+
+    drawn = [m for n in v.nodes.values() for m in n.ops]
+    assert [m for m in drawn if not covered(m)] == []

@@ -118,6 +118,7 @@ def _node_attrs(node) -> dict:
             shown = node.members[:12]
             more = [f"… {len(node.members) - 12:,} more"] if len(node.members) > 12 else []
             tooltip = [f"{node.name} (siblings drawn together)", counts, f"op types: {top}"] + shown + more
+        tooltip += [f"with {count} more op(s) of scope {root}/ drawn inside" for root, count in node.inside]
         attrs.update({"label": _lines(_short(head), counts, *([state] if state else [])), "shape": "box",
                       "style": "rounded,filled,bold" if node.kind == "scope" else "rounded,filled,bold,dashed",
                       "fillcolor": fill, "fontsize": "11", "tooltip": _tip(*tooltip), "margin": "0.15,0.06"})
@@ -134,9 +135,11 @@ def _node_attrs(node) -> dict:
     tip = [f"{node.name} ({node.type})"]
     tip += [f"output {i}: {out}" for i, out in enumerate(node.outputs)]
     tip += [f"calls {fname}" + ("" if attr == "op" else f" ({attr})") for attr, fname in node.calls]
-    if len(node.ops) > 1:
-        tip.append(f"with {len(node.ops) - 1} more op(s) of scope {node.name}/")
+    own = len(node.ops) - 1 - sum(count for _, count in node.inside)
+    if own > 0:
+        tip.append(f"with {own} more op(s) of scope {node.name}/")
     tip += [f"parameter {name} {value}" for name, value in node.parameters]
+    tip += [f"with {count} more op(s) of scope {root}/ drawn inside" for root, count in node.inside]
     if node.params:
         tip.append(f"{node.params:,} params")
     attrs.update({"label": _lines(*lines), "shape": "ellipse", "style": "filled", "fillcolor": fill,

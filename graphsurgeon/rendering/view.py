@@ -60,6 +60,7 @@ class Node:
     members: list[str] = field(default_factory=list)   # a group's scopes ("layer0/") and ops
     trainable: str | None = None  # "frozen", "trainable" or "partly frozen" (see View.marks_frozen)
     parameters: list[tuple[str, str]] = field(default_factory=list)  # (name, shape) of the parameters drawn inside
+    inside: list[tuple[str, int]] = field(default_factory=list)  # (op or scope, ops) drawn inside from elsewhere
 
 
 @dataclass
@@ -319,8 +320,13 @@ def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by
         node.params += params.get(name, 0)
         if node.type_counts is not None:
             node.type_counts[node_by_name[name].op] += 1
-        if node.kind == "op" and name == p.root and node.name == p.consumer:
+        if name != p.root:
+            continue
+        if node.kind == "op" and node.name == p.consumer:
             node.parameters.append((p.name, p.value))
+        # The tooltip names what is drawn inside, unless the box's own name already holds it.
+        if node.kind != "scope" or not p.root.startswith(node.name + "/"):
+            node.inside.append((p.root, len(p.ops)))
 
 
 def _merge_weight_nodes(g, visible: dict, container: dict, key: dict, params: dict, node_by_name: dict) -> None:
@@ -356,6 +362,7 @@ def _merge_weight_nodes(g, visible: dict, container: dict, key: dict, params: di
             into.params += params.get(m, 0)
             if into.type_counts is not None:
                 into.type_counts[node_by_name[m].op] += 1
+        into.inside.append((node.name.rstrip("/") if node.kind == "scope" else node.ops[0], len(node.ops)))
         if into.kind == "op":
             root = next((m for m in node.ops if node_by_name[m].op in roots), node.ops[0])
             name = node.name.rsplit("/", 1)[-1] if node.kind == "scope" else root.rsplit("/", 1)[-1]
