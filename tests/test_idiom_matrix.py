@@ -246,7 +246,8 @@ KNOWN_FAILURES: dict = {
     ("prune", "lookup_table"): "issue 22 point 13: exit 0, then both loaders raise `RuntimeError: Expected exactly "
                                "one SavedModel init op. Found 0` (the main_op dropped)",
     ("freeze", "lookup_table"): "issue 22 point 13: exit 0 with no table initializer left: running it raises "
-                                "`FailedPreconditionError` `Table not initialized` (hash_table_Lookup/LookupTableFindV2)",
+                                "`FailedPreconditionError` `Table not initialized` "
+                                "(hash_table_Lookup/LookupTableFindV2)",
     # point 14: moving averages
     ("prune", "ema_eval"): "issue 22 point 14: exit 0, the eval Saver (shadow keys) dropped: import_meta_graph's "
                            "default Saver restores the raw variables: `logits:0: max abs diff` 0.183 (silently wrong)",

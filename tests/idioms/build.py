@@ -438,7 +438,8 @@ def deepmd():
         h = descriptor
         for i, width in enumerate([8, 8]):
             with v1.variable_scope(f"layer_{i}"):
-                w = v1.get_variable("matrix", [h.shape[-1], width], initializer=v1.random_normal_initializer(seed=70 + i))
+                w = v1.get_variable("matrix", [h.shape[-1], width],
+                                    initializer=v1.random_normal_initializer(seed=70 + i))
                 b = v1.get_variable("bias", [width], initializer=v1.random_normal_initializer(seed=80 + i))
                 h = tf.tanh(tf.matmul(h, w) + b)
         with v1.variable_scope("final_layer"):
@@ -461,7 +462,8 @@ def keras2_graph():
     from tf_keras.src import backend as K
 
     e = Entry("keras2_graph", "Keras 2 (tf_keras) in graph mode",
-              "tf_keras.Sequential compiled with adam, fit in a v1 session, Saver model.ckpt", "meta", "model.ckpt.meta")
+              "tf_keras.Sequential compiled with adam, fit in a v1 session, Saver model.ckpt", "meta",
+              "model.ckpt.meta")
     r = rng(8)
     x_val = r.rand(8, 10).astype(np.float32)
     y_val = r.randint(0, 3, 8).astype(np.int64)
@@ -476,8 +478,8 @@ def keras2_graph():
                       loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         model.fit(x_val, y_val, epochs=1, batch_size=8, verbose=0)
         # Keras' training step: the optimizer's iterations += 1, run after the grouped variable updates
-        train_ops = [op for op in g.get_operations() if op.type == "AssignAddVariableOp" and op.name.startswith("training")
-                     and op.inputs[0].op.name.endswith("/iter")]
+        train_ops = [op for op in g.get_operations() if op.type == "AssignAddVariableOp"
+                     and op.name.startswith("training") and op.inputs[0].op.name.endswith("/iter")]
         saver = v1.train.Saver()
         saver.save(sess, str(e.folder / "model.ckpt"))
         inp, out = model.inputs[0].name, model.outputs[0].name
