@@ -128,7 +128,7 @@ under 60 s on 2 cores.
 
 The training graph costs the most per op: every one of its ~30,000 gradient ops waits on all 680 batch-norm
 updates (9 million control edges), which every view holding gradient ops draws as stubs. Before the views, explore
-reads the whole graph once: shapes, training machinery and the wiring (`graphsurgeon/wiring.py`: every op's data and
+reads the whole graph once: shapes, training machinery and the wiring (`graphsurgeon/ir/wiring.py`: every op's data and
 control edges both ways, control lists shared), about 1 s each here. Nothing builds the per-edge use index
 (9 million `Use` tuples): training machinery and the wiring walk the control lists in bulk, and op details read the
 wiring (commits d82f2cb, c962b15). Before those, on the same machine and bench, this graph took `render` 12.9 s

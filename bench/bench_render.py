@@ -69,7 +69,7 @@ The bars: the 60,000-op graph in under 10 s (issue 7), 3,000-level scopes in und
 
 def deep_chain(levels: int):
     """One op per level, each the scope of the next: ``a``, ``a/a``, ``a/a/a``, ..."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     prev = None
@@ -85,7 +85,7 @@ def deep_chain(levels: int):
 
 def deep_few(levels: int, ops: int = 10):
     """``ops`` chained ops under one scope ``levels`` deep."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     scope = "/".join(["a"] * levels)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from graphsurgeon import dtypes, protos
 from graphsurgeon.formats.protofile import atomic_write
+from graphsurgeon.vocab import dtypes, protos
 
 CACHE = Path(__file__).resolve().parent / ".cache"
 OPS_PER_LAYER = 11

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon import collections as _collections
 from graphsurgeon.errors import UsageError
+from graphsurgeon.metagraph import collections as _collections
 from graphsurgeon.wording import plural
 
-from .common import (DefaultToLs, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
-                     output_options, table, terminal_width, write_output)
+from .common import (
+    DefaultToLs,
+    check_output,
+    echo,
+    echo_json,
+    handle_errors,
+    json_option,
+    load,
+    model_argument,
+    output_options,
+    table,
+    terminal_width,
+    write_output,
+)
 
 
 @click.group("collections", cls=DefaultToLs)
@@ -76,7 +88,7 @@ def show_command(model, tag, name, as_json):
     for i, d in enumerate(coll.describe()):
         if coll.kind == "node_list":
             if d["resolved"] == "tensor":
-                from graphsurgeon.graph import format_shape
+                from graphsurgeon.ir.graph import format_shape
                 what = f"tensor  {d['dtype'] or '?'} {format_shape(d['shape'])}  ({d['op_type']})"
             elif d["resolved"] == "op":
                 what = f"op  {d['op_type']}"

@@ -8,9 +8,9 @@ import shutil
 import sys
 
 import click
+from graphsurgeon.cli.textsafe import is_safe, safe
 
 from graphsurgeon.errors import GraphSurgeonError
-from graphsurgeon.textsafe import is_safe, safe
 
 
 def model_argument(fn):

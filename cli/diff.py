@@ -30,7 +30,7 @@ def command(a, b, tag, tag_a, tag_b, ignore_attrs, verbose, as_json):
     Example:
       graphsurgeon diff model.ckpt.meta frozen.pb --ignore-attr _output_shapes
     """
-    from graphsurgeon.graph_diff import diff
+    from graphsurgeon.analysis.diff import diff
 
     # Every failure exits 2 so that a script can tell "differ" (1) from "could not compare".
     try:

@@ -3,13 +3,22 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon.changes import Changes
 from graphsurgeon.errors import UsageError
-from graphsurgeon.graph import format_shape
+from graphsurgeon.ir.changes import Changes
+from graphsurgeon.ir.graph import format_shape
 
-from .common import (check_output, clear_devices_requested, echo, echo_json, handle_errors, json_option, load,
-                     model_argument, output_options, write_output)
-
+from .common import (
+    check_output,
+    clear_devices_requested,
+    echo,
+    echo_json,
+    handle_errors,
+    json_option,
+    load,
+    model_argument,
+    output_options,
+    write_output,
+)
 
 TF2_NOTE = ("a TF2 SavedModel: the edit is in its top-level graph and SignatureDefs, what TensorFlow Serving and "
             "the TF1 loader run; the functions tf.saved_model.load calls are left as they are")

@@ -7,7 +7,7 @@ from .common import echo, echo_json, handle_errors, json_option, load, model_arg
 
 
 def _shape(shape) -> str:
-    from graphsurgeon.graph import format_shape
+    from graphsurgeon.ir.graph import format_shape
 
     return format_shape(shape)
 
@@ -29,7 +29,7 @@ def command(model, tag, show_variables, as_json):
       graphsurgeon layers fixtures/models/mnist_bn_elu_tf1
       graphsurgeon layers model.ckpt.meta -v --json
     """
-    from graphsurgeon.layers import block
+    from graphsurgeon.analysis.layers import block
 
     g = load(model, tag)
     found = g.layers()

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon import report
-from graphsurgeon.graph import format_shape
+from graphsurgeon.analysis import report
+from graphsurgeon.ir.graph import format_shape
 from graphsurgeon.wording import plural
 
 from .common import echo, echo_json, fail, handle_errors, json_option, load, model_argument, table

@@ -5,8 +5,17 @@ import click
 
 from graphsurgeon.wording import plural
 
-from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options,
-                     write_output)
+from .common import (
+    check_output,
+    echo,
+    echo_json,
+    handle_errors,
+    json_option,
+    load,
+    model_argument,
+    output_options,
+    write_output,
+)
 
 
 def split_names(values) -> list[str]:
@@ -44,8 +53,8 @@ def command(model, tag, outputs, inputs, output, force, in_place, keep_initializ
         echo_json({"model": str(model), "output": str(written), "ops": {"before": len(g), "after": len(pruned)},
                    **changes.as_dict()})
         return
-    from graphsurgeon.graph import format_shape
-    from graphsurgeon.graph_diff import summarize
+    from graphsurgeon.analysis.diff import summarize
+    from graphsurgeon.ir.graph import format_shape
 
     echo(f"wrote {written}: {plural(pruned, 'op')} (was {len(g):,}); {changes}")
     if changes.removed:

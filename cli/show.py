@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon import attrs as _attrs
-from graphsurgeon import names, report
-from graphsurgeon.graph import format_shape
+from graphsurgeon.analysis import report
+from graphsurgeon.ir.graph import format_shape
+from graphsurgeon.vocab import attrs as _attrs
+from graphsurgeon.vocab import names
 
 from .common import echo, echo_json, handle_errors, json_option, load, model_argument
 

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon import signatures as _sigs
 from graphsurgeon.errors import UsageError
-from graphsurgeon.graph import format_shape
+from graphsurgeon.ir.graph import format_shape
+from graphsurgeon.metagraph import signatures as _sigs
 
-from .common import (DefaultToLs, check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
-                     output_options, write_output)
+from .common import (
+    DefaultToLs,
+    check_output,
+    echo,
+    echo_json,
+    handle_errors,
+    json_option,
+    load,
+    model_argument,
+    output_options,
+    write_output,
+)
 
 TF2_NOTE = ("a TF2 SavedModel: TensorFlow Serving and the TF1 loader serve its SignatureDefs; tf.saved_model.load "
             "reads signatures from its object graph and does not see this edit")

@@ -67,7 +67,7 @@ def command(models, tag, logdir, run, serve, port, as_json):
     if logdir is None and not serve:
         raise UsageError("give --logdir DIR (to view later with `tensorboard --logdir DIR`) or --serve")
 
-    from graphsurgeon.tensorboard import to_tensorboard
+    from graphsurgeon.formats.tensorboard import to_tensorboard
 
     graphs = [(m, load(m, tag)) for m in models]  # read them all before writing anything
     names = _unique([run] if run is not None else [run_name_for(m) for m in models])
@@ -115,7 +115,7 @@ def _report(result: dict, as_json: bool) -> None:
 
 
 def _serve(result: dict, port: int | None, as_json: bool) -> None:
-    from graphsurgeon.tensorboard import serve
+    from graphsurgeon.formats.tensorboard import serve
 
     # SIGTERM (and SIGHUP) stop the server as Ctrl-C does, so it never outlives us.
     def stop_signal(signum, frame):

@@ -9,9 +9,16 @@ Reading (load, list, look up) never imports TensorFlow.
 """
 from __future__ import annotations
 
-from .errors import (AmbiguousError, FormatError, GraphSurgeonError, NotFoundError, OutputError,
-                     RewriteError, UsageError)
-from .graph import Graph, Op, Tensor
+from .errors import (
+    AmbiguousError,
+    FormatError,
+    GraphSurgeonError,
+    NotFoundError,
+    OutputError,
+    RewriteError,
+    UsageError,
+)
+from .ir.graph import Graph, Op, Tensor
 
 __version__ = "0.1.0"
 
@@ -35,8 +42,8 @@ def load(path, tag: str | None = None) -> Graph:
 
 
 def diff(a: Graph, b: Graph, ignore_attrs=()):
-    """What differs between two graphs; a GraphDiff, false when equal (see :func:`graphsurgeon.graph_diff.diff`)."""
-    from .graph_diff import diff as _diff  # diff pulls in attrs decoding: loaded when asked
+    """What differs between two graphs; a GraphDiff, false when equal (see :func:`graphsurgeon.analysis.diff.diff`)."""
+    from .analysis.diff import diff as _diff  # diff pulls in attrs decoding: loaded when asked
 
     return _diff(a, b, ignore_attrs)
 
@@ -45,10 +52,10 @@ def to_tensorboard(g, logdir, run: str | None = None, *, meta_graph: bool = True
     """Write ``g`` to an event file for TensorBoard's Graphs dashboard (no TensorFlow needed).
 
     ``run`` puts it under ``logdir/run``, so a rewrite's input and output can
-    be compared as two runs. See :func:`graphsurgeon.tensorboard.to_tensorboard`.
+    be compared as two runs. See :func:`graphsurgeon.formats.tensorboard.to_tensorboard`.
     """
     # Imported on call: importing graphsurgeon stays light.
-    from .tensorboard import to_tensorboard as _to_tensorboard
+    from .formats.tensorboard import to_tensorboard as _to_tensorboard
 
     return _to_tensorboard(g, logdir, run, meta_graph=meta_graph)
 
@@ -86,11 +93,19 @@ _LAZY = {
     "rehead": ("training.rehead", "rehead"),
     "freeze_layers": ("training.freeze_layers", "freeze_layers"),
     "swap": ("training.swap", "swap"),
-    "Changes": ("changes", "Changes"),
+    "Changes": ("ir.changes", "Changes"),
 }
 
 
+# Modules users reach through the package: gs.protos.NodeDef for add_op(node_def).
+_MODULES = {"protos": "vocab.protos"}
+
+
 def __getattr__(name: str):
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     if name in _LAZY:
         import importlib
 
@@ -101,4 +116,4 @@ def __getattr__(name: str):
 
 __all__ = ["load", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError",
            "NotFoundError", "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__",
-           *_LAZY]
+           *_LAZY, *_MODULES]

@@ -135,7 +135,7 @@ HUGE = 10**12
 
 def _graph_defs(msg):
     """Every GraphDef inside a parsed message, with the node lists of its functions."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     if isinstance(msg, protos.SavedModel):
         return [m.graph_def for m in msg.meta_graphs]
@@ -358,8 +358,8 @@ def write_table(entries: list[tuple[bytes, bytes]], compress=None) -> bytes:
 
 def semantic_index(data: bytes, rng: random.Random) -> bytes:
     """A checkpoint index with valid checksums whose entries lie: sizes, offsets, shapes, dtypes, shards."""
-    from graphsurgeon import protos
     from graphsurgeon.formats.bundle import read_table
+    from graphsurgeon.vocab import protos
 
     with tempfile.NamedTemporaryFile(suffix=".index") as handle:
         handle.write(data)
@@ -561,7 +561,7 @@ def _names_file(message: str, paths) -> bool:
 def _entry_points(g, workdir: Path, original=None, deep: bool = True):
     """(step name, callable) for every read entry point on a loaded graph."""
     import graphsurgeon
-    from graphsurgeon import report
+    from graphsurgeon.analysis import report
 
     def ops_tensors():
         for op in g.ops():
@@ -721,7 +721,6 @@ def run_cli(args: list[str]):
     ``error:`` line, or an exit status other than 0, 1 (2 for usage; diff: 0-2).
     """
     from click.testing import CliRunner
-
     from graphsurgeon.cli.main import cli
 
     runner = CliRunner()
@@ -884,14 +883,14 @@ def _node(gd, name, op, inputs=(), **attrs):
 
 
 def _type(dtype: int):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
     value = protos.AttrValue()
     value.type = dtype
     return value
 
 
 def _const(gd, name, dims, dtype=1, content=None, floats=(), ints=()):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
     value = protos.AttrValue()
     tensor = value.tensor
     tensor.dtype = dtype
@@ -906,7 +905,7 @@ def _const(gd, name, dims, dtype=1, content=None, floats=(), ints=()):
 
 def small_graph():
     """A GraphDef TensorFlow would accept: x (Placeholder) -> Relu -> Identity."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
     gd = protos.GraphDef()
     gd.versions.producer = 1000
     shape = protos.AttrValue()
@@ -930,7 +929,7 @@ def nested_attr_graph(depth: int):
 
 def crafted_graphs() -> dict:
     """name -> GraphDef of one kind of semantic damage each (all parse)."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
     cases = {}
 
     gd = small_graph()
@@ -1051,7 +1050,7 @@ def crafted_files(workdir: Path) -> list[tuple[str, Path, str]]:
 
     Built in ``workdir`` from the fixtures (links to the untouched files).
     """
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     workdir = Path(workdir)
     cases: list[tuple[str, Path, str]] = []

@@ -213,7 +213,7 @@ def _placeholder(gd, name="x"):
 
 def variable_meta(var="weights", shape=(2, 2)):
     """A MetaGraphDef with one float variable ``var`` read by ``out`` (what freeze needs)."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     meta = protos.MetaGraphDef()
     meta.meta_info_def.tensorflow_version = "2.21.0"
@@ -229,8 +229,8 @@ def variable_meta(var="weights", shape=(2, 2)):
 
 def entry(dtype=1, shape=(2, 2), offset=0, size=16, shard=0, data=b""):
     """A BundleEntryProto (crc of ``data`` when given)."""
-    from graphsurgeon import protos
     from graphsurgeon.formats.bundle import crc32c, mask_crc
+    from graphsurgeon.vocab import protos
 
     e = protos.BundleEntryProto(dtype=dtype, offset=offset, size=size, shard_id=shard,
                                 crc32c=mask_crc(crc32c(data)) if data else 0)
@@ -241,7 +241,7 @@ def entry(dtype=1, shape=(2, 2), offset=0, size=16, shard=0, data=b""):
 
 def write_checkpoint(prefix: Path, entries: dict, data: bytes, num_shards: int = 1, compress=None) -> None:
     """``prefix.index`` (entries by name, valid checksums) and ``prefix.data-00000-of-0000N``."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     header = protos.BundleHeaderProto(num_shards=num_shards)
     items = [(b"", header.SerializeToString())] + sorted(
@@ -395,7 +395,7 @@ def _(d):
 # ============================================================================= 2. deep name scopes
 def deep_graph(levels: int, part: str = "s"):
     """Ops at 1, ``levels`` / 2 and ``levels`` levels deep, in a chain (a variable at the bottom)."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.versions.producer = 1000
@@ -601,8 +601,8 @@ def _entry_case(name, edit, num_shards=None, stderr=r"model\.ckpt.*\bweights\b|\
     def build(d):
         model = checkpointed_meta(d, edit)
         if num_shards is not None:
-            from graphsurgeon import protos
             from graphsurgeon.formats.bundle import read_table
+            from graphsurgeon.vocab import protos
 
             items = read_table(d / "model.ckpt.index")
             header = protos.BundleHeaderProto(num_shards=num_shards)
@@ -692,7 +692,7 @@ def _(d):
 # ============================================================================= 8. terminal escapes
 def escape_graph():
     """Control characters in op names, types, devices, attr keys and values, functions, shapes text."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.versions.producer = 1000
@@ -769,7 +769,7 @@ def _(d):
        ["tensorboard", "{model}", "--tag", "train" + FORGED, "--logdir", "{out}"]],
       timeout=15)
 def _(d):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     sm = protos.SavedModel(saved_model_schema_version=1)
     for tags in (["serve" + ESCAPES, "gpu"], ["train" + FORGED]):
@@ -791,7 +791,7 @@ def _(d):
 
 # ============================================================================= 9. markup in names
 def markup_graph():
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.versions.producer = 1000
@@ -834,7 +834,7 @@ for _name in ("dangling_inputs", "duplicate_names", "cycles", "enormous_consts",
 
 def cycle_graph(n: int, control: bool = False):
     """``n`` Identity ops in one cycle (data edges, or control edges), plus a self-loop."""
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.versions.producer = 1000
@@ -858,7 +858,7 @@ def _(d):
       [["ls", "{model}"], ["info", "{model}"], ["show", "{model}", "big"], ["show", "{model}", "big", "--json"],
        ["render", "{model}", "--format", "dot", "-o", "{out}.dot"]], timeout=15)
 def _(d):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     big = _node(gd, "big", "Const", dtype=fuzzlib._type(1))
@@ -893,7 +893,7 @@ def _(d):
 
 def _traversal(d: Path) -> Path:
     model = _savedmodel_copy(d)
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     sm = protos.SavedModel()
     sm.ParseFromString((model / "saved_model.pb").read_bytes())
@@ -942,7 +942,7 @@ def _(d):
       [["ls", "--count", "{model}"], ["info", "{model}"], ["ls", "--tree", "--depth", "1", "{model}"]],
       timeout=120, long=True)
 def _(d):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.versions.producer = 1000

@@ -30,7 +30,7 @@ KILLS = int(os.environ.get("GS_KILLS", "10"))
 CHILD = textwrap.dedent('''
     import sys
     import graphsurgeon
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     source, target, refdir, fmt = sys.argv[1:5]
     a = graphsurgeon.load(source)

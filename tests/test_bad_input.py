@@ -130,9 +130,9 @@ def test_enormous_const_is_never_built(tmp_path):
 
 
 def test_values_refuse_to_expand_a_declared_shape():
-    from graphsurgeon import protos
     from graphsurgeon.errors import FormatError
-    from graphsurgeon.values import to_numpy
+    from graphsurgeon.vocab import protos
+    from graphsurgeon.vocab.values import to_numpy
 
     tensor = protos.TensorProto(dtype=1)
     tensor.tensor_shape.dim.add(size=10**12)
@@ -169,7 +169,7 @@ def test_absurd_output_counts_are_unknown_not_allocated(tmp_path):
 
 
 def test_output_indices_are_ascii_digits_that_fit_an_int64():
-    from graphsurgeon.names import parse_input, split_tensor_name
+    from graphsurgeon.vocab.names import parse_input, split_tensor_name
 
     assert parse_input("relu:12") == ("relu", 12, False)
     # "²" is a digit to str.isdigit and not to int(); 5,000 digits are more than int() takes:
@@ -215,7 +215,7 @@ def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path)
     import shutil
 
     import graphsurgeon
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     source = FIXTURES / "mnist_bn_elu_savedmodel_tf2"
     if not source.is_dir():
@@ -238,7 +238,7 @@ def test_freeze_keeps_damage_of_a_function_body_it_inlines_and_says_so(tmp_path)
 
 
 def test_freeze_pins_a_switch_whose_default_is_not_the_scalar_it_declares(tmp_path):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = fuzzlib.small_graph()
     fuzzlib._const(gd, "three", [3], floats=[1.0, 2.0, 3.0])
@@ -254,7 +254,7 @@ def test_freeze_pins_a_switch_whose_default_is_not_the_scalar_it_declares(tmp_pa
 
 def test_nesting_limits(tmp_path):
     import graphsurgeon
-    from graphsurgeon import report
+    from graphsurgeon.analysis import report
     from graphsurgeon.errors import FormatError
 
     # Each level is three messages (AttrValue, NameAttrList, map entry).
@@ -306,7 +306,7 @@ def test_reading_runs_nothing_from_the_model(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
     import graphsurgeon
-    from graphsurgeon import report
+    from graphsurgeon.analysis import report
 
     access = report.info(graphsurgeon.load(path))["external_access"]
     assert {e["name"]: e["reaches"] for e in access} == {"py": "python", "reader": "files", "server": "network"}
@@ -315,7 +315,8 @@ def test_reading_runs_nothing_from_the_model(tmp_path):
 
 def test_info_flags_every_op_that_names_files():
     """Ops whose inputs or attrs are file names, patterns, log or dump directories are in FILE_OPS."""
-    from graphsurgeon import opdefs, vocabulary
+    from graphsurgeon.vocab import opdefs
+    from graphsurgeon.vocab import optypes as vocabulary
 
     file_args = {"filename", "filenames", "file_pattern", "logdir", "db_uri", "dump_root", "debug_urls",
                  "tfdbg_dump_root", "file_path", "ckpt_path"}
@@ -330,7 +331,8 @@ def test_info_flags_every_op_that_names_files():
 
 def test_info_flags_every_op_that_talks_to_other_processes():
     """Ops with a server address, or that exchange tensors with other devices or workers, are NETWORK_OPS."""
-    from graphsurgeon import opdefs, vocabulary
+    from graphsurgeon.vocab import opdefs
+    from graphsurgeon.vocab import optypes as vocabulary
 
     network_args = {"address", "server_address", "protocol", "send_device", "recv_device", "group_key",
                     "communicator"}

@@ -16,12 +16,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES, ROOT
 
 import graphsurgeon as gs
-from graphsurgeon import protos
-from graphsurgeon.graph import Graph
-
-from conftest import FIXTURES, ROOT
+from graphsurgeon.ir.graph import Graph
+from graphsurgeon.vocab import protos
 
 MANIFEST = FIXTURES / "manifest.json"
 RUNNER = """

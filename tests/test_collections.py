@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES, ROOT, corpus_models, fixture_models
+from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs
-from graphsurgeon import collections as gcoll
-from graphsurgeon import protos
-from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, UsageError
-
-from conftest import FIXTURES, ROOT, corpus_models, fixture_models
+from graphsurgeon.metagraph import collections as gcoll
+from graphsurgeon.vocab import protos
 
 MANIFEST = FIXTURES / "manifest.json"
 TF1_META = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"

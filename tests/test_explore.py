@@ -22,15 +22,14 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
 
+import cdp
 import pytest
+from conftest import FIXTURES, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon import rendering
 from graphsurgeon.rendering import explore, site
 from graphsurgeon.rendering.explore import view_id
-
-import cdp
-from conftest import FIXTURES, corpus_models, fixture_model, fixture_models
 
 ROOT = Path(__file__).resolve().parent.parent
 EXE = Path(sys.executable).parent / "graphsurgeon"
@@ -194,7 +193,7 @@ def test_a_scope_view_has_stubs_naming_what_its_edges_lead_to(tmp_path):
 
 @needs_dot
 def test_a_group_of_hundreds_of_siblings_opens_into_runs_of_a_hundred(tmp_path):
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     gd.node.add(name="x", op="Placeholder").attr["dtype"].type = 1
@@ -292,7 +291,7 @@ def test_cli_writes_replaces_and_refuses(tmp_path):
 def test_render_points_big_graphs_at_explore(tmp_path):
     run = subprocess.run([str(EXE), "render", "--help"], capture_output=True, text=True, env=ENV, timeout=60)
     assert "graphsurgeon explore MODEL -o DIR" in " ".join(run.stdout.split())
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
     for i in range(505):

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-import graphsurgeon as gs
 from conftest import FIXTURES, ROOT, fixture_model
 from graphsurgeon.cli.main import cli
+
+import graphsurgeon as gs
 from graphsurgeon.errors import AmbiguousError, RewriteError
 
 ORACLE = ROOT / "tests" / "tf_serving.py"
@@ -270,7 +270,7 @@ def test_another_tag_set_exports_with_its_tables_and_assets(corpus_dir, tmp_path
 def test_a_serving_model_keeps_its_signatures_assets_and_main_op(corpus_dir, tmp_path):
     """TensorFlow Serving's half_plus_two: five signatures (tf.Example and tensor inputs), an asset, a main op
     that sets a variable the checkpoint does not hold."""
-    from graphsurgeon.examples import example_features, serialized_examples
+    from graphsurgeon.training.examples import example_features, serialized_examples
 
     source = corpus_dir / "serving_half_plus_two_cpu"
     out = tmp_path / "served"

@@ -18,15 +18,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import CORPUS_DIR, FIXTURES, ROOT
+from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs
-from graphsurgeon import protos
-from graphsurgeon.cli.main import cli
 from graphsurgeon.formats.farmhash import fingerprint64
-from graphsurgeon.formats.fingerprint import (FINGERPRINT_PRODUCER, FingerprintError, fingerprint_def,
-                                              refresh_fingerprint, serialize_deterministic)
-
-from conftest import CORPUS_DIR, FIXTURES, ROOT
+from graphsurgeon.formats.fingerprint import (
+    FINGERPRINT_PRODUCER,
+    FingerprintError,
+    fingerprint_def,
+    refresh_fingerprint,
+    serialize_deterministic,
+)
+from graphsurgeon.vocab import protos
 
 MANIFEST = FIXTURES / "manifest.json"
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))

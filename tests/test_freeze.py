@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-import graphsurgeon as gs
 from conftest import FIXTURES, MNIST_DIR
 from graphsurgeon.cli.main import cli
+
+import graphsurgeon as gs
 from graphsurgeon.errors import NotFoundError, RewriteError
 from graphsurgeon.surgery.freeze import freeze
 
@@ -244,7 +244,7 @@ def test_verify_says_where_its_inputs_come_from_and_why(tmp_path):
     assert verify["inputs"] == "random (seed 0)"
     assert verify["inputs_reason"] == "no MNIST test set found (set GS_MNIST_DIR)"
     # A GraphDef whose input is not an image batch: a different reason.
-    from graphsurgeon import inputs as runtime
+    from graphsurgeon.training import inputs as runtime
 
     made = runtime.make_inputs([runtime.InputSpec("x:0", "float32", (None, 3))], seed=1)
     assert made.describe() == "16 random inputs (seed 1): no input is a batch of 784-pixel float images (MNIST)"

@@ -3,7 +3,7 @@
 ``uses()`` lists every input that names an op, one ``Use`` per edge: on a
 training graph whose gradient ops each wait on every batch-norm update
 that is millions of entries. ``is_read``, the rendering wiring
-(``graphsurgeon.wiring``, what show, render and explore read) and the training-machinery rules read
+(``graphsurgeon.ir.wiring``, what show, render and explore read) and the training-machinery rules read
 the same edges in bulk instead; here each is checked against ``uses()`` on
 every fixture and corpus model (function bodies included), and on small
 graphs built to have shared control lists, a producer named twice in one
@@ -12,14 +12,13 @@ list, a repeated consumer name and data inputs after control ones.
 from __future__ import annotations
 
 import pytest
+from conftest import corpus_models, fixture_models
 
 import graphsurgeon as gs
-from conftest import corpus_models, fixture_models
-from graphsurgeon import protos
-from graphsurgeon.graph import Graph
-from graphsurgeon.vocabulary import training_machinery
-from graphsurgeon.wiring import compute as compute_wiring
-
+from graphsurgeon.ir.graph import Graph
+from graphsurgeon.ir.wiring import compute as compute_wiring
+from graphsurgeon.vocab import protos
+from graphsurgeon.vocab.optypes import training_machinery
 
 
 def _node(gd, name, op, inputs=()):

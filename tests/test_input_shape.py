@@ -12,14 +12,14 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
-import graphsurgeon as gs
 from conftest import FIXTURES, ROOT
 from graphsurgeon.cli.main import cli
-from graphsurgeon.errors import RewriteError, UsageError
-from graphsurgeon.shapes import merge
-from graphsurgeon.surgery.input_shape import parse_shape
 from tf_roundtrip import roundtrip
+
+import graphsurgeon as gs
+from graphsurgeon.analysis.shapes import merge
+from graphsurgeon.errors import RewriteError, UsageError
+from graphsurgeon.surgery.input_shape import parse_shape
 
 TF1 = FIXTURES / "mnist_bn_elu_tf1"
 

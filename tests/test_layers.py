@@ -12,14 +12,13 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
-import graphsurgeon as gs
-from graphsurgeon.cli.main import cli
-from graphsurgeon.errors import NotFoundError
-from graphsurgeon.layers import block, resolve_cut
-
 from conftest import FIXTURES, ROOT
 from conftest import fixture_model as _model
+from graphsurgeon.cli.main import cli
+
+import graphsurgeon as gs
+from graphsurgeon.analysis.layers import block, resolve_cut
+from graphsurgeon.errors import NotFoundError
 
 TRAINING_MODELS = [p for p in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource", "mnist_bn_elu_0to4")]
 
@@ -90,7 +89,7 @@ def test_variables_match_tensorflow():
 
 def test_layers_never_import_tensorflow():
     code = ("import sys, graphsurgeon as gs; g = gs.load(sys.argv[1]); g.layers(); "
-            "from graphsurgeon.layers import resolve_cut; resolve_cut(g, 'hidden2'); "
+            "from graphsurgeon.analysis.layers import resolve_cut; resolve_cut(g, 'hidden2'); "
             "assert 'tensorflow' not in sys.modules, 'tensorflow imported'")
     subprocess.run([sys.executable, "-c", code, str(_model("mnist_bn_elu_tf1"))], check=True, cwd=ROOT)
 

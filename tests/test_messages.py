@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-import graphsurgeon as gs
 from conftest import ROOT, fixture_model
 from graphsurgeon.cli.main import cli
+
+import graphsurgeon as gs
+from graphsurgeon.vocab.protos import NodeDef
 from graphsurgeon.errors import NotFoundError, closest
 from graphsurgeon.wording import plural
 
@@ -100,15 +101,15 @@ def test_counts_in_messages_agree_with_their_number(tmp_path):
     assert result.exit_code == 0 and "(1 item)" in result.output, result.output
     result = runner.invoke(cli, ["collections", "show", str(tmp_path / "a.meta"), "solo"])
     assert result.output.splitlines()[0] == "solo  node_list  1 item"
-    from graphsurgeon.changes import Changes
+    from graphsurgeon.ir.changes import Changes
 
     assert str(Changes(removed=["a"], renamed={"b": "c"}, dropped=["d"])) == \
         "removed 1 op, renamed 1 op, dropped 1 reference"
     extra = gs.load(meta)
-    extra.add_op(gs.protos.NodeDef(name="just_one", op="NoOp"))
+    extra.add_op(NodeDef(name="just_one", op="NoOp"))
     text = gs.diff(g, extra).format()
     assert "added 1 op:" in text and "(618 ops)" in text and "(619 ops)" in text
-    from graphsurgeon.graph_diff import _kinds
+    from graphsurgeon.analysis.diff import _kinds
 
     types = {f"n{i}": f"T{i}" for i in range(7)}
     assert _kinds(list(types), types).endswith("(1 more type)")

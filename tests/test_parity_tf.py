@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS_DIR, FIXTURES, ROOT
 from conftest import without_output_shapes as _without_output_shapes
 
@@ -55,7 +54,7 @@ CORPUS_MODELS = [
 # restores (and Identity ops reading them) feeding Assign(validate_shape=true)
 # must produce the variable's shape or the restore fails at run time; feeding
 # AssignVariableOp, the VarHandleOp's declared shape, which TensorFlow itself
-# reports for every read of that variable (graphsurgeon.shapes._restored_shapes).
+# reports for every read of that variable (graphsurgeon.analysis.shapes._restored_shapes).
 RESTORE_OPS = {"RestoreV2", "RestoreSlice", "Restore"}
 
 
@@ -188,7 +187,7 @@ def test_restored_shapes_match_the_checkpoint(fixture):
     path = FIXTURES / fixture / "model.ckpt.meta"
     if not path.exists() and not MANIFEST.is_file():
         pytest.skip(f"fixture {fixture} not built")
-    from graphsurgeon import values
+    from graphsurgeon.vocab import values
 
     g = _strip_recorded_shapes(_load(path, None))
     restore = g.op("save/RestoreV2")
@@ -208,7 +207,7 @@ def test_restored_shapes_match_the_checkpoint(fixture):
 
 def test_custom_op_graph_still_loads_and_lists(corpus_dir):
     """deepmd_cu_frozen: TensorFlow cannot import it (custom ops); we still read everything else."""
-    from graphsurgeon import report
+    from graphsurgeon.analysis import report
 
     g = _load(corpus_dir / "deepmd_cu_frozen" / "frozen_model.pb", None)
     records = report.ls_records(g)

@@ -212,10 +212,10 @@ if __name__ == "__main__":
 # ====================================================================== the tests (TF-free)
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-
-import graphsurgeon as gs  # noqa: E402
 from conftest import CORPUS_DIR, FIXTURES  # noqa: E402
 from graphsurgeon.cli.main import cli  # noqa: E402
+
+import graphsurgeon as gs  # noqa: E402
 from graphsurgeon.surgery.prune import needed_ops  # noqa: E402
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""}
@@ -437,7 +437,7 @@ print(float(np.max(np.abs(outs[0] - outs[1]))))
 # ---------------------------------------------------------------- TF-free checks
 
 def _small_graph():
-    from graphsurgeon.protos import graph_pb2
+    from graphsurgeon.vocab.protos import graph_pb2
 
     gd = graph_pb2.GraphDef()
     for name, op, inputs in [("a", "Placeholder", []), ("b", "Identity", ["a"]), ("c", "Identity", ["b"]),
@@ -472,7 +472,7 @@ def test_unknown_output_fails_with_the_closest_names():
 
 
 def test_deep_chain_does_not_recurse():
-    from graphsurgeon.protos import graph_pb2
+    from graphsurgeon.vocab.protos import graph_pb2
 
     gd = graph_pb2.GraphDef()
     gd.node.add(name="n0", op="Placeholder").attr["dtype"].type = 1

@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 
 import graphsurgeon as gs
-from graphsurgeon import protos, rendering
+from graphsurgeon import rendering
 from graphsurgeon.rendering import dot as dotmod
+from graphsurgeon.vocab import protos
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"

@@ -10,15 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import corpus_models, fixture_models
 from google.protobuf import unknown_fields
 
 import graphsurgeon as gs
-from graphsurgeon import protos
 from graphsurgeon.errors import OutputError, UsageError
 from graphsurgeon.formats import writer
 from graphsurgeon.formats.protofile import read_message
-
-from conftest import corpus_models, fixture_models
+from graphsurgeon.vocab import protos
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 

@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
-
 import scan_attacks
+from click.testing import CliRunner
 from conftest import ROOT, corpus_models, fixture_models
 from graphsurgeon.cli.main import cli
-from graphsurgeon.scan import Policy, load_policy, scan
-from graphsurgeon.scan import pycode
+
+from graphsurgeon.scan import Policy, load_policy, pycode, scan
 from graphsurgeon.scan.keras import code_findings
 
 
@@ -177,7 +176,7 @@ def test_every_meta_graph_of_a_savedmodel_is_scanned(tmp_path):
     """An attack in a second tag set (not 'serve') is found and said to be there."""
     import shutil
 
-    from graphsurgeon import protos
+    from graphsurgeon.vocab import protos
 
     folder = tmp_path / "two_tags"
     shutil.copytree(ROOT / "fixtures" / "models" / "mnist_bn_elu_savedmodel_tf1", folder)

@@ -1,4 +1,4 @@
-"""Shape inference without TensorFlow (graphsurgeon.shapes).
+"""Shape inference without TensorFlow (graphsurgeon.analysis.shapes).
 
 Three kinds of checks, all TF-free (test_parity_tf.py holds the TensorFlow oracle):
 
@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import CORPUS_DIR, FIXTURES
+from conftest import without_output_shapes as _without_output_shapes
 
 import graphsurgeon as gs
-from graphsurgeon import dtypes, protos, values
-from graphsurgeon.graph import Graph
-from graphsurgeon.shapes import broadcast, from_proto, merge
-
-from conftest import FIXTURES, CORPUS_DIR
-from conftest import without_output_shapes as _without_output_shapes
+from graphsurgeon.analysis.shapes import broadcast, from_proto, merge
+from graphsurgeon.ir.graph import Graph
+from graphsurgeon.vocab import dtypes, protos, values
 
 MANIFEST = FIXTURES / "manifest.json"
 FIXTURE_GRAPHS = {

@@ -13,13 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import FIXTURES
+from graphsurgeon.cli.main import cli
+from tf_roundtrip import roundtrip
 
 import graphsurgeon as gs
-from conftest import FIXTURES
-from graphsurgeon import signatures as sigs
-from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, RewriteError, UsageError
-from tf_roundtrip import roundtrip
+from graphsurgeon.metagraph import signatures as sigs
 
 TF1 = FIXTURES / "mnist_bn_elu_tf1"
 SM1 = FIXTURES / "mnist_bn_elu_savedmodel_tf1"

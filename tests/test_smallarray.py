@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-from graphsurgeon import smallarray as sa
-from graphsurgeon.values import from_numpy
+from graphsurgeon.analysis import smallarray as sa
+from graphsurgeon.vocab.values import from_numpy
 
 SHAPES = [(), (1,), (3,), (2, 3), (1, 3), (2, 1), (2, 3, 2)]
 

@@ -23,12 +23,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import CORPUS_DIR, FIXTURES
 from google.protobuf import text_format
 
 import graphsurgeon as gs
-from conftest import CORPUS_DIR, FIXTURES
-from graphsurgeon import protos
-from graphsurgeon.tensorboard import SUFFIX, crc32c, masked_crc32c
+from graphsurgeon.formats.tensorboard import SUFFIX, crc32c, masked_crc32c
+from graphsurgeon.vocab import protos
 
 MANIFEST = FIXTURES / "manifest.json"
 GS = [sys.executable, "-m", "graphsurgeon.cli.main"]
@@ -162,7 +162,7 @@ def test_importing_graphsurgeon_stays_light_and_writing_needs_no_tensorflow(tmp_
     script = textwrap.dedent(f"""
         import sys
         import graphsurgeon as gs
-        assert "graphsurgeon.tensorboard" not in sys.modules, "imported eagerly"
+        assert "graphsurgeon.formats.tensorboard" not in sys.modules, "imported eagerly"
         assert "tensorboard.compat.proto.event_pb2" not in sys.modules, "event protos imported eagerly"
         g = gs.load({str(FIXTURES / "mnist_bn_elu_savedmodel_tf2")!r})
         gs.to_tensorboard(g, {str(tmp_path)!r}, run="r")

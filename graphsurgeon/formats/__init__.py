@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .. import protos
 from ..errors import AmbiguousError, FormatError, NotFoundError
+from ..vocab import protos
 from . import checkpoint as _checkpoint
 from .protofile import read_message
 

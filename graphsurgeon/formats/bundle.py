@@ -38,12 +38,12 @@ from pathlib import Path
 
 import google_crc32c
 
-from .. import dtypes as _dtypes
-from .. import protos
 from ..errors import FormatError, NotFoundError
+from ..vocab import dtypes as _dtypes
+from ..vocab import protos
+from ..wording import plural
 from .protofile import _varint as _protofile_varint
 from .protofile import open_regular
-from ..wording import plural
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48

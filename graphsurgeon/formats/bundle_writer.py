@@ -19,8 +19,8 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from .. import dtypes as _dtypes
-from .. import protos
+from ..vocab import dtypes as _dtypes
+from ..vocab import protos
 from .bundle import TABLE_MAGIC, crc32c, mask_crc
 from .protofile import encode_varint
 

@@ -55,8 +55,8 @@ import re
 import secrets
 from pathlib import Path
 
-from .. import protos
 from ..errors import FormatError
+from ..vocab import protos
 from .farmhash import fingerprint64, fingerprint_cat64
 from .protofile import atomic_write, read_file
 
@@ -365,7 +365,7 @@ def fingerprint_def(export_dir, *, uuid: str | None = None):
             draws on every save.
 
     Returns:
-        a ``graphsurgeon.protos.FingerprintDef`` message.
+        a ``graphsurgeon.vocab.protos.FingerprintDef`` message.
 
     Raises:
         FingerprintError: TensorFlow's value cannot be reproduced exactly

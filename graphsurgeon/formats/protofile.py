@@ -20,8 +20,8 @@ from pathlib import Path
 
 from google.protobuf import message as _message
 
-from .. import protos
 from ..errors import FormatError, OutputError
+from ..vocab import protos
 
 # Protocol buffers refuse to serialise messages of 2 GiB or more.
 PROTO_LIMIT = 2**31 - 1

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import dtypes as _dtypes
-from .. import protos
 from ..errors import FormatError, NotFoundError
-from ..values import element_count, to_numpy
+from ..vocab import dtypes as _dtypes
+from ..vocab import protos
+from ..vocab.values import element_count, to_numpy
 from .bundle import read_table
 
 __all__ = ["V1CheckpointReader", "shard_files"]

@@ -44,13 +44,24 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .. import protos
 from ..errors import OutputError, UsageError
+from ..vocab import protos
 from . import checkpoint as _checkpoint
 from .fingerprint import refresh_fingerprint
+from .protofile import (
+    atomic_copy,
+    atomic_write,
+    exchange,
+    parse_binary,
+    parse_text,
+    read_file,
+    serialize,
+    streamable,
+    sweep_stale,
+    temp_prefix,
+    write_graph_def,
+)
 from .saved_model_parts import write_assets, write_variables
-from .protofile import (atomic_copy, atomic_write, exchange, parse_binary, parse_text, read_file, serialize,
-                        streamable, sweep_stale, temp_prefix, write_graph_def)
 
 FORMATS = ("meta", "savedmodel", "graphdef", "checkpoint")
 ENCODINGS = ("binary", "text")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import GraphSurgeonError, UsageError
 from ..formats.protofile import atomic_write
-from ..vocabulary import training_machinery
+from ..vocab.optypes import training_machinery
 from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph
 from .select import all_scopes, ops_between, scope_ops, serving_function
 from .view import MAX_NODES, TARGET_NODES, View, build_view

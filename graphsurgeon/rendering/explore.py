@@ -42,11 +42,11 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import report
+from ..analysis import report
 from ..errors import NotFoundError
-from ..names import is_index
-from ..views import Op
-from ..vocabulary import training_machinery
+from ..ir.views import Op
+from ..vocab.names import is_index
+from ..vocab.optypes import training_machinery
 from . import scopes, site
 from .dot import node_ids, run_dot_many, stub_ids, to_digraph
 from .select import serving_function

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import deque
 
 from ..errors import NotFoundError, UsageError
-from ..vocabulary import CALL_OPS
+from ..vocab.optypes import CALL_OPS
 from .scopes import prefix
 
 

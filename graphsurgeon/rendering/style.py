@@ -9,8 +9,16 @@ from __future__ import annotations
 
 import re
 
-from ..vocabulary import (ACTIVATION_TYPES as _ELEMENTWISE, CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, FILE_OPS,
-                          PLACEHOLDER_TYPES, SAVE_RESTORE_TYPES, VARIABLE_TYPES)
+from ..vocab.optypes import ACTIVATION_TYPES as _ELEMENTWISE
+from ..vocab.optypes import (
+    CALL_OPS,
+    CONTROL_FLOW_V1,
+    CONTROL_FLOW_V2,
+    FILE_OPS,
+    PLACEHOLDER_TYPES,
+    SAVE_RESTORE_TYPES,
+    VARIABLE_TYPES,
+)
 
 # (key, legend text, fill colour). Order is the legend's order and, for a
 # collapsed scope, the priority when its ops fall into several categories.
@@ -83,7 +91,7 @@ def op_category(op_type: str, name: str = "", calls: bool = False, machinery: bo
                 saver: bool = False) -> str:
     """The category of one op, from its type, its name scope and whether it is training machinery.
 
-    "training" iff :func:`graphsurgeon.vocabulary.training_machinery`
+    "training" iff :func:`graphsurgeon.vocab.optypes.training_machinery`
     counts the op (``machinery``); machinery that saves or restores
     (``saver``: the TF2 saver's calls) keeps the I/O colour.
     """

@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .. import dtypes
+from ..analysis.shapes import format_shape
 from ..errors import NotFoundError, UsageError
-from ..functions import called_functions
-from ..shapes import format_shape
-from ..variables import variables
-from ..vocabulary import is_saver_op, training_machinery
+from ..ir.functions import called_functions
+from ..metagraph.variables import variables
+from ..vocab import dtypes
+from ..vocab.optypes import is_saver_op, training_machinery
 from . import group as _group
 from . import scopes, select, style
 
@@ -500,7 +500,7 @@ def _stubs(g, nodes, key: dict[str, str], universe) -> list[Stub]:
     MAX_CONTROL_STUBS (an edge from every stub to every node costs dot
     dearly, and a training graph's gradient ops each wait on hundreds of
     updates). Control lists are walked as sets, once per view, whatever the
-    number of ops sharing them (see :class:`graphsurgeon.wiring.Wiring`).
+    number of ops sharing them (see :class:`graphsurgeon.ir.wiring.Wiring`).
     """
     wiring = g.wiring()
     single = {"in": {}, "out": {}}    # (outside op, inside node, producer, output index) -> edges
@@ -734,7 +734,7 @@ def _mark_trainable(layers, visible: dict[str, Node], clusters: dict) -> bool:
 def _layer_marks(var_list, machinery):
     """``(layer of each variable, whether each layer is trainable)`` when some layer is frozen, else None.
 
-    A layer (the scope holding a variable, as :mod:`graphsurgeon.layers`
+    A layer (the scope holding a variable, as :mod:`graphsurgeon.analysis.layers`
     has it) is frozen when none of its variables is in
     ``trainable_variables``: batch normalisation's moving statistics never
     are, its gamma and beta are until frozen. Marks are drawn only when some

@@ -2,7 +2,7 @@
 
 :data:`TARGETS` says which inputs and attributes of each op type name the
 thing it reaches. :class:`Resolver` follows each such input back through
-pass-through ops and constants (:mod:`graphsurgeon.constants`), out of a
+pass-through ops and constants (:mod:`graphsurgeon.analysis.constants`), out of a
 function body to every call site that feeds the argument, and says where
 the value comes from:
 
@@ -20,10 +20,10 @@ Nothing here opens a file: values are only read from the graph.
 """
 from __future__ import annotations
 
-from ..constants import Constants
-from ..functions import called_functions
-from ..opdefs import input_arg_positions
-from ..vocabulary import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
+from ..analysis.constants import Constants
+from ..ir.functions import called_functions
+from ..vocab.opdefs import input_arg_positions
+from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
 
 _DATASET_READ = ("filenames",)
 TARGETS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -403,7 +403,7 @@ class Resolver:
 
 def _asset_file_defs(meta) -> list:
     """The MetaGraphDef's AssetFileDefs; TF1 SavedModels before 1.x kept them in ``saved_model_assets``."""
-    from ..protos import meta_graph_pb2
+    from ..vocab.protos import meta_graph_pb2
 
     assets = list(meta.asset_file_def)
     collection = meta.collection_def.get("saved_model_assets") if "saved_model_assets" in meta.collection_def \

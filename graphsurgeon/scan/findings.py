@@ -1,7 +1,7 @@
 """The capability ops of one graph: what each can do, how it is reached, what it is pointed at, how bad it is.
 
 Every op of the top level and of every library function body is classified
-with :func:`graphsurgeon.vocabulary.capability` (or as a custom op, when no
+with :func:`graphsurgeon.vocab.optypes.capability` (or as a custom op, when no
 registry knows its type). Benign patterns are recognised and kept, at
 severity ``info`` with the reason in ``benign``:
 
@@ -22,9 +22,16 @@ from __future__ import annotations
 
 import re
 
-from ..opdefs import shipped
-from ..vocabulary import (CAPABILITIES, FILE_READ_OPS, PEER_EXCHANGE_OPS, SAVE_RESTORE_TYPES, applies_gradients,
-                          capability, is_saver_function)
+from ..vocab.opdefs import shipped
+from ..vocab.optypes import (
+    CAPABILITIES,
+    FILE_READ_OPS,
+    PEER_EXCHANGE_OPS,
+    SAVE_RESTORE_TYPES,
+    applies_gradients,
+    capability,
+    is_saver_function,
+)
 from . import severity as _severity
 from .arguments import Resolver
 from .reach import reach

@@ -2,7 +2,7 @@
 
 A Keras model saved by Keras 2 (``tf.keras`` up to TF 2.15, ``tf_keras``)
 as a SavedModel keeps each layer's config as JSON in ``keras_metadata.pb``
-(a ``SavedMetadata`` message, see :mod:`graphsurgeon.protos`); Keras 3
+(a ``SavedMetadata`` message, see :mod:`graphsurgeon.vocab.protos`); Keras 3
 keeps the model's config in ``config.json`` inside the ``.keras`` zip. A
 ``Lambda`` layer's function, and any ``*_type: "lambda"`` field of a
 custom object, is stored there as marshalled bytecode (Keras 2:
@@ -29,7 +29,7 @@ _MAX_NODES = 1_000_000   # JSON values walked per document
 
 def metadata_configs(path) -> list[tuple[str, object]]:
     """``(where, parsed JSON)`` of every node of a ``keras_metadata.pb``."""
-    from .. import protos
+    from ..vocab import protos
 
     data = read_file(path, limit=MAX_JSON * 4)
     message = protos.SavedMetadata()

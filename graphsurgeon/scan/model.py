@@ -44,7 +44,7 @@ def scan_model(path: str, kind: str = "graph", problem: str | None = None) -> di
 
 def _scan_graphs(path: str, record: dict) -> None:
     from ..formats import read_models
-    from ..graph import Graph
+    from ..ir.graph import Graph
 
     models = read_models(path)
     record["format"] = models[0].format

@@ -8,7 +8,7 @@ SavedModel's object graph, which ``tf.saved_model.load`` turns into
 methods (``loaded.f(...)``). A top-level op is reached from an entry point
 when the entry point's ops depend on it; a library function when a reached
 op names it in any attribute (calls, ``If``/``While`` branches and bodies,
-dataset functions: see :func:`graphsurgeon.functions.called_functions`),
+dataset functions: see :func:`graphsurgeon.ir.functions.called_functions`),
 and then every op of its body counts as reached (function runtimes run
 stateful ops whether or not a result needs them). Walks are iterative and
 cycle-safe; the route kept for each function is the first found, breadth
@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..functions import called_functions
-from ..names import parse_input, split_tensor_name
+from ..ir.functions import called_functions
+from ..vocab.names import parse_input, split_tensor_name
 
 INIT_COLLECTIONS = ("saved_model_main_op", "main_op", "legacy_init_op", "table_initializer")
 

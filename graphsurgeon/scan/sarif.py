@@ -1,7 +1,7 @@
 """A scan report as SARIF 2.1.0, for code-scanning interfaces (one run, one rule per capability)."""
 from __future__ import annotations
 
-from ..vocabulary import CAPABILITIES
+from ..vocab.optypes import CAPABILITIES
 
 _LEVEL = {"high": "error", "medium": "warning", "low": "note", "info": "none"}
 _EXTRA_RULES = {"custom-op": "unknown custom op", "peer-exchange": "exchanges tensors with its job's peers",

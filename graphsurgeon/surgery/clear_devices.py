@@ -18,7 +18,7 @@ import_meta_graph leaves them): a body pinned to a GPU fails the same way.
 """
 from __future__ import annotations
 
-from ..changes import Changes
+from ..ir.changes import Changes
 from .contract import ensures
 
 __all__ = ["clear_devices"]

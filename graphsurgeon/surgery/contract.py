@@ -11,10 +11,10 @@ TensorFlow would refuse the result.
 """
 from __future__ import annotations
 
-from .. import names as _names
-from ..changes import Changes
-from ..collections import referenced_names
 from ..errors import GraphSurgeonError, RewriteError
+from ..ir.changes import Changes
+from ..metagraph.collections import referenced_names
+from ..vocab import names as _names
 
 
 def dangling_inputs(g) -> set[tuple[str, str]]:

@@ -45,16 +45,16 @@ from __future__ import annotations
 
 import re
 
-from .. import dtypes as _dtypes
-from .. import names as _names
-from .. import protos
-from ..assets import find_assets
-from ..changes import Changes
 from ..errors import RewriteError, UsageError
 from ..formats.bundle import is_v2
-from ..graph import Graph
-from ..signatures import DEFAULT_SIGNATURE, PREDICT_METHOD, signature_def
-from ..vocabulary import PLACEHOLDER_TYPES, VARIABLE_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..metagraph.assets import find_assets
+from ..metagraph.signatures import DEFAULT_SIGNATURE, PREDICT_METHOD, signature_def
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..wording import plural
 from .contract import ensures
 from .export_signatures import signature_specs, tensor_names

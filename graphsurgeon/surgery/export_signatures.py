@@ -9,12 +9,12 @@ placeholders those outputs read (not the switches that get pinned).
 """
 from __future__ import annotations
 
-from .. import names as _names
+from ..analysis.endpoints import likely_outputs
 from ..errors import AmbiguousError, RewriteError, UsageError
-from ..graph import Graph
-from ..report import likely_outputs
-from ..signatures import PREDICT_METHOD, RESERVED_KEYS, default_key, resolve_tensors
-from ..vocabulary import PLACEHOLDER_TYPES, training_machinery
+from ..ir.graph import Graph
+from ..metagraph.signatures import PREDICT_METHOD, RESERVED_KEYS, default_key, resolve_tensors
+from ..vocab import names as _names
+from ..vocab.optypes import PLACEHOLDER_TYPES, training_machinery
 from ..wording import plural
 from .pinning import is_switch
 

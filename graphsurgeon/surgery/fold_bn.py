@@ -23,16 +23,16 @@ Example:
 """
 from __future__ import annotations
 
-from .. import dtypes as _dtypes
-from .. import names as _names
-from .. import protos
-from ..changes import Changes
-from ..constants import Constants
+from ..analysis.constants import Constants
 from ..errors import UsageError
-from ..graph import Graph
-from ..vocabulary import VARIABLE_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.values import from_numpy
 from ..wording import plural
-from ..values import from_numpy
 from .contract import ensures
 from .freeze import freeze
 from .prune import prune

@@ -2,7 +2,7 @@
 
 The result is a plain GraphDef that computes the outputs with no variable,
 no saver, no training machinery and, when the predicates become constant,
-no control flow. Every step is an edit of one :class:`~graphsurgeon.graph.Graph`
+no control flow. Every step is an edit of one :class:`~graphsurgeon.ir.graph.Graph`
 (the pruned copy), through its editing methods:
 
 1. **Prune** to the outputs (:func:`graphsurgeon.surgery.prune.prune`):
@@ -31,7 +31,7 @@ no control flow. Every step is an edit of one :class:`~graphsurgeon.graph.Graph`
    constants (cond pivots) go; colocations naming removed ops go; library
    functions nobody calls go.
 
-Checkpoint keys come from the graph's own saver (:func:`graphsurgeon.saver.checkpoint_keys`).
+Checkpoint keys come from the graph's own saver (:func:`graphsurgeon.metagraph.saver.checkpoint_keys`).
 
 Example:
     >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1")
@@ -43,20 +43,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import dtypes as _dtypes
-from .. import names as _names
-from .. import protos
-from ..changes import Changes
-from ..constants import Constants, source_op
+from ..analysis.constants import Constants, source_op
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..formats.bundle import BundleReader
 from ..formats.checkpoint import open_checkpoint
-from ..graph import Graph
-from ..saver import checkpoint_keys
-from ..signatures import signature_outputs
-from ..values import from_numpy
-from ..vocabulary import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES,
-                          SWITCH_OPS)
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..metagraph.saver import checkpoint_keys
+from ..metagraph.signatures import signature_outputs
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES, SWITCH_OPS
+from ..vocab.values import from_numpy
 from ..wording import plural
 from .contract import ensures
 from .pinning import const_node, pin_placeholders, scalar_tensor

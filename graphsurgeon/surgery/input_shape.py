@@ -11,9 +11,9 @@ shape contradicts the shape it infers.
 
 1. sets each placeholder's ``shape`` (and its own ``_output_shapes``);
 2. drops the ``_output_shapes`` of every op downstream (through data edges)
-   and infers their shapes again with :mod:`graphsurgeon.shapes`;
+   and infers their shapes again with :mod:`graphsurgeon.analysis.shapes`;
 3. refuses (RewriteError, naming the op) when an op downstream cannot take
-   the new shape (:mod:`graphsurgeon.shape_check`: a Reshape to a constant
+   the new shape (:mod:`graphsurgeon.surgery.shape_check`: a Reshape to a constant
    shape with a hard-coded batch, a MatMul whose inner sizes no longer
    agree, ...);
 4. writes the inferred shapes back as ``_output_shapes`` where the op had
@@ -26,17 +26,17 @@ signature inputs, else its likely inputs of rank 1 or more).
 """
 from __future__ import annotations
 
-from .. import names as _names
-from ..changes import Changes
+from ..analysis.endpoints import likely_inputs, likely_outputs
+from ..analysis.shapes import format_shape, merge
 from ..errors import RewriteError, UsageError
-from ..graph import Graph
-from ..report import likely_inputs, likely_outputs
-from ..shape_check import conflicts
-from ..shapes import format_shape, merge
-from ..signatures import RESERVED_KEYS
-from ..vocabulary import PLACEHOLDER_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..metagraph.signatures import RESERVED_KEYS
+from ..vocab import names as _names
+from ..vocab.optypes import PLACEHOLDER_TYPES
 from ..wording import plural
 from .contract import ensures
+from .shape_check import conflicts
 
 __all__ = ["set_input_shape", "set_batch", "parse_shape"]
 

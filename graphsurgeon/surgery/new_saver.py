@@ -27,15 +27,15 @@ the main op assigns).
 """
 from __future__ import annotations
 
-from .. import dtypes as _dtypes
-from .. import names as _names
-from .. import protos
-from ..collections import decode_bytes
 from ..errors import NotFoundError, RewriteError
 from ..formats.checkpoint import open_checkpoint
-from ..graph import Graph
-from ..saver import RESTORE_TYPES, checkpoint_entries
-from ..vocabulary import VARIABLE_TYPES
+from ..ir.graph import Graph
+from ..metagraph.collections import decode_bytes
+from ..metagraph.saver import RESTORE_TYPES, checkpoint_entries
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.optypes import VARIABLE_TYPES
 from ..wording import plural
 
 __all__ = ["add_saver", "restored_variables", "restores_v2", "saver_scope_ops", "main_ops"]

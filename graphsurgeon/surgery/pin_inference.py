@@ -9,11 +9,11 @@ statistics whenever ``training`` is fed True.
 """
 from __future__ import annotations
 
-from .. import protos
-from ..changes import Changes
 from ..errors import RewriteError
-from ..graph import Graph
-from ..vocabulary import VARIABLE_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab import protos
+from ..vocab.optypes import VARIABLE_TYPES
 from .contract import ensures
 
 __all__ = ["pin_inference"]

@@ -11,11 +11,11 @@ editing methods.
 """
 from __future__ import annotations
 
-from .. import dtypes as _dtypes
-from .. import protos
-from ..constants import Constants
-from ..values import from_numpy
-from ..vocabulary import PLACEHOLDER_TYPES
+from ..analysis.constants import Constants
+from ..vocab import dtypes as _dtypes
+from ..vocab import protos
+from ..vocab.optypes import PLACEHOLDER_TYPES
+from ..vocab.values import from_numpy
 
 __all__ = ["pin_placeholders", "const_node", "scalar_tensor"]
 

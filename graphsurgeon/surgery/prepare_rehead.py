@@ -1,7 +1,7 @@
 """The TensorFlow-free half of a re-head: cut the network, keep what the cut needs, pin frozen batch norms.
 
 :func:`prepare_rehead` cuts a trained model at a tensor or after a layer
-(:func:`graphsurgeon.layers.resolve_cut`) and prunes it to what the cut
+(:func:`graphsurgeon.analysis.layers.resolve_cut`) and prunes it to what the cut
 needs (:func:`graphsurgeon.surgery.prune.prune`), plus the moving-average
 updates of reused batch norms that stay trainable, so nothing downstream of
 the cut survives: no old head, loss, gradients, optimizer or saver. Frozen
@@ -14,15 +14,15 @@ removed, so that feeding it fails loudly instead of doing nothing.
 What ``freeze`` means: ``all`` (default) freezes every reused layer; ``none``
 trains them all; scope names freeze those layers, each with the batch-norm
 layers of its block (``hidden2`` brings ``batch_normalization_1``; see
-:mod:`graphsurgeon.layers`).
+:mod:`graphsurgeon.analysis.layers`).
 """
 from __future__ import annotations
 
-from ..changes import Changes
+from ..analysis.layers import block, layer, layers, resolve_cut
 from ..errors import RewriteError, UsageError
-from ..graph import Graph
-from ..layers import block, layer, layers, resolve_cut
-from ..vocabulary import PLACEHOLDER_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab.optypes import PLACEHOLDER_TYPES
 from .contract import ensures
 from .pin_inference import pin_inference
 from .prune import needed_ops, prune

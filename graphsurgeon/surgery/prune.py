@@ -20,12 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .. import dtypes as _dtypes
-from .. import names as _names
-from ..changes import Changes
 from ..errors import RewriteError, UsageError
-from ..graph import Graph, Tensor, format_shape
-from ..protos import VariableDef, node_def_pb2
+from ..ir.changes import Changes
+from ..ir.graph import Graph, Tensor, format_shape
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab.protos import VariableDef, node_def_pb2
 from ..wording import plural
 from .contract import ensures
 

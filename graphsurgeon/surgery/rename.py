@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 
-from ..changes import Changes
 from ..errors import RewriteError, UsageError
-from ..graph import Graph
-from ..vocabulary import VARIABLE_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab.optypes import VARIABLE_TYPES
 from ..wording import plural
 from .contract import ensures
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .. import names as _names
-from ..changes import Changes
+from ..analysis.constants import Constants
 from ..errors import NotFoundError, RewriteError, UsageError
-from ..graph import Graph
-from ..constants import Constants
-from ..vocabulary import VARIABLE_TYPES
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab import names as _names
+from ..vocab.optypes import VARIABLE_TYPES
 from .contract import ensures
 
 __all__ = ["strip_training", "TrainingInfo", "find_training_op", "TRAINING_OP_COLLECTIONS"]

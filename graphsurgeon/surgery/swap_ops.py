@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 
-from ..changes import Changes
 from ..errors import NotFoundError, RewriteError, UsageError
-from ..graph import Graph
-from ..opdefs import shipped
+from ..ir.changes import Changes
+from ..ir.graph import Graph
+from ..vocab.opdefs import shipped
 from .contract import ensures
 
 __all__ = ["swap_ops", "gradient_ops", "parse_attrs", "SWAPPABLE"]

@@ -13,15 +13,14 @@ Example:
 """
 from __future__ import annotations
 
-from ..changes import Changes
+from ..analysis.layers import layer, layers
 from ..errors import RewriteError, UsageError
 from ..formats.bundle import BundleReader
-from ..formats.checkpoint import open_checkpoint
 from ..formats.bundle_writer import BundleWriter
-from ..formats.checkpoint import TemporaryCheckpoint
-from ..graph import Graph, format_shape
-from ..layers import layer, layers
-from ..saver import checkpoint_keys
+from ..formats.checkpoint import TemporaryCheckpoint, open_checkpoint
+from ..ir.changes import Changes
+from ..ir.graph import Graph, format_shape
+from ..metagraph.saver import checkpoint_keys
 from .contract import ensures
 
 __all__ = ["transplant"]

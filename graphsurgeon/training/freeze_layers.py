@@ -11,10 +11,10 @@ the training op over the remaining variables in TensorFlow
 """
 from __future__ import annotations
 
-from ..changes import Changes
+from ..analysis.layers import block, layers
 from ..errors import UsageError
-from ..graph import Graph
-from ..layers import block, layers
+from ..ir.changes import Changes
+from ..ir.graph import Graph
 from ..surgery.pin_inference import pin_inference
 from ..surgery.strip_training import TRAINING_OP_COLLECTIONS, strip_training
 from .rebuild import rebuild_training
@@ -29,7 +29,7 @@ def freeze_layers(g: Graph, scopes, *, training_op: str | None = None, loss: str
     Each scope's variables leave ``trainable_variables``; the training op is
     rebuilt over the rest; frozen batch-norm scopes run in inference mode. A
     scope given as a dense layer brings the batch-norm layers of its block
-    (:func:`graphsurgeon.layers.block`).
+    (:func:`graphsurgeon.analysis.layers.block`).
 
     Args:
         g: a training graph with its checkpoint; not modified.

@@ -7,9 +7,9 @@ put back where it was in its collections. Variables leave
 """
 from __future__ import annotations
 
-from ..changes import Changes
 from ..errors import RewriteError
-from ..graph import Graph
+from ..ir.changes import Changes
+from ..ir.graph import Graph
 from ..surgery.contract import ensures
 from . import session
 from .tf import short, tf

@@ -23,14 +23,14 @@ carries them in a temporary checkpoint until it is saved.
 """
 from __future__ import annotations
 
-from ..changes import Changes
 from ..errors import RewriteError, UsageError
-from ..graph import Graph
-from .tf import tf
+from ..ir.changes import Changes
+from ..ir.graph import Graph
 from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
 from . import session
 from .rebuild import drop_trainable, minimize
+from .tf import tf
 
 __all__ = ["rehead", "ACTIVATIONS"]
 

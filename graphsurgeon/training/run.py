@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import RewriteError
-from ..vocabulary import VARIABLE_TYPES
+from ..vocab.optypes import VARIABLE_TYPES
 from .tf import RunError, session_config, short, tf
 
 

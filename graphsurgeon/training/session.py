@@ -8,11 +8,10 @@ exactly one Saver: the one :func:`export` makes last.
 """
 from __future__ import annotations
 
-from .. import protos
 from ..errors import RewriteError
-from ..formats.checkpoint import open_checkpoint
-from ..formats.checkpoint import TemporaryCheckpoint
-from ..graph import Graph
+from ..formats.checkpoint import TemporaryCheckpoint, open_checkpoint
+from ..ir.graph import Graph
+from ..vocab import protos
 from .tf import short, tf
 
 CHECKPOINT_NAME = "model.ckpt"

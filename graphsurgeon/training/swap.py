@@ -7,9 +7,9 @@ ops; :func:`swap` then strips the training machinery and rebuilds it
 """
 from __future__ import annotations
 
-from ..changes import Changes
 from ..errors import RewriteError
-from ..graph import Graph
+from ..ir.changes import Changes
+from ..ir.graph import Graph
 from ..surgery.strip_training import strip_training
 from ..surgery.swap_ops import swap_ops
 from .rebuild import rebuild_training

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import dtypes
 from ..errors import RewriteError
-from ..examples import example_features
-from ..inputs import InputSpec, make_inputs
+from ..vocab import dtypes
 from . import tf as _tf
+from .examples import example_features
+from .inputs import InputSpec, make_inputs
 from .run import run_graph_def, run_model
 
 

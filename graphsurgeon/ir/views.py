@@ -1,15 +1,15 @@
 """Op and Tensor: light views on a graph's nodes (they hold the graph and a name, nothing else).
 
-They live apart from :mod:`graphsurgeon.graph` so that modules the Graph
+They live apart from :mod:`graphsurgeon.ir.graph` so that modules the Graph
 builds on (collections) can recognise and make them without importing it.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from . import names as _names
+from ..analysis.shapes import format_shape
+from ..vocab import names as _names
 from .functions import called_functions
-from .shapes import format_shape
 
 __all__ = ["Op", "Tensor", "Use"]
 
@@ -105,7 +105,7 @@ class Op:
 
     @property
     def attrs(self):
-        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.attrs` to decode."""
+        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.vocab.attrs` to decode."""
         return self.node.attr
 
     @property

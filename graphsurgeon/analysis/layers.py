@@ -46,10 +46,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import names as _names
-from .errors import NotFoundError, UsageError
-from .variables import variables
-from .vocabulary import ACTIVATION_TYPES, VARIABLE_TYPES, training_machinery
+from ..errors import NotFoundError, UsageError
+from ..metagraph.variables import variables
+from ..vocab import names as _names
+from ..vocab.optypes import ACTIVATION_TYPES, VARIABLE_TYPES, training_machinery
 
 __all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block"]
 

@@ -12,7 +12,7 @@ from bisect import bisect_left
 from collections import deque
 from operator import itemgetter
 
-from .functions import called_functions
+from ..ir.functions import called_functions
 
 # ---------------------------------------------------------------- state
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")

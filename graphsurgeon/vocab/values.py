@@ -1,8 +1,8 @@
 """Tensor values: TensorProto <-> numpy, with the size checked before any allocation."""
 from __future__ import annotations
 
+from ..errors import FormatError
 from . import dtypes, protos
-from .errors import FormatError
 
 # Typed value fields of a TensorProto, by dtype.
 _FIELDS = {

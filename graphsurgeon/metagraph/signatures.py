@@ -21,10 +21,10 @@ Example:
 """
 from __future__ import annotations
 
-from . import dtypes as _dtypes
-from . import names as _names
-from . import protos
-from .errors import NotFoundError, RewriteError, UsageError
+from ..errors import NotFoundError, RewriteError, UsageError
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import protos
 
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"

@@ -24,15 +24,15 @@ from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
-from . import collections as _collections
-from . import dtypes as _dtypes
-from . import names as _names
-from . import opdefs, protos
+from ..analysis.shapes import format_shape, from_proto, infer_shapes
+from ..errors import NotFoundError, RewriteError, UsageError
+from ..metagraph import collections as _collections
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab import opdefs, protos
+from ..vocab.patterns import compile_pattern, is_pattern
 from .changes import Changes
-from .errors import NotFoundError, RewriteError, UsageError
 from .functions import called_functions, function_to_graph_def
-from .patterns import compile_pattern, is_pattern
-from .shapes import format_shape, from_proto, infer_shapes
 from .views import Op, Tensor, Use, new_use
 
 UNKNOWN = None  # an unknown dtype, shape or dimension
@@ -143,7 +143,7 @@ class Graph:
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
         """Jupyter: the default collapsed drawing as SVG (text alone when Graphviz is missing)."""
-        from .rendering import notebook_bundle  # graphviz: only when a notebook asks for a picture
+        from ..rendering import notebook_bundle  # graphviz: only when a notebook asks for a picture
         return notebook_bundle(self)
 
     def _repr_svg_(self) -> str | None:
@@ -196,7 +196,7 @@ class Graph:
 
     def ops(self, pattern: str | list[str] | None = None, type: str | list[str] | None = None,
             scope: str | None = None) -> list[Op]:
-        """Ops whose names match ``pattern`` (see :mod:`graphsurgeon.patterns`).
+        """Ops whose names match ``pattern`` (see :mod:`graphsurgeon.vocab.patterns`).
 
         ``type`` filters by op type (one or several, exact), ``scope`` keeps
         one name scope and what is under it. A pattern without wildcards that
@@ -243,7 +243,7 @@ class Graph:
 
     # ------------------------------------------------------------------ the index
     def input_refs(self, name: str) -> tuple:
-        """The op's inputs parsed (:class:`graphsurgeon.names.InputRef`, control ones included).
+        """The op's inputs parsed (:class:`graphsurgeon.vocab.names.InputRef`, control ones included).
 
         Cached: walks over large graphs parse each input string once.
         """
@@ -306,7 +306,7 @@ class Graph:
     def wiring(self):
         """Every op's data and control inputs and consumers, computed in bulk and cached.
 
-        See :mod:`graphsurgeon.wiring`: what :meth:`uses` answers, op by op,
+        See :mod:`graphsurgeon.ir.wiring`: what :meth:`uses` answers, op by op,
         without one ``Use`` per input.
         """
         from . import wiring as _wiring  # computed from the graph's own index
@@ -372,7 +372,7 @@ class Graph:
 
     @property
     def shapes(self) -> dict[str, list]:
-        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.shapes`)."""
+        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.analysis.shapes`)."""
         if self._shapes is None:
             self._shapes = infer_shapes(self)
         return self._shapes
@@ -587,13 +587,13 @@ class Graph:
         ``variables/variables.*`` (V2 copied byte for byte, V1 converted) and
         ``assets`` (``{file name: path of the file to copy}``) under ``assets/``;
         by default the files the MetaGraphDef's ``asset_file_def`` names, where
-        they are found (see :func:`graphsurgeon.assets.find_assets`). A plain
+        they are found (see :func:`graphsurgeon.metagraph.assets.find_assets`). A plain
         GraphDef gets a MetaGraphDef around it.
         """
-        from .formats import Model  # formats sits below the graph; imported here to keep loading light
+        from ..formats import Model  # formats sits below the graph; imported here to keep loading light
 
         if assets is None:
-            from .assets import find_assets
+            from ..metagraph.assets import find_assets
 
             listed = {a.tensor_info.name for a in self.root.meta_graph.asset_file_def} \
                 if self.root.meta_graph is not None else set()
@@ -874,12 +874,12 @@ class Graph:
                     lst.remove(use)
 
     # ------------------------------------------------------------------ collections and saving
-    # Thin delegations: the work lives in graphsurgeon/collections.py and
+    # Thin delegations: the work lives in graphsurgeon/metagraph/collections.py and
     # graphsurgeon/formats/writer.py.
 
     @property
     def collections(self) -> dict:
-        """Collections by name (see :mod:`graphsurgeon.collections`); empty for a plain GraphDef."""
+        """Collections by name (see :mod:`graphsurgeon.metagraph.collections`); empty for a plain GraphDef."""
         return _collections.collections(self)
 
     def collection(self, name: str) -> list:
@@ -908,18 +908,18 @@ class Graph:
 
     def clear_devices(self, functions: bool = True) -> tuple:
         """A copy with every op's device cleared, and the Changes (see :mod:`graphsurgeon.surgery.clear_devices`)."""
-        from .surgery.clear_devices import clear_devices as _clear  # rewrites sit above the graph
+        from ..surgery.clear_devices import clear_devices as _clear  # rewrites sit above the graph
 
         return _clear(self, functions=functions)
 
     def layers(self) -> list:
-        """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.layers`)."""
-        from .layers import layers as _layers  # layers sits above the graph
+        """Name scopes owning variables, in data-flow order (see :mod:`graphsurgeon.analysis.layers`)."""
+        from ..analysis.layers import layers as _layers  # layers sits above the graph
         return _layers(self)
 
     def save(self, path=None, *, format=None, encoding=None, in_place=False, force=True, notes=None) -> Path:
         """Write the graph (see :func:`graphsurgeon.formats.writer.save`); returns the path written."""
-        from .formats import writer  # the writer sits above the graph
+        from ..formats import writer  # the writer sits above the graph
         return writer.save(self, path, format=format, encoding=encoding, in_place=in_place, force=force,
                            notes=notes)
 
@@ -928,7 +928,7 @@ class FunctionGraph(Graph):
     """The body of one library function, as a graph.
 
     Arguments are ``_Arg`` ops named after them and results ``_Retval`` ops
-    (see :mod:`graphsurgeon.functions`). It shares its root's library and op
+    (see :mod:`graphsurgeon.ir.functions`). It shares its root's library and op
     registry; it is a view for questions: edit and save the root instead.
     """
 

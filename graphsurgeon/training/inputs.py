@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from .errors import RewriteError
+from ..errors import RewriteError
+from ..wording import plural
 from .examples import serialized_examples
 from .mnist import mnist_dirs, mnist_test_set
-from .wording import plural
 
 
 @dataclass

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .wording import plural
+from ..wording import plural
 
 
 @dataclass

@@ -43,10 +43,10 @@ from pathlib import Path, PurePosixPath
 
 from tensorboard.compat.proto import event_pb2
 
-from .errors import GraphSurgeonError, OutputError, UsageError
-from .formats.bundle import crc32c, mask_crc
-from .formats.protofile import PROTO_LIMIT, atomic_write
-from .graph import Graph
+from ..errors import GraphSurgeonError, OutputError, UsageError
+from ..ir.graph import Graph
+from .bundle import crc32c, mask_crc
+from .protofile import PROTO_LIMIT, atomic_write
 
 # Every event file this module writes ends with this suffix: TensorBoard
 # only asks for "tfevents" in the name, and the suffix lets a later write

@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Callable
 
-from .errors import UsageError
+from ..errors import UsageError
 
 
 def is_pattern(text: str) -> bool:

@@ -19,7 +19,7 @@ from .protos import OpDef, OpList
 @functools.lru_cache(maxsize=1)
 def shipped() -> dict[str, OpDef]:
     """TensorFlow's registry, as shipped with graphsurgeon (parsed once, on first need)."""
-    data = (Path(__file__).parent / "data" / "ops.pb").read_bytes()
+    data = (Path(__file__).parent.parent / "data" / "ops.pb").read_bytes()
     op_list = OpList()
     op_list.ParseFromString(data)
     return {op.name: op for op in op_list.op}

@@ -10,8 +10,8 @@ import os
 import struct
 from pathlib import Path
 
-from .errors import FormatError
-from .formats.protofile import read_file
+from ..errors import FormatError
+from ..formats.protofile import read_file
 
 MNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

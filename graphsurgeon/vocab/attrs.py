@@ -1,8 +1,8 @@
 """AttrValues decoded for people and for JSON."""
 from __future__ import annotations
 
+from ..analysis.shapes import from_proto
 from . import dtypes
-from .shapes import from_proto
 from .values import element_count, to_numpy
 
 SMALL_TENSOR = 16  # constants up to this many elements are shown by value

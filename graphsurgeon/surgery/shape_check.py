@@ -1,6 +1,6 @@
 """Shape constraints ops put on their inputs, checked without TensorFlow.
 
-:mod:`graphsurgeon.shapes` says what shape each tensor has; this module says
+:mod:`graphsurgeon.analysis.shapes` says what shape each tensor has; this module says
 where those shapes cannot work: the checks TensorFlow's shape functions make
 when a graph is imported (and refuse it for), for the ops that most often
 carry a hard-coded size:
@@ -23,8 +23,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .constants import Constants
-from .shapes import format_shape
+from ..analysis.constants import Constants
+from ..analysis.shapes import format_shape
 
 BROADCASTING = frozenset({
     "Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "DivNoNan", "FloorDiv", "FloorMod", "Maximum", "Minimum",

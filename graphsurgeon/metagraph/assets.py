@@ -20,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import names as _names
+from ..analysis.constants import Constants
+from ..vocab import names as _names
 from .collections import decode_any
-from .constants import Constants
 
 ASSET_FILEPATHS = "asset_filepaths"
 SAVED_MODEL_ASSETS = "saved_model_assets"

@@ -3,15 +3,15 @@
 A MetaGraphDef's ``collection_def`` maps a name to one list of one kind:
 
 - ``node_list``: op names (``train/training_op``) and tensor names (``X:0``),
-  resolved here to :class:`~graphsurgeon.graph.Op` and
-  :class:`~graphsurgeon.graph.Tensor`; an entry naming nothing in the graph
+  resolved here to :class:`~graphsurgeon.ir.graph.Op` and
+  :class:`~graphsurgeon.ir.graph.Tensor`; an entry naming nothing in the graph
   is kept as :class:`Unresolved` (TensorFlow would refuse to import it).
 - ``bytes_list``: serialized protos; decoded where TensorFlow itself decodes
   them (``variables``... -> VariableDef, ``savers`` -> SaverDef,
   ``cond_context`` -> CondContextDef, ``while_context`` -> WhileContextDef),
   raw bytes otherwise.
 - ``any_list``: ``google.protobuf.Any``; decoded when the type URL names a
-  message of :data:`graphsurgeon.protos.KNOWN_MESSAGES`.
+  message of :data:`graphsurgeon.vocab.protos.KNOWN_MESSAGES`.
 - ``int64_list``, ``float_list``: numbers.
 
 Editing stores items exactly as TensorFlow's ``export_meta_graph`` does
@@ -33,13 +33,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-
-from . import names as _names
-from . import protos
-from .errors import NotFoundError, RewriteError, UsageError
-from .protos import CondContextDef, SaverDef, VariableDef, WhileContextDef
-from .views import Op, Tensor
-from .wording import plural
+from ..errors import NotFoundError, RewriteError, UsageError
+from ..ir.views import Op, Tensor
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.protos import CondContextDef, SaverDef, VariableDef, WhileContextDef
+from ..wording import plural
 
 # Collections whose bytes_list entries TensorFlow decodes as VariableDef
 # (ops.GraphKeys._VARIABLE_COLLECTIONS plus metric_variables, which

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import dtypes
-from .protos import VariableDef
-from .shapes import from_proto
-from .values import element_count
-from .vocabulary import VARIABLE_TYPES
+from ..analysis.shapes import from_proto
+from ..vocab import dtypes
+from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.protos import VariableDef
+from ..vocab.values import element_count
 
 
 @dataclass

@@ -7,9 +7,9 @@ random Examples holding them, protobuf wire format by hand.
 """
 from __future__ import annotations
 
-from . import dtypes
-from .formats.protofile import encode_varint
-from .values import to_numpy
+from ..formats.protofile import encode_varint
+from ..vocab import dtypes
+from ..vocab.values import to_numpy
 
 
 def _pb_field(number: int, payload: bytes) -> bytes:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from . import attrs as _attrs
-from .errors import GraphSurgeonError, closest
-from .graph import Graph, Op, Tensor, format_shape
-from .patterns import compile_pattern
-from .variables import variables
-from .vocabulary import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, PLACEHOLDER_TYPES, reaches, training_machinery
+from ..errors import GraphSurgeonError, closest
+from ..ir.graph import Graph, Op, Tensor, format_shape
+from ..metagraph.variables import variables
+from ..vocab import attrs as _attrs
+from ..vocab.optypes import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, reaches, training_machinery
+from ..vocab.patterns import compile_pattern
+from .endpoints import likely_inputs, likely_outputs
 
 
 def _shape_json(shape):
@@ -60,7 +61,7 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
     """``(function, name, type, outputs text)`` per op: what ``ls`` prints, without building records.
 
     ``training=False`` leaves out the training machinery
-    (:func:`graphsurgeon.vocabulary.training_machinery`).
+    (:func:`graphsurgeon.vocab.optypes.training_machinery`).
     """
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
     for graph in graphs:
@@ -323,38 +324,9 @@ def scope_tree(g: Graph, max_depth: int | None = None) -> dict:
     return out
 
 
-def likely_inputs(g: Graph) -> list[Tensor]:
-    """Placeholders, except the saver's own (``save/filename``, TF2's ``saver_filename``) and other machinery."""
-    machinery = training_machinery(g)
-    return [op.output(0) for op in g.ops(type=list(PLACEHOLDER_TYPES)) if op.name not in machinery]
-
-
-_NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Assert", "SaveV2", "Save",
-                "RestoreV2", "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "_Retval"}
-_BOOKKEEPING = {"Shape", "ShapeN", "Size", "Rank", "Const", "BroadcastGradientArgs"}
-# A TF1 cond's own bookkeeping: computed, read by nothing, not a result.
-_COND_PARTS = ("switch_t", "switch_f", "pred_id")
-
-
-def likely_outputs(g: Graph) -> list[Tensor]:
-    """Tensors nothing reads, of ops that compute (not training machinery, initializers or bookkeeping)."""
-    machinery = training_machinery(g)
-    out = []
-    for op in g:
-        if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or \
-                op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
-            continue
-        if op.name in machinery or g.is_read(op.name) or op.name.rsplit("/", 1)[-1] in _COND_PARTS:
-            continue
-        if op.type == "ReadVariableOp" and op.name.endswith("/Read/ReadVariableOp"):
-            continue  # TF2 SavedModels keep one such read per variable, for checkpointing
-        out.extend(t for t in op.outputs if t.dtype not in (None, "resource") and not (t.dtype or "").endswith("_ref"))
-    return out
-
-
 def _mark_benign(g: Graph, flagged: list[dict]) -> None:
     """Say which flagged ops are the model's own saver or read its own assets, as ``scan`` does."""
-    from .scan.findings import op_findings  # the scan's rules: one answer for info and scan
+    from ..scan.findings import op_findings  # the scan's rules: one answer for info and scan
 
     try:
         findings, _ = op_findings(g)

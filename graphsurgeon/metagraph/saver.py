@@ -8,9 +8,9 @@ function, whose ``_Arg`` handles map to the call's inputs at the top level.
 """
 from __future__ import annotations
 
-from .constants import Constants, source_op
-from .errors import NotFoundError
-from .vocabulary import PASS_THROUGH
+from ..analysis.constants import Constants, source_op
+from ..errors import NotFoundError
+from ..vocab.optypes import PASS_THROUGH
 
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
 

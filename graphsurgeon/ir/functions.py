@@ -8,9 +8,9 @@ named ``<result>_RetVal``, as TensorFlow's own FunctionDefToBody does.
 """
 from __future__ import annotations
 
-from . import protos
-from .names import is_index
-from .opdefs import OpRegistry, output_arg_sizes
+from ..vocab import protos
+from ..vocab.names import is_index
+from ..vocab.opdefs import OpRegistry, output_arg_sizes
 
 # Attributes whose values name library functions (call sites).
 CALL_ATTRS = ("f", "then_branch", "else_branch", "cond", "body", "branches", "function")

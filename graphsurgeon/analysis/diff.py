@@ -18,15 +18,15 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from . import attrs as _attrs
-from . import names as _names
-from . import protos
-from .collections import VARIABLE_DEF_COLLECTIONS
-from .graph import Graph, format_shape
-from .protos import VariableDef
-from .variables import variables
-from .vocabulary import VARIABLE_TYPES
-from .wording import plural
+from ..ir.graph import Graph, format_shape
+from ..metagraph.collections import VARIABLE_DEF_COLLECTIONS
+from ..metagraph.variables import variables
+from ..vocab import attrs as _attrs
+from ..vocab import names as _names
+from ..vocab import protos
+from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.protos import VariableDef
+from ..wording import plural
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
 

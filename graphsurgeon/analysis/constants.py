@@ -4,8 +4,8 @@ One evaluator for every rewrite that needs values: freeze (predicates of
 conds, checkpoint key lists of restore ops), fold-bn (batch-norm parameters
 and weights), freeze-layers (optimizer hyper-parameters). It follows
 
-- ``Const`` (decoded, size-checked by :func:`graphsurgeon.values.to_numpy`);
-- pass-through ops (:data:`graphsurgeon.vocabulary.PASS_THROUGH`) and ``Cast``;
+- ``Const`` (decoded, size-checked by :func:`graphsurgeon.vocab.values.to_numpy`);
+- pass-through ops (:data:`graphsurgeon.vocab.optypes.PASS_THROUGH`) and ``Cast``;
 - a few element-wise ops: ``LogicalNot``, ``Neg``, ``Rsqrt``, ``Sqrt``,
   ``Reciprocal``, ``Mul``, ``Add``/``AddV2``, ``Sub``, ``RealDiv``.
 
@@ -21,11 +21,11 @@ Example:
 """
 from __future__ import annotations
 
-from . import dtypes as _dtypes
-from . import names as _names
-from .errors import FormatError
-from .values import to_numpy
-from .vocabulary import PASS_THROUGH
+from ..errors import FormatError
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
+from ..vocab.optypes import PASS_THROUGH
+from ..vocab.values import to_numpy
 
 _UNARY = {
     "LogicalNot": lambda np, a: np.logical_not(a),

@@ -30,8 +30,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from . import dtypes as _dtypes
-from . import names as _names
+from ..vocab import dtypes as _dtypes
+from ..vocab import names as _names
 from . import smallarray as _sa
 
 Shape = "tuple | None"
@@ -158,7 +158,7 @@ class Context:
         return getattr(value, kind)
 
     def value(self, i):
-        """The constant value of data input ``i`` (a :class:`~graphsurgeon.smallarray.SmallArray`), or None."""
+        """The constant value of data input ``i`` (a :class:`~graphsurgeon.analysis.smallarray.SmallArray`), or None."""
         return self.state.value_of(self.refs[i]) if i < len(self.refs) else None
 
     def int_value(self, i):

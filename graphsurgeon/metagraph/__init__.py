@@ -1,0 +1,2 @@
+"""The MetaGraphDef's parts beside the GraphDef: collections, signatures, the saver, assets,
+variables."""
