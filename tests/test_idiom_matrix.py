@@ -135,8 +135,6 @@ for _idiom in IDIOMS:
         NOT_APPLICABLE[("signatures-rename", _idiom)] = "no signature to rename (a checkpoint's MetaGraphDef has none)"
 for _idiom in TF2:
     NOT_APPLICABLE.update({
-        ("prune", _idiom): "a TF2 SavedModel's top level is one call per signature and the saver's; the network "
-                           "lives in functions (freeze inlines them)",
         ("export", _idiom): "a TF2 SavedModel is servable as it is (README: use signatures)",
         ("rehead", _idiom): "rehead builds a TF1 graph from a meta graph and checkpoint; a TF2 model's network is "
                             "in functions (Keras users re-head in Keras)",
@@ -269,6 +267,10 @@ KNOWN_FAILURES: dict = {
                                   "slim's nested BatchNorm/ scope makes the conv's output a layer output",
     ("rehead", "mobilenet_frozen"): "issue 22 (new): exit 2 `no checkpoint found next to the graph`: a frozen "
                                     "GraphDef (retrain.py-style transfer) is refused, its constants not reused",
+    **{("prune", i): "issue 22 (new): point 13's init op in TF2 form: exit 0, the NoOp __saved_model_init_op "
+                     "pruned while its SignatureDef stays: loader.load raises `NotFoundError: The key "
+                     "\"__saved_model_init_op\" could not be found in the graph` (tf.saved_model.load works)"
+       for i in ("tf2_module", "keras3_export")},
     ("swap", "tf2_module"): f"issue 22 (new): {_IN_FUNCTIONS}",
     ("swap", "keras3_export"): f"issue 22 (new): {_IN_FUNCTIONS}",
 }
