@@ -45,7 +45,6 @@ TESTS = ROOT / "tests"
 COMMANDS = ("prune", "freeze", "fold-bn", "export", "collections-add", "collections-rm", "collections-rename",
             "rehead", "freeze-layers", "swap", "edit-clear-devices", "edit-input-shape", "edit-rename",
             "signatures-add", "signatures-rm", "signatures-rename", "layers", "render", "scan", "ls-no-training")
-READ_ONLY = ("layers", "render", "scan", "ls-no-training")
 
 IDIOMS = ("cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "root_variables", "partitioned",
           "ema_train", "ema_eval", "mobilenet_ckpt", "mobilenet_frozen", "deepmd", "keras2_graph",
@@ -111,7 +110,6 @@ USES = {
 }
 
 TF2 = {"tf2_module", "keras3_export"}
-SAVED_MODELS_TF1 = {"estimator_savedmodel", "lookup_table"}
 GRAPHDEFS = {"mobilenet_frozen"}
 WITHOUT_TRAINING_OP = {"estimator_savedmodel", "ema_eval", "mobilenet_ckpt", "mobilenet_frozen", "lookup_table"} | TF2
 
@@ -124,9 +122,12 @@ for _idiom in IDIOMS:
     if _idiom in WITHOUT_TRAINING_OP:
         NOT_APPLICABLE[("freeze-layers", _idiom)] = "no training op: an inference graph (rehead builds one)"
     if USES[_idiom].swap is None and _idiom not in TF2:
-        NOT_APPLICABLE[("swap", _idiom)] = (
-            "no activation swap computes the same numbers (only sigmoid/tanh or none), so TensorFlow's numbers "
-            "cannot judge it")
+        NOT_APPLICABLE[("swap", _idiom)] = {
+            "root_variables": "only sigmoid activations: no swap gives the same numbers, so TensorFlow's numbers "
+                              "cannot judge it",
+            "deepmd": "only tanh activations (the potential's physics): no swap gives the same numbers, so "
+                      "TensorFlow's numbers cannot judge it",
+        }.get(_idiom, "no activation to swap")
     if USES[_idiom].collection is None and _idiom not in GRAPHDEFS | TF2:
         NOT_APPLICABLE[("collections-rename", _idiom)] = (
             "no collection of the user's own (renaming TensorFlow's standard keys changes what TensorFlow does)")
@@ -332,8 +333,8 @@ class Cell:
     idiom: str
     args: list
     out: Path | None = None
-    job: object = None          # the TensorFlow job, or a function of the CLI result giving it
-    judge: object = None        # read-only cells: a function (result, facts) -> problems
+    job: object = None          # writing cells: a function of the CLI result giving TensorFlow's job
+    judge: object = None        # read-only cells: a function (cell, TensorFlow's facts) -> problems
     result: dict | None = None
     problems: list = field(default_factory=list)
 
