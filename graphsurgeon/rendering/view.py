@@ -311,7 +311,13 @@ def _absorbed(g, node_by_name: dict, training: bool) -> dict:
 
 
 def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by_name: dict) -> None:
-    """Each absorbed parameter joins the node its consumer is drawn in (its label too, if that is the op)."""
+    """Each absorbed parameter joins the node its consumer is drawn in (its label too, if that is the op).
+
+    The node's tooltip names where the ops drawn inside it come from
+    (``Node.inside``): the parameter's own scope (``hidden1/kernel/``), and
+    the scope of a read op that lives elsewhere (``dense/MatMul/ReadVariableOp``).
+    """
+    inside: dict[str, dict[str, int]] = {}
     for name, p in absorbed.items():
         k = key[p.consumer]
         key[name] = k
@@ -320,13 +326,15 @@ def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by
         node.params += params.get(name, 0)
         if node.type_counts is not None:
             node.type_counts[node_by_name[name].op] += 1
-        if name != p.root:
-            continue
-        if node.kind == "op" and node.name == p.consumer:
+        if name == p.root and node.kind == "op" and node.name == p.consumer:
             node.parameters.append((p.name, p.value))
-        # The tooltip names what is drawn inside, unless the box's own name already holds it.
-        if node.kind != "scope" or not p.root.startswith(node.name + "/"):
-            node.inside.append((p.root, len(p.ops)))
+        home = p.root if name == p.root or name.startswith(p.root + "/") else (name.rpartition("/")[0] or name)
+        if node.kind == "scope" and (home == node.name or home.startswith(node.name + "/")):
+            continue  # the box's own name says it holds it
+        counts = inside.setdefault(k, {})
+        counts[home] = counts.get(home, 0) + 1
+    for k, counts in inside.items():
+        visible[k].inside.extend(counts.items())
 
 
 def _merge_weight_nodes(g, visible: dict, container: dict, key: dict, params: dict, node_by_name: dict) -> None:
