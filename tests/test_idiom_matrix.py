@@ -264,9 +264,6 @@ KNOWN_FAILURES: dict = {
                              "'fc1/bias:0']`, likewise fc2",
     ("layers", "keras3_export"): "issue 22 point 14: `layer 'sequential/dense' gives variables as its outputs: "
                                  "['sequential/dense/kernel_1:0', 'sequential/dense/bias_1:0']`, likewise dense_1",
-    # point 15: several savers
-    ("scan", "several_savers"): "issue 22 point 15: exit 1, `high: pretrained_saver/SaveV2 (SaveV2) writes files` "
-                                "(and medium for its RestoreV2): the subset Saver writing to its own prefix",
     # not in issue 22's list
     ("rehead", "mobilenet_ckpt"): "issue 22 (new): exit 2 `layer 'MobilenetV1/Conv2d_2_pointwise' has 2 outputs "
                                   "(MobilenetV1/Conv2d_2_pointwise/Conv2D:0, MobilenetV1/Conv2d_2_pointwise/Relu6:0)`: "
