@@ -169,3 +169,37 @@ def without_output_shapes(node):
     new.CopyFrom(node)
     del new.attr["_output_shapes"]
     return new
+
+
+def tf_jobs(script: str, jobs: list, tmp_path: Path) -> list:
+    """Run ``tests/SCRIPT`` on ``jobs`` in one TensorFlow subprocess (see tests/tf_jobs.py); its results."""
+    import json
+    import subprocess
+    import sys
+
+    src, out = tmp_path / "jobs.json", tmp_path / "results.json"
+    src.write_text(json.dumps(jobs))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, str(ROOT / "tests" / script), str(src), str(out)], capture_output=True,
+                         text=True, env=env, cwd=ROOT / "tests", timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def training_idioms(tmp_path_factory) -> dict:
+    """The models of tests/training_idioms.py, built once per session: ``{name: {"model": dir, ...}}``."""
+    import importlib.util
+    import json
+    import subprocess
+    import sys
+
+    if importlib.util.find_spec("tensorflow") is None:
+        pytest.skip("TensorFlow is not installed: the training idioms are built by it")
+    out = tmp_path_factory.mktemp("training_idioms")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run = subprocess.run([sys.executable, str(ROOT / "tests" / "training_idioms.py"), str(out)], capture_output=True,
+                         text=True, env=env, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {name: {**entry, "model": str(out / name)} for name, entry in manifest.items()}

@@ -16,7 +16,19 @@ from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from .contract import ensures
 
-__all__ = ["pin_inference"]
+__all__ = ["pin_inference", "drop_control_inputs"]
+
+
+def drop_control_inputs(g: Graph, removed) -> list[str]:
+    """Drop the control inputs on ``removed`` ops from the ops that stay (edited in place); the ops changed."""
+    removed = set(removed)
+    readers = {u.consumer for n in removed for u in g.uses(n) if u.control and u.consumer not in removed}
+    changed = []
+    for name in [n for n in g.node_defs if n in readers]:  # graph order
+        inputs = [text for text in g.node_defs[name].input if not (text.startswith("^") and text[1:] in removed)]
+        g.set_inputs(name, inputs)
+        changed.append(name)
+    return changed
 
 # Ops that write a variable's state.
 _STATE_WRITERS = ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "AssignAddVariableOp",
@@ -36,8 +48,9 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
     """Make the batch-norm layers ``bn_scopes`` run in inference mode; returns ``(edited copy, Changes)``.
 
     Raises:
-        RewriteError: something outside a scope reads its update ops (strip
-            the training op first).
+        RewriteError: something outside a scope reads the value of its update ops
+            (control inputs on them are dropped: a training op built under
+            ``control_dependencies(update_ops)`` no longer waits for them).
     """
     out = g.copy()
     changes = Changes()
@@ -81,10 +94,13 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
                 if users and all(u.consumer in remove for u in users):
                     remove.add(name)
                     grow = True
-        stray = [u.consumer for n in remove for u in out.uses(n) if u.consumer not in remove]
+        stray = [u.consumer for n in remove for u in out.uses(n) if u.consumer not in remove and not u.control]
         if stray:
             raise RewriteError(f"cannot pin {scope!r} to inference: {stray[0]!r} reads its update ops",
                                hint="strip the training op first")
+        # Ops that waited for the updates (a training op built under
+        # control_dependencies(update_ops)) now wait for nothing of them.
+        changes.changed.extend(drop_control_inputs(out, remove))
         changes.extend(out.remove_ops(remove))
     changes.changed = list(dict.fromkeys(changes.changed))
     ensures(out, changes, before=g)
