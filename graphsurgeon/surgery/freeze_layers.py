@@ -37,7 +37,8 @@ from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES, training_machiner
 from ..vocab.patterns import compile_pattern, is_pattern
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, training
 from .contract import ensures
-from .pin_inference import drop_control_inputs, pin_inference
+from .pin_inference import pin_inference
+from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["freeze_layers", "resolve_frozen"]
 
@@ -118,7 +119,7 @@ def _remove_with_dead_inputs(out: Graph, remove: set[str], machinery: frozenset)
         if all(u.consumer in gone for u in out.uses(name)):
             gone.add(name)
             frontier.update(ref.op for ref in out.input_refs(name))
-    drop_control_inputs(out, gone)
+    move_colocations(out, dict.fromkeys(gone))
     return out.remove_ops(gone).removed
 
 

@@ -15,20 +15,9 @@ from ..ir.graph import Graph
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from .contract import ensures
+from .unlink import drop_control_inputs, move_colocations
 
-__all__ = ["pin_inference", "drop_control_inputs"]
-
-
-def drop_control_inputs(g: Graph, removed) -> list[str]:
-    """Drop the control inputs on ``removed`` ops from the ops that stay (edited in place); the ops changed."""
-    removed = set(removed)
-    readers = {u.consumer for n in removed for u in g.uses(n) if u.control and u.consumer not in removed}
-    changed = []
-    for name in [n for n in g.node_defs if n in readers]:  # graph order
-        inputs = [text for text in g.node_defs[name].input if not (text.startswith("^") and text[1:] in removed)]
-        g.set_inputs(name, inputs)
-        changed.append(name)
-    return changed
+__all__ = ["pin_inference"]
 
 # Ops that write a variable's state.
 _STATE_WRITERS = ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "AssignAddVariableOp",
@@ -101,6 +90,7 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
         # Ops that waited for the updates (a training op built under
         # control_dependencies(update_ops)) now wait for nothing of them.
         changes.changed.extend(drop_control_inputs(out, remove))
+        changes.changed.extend(move_colocations(out, dict.fromkeys(remove)))
         changes.extend(out.remove_ops(remove))
     changes.changed = list(dict.fromkeys(changes.changed))
     ensures(out, changes, before=g)

@@ -28,6 +28,7 @@ from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.opdefs import shipped
 from .contract import ensures
+from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["swap_ops", "gradient_ops", "parse_attrs", "SWAPPABLE", "GRADIENTS"]
 
@@ -135,14 +136,9 @@ def _replace_gradient(out: Graph, prefix: str, op: str, members: list[str]) -> s
                 continue
             incoming.add(ref.tensor)
     readers: dict[str, set[str]] = {}
-    waiting = set()
     for member in members:
         for use in out.uses(member):
-            if use.consumer in inside:
-                continue
-            if use.control:
-                waiting.add(use.consumer)
-            else:
+            if use.consumer not in inside and not use.control:
                 readers.setdefault(f"{member}:{use.index}", set()).add(use.consumer)
     if len(incoming) != 1 or len(readers) != 1:
         raise RewriteError(f"{members[0]!r} is not a gradient of {op!r} as TensorFlow builds one "
@@ -160,11 +156,8 @@ def _replace_gradient(out: Graph, prefix: str, op: str, members: list[str]) -> s
         new.attr["alpha"].CopyFrom(node.attr["alpha"])
     out.add_op(new)
     out.rewire(old, f"{new.name}:0", only=consumers)
-    for consumer in [n for n in nodes if n in waiting]:
-        inputs = [t for t in nodes[consumer].input if not (t.startswith("^") and t[1:] in inside)]
-        if "^" + new.name not in inputs:
-            inputs.append("^" + new.name)
-        out.set_inputs(consumer, inputs)
+    drop_control_inputs(out, inside, replacement=new.name)
+    move_colocations(out, dict.fromkeys(inside, new.name))
     out.remove_ops(members)
     return new.name
 
