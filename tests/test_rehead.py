@@ -266,3 +266,52 @@ def test_rehead_keeps_the_training_switch_when_a_reused_batch_norm_trains(tmp_pa
     assert "training" in result and result.op("training").consumers
     assert "batch_normalization_1/moving_mean" in changes.details["trainable_variables"] or \
         "batch_normalization_1/gamma" in changes.details["trainable_variables"]
+
+
+# (idiom, --at, the variables reused)
+IDIOM_CUTS = [
+    ("cnn_global_step", "conv2", ["conv1/kernel", "conv1/bias", "conv2/kernel", "conv2/bias"]),
+    ("root_variables", "Sigmoid:0", ["W1", "b1"]),
+    ("root_adagrad", "b1", ["W1", "b1"]),
+    ("momentum_ema", "fc1", ["fc1/kernel", "fc1/bias"]),
+    ("embedding_adagrad", "embedding", ["embedding/weights"]),
+    ("keras2", "dense", ["dense/kernel", "dense/bias"]),
+]
+
+
+def test_rehead_on_the_idioms_trains_one_step_in_tensorflow(training_idioms, tmp_path):
+    """Root variables, a global step, Keras 2, moving averages: the new head loads, restores and trains
+    one step in TensorFlow; the reused (frozen) variables keep their values; the global step counts."""
+    import numpy as np
+
+    from conftest import tf_jobs
+
+    jobs, expected = [], []
+    for idiom, at, reused in IDIOM_CUTS:
+        entry = training_idioms[idiom]
+        out = tmp_path / idiom
+        result = CliRunner().invoke(cli, ["rehead", entry["model"], "--at", at, "--classes", "3", "-o", str(out),
+                                          "--json"])
+        assert result.exit_code == 0, (idiom, result.output)
+        report = json.loads(result.output)
+        assert sorted(report["frozen_variables"]) == sorted(reused), idiom
+        step = "global_step" if idiom in ("cnn_global_step", "momentum_ema", "embedding_adagrad") else None
+        assert report["global_step"] == step, idiom
+        given = dict(np.load(entry["feeds"]))
+        feeds = {name: given[name] for name in report["inputs"]}
+        batch = len(next(iter(feeds.values())))
+        feeds["y:0"] = np.arange(batch) % 3
+        np.savez(tmp_path / f"{idiom}.npz", **feeds)
+        jobs.append({"model": str(out), "op": "train/training_op", "feeds": str(tmp_path / f"{idiom}.npz"),
+                     "fetch": ["logits:0"]})
+        expected.append((idiom, reused, step))
+    for (idiom, reused, step), result in zip(expected, tf_jobs("tf_train_step.py", jobs, tmp_path)):
+        assert "error" not in result, (idiom, result["error"])
+        assert result["trainable"] == ["new_outputs/kernel", "new_outputs/bias"], idiom
+        assert all(result["changed"][v] for v in result["trainable"]), idiom
+        assert not any(result["changed"][v] for v in reused), idiom
+        assert len(result["fetched"]["logits:0"][0]) == 3
+        if step:
+            assert result["global_step"][1] == result["global_step"][0] + 1, idiom
+        else:
+            assert result["global_step"] is None, idiom

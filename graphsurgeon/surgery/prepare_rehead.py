@@ -23,6 +23,7 @@ from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab.optypes import PLACEHOLDER_TYPES
+from ..vocab.training_op import global_step
 from .contract import ensures
 from .pin_inference import pin_inference
 from .prune import needed_ops, prune
@@ -59,8 +60,9 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     """Cut ``g`` at ``at`` for a new head; returns ``(pruned copy, Changes)``.
 
     ``changes.details`` holds ``cut`` (the tensor the head will read),
-    ``frozen`` (layer scopes), ``frozen_variables``, ``reused_layers`` and
-    ``inputs`` (the data placeholders the cut needs).
+    ``frozen`` (layer scopes), ``frozen_variables``, ``reused_layers``,
+    ``inputs`` (the data placeholders the cut needs) and ``global_step``
+    (the global step variable, kept, or None).
 
     Raises:
         UsageError: a plain GraphDef (no collections, no checkpoint), or a bad ``freeze``.
@@ -72,7 +74,7 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     found = layers(g)
     cut = resolve_cut(g, at, found)
     full, _, _ = needed_ops(g, [cut])
-    reused_layers = [item for item in found if any(op.name in full for op in g.ops(scope=item.name))]
+    reused_layers = [item for item in found if any(v.name in full for v in item.variables)]
     if not reused_layers:
         raise RewriteError(f"nothing with variables lies before {cut!r}; there is no layer to reuse")
     frozen_scopes = freeze_set(g, freeze, reused_layers, found)
@@ -90,6 +92,11 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     switches = [op.name + ":0" for op in placeholders if op.output(0).dtype == "bool"]
     keep.extend(s for s in switches if s not in keep)
     inputs = [op.name + ":0" for op in placeholders if op.output(0).dtype != "bool"]
+    # The global step stays: the new training op increments it (the global_step collection
+    # and whatever reads it, a learning-rate schedule, keep naming it).
+    step = global_step(g)
+    if step is not None:
+        keep.append(step)
     pruned, changes = prune(g, keep)
     # Frozen batch norms: inference mode (their updates went with the pruning).
     pinned, pin_changes = pin_inference(pruned, bn_frozen)
@@ -101,6 +108,6 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
                              "(runs in inference mode), so nothing reads it any more")
     frozen_vars = [v.name for item in reused_layers if item.name in frozen_scopes for v in item.variables]
     changes.details.update(cut=cut, frozen=frozen_scopes, frozen_variables=frozen_vars, inputs=inputs,
-                           reused_layers=[item.name for item in reused_layers])
+                           reused_layers=[item.name for item in reused_layers], global_step=step)
     ensures(pinned, changes, before=g)
     return pinned, changes
