@@ -206,3 +206,23 @@ def test_freeze_layers_refusals(tmp_path):
     result, changes = freeze_layers(g, ["hidden1"])
     assert "train/training_op/update_hidden1/kernel/ApplyGradientDescent" in g    # the input is untouched
     assert "train/training_op/update_hidden1/kernel/ApplyGradientDescent" not in result
+
+
+def test_legacy_root_variable_of_a_2016_checkpoint_freezes(corpus_dir, tmp_path):
+    """gknoblau: legacy Variable ops at the root, a V1 checkpoint, Adam; freeze-layers names the variable."""
+    out = tmp_path / "frozen"
+    result = CliRunner().invoke(cli, ["freeze-layers", str(corpus_dir / "gknoblau_v1_ckpt"), "mweight", "-o", str(out),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["frozen"] == ["mweight"] and report["training_op"] == "Adam"
+    assert report["trainable_variables"] == ["mbias", "mweight2", "mbias2"]
+    rng = np.random.RandomState(0)
+    np.savez(tmp_path / "feeds.npz", **{"Placeholder:0": rng.rand(32, 4).astype("float32"),
+                                        "Placeholder_1:0": rng.rand(32, 2).astype("float32")})
+    (result,) = tf_jobs("tf_train_step.py", [{"model": str(out), "op": "Adam", "feeds": str(tmp_path / "feeds.npz")}],
+                        tmp_path)
+    assert "error" not in result, result["error"]
+    changed = result["changed"]
+    assert not changed["mweight"] and not changed["mweight/Adam"] and not changed["mweight/Adam_1"]
+    assert changed["mbias"] and changed["mweight2"] and changed["mbias2"]    # (beta1_power: 0.0 after 2016's run)

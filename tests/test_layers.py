@@ -121,3 +121,33 @@ def test_cli_layers_missing_model(tmp_path):
     result = CliRunner().invoke(cli, ["layers", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "nope" in result.output
+
+
+def test_root_level_variables_are_layers_of_their_own(training_idioms):
+    g = gs.load(training_idioms["root_variables"]["model"])
+    found = {item.name: item for item in g.layers()}
+    assert list(found) == ["W1", "b1", "Theta_1"]
+    assert found["W1"].inputs == ["X:0"] and found["W1"].outputs == ["MatMul:0"]
+    assert found["b1"].inputs == ["MatMul:0"] and found["b1"].activation == "Sigmoid"
+    assert found["Theta_1"].inputs == ["Sigmoid:0"] and found["Theta_1"].output == "Sigmoid_1:0"
+    assert [v.name for v in found["Theta_1"].variables] == ["Theta_1"]
+    assert resolve_cut(g, "b1") == "Sigmoid:0"
+
+
+def test_optimizer_slots_and_shadows_are_no_layers_and_variables_no_outputs(training_idioms):
+    cnn = gs.load(training_idioms["cnn_global_step"]["model"])
+    assert [item.name for item in cnn.layers()] == ["conv1", "conv2", "fc"]
+    assert all(not v.name.endswith(("Adam", "Adam_1")) for item in cnn.layers() for v in item.variables)
+    ema = gs.load(training_idioms["momentum_ema"]["model"])
+    by = {item.name: item for item in ema.layers()}
+    assert by["fc1"].outputs == ["fc1/Relu:0"] and by["fc1"].output == "fc1/Relu:0"   # not fc1/kernel:0
+    assert [v.name for v in by["fc1"].variables] == ["fc1/kernel", "fc1/bias"]        # no shadow, no slot
+    assert resolve_cut(ema, "fc1") == "fc1/Relu:0"
+
+
+def test_legacy_root_variables_of_a_2016_checkpoint(corpus_dir):
+    g = gs.load(corpus_dir / "gknoblau_v1_ckpt" / "model.ckpt.meta")
+    found = {item.name: item for item in g.layers()}
+    assert list(found) == ["mweight", "mbias", "mweight2", "mbias2"]
+    assert found["mweight"].outputs == ["MatMul:0"] and found["mbias"].output == "Relu:0"
+    assert {v.name for item in found.values() for v in item.variables} == {"mweight", "mbias", "mweight2", "mbias2"}

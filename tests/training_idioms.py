@@ -21,7 +21,12 @@ The idioms (issue 22 points 2, 3 and 12):
   its control dependency, grouped as ``train_op``;
 - ``keras2``: ``tf_keras`` in graph mode (``Sequential``, legacy ``Adam``
   whose hyper-parameters are variables), one ``fit`` step, saved with a Saver;
-  its training op is the ``training/group_deps``-style group nothing reads.
+  its training op is the ``training/group_deps``-style group nothing reads;
+- ``deepmd_like``: a DeePMD-style potential: ``o_energy`` from coordinates,
+  forces ``o_force = -tf.gradients(energy, coord)`` (gradients the model's
+  outputs need), trained on both with Adam (a second, training ``tf.gradients``);
+  its manifest entry says which ops each output needs, as TensorFlow's own
+  ``extract_sub_graph`` answers.
 """
 from __future__ import annotations
 
@@ -150,8 +155,31 @@ def keras2(tf, v1, rng, path):
     return _save(v1, sess, v1.train.Saver(), path, feeds, op=train[-1], logits=model.outputs[0].name)
 
 
+def deepmd_like(tf, v1, rng, path):
+    coord = v1.placeholder(tf.float32, [None, 3], name="t_coord")
+    e_ref = v1.placeholder(tf.float32, [], name="t_energy")
+    f_ref = v1.placeholder(tf.float32, [None, 3], name="t_force")
+    with v1.variable_scope("fitting"):
+        hidden = tf.tanh(tf.matmul(coord, v1.get_variable("matrix_1", [3, 8])) + v1.get_variable("bias_1", [8]))
+        atom_energy = tf.matmul(hidden, v1.get_variable("matrix_2", [8, 1]))
+    energy = tf.reduce_sum(atom_energy, name="o_energy")
+    force = tf.negative(tf.gradients(energy, coord)[0], name="o_force")
+    loss = tf.square(energy - e_ref) + tf.reduce_mean(tf.square(force - f_ref))
+    train = v1.train.AdamOptimizer(0.01).minimize(loss, global_step=v1.train.get_or_create_global_step())
+    feeds = {"t_coord:0": rng.rand(5, 3).astype("float32"), "t_energy:0": np.float32(1.0),
+             "t_force:0": rng.rand(5, 3).astype("float32")}
+    graph_def = tf.compat.v1.get_default_graph().as_graph_def()
+    needs = {out: sorted(n.name for n in v1.graph_util.extract_sub_graph(graph_def, [out]).node)
+             for out in ("o_energy", "o_force")}
+    with v1.Session() as sess:
+        sess.run(v1.global_variables_initializer())
+        sess.run(train, feeds)
+        return _save(v1, sess, v1.train.Saver(), path, feeds, v1.train.get_global_step(), op=train.name,
+                     logits="o_energy:0", needs=needs)
+
+
 IDIOMS = {f.__name__: f for f in (cnn_global_step, root_variables, root_adagrad, embedding_adagrad, momentum_ema,
-                                   keras2)}
+                                   keras2, deepmd_like)}
 
 
 def main(argv) -> int:
