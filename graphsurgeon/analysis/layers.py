@@ -50,6 +50,7 @@ Example:
 """
 from __future__ import annotations
 
+import re
 from bisect import bisect_left
 from dataclasses import dataclass, field
 
@@ -148,8 +149,16 @@ def _levels(g) -> dict[str, int]:
     return level
 
 
+_PART = re.compile(r"/part_\d+$")
+
+
 def _owner(var_name: str, var_names: set[str]) -> str | None:
-    """The layer owning a variable: its scope, itself at the root; None for an optimizer slot."""
+    """The layer owning a variable: its scope, itself at the root; None for an optimizer slot.
+
+    A part of a partitioned variable (``embedding/weights/part_0``) counts as the variable it is a
+    part of (``embedding/weights``, in layer ``embedding``).
+    """
+    var_name = _PART.sub("", var_name)
     scope = _names.scope_of(var_name)
     if not scope:
         return var_name
@@ -209,7 +218,16 @@ def layers(g) -> list[Layer]:
 
 def _compute_layers(g) -> list[Layer]:
     machinery = training_machinery(g)
-    all_vars = [v for v in variables(g) if v.name not in machinery]
+    # The model's variables: not machinery, and read by something that is not (a variable only the
+    # saver and its initialiser read is no layer's).
+    value_reads = {}
+    for v in variables(g):
+        if v.name in machinery:
+            continue
+        reads, readers = _value_reads(g, v.name)
+        if any(r not in machinery for r in readers):
+            value_reads[v.name] = (reads, readers)
+    all_vars = [v for v in variables(g) if v.name in value_reads]
     var_names = {v.name for v in all_vars}
     by_scope: dict[str, Layer] = {}
     for v in all_vars:
@@ -232,7 +250,7 @@ def _compute_layers(g) -> list[Layer]:
     ordered = None
     for item in by_scope.values():
         for v in item.variables:
-            reads, readers = _value_reads(g, v.name)
+            reads, readers = value_reads[v.name]
             values.add(v.name)
             values.update(reads)
             if "/" in item.name:
@@ -271,9 +289,11 @@ def _compute_layers(g) -> list[Layer]:
             src = owner[ref.op]
             if src == dst:
                 continue
-            if dst is not None:
+            # A layer nested in another's scope (slim's conv/BatchNorm) is inside it: what they
+            # pass each other is neither the outer layer's input nor its output.
+            if dst is not None and not (src is not None and src.startswith(dst + "/")):
                 inputs[dst].setdefault(ref.tensor)
-            if src is not None and ref.op not in values:
+            if src is not None and ref.op not in values and not (dst is not None and dst.startswith(src + "/")):
                 outputs[src].setdefault(ref.tensor)
     level = _levels(g)
     for scope, layer in by_scope.items():
@@ -321,10 +341,14 @@ def layer(g, name: str, all_layers: list[Layer] | None = None) -> Layer:
 
 
 def block(g, name: str, all_layers: list[Layer] | None = None) -> list[str]:
-    """The layer ``name`` and the batch-norm layers that follow it alone (see the module doc)."""
+    """The layer ``name``, the layers nested in its scope, and the batch-norm layers that follow it alone.
+
+    See the module doc; slim nests a convolution's batch norm in its scope
+    (``Conv2d_1_pointwise/BatchNorm``), which the convolution's block holds.
+    """
     found = all_layers if all_layers is not None else layers(g)
     current = layer(g, name, found)
-    chain = [current.name]
+    chain = [current.name] + [item.name for item in found if item.name.startswith(current.name + "/")]
     by_input: dict[str, list[Layer]] = {}
     for item in found:
         for t in item.inputs:
@@ -353,7 +377,7 @@ def resolve_cut(g, at: str, all_layers: list[Layer] | None = None) -> str:
     found = all_layers if all_layers is not None else layers(g)
     names = {item.name for item in found}
     if at.rstrip("/") in names:
-        chain = block(g, at, found)
+        chain = [n for n in block(g, at, found) if not n.startswith(at.rstrip("/") + "/")]  # nested: inside
         last = layer(g, chain[-1], found)
         if last.output is None:
             raise UsageError(f"layer {last.name!r} has {len(last.outputs)} outputs "

@@ -21,9 +21,10 @@ collections, the global step is incremented as before, and the result
 restores from the original checkpoint.
 
 What to freeze is named by layers (``hidden1``: the layer and the batch
-norms of its block, :func:`graphsurgeon.analysis.layers.block`), variable
-names (``W1``, ``hidden1/kernel``) or patterns of either (``conv*``,
-``re:^block_[0-3]/``, ``**/kernel``).
+norms of its block, :func:`graphsurgeon.analysis.layers.block`), a scope
+holding layers (``base`` for ``base/dense``...), variable names (``W1``,
+``hidden1/kernel``) or patterns of either (``conv*``, ``re:^block_[0-3]/``,
+``**/kernel``).
 """
 from __future__ import annotations
 
@@ -66,6 +67,8 @@ def resolve_frozen(g: Graph, names, found=None) -> tuple[list[str], list[str]]:
         else:
             hit_layers = [n for n in layer_names if n == name]
             hit_vars = [v for v in var_names if v == name] if not hit_layers else []
+            if not hit_layers and not hit_vars:  # a scope above layers (base for base/dense)
+                hit_layers = [n for n in layer_names if n.startswith(name + "/")]
         if not hit_layers and not hit_vars:
             raise NotFoundError("layer or variable", raw, layer_names + var_names, where=g.where)
         for scope in hit_layers:

@@ -22,7 +22,7 @@ from ..analysis.layers import block, layer, layers, resolve_cut
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..vocab.optypes import PLACEHOLDER_TYPES
+from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import global_step
 from .contract import ensures
 from .pin_inference import pin_inference
@@ -64,18 +64,24 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     ``inputs`` (the data placeholders the cut needs) and ``global_step``
     (the global step variable, kept, or None).
 
+    A frozen GraphDef (no variables) is re-headed too: its constants are the
+    reused part, frozen as constants are.
+
     Raises:
-        UsageError: a plain GraphDef (no collections, no checkpoint), or a bad ``freeze``.
+        UsageError: a plain GraphDef with variables (no checkpoint), or a bad ``freeze``.
         RewriteError: nothing with variables lies before the cut.
     """
+    frozen_graph = not any(node.op in VARIABLE_TYPES for node in g.graph_def.node)
     if g.meta_graph is None:
-        raise UsageError(f"{g.where}: re-heading needs a model with its MetaGraphDef and checkpoint "
-                         "(a .meta / checkpoint directory / SavedModel), not a plain GraphDef")
+        if not frozen_graph:
+            raise UsageError(f"{g.where}: re-heading needs a model with its MetaGraphDef and checkpoint "
+                             "(a .meta / checkpoint directory / SavedModel), not a plain GraphDef")
+        g = g.as_meta_graph()  # a frozen GraphDef: its constants are the reused part, as retrain.py reuses them
     found = layers(g)
     cut = resolve_cut(g, at, found)
     full, _, _ = needed_ops(g, [cut])
     reused_layers = [item for item in found if any(v.name in full for v in item.variables)]
-    if not reused_layers:
+    if not reused_layers and not frozen_graph:
         raise RewriteError(f"nothing with variables lies before {cut!r}; there is no layer to reuse")
     frozen_scopes = freeze_set(g, freeze, reused_layers, found)
     bn_frozen = [item.name for item in reused_layers if item.kind == "batch_norm" and item.name in frozen_scopes]
@@ -106,6 +112,9 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
         changes.extend(pinned.remove_ops(orphans))
         changes.notes.append(f"removed {', '.join(orphans)}: every reused batch norm that read it is frozen "
                              "(runs in inference mode), so nothing reads it any more")
+    if frozen_graph:
+        changes.notes.append("a frozen graph: the reused part is its constants (nothing to restore; they do not "
+                             "train)")
     frozen_vars = [v.name for item in reused_layers if item.name in frozen_scopes for v in item.variables]
     changes.details.update(cut=cut, frozen=frozen_scopes, frozen_variables=frozen_vars, inputs=inputs,
                            reused_layers=[item.name for item in reused_layers], global_step=step)

@@ -31,6 +31,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
+from ..vocab.optypes import VARIABLE_TYPES
 from . import session
 from .rebuild import drop_trainable, minimize
 from .tf import tf
@@ -78,7 +79,8 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
     """Re-head ``g`` after ``at`` for ``classes`` classes (uses TensorFlow); returns ``(Graph, Changes)``.
 
     Args:
-        g: a trained model with its MetaGraphDef and checkpoint; not modified.
+        g: a trained model with its MetaGraphDef and checkpoint, or a frozen
+            GraphDef (its constants are reused); not modified.
         at: a tensor (``Elu_1:0``), an op, or a layer (``hidden2``: the
             activated output of its block).
         classes: units of the new output layer.
@@ -109,7 +111,7 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
         raise UsageError(f"--hidden {','.join(map(str, hidden))}: layer sizes must be positive")
     if activation not in ACTIVATIONS:
         raise UsageError(f"unknown activation {activation!r}", hint=", ".join(ACTIVATIONS))
-    if not g.checkpoint:
+    if not g.checkpoint and any(node.op in VARIABLE_TYPES for node in g.graph_def.node):
         raise UsageError(f"{g.where}: no checkpoint found next to the graph",
                          hint="give the checkpoint directory or prefix")
     pruned, changes = prepare_rehead(g, at, freeze)
