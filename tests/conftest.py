@@ -187,19 +187,12 @@ def tf_jobs(script: str, jobs: list, tmp_path: Path) -> list:
 
 
 @pytest.fixture(scope="session")
-def training_idioms(tmp_path_factory) -> dict:
-    """The models of tests/training_idioms.py, built once per session: ``{name: {"model": dir, ...}}``."""
-    import importlib.util
-    import json
-    import subprocess
-    import sys
+def idiom_zoo() -> dict:
+    """The idiom zoo's manifest (tests/idioms: built by TensorFlow once, cached), or a skip saying why."""
+    from idioms import zoo
 
-    if importlib.util.find_spec("tensorflow") is None:
-        pytest.skip("TensorFlow is not installed: the training idioms are built by it")
-    out = tmp_path_factory.mktemp("training_idioms")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    run = subprocess.run([sys.executable, str(ROOT / "tests" / "training_idioms.py"), str(out)], capture_output=True,
-                         text=True, env=env, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    manifest = json.loads((out / "manifest.json").read_text())
-    return {name: {**entry, "model": str(out / name)} for name, entry in manifest.items()}
+    try:
+        _, manifest = zoo()
+    except LookupError as exc:  # TensorFlow (or tf-keras) is not installed
+        pytest.skip(str(exc))
+    return manifest

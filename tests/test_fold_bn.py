@@ -196,7 +196,18 @@ print(json.dumps({"max_abs_diff": float(np.abs(got - want).max()), "scale": floa
 """
 
 
-def test_mobilenet_like_graph_folds_depthwise_batch_norms(tmp_path):
+@pytest.fixture(scope="module")
+def cnn_graphs(tmp_path_factory):
+    """The GraphDefs of _MOBILENET, built once by TensorFlow."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("mobilenet")
+    subprocess.run([sys.executable, "-c", _MOBILENET, str(out)], check=True, timeout=300)
+    return out
+
+
+def test_mobilenet_like_graph_folds_depthwise_batch_norms(cnn_graphs, tmp_path):
     """Every batch norm of a MobileNet-like GraphDef folds, the depthwise ones included (multiplier 1
     and 2), and TensorFlow computes the same logits from the folded graph (<= 1e-4)."""
     import subprocess
@@ -204,18 +215,17 @@ def test_mobilenet_like_graph_folds_depthwise_batch_norms(tmp_path):
 
     from test_freeze import run_cli
 
-    subprocess.run([sys.executable, "-c", _MOBILENET, str(tmp_path)], check=True, timeout=300)
-    g = gs.load(tmp_path / "mobilenet.pb")
+    g = gs.load(cnn_graphs / "mobilenet.pb")
     assert len(g.ops(type="FusedBatchNormV3")) == 5 and len(g.ops(type="DepthwiseConv2dNative")) == 2
     folded, changes = gs.fold_batch_norms(g)
     assert [f["batch_norm"] for f in changes.details["folded"]] == ["conv0_bn", "dw1_bn", "pw1_bn", "dw2_bn",
                                                                       "pw2_bn"]
     assert {f["into"] for f in changes.details["folded"]} == {"conv0", "dw1", "pw1", "dw2", "pw2"}
     assert changes.details["left"] == [] and not folded.ops(type="FusedBatchNormV3")
-    code, text, data = run_cli("fold-bn", tmp_path / "mobilenet.pb", "-o", tmp_path / "folded.pb", "--json")
+    code, text, data = run_cli("fold-bn", cnn_graphs / "mobilenet.pb", "-o", tmp_path / "folded.pb", "--json")
     assert code == 0 and len(data["folded"]) == 5 and data["left"] == [], text
-    run = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path / "folded.pb"), str(tmp_path / "input.npy"),
-                          str(tmp_path / "expected.npy")], capture_output=True, text=True, timeout=300)
+    run = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path / "folded.pb"), str(cnn_graphs / "input.npy"),
+                          str(cnn_graphs / "expected.npy")], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout.splitlines()[-1])
     assert "FusedBatchNormV3" not in result["types"] and "DepthwiseConv2dNative" in result["types"]
@@ -223,14 +233,10 @@ def test_mobilenet_like_graph_folds_depthwise_batch_norms(tmp_path):
     assert result["scale"] > 1e-2   # the comparison is not of zeros
 
 
-def test_nothing_folded_is_said_with_each_reason(tmp_path):
-    import subprocess
-    import sys
-
+def test_nothing_folded_is_said_with_each_reason(cnn_graphs, tmp_path):
     from test_freeze import run_cli
 
-    subprocess.run([sys.executable, "-c", _MOBILENET, str(tmp_path)], check=True, timeout=300)
-    g = gs.load(tmp_path / "unfoldable.pb")
+    g = gs.load(cnn_graphs / "unfoldable.pb")
     folded, changes = gs.fold_batch_norms(g)
     assert changes.details["folded"] == []
     reasons = {item["batch_norm"]: item["reason"] for item in changes.details["left"]}
@@ -240,10 +246,10 @@ def test_nothing_folded_is_said_with_each_reason(tmp_path):
     assert reasons["training"].startswith("training mode")
     assert changes.notes[0] == "nothing folded: 3 batch norms left as they were"
     assert len(folded) == len(g)
-    code, text, _ = run_cli("fold-bn", tmp_path / "unfoldable.pb", "-o", tmp_path / "same.pb")
+    code, text, _ = run_cli("fold-bn", cnn_graphs / "unfoldable.pb", "-o", tmp_path / "same.pb")
     assert code == 0 and text.startswith("nothing folded: 3 batch norms left as they were"), text
     assert "left after_add alone: no preceding linear op" in text and "folded   " not in text
-    code, text, data = run_cli("fold-bn", tmp_path / "unfoldable.pb", "-o", tmp_path / "same2.pb", "--json")
+    code, text, data = run_cli("fold-bn", cnn_graphs / "unfoldable.pb", "-o", tmp_path / "same2.pb", "--json")
     assert code == 0 and data["folded"] == [] and len(data["left"]) == 3
     code, text, data = run_cli("fold-bn", FIXTURES / "mnist_bn_elu_frozen.pb", "-o", tmp_path / "x.pb", "--json")
     if code == 0:

@@ -139,8 +139,7 @@ def test_swap_in_training_graph_trains_as_tensorflow_would(tmp_path, mnist_dir):
     assert r["act"] == ["Relu", "Relu"] and "EluGrad" not in r["types"] and "ReluGrad" in r["types"]
     assert r["changed"]["hidden1/kernel"] and r["changed"]["outputs/kernel"]
     assert r["max_diff"] <= 1e-6, r
-    r = run_one_epoch(out, mnist_dir)
-    assert r["changed"]["batch_normalization/moving_mean"]
+    assert r["changed"]["batch_normalization/moving_mean"]      # the training op's update ops still run
 
 
 # One training step of the swapped model, and of the fixture's network built by TensorFlow with

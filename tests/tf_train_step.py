@@ -4,7 +4,8 @@ Run in a subprocess (it imports TensorFlow)::
 
     python tests/tf_train_step.py JOBS.json OUT.json
 
-Each job: ``{"model": checkpoint directory, "op": the training op, "feeds": NPZ (tensor name -> array),
+Each job: ``{"model": checkpoint directory or .meta, "op": the training op, "feeds": NPZ (tensor name ->
+array) or {tensor name: NPY},
 "steps": 1, "fetch": [tensor, ...], "minimize": {...}}``. The model's ``.meta`` is imported with ``import_meta_graph``,
 restored through the saver it returns from the directory's latest checkpoint, and its training op run
 ``steps`` times on the feeds. The result: ``changed`` (variable -> whether its value changed),
@@ -32,12 +33,14 @@ def run(job: dict) -> dict:
     import tensorflow as tf
 
     v1 = tf.compat.v1
-    prefix = tf.train.latest_checkpoint(job["model"])
+    model = job["model"]
+    prefix = model[:-len(".meta")] if model.endswith(".meta") else tf.train.latest_checkpoint(model)
     graph = tf.Graph()
     with graph.as_default(), v1.Session(graph=graph) as sess:
         saver = v1.train.import_meta_graph(prefix + ".meta")
         saver.restore(sess, prefix)
-        feeds = dict(np.load(job["feeds"]))
+        feeds = job["feeds"]
+        feeds = {k: np.load(v) for k, v in feeds.items()} if isinstance(feeds, dict) else dict(np.load(feeds))
         variables = v1.global_variables()
         step = v1.train.get_global_step()
         before = {v.op.name: sess.run(v) for v in variables}

@@ -7,9 +7,9 @@ whatever its name, type and optimizer. It is found the way they mean it
 1. the op named, when one is named (``--training-op``);
 2. else the ``train_op`` collection (``minimize`` adds its result there, and
    Estimators their train op), then the chapter's ``my_important_ops``: of
-   the entries that run variable updates, the outermost (``minimize(...)``
-   inside a ``tf.group`` with moving averages lists both; the group runs the
-   other);
+   the entries that run variable updates, the outermost; and when one op
+   nothing reads groups it (``tf.group(minimize(...), ema.apply(...))``,
+   whose ``minimize`` alone is in the collection), that group;
 3. else the op that groups the updates: an op nothing reads, downstream of
    every update it runs (Keras 2's ``training/group_deps``,
    ``minimize(name="train")``, ``optimizer.minimize(loss, global_step=gs)``
@@ -135,7 +135,9 @@ def find_training_op(g, name: str | None = None, collections=TRAIN_OP_COLLECTION
         listed = [op for op in _collection_ops(g, key) if _runs_updates(g, op)]
         outer = _outermost(g, listed)
         if len(outer) == 1:
-            return outer[0]
+            # The loop runs what groups it, if one op does (tf.group(minimize(...), ema.apply(...))).
+            above = [c for c in found if c != outer[0] and c in g.descendants([outer[0]])]
+            return above[0] if len(above) == 1 else outer[0]
         if len(outer) > 1:
             raise AmbiguousError(f"{g.where}: collection {key!r} holds {len(outer)} training ops "
                                  f"({', '.join(outer)})", hint="name one with --training-op")
