@@ -232,16 +232,24 @@ def optimizer_variables(g) -> frozenset:
     return g.derived("optypes.optimizer_variables", _compute_optimizer_variables)
 
 
+# An optimizer update's inputs that carry the gradient (their OpDefs' names): the others are the
+# variable, its slots and hyper-parameters.
+_GRADIENT_ARGS = frozenset({"grad", "delta", "indices"})
+
+
 def _compute_optimizer_variables(g) -> frozenset:
     nodes = g.node_defs
     out: set[str] = set()
     roots = []
     applies = [name for name, node in nodes.items() if _APPLY_TYPE.match(node.op)]
-    if applies:
-        fed = gradient_fed(g)
-        for name in applies:
-            out.update(apply_slots(g, name))
-            roots.extend(ref.op for ref in g.data_refs(name)[1:] if ref.op not in fed and ref.op not in out)
+    for name in applies:
+        out.update(apply_slots(g, name))
+        op_def = g.registry.get(nodes[name].op)
+        if op_def is None:  # a custom optimizer op: its hyper-parameters are not known
+            continue
+        args = [arg.name for arg in op_def.input_arg]
+        roots.extend(ref.op for arg, ref in zip(args[1:], g.data_refs(name)[1:])
+                     if arg not in _GRADIENT_ARGS and ref.op not in out)
     if roots:
         out.update(n for n in g.ancestors(roots, control=False, include_roots=True)
                    if n in nodes and nodes[n].op in VARIABLE_TYPES)
@@ -413,12 +421,15 @@ def _compute_training_machinery(g) -> frozenset:
             if readers and all(c in machinery and is_saver_op(nodes.get(c), library) for c in readers):
                 machinery.add(name)
     if machinery:
-        machinery -= _outputs_need(g, machinery, gradient)
+        machinery -= _outputs_need(g, machinery, gradient, read, read_by_gradient)
     return frozenset(machinery)
 
 
-def _outputs_need(g, machinery: set, gradient: set) -> set[str]:
-    """The machinery ops the model's outputs are computed from (rule 6 of the machinery)."""
+def _outputs_need(g, machinery: set, gradient: set, read: set, read_by_gradient: set) -> set[str]:
+    """The machinery ops the model's outputs are computed from (rule 6 of the machinery).
+
+    ``read``: the ops anything reads; ``read_by_gradient``: those a gradient op reads.
+    """
     nodes = g.node_defs
     starts = set()
     meta = g.meta_graph
@@ -432,16 +443,13 @@ def _outputs_need(g, machinery: set, gradient: set) -> set[str]:
                     op = tensor.rpartition(":")[0] if ":" in tensor else tensor
                     if op in nodes:
                         starts.add(op)
-    is_read = g.is_read
     for name, node in nodes.items():
         # An op nothing reads is an output, unless it gives what a write gave (the Merge of a
         # cond that updates moving averages): that is the write's.
-        if name not in machinery and node.op != "NoOp" and not is_read(name) and not any(
+        if name not in read and name not in machinery and node.op != "NoOp" and not any(
                 ref.op in nodes and writes_variable(nodes[ref.op].op) for ref in g.data_refs(name)):
             starts.add(name)
-    for name in gradient:
-        if name in nodes:
-            starts.update(ref.op for ref in g.data_refs(name) if ref.op not in machinery)
+    starts.update(name for name in read_by_gradient if name in nodes and name not in machinery)
     needed: set[str] = set()
     seen = set(starts)
     stack = list(starts)
