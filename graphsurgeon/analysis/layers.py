@@ -117,30 +117,24 @@ class Layer:
 
 
 def _levels(g) -> dict[str, int]:
-    """Longest data path from a source to each op (iterative Kahn; loop back edges ignored)."""
+    """Longest data path from a source to each op (iterative Kahn; loop back edges ignored).
+
+    Data edges only, read as such (a training graph's millions of control inputs are never parsed).
+    """
     nodes = g.node_defs
+    back_edge = ("NextIteration", "RefNextIteration")
     indegree: dict[str, int] = {}
-    preds: dict[str, list[str]] = {}
-    for name, node in nodes.items():
-        srcs = []
-        for text in node.input:
-            ref = _names.parse_input(text)
-            if ref.control or ref.op not in nodes or nodes[ref.op].op in ("NextIteration", "RefNextIteration"):
-                continue
-            srcs.append(ref.op)
-        preds[name] = srcs
-        indegree[name] = len(srcs)
-    consumers = g.uses
-    level = {name: 0 for name in nodes}
+    for name in nodes:
+        indegree[name] = sum(1 for ref in g.data_refs(name) if ref.op in nodes and nodes[ref.op].op not in back_edge)
+    level = dict.fromkeys(nodes, 0)
     ready = [name for name in nodes if indegree[name] == 0]
-    seen = 0
     while ready:
         name = ready.pop()
-        seen += 1
-        if nodes[name].op in ("NextIteration", "RefNextIteration"):
+        if nodes[name].op in back_edge:
             continue
-        for consumer, _, idx in consumers(name):
-            if idx < 0 or consumer not in indegree:
+        for use in g.data_uses(name):
+            consumer = use.consumer
+            if consumer not in indegree:
                 continue
             level[consumer] = max(level[consumer], level[name] + 1)
             indegree[consumer] -= 1
