@@ -218,3 +218,29 @@ def test_mismatched_transplant_names_both_shapes(tmp_path, second_model):
     assert result.exit_code == 1
     assert result.output.startswith("error:") and "[?, 300]" in result.output and "[?, 784]" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_rebuild_keeps_the_global_step_counting(idiom_zoo, tmp_path):
+    """When a gradient cannot be swapped op by op, TensorFlow rebuilds the training op: the rebuilt
+    minimize(global_step=) still increments the global step, under the old op's name."""
+    from conftest import tf_jobs
+
+    entry = idiom_zoo["cnn_global_step"]
+    g = gs.load(entry["model"]).copy()
+    node = protos.NodeDef(name="gradients_1/gradients/conv1/Relu_grad/ReluGrad_grad/Neg", op="Neg")
+    node.input.append("gradients/conv1/Relu_grad/ReluGrad")
+    node.attr["T"].type = 1
+    g.add_op(node)
+    odd = tmp_path / "odd"
+    g.save(odd)
+    out = tmp_path / "leaky"
+    result = CliRunner().invoke(cli, ["swap", str(odd), "--op", "Relu", "--to", "LeakyRelu", "--attr", "alpha=0.1",
+                                      "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["rebuilt"] and report["training_op"] == "Adam" and report["global_step"] == "global_step"
+    (r,) = tf_jobs("tf_train_step.py", [{"model": str(out), "op": "Adam", "feeds": entry["train"]["feeds"]}],
+                   tmp_path)
+    assert "error" not in r, r["error"]
+    assert r["global_step"][1] == r["global_step"][0] + 1
+    assert all(r["changed"][v] for v in r["trainable"]) and len(r["trainable"]) == 6
