@@ -205,9 +205,6 @@ KNOWN_FAILURES: dict = {
     ("rehead", "ema_eval"): "issue 22 point 14: exit 0, the reused fc1 restored from the raw keys, not the shadow "
                             "keys the eval Saver maps: `fc1/Relu:0 (the original's fc1/Relu:0): max abs diff` 0.0832 "
                             "(silently wrong)",
-    # point 15: several savers
-    ("scan", "several_savers"): "issue 22 point 15: exit 1, `high: pretrained_saver/SaveV2 (SaveV2) writes files` "
-                                "(and medium for its RestoreV2): the subset Saver writing to its own prefix",
     # not in issue 22's list
     **{("prune", i): "issue 22 (new): point 13's init op in TF2 form: exit 0, the NoOp __saved_model_init_op "
                      "pruned while its SignatureDef stays: loader.load raises `NotFoundError: The key "

@@ -162,7 +162,11 @@ def read_message(path: Path, expect: str | None = None):
     ``expect`` is the kind the caller's context suggests (from a file name);
     the content decides when it disagrees.
     """
-    data = read_file(path)
+    return decode_message(read_file(path), path, expect)
+
+
+def decode_message(data: bytes, path, expect: str | None = None):
+    """:func:`read_message` of bytes already read (an archive's member): ``path`` names them in errors."""
     if not data:
         raise FormatError(path, "file is empty")
     other = other_kind(data)
