@@ -30,8 +30,8 @@ from __future__ import annotations
 from ..errors import NotFoundError, RewriteError
 from ..formats.checkpoint import open_checkpoint
 from ..ir.graph import Graph
-from ..metagraph.collections import decode_bytes
 from ..metagraph.saver import RESTORE_TYPES, checkpoint_entries
+from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
@@ -193,11 +193,7 @@ def _set_at_load(g: Graph) -> set[str]:
     """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
     meta = g.meta_graph
     out = set()
-    if "local_variables" in meta.collection_def:
-        for raw in meta.collection_def["local_variables"].bytes_list.value:
-            var = decode_bytes("local_variables", raw)
-            if var is not None:
-                out.add(_op(var.variable_name))
+    out.update(_op(var.variable_name) for _, var in variable_defs(meta, ("local_variables",)))
     main = main_ops(g)
     if main:
         for name in g.ancestors(main, include_roots=True):

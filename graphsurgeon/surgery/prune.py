@@ -23,9 +23,10 @@ from collections.abc import Iterable
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph, Tensor, format_shape
+from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab.protos import VariableDef, node_def_pb2
+from ..vocab.protos import node_def_pb2
 from ..wording import plural
 from .contract import ensures
 
@@ -186,22 +187,14 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
         return set()
 
     out: set[str] = set()
-    for key, coll in meta.collection_def.items():
-        if coll.WhichOneof("kind") != "bytes_list" or not key.endswith("variables"):
+    for _, var in variable_defs(meta):
+        if _names.split_tensor_name(var.variable_name)[0] not in ops:
             continue
-        for raw in coll.bytes_list.value:
-            var = VariableDef()
-            try:
-                var.ParseFromString(raw)
-            except Exception:  # not a VariableDef: not ours to follow
-                continue
-            if _names.split_tensor_name(var.variable_name)[0] not in ops:
-                continue
-            for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
-                if name:
-                    op = _names.split_tensor_name(name.lstrip("^"))[0]
-                    if op in g.node_defs:
-                        out.add(op)
+        for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
+            if name:
+                op = _names.split_tensor_name(name.lstrip("^"))[0]
+                if op in g.node_defs:
+                    out.add(op)
     return out
 
 
