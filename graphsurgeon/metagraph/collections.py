@@ -49,6 +49,10 @@ PROTO_COLLECTIONS = {"savers": SaverDef, "cond_context": CondContextDef, "while_
 
 KINDS = ("node_list", "bytes_list", "int64_list", "float_list", "any_list")
 
+# The ops a TF1 SavedModel's loader runs after restoring; it refuses either collection unless it holds
+# exactly one entry ("Expected exactly one SavedModel init op").
+MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+
 
 def _message_dict(message) -> dict:
     """A decoded collection entry as JSON-ready fields."""
@@ -344,6 +348,17 @@ def get_collection(graph, name: str) -> Collection:
     return Collection(graph.root, name, meta.collection_def[name])
 
 
+def main_ops(graph) -> list[str]:
+    """The ops a SavedModel's loader runs after restoring (collections ``saved_model_main_op``, ``legacy_init_op``)."""
+    meta = graph.root.meta_graph
+    out = []
+    for key in MAIN_OP_COLLECTIONS:
+        if meta is not None and key in meta.collection_def:
+            out.extend(op for op in (_op_of(v) for v in meta.collection_def[key].node_list.value)
+                       if op in graph.node_defs)
+    return out
+
+
 def _where(graph) -> str:
     return str(graph.root.path) if graph.root.path else "graph"
 
@@ -480,6 +495,10 @@ def _renamer(mapping: dict[str, str]) -> Callable[[str], str]:
     return rename
 
 
+# What a dropped saver_def's note says when variables remain (a rewrite that rebuilds the saver replaces it).
+DEFAULT_SAVER_NOTE = "; import_meta_graph makes a default Saver over the variables that remain"
+
+
 class _Refs:
     """Walks every name a MetaGraphDef holds outside its GraphDef.
 
@@ -518,7 +537,7 @@ class _Refs:
                      for key in ("variables", "saveable_objects")):
                 # import_meta_graph (and so the TF1 SavedModel loader) makes
                 # Saver() when there is no saver_def but variables remain.
-                then = "; import_meta_graph makes a default Saver over the variables that remain"
+                then = DEFAULT_SAVER_NOTE
             else:
                 then = "; no variables remain, so import_meta_graph makes no Saver"
             self.notes.append(f"{where}: saver {saver.save_tensor_name or saver.restore_op_name} "
@@ -648,7 +667,10 @@ class _Refs:
                 gone = [v for v in values if self.gone(v)]
                 self.notes.extend(f"{where}: {v}" for v in gone)
                 keep = [self.rename(v) for v in values if not self.gone(v)]
-                if keep != values:
+                if not keep and values and key in MAIN_OP_COLLECTIONS:
+                    # Empty, the SavedModel loader refuses it: the collection goes with its op.
+                    del meta.collection_def[key]
+                elif keep != values:
                     del coll.node_list.value[:]
                     coll.node_list.value.extend(keep)
             elif kind == "bytes_list":

@@ -13,6 +13,15 @@ the op it replaces when the tensor is that op's output 0 and nothing kept
 still needs the op itself, so control inputs and colocations naming the op
 stay valid; otherwise it is named ``<op>_output_<index>`` (made unique).
 
+A SavedModel's main op (``saved_model_main_op`` / ``legacy_init_op``, which
+initialises its lookup tables) stays with what it needs: the loader runs it.
+The model's own saver, whose save and restore ops name every variable, goes;
+when variables it restored remain, a saver over them takes its place under
+the same checkpoint keys and slices
+(:func:`graphsurgeon.surgery.new_saver.keep_saver`), so the result restores
+from the original checkpoint as the original did (shadow variables of a
+moving average included).
+
 Walks are iterative and cycle-safe: TF1 while loops have back edges
 (``NextIteration -> Merge``), and keeping a loop's exit keeps the whole loop.
 """
@@ -23,12 +32,14 @@ from collections.abc import Iterable
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph, Tensor, format_shape
+from ..metagraph.collections import main_ops
 from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab.protos import node_def_pb2
 from ..wording import plural
 from .contract import ensures
+from .new_saver import keep_saver as rebuild_saver
 
 __all__ = ["prune", "needed_ops"]
 
@@ -199,7 +210,7 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
 
 
 def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None,
-          keep_initializers: bool = True) -> tuple[Graph, Changes]:
+          keep_initializers: bool = True, keep_saver: bool | None = None) -> tuple[Graph, Changes]:
     """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
 
     The input graph is not modified: the result is an edited copy.
@@ -212,16 +223,21 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         outputs: tensor names (``"logits:0"``) or op names (``"train/training_op"``).
         inputs: tensor names (a bare op name means its output 0) to replace
             with new Placeholders of the same dtype and shape.
-        keep_initializers: keep, for each kept variable, the ops its
-            VariableDef names (initializer, initial value, snapshot), so that
-            the variable collections stay valid and ``tf.compat.v1.train.Saver()``
-            can restore the pruned graph from the original checkpoint. Only
-            graphs with a MetaGraphDef have VariableDefs. TensorFlow's
-            ``extract_sub_graph`` keeps none of these.
+        keep_initializers: keep what loading the result needs besides the
+            outputs: for each kept variable the ops its VariableDef names
+            (initializer, initial value, snapshot), so that the variable
+            collections stay valid; a SavedModel's main op; and a saver in
+            place of the model's own (see the module docstring), so that the
+            result restores from the original checkpoint. Only graphs with a
+            MetaGraphDef have these. TensorFlow's ``extract_sub_graph`` keeps
+            none of them (False: the same ops as it).
+        keep_saver: rebuild the model's saver over the kept variables
+            (default: as ``keep_initializers``); False for a caller that
+            builds a saver of its own (export).
 
     Returns:
         ``(pruned graph, Changes)``: ``removed`` lists the ops that went,
-        ``added`` the new placeholders, ``renamed`` cut tensors whose
+        ``added`` the new placeholders (and a rebuilt saver's ops), ``renamed`` cut tensors whose
         placeholder has a new name (``{"split:1": "split_output_1:0"}``).
 
     Raises:
@@ -248,7 +264,11 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     cut_names = _resolve(g, inputs or [], "input")
     cut = {_names.split_tensor_name(t) for t in cut_names}
 
-    full, name_only, used = needed_ops(g, outputs, cut)
+    # A SavedModel's loader runs its main op after restoring (and refuses a main-op collection
+    # naming nothing): it stays, with what it needs (the lookup tables it initialises).
+    init_ops = [op for op in main_ops(g) if op not in outputs] if keep_initializers else []
+    roots = list(outputs) + init_ops
+    full, name_only, used = needed_ops(g, roots, cut)
     walked_for_outputs = len(full)
     kept_for_variables: set[str] = set()
     if keep_initializers:
@@ -261,7 +281,7 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
             if not extra:
                 break
             kept_for_variables |= extra
-            full, name_only, used = needed_ops(g, list(outputs) + sorted(kept_for_variables), cut)
+            full, name_only, used = needed_ops(g, roots + sorted(kept_for_variables), cut)
     # Every cut tensor gets a placeholder if something kept reads it; an op
     # replaced under its own name also stands for control/colocation needs.
     placeholders: dict[tuple[str, int], str] = {}
@@ -272,6 +292,9 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         placeholders[(op, index)] = name
 
     changes = Changes()
+    if init_ops:
+        changes.notes.append(f"kept the main op {', '.join(init_ops)} and what it needs: the SavedModel loader runs "
+                             "it after restoring (it initialises lookup tables)")
     if kept_for_variables:
         changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
                              "initializers need (not keeping the initializers drops them)")
@@ -307,6 +330,14 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     remove = [n.name for n in out.graph_def.node if n.name not in full and n.name not in in_place]
     if remove:
         changes.extend(out.remove_ops(remove, check=True))
+    if keep_initializers if keep_saver is None else keep_saver:
+        saver_ops, notes = rebuild_saver(g, out, changes.dropped)
+        # An op of the old saver's name (save/RestoreV2) is one of the new saver: changed, not removed.
+        again = set(saver_ops) & set(changes.removed)
+        changes.removed = [n for n in changes.removed if n not in again]
+        changes.changed.extend(n for n in saver_ops if n in again)
+        changes.added.extend(n for n in saver_ops if n not in again)
+        changes.notes.extend(notes)
     for node_def in new_defs:
         if node_def.name not in in_place:
             out.add_op(node_def)
