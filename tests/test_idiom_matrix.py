@@ -160,8 +160,6 @@ NOT_APPLICABLE.update({
 
 # Each reason quotes, between backticks, what the cell's failure says (the command's error line or TensorFlow's
 # message): test_cell checks the quote is there, so a cell that starts failing for another reason is a failure.
-_NO_GLOBAL_STEP = ("`The name 'global_step:0' refers to a Tensor which does not exist` (KeyError: the global_step "
-                   "collection still holds the VariableDef of the removed variable)")
 _NO_TRAIN_OP = "exit 1 `no training op named 'train_op'` ('train_op' is the collection searched)"
 _GLOBAL_STEP_OP = ("its entry is what minimize(global_step=) returns: the global step's AssignAdd, colocated with "
                    "global_step, which depends on the updates through its input's (X/value) control edge")
@@ -169,18 +167,7 @@ _IN_FUNCTIONS = ("exit 1 `no op type named 'Relu'`: swap does not look in functi
                  "activations are")
 
 KNOWN_FAILURES: dict = {
-    # point 1: the global_step collection left naming a removed op, exit 0
-    **{("prune", i): f"issue 22 point 1: exit 0, then `import_meta_graph + restore` raises {_NO_GLOBAL_STEP}"
-       for i in ("cnn_global_step", "estimator_ckpt", "partitioned", "ema_train", "deepmd", "resource_clipping")},
-    **{(c, i): f"issue 22 point 1: exit 0, then `tf.compat.v1.saved_model.loader.load` and "
-               f"`tf.saved_model.load` raise {_NO_GLOBAL_STEP}"
-       for c, i in [("prune", "estimator_savedmodel")] + [("export", i) for i in (
-           "cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "partitioned", "ema_train", "deepmd",
-           "resource_clipping")]},
     # point 2: minimize(global_step=) graphs
-    **{("rehead", i): "issue 22 point 2: exit 1 `TensorFlow refuses the prepared graph: \"The name 'global_step:0' "
-                      "refers to a Tensor which does not exist`"
-       for i in ("cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "partitioned", "resource_clipping")},
     ("freeze-layers", "cnn_global_step"): f"issue 22 point 2: {_NO_TRAIN_OP}: {_GLOBAL_STEP_OP} ('Adam')",
     ("freeze-layers", "deepmd"): f"issue 22 point 2: {_NO_TRAIN_OP}: {_GLOBAL_STEP_OP} ('Adam')",
     ("freeze-layers", "resource_clipping"): f"issue 22 point 2: {_NO_TRAIN_OP}: its entry 'train_op' is what "
@@ -236,24 +223,11 @@ KNOWN_FAILURES: dict = {
                                             "FusedBatchNormV3:0 None, TensorFlow [None, 8, 8, 8]; then Relu6, "
                                             "DepthwiseConv2dNative, ...)",
     # point 11: partitioned variables
-    ("freeze", "partitioned"): "issue 22 point 11: exit 1 `does not match the graph: embedding/weights has shape "
-                               "[30, 8], variable embedding/weights/part_0 has [10, 8]`",
     ("layers", "partitioned"): "issue 22 point 11: `layer 'embedding/weights' gives variables as its outputs`: the "
                                "reads embedding/weights/part_K/read:0",
-    # point 13: lookup tables
-    ("prune", "lookup_table"): "issue 22 point 13: exit 0, then both loaders raise `RuntimeError: Expected exactly "
-                               "one SavedModel init op. Found 0` (the main_op dropped)",
-    ("freeze", "lookup_table"): "issue 22 point 13: exit 0 with no table initializer left: running it raises "
-                                "`FailedPreconditionError` `Table not initialized` "
-                                "(hash_table_Lookup/LookupTableFindV2)",
     # point 14: moving averages
-    ("prune", "ema_eval"): "issue 22 point 14: exit 0, the eval Saver (shadow keys) dropped: import_meta_graph's "
-                           "default Saver restores the raw variables: `logits:0: max abs diff` 0.183 (silently wrong)",
     ("rehead", "ema_train"): "issue 22 point 14: exit 2 `layer 'fc1' has 3 outputs (fc1/Relu:0, fc1/kernel:0, "
                              "fc1/bias:0); name the tensor to cut at`",
-    ("rehead", "ema_eval"): "issue 22 point 14: exit 0, the reused fc1 restored from the raw keys, not the shadow "
-                            "keys the eval Saver maps: `fc1/Relu:0 (the original's fc1/Relu:0): max abs diff` 0.0832 "
-                            "(silently wrong)",
     ("layers", "ema_train"): "issue 22 point 14: `layer 'fc1' gives variables as its outputs: ['fc1/kernel:0', "
                              "'fc1/bias:0']`, likewise fc2",
     ("layers", "keras3_export"): "issue 22 point 14: `layer 'sequential/dense' gives variables as its outputs: "
@@ -267,10 +241,6 @@ KNOWN_FAILURES: dict = {
                                   "slim's nested BatchNorm/ scope makes the conv's output a layer output",
     ("rehead", "mobilenet_frozen"): "issue 22 (new): exit 2 `no checkpoint found next to the graph`: a frozen "
                                     "GraphDef (retrain.py-style transfer) is refused, its constants not reused",
-    **{("prune", i): "issue 22 (new): point 13's init op in TF2 form: exit 0, the NoOp __saved_model_init_op "
-                     "pruned while its SignatureDef stays: loader.load raises `NotFoundError: The key "
-                     "\"__saved_model_init_op\" could not be found in the graph` (tf.saved_model.load works)"
-       for i in ("tf2_module", "keras3_export")},
     ("swap", "tf2_module"): f"issue 22 (new): {_IN_FUNCTIONS}",
     ("swap", "keras3_export"): f"issue 22 (new): {_IN_FUNCTIONS}",
 }

@@ -52,6 +52,8 @@ KINDS = ("node_list", "bytes_list", "int64_list", "float_list", "any_list")
 # The ops a TF1 SavedModel's loader runs after restoring; it refuses either collection unless it holds
 # exactly one entry ("Expected exactly one SavedModel init op").
 MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+# TF2's form of it: a signature whose one output names the init op (the v1 loader's third choice).
+INIT_OP_SIGNATURE = "__saved_model_init_op"
 
 
 def _message_dict(message) -> dict:
@@ -349,14 +351,21 @@ def get_collection(graph, name: str) -> Collection:
 
 
 def main_ops(graph) -> list[str]:
-    """The ops a SavedModel's loader runs after restoring (collections ``saved_model_main_op``, ``legacy_init_op``)."""
+    """The ops a SavedModel's loader runs after restoring.
+
+    Collections ``saved_model_main_op``, ``legacy_init_op``, and TF2's
+    ``__saved_model_init_op`` signature.
+    """
     meta = graph.root.meta_graph
-    out = []
+    if meta is None:
+        return []
+    names = []
     for key in MAIN_OP_COLLECTIONS:
-        if meta is not None and key in meta.collection_def:
-            out.extend(op for op in (_op_of(v) for v in meta.collection_def[key].node_list.value)
-                       if op in graph.node_defs)
-    return out
+        if key in meta.collection_def:
+            names.extend(meta.collection_def[key].node_list.value)
+    if INIT_OP_SIGNATURE in meta.signature_def:
+        names.extend(info.name for info in meta.signature_def[INIT_OP_SIGNATURE].outputs.values())
+    return list(dict.fromkeys(op for op in map(_op_of, names) if op in graph.node_defs))
 
 
 def _where(graph) -> str:

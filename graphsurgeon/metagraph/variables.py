@@ -56,8 +56,10 @@ REGISTERED_VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "moving_a
 OTHER_MESSAGE_COLLECTIONS = ("savers", "cond_context", "while_context")
 
 
-def _op_name(text: str) -> bool:
-    return bool(text) and ":" not in text
+def _tensor(text: str) -> bool:
+    """``op:N`` (as names.is_tensor_name, inlined: it runs for every entry of every variable collection)."""
+    op, sep, index = text.rpartition(":")
+    return bool(op) and index.isdigit() and index.isascii() and len(index) <= 18
 
 
 def parse_variable_def(raw: bytes) -> VariableDef | None:
@@ -69,30 +71,48 @@ def parse_variable_def(raw: bytes) -> VariableDef | None:
     (``v:0``), and its initializer is an op, its snapshot and initial value
     tensors, as TensorFlow writes them.
     """
-    from google.protobuf import unknown_fields  # only collections with bytes entries need it
-
     var = VariableDef()
     try:
         var.ParseFromString(raw)
     except Exception:  # noqa: BLE001 - not a VariableDef
         return None
-    if len(unknown_fields.UnknownFieldSet(var)):
+    if not _tensor(var.variable_name) or ":" in var.initializer_name:
         return None
-    if not _names.is_tensor_name(var.variable_name):
+    snapshot, initial = var.snapshot_name, var.initial_value_name
+    if (snapshot and not _tensor(snapshot)) or (initial and not _tensor(initial)):
         return None
-    if var.initializer_name and not _op_name(var.initializer_name):
-        return None
-    if any(name and not _names.is_tensor_name(name) for name in (var.snapshot_name, var.initial_value_name)):
+    if len(_unknown_fields(var)):
         return None
     return var
+
+
+def _unknown_fields(message):
+    from google.protobuf import unknown_fields  # loads with the first collection of bytes entries
+
+    global _unknown_fields
+    _unknown_fields = unknown_fields.UnknownFieldSet
+    return _unknown_fields(message)
 
 
 def holds_variable_defs(name: str, collection) -> bool:
     """Whether the CollectionDef ``collection`` (called ``name``) holds VariableDefs: see the module docstring."""
     if name in OTHER_MESSAGE_COLLECTIONS or collection.WhichOneof("kind") != "bytes_list":
         return False
-    values = collection.bytes_list.value
-    return bool(values) and all(parse_variable_def(raw) is not None for raw in values)
+    values = tuple(collection.bytes_list.value)
+    if not values:
+        return False
+    # Every rewrite and its contract ask about the same collections: the answer is kept by content.
+    key = (name, len(values), hash(values))
+    answer = _DECIDED.get(key)
+    if answer is None:
+        answer = all(parse_variable_def(raw) is not None for raw in values)
+        if len(_DECIDED) >= 256:
+            _DECIDED.clear()
+        _DECIDED[key] = answer
+    return answer
+
+
+_DECIDED: dict = {}
 
 
 def variable_def_collections(meta) -> list[str]:

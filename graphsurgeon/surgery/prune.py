@@ -13,9 +13,11 @@ the op it replaces when the tensor is that op's output 0 and nothing kept
 still needs the op itself, so control inputs and colocations naming the op
 stay valid; otherwise it is named ``<op>_output_<index>`` (made unique).
 
-A SavedModel's main op (``saved_model_main_op`` / ``legacy_init_op``, which
-initialises its lookup tables) stays with what it needs: the loader runs it.
-The model's own saver, whose save and restore ops name every variable, goes;
+A SavedModel's main op (``saved_model_main_op`` / ``legacy_init_op``, or TF2's
+``__saved_model_init_op``, which initialises its lookup tables) stays with
+what it needs: the loader runs it. A TF2 SavedModel's saver (calls of its
+traced save and restore functions) stays whole. A TF1 model's own saver,
+whose save and restore ops name every variable, goes;
 when variables it restored remain, a saver over them takes its place under
 the same checkpoint keys and slices
 (:func:`graphsurgeon.surgery.new_saver.keep_saver`), so the result restores
@@ -267,7 +269,10 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     # A SavedModel's loader runs its main op after restoring (and refuses a main-op collection
     # naming nothing): it stays, with what it needs (the lookup tables it initialises).
     init_ops = [op for op in main_ops(g) if op not in outputs] if keep_initializers else []
-    roots = list(outputs) + init_ops
+    # A TF2 SavedModel's saver calls its traced save and restore functions over every variable of its
+    # object graph: it stays whole (a TF1 saver is rebuilt over the variables that remain, below).
+    saver_ops = _tf2_saver_ops(g) if keep_initializers else []
+    roots = list(outputs) + init_ops + saver_ops
     full, name_only, used = needed_ops(g, roots, cut)
     walked_for_outputs = len(full)
     kept_for_variables: set[str] = set()
@@ -294,7 +299,10 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     changes = Changes()
     if init_ops:
         changes.notes.append(f"kept the main op {', '.join(init_ops)} and what it needs: the SavedModel loader runs "
-                             "it after restoring (it initialises lookup tables)")
+                             "it after restoring (lookup tables, assets)")
+    if saver_ops:
+        changes.notes.append("kept the saver of the TF2 SavedModel and what it needs: its restore function "
+                             "restores every variable of the object graph")
     if kept_for_variables:
         changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
                              "initializers need (not keeping the initializers drops them)")
@@ -332,10 +340,14 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         changes.extend(out.remove_ops(remove, check=True))
     if keep_initializers if keep_saver is None else keep_saver:
         saver_ops, notes = rebuild_saver(g, out, changes.dropped)
-        # An op of the old saver's name (save/RestoreV2) is one of the new saver: changed, not removed.
+        # An op of the old saver's name (save/RestoreV2) is one of the new saver: changed, not removed;
+        # one the new saver makes as the old one had it (save/Const) is the old one, unchanged.
         again = set(saver_ops) & set(changes.removed)
+        same = {n for n in again if _same_op(g.node_defs[n], out.node_defs[n])}
+        for name in same:
+            out.replace_op(g.node_defs[name])
         changes.removed = [n for n in changes.removed if n not in again]
-        changes.changed.extend(n for n in saver_ops if n in again)
+        changes.changed.extend(n for n in saver_ops if n in again - same)
         changes.added.extend(n for n in saver_ops if n not in again)
         changes.notes.extend(notes)
     for node_def in new_defs:
@@ -355,6 +367,28 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     out.ensure_op_defs({"Placeholder"} if new_defs else set())
     ensures(out, changes, before=g)
     return out, changes
+
+
+def _tf2_saver_ops(g: Graph) -> list[str]:
+    """The saver_def's ops of a TF2 SavedModel (object graph and traced save/restore functions), else none."""
+    meta = g.meta_graph
+    if meta is None or not meta.HasField("saver_def") or not len(meta.object_graph_def.nodes):
+        return []
+    saver = meta.saver_def
+    names = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
+    return [op for op in dict.fromkeys(_names.split_tensor_name(n.lstrip("^"))[0] for n in names if n)
+            if op in g.node_defs]
+
+
+def _same_op(a, b) -> bool:
+    """Whether two NodeDefs are the same op: control inputs in any order, ``_output_shapes`` aside."""
+    def inputs(node):
+        return ([i for i in node.input if not i.startswith("^")], sorted(i for i in node.input if i.startswith("^")))
+
+    if a.op != b.op or inputs(a) != inputs(b) or a.device != b.device:
+        return False
+    keys = (set(a.attr) | set(b.attr)) - {"_output_shapes"}
+    return all(k in a.attr and k in b.attr and a.attr[k] == b.attr[k] for k in keys)
 
 
 def _shape_text(shape) -> str:
