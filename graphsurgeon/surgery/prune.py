@@ -16,8 +16,9 @@ stay valid; otherwise it is named ``<op>_output_<index>`` (made unique).
 A SavedModel's main op (``saved_model_main_op`` / ``legacy_init_op``, or TF2's
 ``__saved_model_init_op``, which initialises its lookup tables) stays with
 what it needs: the loader runs it. A TF2 SavedModel's saver (calls of its
-traced save and restore functions) stays whole. A TF1 model's own saver,
-whose save and restore ops name every variable, goes;
+traced save and restore functions) stays whole, and so does a TF1 saver
+when every variable it restores stays. Otherwise the TF1 saver, whose save
+and restore ops name every variable, goes;
 when variables it restored remain, a saver over them takes its place under
 the same checkpoint keys and slices
 (:func:`graphsurgeon.surgery.new_saver.keep_saver`), so the result restores
@@ -35,6 +36,7 @@ from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph, Tensor, format_shape
 from ..metagraph.collections import main_ops
+from ..metagraph.saver import saver_entries
 from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
@@ -233,9 +235,10 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
             result restores from the original checkpoint. Only graphs with a
             MetaGraphDef have these. TensorFlow's ``extract_sub_graph`` keeps
             none of them (False: the same ops as it).
-        keep_saver: rebuild the model's saver over the kept variables
-            (default: as ``keep_initializers``); False for a caller that
-            builds a saver of its own (export).
+        keep_saver: keep the model's saver (whole when every variable it
+            restores stays, else rebuilt over those that do; default: as
+            ``keep_initializers``); False for a caller that builds a saver
+            of its own (export).
 
     Returns:
         ``(pruned graph, Changes)``: ``removed`` lists the ops that went,
@@ -269,10 +272,12 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     # A SavedModel's loader runs its main op after restoring (and refuses a main-op collection
     # naming nothing): it stays, with what it needs (the lookup tables it initialises).
     init_ops = [op for op in main_ops(g) if op not in outputs] if keep_initializers else []
-    # A TF2 SavedModel's saver calls its traced save and restore functions over every variable of its
-    # object graph: it stays whole (a TF1 saver is rebuilt over the variables that remain, below).
-    saver_ops = _tf2_saver_ops(g) if keep_initializers else []
-    roots = list(outputs) + init_ops + saver_ops
+    # The model's saver: a TF2 SavedModel's calls its traced save and restore functions over every
+    # variable of its object graph, so it stays whole; a TF1 one stays whole when every variable it
+    # restores stays, else it is rebuilt over those that do (below).
+    saver_ops = _saver_ops(g) if (keep_initializers if keep_saver is None else keep_saver) else []
+    tf2 = g.meta_graph is not None and len(g.meta_graph.object_graph_def.nodes) > 0
+    roots = list(outputs) + init_ops + (saver_ops if tf2 else [])
     full, name_only, used = needed_ops(g, roots, cut)
     walked_for_outputs = len(full)
     kept_for_variables: set[str] = set()
@@ -287,6 +292,13 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
                 break
             kept_for_variables |= extra
             full, name_only, used = needed_ops(g, roots + sorted(kept_for_variables), cut)
+    if saver_ops and not tf2:
+        restored = saver_entries(g)
+        if restored and all(var in full for var in restored):
+            roots += saver_ops
+            full, name_only, used = needed_ops(g, roots + sorted(kept_for_variables), cut)
+        else:
+            saver_ops = []
     # Every cut tensor gets a placeholder if something kept reads it; an op
     # replaced under its own name also stands for control/colocation needs.
     placeholders: dict[tuple[str, int], str] = {}
@@ -302,7 +314,8 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
                              "it after restoring (lookup tables, assets)")
     if saver_ops:
         changes.notes.append("kept the saver of the TF2 SavedModel and what it needs: its restore function "
-                             "restores every variable of the object graph")
+                             "restores every variable of the object graph" if tf2 else
+                             "kept the model's saver: every variable it restores stays")
     if kept_for_variables:
         changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
                              "initializers need (not keeping the initializers drops them)")
@@ -339,7 +352,7 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     if remove:
         changes.extend(out.remove_ops(remove, check=True))
     if keep_initializers if keep_saver is None else keep_saver:
-        saver_ops, notes = rebuild_saver(g, out, changes.dropped)
+        saver_ops, notes = rebuild_saver(g, out, changes.dropped)  # when the saver went
         # An op of the old saver's name (save/RestoreV2) is one of the new saver: changed, not removed;
         # one the new saver makes as the old one had it (save/Const) is the old one, unchanged.
         again = set(saver_ops) & set(changes.removed)
@@ -369,10 +382,10 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     return out, changes
 
 
-def _tf2_saver_ops(g: Graph) -> list[str]:
-    """The saver_def's ops of a TF2 SavedModel (object graph and traced save/restore functions), else none."""
+def _saver_ops(g: Graph) -> list[str]:
+    """The ops the saver_def names (filename, save and restore), those in the graph."""
     meta = g.meta_graph
-    if meta is None or not meta.HasField("saver_def") or not len(meta.object_graph_def.nodes):
+    if meta is None or not meta.HasField("saver_def"):
         return []
     saver = meta.saver_def
     names = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
