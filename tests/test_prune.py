@@ -430,7 +430,7 @@ print(float(np.max(np.abs(outs[0] - outs[1]))))
     assert float(run.stdout.strip().splitlines()[-1]) == 0.0
     assert not any("variable" in d and "collection 'variables'" in d for d in changes.dropped)
     assert not [d for d in changes.dropped if d.startswith("saver_def")]
-    assert "kept the model's saver: every variable it restores stays" in changes.notes
+    assert "saver: the model's own saver stays whole: every variable it restores stays" in changes.notes
     assert p.meta_graph.saver_def == g.meta_graph.saver_def
     assert {op.name for op in g.ops("save/**")} == {op.name for op in p.ops("save/**")}
 

@@ -1,4 +1,4 @@
-"""TensorFlow loads what a rewrite wrote and computes with it: the oracle of test_rewrite_idioms.
+"""TensorFlow's answers to what test_rewrite_idioms asks beside the idiom matrix.
 
 Run in a subprocess (it imports TensorFlow)::
 
@@ -6,15 +6,12 @@ Run in a subprocess (it imports TensorFlow)::
 
 Each job::
 
-    {"kind": "meta", "model": M, "checkpoint": PREFIX}     # import_meta_graph, then its saver restores PREFIX
-          | "graphdef", "model": PB, "init": OP | null      # import_graph_def(name=""), then run OP once
-          | "savedmodel", "model": DIR,                     # tf.compat.v1.saved_model.loader.load
-     "feeds": {tensor: npy}, "fetches": [tensor, ...],
-     "v2": {"signature": S, "feeds": {key: npy}} | null}   # and tf.saved_model.load, the signature called
+    {"kind": "checkpoint", "model": PREFIX, "tensors": [key, ...]}   # tf.train.load_checkpoint
+    {"kind": "graphdef", "model": PB, "init": OP | null,             # import_graph_def(name=""), run OP once,
+     "feeds": {tensor: npy}, "fetches": [tensor, ...]}               # then the fetches
 
-The result: ``values`` (fetch -> list), ``v2_values`` (output key -> list),
-``collections`` (key -> items ``get_collection`` gives) and ``restored``
-(whether a saver restored), or ``error`` with TensorFlow's whole message.
+The result: ``keys`` (what the checkpoint's reader lists) and ``values``
+(key or fetch -> list), or ``error`` with TensorFlow's whole message.
 """
 from __future__ import annotations
 
@@ -31,33 +28,20 @@ def run(job: dict) -> dict:
     import tensorflow as tf
 
     v1 = tf.compat.v1
+    if job["kind"] == "checkpoint":
+        reader = tf.train.load_checkpoint(job["model"])
+        return {"keys": sorted(reader.get_variable_to_shape_map()),
+                "values": {key: reader.get_tensor(key).tolist() for key in job["tensors"]}}
     feeds = {name: np.load(path) for name, path in job.get("feeds", {}).items()}
-    out = {"restored": False}
     graph = tf.Graph()
     with graph.as_default(), v1.Session(graph=graph) as sess:
-        if job["kind"] == "meta":
-            saver = v1.train.import_meta_graph(job["model"])
-            if job.get("checkpoint"):
-                saver.restore(sess, job["checkpoint"])
-                out["restored"] = True
-        elif job["kind"] == "graphdef":
-            graph_def = v1.GraphDef()
-            graph_def.ParseFromString(open(job["model"], "rb").read())
-            tf.import_graph_def(graph_def, name="")
-            if job.get("init"):
-                sess.run(job["init"])
-        else:
-            meta = v1.saved_model.loader.load(sess, ["serve"], job["model"])
-            out["restored"] = meta.HasField("saver_def")
-        out["collections"] = {key: len(graph.get_collection(key)) for key in graph.get_all_collection_keys()}
-        values = sess.run(job.get("fetches", []), feeds)
-        out["values"] = {name: np.asarray(v).tolist() for name, v in zip(job.get("fetches", []), values)}
-    if job.get("v2"):
-        loaded = tf.saved_model.load(job["model"])
-        fn = loaded.signatures[job["v2"]["signature"]]
-        result = fn(**{k: tf.constant(np.load(path)) for k, path in job["v2"]["feeds"].items()})
-        out["v2_values"] = {k: v.numpy().tolist() for k, v in result.items()}
-    return out
+        graph_def = v1.GraphDef()
+        graph_def.ParseFromString(open(job["model"], "rb").read())
+        tf.import_graph_def(graph_def, name="")
+        if job.get("init"):
+            sess.run(job["init"])
+        values = sess.run(job["fetches"], feeds)
+    return {"values": {name: np.asarray(v).tolist() for name, v in zip(job["fetches"], values)}}
 
 
 def check(jobs: list, tmp_path) -> list:

@@ -310,12 +310,12 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
 
     changes = Changes()
     if init_ops:
-        changes.notes.append(f"kept the main op {', '.join(init_ops)} and what it needs: the SavedModel loader runs "
+        changes.notes.append(f"main op: {', '.join(init_ops)} stays, with what it needs: the SavedModel loader runs "
                              "it after restoring (lookup tables, assets)")
     if saver_ops:
-        changes.notes.append("kept the saver of the TF2 SavedModel and what it needs: its restore function "
-                             "restores every variable of the object graph" if tf2 else
-                             "kept the model's saver: every variable it restores stays")
+        changes.notes.append("saver: the TF2 SavedModel's saver stays whole, with what it needs: its restore "
+                             "function restores every variable of the object graph" if tf2 else
+                             "saver: the model's own saver stays whole: every variable it restores stays")
     if kept_for_variables:
         changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
                              "initializers need (not keeping the initializers drops them)")
