@@ -24,10 +24,13 @@ refuse the result.
 """
 from __future__ import annotations
 
-from ..errors import GraphSurgeonError, RewriteError
+from ..errors import FormatError, GraphSurgeonError, RewriteError
+from ..formats.checkpoint import open_checkpoint
 from ..ir.changes import Changes
 from ..metagraph.collections import MAIN_OP_COLLECTIONS, referenced_names
+from ..metagraph.saver import restores
 from ..metagraph.variables import variable_defs
+from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab.optypes import VARIABLE_TYPES
 
@@ -120,14 +123,8 @@ def checkpoint_problems(g) -> set[str]:
     Empty when ``g`` has no MetaGraphDef or no checkpoint, or the checkpoint
     cannot be read (a damaged checkpoint is the reader's to report).
     """
-    from ..errors import FormatError
-    from ..formats.checkpoint import open_checkpoint
-    from ..vocab import dtypes as _dtypes
-
     if g.root.meta_graph is None or not g.root.checkpoint:
         return set()
-    from ..metagraph.saver import restores  # reads the graph's constants: only for graphs with a checkpoint
-
     wanted = restores(g)
     if not wanted:
         return set()

@@ -48,7 +48,8 @@ def restore(sess, graph, checkpoint: str | None, skip=(), entries=None) -> list[
 
     ``entries``: ``{variable: (checkpoint key, slice spec)}`` as the model's own saver restores them
     (:func:`graphsurgeon.metagraph.saver.saver_entries`: shadow variables of a moving average, the slices
-    of a partitioned variable); a variable not in it is read from the key of its own name.
+    of a partitioned variable); a variable not in it is read from the key of its own name, or, a part of
+    a partitioned variable, from its slice of the full name (its VariableDef's save_slice_info).
     """
     v1 = tf().compat.v1
     with graph.as_default():
@@ -60,7 +61,8 @@ def restore(sess, graph, checkpoint: str | None, skip=(), entries=None) -> list[
         with open_checkpoint(checkpoint) as reader:
             for var in variables:
                 name = var.op.name
-                key, spec = (entries or {}).get(name, (name, ""))
+                info = var._get_save_slice_info()  # noqa: SLF001 - TensorFlow's own record of a partition
+                key, spec = (entries or {}).get(name) or ((info.full_name, info.spec) if info else (name, ""))
                 if name in skip or key not in reader:
                     continue
                 value = read_value(reader, key, spec)
