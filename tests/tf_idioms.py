@@ -20,9 +20,11 @@ raised. A job::
      "not_trainable": [variable names],   "placeholder_shapes": {tensor: [dims]},
      "op_types": {type: count | "+"},                                  # top level and function bodies
      "no_devices": bool,                                               # no op placed on a device
+     "lean_variables": bool,                                           # variables/ holds only what is restored
      "reference": {"load": {...}, "feeds": {...}, "pairs": {tensor in the output: tensor in the reference}},
      "train": {"op": name | "my_important_ops", "feeds": {tensor: npy}, "classes": N,
-               "frozen": [variable names], "trainable": [variable names]},
+               "frozen": [variable names], "trainable": [variable names],
+               "global_step": bool},                                  # one step adds 1 to the global step
      "facts": true}                                                    # report what the read-only cells check
 
 ``facts`` reports ``ancestors`` (the ops the fetched tensors need through data
@@ -198,13 +200,18 @@ def _train(tf, loaded: Loaded, spec: dict, problems: list) -> dict:
                 return {}
         trainable_tf = sorted(v.op.name for v in v1.trainable_variables())
     names = list(dict.fromkeys(spec.get("frozen", []) + spec.get("trainable", [])))
+    step = _global_step(tf, loaded, problems) if spec.get("global_step") else None
     before = _variable_values(tf, loaded, names, problems, "before training")
+    step_before = loaded.sess.run(step) if step is not None else None
     try:
         loaded.sess.run(op, feeds)
     except Exception as exc:  # noqa: BLE001
         problems.append(f"one training step ({getattr(op, 'name', op)}) failed: {_tf_message(exc)}")
         return {"trainable_variables": trainable_tf}
     after = _variable_values(tf, loaded, names, problems, "after training")
+    if step is not None and loaded.sess.run(step) != step_before + 1:
+        problems.append(f"the global step went from {step_before} to {loaded.sess.run(step)} in one training step "
+                        "(the original's training op adds 1)")
     moved = {n: any(not np.array_equal(a, b) for a, b in zip(before[n], after[n])) for n in before if n in after}
     for name in spec.get("frozen", []):
         if moved.get(name):
@@ -216,6 +223,22 @@ def _train(tf, loaded: Loaded, spec: dict, problems: list) -> dict:
         problems.append(f"TensorFlow's trainable_variables are {trainable_tf}, the command reports "
                         f"{sorted(spec['trainable'])}")
     return {"trainable_variables": trainable_tf}
+
+
+def _global_step(tf, loaded: Loaded, problems: list):
+    """The global step's value tensor, found as tf.compat.v1.train.get_global_step finds it; None (a problem)."""
+    v1 = tf.compat.v1
+    with loaded.graph.as_default():
+        try:
+            step = v1.train.get_global_step()
+        except Exception as exc:  # noqa: BLE001
+            problems.append(f"tf.compat.v1.train.get_global_step() failed: {_tf_message(exc)}")
+            return None
+        if step is None:
+            problems.append("no global step any more (tf.compat.v1.train.get_global_step() is None); the "
+                            "original's training op adds 1 to one")
+            return None
+        return step.value() if hasattr(step, "value") else step
 
 
 def _op_types(graph_def) -> dict:
@@ -326,6 +349,23 @@ def run(job: dict) -> dict:
     return {"problems": problems, "facts": facts}
 
 
+def _lean_variables(tf, loaded: Loaded, path: str, problems: list) -> None:
+    """A SavedModel's variables/ holds what its saver restores, nothing more (no optimizer slots, no step)."""
+    restores = [op for op in loaded.graph.get_operations() if op.type in ("RestoreV2", "Restore", "RestoreSlice")]
+    keys = set()
+    for op in restores:
+        names = loaded.sess.run(op.inputs[1])
+        keys.update(n.decode() if isinstance(n, bytes) else str(n) for n in names.ravel())
+    prefix = os.path.join(path, "variables", "variables")
+    if not tf.io.gfile.exists(prefix + ".index"):
+        return  # no variables (a SavedModel of a frozen graph)
+    stored = {name for name, _ in tf.train.list_variables(prefix)}
+    extra = sorted(stored - keys)
+    if extra:
+        problems.append(f"variables/ holds {len(extra)} of {len(stored)} entries its saver never restores: "
+                        f"{extra[:6]}{' ...' if len(extra) > 6 else ''}")
+
+
 def _check_v1(tf, loaded: Loaded, job: dict, problems: list, facts: dict) -> None:
     """Everything a job expects of the model loaded in a v1 session."""
     v1 = tf.compat.v1
@@ -365,6 +405,8 @@ def _check_v1(tf, loaded: Loaded, job: dict, problems: list, facts: dict) -> Non
             got = None if shape.rank is None else [d for d in shape.as_list()]
             if got != dims:
                 problems.append(f"{name} has shape {got} in TensorFlow's graph, expected {dims}")
+    if job.get("lean_variables"):
+        _lean_variables(tf, loaded, job["load"]["path"], problems)
     if job.get("no_devices"):
         placed = sorted({op.device for op in loaded.graph.get_operations() if op.device})
         if placed:

@@ -86,6 +86,18 @@ def _absolute(folder: Path, entry: dict) -> dict:
     return fix(entry)
 
 
+def _remove_stale_builds(root: Path) -> None:
+    """Build folders of processes that are gone (a build interrupted by Ctrl-C or a kill)."""
+    for folder in root.glob(".build-*"):
+        try:
+            pid = int(folder.name.split("-")[1])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (ValueError, IndexError, PermissionError):
+            continue
+
+
 def zoo(timeout: float = 900) -> tuple[Path, dict]:
     """The zoo's folder and manifest (name -> entry, paths absolute), built first when not cached.
 
@@ -102,7 +114,8 @@ def zoo(timeout: float = 900) -> tuple[Path, dict]:
     manifest = folder / "manifest.json"
     if not manifest.is_file():
         root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+        _remove_stale_builds(root)
+        work = Path(tempfile.mkdtemp(prefix=f".build-{os.getpid()}-", dir=root))
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONHASHSEED": "0", "CUDA_VISIBLE_DEVICES": "",
                "TF_ENABLE_ONEDNN_OPTS": "0"}
         proc = subprocess.run(["nice", "-n", "10", sys.executable, str(BUILD), str(work / "zoo")],

@@ -56,10 +56,11 @@ class Entry:
         self.data[kind].update({name: self.npy(f"{kind}_{i}_{_stem(name)}", value)
                                 for i, (name, value) in enumerate(values.items())})
 
-    def train(self, op: str, feeds: dict) -> None:
-        self.data["train"] = {"op": op, "feeds": {}}
-        self.data["train"]["feeds"] = {name: self.npy(f"train_{i}_{_stem(name)}", value)
-                                       for i, (name, value) in enumerate(feeds.items())}
+    def train(self, op: str, feeds: dict, global_step: bool = False) -> None:
+        """The training op, what it is fed, and whether one run of it adds 1 to the global step."""
+        self.data["train"] = {"op": op, "global_step": global_step,
+                              "feeds": {name: self.npy(f"train_{i}_{_stem(name)}", value)
+                                        for i, (name, value) in enumerate(feeds.items())}}
 
     def set(self, **kwargs) -> "Entry":
         for key, value in kwargs.items():
@@ -118,7 +119,7 @@ def _train_and_save(e: Entry, train_op, feeds: dict, inputs: list, outputs: list
             before_save(sess)
         prefix = saver.save(sess, str(e.folder / "model.ckpt"), global_step=global_step)
         _run_expected(e, sess, {k: feeds[k] for k in inputs}, outputs)
-    e.train(train_op.name, feeds)
+    e.train(train_op.name, feeds, global_step=global_step is not None)
     e.set(checkpoint=Path(prefix).name)
 
 
@@ -216,7 +217,7 @@ def estimator():
             v1.train.write_graph(g.as_graph_def(add_shapes=True), str(ckpt.folder), "graph.pbtxt")
             saver.save(sess, str(ckpt.folder / "model.ckpt"), global_step=gs)
             _run_expected(ckpt, sess, {"x:0": x_val}, ["softmax_tensor:0", "classes:0"])
-    ckpt.train(train_op.name, {"x:0": x_val, "labels:0": y_val})
+    ckpt.train(train_op.name, {"x:0": x_val, "labels:0": y_val}, global_step=True)
     ckpt.set(checkpoint="model.ckpt-5", graph=ckpt.rel("model.ckpt-5.meta"))
 
     sm = Entry("estimator_savedmodel", "Estimator-style SavedModel export",
