@@ -103,6 +103,7 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     size = path.stat().st_size
     if as_json:
         echo_json({"written": str(path), "bytes": size, "ops": len(result), "outputs": out_names,
+                   "initializer": changes.details["initializer"],
                    "removed": len(changes.removed), "frozen": changes.changed, "notes": changes.notes,
                    "verify": comparison.as_dict() if comparison else None})
         return

@@ -33,6 +33,9 @@ class Model:
         assets: for a SavedModel built in memory (``path`` and ``file`` None,
             see :meth:`graphsurgeon.Graph.as_saved_model`): asset file name ->
             the file whose bytes go to ``assets/`` when it is written.
+        checkpoint_keys: for a SavedModel built in memory, the checkpoint keys
+            its ``variables/`` holds (what its saver restores); None: the whole
+            checkpoint.
     """
 
     path: Path | None
@@ -44,6 +47,7 @@ class Model:
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
     assets: dict = field(default_factory=dict)
+    checkpoint_keys: list | None = None
 
     @property
     def on_disk(self) -> bool:

@@ -317,7 +317,8 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: 
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
         if not graph.model.on_disk:
             # Built in memory (export): the graph's checkpoint and assets make the rest.
-            for note in (write_variables(graph.checkpoint, tmp), write_assets(graph.model.assets, tmp)):
+            for note in (write_variables(graph.checkpoint, tmp, graph.model.checkpoint_keys),
+                         write_assets(graph.model.assets, tmp)):
                 if note and notes is not None:
                     notes.append(note)
             atomic_write(tmp / name, data)

@@ -579,7 +579,7 @@ class Graph:
         meta.graph_def.CopyFrom(self.graph_def)
         return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
 
-    def as_saved_model(self, tags=("serve",), assets=None) -> "Graph":
+    def as_saved_model(self, tags=("serve",), assets=None, checkpoint_keys=None) -> "Graph":
         """A copy whose MetaGraphDef, tagged ``tags``, is the one MetaGraphDef of a new SavedModel.
 
         The SavedModel exists in memory until it is saved: writing the copy
@@ -588,7 +588,8 @@ class Graph:
         ``assets`` (``{file name: path of the file to copy}``) under ``assets/``;
         by default the files the MetaGraphDef's ``asset_file_def`` names, where
         they are found (see :func:`graphsurgeon.metagraph.assets.find_assets`). A plain
-        GraphDef gets a MetaGraphDef around it.
+        GraphDef gets a MetaGraphDef around it. ``checkpoint_keys``: the keys of
+        the checkpoint ``variables/`` gets (what the saver restores; default all).
         """
         from ..formats import Model  # formats sits below the graph; imported here to keep loading light
 
@@ -608,7 +609,8 @@ class Graph:
         del meta.meta_info_def.tags[:]
         meta.meta_info_def.tags.extend(tags)
         model = Model(path=None, format="savedmodel", file=None, encoding="binary", container=container,
-                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}))
+                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}),
+                      checkpoint_keys=None if checkpoint_keys is None else sorted(checkpoint_keys))
         out = Graph(meta.graph_def, meta_graph=meta, model=model, checkpoint=self.root.checkpoint)
         out._keep = list(self.root._keep)
         return out

@@ -22,6 +22,7 @@ from ..analysis.layers import block, layer, layers, resolve_cut
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
+from ..metagraph.tables import table_initializers
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import global_step
 from .contract import ensures
@@ -103,7 +104,8 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     step = global_step(g)
     if step is not None:
         keep.append(step)
-    pruned, changes = prune(g, keep)
+    keep.extend(table_initializers(g, full))  # tables the reused part looks words up in stay initialisable
+    pruned, changes = prune(g, keep, keep_saver=False)  # the head's job makes the one saver
     # Frozen batch norms: inference mode (their updates went with the pruning).
     pinned, pin_changes = pin_inference(pruned, bn_frozen)
     changes.extend(pin_changes)

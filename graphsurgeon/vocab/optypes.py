@@ -21,6 +21,10 @@ REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
 RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
 VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
 PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+# Ops that fill a lookup table (input 0: the table), as tables_initializer() runs them.
+TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
+                                     "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2",
+                                     "InitializeTableFromDataset"})
 SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
                                 "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
 
