@@ -58,7 +58,7 @@ from ..formats.checkpoint import open_checkpoint
 from ..formats.slices import parse_spec, read_value
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..metagraph.assets import find_assets
+from ..metagraph.assets import point_at_files
 from ..metagraph.saver import checkpoint_entries
 from ..metagraph.signatures import signature_outputs
 from ..metagraph.tables import table_initializers
@@ -672,24 +672,7 @@ def _group_initializers(run: _Run, g: Graph, tables: list[str]) -> str | None:
     tables = [t for t in tables if t in work.node_defs]
     if not tables:
         return None
-    for asset in find_assets(g):
-        op = _names.split_tensor_name(asset.tensor)[0]
-        node = work.node_defs.get(op)
-        if node is None or node.op != "Const":
-            continue
-        if asset.source is None:
-            run.changes.notes.append(f"asset {asset.filename or asset.tensor} not found (looked at "
-                                     f"{', '.join(map(str, asset.looked_at)) or 'nowhere'}): the table reading it "
-                                     "cannot be initialised")
-            continue
-        path = str(asset.source.resolve())
-        if list(node.attr["value"].tensor.string_val) != [path.encode()]:
-            tensor = work.node_for_edit(op).attr["value"].tensor
-            del tensor.string_val[:]
-            tensor.string_val.append(path.encode())
-            run.changes.changed.append(op)
-            run.changes.notes.append(f"asset {asset.tensor} now names {path} (the vocabulary file the frozen graph's "
-                                     "table initializer reads)")
+    point_at_files(g, work, run.changes)
     name = _names.unique_name("init_all_tables", work.node_defs)
     node = protos.NodeDef(name=name, op="NoOp")
     node.input.extend("^" + t for t in tables)
