@@ -71,12 +71,14 @@ def verify_progress(status):
 
 
 def verified(original, result, outputs, tolerance: float, output, as_json: bool, fixed=None, given=(),
-             rtol: float = 0.0):
+             rtol: float = 0.0, run_result=None):
     """Run ``original`` and ``result`` in TensorFlow and compare (``--verify``); the Comparison.
 
     Args:
         given: the raw ``--input`` values (read here).
         fixed: ``{placeholder: value}`` fed to the original only (``--set``).
+        run_result: runs the result instead of the library's loader (see
+            :func:`graphsurgeon.training.verify.verify`).
 
     Raises the error that stops the command (nothing written) when they differ
     beyond the tolerances, after printing what was found (JSON with ``--json``).
@@ -87,7 +89,7 @@ def verified(original, result, outputs, tolerance: float, output, as_json: bool,
     values = given_inputs(given)
     with StatusLine(enabled=not as_json) as status:
         comparison = verify(original, result, outputs, tolerance, fixed=fixed, given=values, rtol=rtol,
-                            progress=verify_progress(status))
+                            progress=verify_progress(status), run_result=run_result)
     if not comparison.ok:
         if as_json:
             echo_json({"written": None, "verify": comparison.as_dict()})

@@ -138,6 +138,17 @@ class LoadedModel:
         return values, failed
 
 
+class CallableModel(LoadedModel):
+    """A model run by a caller's function ``run(feeds, fetches) -> arrays`` instead of a session of ours."""
+
+    def __init__(self, run, how: str = "the caller's runner"):
+        super().__init__(None, None, how)
+        self._run = run
+
+    def run(self, feeds: dict, fetches: list[str]) -> list:
+        return self._run(feeds, fetches)
+
+
 def open_model(g, *, as_written: bool = True) -> LoadedModel:
     """Load Graph ``g`` in TensorFlow as TensorFlow loads its files (module documentation).
 

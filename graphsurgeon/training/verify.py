@@ -23,7 +23,7 @@ from . import tf as _tf
 from .examples import example_features
 from .feeds import Output, Plan, find_input, given_values, plan
 from .inputs import Inputs, InputSpec, make_inputs
-from .run import open_model
+from .run import CallableModel, open_model
 
 # Ops whose outputs --all-tensors never fetches: fetching them changes state or reads a queue.
 _EFFECT_PREFIXES = ("Assign", "Scatter", "Save", "Restore", "Queue", "Reader", "Iterator", "Print",
@@ -267,7 +267,7 @@ def _resolve_given(given, a, b, pa: Plan, pb: Plan, pairing: _Pairing) -> dict:
 
 def compare(a, b, *, signature: str | None = None, outputs: list[str] | None = None, given=(),
             atol: float = 1e-5, rtol: float = 0.0, seed: int = 0, mnist_dir=None, all_tensors: bool = False,
-            progress: Callable[[str, str], None] | None = None) -> Comparison:
+            progress: Callable[[str, str], None] | None = None, run_b=None) -> Comparison:
     """Run models ``a`` and ``b`` in TensorFlow on the same inputs and compare their outputs.
 
     Args:
@@ -286,6 +286,9 @@ def compare(a, b, *, signature: str | None = None, outputs: list[str] | None = N
             that diverges.
         progress: called as ``progress("inputs", text)`` once the inputs are
             chosen, then ``progress("step", text)`` before each slow step.
+        run_b: ``run_b(feeds, fetches) -> arrays`` runs ``b`` instead of
+            :func:`graphsurgeon.training.run.open_model` (which already runs
+            an in-memory result as TensorFlow would load it once written).
 
     Raises:
         NotFoundError: an output or input name neither model has.
@@ -311,7 +314,7 @@ def compare(a, b, *, signature: str | None = None, outputs: list[str] | None = N
     say("step", f"loading {a.where} in TensorFlow")
     with open_model(a) as model_a:
         say("step", f"loading {b.where} in TensorFlow")
-        with open_model(b) as model_b:
+        with (open_model(b) if run_b is None else CallableModel(run_b)) as model_b:
             say("step", "running both models")
             values_a = model_a.run(feeds_a, [o.tensor for o in pa.outputs])
             values_b = model_b.run(feeds_b, [o.tensor for o in outs_b])
@@ -402,15 +405,16 @@ def _compare_all(a, b, model_a, model_b, feeds_a, feeds_b, outputs, atol, rtol):
 
 def verify(original, result, outputs: list[str], tolerance: float = 1e-5, fixed: dict | None = None,
            seed: int = 0, mnist_dir=None, progress: Callable[[str, str], None] | None = None,
-           given=(), rtol: float = 0.0, all_tensors: bool = False) -> Comparison:
+           given=(), rtol: float = 0.0, all_tensors: bool = False, run_result=None) -> Comparison:
     """:func:`compare` a rewrite's input (``original``) with its output (``result``) on ``outputs``.
 
     ``fixed``: ``{placeholder name: value}`` fed to the original only (what
     ``freeze --set`` pinned in the result). ``given``: ``--input`` values.
-    Raises nothing on a difference: look at :attr:`Comparison.ok`.
+    ``run_result``: :func:`compare`'s ``run_b``. Raises nothing on a
+    difference: look at :attr:`Comparison.ok`.
     """
     from .inputs import Given
 
     pinned = [Given(name, value, "--set") for name, value in (fixed or {}).items()]
     return compare(original, result, outputs=list(outputs), given=list(given) + pinned, atol=tolerance, rtol=rtol,
-                   seed=seed, mnist_dir=mnist_dir, all_tensors=all_tensors, progress=progress)
+                   seed=seed, mnist_dir=mnist_dir, all_tensors=all_tensors, progress=progress, run_b=run_result)
