@@ -216,7 +216,7 @@ def test_ls_without_a_match_says_so_with_the_nearest_names(tf1, sm2, tmp_path):
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--json", tmp_path=tmp_path)
     assert code == 1 and json.loads(out)["ops"] == [] and "nearest scopes: hidden1/, hidden2/" in err
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--tensors", "--json", tmp_path=tmp_path)
-    assert code == 1 and json.loads(out)["tensors"] == [] and err.startswith("error: no op matches")
+    assert code == 1 and json.loads(out)["tensors"] == [] and err.startswith("error: no tensor matches")
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--count", tmp_path=tmp_path)
     assert code == 1 and out.strip() == "0" and err.startswith("error: no op matches")
     # Names that exist, of other types; a name typed as a tensor.

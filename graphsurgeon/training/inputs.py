@@ -30,6 +30,7 @@ from .mnist import mnist_dirs, mnist_test_set
 FLOATS = ("float16", "float32", "float64", "bfloat16")
 INTEGERS = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 MNIST_SOURCE = "MNIST test set"
+MNIST_LABELS = "MNIST test labels"
 
 
 class InputNeeded(GraphSurgeonError):
@@ -270,7 +271,7 @@ class Inputs:
         kinds = []
         if any(s == MNIST_SOURCE for s in self.sources.values()):
             kinds.append(f"{MNIST_SOURCE} ({len(self.labels):,} images)" if self.labels is not None else MNIST_SOURCE)
-        if any(s not in ("random", MNIST_SOURCE) for s in self.sources.values()):
+        if any(s not in ("random", MNIST_SOURCE, MNIST_LABELS) for s in self.sources.values()):
             kinds.append("given (--input)")
         if any(s == "random" for s in self.sources.values()):
             kinds.append(f"random (seed {self.seed})")
@@ -281,11 +282,13 @@ class Inputs:
         if not self.feeds:
             return "no inputs (the graph needs none)"
         parts = []
-        given = [n for n, s in self.sources.items() if s not in ("random", MNIST_SOURCE)]
+        given = [n for n, s in self.sources.items() if s not in ("random", MNIST_SOURCE, MNIST_LABELS)]
         for name in given:
             parts.append(f"{self.labels_by_key.get(name, name)} from {self.sources[name]}")
         if self.labels is not None:
-            parts.append(f"the {MNIST_SOURCE} ({len(self.labels):,} images)")
+            labels = [self.labels_by_key.get(n, n) for n, s in self.sources.items() if s == MNIST_LABELS]
+            parts.append(f"the {MNIST_SOURCE} ({len(self.labels):,} images" +
+                         (f"; its labels for {', '.join(labels)})" if labels else ")"))
         random = [n for n, s in self.sources.items() if s == "random"]
         if random:
             batch = max((len(self.feeds[n]) if getattr(self.feeds[n], "ndim", 0) else 1 for n in random), default=1)
@@ -362,13 +365,18 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
         out.sources[spec.name] = "random"
     if needed:
         raise InputNeeded("; ".join(_needs(spec) for spec in needed))
-    # MNIST images are 10,000: random inputs that share the batch dimension follow it.
+    # MNIST images are 10,000: random inputs that share the batch dimension follow it, and an integer
+    # vector of that batch (the labels placeholder of a training graph) gets the test labels.
     if out.labels is not None:
         n = len(out.labels)
         for name, source in out.sources.items():
             spec = next(s for s in specs if s.name == name)
             if source == "random" and spec.shape and (spec.shape[0] is None or spec.shape[0] < 0):
-                out.feeds[name] = _random(spec, n, rng, examples)
+                if len(spec.shape) == 1 and spec.dtype in INTEGERS:
+                    out.feeds[name] = out.labels.astype(spec.dtype)
+                    out.sources[name] = MNIST_LABELS
+                else:
+                    out.feeds[name] = _random(spec, n, rng, examples)
     return out
 
 
