@@ -97,8 +97,6 @@ def plan(g, signature: str | None = None, outputs: list[str] | None = None, fed:
 
     key = choose_signature(g, signature, bool(outputs))
     sig = g.signatures.get(key) if key else None
-    if sig is not None:
-        _refuse_composite(sig, key)
     wanted: list[Output] = []
     if outputs:
         for name in outputs:
@@ -109,6 +107,7 @@ def plan(g, signature: str | None = None, outputs: list[str] | None = None, fed:
                 t = _tensor(g, name, sig["outputs"].keys() if sig else ())
                 wanted.append(Output(name, t.name, dtypes.base(t.dtype) if t.dtype else None))
     elif sig is not None:
+        _refuse_composite(key, sig["outputs"].items())
         wanted = [Output(k, info["name"], info["dtype"]) for k, info in sorted(sig["outputs"].items())]
         if not wanted:
             raise UsageError(f"signature {key!r} of {g.where} has no outputs", hint="name tensors with --output")
@@ -132,6 +131,7 @@ def plan(g, signature: str | None = None, outputs: list[str] | None = None, fed:
         op_name = _names.split_tensor_name(tensor)[0]
         if op_name in g and (any(u.consumer in needed for u in g.uses(op_name)) or
                              any(_names.split_tensor_name(r)[0] == op_name for r in roots)):
+            _refuse_composite(key, [(k, info or {})])
             inputs.append(input_spec(g, tensor, k, info))
     for name in sorted(needed, key=_order(g)):
         if name not in g or name in fed_ops:
@@ -149,8 +149,9 @@ def _order(g):
     return lambda name: position.get(name, -1)
 
 
-def _refuse_composite(sig: dict, key: str) -> None:
-    for arg, info in list(sig["inputs"].items()) + list(sig["outputs"].items()):
+def _refuse_composite(key: str, entries) -> None:
+    """A sparse or composite signature tensor the run would need: refused (one tensor name does not hold it)."""
+    for arg, info in entries:
         if info.get("encoding") not in ("name", None):
             raise UsageError(f"signature {key!r}: {arg!r} is a {info['encoding']} tensor (sparse or composite); "
                              "only dense tensors can be fed and fetched",
