@@ -90,7 +90,7 @@ def _report(comparison, model_a: str, model_b: str) -> None:
         differ = [d for d in comparison.tensors if not d.ok]
         reasons = Counter(r.split(":")[0] for r in comparison.skipped.values())
         skipped = f"; {len(comparison.skipped):,} not compared (" + ", ".join(
-            f"{reason} {n}" for reason, n in reasons.most_common()) + ")" if comparison.skipped else ""
+            f"{n:,} {reason}" for reason, n in reasons.most_common()) + ")" if comparison.skipped else ""
         echo(f"tensors  {plural(comparison.tensors, 'shared tensor')} compared, {len(differ):,} differ{skipped}")
         first = comparison.first_divergence
         if first is not None:

@@ -36,7 +36,7 @@ class FormatError(GraphSurgeonError):
 
 # Kinds of names a model has few of: a miss lists them all (after any "did you mean").
 LISTED_KINDS = {"tag set": "tag sets", "signature": "signatures", "function": "functions",
-                "collection": "collections", "input": "inputs", "output": "outputs", "layer": "layers"}
+                "collection": "collections", "input": "inputs", "output": "outputs"}
 # At most this many are listed; more, and only the closest are offered.
 LISTED_AT_MOST = 12
 

@@ -180,8 +180,50 @@ def input_spec(g, tensor: str, key: str | None = None, info: dict | None = None)
     note = None
     if shape is None:
         shape, note = guess_shape(g, t)
+    high = index_range(g, t) if dtype in INTEGER_DTYPES else None
     return InputSpec(tensor, dtype or "unknown", tuple(shape) if shape is not None else None,
-                     key if key and key != tensor else None, note)
+                     key if key and key != tensor else None, note, high)
+
+
+# Integer inputs that index something: (op types, input position, how the bound is read).
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+_LABEL_READERS = frozenset({"SparseSoftmaxCrossEntropyWithLogits", "InTopK", "InTopKV2"})
+_INDEX_READERS = frozenset({"Gather", "GatherV2", "ResourceGather", "ResourceSparseApplyAdagrad"})
+_THROUGH = frozenset({"Identity", "Cast", "Reshape", "ExpandDims", "Squeeze", "StopGradient"})
+
+
+def index_range(g, t) -> int | None:
+    """For an integer input that indexes something, the bound its values must stay under: the classes of
+    the logits a sparse cross-entropy (or in_top_k) reads it against, the rows of what a Gather reads with
+    it, a OneHot's depth. None when nothing says (made-up values then stay small)."""
+    from ..vocab.values import to_numpy
+
+    seen, stack = set(), [t]
+    while stack:
+        tensor = stack.pop()
+        for use in g.data_uses(tensor.op_name):
+            if use.index != tensor.index or use.consumer in seen:
+                continue
+            seen.add(use.consumer)
+            op = g.op(use.consumer)
+            refs = g.data_refs(op.name)
+            if op.type in _THROUGH and use.position == 0:
+                stack.append(op.output(0))
+            elif op.type in _LABEL_READERS:
+                logits = refs[0].tensor if op.type == "SparseSoftmaxCrossEntropyWithLogits" else refs[
+                    0 if use.position == 1 else 1].tensor
+                shape = _known(g, logits)
+                if shape and shape[-1] is not None and shape[-1] > 0:
+                    return int(shape[-1])
+            elif op.type in _INDEX_READERS and use.position == 1:
+                shape = _known(g, refs[0].tensor)
+                if shape and shape[0] is not None and shape[0] > 0:
+                    return int(shape[0])
+            elif op.type == "OneHot" and use.position == 0 and refs[1].op in g:
+                depth = g.op(refs[1].op)
+                if depth.type == "Const":
+                    return int(to_numpy(depth.node.attr["value"].tensor))
+    return None
 
 
 def guess_shape(g, t) -> tuple[tuple | None, str | None]:

@@ -43,7 +43,9 @@ class InputSpec:
 
     ``key`` is the name the user knows it by when that is not the tensor
     name (a signature input key); ``shape_note`` says where a shape the
-    graph does not record came from (guessed from a consumer).
+    graph does not record came from (guessed from a consumer); ``high``
+    bounds the values of an integer input that indexes something (labels
+    of 5 classes: 5), so that made-up values stay valid.
     """
 
     name: str
@@ -51,6 +53,7 @@ class InputSpec:
     shape: tuple | None
     key: str | None = None
     shape_note: str | None = None
+    high: int | None = None
 
     @property
     def label(self) -> str:
@@ -372,7 +375,7 @@ def make_inputs(specs: list[InputSpec], seed: int = 0, batch: int = 16, mnist_di
         for name, source in out.sources.items():
             spec = next(s for s in specs if s.name == name)
             if source == "random" and spec.shape and (spec.shape[0] is None or spec.shape[0] < 0):
-                if len(spec.shape) == 1 and spec.dtype in INTEGERS:
+                if len(spec.shape) == 1 and spec.dtype in INTEGERS and (spec.high or 10) >= 10:
                     out.feeds[name] = out.labels.astype(spec.dtype)
                     out.sources[name] = MNIST_LABELS
                 else:
@@ -395,7 +398,8 @@ def _random(spec: InputSpec, batch: int, rng, examples):
     if dtype in FLOATS:
         return rng.standard_normal(dims).astype(dtype if dtype != "bfloat16" else "float32")
     if dtype in INTEGERS:
-        return rng.integers(0, 10, size=dims).astype(dtype)
+        # In [0, high) for an index or a label whose bound the graph says, else small: 0 and 1 index anything.
+        return rng.integers(0, spec.high or 2, size=dims).astype(dtype)
     if dtype == "bool":
         return np.zeros(dims, dtype=bool)
     # Serialized tf.Examples when the graph parses examples (serving signatures), else empty strings.

@@ -128,8 +128,6 @@ def short(exc: Exception) -> str:
         if not line.startswith("File "):
             kept.append(line)
         i += 1
-    if isinstance(exc, KeyError) and len(kept) == 1 and kept[0][:1] in "'\"":
-        kept[0] = kept[0][1:-1]  # str(KeyError) quotes its message
     return " ".join(kept) or type(exc).__name__
 
 

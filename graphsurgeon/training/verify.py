@@ -380,7 +380,7 @@ def shared_tensors(a, b, outputs: list[str]) -> tuple[list[str], dict]:
             if name in inside:
                 skipped[t.name] = "inside control flow"
             elif base in _UNFETCHED_DTYPES or op.type.startswith(_EFFECT_PREFIXES) or "Apply" in op.type:
-                skipped[t.name] = f"{op.type} output"
+                skipped[t.name] = f"{base} dtype" if base in _UNFETCHED_DTYPES else f"{op.type} changes state when run"
             else:
                 out.append(t.name)
     return out, skipped
