@@ -21,10 +21,13 @@ from .verification import check_tolerances, report_verification, verified, verif
 @output_options("GraphDef to write (.pb or .pbtxt)")
 @handle_errors
 def command(model, tag, output, verify, given, outputs, tolerance, rtol, as_json, force, in_place):
-    """Fold batch norm (inference mode) of MODEL into MatMul/Conv2D weights and biases.
+    """Fold batch norm (inference mode) of MODEL into MatMul/Conv2D/depthwise weights and biases.
 
     MODEL is a frozen graph; one with variables (a checkpoint, a SavedModel)
-    is frozen first when --outputs names what to keep.
+    is frozen first when --outputs names what to keep. Each batch norm left
+    is named with the reason (training mode, no preceding linear op, a
+    layer output read elsewhere, non-constant parameters); when none folds,
+    the output says "nothing folded" (exit 0: nothing went wrong).
     """
     if verify:
         from graphsurgeon.training.tf import require_tensorflow
@@ -41,13 +44,20 @@ def command(model, tag, output, verify, given, outputs, tolerance, rtol, as_json
     comparison = verified(g, result, sinks, tolerance, output, as_json, given=given, rtol=rtol) if verify else None
     path = write_output(result, output, in_place, changes.notes)
     size = path.stat().st_size
+    folded, left = changes.details["folded"], changes.details["left"]
     if as_json:
-        echo_json({"written": str(path), "bytes": size, "ops": len(result), "notes": changes.notes,
-                   "verify": comparison.as_dict() if comparison else None})
+        echo_json({"written": str(path), "bytes": size, "ops": len(result), "folded": folded, "left": left,
+                   "notes": changes.notes, "verify": comparison.as_dict() if comparison else None})
         return
-    echo(f"folded   {g.path} -> {path} ({plural(result, 'op')}, {plural(size, 'byte')}; "
-         f"{plural(g, 'op')} before)")
+    if folded:
+        echo(f"folded   {plural(folded, 'batch norm')}: {g.path} -> {path} ({plural(result, 'op')}, "
+             f"{plural(size, 'byte')}; {plural(g, 'op')} before)")
+    else:
+        echo(f"nothing folded: {plural(left, 'batch norm')} left as they were" if left else
+             f"nothing folded: no batch norm in {g.path}")
+        echo(f"wrote    {path} ({plural(result, 'op')}, {plural(size, 'byte')})")
     for note in changes.notes:
-        echo(f"  {note}")
+        if not note.startswith("nothing folded"):
+            echo(f"  {note}")
     if comparison:
         report_verification(comparison)

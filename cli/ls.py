@@ -50,9 +50,10 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
     g = load(model, tag)
     if tree:
         if as_json:
-            echo_json({"model": model, "format": g.format, "tree": report.scope_tree(g, max_depth=depth)})
+            echo_json({"model": model, "format": g.format,
+                       "tree": report.scope_tree(g, max_depth=depth, training=not no_training)})
             return
-        root = report.scopes(g)
+        root = report.scopes(g, training=not no_training)
         echo(f"{plural(root.ops, 'op')}  {plural(root.params, 'param')}")
         root_ops = root.ops - sum(c.ops for c in root.children.values())
         if root_ops:

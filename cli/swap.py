@@ -18,12 +18,14 @@ from .common import (StatusLine, check_output, echo, echo_json, handle_errors, j
 @click.option("--layer", default=None, metavar="SCOPE", help="transplant this layer's values ...")
 @click.option("--from", "source", default=None, metavar="OTHER_MODEL[:SCOPE]", help="... from this model")
 @click.option("--rebuild/--no-rebuild", default=True, show_default=True,
-              help="rebuild gradients and the training op when the graph has gradients of the swapped ops "
-                   "(--no-rebuild refuses instead)")
+              help="when a gradient of a swapped op cannot be swapped with it (second order, custom), rebuild "
+                   "the gradients and the training op in TensorFlow (--no-rebuild refuses instead)")
+@click.option("--training-op", default=None, help="with a rebuild: the training op (default: found)")
 @output_options("a .pb/.pbtxt/.meta file, or a directory for a checkpoint model")
 @json_option
 @handle_errors
-def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, force, in_place, as_json):
+def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_op, output, force, in_place,
+            as_json):
     """Swap op types in MODEL, or transplant a layer's values from another model.
 
     \b
@@ -57,8 +59,9 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
     check_output(model, output, in_place)
     g = load(model, None)
     with StatusLine(enabled=not as_json) as status:
-        status.set("rebuilding the gradients and the training op in TensorFlow")
-        result, changes = swap(g, op_type, to, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild)
+        status.set(f"swapping {op_type} for {to}")
+        result, changes = swap(g, op_type, to, attrs=parse_attrs(attrs), scope=scope, rebuild=rebuild,
+                               training_op=training_op)
     written = write_output(result, output, in_place, changes.notes)
     report = {"model": str(g.path), "output": str(written), "changed": changes.changed, **changes.details,
               "notes": changes.notes}
@@ -67,4 +70,6 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, output, fo
         return
     echo(f"wrote {report['output']}: {len(report['changed'])} {op_type} -> {to} ({', '.join(report['changed'])})")
     if report["rebuilt"]:
-        echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']})")
+        echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']}) in TensorFlow")
+    elif report["gradients"]:
+        echo(f"swapped their gradients too: {', '.join(report['gradients'])}")

@@ -91,7 +91,7 @@ _LAZY = {
     "set_batch": ("surgery.input_shape", "set_batch"),
     "rename": ("surgery.rename", "rename"),
     "rehead": ("training.rehead", "rehead"),
-    "freeze_layers": ("training.freeze_layers", "freeze_layers"),
+    "freeze_layers": ("surgery.freeze_layers", "freeze_layers"),
     "swap": ("training.swap", "swap"),
     "Changes": ("ir.changes", "Changes"),
 }

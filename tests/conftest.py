@@ -169,3 +169,30 @@ def without_output_shapes(node):
     new.CopyFrom(node)
     del new.attr["_output_shapes"]
     return new
+
+
+def tf_jobs(script: str, jobs: list, tmp_path: Path) -> list:
+    """Run ``tests/SCRIPT`` on ``jobs`` in one TensorFlow subprocess (see tests/tf_jobs.py); its results."""
+    import json
+    import subprocess
+    import sys
+
+    src, out = tmp_path / "jobs.json", tmp_path / "results.json"
+    src.write_text(json.dumps(jobs))
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, str(ROOT / "tests" / script), str(src), str(out)], capture_output=True,
+                         text=True, env=env, cwd=ROOT / "tests", timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="session")
+def idiom_zoo() -> dict:
+    """The idiom zoo's manifest (tests/idioms: built by TensorFlow once, cached), or a skip saying why."""
+    from idioms import zoo
+
+    try:
+        _, manifest = zoo()
+    except LookupError as exc:  # TensorFlow (or tf-keras) is not installed
+        pytest.skip(str(exc))
+    return manifest

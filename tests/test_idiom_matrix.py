@@ -163,9 +163,6 @@ NOT_APPLICABLE.update({
 # message): test_cell checks the quote is there, so a cell that starts failing for another reason is a failure.
 _NO_GLOBAL_STEP = ("`The name 'global_step:0' refers to a Tensor which does not exist` (KeyError: the global_step "
                    "collection still holds the VariableDef of the removed variable)")
-_NO_TRAIN_OP = "exit 1 `no training op named 'train_op'` ('train_op' is the collection searched)"
-_GLOBAL_STEP_OP = ("its entry is what minimize(global_step=) returns: the global step's AssignAdd, colocated with "
-                   "global_step, which depends on the updates through its input's (X/value) control edge")
 _IN_FUNCTIONS = ("exit 1 `no op type named 'Relu'`: swap does not look in function bodies, where a TF2 model's "
                  "activations are")
 
@@ -178,59 +175,11 @@ KNOWN_FAILURES: dict = {
        for c, i in [("prune", "estimator_savedmodel")] + [("export", i) for i in (
            "cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "partitioned", "ema_train", "deepmd",
            "resource_clipping")]},
-    # point 2: minimize(global_step=) graphs
-    **{("rehead", i): "issue 22 point 2: exit 1 `TensorFlow refuses the prepared graph: \"The name 'global_step:0' "
-                      "refers to a Tensor which does not exist`"
-       for i in ("cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "partitioned", "resource_clipping")},
-    ("freeze-layers", "cnn_global_step"): f"issue 22 point 2: {_NO_TRAIN_OP}: {_GLOBAL_STEP_OP} ('Adam')",
-    ("freeze-layers", "deepmd"): f"issue 22 point 2: {_NO_TRAIN_OP}: {_GLOBAL_STEP_OP} ('Adam')",
-    ("freeze-layers", "resource_clipping"): f"issue 22 point 2: {_NO_TRAIN_OP}: its entry 'train_op' is what "
-                                            "apply_gradients(global_step=, name='train_op') returns: the resource "
-                                            "global step's AssignAddVariableOp",
-    # point 12: the optimizer and the training op as TensorFlow users make them
-    ("freeze-layers", "estimator_ckpt"): f"issue 22 point 12: {_NO_TRAIN_OP}: {_GLOBAL_STEP_OP} ('Adagrad')",
-    ("freeze-layers", "ema_train"): f"issue 22 point 12: {_NO_TRAIN_OP}: the training op is the NoOp 'train' over "
-                                    "Momentum and ema.apply; the collection holds Momentum's global step AssignAdd",
-    ("freeze-layers", "keras2_graph"): f"issue 22 point 12: {_NO_TRAIN_OP}: Keras 2 keeps no train_op collection; "
-                                       "its step is training/Adam/Adam/AssignAddVariableOp (iterations += 1) after "
-                                       "training/Adam/Adam/group_deps",
-    **{("swap", i): f"issue 22 point 12: {_NO_TRAIN_OP}: swap must rebuild the training op and finds none ({how})"
-       for i, how in (("cnn_global_step", "Adam minimize(global_step=)"),
-                      ("estimator_ckpt", "Adagrad minimize(global_step=)"),
-                      ("ema_train", "Momentum under ema.apply, NoOp 'train'"),
-                      ("keras2_graph", "Keras 2 Adam, training/Adam/..."),
-                      ("resource_clipping", "RMSProp apply_gradients(global_step=, name='train_op')"))},
-    # point 3: variables outside name scopes, scopes above layers
-    ("rehead", "root_variables"): "issue 22 point 3: exit 1 `nothing with variables lies before 'Sigmoid:0'; there "
-                                  "is no layer to reuse` although W1 and b1 (root-level) feed it",
-    ("rehead", "lookup_table"): "issue 22 point 3: exit 1 `nothing with variables lies before "
-                                "'embedding_lookup/Identity:0'` although the root-level variable 'embeddings' feeds it",
-    ("freeze-layers", "root_variables"): "issue 22 point 3: exit 1 `no layer named 'W1'` (root-level variables "
-                                         "W1, b1)",
-    ("freeze-layers", "partitioned"): "issue 22 point 3: exit 1 `no layer named 'embedding'` ... `(did you mean "
-                                      "'embedding/weights'?)`: the variable_scope of the partitioned variable is "
-                                      "not taken",
-    ("freeze-layers", "several_savers"): "issue 22 point 3: exit 1 `no layer named 'base'`: a scope holding a "
-                                         "layer (base/dense) is not taken",
-    ("layers", "root_variables"): "issue 22 point 3: `variables of the model in no layer: ['Theta_2', 'W1', 'b1']` "
-                                  "(root-level; the command says there are no layers)",
-    ("layers", "lookup_table"): "issue 22 point 3: the root-level variable `variables of the model in no layer: "
-                                "['embeddings']`",
-    ("layers", "tf2_module"): "issue 22 point 3: the tf.Module's variables at the top level: `variables of the model "
-                              "in no layer: ['b1', 'b2', 'w1', 'w2']`",
-    ("layers", "keras2_graph"): "issue 22 point 3: optimizer slots and counters listed as layers: `layer "
-                                "'training/Adam' holds only variables neither trained nor read by the outputs` "
-                                "(iter, beta_1, ...), likewise training/Adam/dense/kernel (m, v), ...",
-    # point 4: training machinery hides what the outputs need
-    ("render", "deepmd"): "issue 22 point 4: `60 of the 99 ops the outputs need are not drawn` (the tf.gradients "
-                          "ops and Neg, hidden as training machinery): o_force is drawn fed by nothing computing it",
-    ("ls-no-training", "deepmd"): "issue 22 point 4: `ls --no-training hides 60 of the 99 ops the outputs need` "
-                                  "(gradients/..., Neg)",
-    # point 5: fold-bn and depthwise convolutions
-    **{("fold-bn", i): "issue 22 point 5: exit 0 with `2 ops of type FusedBatchNormV3` of 5 left: the command says "
-                       "\"left .../Conv2d_1_depthwise/BatchNorm/FusedBatchNormV3 alone: it does not follow a MatMul "
-                       "or Conv2D\" (DepthwiseConv2dNative is not folded)"
-       for i in ("mobilenet_ckpt", "mobilenet_frozen")},
+    # point 11 (rehead's restore reads a partitioned variable's parts from its slices) and 13 (tables)
+    ("rehead", "partitioned"): "issue 22 point 11: exit 1 `has no value of the shape the graph needs for "
+                               "'embedding/weights/part_0'` (the checkpoint holds embedding/weights in slices)",
+    ("rehead", "lookup_table"): "issue 22 point 13: exit 0, then running the reused part raises `Table not "
+                                "initialized` (the table's initializer was pruned)",
     # point 6: shapes through the ops of real CNNs
     ("ls-no-training", "mobilenet_frozen"): "issue 22 point 6: `39 shapes unknown where TensorFlow infers them`, "
                                             "from the first FusedBatchNormV3 on (Conv2d_0/BatchNorm/"
@@ -244,8 +193,6 @@ KNOWN_FAILURES: dict = {
     # point 11: partitioned variables
     ("freeze", "partitioned"): "issue 22 point 11: exit 1 `does not match the graph: embedding/weights has shape "
                                "[30, 8], variable embedding/weights/part_0 has [10, 8]`",
-    ("layers", "partitioned"): "issue 22 point 11: `layer 'embedding/weights' gives variables as its outputs`: the "
-                               "reads embedding/weights/part_K/read:0",
     # point 13: lookup tables
     ("prune", "lookup_table"): "issue 22 point 13: exit 0, then both loaders raise `RuntimeError: Expected exactly "
                                "one SavedModel init op. Found 0` (the main_op dropped)",
@@ -255,24 +202,13 @@ KNOWN_FAILURES: dict = {
     # point 14: moving averages
     ("prune", "ema_eval"): "issue 22 point 14: exit 0, the eval Saver (shadow keys) dropped: import_meta_graph's "
                            "default Saver restores the raw variables: `logits:0: max abs diff` 0.183 (silently wrong)",
-    ("rehead", "ema_train"): "issue 22 point 14: exit 2 `layer 'fc1' has 3 outputs (fc1/Relu:0, fc1/kernel:0, "
-                             "fc1/bias:0); name the tensor to cut at`",
     ("rehead", "ema_eval"): "issue 22 point 14: exit 0, the reused fc1 restored from the raw keys, not the shadow "
                             "keys the eval Saver maps: `fc1/Relu:0 (the original's fc1/Relu:0): max abs diff` 0.0832 "
                             "(silently wrong)",
-    ("layers", "ema_train"): "issue 22 point 14: `layer 'fc1' gives variables as its outputs: ['fc1/kernel:0', "
-                             "'fc1/bias:0']`, likewise fc2",
-    ("layers", "keras3_export"): "issue 22 point 14: `layer 'sequential/dense' gives variables as its outputs: "
-                                 "['sequential/dense/kernel_1:0', 'sequential/dense/bias_1:0']`, likewise dense_1",
     # point 15: several savers
     ("scan", "several_savers"): "issue 22 point 15: exit 1, `high: pretrained_saver/SaveV2 (SaveV2) writes files` "
                                 "(and medium for its RestoreV2): the subset Saver writing to its own prefix",
     # not in issue 22's list
-    ("rehead", "mobilenet_ckpt"): "issue 22 (new): exit 2 `layer 'MobilenetV1/Conv2d_2_pointwise' has 2 outputs "
-                                  "(MobilenetV1/Conv2d_2_pointwise/Conv2D:0, MobilenetV1/Conv2d_2_pointwise/Relu6:0)`: "
-                                  "slim's nested BatchNorm/ scope makes the conv's output a layer output",
-    ("rehead", "mobilenet_frozen"): "issue 22 (new): exit 2 `no checkpoint found next to the graph`: a frozen "
-                                    "GraphDef (retrain.py-style transfer) is refused, its constants not reused",
     **{("prune", i): "issue 22 (new): point 13's init op in TF2 form: exit 0, the NoOp __saved_model_init_op "
                      "pruned while its SignatureDef stays: loader.load raises `NotFoundError: The key "
                      "\"__saved_model_init_op\" could not be found in the graph` (tf.saved_model.load works)"

@@ -17,7 +17,7 @@ from conftest import fixture_model as _model
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs
-from graphsurgeon.analysis.layers import block, resolve_cut
+from graphsurgeon.analysis.layers import block, layer, resolve_cut
 from graphsurgeon.errors import NotFoundError
 
 TRAINING_MODELS = [p for p in ("mnist_bn_elu_tf1", "mnist_bn_elu_resource", "mnist_bn_elu_0to4")]
@@ -121,3 +121,44 @@ def test_cli_layers_missing_model(tmp_path):
     result = CliRunner().invoke(cli, ["layers", str(tmp_path / "nope")])
     assert result.exit_code == 1
     assert result.output.startswith("error: ") and "nope" in result.output
+
+
+def test_root_level_variables_are_layers_of_their_own(idiom_zoo):
+    g = gs.load(idiom_zoo["root_variables"]["model"])
+    found = {item.name: item for item in g.layers()}
+    assert list(found) == ["W1", "b1", "Theta_2"]
+    assert found["W1"].inputs == ["X:0"] and found["W1"].outputs == ["MatMul:0"]
+    assert found["b1"].inputs == ["MatMul:0"] and found["b1"].activation == "Sigmoid"
+    assert found["Theta_2"].output == "hypothesis:0"
+    assert [v.name for v in found["Theta_2"].variables] == ["Theta_2"]
+    assert resolve_cut(g, "b1") == "Sigmoid:0"
+
+
+def test_optimizer_slots_and_shadows_are_no_layers_and_variables_no_outputs(idiom_zoo):
+    cnn = gs.load(idiom_zoo["cnn_global_step"]["model"])
+    assert [item.name for item in cnn.layers()] == ["conv1", "conv2", "fc"]
+    assert all(not v.name.endswith(("Adam", "Adam_1")) for item in cnn.layers() for v in item.variables)
+    ema = gs.load(idiom_zoo["ema_train"]["model"])
+    by = {item.name: item for item in ema.layers()}
+    assert by["fc1"].outputs == ["fc1/Relu:0"] and by["fc1"].output == "fc1/Relu:0"   # not fc1/kernel:0
+    assert [v.name for v in by["fc1"].variables] == ["fc1/kernel", "fc1/bias"]        # no shadow, no slot
+    assert resolve_cut(ema, "fc1") == "fc1/Relu:0"
+    part = {item.name: item for item in gs.load(idiom_zoo["partitioned"]["model"]).layers()}
+    assert [v.name for v in part["embedding"].variables] == [f"embedding/weights/part_{i}" for i in range(3)]
+
+
+def test_slim_batch_norm_nested_in_its_convolution(idiom_zoo):
+    g = gs.load(idiom_zoo["mobilenet_ckpt"]["model"])
+    conv = layer(g, "MobilenetV1/Conv2d_2_pointwise")
+    assert conv.outputs == ["MobilenetV1/Conv2d_2_pointwise/Relu6:0"]            # not its Conv2D, read by BatchNorm
+    assert block(g, "MobilenetV1/Conv2d_2_pointwise") == ["MobilenetV1/Conv2d_2_pointwise",
+                                                          "MobilenetV1/Conv2d_2_pointwise/BatchNorm"]
+    assert resolve_cut(g, "MobilenetV1/Conv2d_2_pointwise") == "MobilenetV1/Conv2d_2_pointwise/Relu6:0"
+
+
+def test_legacy_root_variables_of_a_2016_checkpoint(corpus_dir):
+    g = gs.load(corpus_dir / "gknoblau_v1_ckpt" / "model.ckpt.meta")
+    found = {item.name: item for item in g.layers()}
+    assert list(found) == ["mweight", "mbias", "mweight2", "mbias2"]
+    assert found["mweight"].outputs == ["MatMul:0"] and found["mbias"].output == "Relu:0"
+    assert {v.name for item in found.values() for v in item.variables} == {"mweight", "mbias", "mweight2", "mbias2"}

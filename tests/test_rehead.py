@@ -266,3 +266,47 @@ def test_rehead_keeps_the_training_switch_when_a_reused_batch_norm_trains(tmp_pa
     assert "training" in result and result.op("training").consumers
     assert "batch_normalization_1/moving_mean" in changes.details["trainable_variables"] or \
         "batch_normalization_1/gamma" in changes.details["trainable_variables"]
+
+
+# (zoo idiom, --at, the variables reused, the global step or None)
+IDIOM_CUTS = [
+    ("cnn_global_step", "conv2", ["conv1/kernel", "conv1/bias", "conv2/kernel", "conv2/bias"], "global_step"),
+    ("estimator_ckpt", "dense_1", ["dense/kernel", "dense/bias", "dense_1/kernel", "dense_1/bias"], "global_step"),
+    ("root_variables", "Sigmoid:0", ["W1", "b1"], None),
+]
+
+
+def test_rehead_keeps_the_global_step_and_counts_it(idiom_zoo, tmp_path):
+    """The new training op increments the global step as minimize(global_step=) did; the reused variables
+    keep their values in a TensorFlow training step; a feature map is flattened for the dense head. (The idiom
+    matrix judges every idiom's re-head as a whole.)"""
+    import numpy as np
+
+    from conftest import tf_jobs
+
+    jobs, expected = [], []
+    for idiom, at, reused, step in IDIOM_CUTS:
+        entry = idiom_zoo[idiom]
+        out = tmp_path / idiom
+        result = CliRunner().invoke(cli, ["rehead", entry["model"], "--at", at, "--classes", "3", "-o", str(out),
+                                          "--json"])
+        assert result.exit_code == 0, (idiom, result.output)
+        report = json.loads(result.output)
+        assert sorted(report["frozen_variables"]) == sorted(reused) and report["global_step"] == step, idiom
+        feeds = {name: np.load(entry["feeds"][name]) for name in report["inputs"]}
+        feeds["y:0"] = np.arange(len(next(iter(feeds.values())))) % 3
+        np.savez(tmp_path / f"{idiom}.npz", **feeds)
+        jobs.append({"model": str(out), "op": "train/training_op", "feeds": str(tmp_path / f"{idiom}.npz"),
+                     "fetch": ["logits:0"]})
+        expected.append((idiom, reused, step, report))
+    assert any("flattened conv2/Relu:0" in n for n in expected[0][3]["notes"])
+    for (idiom, reused, step, _), result in zip(expected, tf_jobs("tf_train_step.py", jobs, tmp_path)):
+        assert "error" not in result, (idiom, result["error"])
+        assert result["trainable"] == ["new_outputs/kernel", "new_outputs/bias"], idiom
+        assert all(result["changed"][v] for v in result["trainable"]), idiom
+        assert not any(result["changed"][v] for v in reused), idiom
+        assert len(result["fetched"]["logits:0"][0]) == 3
+        if step:
+            assert result["global_step"][1] == result["global_step"][0] + 1, idiom
+        else:
+            assert result["global_step"] is None, idiom

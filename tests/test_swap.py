@@ -16,6 +16,7 @@ from conftest import run_one_epoch
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import RewriteError, UsageError
 from graphsurgeon.surgery.swap_ops import swap_ops
+from graphsurgeon.vocab import protos
 
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
 FROZEN = FIXTURES / "mnist_bn_elu_frozen.pb"
@@ -51,14 +52,38 @@ def test_swap_ops_edits_types_and_attrs():
         swap_ops(g, "Relu", "Elu")
 
 
-def test_swap_refuses_graph_with_gradients_unless_rebuilt(tmp_path):
+def test_swap_ops_swaps_the_gradients_too():
     g = gs.load(_need(TF1))
+    relu, changes = swap_ops(g, "Elu", "Relu")
+    assert changes.details["gradients"] == ["train/gradients/Elu_1_grad/ReluGrad", "train/gradients/Elu_grad/ReluGrad"]
+    assert not [op for op in relu if op.type == "EluGrad"] and changes.details["unswapped"] == []
+    grad = relu.op("train/gradients/Elu_grad/ReluGrad")
+    # As TensorFlow's _ReluGrad builds it: relu_grad(grad, op.outputs[0]).
+    assert grad.input_names == ["train/gradients/hidden2/MatMul_grad/tuple/control_dependency:0", "Elu:0"]
+    sigmoid, _ = swap_ops(g, "Elu", "Sigmoid")
+    assert sigmoid.op("train/gradients/Elu_grad/SigmoidGrad").input_names == [   # sigmoid_grad(y, grad)
+        "Elu:0", "train/gradients/hidden2/MatMul_grad/tuple/control_dependency:0"]
+    leaky, _ = swap_ops(g, "Elu", "LeakyRelu", {"alpha": "0.3"})
+    op = leaky.op("train/gradients/Elu_grad/LeakyReluGrad")                      # leaky_relu_grad(grad, x, alpha)
+    assert op.input_names[1] == "batch_normalization/batchnorm/add_1:0" and abs(op.attrs["alpha"].f - 0.3) < 1e-7
+    assert g.op("train/gradients/Elu_grad/EluGrad").type == "EluGrad"            # the input is untouched
+
+
+def test_a_gradient_not_built_as_tensorflow_builds_it_needs_the_rebuild(tmp_path):
+    """A second-order gradient reads the old EluGrad: it cannot be swapped op by op."""
+    g = gs.load(_need(TF1)).copy()
+    node = protos.NodeDef(name="train/gradients_1/train/gradients/Elu_grad/EluGrad_grad/Neg", op="Neg")
+    node.input.append("train/gradients/Elu_grad/EluGrad")
+    node.attr["T"].type = 1
+    g.add_op(node)
     with pytest.raises(RewriteError) as info:
         swap_ops(g, "Elu", "Relu")
-    assert "EluGrad" in str(info.value)
-    result = CliRunner().invoke(cli, ["swap", str(TF1), "--op", "Elu", "--to", "Relu", "--no-rebuild",
+    assert "cannot swap the gradient of 'Elu'" in str(info.value)
+    odd = tmp_path / "odd.meta"
+    g.save(odd)
+    result = CliRunner().invoke(cli, ["swap", str(odd), "--op", "Elu", "--to", "Relu", "--no-rebuild",
                                       "-o", str(tmp_path / "x")])
-    assert result.exit_code == 1 and result.output.startswith("error:") and "EluGrad" in result.output
+    assert result.exit_code == 1 and result.output.startswith("error:") and "'Elu'" in result.output
     assert not (tmp_path / "x").exists()
 
 
@@ -102,17 +127,53 @@ def test_swapped_frozen_graph_matches_a_relu_reference(tmp_path, mnist_dir):
     assert r["elu_diff"] > 1e-2                # and the swap mattered
 
 
-def test_swap_in_training_graph_rebuilds_gradients_and_trains(tmp_path, mnist_dir):
+def test_swap_in_training_graph_trains_as_tensorflow_would(tmp_path, mnist_dir):
+    """One step of the swapped graph equals one step of the same network built by TensorFlow with Relu."""
     out = tmp_path / "relu"
-    result = CliRunner().invoke(cli, ["swap", str(_need(TF1)), "--op", "Elu", "--to", "Relu", "-o", str(out), "--json"])
+    result = CliRunner().invoke(cli, ["swap", str(_need(TF1)), "--op", "Elu", "--to", "Relu", "-o", str(out), "--json",
+                                      "--no-rebuild"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index("{"):])
-    assert report["rebuilt"] and report["training_op"] == "train/training_op"
-    r = run_one_epoch(out, mnist_dir)
-    assert r["act"] == ["Relu", "Relu"]
-    assert "EluGrad" not in r["types"] and "ReluGrad" in r["types"]
+    assert not report["rebuilt"] and len(report["gradients"]) == 2
+    r = _py(_ONE_STEP, out, TF1 / "model.ckpt", mnist_dir)
+    assert r["act"] == ["Relu", "Relu"] and "EluGrad" not in r["types"] and "ReluGrad" in r["types"]
     assert r["changed"]["hidden1/kernel"] and r["changed"]["outputs/kernel"]
-    assert r["changed"]["batch_normalization/moving_mean"]
+    assert r["max_diff"] <= 1e-6, r
+    assert r["changed"]["batch_normalization/moving_mean"]      # the training op's update ops still run
+
+
+# One training step of the swapped model, and of the fixture's network built by TensorFlow with
+# Relu (fixtures.train.build_graph), both restored from the same checkpoint, on the same batch.
+_ONE_STEP = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+from fixtures.train import build_graph
+from fixtures.mnist import load_mnist
+v1 = tf.compat.v1
+swapped, ckpt, data = sys.argv[1:4]
+Xb, yb = [a[:100] for a in load_mnist(data)[:2]]
+g = tf.Graph()
+with g.as_default():
+    saver = v1.train.import_meta_graph(swapped + "/model.ckpt.meta")
+    with v1.Session(graph=g) as s:
+        saver.restore(s, swapped + "/model.ckpt")
+        before = {v.op.name: s.run(v) for v in v1.global_variables()}
+        s.run("train/training_op", {"X:0": Xb, "y:0": yb, "training:0": True})
+        got = {v.op.name: s.run(v) for v in v1.global_variables()}
+    types = sorted({op.type for op in g.get_operations()})
+    act = [g.get_operation_by_name(n).type for n in ("Elu", "Elu_1")]
+g = tf.Graph()
+with g.as_default():
+    h = build_graph(tf, activation="relu")
+    with v1.Session(graph=g) as s:
+        v1.train.Saver().restore(s, ckpt)
+        s.run(h["training_op"], {h["X"]: Xb, h["y"]: yb, "training:0": True})
+        want = {v.op.name: s.run(v) for v in v1.global_variables()}
+print(json.dumps({"types": types, "act": act,
+                  "changed": {n: bool(not np.array_equal(before[n], got[n])) for n in got},
+                  "max_diff": max(float(np.abs(got[n] - want[n]).max()) for n in want)}))
+"""
 
 
 _VALUES = r"""
@@ -157,3 +218,29 @@ def test_mismatched_transplant_names_both_shapes(tmp_path, second_model):
     assert result.exit_code == 1
     assert result.output.startswith("error:") and "[?, 300]" in result.output and "[?, 784]" in result.output
     assert not (tmp_path / "bad").exists()
+
+
+def test_the_rebuild_keeps_the_global_step_counting(idiom_zoo, tmp_path):
+    """When a gradient cannot be swapped op by op, TensorFlow rebuilds the training op: the rebuilt
+    minimize(global_step=) still increments the global step, under the old op's name."""
+    from conftest import tf_jobs
+
+    entry = idiom_zoo["cnn_global_step"]
+    g = gs.load(entry["model"]).copy()
+    node = protos.NodeDef(name="gradients_1/gradients/conv1/Relu_grad/ReluGrad_grad/Neg", op="Neg")
+    node.input.append("gradients/conv1/Relu_grad/ReluGrad")
+    node.attr["T"].type = 1
+    g.add_op(node)
+    odd = tmp_path / "odd"
+    g.save(odd)
+    out = tmp_path / "leaky"
+    result = CliRunner().invoke(cli, ["swap", str(odd), "--op", "Relu", "--to", "LeakyRelu", "--attr", "alpha=0.1",
+                                      "-o", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["rebuilt"] and report["training_op"] == "Adam" and report["global_step"] == "global_step"
+    (r,) = tf_jobs("tf_train_step.py", [{"model": str(out), "op": "Adam", "feeds": entry["train"]["feeds"]}],
+                   tmp_path)
+    assert "error" not in r, r["error"]
+    assert r["global_step"][1] == r["global_step"][0] + 1
+    assert all(r["changed"][v] for v in r["trainable"]) and len(r["trainable"]) == 6

@@ -1,11 +1,17 @@
 """Layers: the name scopes that own variables, in data-flow order (TensorFlow-free).
 
 A *layer* is the name scope that holds a model variable (``hidden1`` for
-``hidden1/kernel``). Optimizer slots (``hidden1/kernel/Momentum``: a variable
-inside another variable's scope) and variables at the root (``global_step``)
-belong to no layer. For each layer :func:`layers` reports its variables
-(shape, parameter count, trainable or not), the tensors crossing its boundary
-on data edges, and its op count.
+``hidden1/kernel``). A model variable at the root, outside any scope (``W1``,
+``b1``, ``Theta_1``, the legacy ``Variable`` ops of 2016 checkpoints), is a
+layer of its own, named after it, holding the root-level ops that read its
+value (``MatMul``, ``add``). Variables that are training machinery
+(:func:`graphsurgeon.vocab.optypes.training_machinery`: optimizer slots such
+as ``kernel/Adam`` or Keras' ``training/Adam/dense/kernel/m``, the optimizer's
+hyper-parameter variables, step counters such as ``global_step``, the shadow
+variables of moving averages) belong to no layer. For each layer
+:func:`layers` reports its variables (shape, parameter count, trainable or
+not), the tensors crossing its boundary on data edges (never a variable's
+value: a layer's output is what it computes), and its op count.
 
 Boundary tensors ignore training and saving machinery: ops under a
 ``gradients`` scope, optimizer update ops (``Apply*``), the saver (``save/``)
@@ -44,12 +50,14 @@ Example:
 """
 from __future__ import annotations
 
+import re
+from bisect import bisect_left
 from dataclasses import dataclass, field
 
 from ..errors import NotFoundError, UsageError
 from ..metagraph.variables import variables
 from ..vocab import names as _names
-from ..vocab.optypes import ACTIVATION_TYPES, VARIABLE_TYPES, training_machinery
+from ..vocab.optypes import ACTIVATION_TYPES, PASS_THROUGH, VARIABLE_TYPES, training_machinery
 
 __all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block"]
 
@@ -109,30 +117,24 @@ class Layer:
 
 
 def _levels(g) -> dict[str, int]:
-    """Longest data path from a source to each op (iterative Kahn; loop back edges ignored)."""
+    """Longest data path from a source to each op (iterative Kahn; loop back edges ignored).
+
+    Data edges only, read as such (a training graph's millions of control inputs are never parsed).
+    """
     nodes = g.node_defs
+    back_edge = ("NextIteration", "RefNextIteration")
     indegree: dict[str, int] = {}
-    preds: dict[str, list[str]] = {}
-    for name, node in nodes.items():
-        srcs = []
-        for text in node.input:
-            ref = _names.parse_input(text)
-            if ref.control or ref.op not in nodes or nodes[ref.op].op in ("NextIteration", "RefNextIteration"):
-                continue
-            srcs.append(ref.op)
-        preds[name] = srcs
-        indegree[name] = len(srcs)
-    consumers = g.uses
-    level = {name: 0 for name in nodes}
+    for name in nodes:
+        indegree[name] = sum(1 for ref in g.data_refs(name) if ref.op in nodes and nodes[ref.op].op not in back_edge)
+    level = dict.fromkeys(nodes, 0)
     ready = [name for name in nodes if indegree[name] == 0]
-    seen = 0
     while ready:
         name = ready.pop()
-        seen += 1
-        if nodes[name].op in ("NextIteration", "RefNextIteration"):
+        if nodes[name].op in back_edge:
             continue
-        for consumer, _, idx in consumers(name):
-            if idx < 0 or consumer not in indegree:
+        for use in g.data_uses(name):
+            consumer = use.consumer
+            if consumer not in indegree:
                 continue
             level[consumer] = max(level[consumer], level[name] + 1)
             indegree[consumer] -= 1
@@ -141,11 +143,19 @@ def _levels(g) -> dict[str, int]:
     return level
 
 
+_PART = re.compile(r"/part_\d+$")
+
+
 def _owner(var_name: str, var_names: set[str]) -> str | None:
-    """The layer scope owning a variable, or None (root variables, optimizer slots)."""
+    """The layer owning a variable: its scope, itself at the root; None for an optimizer slot.
+
+    A part of a partitioned variable (``embedding/weights/part_0``) counts as the variable it is a
+    part of (``embedding/weights``, in layer ``embedding``).
+    """
+    var_name = _PART.sub("", var_name)
     scope = _names.scope_of(var_name)
     if not scope:
-        return None
+        return var_name
     # A slot lives inside its variable's scope: hidden1/kernel/Momentum.
     probe = scope
     while probe:
@@ -153,6 +163,29 @@ def _owner(var_name: str, var_names: set[str]) -> str | None:
             return None
         probe = _names.scope_of(probe)
     return scope
+
+
+_READS = PASS_THROUGH | {"ReadVariableOp"}
+
+
+def _value_reads(g, var: str) -> tuple[list[str], list[str]]:
+    """``(reads, readers)`` of a variable's value: the pass-through and ``ReadVariableOp`` ops between
+    the variable and what computes with it (data edges), and those first readers."""
+    nodes = g.node_defs
+    reads, readers, stack, seen = [], [], [var], {var}
+    while stack:
+        name = stack.pop()
+        for use in g.data_uses(name):
+            consumer = use.consumer
+            if consumer in seen or consumer not in nodes:
+                continue
+            seen.add(consumer)
+            if nodes[consumer].op in _READS:
+                reads.append(consumer)
+                stack.append(consumer)
+            else:
+                readers.append(consumer)
+    return reads, readers
 
 
 def _scope_of_op(name: str, scopes: list[str]) -> str | None:
@@ -174,7 +207,21 @@ def layers(g) -> list[Layer]:
         >>> g.layers()[0].inputs
         ['X:0']
     """
-    all_vars = variables(g)
+    return g.derived("analysis.layers", _compute_layers)
+
+
+def _compute_layers(g) -> list[Layer]:
+    machinery = training_machinery(g)
+    # The model's variables: not machinery, and read by something that is not (a variable only the
+    # saver and its initialiser read is no layer's).
+    value_reads = {}
+    for v in variables(g):
+        if v.name in machinery:
+            continue
+        reads, readers = _value_reads(g, v.name)
+        if any(r not in machinery for r in readers):
+            value_reads[v.name] = (reads, readers)
+    all_vars = [v for v in variables(g) if v.name in value_reads]
     var_names = {v.name for v in all_vars}
     by_scope: dict[str, Layer] = {}
     for v in all_vars:
@@ -190,9 +237,36 @@ def layers(g) -> list[Layer]:
     owner: dict[str, str | None] = {}
     for op in g:
         owner[op.name] = _scope_of_op(op.name, scope_set)
-        if owner[op.name] is not None:
-            by_scope[owner[op.name]].ops += 1
-    machinery = training_machinery(g)
+    # A root variable's layer holds the variable, its reads and what reads its value: a root op
+    # (W1 -> MatMul), or the whole scope of a reader no layer owns (f_0 -> conv1d/); the first
+    # layer (graph order) that claims an op keeps it.
+    values: set[str] = set()   # the ops whose output is a variable's value
+    ordered = None
+    for item in by_scope.values():
+        for v in item.variables:
+            reads, readers = value_reads[v.name]
+            values.add(v.name)
+            values.update(reads)
+            if "/" in item.name:
+                continue
+            claimed = [v.name, *reads]
+            for reader in readers:
+                scope = _names.scope_of(reader)
+                if not scope:
+                    claimed.append(reader)
+                elif owner.get(reader) is None and reader not in machinery:
+                    ordered = sorted(g.node_defs) if ordered is None else ordered
+                    claimed.append(scope)  # the op named after its scope gives its result (tf.nn.conv1d)
+                    i = bisect_left(ordered, scope + "/")
+                    while i < len(ordered) and ordered[i].startswith(scope + "/"):
+                        claimed.append(ordered[i])
+                        i += 1
+            for name in claimed:
+                if name in owner and owner[name] is None and name not in machinery:
+                    owner[name] = item.name
+    for name, scope in owner.items():
+        if scope is not None:
+            by_scope[scope].ops += 1
     inputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
     outputs: dict[str, dict[str, None]] = {s: {} for s in scopes}
     types: dict[str, set] = {s: set() for s in scopes}
@@ -209,9 +283,11 @@ def layers(g) -> list[Layer]:
             src = owner[ref.op]
             if src == dst:
                 continue
-            if dst is not None:
+            # A layer nested in another's scope (slim's conv/BatchNorm) is inside it: what they
+            # pass each other is neither the outer layer's input nor its output.
+            if dst is not None and not (src is not None and src.startswith(dst + "/")):
                 inputs[dst].setdefault(ref.tensor)
-            if src is not None:
+            if src is not None and ref.op not in values and not (dst is not None and dst.startswith(src + "/")):
                 outputs[src].setdefault(ref.tensor)
     level = _levels(g)
     for scope, layer in by_scope.items():
@@ -236,12 +312,15 @@ def layers(g) -> list[Layer]:
             layer.output = f"{acts[0].name}:0"
         else:
             layer.output = out
-    position = {node.name: i for i, node in enumerate(g.graph_def.node)}
+    first: dict[str, int] = {}
+    for i, node in enumerate(g.graph_def.node):
+        scope = owner.get(node.name)
+        if scope is not None and scope not in first:
+            first[scope] = i
 
     def key(layer: Layer):
         deepest = max((level.get(_names.split_tensor_name(t)[0], 0) for t in layer.inputs), default=-1)
-        first = min((position[op.name] for op in g.ops(scope=layer.name)), default=0)
-        return (deepest, first)
+        return (deepest, first.get(layer.name, 0))
 
     return sorted(by_scope.values(), key=key)
 
@@ -256,10 +335,14 @@ def layer(g, name: str, all_layers: list[Layer] | None = None) -> Layer:
 
 
 def block(g, name: str, all_layers: list[Layer] | None = None) -> list[str]:
-    """The layer ``name`` and the batch-norm layers that follow it alone (see the module doc)."""
+    """The layer ``name``, the layers nested in its scope, and the batch-norm layers that follow it alone.
+
+    See the module doc; slim nests a convolution's batch norm in its scope
+    (``Conv2d_1_pointwise/BatchNorm``), which the convolution's block holds.
+    """
     found = all_layers if all_layers is not None else layers(g)
     current = layer(g, name, found)
-    chain = [current.name]
+    chain = [current.name] + [item.name for item in found if item.name.startswith(current.name + "/")]
     by_input: dict[str, list[Layer]] = {}
     for item in found:
         for t in item.inputs:
@@ -288,7 +371,7 @@ def resolve_cut(g, at: str, all_layers: list[Layer] | None = None) -> str:
     found = all_layers if all_layers is not None else layers(g)
     names = {item.name for item in found}
     if at.rstrip("/") in names:
-        chain = block(g, at, found)
+        chain = [n for n in block(g, at, found) if not n.startswith(at.rstrip("/") + "/")]  # nested: inside
         last = layer(g, chain[-1], found)
         if last.output is None:
             raise UsageError(f"layer {last.name!r} has {len(last.outputs)} outputs "

@@ -301,8 +301,11 @@ class Scope:
         return max((d + 1 for d, _ in self.walk()), default=0)
 
 
-def scopes(g: Graph) -> Scope:
+def scopes(g: Graph, training: bool = True) -> Scope:
     """The root :class:`Scope` of the graph's op names (an op ``a/b/op`` counts in ``a`` and ``a/b``).
+
+    ``training=False`` leaves out the training machinery
+    (:func:`graphsurgeon.vocab.optypes.training_machinery`), as ``ls --no-training`` does.
 
     Linear in the total length of the names: ops are first counted per
     distinct scope, each distinct scope is split once, and counts are summed
@@ -311,8 +314,11 @@ def scopes(g: Graph) -> Scope:
     params = {v.name: v.params or 0 for v in variables(g)}
     root = Scope("")
     direct: dict[str, list[int]] = {}  # scope -> [ops, params] of the ops directly in it
+    machinery = frozenset() if training else training_machinery(g)
     for node in g.graph_def.node:
         name = node.name
+        if name in machinery:
+            continue
         weight = params.get(name, 0)
         if "/" not in name:
             root.ops += 1
@@ -343,12 +349,13 @@ def scopes(g: Graph) -> Scope:
     return root
 
 
-def scope_tree(g: Graph, max_depth: int | None = None) -> dict:
+def scope_tree(g: Graph, max_depth: int | None = None, training: bool = True) -> dict:
     """Nested scopes: ``{"name", "ops", "params", "children": [...]}`` (counts include sub-scopes).
 
     Args:
         g: the graph.
         max_depth: levels of scopes to include (counts still cover everything below).
+        training: include the training machinery (``False``: ``ls --tree --no-training``).
 
     Raises:
         GraphSurgeonError: the tree (or ``max_depth``) is deeper than
@@ -356,7 +363,7 @@ def scope_tree(g: Graph, max_depth: int | None = None) -> dict:
             walk :func:`scopes` instead.
     """
 
-    root = scopes(g)
+    root = scopes(g, training)
     depth = root.depth() if max_depth is None else min(max_depth, root.depth())
     if depth > TREE_DEPTH_LIMIT:
         raise GraphSurgeonError(f"scope tree is {depth:,} levels deep; as nested data it is limited to "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .fold_bn import fold_batch_norms
 from .freeze import freeze
+from .freeze_layers import freeze_layers
 from .pin_inference import pin_inference
 from .prepare_rehead import prepare_rehead
 from .prune import needed_ops, prune
@@ -16,4 +17,4 @@ from .swap_ops import swap_ops
 from .transplant import transplant
 
 __all__ = ["prune", "needed_ops", "freeze", "fold_batch_norms", "swap_ops", "transplant", "strip_training",
-           "pin_inference", "prepare_rehead"]
+           "pin_inference", "prepare_rehead", "freeze_layers"]

@@ -1,4 +1,4 @@
-"""Fold inference-mode batch norm into the preceding MatMul / Conv2D weights and bias.
+"""Fold inference-mode batch norm into the preceding MatMul / Conv2D / depthwise weights and bias.
 
 After freezing, batch norm in inference mode is a per-channel affine map
 ``y = h * s + t`` of the layer output ``h = x @ W (+ b)``, with ``s`` and
@@ -11,9 +11,16 @@ two new constants, and every batch-norm op gone. Two forms are recognised:
   and more generally ``Add(Mul(h, s), t)`` with ``s`` and ``t`` constant;
 - ``FusedBatchNorm`` / ``FusedBatchNormV3`` with ``is_training=false``.
 
-``h`` must be a ``MatMul`` or ``Conv2D`` (optionally followed by
-``BiasAdd``) whose weights are constant and which nothing else reads; a
-batch norm that does not fit is left in place and named in the notes.
+``h`` must be a ``MatMul``, ``Conv2D`` or ``DepthwiseConv2dNative``
+(optionally followed by ``BiasAdd``) whose weights are constant and whose
+output nothing else reads. A depthwise filter is ``[kh, kw, in, multiplier]``
+and output channel ``c`` is ``in * multiplier + m``: the per-channel scale is
+laid on it as ``[in, multiplier]``. A batch norm that does not fit is left in
+place; ``changes.details["left"]`` says why for each (training mode, no
+preceding linear op, a layer output read elsewhere, non-constant
+parameters...), and ``changes.details["folded"]`` lists the folds: when it is
+empty, nothing was folded and the result is the input (frozen, when it had
+variables).
 
 Example:
     >>> frozen = graphsurgeon.load("fixtures/models/mnist_bn_elu_frozen.pb")
@@ -22,6 +29,8 @@ Example:
     []
 """
 from __future__ import annotations
+
+import re
 
 from ..analysis.constants import Constants
 from ..errors import UsageError
@@ -36,6 +45,12 @@ from ..wording import plural
 from .contract import ensures
 from .freeze import freeze
 from .prune import prune
+
+
+LINEAR_TYPES = ("MatMul", "Conv2D", "DepthwiseConv2dNative")
+FUSED_TYPES = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+# The last op tf.nn.batch_normalization (and TF1's layers) names: ".../batchnorm/add_1".
+_MANUAL_BN = re.compile(r"(^|/)batchnorm/add_1$")
 
 
 def _const(name: str, array, dtype_enum: int):
@@ -64,7 +79,9 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
     Returns:
         ``(folded graph, Changes)``: ``changed`` lists the ops rewritten,
         ``added`` the new constants, ``removed`` the batch-norm ops that went;
-        ``notes`` name each fold and each batch norm left alone, and why.
+        ``details["folded"]`` is ``[{"batch_norm", "into"}]``,
+        ``details["left"]`` ``[{"batch_norm", "reason"}]``; ``notes`` say the
+        same in words (the first, "nothing folded: ...", when nothing was).
     """
     import numpy as np
 
@@ -96,7 +113,7 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
         return {c for c, _, _ in consumers(op)}
 
     def layer_of(text: str):
-        """(matmul node, biasadd node or None) producing ``text``, if it is foldable."""
+        """(linear node, biasadd node or None, why not) producing ``text``."""
         op, index = _names.split_tensor_name(text)
         node = work.node_defs.get(op)
         bias = None
@@ -105,31 +122,43 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
             op, index = _names.split_tensor_name(node.input[0])
             node = work.node_defs.get(op)
             if len(readers(bias.name)) != 1:
-                return None, None, "its layer output has other readers"
-        if node is None or node.op not in ("MatMul", "Conv2D") or index != 0:
-            return None, None, "it does not follow a MatMul or Conv2D"
+                return None, None, f"its layer's output {bias.name} is read elsewhere too (shared)"
+        if node is None or node.op not in LINEAR_TYPES or index != 0:
+            what = f"{node.name} is a {node.op}" if node is not None else f"{op} is not in the graph"
+            return None, None, f"no preceding linear op ({what}, not a {', '.join(LINEAR_TYPES)})"
         if len(readers(node.name)) != 1:
-            return None, None, f"{node.name} has other readers"
+            return None, None, f"the output of {node.name} is read elsewhere too (shared)"
+        if node.op == "DepthwiseConv2dNative" and node.attr["data_format"].s not in (b"", b"NHWC"):
+            return None, None, f"{node.name} is {node.attr['data_format'].s.decode()}, not NHWC"
         if consts.value(node.input[1]) is None:
             return None, None, f"{node.name} has non-constant weights"
         if bias is not None and consts.value(bias.input[1]) is None:
             return None, None, f"{bias.name} has a non-constant bias"
         return node, bias, None
 
+    def leave(label: str, why: str) -> bool:
+        left.append({"batch_norm": label, "reason": why})
+        changes.notes.append(f"left {label} alone: {why}")
+        return False
+
     def fold(target, h_text: str, scale, shift, label: str) -> bool:
         layer, bias, why = layer_of(h_text)
         if layer is None:
-            changes.notes.append(f"left {label} alone: {why}")
-            return False
+            return leave(label, why)
         weights = consts.value(layer.input[1])
-        channels = weights.shape[0 if layer.op == "MatMul" and layer.attr["transpose_b"].b else -1]
+        depthwise = layer.op == "DepthwiseConv2dNative"
+        if depthwise:
+            channels = weights.shape[2] * weights.shape[3]
+        else:
+            channels = weights.shape[0 if layer.op == "MatMul" and layer.attr["transpose_b"].b else -1]
         try:
             scale = np.broadcast_to(scale, (channels,))
             shift = np.broadcast_to(shift, (channels,))
         except ValueError:
-            changes.notes.append(f"left {label} alone: its parameters are not per output channel")
-            return False
-        if layer.op == "MatMul" and layer.attr["transpose_b"].b:
+            return leave(label, "its parameters are not per output channel")
+        if depthwise:  # output channel c = i * multiplier + m
+            new_w = weights * scale.reshape(weights.shape[2], weights.shape[3])
+        elif layer.op == "MatMul" and layer.attr["transpose_b"].b:
             new_w = weights * scale[:, None]
         else:
             new_w = weights * scale
@@ -150,7 +179,7 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
         node.attr["T"].type = dtype
         if bias is not None and "data_format" in bias.attr:
             node.attr["data_format"].CopyFrom(bias.attr["data_format"])
-        elif layer.op == "Conv2D" and "data_format" in layer.attr:
+        elif layer.op != "MatMul" and "data_format" in layer.attr:
             node.attr["data_format"].CopyFrom(layer.attr["data_format"])
         if bias is not None:
             work.replace_op(node)
@@ -164,25 +193,28 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
         changes.changed.extend([layer.name, name])
         changes.added.extend([w_name, b_name])
         changes.notes.append(f"folded {label} into {layer.name}")
+        done.append({"batch_norm": label, "into": layer.name})
         return True
 
-    folded = 0
+    done: list[dict] = []
+    left: list[dict] = []
     for node in list(work.graph_def.node):
-        if node.op in ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3"):
+        if node.op in FUSED_TYPES:
             if node.attr["is_training"].b:
-                changes.notes.append(f"left {node.name} alone: is_training is true")
+                leave(node.name, "training mode (is_training is true: it normalises with batch statistics)")
                 continue
             if any(idx > 0 for _, _, idx in consumers(node.name)):
-                changes.notes.append(f"left {node.name} alone: its batch statistics are read")
+                leave(node.name, "its batch statistics are read")
                 continue
             gamma, beta, mean, var = (consts.value(t) for t in node.input[1:5])
             if any(v is None for v in (gamma, beta, mean, var)):
-                changes.notes.append(f"left {node.name} alone: its parameters are not constant")
+                leave(node.name, "its parameters are not constant")
                 continue
             eps = node.attr["epsilon"].f if "epsilon" in node.attr else 1e-4
             scale = gamma / np.sqrt(var + eps)
-            folded += fold(node, node.input[0], scale, beta - mean * scale, node.name)
+            fold(node, node.input[0], scale, beta - mean * scale, node.name)
         elif node.op in ("Add", "AddV2") and node.name in work.node_defs:
+            seen = len(done) + len(left)
             for i in (0, 1):
                 mul_text, shift_text = node.input[i], node.input[1 - i]
                 mul = work.node_defs.get(_names.split_tensor_name(mul_text)[0])
@@ -197,11 +229,16 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
                         continue
                     if len(readers(mul.name)) != 1:
                         continue
-                    if fold(node, mul.input[j], scale, shift, node.name):
-                        folded += 1
+                    fold(node, mul.input[j], scale, shift, node.name)
                     break
                 break
-    if not folded:
+            if len(done) + len(left) == seen and _MANUAL_BN.search(node.name):
+                # tf.nn.batch_normalization's last op, not of the constant form.
+                leave(node.name, "its parameters are not constant")
+    changes.details.update(folded=done, left=left)
+    if not done:
+        changes.notes.insert(0, "nothing folded: " + (f"{plural(left, 'batch norm')} left as they were"
+                                                      if left else "no batch norm found"))
         ensures(work, changes, before=original)
         return work, changes
     result, pruned = prune(work, sinks)

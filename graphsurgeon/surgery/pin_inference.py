@@ -15,6 +15,7 @@ from ..ir.graph import Graph
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from .contract import ensures
+from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["pin_inference"]
 
@@ -36,8 +37,9 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
     """Make the batch-norm layers ``bn_scopes`` run in inference mode; returns ``(edited copy, Changes)``.
 
     Raises:
-        RewriteError: something outside a scope reads its update ops (strip
-            the training op first).
+        RewriteError: something outside a scope reads the value of its update ops
+            (control inputs on them are dropped: a training op built under
+            ``control_dependencies(update_ops)`` no longer waits for them).
     """
     out = g.copy()
     changes = Changes()
@@ -81,10 +83,14 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
                 if users and all(u.consumer in remove for u in users):
                     remove.add(name)
                     grow = True
-        stray = [u.consumer for n in remove for u in out.uses(n) if u.consumer not in remove]
+        stray = [u.consumer for n in remove for u in out.uses(n) if u.consumer not in remove and not u.control]
         if stray:
             raise RewriteError(f"cannot pin {scope!r} to inference: {stray[0]!r} reads its update ops",
                                hint="strip the training op first")
+        # Ops that waited for the updates (a training op built under
+        # control_dependencies(update_ops)) now wait for nothing of them.
+        changes.changed.extend(drop_control_inputs(out, remove))
+        changes.changed.extend(move_colocations(out, dict.fromkeys(remove)))
         changes.extend(out.remove_ops(remove))
     changes.changed = list(dict.fromkeys(changes.changed))
     ensures(out, changes, before=g)

@@ -22,7 +22,8 @@ from ..analysis.layers import block, layer, layers, resolve_cut
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..vocab.optypes import PLACEHOLDER_TYPES
+from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
+from ..vocab.training_op import global_step
 from .contract import ensures
 from .pin_inference import pin_inference
 from .prune import needed_ops, prune
@@ -59,21 +60,28 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     """Cut ``g`` at ``at`` for a new head; returns ``(pruned copy, Changes)``.
 
     ``changes.details`` holds ``cut`` (the tensor the head will read),
-    ``frozen`` (layer scopes), ``frozen_variables``, ``reused_layers`` and
-    ``inputs`` (the data placeholders the cut needs).
+    ``frozen`` (layer scopes), ``frozen_variables``, ``reused_layers``,
+    ``inputs`` (the data placeholders the cut needs) and ``global_step``
+    (the global step variable, kept, or None).
+
+    A frozen GraphDef (no variables) is re-headed too: its constants are the
+    reused part, frozen as constants are.
 
     Raises:
-        UsageError: a plain GraphDef (no collections, no checkpoint), or a bad ``freeze``.
+        UsageError: a plain GraphDef with variables (no checkpoint), or a bad ``freeze``.
         RewriteError: nothing with variables lies before the cut.
     """
+    frozen_graph = not any(node.op in VARIABLE_TYPES for node in g.graph_def.node)
     if g.meta_graph is None:
-        raise UsageError(f"{g.where}: re-heading needs a model with its MetaGraphDef and checkpoint "
-                         "(a .meta / checkpoint directory / SavedModel), not a plain GraphDef")
+        if not frozen_graph:
+            raise UsageError(f"{g.where}: re-heading needs a model with its MetaGraphDef and checkpoint "
+                             "(a .meta / checkpoint directory / SavedModel), not a plain GraphDef")
+        g = g.as_meta_graph()  # a frozen GraphDef: its constants are the reused part, as retrain.py reuses them
     found = layers(g)
     cut = resolve_cut(g, at, found)
     full, _, _ = needed_ops(g, [cut])
-    reused_layers = [item for item in found if any(op.name in full for op in g.ops(scope=item.name))]
-    if not reused_layers:
+    reused_layers = [item for item in found if any(v.name in full for v in item.variables)]
+    if not reused_layers and not frozen_graph:
         raise RewriteError(f"nothing with variables lies before {cut!r}; there is no layer to reuse")
     frozen_scopes = freeze_set(g, freeze, reused_layers, found)
     bn_frozen = [item.name for item in reused_layers if item.kind == "batch_norm" and item.name in frozen_scopes]
@@ -90,6 +98,11 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     switches = [op.name + ":0" for op in placeholders if op.output(0).dtype == "bool"]
     keep.extend(s for s in switches if s not in keep)
     inputs = [op.name + ":0" for op in placeholders if op.output(0).dtype != "bool"]
+    # The global step stays: the new training op increments it (the global_step collection
+    # and whatever reads it, a learning-rate schedule, keep naming it).
+    step = global_step(g)
+    if step is not None:
+        keep.append(step)
     pruned, changes = prune(g, keep)
     # Frozen batch norms: inference mode (their updates went with the pruning).
     pinned, pin_changes = pin_inference(pruned, bn_frozen)
@@ -99,8 +112,11 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
         changes.extend(pinned.remove_ops(orphans))
         changes.notes.append(f"removed {', '.join(orphans)}: every reused batch norm that read it is frozen "
                              "(runs in inference mode), so nothing reads it any more")
+    if frozen_graph:
+        changes.notes.append("a frozen graph: the reused part is its constants (nothing to restore; they do not "
+                             "train)")
     frozen_vars = [v.name for item in reused_layers if item.name in frozen_scopes for v in item.variables]
     changes.details.update(cut=cut, frozen=frozen_scopes, frozen_variables=frozen_vars, inputs=inputs,
-                           reused_layers=[item.name for item in reused_layers])
+                           reused_layers=[item.name for item in reused_layers], global_step=step)
     ensures(pinned, changes, before=g)
     return pinned, changes

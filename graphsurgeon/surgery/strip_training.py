@@ -25,9 +25,10 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.training_op import TRAIN_OP_COLLECTIONS, find_training_op, global_step
 from .contract import ensures
 
-__all__ = ["strip_training", "TrainingInfo", "find_training_op", "TRAINING_OP_COLLECTIONS"]
+__all__ = ["strip_training", "TrainingInfo"]
 
 _GRAD_SCOPE = re.compile(r"(^|/)(gradients(_\d+)?)/")
 # Optimizer kinds we can rebuild, by Apply op type: input positions of the hyper-parameters.
@@ -53,55 +54,12 @@ class TrainingInfo:
     hyperparameters: dict = field(default_factory=dict)
     collections: dict = field(default_factory=dict)  # collection -> index the training op had
     notes: list[str] = field(default_factory=list)
+    global_step: str | None = None    # the global step variable the training op incremented (kept)
 
     def as_dict(self) -> dict:
         return {"training_op": self.training_op, "loss": self.loss, "optimizer": self.optimizer,
-                "hyperparameters": self.hyperparameters, "collections": self.collections, "notes": self.notes}
-
-
-# Where a training op is looked for when none is named: TensorFlow's own
-# collection, then the chapter's.
-TRAINING_OP_COLLECTIONS = ("train_op", "my_important_ops")
-
-
-def find_training_op(g: Graph, name: str | None = None, collections=TRAINING_OP_COLLECTIONS) -> str:
-    """The training op: ``name``, else the first op of ``collections`` with gradients upstream."""
-    if name:
-        return g.op(name).name
-    meta = g.meta_graph
-    if meta is not None:
-        for key in collections:
-            coll = meta.collection_def.get(key) if key in meta.collection_def else None
-            if coll is None or coll.WhichOneof("kind") != "node_list":
-                continue
-            for value in coll.node_list.value:
-                op_name = _names.split_tensor_name(value)[0]
-                if op_name in g and _has_gradients_upstream(g, op_name):
-                    return op_name
-    raise NotFoundError("training op", name or collections[0], [], where=g.where)
-
-
-def _is_update(op_type: str) -> bool:
-    return op_type.startswith(("Apply", "ResourceApply"))
-
-
-def _has_gradients_upstream(g: Graph, op_name: str) -> bool:
-    """Whether ``op_name`` reads gradients or runs optimizer updates (through NoOp groups; iterative)."""
-    stack, seen = [op_name], set()
-    while stack:
-        name = stack.pop()
-        if name in seen or name not in g.node_defs:
-            continue
-        seen.add(name)
-        op = g.op(name)
-        if _is_update(op.type) or any(_GRAD_SCOPE.search(t.op_name) for t in op.inputs):
-            return True
-        for c in op.control_inputs:
-            if _is_update(c.type):
-                return True
-            if c.type == "NoOp":
-                stack.append(c.name)
-    return False
+                "hyperparameters": self.hyperparameters, "collections": self.collections, "notes": self.notes,
+                "global_step": self.global_step}
 
 
 def _const_value(consts: Constants, tensor: str):
@@ -121,12 +79,15 @@ def _saver_ops(g: Graph) -> set[str]:
 
 
 def strip_training(g: Graph, training_op: str | None = None, loss: str | None = None,
-                   collections=TRAINING_OP_COLLECTIONS) -> tuple[Graph, Changes]:
+                   collections=TRAIN_OP_COLLECTIONS) -> tuple[Graph, Changes]:
     """Remove the training op, its gradients, optimizer, slots, ``init`` and saver (TensorFlow-free).
+
+    The global step the training op incremented stays (a rebuilt training op
+    increments it again).
 
     Args:
         g: a training graph with a MetaGraphDef.
-        training_op: its name (default: from the first of ``collections`` that holds one).
+        training_op: its name (default: found, see :func:`graphsurgeon.vocab.training_op.find_training_op`).
         loss: the loss tensor (default: found from the gradients' seed).
         collections: where to look for the training op when it is not named.
 
@@ -213,8 +174,10 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
                 remove.add(name)
                 changed = True
     var_names = {op.name for op in g.ops(type=list(VARIABLE_TYPES))}
+    step = global_step(g)
+    step = step if step is not None and step in upstream_t else None
     state = set()
-    for var in var_names:
+    for var in var_names - {step}:
         own = {var} | {n for n in g.node_defs if n.startswith(var + "/") and n not in var_names}
         users = {c for o in own for c, _, _ in consumers(o) if c not in own}
         users -= _saver_ops(g) | {"init"}
@@ -227,7 +190,8 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     if keep_check:
         raise RewriteError(f"the loss {loss!r} would be removed with the training machinery")
 
-    info = TrainingInfo(training_op=t_op, loss=loss, optimizer=kind, hyperparameters=hyperparameters)
+    info = TrainingInfo(training_op=t_op, loss=loss, optimizer=kind, hyperparameters=hyperparameters,
+                        global_step=step)
     meta = g.meta_graph
     for key, coll in meta.collection_def.items():
         if coll.WhichOneof("kind") == "node_list":

@@ -3,8 +3,7 @@
 Each job takes a Graph and returns ``(Graph, Changes)`` like every rewrite
 (:mod:`graphsurgeon.surgery`), and never mutates its input. Their TF-free
 halves are rewrites of their own (:func:`~graphsurgeon.surgery.prepare_rehead.prepare_rehead`,
-:func:`~graphsurgeon.surgery.strip_training.strip_training`,
-:func:`~graphsurgeon.surgery.pin_inference.pin_inference`); the TensorFlow
+:func:`~graphsurgeon.surgery.strip_training.strip_training`); the TensorFlow
 half imports the prepared graph into a ``tf.Graph``, builds what is new,
 restores the reused variables from the original checkpoint and exports the
 result with one Saver. The new values go into a temporary checkpoint that
@@ -14,8 +13,7 @@ TensorFlow is imported on the first call of a job, never by importing this packa
 """
 from __future__ import annotations
 
-from .freeze_layers import freeze_layers
 from .rehead import rehead
 from .swap import swap
 
-__all__ = ["rehead", "freeze_layers", "swap"]
+__all__ = ["rehead", "swap"]

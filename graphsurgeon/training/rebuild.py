@@ -2,8 +2,9 @@
 
 The same optimizer and hyper-parameters, ``minimize(loss, var_list=trainable)``
 under ``control_dependencies(update_ops)``, with the old training op's name,
-put back where it was in its collections. Variables leave
-``trainable_variables`` first when they are frozen.
+put back where it was in its collections; when the old one incremented the
+global step, ``minimize(..., global_step=gs)`` increments it again. Variables
+leave ``trainable_variables`` first when they are frozen.
 """
 from __future__ import annotations
 
@@ -30,8 +31,12 @@ def _optimizer(kind: str, hp: dict):
     raise RewriteError(f"cannot build a {kind} optimizer")
 
 
-def minimize(graph, loss, scope: str, leaf: str, optimizer):
-    """``optimizer.minimize(loss)`` over trainable_variables, after UPDATE_OPS, named ``scope/leaf``."""
+def minimize(graph, loss, scope: str, leaf: str, optimizer, global_step=None):
+    """``optimizer.minimize(loss)`` over trainable_variables, after UPDATE_OPS, named ``scope/leaf``.
+
+    ``global_step`` (a variable of ``graph``) is incremented by the op returned, as TensorFlow's own
+    ``minimize(loss, global_step=gs)`` does.
+    """
     v1 = tf().compat.v1
     var_list = v1.trainable_variables()
     if not var_list:
@@ -41,7 +46,7 @@ def minimize(graph, loss, scope: str, leaf: str, optimizer):
     with graph.name_scope(scope + "/" if scope else None):
         with graph.control_dependencies(update_ops):
             try:
-                return optimizer.minimize(loss, var_list=var_list, name=leaf)
+                return optimizer.minimize(loss, var_list=var_list, name=leaf, global_step=global_step)
             except Exception as exc:  # noqa: BLE001
                 raise RewriteError(f"TensorFlow cannot differentiate the loss: {short(exc)}") from None
 
@@ -68,7 +73,7 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
     Returns:
         ``(Graph with a temporary checkpoint, Changes)``; ``details`` holds
         ``training_op``, ``optimizer``, ``hyperparameters``, ``loss``,
-        ``trainable_variables``, ``frozen_variables``, ``variables``, ``restored``.
+        ``trainable_variables``, ``frozen_variables``, ``variables``, ``restored``, ``global_step``.
     """
     v1 = tf().compat.v1
     graph = session.import_graph(stripped)
@@ -80,7 +85,8 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
         except (KeyError, ValueError) as exc:
             raise RewriteError(f"the loss {info.loss!r} is not in the rebuilt graph: {short(exc)}") from None
         scope, _, leaf = info.training_op.rpartition("/")
-        train_op = minimize(graph, loss, scope, leaf, _optimizer(info.optimizer, info.hyperparameters))
+        step = session.variable(graph, info.global_step) if info.global_step else None
+        train_op = minimize(graph, loss, scope, leaf, _optimizer(info.optimizer, info.hyperparameters), step)
         if train_op.name != info.training_op:
             raise RewriteError(f"the rebuilt training op is named {train_op.name!r}, not {info.training_op!r}")
         for key, index in sorted(info.collections.items()):
@@ -94,5 +100,6 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
     ensures(result, changes)
     changes.details.update(training_op=info.training_op, optimizer=info.optimizer,
                            hyperparameters=info.hyperparameters, loss=info.loss, trainable_variables=trainable,
-                           frozen_variables=sorted(set(frozen) | missing), variables=every, restored=restored)
+                           frozen_variables=sorted(set(frozen) | missing), variables=every, restored=restored,
+                           global_step=info.global_step)
     return result, changes

@@ -4,13 +4,16 @@
 what the cut needs with the original checkpoint's values, and puts a fresh
 head on it:
 
+- ``new_flatten`` when the cut is a feature map (``[batch, h, w, c]`` with
+  known dimensions: a convolution's output);
 - ``new_hidden1`` ... (dense, He-initialised, same activation as asked) and
   ``new_outputs`` (dense, N units); ``logits`` (Identity), ``probabilities``;
 - a new labels placeholder ``y`` (int64 ``[None]``: labels must be ``0..N-1``;
   remap them, e.g. digits 5-9 to 0-4, before feeding);
 - ``loss/xentropy``, ``loss/loss``; ``train/training_op`` =
   ``GradientDescentOptimizer(lr).minimize(loss, var_list=trainable_variables)``
-  under ``control_dependencies(update_ops)``; ``eval/accuracy``;
+  under ``control_dependencies(update_ops)``, incrementing the global step
+  when the model has one (it is kept, with its value); ``eval/accuracy``;
 - the collection ``collection`` (default ``my_important_ops``, the
   chapter's) = the input placeholder(s) (``X``), ``y``, ``accuracy``, the
   training op; ``train_op``; one Saver.
@@ -28,6 +31,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
+from ..vocab.optypes import VARIABLE_TYPES
 from . import session
 from .rebuild import drop_trainable, minimize
 from .tf import tf
@@ -38,7 +42,7 @@ ACTIVATIONS = ("elu", "relu", "leaky_relu", "selu", "tanh", "sigmoid")
 _HEAD_OPS = {"logits", "y", "loss/loss", "train/training_op", "eval/accuracy"}
 
 
-def _build_head(graph, x, classes: int, hidden, activation: str, lr: float, use_resource: bool):
+def _build_head(graph, x, classes: int, hidden, activation: str, lr: float, use_resource: bool, step=None):
     """New dense layers, logits, labels, loss, training op and accuracy on ``x``; the ops to collect."""
     t = tf()
     v1 = t.compat.v1
@@ -59,7 +63,7 @@ def _build_head(graph, x, classes: int, hidden, activation: str, lr: float, use_
     with t.name_scope("loss"):
         xentropy = t.nn.sparse_softmax_cross_entropy_with_logits(labels=y, logits=logits, name="xentropy")
         loss = t.reduce_mean(xentropy, name="loss")
-    train_op = minimize(graph, loss, "train", "training_op", v1.train.GradientDescentOptimizer(lr))
+    train_op = minimize(graph, loss, "train", "training_op", v1.train.GradientDescentOptimizer(lr), step)
     with t.name_scope("eval"):
         correct = v1.nn.in_top_k(logits, y, 1)
         accuracy = t.reduce_mean(t.cast(correct, t.float32), name="accuracy")
@@ -75,7 +79,8 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
     """Re-head ``g`` after ``at`` for ``classes`` classes (uses TensorFlow); returns ``(Graph, Changes)``.
 
     Args:
-        g: a trained model with its MetaGraphDef and checkpoint; not modified.
+        g: a trained model with its MetaGraphDef and checkpoint, or a frozen
+            GraphDef (its constants are reused); not modified.
         at: a tensor (``Elu_1:0``), an op, or a layer (``hidden2``: the
             activated output of its block).
         classes: units of the new output layer.
@@ -92,7 +97,7 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
         ``save`` writes), and Changes whose ``details`` hold ``cut``,
         ``classes``, ``hidden``, ``frozen`` (scopes), ``frozen_variables``,
         ``reused_variables``, ``new_variables``, ``trainable_variables``,
-        ``restored``, ``inputs``, ``removed_ops`` and ``ops``.
+        ``restored``, ``inputs``, ``global_step``, ``removed_ops`` and ``ops``.
 
     Example:
         >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_0to4")
@@ -106,7 +111,7 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
         raise UsageError(f"--hidden {','.join(map(str, hidden))}: layer sizes must be positive")
     if activation not in ACTIVATIONS:
         raise UsageError(f"unknown activation {activation!r}", hint=", ".join(ACTIVATIONS))
-    if not g.checkpoint:
+    if not g.checkpoint and any(node.op in VARIABLE_TYPES for node in g.graph_def.node):
         raise UsageError(f"{g.where}: no checkpoint found next to the graph",
                          hint="give the checkpoint directory or prefix")
     pruned, changes = prepare_rehead(g, at, freeze)
@@ -118,12 +123,19 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
     with graph.as_default():
         v1.set_random_seed(seed)
         x = graph.get_tensor_by_name(cut)
+        if x.shape.rank is not None and x.shape.rank > 2 and x.shape[1:].is_fully_defined():
+            # A convolution's [batch, h, w, c] is flattened, as a CNN's own head does.
+            x = t.reshape(x, [-1, x.shape[1:].num_elements()], name="new_flatten")
+            changes.notes.append(f"flattened {cut} ({x.op.name}: [batch, {x.shape[-1]}]) for the dense head")
         if x.shape.rank != 2 or x.shape[-1] is None:
             raise RewriteError(f"cannot put a dense head on {cut!r} of shape {x.shape}: "
-                               "it needs a [batch, features] tensor with known features")
+                               "it needs a [batch, features] tensor with known features (or known "
+                               "dimensions to flatten)")
         frozen = drop_trainable(graph, facts["frozen_variables"])
         reused = [v.op.name for v in v1.global_variables()]
-        y, accuracy, train_op = _build_head(graph, x, classes, hidden, activation, lr, session.use_resource(graph))
+        step = session.variable(graph, facts["global_step"]) if facts["global_step"] else None
+        y, accuracy, train_op = _build_head(graph, x, classes, hidden, activation, lr, session.use_resource(graph),
+                                            step)
         graph.clear_collection(collection)
         for name in facts["inputs"]:
             v1.add_to_collection(collection, graph.get_tensor_by_name(name))

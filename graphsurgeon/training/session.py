@@ -63,6 +63,16 @@ def restore(sess, graph, checkpoint: str | None, skip=()) -> list[str]:
     return sorted(restored)
 
 
+def variable(graph, name: str):
+    """The global variable of ``graph`` whose op is named ``name``."""
+    v1 = tf().compat.v1
+    with graph.as_default():
+        for var in v1.global_variables():
+            if var.op.name == name:
+                return var
+    raise RewriteError(f"no variable named {name!r} in the rebuilt graph")
+
+
 def load_values(sess, graph, values: dict) -> None:
     """Load ``{variable name: value}`` into the graph's variables."""
     if not values:

@@ -1,2 +1,3 @@
 """TensorFlow's vocabulary: its protos, dtypes, names and patterns over them, op definitions,
-attribute and tensor values, and the op-type sets every command classifies ops by (optypes)."""
+attribute and tensor values, the op-type sets every command classifies ops by (optypes), and which
+op trains and what it writes (training_op)."""

@@ -13,6 +13,7 @@ from collections import deque
 from operator import itemgetter
 
 from ..ir.functions import called_functions
+from . import names as _names
 
 # ---------------------------------------------------------------- state
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
@@ -162,6 +163,109 @@ _MACHINERY_TYPE = re.compile(
 # Functions tf.saved_model.save writes for the object graph's saver (TF2 SavedModels).
 _SAVER_FUNCTION = re.compile(r"_traced_(save|restore)_\d+$")
 _APPLY_TYPE = re.compile(r"^(Resource)?(Sparse)?Apply")
+# Ops that write the variable their input 0 names (a ref, or a resource handle).
+_WRITE_TYPE = re.compile(
+    r"^(Resource)?(Sparse)?Apply|^Assign(Add|Sub)?(VariableOp)?$|^(Resource)?Scatter(Nd)?(Update|Add|Sub|Mul|Div|Min|Max)$"
+    r"|^(Resource)?StridedSliceAssign$")
+
+
+def is_apply(op_type: str) -> bool:
+    """Whether an op type is an optimizer's update (``ApplyAdam``, ``ResourceSparseApplyAdagrad``, ...).
+
+    Every one writes the variable its input 0 names and, when the optimizer
+    keeps some, the slot variables its next ref/resource inputs name.
+    """
+    return bool(_APPLY_TYPE.match(op_type))
+
+
+def writes_variable(op_type: str) -> bool:
+    """Whether an op of this type writes the variable its input 0 names (``Assign*``, ``Apply*``, ``Scatter*``)."""
+    return bool(_WRITE_TYPE.match(op_type))
+
+
+def variable_of(g, text: str) -> str | None:
+    """The variable op an input (``name:i``) reads, through pass-through ops (Identity, ...); or None."""
+    nodes = g.node_defs
+    op = _names.parse_input(text).op
+    seen = set()
+    while op in nodes and op not in seen:
+        seen.add(op)
+        node = nodes[op]
+        if node.op in VARIABLE_TYPES:
+            return op
+        if node.op not in PASS_THROUGH or not node.input:
+            return None
+        op = _names.parse_input(node.input[0]).op
+    return None
+
+
+def apply_slots(g, op: str) -> list[str]:
+    """The variables an optimizer's ``Apply*`` op writes besides its input 0: its slots (read directly)."""
+    nodes = g.node_defs
+    out = []
+    for ref in g.data_refs(op)[1:]:
+        if ref.op in nodes and nodes[ref.op].op in VARIABLE_TYPES and ref.op not in out:
+            out.append(ref.op)
+    return out
+
+
+def gradient_fed(g) -> frozenset:
+    """Ops whose value is computed from gradients: gradient ops and what they feed (data edges). Cached."""
+    def compute(g):
+        grads = [name for name, node in g.node_defs.items() if is_gradient(name, node.op)]
+        return frozenset(g.descendants(grads, control=False, include_roots=True)) if grads else frozenset()
+    return g.derived("optypes.gradient_fed", compute)
+
+
+def optimizer_variables(g) -> frozenset:
+    """Variables that are an optimizer's state, found by data flow whatever their names. Cached.
+
+    - slots: what an ``Apply*`` op writes besides the trained variable
+      (``kernel/Adam``, Keras' ``training/Adam/dense/kernel/m``);
+    - hyper-parameters held in variables: what an ``Apply*`` op's other
+      inputs, those not computed from gradients, are computed from (Keras'
+      ``learning_rate``, ``beta_1``; TF1 Adam's ``beta1_power``; a
+      learning-rate variable);
+    - step counters: variables an ``AssignAdd`` increments by a constant
+      (``global_step``, Keras' ``iter``).
+    """
+    return g.derived("optypes.optimizer_variables", _compute_optimizer_variables)
+
+
+# An optimizer update's inputs that carry the gradient (their OpDefs' names): the others are the
+# variable, its slots and hyper-parameters.
+_GRADIENT_ARGS = frozenset({"grad", "delta", "indices"})
+
+
+def _compute_optimizer_variables(g) -> frozenset:
+    nodes = g.node_defs
+    out: set[str] = set()
+    roots = []
+    applies = [name for name, node in nodes.items() if _APPLY_TYPE.match(node.op)]
+    for name in applies:
+        out.update(apply_slots(g, name))
+        op_def = g.registry.get(nodes[name].op)
+        if op_def is None:  # a custom optimizer op: its hyper-parameters are not known
+            continue
+        args = [arg.name for arg in op_def.input_arg]
+        roots.extend(ref.op for arg, ref in zip(args[1:], g.data_refs(name)[1:])
+                     if arg not in _GRADIENT_ARGS and ref.op not in out)
+    if roots:
+        out.update(n for n in g.ancestors(roots, control=False, include_roots=True)
+                   if n in nodes and nodes[n].op in VARIABLE_TYPES)
+    for name, node in nodes.items():
+        if node.op in ("AssignAdd", "AssignAddVariableOp") and len(node.input) > 1:
+            value_op = _names.parse_input(node.input[1]).op
+            if value_op in nodes and nodes[value_op].op == "Const":
+                var = variable_of(g, node.input[0])
+                if var is not None:
+                    out.add(var)
+    return frozenset(out)
+
+
+def is_gradient(name: str, op_type: str) -> bool:
+    """Whether an op computes gradients: in a ``gradients``/``gradients_N`` scope, or of a ``*Grad`` type."""
+    return ("gradients" in name and bool(_GRADIENT_PART.search(name))) or bool(_GRADIENT_TYPE.search(op_type))
 
 
 def applies_gradients(g) -> bool:
@@ -189,8 +293,10 @@ def _compute_training_machinery(g) -> frozenset:
        (variable initial values), ``report_uninitialized_variables``; or it
        is a root initialiser op (``init``, ``init_N``, ``init_all_tables``);
     2. it is optimizer state: a slot variable (``kernel/Adam``,
-       ``kernel/Momentum``, ...), ``beta1_power``, ``global_step``, and
-       whatever lives under those names;
+       ``kernel/Momentum``, ...), ``beta1_power``, ``global_step``, any
+       variable :func:`optimizer_variables` finds by data flow (Keras'
+       ``training/Adam/dense/kernel/m``, its ``learning_rate`` and ``iter``
+       variables), and whatever lives under those names;
     3. its type writes, saves, restores, differentiates or summarises:
        ``Assign*``, ``Apply*``/``ResourceApply*``, ``Scatter*``,
        ``SaveV2``/``RestoreV2``, ``*Grad``, ``*Summary``, initialisation
@@ -201,8 +307,19 @@ def _compute_training_machinery(g) -> frozenset:
        moving-average updates of batch normalisation). The exception keeps
        the loss, which only the gradients read but which is part of the
        model;
-    5. it has inputs other than constants and all of them are machinery:
-       the ``training_op`` NoOp, reads of slot variables, clipped gradients.
+    5. it has inputs other than constants and variables and all of them
+       are machinery: the ``training_op`` NoOp, reads of slot variables,
+       clipped gradients, the leftovers of a variable's
+       ``initialized_value()`` (a cond on its initialiser). A read of a
+       variable alone stays the model's, whatever it waits for;
+    6. but never when the model's outputs need it: what the signatures'
+       outputs (not the loader's ``__saved_model_init_op``), the ops
+       nothing reads (other than machinery, and than what gives a write's
+       result: a cond's Merge around an update) and the values
+       the gradients read (the loss, the forward pass) are computed from,
+       through data edges (and the control edges of gradient ops), is the
+       model's. A DeePMD-style potential computes its forces with
+       ``tf.gradients``: those gradient ops are the model.
 
     Scope names like ``train`` are deliberately not a rule: the fixture's
     ``training`` placeholder (a model input) would fall to it.
@@ -229,6 +346,7 @@ def _compute_training_machinery(g) -> frozenset:
     # names under a scope sort together, right after "scope/".
     slots = [name for name, node in nodes.items()
              if node.op in VARIABLE_TYPES and _SLOT.match(name.rpartition("/")[2])]
+    slots += sorted(optimizer_variables(g).difference(slots))
     if slots:
         ordered = sorted(nodes)
         for slot in slots:
@@ -271,6 +389,12 @@ def _compute_training_machinery(g) -> frozenset:
 
     def fed_only_by_machinery(name: str) -> bool:
         inputs = [p for p in producers_of[name] if p in nodes and nodes[p].op != "Const"]
+        reads = [p for p in inputs if p not in machinery and nodes[p].op in VARIABLE_TYPES]
+        if reads:  # the model's variables do not count, but a read of them alone is the model's
+            data = {ref.op for ref in g.data_refs(name)}
+            if all(p in reads or p not in nodes or nodes[p].op == "Const" for p in data):
+                return False
+            inputs = [p for p in inputs if p not in reads]
         return bool(inputs) and all(p in machinery for p in inputs)
 
     # A fixed point: an op is looked at again whenever a neighbour joins, so the
@@ -296,7 +420,50 @@ def _compute_training_machinery(g) -> frozenset:
             readers = placeholder_readers.get(name)
             if readers and all(c in machinery and is_saver_op(nodes.get(c), library) for c in readers):
                 machinery.add(name)
+    if machinery:
+        machinery -= _outputs_need(g, machinery, gradient, read, read_by_gradient)
     return frozenset(machinery)
+
+
+def _outputs_need(g, machinery: set, gradient: set, read: set, read_by_gradient: set) -> set[str]:
+    """The machinery ops the model's outputs are computed from (rule 6 of the machinery).
+
+    ``read``: the ops anything reads; ``read_by_gradient``: those a gradient op reads.
+    """
+    nodes = g.node_defs
+    starts = set()
+    meta = g.meta_graph
+    if meta is not None:
+        for key, sig in meta.signature_def.items():
+            if key.startswith("__saved_model_"):  # the loader's init (and train) op: machinery
+                continue
+            for info in sig.outputs.values():
+                for tensor in (info.name, info.coo_sparse.values_tensor_name, info.coo_sparse.indices_tensor_name,
+                               info.coo_sparse.dense_shape_tensor_name):
+                    op = tensor.rpartition(":")[0] if ":" in tensor else tensor
+                    if op in nodes:
+                        starts.add(op)
+    for name, node in nodes.items():
+        # An op nothing reads is an output, unless it gives what a write gave (the Merge of a
+        # cond that updates moving averages): that is the write's.
+        if name not in read and name not in machinery and node.op != "NoOp" and not any(
+                ref.op in nodes and writes_variable(nodes[ref.op].op) for ref in g.data_refs(name)):
+            starts.add(name)
+    starts.update(name for name in read_by_gradient if name in nodes and name not in machinery)
+    needed: set[str] = set()
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        name = stack.pop()
+        if name in machinery:
+            needed.add(name)
+        refs = g.input_refs(name) if name in gradient and name in machinery else g.data_refs(name)
+        for ref in refs:
+            op = ref.op
+            if op not in seen and op in nodes and (not ref.control or op in gradient):
+                seen.add(op)
+                stack.append(op)
+    return needed
 
 
 def is_saver_op(node, library) -> bool:
