@@ -113,11 +113,11 @@ def _argv(command: str, tmp_path: Path) -> list[str]:
 
 
 def _run(command: str, tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """One README command; ``diff`` may exit 1 (the graphs differ), anything else must exit 0."""
+    """One README command; ``diff`` and ``compare`` may exit 1 (they differ), anything else must exit 0."""
     argv = _argv(command, tmp_path)
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    allowed = (0, 1) if argv[1] == "diff" else (0,)
+    allowed = (0, 1) if argv[1] in ("diff", "compare") else (0,)
     assert proc.returncode in allowed, f"{command}: exit {proc.returncode}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return proc
@@ -218,9 +218,9 @@ def _block_env(mnist_dir) -> dict:
     return {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
 
-def _run_python_block(code: str, env: dict) -> str:
+def _run_python_block(code: str, env: dict, cwd=ROOT) -> str:
     """Run a README Python block as a user would paste it; its standard output (it must exit 0)."""
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -239,7 +239,11 @@ def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
     for lang, code in _blocks(text):
         code = code.replace('"build/', f'"{tmp_path}/')
         if lang == "python":
-            outputs["python"] = _run_python_block(code, env)
+            # Step 3 runs from any directory (issue 22.10): elsewhere, without the repository on the path.
+            elsewhere = tmp_path / "elsewhere"
+            elsewhere.mkdir()
+            outputs["python"] = _run_python_block(code, {k: v for k, v in env.items() if k != "PYTHONPATH"},
+                                                  cwd=elsewhere)
             continue
         for line in code.splitlines():
             line = line.split("  #")[0].strip()

@@ -30,7 +30,8 @@ from ..metagraph import collections as _collections
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import opdefs, protos
-from ..vocab.patterns import compile_pattern, is_pattern
+from ..vocab.optypes import ACTIVATION_TYPES
+from ..vocab.patterns import compile_pattern, is_pattern, tensor_predicate
 from .changes import Changes
 from .functions import called_functions, function_to_graph_def
 from .views import Op, Tensor, Use, new_use
@@ -173,7 +174,7 @@ class Graph:
             stripped = name[1:] if name.startswith("^") else _names.split_tensor_name(name)[0]
             node = self._nodes.get(stripped)
         if node is None:
-            raise NotFoundError("op", name, self._nodes.keys(), where=self.where)
+            raise NotFoundError("op", name, self._nodes.keys(), where=self.where, preferred=self._same_kind(name))
         return Op(self, node)
 
     def tensor(self, name) -> Tensor:
@@ -182,11 +183,22 @@ class Graph:
             return name
         op_name, index = _names.split_tensor_name(name)
         if op_name not in self._nodes:
-            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self.where)
+            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self.where,
+                                preferred=[f"{n}:{index}" for n in self._same_kind(op_name)])
         count = self.num_outputs(op_name)
         if index >= count:
             raise NotFoundError("tensor", name, (f"{op_name}:{i}" for i in range(count)), where=self.where)
         return Tensor(self, op_name, index)
+
+    def _same_kind(self, name: str) -> list[str]:
+        """For a miss: ops of the type the name's last part spells (``hidden3/Relu`` -> the Relu ops), else,
+        for an activation's name, the graph's activations (a BN + ELU model has no Relu)."""
+        leaf = _names.split_tensor_name(name)[0].rpartition("/")[2]
+        leaf = leaf.rstrip("0123456789").rstrip("_") or leaf
+        same = [n for n, node in self._nodes.items() if node.op == leaf]
+        if not same and leaf in ACTIVATION_TYPES:
+            same = [n for n, node in self._nodes.items() if node.op in ACTIVATION_TYPES]
+        return same
 
     def get(self, name):
         """An op or a tensor, whichever ``name`` spells (``a:0`` is a tensor)."""
@@ -222,21 +234,16 @@ class Graph:
 
     def tensors(self, pattern: str | list[str] | None = None, type=None, scope=None,
                 dtype: str | None = None) -> list[Tensor]:
-        """Output tensors of the ops :meth:`ops` selects; a pattern with ``:`` matches tensor names."""
+        """Output tensors of the ops :meth:`ops` selects, in graph order; a pattern with ``:`` matches
+        tensor names (see :func:`graphsurgeon.vocab.patterns.tensor_predicate`)."""
         patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
-        tensor_patterns = [p for p in patterns if ":" in p and not p.startswith("re:")]
-        op_patterns = [p for p in patterns if p not in tensor_patterns]
+        for p in patterns:
+            if not is_pattern(p):
+                self.tensor(p) if ":" in p else self.op(p)  # raises with suggestions
+        preds = [tensor_predicate(p) for p in patterns]
         out = []
-        if tensor_patterns:
-            preds = [compile_pattern(p) for p in tensor_patterns]
-            for p in tensor_patterns:
-                if not is_pattern(p):
-                    self.tensor(p)
-            for op in self.ops(type=type, scope=scope):
-                out.extend(t for t in op.outputs if any(pr(t.name) for pr in preds))
-        if op_patterns or not patterns:
-            for op in self.ops(op_patterns or None, type=type, scope=scope):
-                out.extend(op.outputs)
+        for op in self.ops(type=type, scope=scope):
+            out.extend(t for t in op.outputs if not preds or any(pr(op.name, t.name) for pr in preds))
         if dtype:
             out = [t for t in out if t.dtype == dtype]
         return out
