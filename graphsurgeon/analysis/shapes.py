@@ -1419,6 +1419,31 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
         return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls)
 
 
+def _recorded_reader():
+    """``node -> (recorded shapes, all fully known) | None``, memoised by the attr's bytes.
+
+    Reading ``_output_shapes`` dimension by dimension is most of what a large
+    graph costs (a wrapper object per dimension); its serialized form is a
+    few bytes that large graphs repeat (a few dozen distinct values in
+    60,000 ops), decoded once each.
+    """
+    memo: dict[bytes, tuple] = {}
+
+    def read(node):
+        value = node.attr.get("_output_shapes")
+        if value is None:
+            return None
+        key = value.SerializeToString()
+        entry = memo.get(key)
+        if entry is None:
+            shapes = [from_proto(s) for s in value.list.shape]
+            full = all(s is not None and None not in s for s in shapes)
+            entry = memo[key] = (shapes, full)
+        return entry
+
+    return read
+
+
 def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown)."""
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
@@ -1431,22 +1456,38 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     output_dtypes = graph.output_dtypes
     values, partials, handles = state.values, state.partials, state.handles
     rules_get, same_as_first = RULES.get, _same_as_first
+    read_recorded = _recorded_reader()
+    # Ops that need a Context even when their shapes are settled: they fold values,
+    # track resource handles or are restores.
+    needs_context = frozenset(VALUE_RULES) | _HANDLE_OPS | frozenset(RESTORE_OPS)
     for name, node, refs in order:
         op = node.op
         types = output_dtypes(name)
         count = len(types) if types is not None else graph.num_outputs(name)
+        entry = read_recorded(node)
         recorded = None
-        attr = node.attr
-        if "_output_shapes" in attr:
-            recorded = [from_proto(s) for s in attr["_output_shapes"].list.shape]
+        if entry is not None:
+            recorded, full = entry
+            if full and len(recorded) == count:
+                # TensorFlow recorded every dimension: inference could only agree or lose to it.
+                shapes[name] = list(recorded)
+                if op in needs_context:
+                    _after(Context(node, graph, state, refs), op, count, restores)
+                continue
         fn = rules_get(op)
         r = refs[0] if refs else None
-        if fn is same_as_first and recorded is None and count == 1 and (
+        if fn is same_as_first and count == 1 and (recorded is None or types is not None) and (
                 r is None or (r.op not in values and r.op not in partials and r.op not in handles)):
             # The commonest case (Identity, activations, no folded value to pass on)
             # without building a Context.
-            entry = shapes.get(r.op) if r is not None else None
-            shapes[name] = [entry[r.index] if entry and r.index < len(entry) else None]
+            if r is None:
+                shape = None
+            else:
+                e = shapes.get(r.op)
+                shape = e[r.index] if e and r.index < len(e) else None
+            if recorded is not None and len(recorded) == 1:
+                shape = _merge_recorded(recorded[0], shape)
+            shapes[name] = [shape]
             continue
         ctx = Context(node, graph, state, refs)
         inferred = None
@@ -1474,12 +1515,8 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
         if recorded is not None and len(recorded) == count:
             result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
         shapes[name] = result
-        if op in RESTORE_OPS:
-            restores.append(node)
-        if op in VALUE_RULES:
-            _fold(ctx, count)
-        if op in _HANDLE_OPS:
-            _track_handles(ctx, count)
+        if op in needs_context:
+            _after(ctx, op, count, restores)
     if len(shapes) != len(nodes):
         for node in nodes:
             if node.name not in shapes:
@@ -1488,7 +1525,48 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     return shapes
 
 
+def _after(ctx, op, count, restores) -> None:
+    """What an op's shapes lead to: a restore to revisit, values folded, handle shapes passed on."""
+    if op in RESTORE_OPS:
+        restores.append(ctx.node)
+    if op in VALUE_RULES:
+        _fold(ctx, count)
+    if op in _HANDLE_OPS:
+        _track_handles(ctx, count)
+
+
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
+
+
+# Identity chains between a restore and its Assign deeper than this are read from
+# the graph's whole use index instead of scanned for.
+_RESTORE_SCANS = 4
+
+
+def _restore_readers(graph, restores) -> tuple[dict, set]:
+    """``(op, output) -> [(consumer, position)]`` for the restores and the Identity ops they feed.
+
+    A few passes over the data inputs (one per level of Identity between a
+    restore and what it assigns, usually one or two), instead of the graph's
+    whole use index: a saver's restores are read by a few hundred ops of
+    tens of thousands. Returns the readers and the op names they cover.
+    """
+    by_name, data_refs = graph.node_defs, graph.data_refs
+    readers: dict[tuple[str, int], list] = {}
+    scanned: set[str] = set()
+    frontier = {node.name for node in restores}
+    for _ in range(_RESTORE_SCANS):
+        if not frontier:
+            break
+        found = []
+        for name in by_name:
+            for position, ref in enumerate(data_refs(name)):
+                if ref.op in frontier:
+                    readers.setdefault((ref.op, ref.index), []).append((name, position))
+                    found.append(name)
+        scanned |= frontier
+        frontier = {c for c in found if by_name[c].op == "Identity"} - scanned
+    return readers, scanned
 
 
 def _restored_shapes(graph, state, restores) -> None:
@@ -1506,17 +1584,21 @@ def _restored_shapes(graph, state, restores) -> None:
     """
     shapes = state.shapes
     by_name = graph.node_defs
-    readers: dict[tuple[str, int], list] = {}  # (op, output) -> [(consumer, position)]
+    readers: dict = {}
+    scanned: set = set()
 
     def consumers(name: str, idx: int) -> list:
-        # A saver's RestoreV2 has one output per variable, all read once: group its uses by
-        # output once instead of scanning every use for every output.
         key = (name, idx)
-        if key not in readers:
+        if not scanned:  # first asked: the restores' chains, scanned for at once
+            found, covered = _restore_readers(graph, restores)
+            readers.update(found)
+            scanned.update(covered)
+        if name not in scanned:
+            # Deeper than the scanned chains (a long run of Identity ops): the whole use index.
             for use in graph.data_uses(name):
                 readers.setdefault((name, use.index), []).append((use.consumer, use.position))
-            readers.setdefault(key, [])
-        return readers[key]
+            scanned.add(name)
+        return readers.get(key, ())
 
     for node in restores:
         outs = shapes.get(node.name) or []
@@ -1563,7 +1645,7 @@ def _restored_shapes(graph, state, restores) -> None:
 def _merge_recorded(recorded, inferred):
     if recorded is None:
         return inferred
-    if inferred is None or len(inferred) != len(recorded):
+    if inferred is None or recorded == inferred or len(inferred) != len(recorded):
         return recorded
     # TensorFlow wrote the record: where it and inference disagree, trust the record.
     return tuple(r if r is not None else i for r, i in zip(recorded, inferred))
