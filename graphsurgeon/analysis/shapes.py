@@ -134,7 +134,12 @@ class Context:
         self.graph = graph
         self.state = state
         self.refs = refs  # data inputs as InputRef
-        self.shapes = [state.shape_of(r) for r in refs]
+        get = state.shapes.get  # state.shape_of, inlined: this runs for most ops of a graph
+        shapes = []
+        for r in refs:
+            entry = get(r[0])
+            shapes.append(entry[r[1]] if entry and r[1] < len(entry) else None)
+        self.shapes = shapes
 
     def attr(self, name, default=None):
         """An attr value (decoded for i/b/f/s/shape/list(i)), falling back to the op's default."""
@@ -218,6 +223,7 @@ class _State:
         self.arg_handles = arg_handles or {}
         self.depth = depth
         self.calls = calls if calls is not None else {}  # (function, input shapes) -> result shapes
+        self.constants: dict[bytes, object] = {}  # serialized TensorProto -> SmallArray | None
         root = graph.root if hasattr(graph, "root") else graph
         gd = root.graph_def
         self.producer = gd.versions.producer if gd.HasField("versions") else 0
@@ -1078,8 +1084,17 @@ def _fold_const(ctx):
         return None
     if dtype.startswith("float") and math.prod(shape) > 4:
         return None  # weights, not shape arithmetic: folding them only costs time
-    value = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant: not folded
+    # Graphs repeat the same small constants (axes, shapes) once per layer: decode each once.
+    # A SmallArray is never changed in place, so one may serve every constant that holds it.
+    memo = ctx.state.constants
+    key = tensor.SerializeToString()
+    value = memo.get(key, _NOT_DECODED)
+    if value is _NOT_DECODED:
+        value = memo[key] = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant
     return [(value, None)] if value is not None else None
+
+
+_NOT_DECODED = object()
 
 
 @value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
