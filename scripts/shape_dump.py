@@ -10,6 +10,8 @@ trees can be compared op by op::
     # the code after it (this worktree)
     .venv/bin/python scripts/shape_dump.py dump --out /tmp/dump_new
     .venv/bin/python scripts/shape_dump.py compare /tmp/dump_base /tmp/dump_new
+    # through the on-disk shape cache, as the command line reads (run twice: stored, then read)
+    GRAPHSURGEON_CACHE_DIR=/tmp/cache .venv/bin/python scripts/shape_dump.py dump --shape-cache --out /tmp/dump_cached
 
 The models: every fixture (``fixtures/models``), every corpus model
 (``$GS_CORPUS_DIR``), every graph under ``bench/.cache`` (the big synthetic
@@ -68,7 +70,7 @@ def models(extra=()) -> list[tuple[str, Path, str | None]]:
     return out
 
 
-def dump(out: Path, extra=()) -> None:
+def dump(out: Path, extra=(), cached: bool = False) -> None:
     import graphsurgeon as gs
     from graphsurgeon.analysis import report
 
@@ -76,7 +78,7 @@ def dump(out: Path, extra=()) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for label, path, tag in models(extra):
         try:
-            g = gs.load(path, tag=tag)
+            g = gs.load(path, tag=tag, shape_cache=True) if cached else gs.load(path, tag=tag)
         except gs.GraphSurgeonError as exc:
             print(f"{label}: not loaded ({exc})", file=sys.stderr)
             continue
@@ -154,13 +156,15 @@ def main() -> int:
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--tree", type=Path, help="import graphsurgeon from this source tree")
     d.add_argument("--model", action="append", default=[], help="another model to dump (repeatable)")
+    d.add_argument("--shape-cache", action="store_true",
+                   help="load with shape_cache=True (the cache of $GRAPHSURGEON_CACHE_DIR, as the CLI does)")
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)
     args = parser.parse_args()
     if args.command == "dump":
         _use_tree(args.tree)
-        dump(args.out, args.model)
+        dump(args.out, args.model, args.shape_cache)
         return 0
     return compare(args.a, args.b)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from google.protobuf import message as _message
@@ -162,7 +164,35 @@ def read_message(path: Path, expect: str | None = None):
     ``expect`` is the kind the caller's context suggests (from a file name);
     the content decides when it disagrees.
     """
+    return read_message_digest(path, expect)[:3]
+
+
+# Files larger than this are hashed in a thread while they parse (hashlib releases the GIL).
+_HASH_BESIDE = 4 << 20
+
+
+def read_message_digest(path: Path, expect: str | None = None, digest: bool = False):
+    """:func:`read_message`, and the SHA-1 of the bytes read (hex; None unless ``digest``).
+
+    What a model's derived facts are cached under (:mod:`graphsurgeon.analysis.shape_cache`):
+    the bytes as read, so a file that changes is another entry.
+    """
     data = read_file(path)
+    if not digest:
+        return (*_parse_message(path, data, expect), None)
+    if len(data) < _HASH_BESIDE:
+        return (*_parse_message(path, data, expect), hashlib.sha1(data).hexdigest())
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(hashlib.sha1(data).hexdigest()), daemon=True)
+    worker.start()
+    try:
+        parsed = _parse_message(path, data, expect)
+    finally:
+        worker.join()
+    return (*parsed, box[0] if box else None)
+
+
+def _parse_message(path: Path, data: bytes, expect: str | None):
     if not data:
         raise FormatError(path, "file is empty")
     other = other_kind(data)
