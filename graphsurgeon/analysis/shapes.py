@@ -1007,37 +1007,243 @@ def _one_hot(ctx):
     return [indices[:axis] + ((depth if depth is not None and depth >= 0 else None),) + indices[axis:]]
 
 
-@rule("Conv2D")
-def _conv2d(ctx):
-    x, w = ctx.shapes[0], ctx.shapes[1]
-    if x is None or len(x) != 4:
+# ---------------------------------------------------------------- convolutions, pooling, batch norm, padding
+# As TensorFlow's shape functions (common_shape_fns.cc, array_ops.cc): the same
+# arithmetic on dimensions, None where TensorFlow's dimension would be unknown,
+# and no answer where TensorFlow would refuse the graph.
+
+def _add_dim(a, b):
+    """InferenceContext::Add: a known 0 leaves the other side as it is; unknown + anything is unknown."""
+    if b == 0:
+        return a
+    if a == 0:
+        return b
+    return None if a is None or b is None else a + b
+
+
+def _mul_dim(a, b):
+    """InferenceContext::Multiply: 0 and 1 decide even against an unknown."""
+    if a == 0 or b == 0:
+        return 0
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    return None if a is None or b is None else a * b
+
+
+class _Refused(Exception):
+    """TensorFlow's shape function would fail on this node: no shape is reported."""
+
+
+def _windowed(size, window, dilation, stride, padding, before=0, after=0):
+    """GetWindowedOutputSizeFromDimsV2: the output length of a window sliding over ``size``."""
+    if stride is None or stride <= 0 or dilation is None or dilation < 1:
+        raise _Refused
+    if padding == "SAME":
+        return None if size is None else (size + stride - 1) // stride
+    if padding == "VALID":
+        before = after = 0
+    size = _add_dim(size, before + after)
+    if size is None or window is None:
         return None
-    fmt = ctx.attr("data_format", "NHWC")
-    strides = ctx.attr("strides", [1, 1, 1, 1])
-    dilations = ctx.attr("dilations", [1, 1, 1, 1])
+    span = (window - 1) * dilation + 1
+    if size < span:
+        raise _Refused  # "Negative dimension size"
+    return (size - span + stride) // stride
+
+
+# Where N, H, W and C are in each data format TensorFlow's 2-D convolutions and pools take.
+_LAYOUT_2D = {"NHWC": (0, 1, 2, 3), "NCHW": (0, 2, 3, 1)}
+
+
+def _layout(ctx):
+    """``(n, h, w, c)`` indices of the op's data format (_Refused for one we do not read)."""
+    layout = _LAYOUT_2D.get(ctx.attr("data_format", "NHWC"))
+    if layout is None:  # NCHW_VECT_C (int8 on GPUs): not followed
+        raise _Refused
+    return layout
+
+
+def _with_rank(shape, rank):
+    """TensorFlow's WithRank: an unknown rank becomes ``rank`` unknown dims; another rank is refused."""
+    if shape is None:
+        return (None,) * rank
+    if len(shape) != rank:
+        raise _Refused
+    return shape
+
+
+def _four(ctx, name, default=None):
+    values = ctx.attr(name, default)
+    if not isinstance(values, list) or len(values) != 4:
+        raise _Refused
+    return values
+
+
+def _padding(ctx, layout):
+    """``(padding, (top, bottom), (left, right))``; EXPLICIT padding read from ``explicit_paddings``."""
     padding = ctx.attr("padding", "")
-    if padding not in ("SAME", "VALID") or len(strides) != 4 or len(dilations) != 4:
-        return None
-    if fmt == "NHWC":
-        n, h, wd, sh, sw, dh, dw = x[0], x[1], x[2], strides[1], strides[2], dilations[1], dilations[2]
-    else:
-        n, h, wd, sh, sw, dh, dw = x[0], x[2], x[3], strides[2], strides[3], dilations[2], dilations[3]
-    kh = kw = cout = None
-    if w is not None and len(w) == 4:
-        kh, kw, cout = w[0], w[1], w[3]
+    if padding in ("SAME", "VALID"):
+        return padding, (0, 0), (0, 0)
+    if padding != "EXPLICIT":
+        raise _Refused
+    pads = ctx.attr("explicit_paddings", []) or []
+    if len(pads) != 8 or any(p < 0 for p in pads):
+        raise _Refused
+    _, h, w, _ = layout
+    return padding, (pads[2 * h], pads[2 * h + 1]), (pads[2 * w], pads[2 * w + 1])
 
-    def out(size, k, s, d):
-        if size is None:
-            return None
-        if padding == "SAME":
-            return -(-size // s)
-        if k is None:
-            return None
-        eff = (k - 1) * d + 1
-        return (size - eff + s) // s if size >= eff else None
 
-    oh, ow = out(h, kh, sh, dh), out(wd, kw, sw, dw)
-    return [(n, oh, ow, cout) if fmt == "NHWC" else (n, cout, oh, ow)]
+def _refusable(fn):
+    """A rule that may find the node refused by TensorFlow: then it has no shape to report."""
+    def rule_fn(ctx):
+        try:
+            return fn(ctx)
+        except _Refused:
+            return None
+    rule_fn.__name__ = fn.__name__
+    return rule_fn
+
+
+def _shape_in(layout, n, h, w, c):
+    out = [None] * 4
+    for index, dim in zip(layout, (n, h, w, c)):
+        out[index] = dim
+    return tuple(out)
+
+
+@rule("Conv2D")
+@_refusable
+def _conv2d(ctx):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    f = _with_rank(ctx.shapes[1], 4)  # [rows, cols, in depth / groups, out depth]
+    strides, dilations = _four(ctx, "strides"), _four(ctx, "dilations", [1, 1, 1, 1])
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, _ = layout
+    return [_shape_in(layout, x[n],
+                      _windowed(x[h], f[0], dilations[h], strides[h], padding, *rows),
+                      _windowed(x[w], f[1], dilations[w], strides[w], padding, *cols), f[3])]
+
+
+@rule("DepthwiseConv2dNative")
+@_refusable
+def _depthwise_conv2d(ctx):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    f = _with_rank(ctx.shapes[1], 4)  # [rows, cols, in depth, channel multiplier]
+    strides, dilations = _four(ctx, "strides"), _four(ctx, "dilations", [1, 1, 1, 1])
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, c = layout
+    depth = merge((x[c],), (f[2],))
+    if depth is None:
+        raise _Refused  # the filter's input depth is not the input's
+    return [_shape_in(layout, x[n],
+                      _windowed(x[h], f[0], dilations[h], strides[h], padding, *rows),
+                      _windowed(x[w], f[1], dilations[w], strides[w], padding, *cols),
+                      _mul_dim(depth[0], f[3]))]
+
+
+def _pool(ctx, ksize, strides, depth_window: bool):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    if not isinstance(ksize, list) or not isinstance(strides, list) or len(ksize) != 4 or len(strides) != 4:
+        raise _Refused
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, c = layout
+    depth = _windowed(x[c], ksize[c], 1, strides[c], padding) if depth_window else x[c]
+    return [_shape_in(layout, x[n], _windowed(x[h], ksize[h], 1, strides[h], padding, *rows),
+                      _windowed(x[w], ksize[w], 1, strides[w], padding, *cols), depth)]
+
+
+@rule("MaxPool")
+@_refusable
+def _max_pool(ctx):
+    return _pool(ctx, ctx.attr("ksize"), ctx.attr("strides"), depth_window=True)
+
+
+@rule("AvgPool")
+@_refusable
+def _avg_pool(ctx):
+    return _pool(ctx, ctx.attr("ksize"), ctx.attr("strides"), depth_window=False)
+
+
+@rule("MaxPoolV2")
+@_refusable
+def _max_pool_v2(ctx):
+    ksize, strides = ctx.int_list(1), ctx.int_list(2)
+    if ksize is None or strides is None:
+        return [None]  # TensorFlow: unknown, without the window
+    return _pool(ctx, ksize, strides, depth_window=True)
+
+
+@rule("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+@_refusable
+def _fused_batch_norm(ctx):
+    fmt = ctx.attr("data_format", "NHWC")
+    rank = 5 if fmt in ("NDHWC", "NCDHW") else 4
+    if fmt not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
+        raise _Refused
+    x = _with_rank(ctx.shapes[0], rank)
+    axis = 1 if fmt.startswith("NC") else rank - 1
+    # Scale and offset, and the population mean and variance unless they are not read
+    # (training with the batch's own statistics: TensorFlow leaves them unchecked).
+    factor = ctx.attr("exponential_avg_factor", 1.0)
+    inputs = 3 if ctx.attr("is_training", True) and factor == 1.0 else 5
+    channels = (x[axis],)
+    for i in range(1, inputs):
+        vector = _with_rank(ctx.shapes[i] if i < len(ctx.shapes) else None, 1)
+        channels = merge(channels, vector)
+        if channels is None:
+            raise _Refused
+    y = x[:axis] + channels + x[axis + 1:]
+    out = [y] + [channels] * 4
+    if ctx.node.op == "FusedBatchNormV3":
+        out.append(None)  # reserve_space_3: TensorFlow says nothing of its shape
+    return out
+
+
+@rule("FusedBatchNormGrad", "FusedBatchNormGradV2", "FusedBatchNormGradV3")
+@_refusable
+def _fused_batch_norm_grad(ctx):
+    fmt = ctx.attr("data_format", "NHWC")
+    if fmt not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
+        raise _Refused
+    rank = 5 if fmt in ("NDHWC", "NCDHW") else 4
+    dy, x = _with_rank(ctx.shapes[0], rank), _with_rank(ctx.shapes[1], rank)
+    axis = 1 if fmt.startswith("NC") else rank - 1
+    channels = merge((dy[axis],), (x[axis],))
+    for i in range(2, 5):  # scale, and the saved mean and variance
+        channels = merge(channels, _with_rank(ctx.shapes[i] if i < len(ctx.shapes) else None, 1)) \
+            if channels is not None else None
+    if channels is None:
+        raise _Refused
+    return [dy[:axis] + channels + dy[axis + 1:], channels, channels, (0,), (0,)]
+
+
+@rule("Pad", "PadV2", "MirrorPad")
+@_refusable
+def _pad(ctx):
+    x = ctx.shapes[0]
+    paddings = ctx.shapes[1] if len(ctx.shapes) > 1 else None
+    if paddings is not None and (len(paddings) != 2 or paddings[1] not in (None, 2)):
+        raise _Refused  # paddings is a [rank, 2] matrix
+    rank = paddings[0] if paddings is not None else None
+    if rank is not None:
+        x = _with_rank(x, rank)
+    elif x is not None:
+        rank = len(x)
+    value = ctx.value(1)
+    if value is None or value.dtype.kind not in "iu":
+        return [None if rank is None else (None,) * rank]
+    if value.ndim != 2 or value.shape[1] != 2:
+        raise _Refused
+    x = _with_rank(x, value.shape[0])
+    pads = value.data
+    if any(p < 0 for p in pads):
+        raise _Refused
+    return [tuple(_add_dim(d, pads[2 * i] + pads[2 * i + 1]) for i, d in enumerate(x))]
 
 
 @rule("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
