@@ -127,10 +127,13 @@ def merge(a, b):
 class Context:
     """What a rule sees of one node: its input shapes, folded values, attributes."""
 
-    __slots__ = ("node", "graph", "shapes", "_values", "_partials", "_handles", "refs", "state")
+    __slots__ = ("node", "name", "op", "graph", "shapes", "_values", "_partials", "_handles", "refs", "state")
 
-    def __init__(self, node, graph, state, refs):
+    def __init__(self, node, graph, state, refs, name=None, op=None):
         self.node = node
+        # The op's name and type, read once (each read of node.name or node.op makes a new string).
+        self.name = node.name if name is None else name
+        self.op = node.op if op is None else op
         self.graph = graph
         self.state = state
         self.refs = refs  # data inputs as InputRef
@@ -224,6 +227,8 @@ class _State:
         self.depth = depth
         self.calls = calls if calls is not None else {}  # (function, input shapes) -> result shapes
         self.constants: dict[bytes, object] = {}  # serialized TensorProto -> SmallArray | None
+        self.watched: set[str] = set()  # restores, and the Identity ops that read them
+        self.readers: dict[tuple, list] = {}  # (watched op, output) -> [(reader, input position)]
         root = graph.root if hasattr(graph, "root") else graph
         gd = root.graph_def
         self.producer = gd.versions.producer if gd.HasField("versions") else 0
@@ -306,7 +311,7 @@ def _variable(ctx):
       "VarIsInitializedOp", "IsVariableInitialized", "LookupTableSizeV2", "ShardedFilename",
       "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond")
 def _scalar(ctx):
-    return [()] * max(1, len(ctx.graph.output_dtypes(ctx.node.name) or [None]))
+    return [()] * max(1, len(ctx.graph.output_dtypes(ctx.name) or [None]))
 
 
 @rule("Identity", "StopGradient", "Snapshot", "PreventGradient", "RefIdentity", "CheckNumerics",
@@ -415,7 +420,7 @@ def _batch_matmul(ctx):
     if a is None or b is None or len(a) < 2 or len(b) < 2:
         return None
     adj_x, adj_y = ctx.attr("adj_x", False), ctx.attr("adj_y", False)
-    if ctx.node.op == "BatchMatMul":
+    if ctx.op == "BatchMatMul":
         if len(a) != len(b):
             return None
         batch = merge(a[:-2], b[:-2])
@@ -436,7 +441,7 @@ def _bias_add(ctx):
     x = ctx.shapes[0]
     if x is None:
         return [None]
-    axis = _channel_axis(ctx, len(x)) if ctx.node.op == "BiasAdd" else len(x) - 1
+    axis = _channel_axis(ctx, len(x)) if ctx.op == "BiasAdd" else len(x) - 1
     bias = ctx.shapes[1]
     dim = merge((x[axis],), bias)
     return [x[:axis] + (dim[0] if dim else x[axis],) + x[axis + 1:]]
@@ -867,9 +872,9 @@ def _strided_slice(ctx):
 
 @rule("GatherV2", "Gather", "ResourceGather")
 def _gather(ctx):
-    if ctx.node.op == "ResourceGather":
+    if ctx.op == "ResourceGather":
         params, indices, axis = ctx.handle_shape(0), ctx.shapes[1], 0
-    elif ctx.node.op == "Gather":
+    elif ctx.op == "Gather":
         params, indices, axis = ctx.shapes[0], ctx.shapes[1], 0
     else:
         params, indices, axis = ctx.shapes[0], ctx.shapes[1], ctx.int_value(2)
@@ -951,9 +956,9 @@ def _in_top_k(ctx):
       "SparseApplyProximalGradientDescent", "ScatterAdd", "ScatterSub", "ScatterUpdate",
       "ScatterMul", "ScatterDiv", "ScatterMax", "ScatterMin", "CountUpTo")
 def _like_var(ctx):
-    if ctx.node.op == "ApplyGradientDescent":
+    if ctx.op == "ApplyGradientDescent":
         return [merge(ctx.shapes[0], ctx.shapes[2])]
-    if ctx.node.op == "CountUpTo":
+    if ctx.op == "CountUpTo":
         return [()]
     return [ctx.shapes[0]]
 
@@ -1199,7 +1204,7 @@ def _fused_batch_norm(ctx):
             raise _Refused
     y = x[:axis] + channels + x[axis + 1:]
     out = [y] + [channels] * 4
-    if ctx.node.op == "FusedBatchNormV3":
+    if ctx.op == "FusedBatchNormV3":
         out.append(None)  # reserve_space_3: TensorFlow says nothing of its shape
     return out
 
@@ -1249,7 +1254,7 @@ def _pad(ctx):
 @rule("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
 def _functional(ctx):
     shapes = ctx.attr("output_shapes", []) or []
-    count = len(ctx.graph.output_dtypes(ctx.node.name) or [])
+    count = len(ctx.graph.output_dtypes(ctx.name) or [])
     if len(shapes) != count or count == 0:
         return None
     return list(shapes)
@@ -1274,8 +1279,8 @@ def _fold_const(ctx):
     # already known (the dtype attr, the shape just inferred from this same
     # tensor) before reading the tensor again. A value that slipped through
     # on a damaged record is still checked against the shape by _fold.
-    known = ctx.state.shapes.get(ctx.node.name)
-    shape, types = (known[0] if known else None), ctx.graph.output_dtypes(ctx.node.name)
+    known = ctx.state.shapes.get(ctx.name)
+    shape, types = (known[0] if known else None), ctx.graph.output_dtypes(ctx.name)
     if shape is not None and None not in shape and types and types[0] in ("float32", "float64") and \
             math.prod(shape) > 4:
         return None
@@ -1311,7 +1316,7 @@ def _fold_identity(ctx):
 @value_rule("Cast")
 def _fold_cast(ctx):
     v = ctx.value(0)
-    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph.output_dtypes(ctx.node.name)[0]) or "")
+    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph.output_dtypes(ctx.name)[0]) or "")
     partial = ctx.state.partial_of(ctx.refs[0])
     if v is None or out is None:
         return [(None, partial)]
@@ -1327,7 +1332,7 @@ def _shape_to_value(shape, dtype):
 
 
 def _index_dtype(ctx, i=0):
-    name = (ctx.graph.output_dtypes(ctx.node.name) or ["int32"])[i] or "int32"
+    name = (ctx.graph.output_dtypes(ctx.name) or ["int32"])[i] or "int32"
     return _dtypes.NUMPY.get(_dtypes.base(name), "int32")
 
 
@@ -1397,7 +1402,7 @@ def _fold_pack(ctx):
 
 @value_rule("ConcatV2", "Concat")
 def _fold_concat(ctx):
-    if ctx.node.op == "ConcatV2":
+    if ctx.op == "ConcatV2":
         parts, axis = range(len(ctx.refs) - 1), ctx.int_value(len(ctx.refs) - 1)
     else:
         parts, axis = range(1, len(ctx.refs)), ctx.int_value(0)
@@ -1445,7 +1450,7 @@ def _fold_strided_slice(ctx):
 def _fold_gather(ctx):
     e = _elements(ctx, 0)
     indices = ctx.value(1)
-    axis = ctx.int_value(2) if ctx.node.op == "GatherV2" else 0
+    axis = ctx.int_value(2) if ctx.op == "GatherV2" else 0
     if e is None or e[1] != 1 or indices is None or indices.ndim > 1 or axis != 0:
         return None
     items, _, dtype = e
@@ -1474,9 +1479,9 @@ def _fold_binary(ctx):
     a, b = ctx.value(0), ctx.value(1)
     if a is None or b is None or a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
         return None
-    if ctx.node.op in ("FloorDiv", "FloorMod") and not b.all():
+    if ctx.op in ("FloorDiv", "FloorMod") and not b.all():
         return None
-    out = _sa.binary(_NUMPY_BINARY[ctx.node.op], a, b, _index_dtype(ctx))
+    out = _sa.binary(_NUMPY_BINARY[ctx.op], a, b, _index_dtype(ctx))
     return [(_small(out), None)]
 
 
@@ -1488,9 +1493,9 @@ def _fold_reduce(ctx):
         return None
     if v.ndim == 0:
         return [(v, None)] if not axes else None
-    if ctx.node.op in ("Max", "Min") and v.size == 0:
+    if ctx.op in ("Max", "Min") and v.size == 0:
         return None
-    out = _sa.reduce(ctx.node.op, v, [a % v.ndim for a in axes], bool(ctx.attr("keep_dims", False)))
+    out = _sa.reduce(ctx.op, v, [a % v.ndim for a in axes], bool(ctx.attr("keep_dims", False)))
     return [(out, None)]
 
 
@@ -1526,7 +1531,7 @@ def _fold_reshape(ctx):
 @value_rule("ExpandDims", "Squeeze")
 def _fold_expand(ctx):
     v = ctx.value(0)
-    shapes = RULES[ctx.node.op](ctx)
+    shapes = RULES[ctx.op](ctx)
     if not shapes or shapes[0] is None or None in shapes[0]:
         return None
     if v is None:
@@ -1637,7 +1642,7 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     except _Cycle:
         nodes, data_refs = graph.node_defs, graph.data_refs
         order = ((name, nodes[name], data_refs(name)) for name in graph.topological_order(control=False))
-        return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls)
+        return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_first=False)
 
 
 def _recorded_reader():
@@ -1665,8 +1670,12 @@ def _recorded_reader():
     return read
 
 
-def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
-    """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown)."""
+def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_first=True) -> dict[str, list]:
+    """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown).
+
+    ``producers_first``: every op comes after the ops it reads (no cycle), so that the
+    readers of the restores are all seen after them, on the way (:func:`_restored_shapes`).
+    """
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     registry = graph.registry
@@ -1681,8 +1690,16 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     # Ops that need a Context even when their shapes are settled: they fold values,
     # track resource handles or are restores.
     needs_context = frozenset(VALUE_RULES) | _HANDLE_OPS | frozenset(RESTORE_OPS)
+    watched, readers = state.watched, state.readers
     for name, node, refs in order:
         op = node.op
+        if watched:
+            # After a restore: who reads it, and the Identity chains from it (_restored_shapes).
+            for position, r in enumerate(refs):
+                if r[0] in watched:
+                    readers.setdefault((r[0], r[1]), []).append((name, position))
+                    if op == "Identity":
+                        watched.add(name)
         types = output_dtypes(name)
         count = len(types) if types is not None else graph.num_outputs(name)
         entry = read_recorded(node)
@@ -1693,7 +1710,7 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
                 # TensorFlow recorded every dimension: inference could only agree or lose to it.
                 shapes[name] = list(recorded)
                 if op in needs_context:
-                    _after(Context(node, graph, state, refs), op, count, restores)
+                    _after(Context(node, graph, state, refs, name, op), count, restores)
                 continue
         fn = rules_get(op)
         r = refs[0] if refs else None
@@ -1710,7 +1727,7 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
                 shape = _merge_recorded(recorded[0], shape)
             shapes[name] = [shape]
             continue
-        ctx = Context(node, graph, state, refs)
+        ctx = Context(node, graph, state, refs, name, op)
         inferred = None
         # A known op whose output list cannot be worked out (an attr missing, or a count
         # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
@@ -1737,19 +1754,21 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
             result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
         shapes[name] = result
         if op in needs_context:
-            _after(ctx, op, count, restores)
+            _after(ctx, count, restores)
     if len(shapes) != len(nodes):
         for node in nodes:
             if node.name not in shapes:
                 shapes[node.name] = [None] * graph.num_outputs(node.name)
-    _restored_shapes(graph, state, restores)
+    _restored_shapes(graph, state, restores, producers_first)
     return shapes
 
 
-def _after(ctx, op, count, restores) -> None:
+def _after(ctx, count, restores) -> None:
     """What an op's shapes lead to: a restore to revisit, values folded, handle shapes passed on."""
+    op = ctx.op
     if op in RESTORE_OPS:
         restores.append(ctx.node)
+        ctx.state.watched.add(ctx.name)
     if op in VALUE_RULES:
         _fold(ctx, count)
     if op in _HANDLE_OPS:
@@ -1759,38 +1778,7 @@ def _after(ctx, op, count, restores) -> None:
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
 
 
-# Identity chains between a restore and its Assign deeper than this are read from
-# the graph's whole use index instead of scanned for.
-_RESTORE_SCANS = 4
-
-
-def _restore_readers(graph, restores) -> tuple[dict, set]:
-    """``(op, output) -> [(consumer, position)]`` for the restores and the Identity ops they feed.
-
-    A few passes over the data inputs (one per level of Identity between a
-    restore and what it assigns, usually one or two), instead of the graph's
-    whole use index: a saver's restores are read by a few hundred ops of
-    tens of thousands. Returns the readers and the op names they cover.
-    """
-    by_name, data_refs = graph.node_defs, graph.data_refs
-    readers: dict[tuple[str, int], list] = {}
-    scanned: set[str] = set()
-    frontier = {node.name for node in restores}
-    for _ in range(_RESTORE_SCANS):
-        if not frontier:
-            break
-        found = []
-        for name in by_name:
-            for position, ref in enumerate(data_refs(name)):
-                if ref.op in frontier:
-                    readers.setdefault((ref.op, ref.index), []).append((name, position))
-                    found.append(name)
-        scanned |= frontier
-        frontier = {c for c in found if by_name[c].op == "Identity"} - scanned
-    return readers, scanned
-
-
-def _restored_shapes(graph, state, restores) -> None:
+def _restored_shapes(graph, state, restores, producers_first: bool = True) -> None:
     """Shapes of restored tensors, from the variables they are assigned to.
 
     TensorFlow's shape functions cannot know what a checkpoint holds, but
@@ -1805,21 +1793,19 @@ def _restored_shapes(graph, state, restores) -> None:
     """
     shapes = state.shapes
     by_name = graph.node_defs
-    readers: dict = {}
-    scanned: set = set()
+    readers = state.readers
+    # In an order where producers come first, every reader of a restore (and of the Identity
+    # ops after it) was seen after it, on the way; otherwise, the graph's whole use index.
+    scanned = set(state.watched) if producers_first else set()
 
     def consumers(name: str, idx: int) -> list:
-        key = (name, idx)
-        if not scanned:  # first asked: the restores' chains, scanned for at once
-            found, covered = _restore_readers(graph, restores)
-            readers.update(found)
-            scanned.update(covered)
         if name not in scanned:
-            # Deeper than the scanned chains (a long run of Identity ops): the whole use index.
+            for key in [k for k in readers if k[0] == name]:
+                del readers[key]
             for use in graph.data_uses(name):
                 readers.setdefault((name, use.index), []).append((use.consumer, use.position))
             scanned.add(name)
-        return readers.get(key, ())
+        return readers.get((name, idx), ())
 
     for node in restores:
         outs = shapes.get(node.name) or []
@@ -1873,7 +1859,7 @@ def _merge_recorded(recorded, inferred):
 
 
 def _fold(ctx, count):
-    fn = VALUE_RULES.get(ctx.node.op)
+    fn = VALUE_RULES.get(ctx.op)
     if fn is None:
         return
     try:
@@ -1884,7 +1870,7 @@ def _fold(ctx, count):
     if not folded:
         return
     values, partials = [], []
-    shapes = ctx.state.shapes[ctx.node.name]
+    shapes = ctx.state.shapes[ctx.name]
     for i, (value, partial) in enumerate(folded[:count]):
         # A folded value must agree with the inferred shape, or it is dropped.
         if value is not None and i < len(shapes) and shapes[i] is not None and \
@@ -1893,9 +1879,9 @@ def _fold(ctx, count):
         values.append(_small(value))
         partials.append(partial)
     if any(v is not None for v in values):
-        ctx.state.values[ctx.node.name] = values
+        ctx.state.values[ctx.name] = values
     if any(p is not None for p in partials):
-        ctx.state.partials[ctx.node.name] = partials
+        ctx.state.partials[ctx.name] = partials
 
 
 _HANDLE_PASS = {"Identity", "Switch", "Enter", "RefIdentity", "Exit", "NextIteration"}
@@ -1903,18 +1889,18 @@ _HANDLE_OPS = _HANDLE_PASS | {"VarHandleOp", "_Arg"}
 
 
 def _track_handles(ctx, count):
-    node = ctx.node
-    if node.op == "VarHandleOp":
-        ctx.state.handles[node.name] = [ctx.attr("shape")]
-    elif node.op in _HANDLE_PASS and ctx.refs:
+    node, op = ctx.node, ctx.op
+    if op == "VarHandleOp":
+        ctx.state.handles[ctx.name] = [ctx.attr("shape")]
+    elif op in _HANDLE_PASS and ctx.refs:
         h = ctx.handle_shape(0)
         if h is not None:
-            ctx.state.handles[node.name] = [h] * count
-    elif node.op == "_Arg":
+            ctx.state.handles[ctx.name] = [h] * count
+    elif op == "_Arg":
         index = ctx.attr("index", 0)
         handle = ctx.state.arg_handles.get(index)
         shapes = ctx.attr("_handle_shapes", []) if "_handle_shapes" in node.attr else []
         if handle is None and len(shapes) == 1:
             handle = shapes[0]
         if handle is not None:
-            ctx.state.handles[node.name] = [handle]
+            ctx.state.handles[ctx.name] = [handle]
