@@ -12,7 +12,7 @@ import argparse
 import datetime
 from pathlib import Path
 
-from bench.common import PYTHON, ROOT, graphsurgeon_exe, machine, run_cold, update_section
+from bench.common import PYTHON, ROOT, graphsurgeon_exe, machine, run_cold, run_cold_cpu, update_section
 from bench.synthetic import cached_meta_graph
 from bench.synthetic_keras import cached_keras_model
 from bench.synthetic_moments import cached_moments_graph
@@ -77,21 +77,23 @@ def compare(model: Path, runs: int, functions: bool = False) -> dict:
         run_cold(ours, env={ENV: kept})  # what the user's first ls leaves behind
         for _ in range(runs):  # alternate, so that load on the machine hits all alike
             with tempfile.TemporaryDirectory() as empty:
-                first.append(run_cold(ours, env={ENV: empty}))
-            again.append(run_cold(ours, env={ENV: kept}))
-            theirs.append(run_cold([PYTHON, "-c", TF_SAVEDMODEL_SCRIPT if functions else TF_SCRIPT, str(model)]))
+                first.append(run_cold_cpu(ours, env={ENV: empty}))
+            again.append(run_cold_cpu(ours, env={ENV: kept}))
+            theirs.append(run_cold_cpu([PYTHON, "-c", TF_SAVEDMODEL_SCRIPT if functions else TF_SCRIPT, str(model)]))
     out = {}
     for key, runs_ in (("first", first), ("again", again), ("tf", theirs)):
-        walls = [w for w, _ in runs_]
+        walls = [w for w, _, _ in runs_]
         out[key] = {"s": statistics.median(walls), "range": (min(walls), max(walls)),
-                    "mib": statistics.median(m for _, m in runs_)}
-    out["speedup_first"] = out["tf"]["s"] / out["first"]["s"]
-    out["speedup_again"] = out["tf"]["s"] / out["again"]["s"]
+                    "mib": statistics.median(m for _, m, _ in runs_),
+                    "cpu": statistics.median(c for _, _, c in runs_)}
+    for key in ("first", "again"):
+        out[f"speedup_{key}"] = out["tf"]["s"] / out[key]["s"]
+        out[f"cpu_ratio_{key}"] = out["tf"]["cpu"] / out[key]["cpu"]
     return out
 
 
 def _cell(r: dict) -> str:
-    return f"{r['s']:.2f} s ({r['range'][0]:.2f}-{r['range'][1]:.2f})"
+    return f"{r['s']:.2f} s ({r['range'][0]:.2f}-{r['range'][1]:.2f}), CPU {r['cpu']:.2f} s"
 
 
 def main() -> None:
@@ -129,10 +131,13 @@ def main() -> None:
         r = compare(model, args.runs, functions)
         print(label, r, flush=True)
         rows.append(f"| {label} | {_cell(r['first'])} | {_cell(r['again'])} | {_cell(r['tf'])} "
-                    f"| {r['speedup_first']:.1f}x | **{r['speedup_again']:.1f}x** "
+                    f"| {r['speedup_first']:.1f}x (CPU {r['cpu_ratio_first']:.1f}x) "
+                    f"| **{r['speedup_again']:.1f}x** (CPU {r['cpu_ratio_again']:.1f}x) "
                     f"| {r['first']['mib']:.0f} / {r['again']['mib']:.0f} MiB | {r['tf']['mib']:.0f} MiB |")
     body = f"""`python -m bench.bench_ls --runs {args.runs}` ({datetime.date.today()}, {machine()}).
-Cold processes, alternating, median wall time (min-max) and median peak RSS of {args.runs} runs each.
+Cold processes, alternating, median wall time (min-max), median CPU time (user + system, all
+threads) and median peak RSS of {args.runs} runs each; speedups are TensorFlow's median over ours,
+of wall time (CPU time in brackets: less stretched by the machine's other work).
 TensorFlow's path: `import tensorflow`, `import_meta_graph`, print every op's name and type.
 Ours: `graphsurgeon ls MODEL` (name, type, dtypes and shapes of every op). For the SavedModel,
 `graphsurgeon ls --functions MODEL` against TensorFlow's `saved_model_utils.get_meta_graph_def`,
