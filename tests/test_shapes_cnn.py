@@ -241,6 +241,9 @@ def test_convolutions_by_hand():
     # Depth multiplier unknown, input depth 1: 1 x unknown is unknown; depth 0 x anything is 0.
     g = _conv_graph((1, 4, 4, 1), (1, 1, 1, None), op="DepthwiseConv2dNative", strides=[1, 1, 1, 1], padding="SAME")
     assert shape(g, "y") == (1, 4, 4, None)
+    # An empty window dilated: TensorFlow subtracts 1 from it first, a negative size; refused.
+    assert shape(_conv_graph((1, 4, 4, 3), (0, 1, 3, 2), strides=[1, 1, 1, 1], padding="VALID",
+                             dilations=[1, 2, 1, 1]), "y") is None
     # A rank that is not 4, a stride of 0, a padding TensorFlow does not know: refused.
     assert shape(_conv_graph((1, 4, 4), (1, 1, 4, 2), strides=[1, 1, 1, 1], padding="SAME"), "y") is None
     assert shape(_conv_graph((1, 4, 4, 4), (1, 1, 4, 2), strides=[1, 0, 1, 1], padding="SAME"), "y") is None

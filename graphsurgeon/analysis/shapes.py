@@ -1049,6 +1049,8 @@ def _windowed(size, window, dilation, stride, padding, before=0, after=0):
         return None if size is None else (size + stride - 1) // stride
     if padding == "VALID":
         before = after = 0
+    if window is not None and window < 1 and dilation > 1:
+        raise _Refused  # TensorFlow subtracts 1 from the window first: "Negative dimension size"
     size = _add_dim(size, before + after)
     if size is None or window is None:
         return None
