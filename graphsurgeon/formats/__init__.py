@@ -30,10 +30,10 @@ class Model:
         container: the message that is written back (SavedModel, MetaGraphDef or GraphDef).
         meta_index: which MetaGraphDef of a SavedModel was chosen.
         checkpoint: the checkpoint prefix that goes with the graph, if one was found.
+        digest: the SHA-1 of ``file``'s bytes as read, when asked for (``read_model(digest=True)``).
         assets: for a SavedModel built in memory (``path`` and ``file`` None,
             see :meth:`graphsurgeon.Graph.as_saved_model`): asset file name ->
             the file whose bytes go to ``assets/`` when it is written.
-        digest: the SHA-1 of ``file``'s bytes as read, when asked for (``read_model(digest=True)``).
     """
 
     path: Path | None
@@ -42,10 +42,10 @@ class Model:
     encoding: str
     container: object
     meta_index: int | None = None
+    digest: str | None = None
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
     assets: dict = field(default_factory=dict)
-    digest: str | None = None
 
     @property
     def on_disk(self) -> bool:
