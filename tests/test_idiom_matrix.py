@@ -231,11 +231,6 @@ KNOWN_FAILURES: dict = {
                        "\"left .../Conv2d_1_depthwise/BatchNorm/FusedBatchNormV3 alone: it does not follow a MatMul "
                        "or Conv2D\" (DepthwiseConv2dNative is not folded)"
        for i in ("mobilenet_ckpt", "mobilenet_frozen")},
-    # point 6: shapes through the ops of real CNNs
-    ("ls-no-training", "mobilenet_frozen"): "issue 22 point 6: `39 shapes unknown where TensorFlow infers them`, "
-                                            "from the first FusedBatchNormV3 on (Conv2d_0/BatchNorm/"
-                                            "FusedBatchNormV3:0 None, TensorFlow [None, 8, 8, 8]; then Relu6, "
-                                            "DepthwiseConv2dNative, ...)",
     # point 9: export copies only what serving needs
     ("export", "ema_eval"): "issue 22 point 9: `variables/ holds 9 of 13 entries its saver never restores`: the "
                             "training checkpoint copied whole (raw fc1/kernel..., Momentum slots, global_step)",
