@@ -1524,8 +1524,10 @@ def _fold_fill(ctx):
 @value_rule("Reshape")
 def _fold_reshape(ctx):
     v = ctx.value(0)
+    if v is None:  # most reshapes are of data, not of shape vectors: no second run of the rule
+        return None
     shapes = RULES["Reshape"](ctx)
-    if v is None or not shapes or shapes[0] is None or None in shapes[0]:
+    if not shapes or shapes[0] is None or None in shapes[0]:
         return None
     return [(v.reshape(shapes[0]), None)]
 
