@@ -104,7 +104,8 @@ def write_output(graph, output, in_place: bool, notes: list | None = None, forma
 def load(model: str, tag: str | None):
     import graphsurgeon
 
-    return graphsurgeon.load(model, tag=tag)
+    # Commands edit through the Graph's methods only: the shape cache is safe for them.
+    return graphsurgeon.load(model, tag=tag, shape_cache=True)
 
 
 def echo(line: object = "", err: bool = False, nl: bool = True) -> None:

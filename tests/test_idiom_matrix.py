@@ -165,11 +165,6 @@ _IN_FUNCTIONS = ("exit 1 `no op type named 'Relu'`: swap does not look in functi
                  "activations are")
 
 KNOWN_FAILURES: dict = {
-    # point 6: shapes through the ops of real CNNs
-    ("ls-no-training", "mobilenet_frozen"): "issue 22 point 6: `39 shapes unknown where TensorFlow infers them`, "
-                                            "from the first FusedBatchNormV3 on (Conv2d_0/BatchNorm/"
-                                            "FusedBatchNormV3:0 None, TensorFlow [None, 8, 8, 8]; then Relu6, "
-                                            "DepthwiseConv2dNative, ...)",
     # not in issue 22's list
     ("swap", "tf2_module"): f"issue 22 (new): {_IN_FUNCTIONS}",
     ("swap", "keras3_export"): f"issue 22 (new): {_IN_FUNCTIONS}",

@@ -71,8 +71,14 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
         function = graph.function_name
         texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
         op_types: dict = {}  # one string per op type (each read of node.op makes a new one)
-        for node in selected:
-            name = node.name
+        nodes = graph.node_defs
+        if selected is graph.graph_def.node and len(nodes) == len(selected):
+            # Every op, names unique: the index's own name strings (each read of node.name makes a
+            # new one, a second copy of every name in the rows, and hashed again at each lookup).
+            selected = nodes.items()
+        else:
+            selected = ((node.name, node) for node in selected)
+        for name, node in selected:
             op = node.op
             op = op_types.setdefault(op, op)
             dts = graph.output_dtypes(name)

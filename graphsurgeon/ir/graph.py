@@ -24,6 +24,7 @@ from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
+from ..analysis import shape_cache as _shape_cache
 from ..analysis.shapes import format_shape, from_proto, infer_shapes
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..metagraph import collections as _collections
@@ -69,6 +70,7 @@ class Graph:
 
     function_name: str | None = None
     function_def = None
+    _shape_key: str | None = None  # the on-disk shape cache's key, while unedited (cache_shapes)
 
     def __init__(self, graph_def, meta_graph=None, model=None, checkpoint=_MISSING):
         self.graph_def = graph_def
@@ -379,10 +381,31 @@ class Graph:
 
     @property
     def shapes(self) -> dict[str, list]:
-        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.analysis.shapes`)."""
+        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.analysis.shapes`).
+
+        A graph loaded with ``shape_cache=True`` and not edited since reads them from,
+        and keeps them in, the on-disk cache (:mod:`graphsurgeon.analysis.shape_cache`).
+        """
         if self._shapes is None:
-            self._shapes = infer_shapes(self)
+            key = self.root._shape_key
+            shapes = _shape_cache.load(self, key, self._dtype_cache) if key else None
+            if shapes is None:
+                shapes = infer_shapes(self)
+                if key:
+                    _shape_cache.store(self, key, shapes)
+            self._shapes = shapes
         return self._shapes
+
+    def cache_shapes(self, key: str) -> None:
+        """Read and keep this graph's shapes (and its function bodies') in the on-disk cache under ``key``.
+
+        ``key`` must identify the content the graph was read from
+        (:func:`graphsurgeon.analysis.shape_cache.model_key`; ``gs.load(...,
+        shape_cache=True)`` sets it). The first edit turns it off; a change made to
+        the protos directly, behind the editing methods, is not seen: do not ask for
+        the cache then.
+        """
+        self._shape_key = key
 
     def derived(self, key, compute: Callable[["Graph"], object]):
         """A fact computed from the graph, cached until the next edit.
@@ -555,6 +578,7 @@ class Graph:
     # drop derived facts (shapes, networkx view, derived()).
 
     def _touch(self) -> None:
+        self.root._shape_key = None  # edited: no longer what the cache holds (nor are its functions)
         self._shapes = None
         self._nx = None
         self._derived = {}
