@@ -34,7 +34,7 @@ def verify_progress(status):
     return progress
 
 
-def verified(original, result, outputs, tolerance: float, output, as_json: bool, fixed=None):
+def verified(original, result, outputs, tolerance: float, output, as_json: bool, fixed=None, run_result=None):
     """Run ``original`` and ``result`` in TensorFlow and compare (``--verify``); the Comparison.
 
     Raises the error that stops the command (nothing written) when they differ
@@ -43,7 +43,8 @@ def verified(original, result, outputs, tolerance: float, output, as_json: bool,
     from graphsurgeon.training.verify import verify
 
     with StatusLine(enabled=not as_json) as status:
-        comparison = verify(original, result, outputs, tolerance, fixed=fixed, progress=verify_progress(status))
+        comparison = verify(original, result, outputs, tolerance, fixed=fixed, progress=verify_progress(status),
+                            run_result=run_result)
     if not comparison.ok:
         if as_json:
             echo_json({"written": None, "verify": comparison.as_dict()})

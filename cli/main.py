@@ -30,6 +30,8 @@ COMMAND_MODULES = [
     "export",
     "signatures",
     "edit",
+    "fold_constants",
+    "apply",
 ]
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 from ..analysis.constants import Constants
 from ..ir.changes import Changes
 from ..vocab import dtypes as _dtypes
+from ..vocab.names import colocation_op
 from ..vocab.optypes import PLACEHOLDER_TYPES
 from ..vocab.protos import node_def_pb2
 from ..vocab.values import from_numpy
@@ -32,8 +33,9 @@ from .rewrite import rewrite
 __all__ = ["fold_constants", "MAX_FOLDED_BYTES"]
 
 MAX_FOLDED_BYTES = 10 * 2**20
-# Attributes a folded op keeps: where TensorFlow must place it, and the shapes recorded for it.
-_KEPT_ATTRS = ("_class", "_output_shapes")
+# Attributes a folded op keeps: the shapes recorded for it. Not its colocation (``_class``): a constant
+# need not sit beside the variable it was read from, and keeping it would keep that variable.
+_KEPT_ATTRS = ("_output_shapes",)
 
 
 def never_folded(node, registry) -> bool:
@@ -148,9 +150,12 @@ def _controls(graph, frontier: list[str], known: dict) -> dict[str, list[str]]:
 
 
 def _remove_orphans(graph, candidates: set[str], named: set[str]) -> None:
-    """Remove the constant ops that were read and nothing reads any more (the model does not name them)."""
+    """Remove the constant ops that were read and nothing reads any more (the model does not name them,
+    no op asks to be colocated with them)."""
+    colocated = {op for node in graph.node_defs.values() if "_class" in node.attr
+                 for op in map(colocation_op, node.attr["_class"].list.s) if op}
     gone: set[str] = set()
-    todo = set(candidates)
+    todo = set(candidates) - colocated
     while todo:
         orphans = {n for n in todo if n in graph.node_defs and n not in named and n not in gone
                    and all(u.consumer in gone for u in graph.uses(n))}

@@ -55,7 +55,7 @@ class Comparison:
 
 def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e-5,
             seed: int = 0, mnist_dir=None, fixed: dict | None = None,
-            progress: Callable[[str, str], None] | None = None) -> Comparison:
+            progress: Callable[[str, str], None] | None = None, run_result=None) -> Comparison:
     """Run ``original`` and ``result`` on the same inputs; the largest difference per output.
 
     Args:
@@ -70,6 +70,9 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
             chosen (what they are and, when random, why), then
             ``progress("step", text)`` before each slow step (loading
             TensorFlow, running each graph). The library prints nothing.
+        run_result: ``run_result(feeds, fetches) -> values`` runs the result
+            (default: its GraphDef imported as it is); a rewrite that keeps
+            variables runs what it wrote, restored from its checkpoint.
     """
     import numpy as np
 
@@ -92,7 +95,7 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
     feeds_b = {inputs[k]: v for k, v in made.feeds.items()}
     fetch_b = [outputs[k] for k in fetch_a]
     say("step", "running the result in TensorFlow")
-    values_b = run_graph_def(result.graph_def, feeds_b, fetch_b)
+    values_b = run_result(feeds_b, fetch_b) if run_result else run_graph_def(result.graph_def, feeds_b, fetch_b)
     diffs = {}
     for name, a, b in zip(fetch_b, values_a, values_b):
         a, b = np.asarray(a), np.asarray(b)
@@ -107,13 +110,14 @@ def compare(original, result, outputs: dict, inputs: dict, tolerance: float = 1e
 
 
 def verify(original, result, outputs: list[str], tolerance: float = 1e-5, fixed: dict | None = None,
-           seed: int = 0, mnist_dir=None, progress: Callable[[str, str], None] | None = None) -> Comparison:
+           seed: int = 0, mnist_dir=None, progress: Callable[[str, str], None] | None = None,
+           run_result=None) -> Comparison:
     """Compare a rewrite with its original on the result's inputs (same names on both sides).
 
     The inputs are the result's ``Placeholder`` ops (and unpinned
     ``PlaceholderWithDefault`` ones are left at their defaults). Raises
-    nothing on a difference: look at :attr:`Comparison.ok`. ``progress``: as
-    for :func:`compare`.
+    nothing on a difference: look at :attr:`Comparison.ok`. ``progress`` and
+    ``run_result``: as for :func:`compare`.
     """
     inputs = {}
     for node in result.graph_def.node:
@@ -123,4 +127,4 @@ def verify(original, result, outputs: list[str], tolerance: float = 1e-5, fixed:
     if missing:
         raise RewriteError(f"cannot verify: input {missing[0]} of the result is not in the original")
     return compare(original, result, {o: o for o in outputs}, inputs, tolerance, seed, mnist_dir,
-                   {f"{k}:0": v for k, v in (fixed or {}).items()}, progress)
+                   {f"{k}:0": v for k, v in (fixed or {}).items()}, progress, run_result)
