@@ -266,6 +266,8 @@ def constant_attrs(value, dtype=None) -> dict:
         array = np.asarray(value, dtype=object if name == "string" else np_name)
     elif isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
+    elif _has_text(value):
+        array = np.array(value, dtype=object)
     else:
         array = np.asarray(value)
         if array.dtype == np.float64:
@@ -280,3 +282,9 @@ def constant_attrs(value, dtype=None) -> dict:
     except ValueError as exc:
         raise UsageError(f"cannot make a constant of {array.dtype}: {exc}") from None
     return {"value": proto, "dtype": _dtypes.name(proto.tensor.dtype)}
+
+
+def _has_text(value) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_text(v) for v in value)

@@ -218,11 +218,10 @@ def shape_proto(shape, proto=None):
     return proto
 
 
-def _set_one(lst_or_value, field: str, item, dtype=None):
-    """Store one Python ``item`` in ``field`` of an AttrValue (or of its list)."""
+def _set_one(lst_or_value, field: str, item, dtype=None, is_list: bool = False):
+    """Store one Python ``item`` in ``field`` of an AttrValue (or, ``is_list``, of its list)."""
     import numpy as np
 
-    is_list = not hasattr(lst_or_value, "WhichOneof")
     if field == "type":
         number = dtypes.number(dtype_name(item))
         lst_or_value.type.append(number) if is_list else setattr(lst_or_value, "type", number)
@@ -289,7 +288,7 @@ def from_python(value, kind: str | None = None, *, dtype=None):
             raise ValueError(f"expected a list, not {value!r}")
         out.list.SetInParent()
         for item in value:
-            _set_one(out.list, field, item, dtype)
+            _set_one(out.list, field, item, dtype, is_list=True)
         return out
     field = _FIELD_OF_KIND.get(kind)
     if field is None:
