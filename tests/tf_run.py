@@ -10,7 +10,8 @@ Each job: ``{"kind": "graphdef" | "meta" | "savedmodel" | "function", "model": P
 - ``function``: loaded with TF2's ``tf.saved_model.load``, signature ``"signature"`` called with the
   feeds as keyword arguments (``feeds`` keys are the signature's input keys, ``fetches`` its output keys).
 
-The fetched values go to ``out`` as ``v0``, ``v1``...; the result is ``{}`` or ``{"error": ...}``.
+The fetched values go to ``out`` as ``v0``, ``v1``...; the result is ``{"shapes": [...]}`` (the fetches'
+static shapes as TensorFlow infers them, graph kinds only), ``{}``, or ``{"error": ...}``.
 """
 from __future__ import annotations
 
@@ -65,8 +66,10 @@ def run(job: dict) -> dict:
             else:
                 v1.saved_model.loader.load(sess, job.get("tags", ["serve"]), job["model"])
             values = sess.run(job["fetches"], feeds)
+            shapes = [None if graph.get_tensor_by_name(f).shape.rank is None
+                      else graph.get_tensor_by_name(f).shape.as_list() for f in job["fetches"]]
     np.savez(job["out"], **{f"v{i}": np.asarray(v) for i, v in enumerate(values)})
-    return {}
+    return {"shapes": shapes} if job["kind"] != "function" else {}
 
 
 def main(argv) -> int:

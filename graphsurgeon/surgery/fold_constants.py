@@ -151,14 +151,18 @@ def _controls(graph, frontier: list[str], known: dict) -> dict[str, list[str]]:
 
 def _remove_orphans(graph, candidates: set[str], named: set[str]) -> None:
     """Remove the constant ops that were read and nothing reads any more (the model does not name them,
-    no op asks to be colocated with them)."""
-    colocated = {op for node in graph.node_defs.values() if "_class" in node.attr
-                 for op in map(colocation_op, node.attr["_class"].list.s) if op}
+    no other op that stays asks to be colocated with them)."""
+    colocated_by: dict[str, set[str]] = {}
+    for node in graph.node_defs.values():
+        if "_class" in node.attr:
+            for op in map(colocation_op, node.attr["_class"].list.s):
+                if op and op != node.name:  # a variable's own loc:@ names itself
+                    colocated_by.setdefault(op, set()).add(node.name)
     gone: set[str] = set()
-    todo = set(candidates) - colocated
+    todo = {n for n in candidates if n in graph.node_defs and n not in named}
     while todo:
-        orphans = {n for n in todo if n in graph.node_defs and n not in named and n not in gone
-                   and all(u.consumer in gone for u in graph.uses(n))}
+        orphans = {n for n in todo if all(u.consumer in gone for u in graph.uses(n))
+                   and colocated_by.get(n, set()) <= gone}
         if not orphans:
             break
         gone |= orphans
