@@ -100,7 +100,15 @@ _LAZY = {
 }
 
 
+# Modules users reach through the package: gs.protos.NodeDef for add_op(node_def).
+_MODULES = {"protos": "vocab.protos"}
+
+
 def __getattr__(name: str):
+    if name in _MODULES:
+        import importlib
+
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
     if name in _LAZY:
         import importlib
 
@@ -111,4 +119,4 @@ def __getattr__(name: str):
 
 __all__ = ["load", "diff", "to_tensorboard", "render", "Graph", "Op", "Tensor", "GraphSurgeonError", "FormatError",
            "NotFoundError", "UsageError", "AmbiguousError", "RewriteError", "OutputError", "__version__",
-           *_LAZY]
+           *_LAZY, *_MODULES]

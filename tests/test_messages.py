@@ -12,6 +12,7 @@ from conftest import ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs
+from graphsurgeon.vocab.protos import NodeDef
 from graphsurgeon.errors import NotFoundError, closest
 from graphsurgeon.wording import plural
 
@@ -105,7 +106,7 @@ def test_counts_in_messages_agree_with_their_number(tmp_path):
     assert str(Changes(removed=["a"], renamed={"b": "c"}, dropped=["d"])) == \
         "removed 1 op, renamed 1 op, dropped 1 reference"
     extra = gs.load(meta)
-    extra.add_op(gs.protos.NodeDef(name="just_one", op="NoOp"))
+    extra.add_op(NodeDef(name="just_one", op="NoOp"))
     text = gs.diff(g, extra).format()
     assert "added 1 op:" in text and "(618 ops)" in text and "(619 ops)" in text
     from graphsurgeon.analysis.diff import _kinds

@@ -24,9 +24,10 @@ import pytest
 from conftest import CORPUS_DIR, FIXTURES
 
 import graphsurgeon as gs
-import graphsurgeon.metagraph.variables
 from graphsurgeon import rendering
+from graphsurgeon.analysis.shapes import format_shape
 from graphsurgeon.errors import NotFoundError, UsageError
+from graphsurgeon.metagraph.variables import variables
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 TF1 = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"
@@ -132,7 +133,7 @@ def test_default_render_of_fixture_reads_top_to_bottom(fixture_graph):
     # variables, their reads, MatMul and BiasAdd (initialisers and Assign are machinery).
     assert sorted(view.nodes["hidden1/"].ops) == ["hidden1/BiasAdd", "hidden1/MatMul", "hidden1/bias",
                                                   "hidden1/bias/read", "hidden1/kernel", "hidden1/kernel/read"]
-    params = sum(v.params for v in gs.variables.variables(g) if v.name.startswith("hidden1/"))
+    params = sum(v.params for v in variables(g) if v.name.startswith("hidden1/"))
     assert params == 784 * 300 + 300
     dot = rendering.to_digraph(view)
     assert f"6 ops · {params:,} params" in dot.source
@@ -229,7 +230,7 @@ def test_edges_kinds_and_labels(fixture_graph):
     view = rendering.view(g, training=True)
     by = {(e.src, e.dst, e.kind): e for e in view.edges}
     x = g.tensor("X:0")
-    assert by[("X", "hidden1/", "data")].label == f"{x.dtype} {gs.graph.format_shape(x.shape)}" == "float32 [?, 784]"
+    assert by[("X", "hidden1/", "data")].label == f"{x.dtype} {format_shape(x.shape)}" == "float32 [?, 784]"
     # The Saver reads the variables by reference (float32_ref): a ref edge, merged with a count.
     ref = by[("hidden1/", "save/", "ref")]
     assert set(ref.tensors) == {"hidden1/kernel:0", "hidden1/bias:0"}
@@ -662,7 +663,7 @@ def test_frozen_layers_are_marked():
     assert "frozen" not in rendering.to_digraph(rendering.view(g)).source
     g.remove_from_collection("trainable_variables", "hidden1/kernel", "hidden1/bias")
     g.remove_from_collection("trainable_variables", "batch_normalization/gamma", "batch_normalization/beta")
-    assert [v.name for v in gs.variables.variables(g) if v.trainable is False and
+    assert [v.name for v in variables(g) if v.trainable is False and
             not v.name.endswith(("moving_mean", "moving_variance"))] == [
         "hidden1/kernel", "hidden1/bias", "batch_normalization/gamma", "batch_normalization/beta"]
     view = rendering.view(g)
