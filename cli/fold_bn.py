@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
 from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
                      output_options, write_output)
-from .freeze import report_verification, split_names, verified
+from .freeze import check_verify, report_verification, split_names, verified
 
 
 @click.command("fold-bn")
@@ -28,14 +27,9 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
     MODEL is a frozen graph; one with variables (a checkpoint, a SavedModel)
     is frozen first when --outputs names what to keep.
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance)
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
-    if tolerance < 0:
-        raise UsageError("--tolerance must be >= 0")
     check_output(model, output, in_place)
     g = load(model, tag)
     result, changes = fold_batch_norms(g, split_names(outputs) or None)

@@ -8,7 +8,7 @@ from graphsurgeon.wording import plural
 
 from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
                      output_options, write_output)
-from .freeze import report_verification, split_names, verified
+from .freeze import check_verify, report_verification, split_names, verified
 
 
 def default_outputs(g) -> list[str]:
@@ -61,14 +61,9 @@ def command(model, tag, no_functions, verify, outputs, tolerance, as_json, outpu
       graphsurgeon fold-constants frozen.pb -o folded.pb
       graphsurgeon fold-constants model.ckpt.meta -o folded --verify
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance)
     from graphsurgeon.surgery.fold_constants import fold_constants
 
-    if tolerance < 0:
-        raise UsageError("--tolerance must be >= 0")
     check_output(model, output, in_place)
     g = load(model, tag)
     result, changes = fold_constants(g, functions=not no_functions)

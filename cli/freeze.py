@@ -18,6 +18,16 @@ def split_names(values) -> list[str]:
     return out
 
 
+def check_verify(verify: bool, tolerance: float) -> None:
+    """Before any work: ``--verify`` needs TensorFlow, and ``--tolerance`` is not negative."""
+    if verify:
+        from graphsurgeon.training.tf import require_tensorflow
+
+        require_tensorflow()
+    if tolerance < 0:
+        raise UsageError("--tolerance must be >= 0")
+
+
 def verification_failed(comparison, path, tolerance: float) -> OutputError:
     """The error for a result whose outputs differ from the original's beyond ``tolerance``."""
     worst = max(comparison.outputs, key=comparison.outputs.get)
@@ -85,14 +95,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     --verify, nothing is written unless the frozen graph's outputs equal the
     original's (restored from its checkpoint) within --tolerance.
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance)
     from graphsurgeon.surgery.freeze import freeze, parse_set_values
 
-    if tolerance < 0:
-        raise UsageError("--tolerance must be >= 0")
     check_output(model, output, in_place)
     g = load(model, tag)
     pinned = parse_set_values(g, set_values)

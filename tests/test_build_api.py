@@ -197,7 +197,7 @@ def _built_graph():
     both = g.add_op("ConcatV2", [act.outputs[0], biased.outputs[0], g.constant(1, name="axis")], name="both")
     total = g.add_op("AddN", [both.outputs[0], both.outputs[0], both.outputs[0]], name="total")
     cast = g.add_op("Cast", [total.outputs[0]], attrs={"DstT": "int32"}, name="as_int")
-    summed = g.add_op("Sum", [cast.outputs[0], g.constant([0, 1], name="axes")], attrs={"keep_dims": True},
+    g.add_op("Sum", [cast.outputs[0], g.constant([0, 1], name="axes")], attrs={"keep_dims": True},
                       name="summed")
     feed = np.array([[1.0, 2.0, 3.0], [-1.0, 0.5, 2.0]], np.float32)
     z = feed @ np.array([[1.0, -2.0], [0.5, 0.25], [3.0, 1.0]], np.float32) + np.array([0.1, -0.1], np.float32)

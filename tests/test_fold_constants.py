@@ -20,7 +20,7 @@ import sys
 import numpy as np
 import pytest
 from _support import ROOT, close, tf_run
-from conftest import CORPUS_DIR, corpus_models, fixture_model, fixture_models
+from conftest import corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon.analysis.constants import EVALUATED

@@ -189,10 +189,10 @@ class Attrs(Mapping):
     def __getitem__(self, key: str):
         from ..vocab.attrs import to_python  # numpy: only when a value is read
 
-        return to_python(self._op.node.attr[key]) if key in self._op.node.attr else self.__missing(key)
-
-    def __missing(self, key):
-        raise KeyError(key)
+        attr = self._op.node.attr
+        if key not in attr:
+            raise KeyError(key)
+        return to_python(attr[key])
 
     def __iter__(self):
         return iter(sorted(self._op.node.attr))
@@ -207,7 +207,7 @@ class Attrs(Mapping):
         raise TypeError(f"Op.attrs is read-only: use graph.set_attr({self._op.name!r}, {key!r}, value)")
 
     def __delitem__(self, key):
-        raise TypeError(f"Op.attrs is read-only: use graph.set_attr or graph.replace_op")
+        raise TypeError("Op.attrs is read-only: use graph.set_attr or graph.replace_op")
 
     def __repr__(self) -> str:
         return f"<Attrs of {self._op.name}: {', '.join(self)}>"

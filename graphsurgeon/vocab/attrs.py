@@ -231,8 +231,6 @@ def _set_one(lst_or_value, field: str, item, dtype=None, is_list: bool = False):
             target.SetInParent()  # a scalar's shape has no dimension: set it all the same
         shape_proto(item, target)
     elif field == "tensor":
-        from .protos import tensor_pb2  # noqa: F401  (the message type of TensorProto)
-
         if hasattr(item, "SerializeToString"):
             proto = item
         else:
