@@ -11,7 +11,7 @@ from .common import (check_output, echo, echo_json, handle_errors, json_option, 
 
 
 def parse_args(pairs) -> dict:
-    """``("factor=3", "name=x")`` -> ``{"factor": 3, "name": "x"}``: a VALUE that parses as JSON is that, else a string."""
+    """``("factor=3", "name=x")`` -> ``{"factor": 3, "name": "x"}``: VALUE as JSON when it parses, else a string."""
     import json
 
     out = {}

@@ -22,7 +22,8 @@ def default_outputs(g) -> list[str]:
     from graphsurgeon.vocab.optypes import PLACEHOLDER_TYPES
 
     def needs_labels(tensor) -> bool:
-        return any(g.node_defs[n].op in PLACEHOLDER_TYPES and (g.output_dtypes(n) or [""])[0].startswith(("int", "uint"))
+        return any(g.node_defs[n].op in PLACEHOLDER_TYPES
+                   and (g.output_dtypes(n) or [""])[0].startswith(("int", "uint"))
                    for n in g.ancestors([tensor.op_name]) if n in g.node_defs)
 
     return [t.name for t in likely_outputs(g) if not needs_labels(t)]

@@ -40,7 +40,7 @@ def _arg_dtype_attr(arg, function_def):
 
 
 def _converter(function_def, registry: OpRegistry):
-    """The function turning one FunctionDef input (``node:output_arg:index``, ``arg``) into graph form (``node:flat``)."""
+    """The function turning a FunctionDef input (``node:output_arg:index``, ``arg``) into graph form (``node:flat``)."""
     # Flat output offsets of each body node's output args.
     offsets: dict[str, dict[str, int]] = {}
     for node in function_def.node_def:
