@@ -394,3 +394,24 @@ def test_verify_runs_what_is_written(tmp_path, mnist_dir):
     assert data["verify"]["ok"] and data["verify"]["max_abs_diff"] == {"probabilities:0": 0.0}
     assert data["verify"]["inputs"].startswith("MNIST test set")
     assert (tmp_path / "folded" / "model.ckpt.meta").is_file()
+
+
+def test_values_larger_than_their_inputs_are_not_built():
+    """A few declared numbers never decide memory: broadcasting, Fill, Tile, Range and MatMul results
+    past MAX_RESULT_ELEMENTS (and larger than every input) are not computed, so not folded."""
+    from graphsurgeon.analysis.constants import MAX_RESULT_ELEMENTS, Constants
+
+    g = gs.Graph()
+    column = g.constant(np.ones((3000, 1), np.float32), name="column")
+    row = g.constant(np.ones((1, 3000), np.float32), name="row")
+    blowups = [g.add_op("Mul", [column, row]), g.add_op("MatMul", [column, row]),
+               g.add_op("Fill", [g.constant([10**5, 10**5]), g.constant(1.0)]),
+               g.add_op("Tile", [row, g.constant([3000, 1])]),
+               g.add_op("Range", [g.constant(0), g.constant(10**9), g.constant(1)])]
+    same = g.add_op("Mul", [column, column])  # as large as its inputs: computed
+    consts = Constants(g)
+    assert [consts.value(op.name) for op in blowups] == [None] * 5
+    assert consts.value(same.name).shape == (3000, 1) and 3000 * 3000 > MAX_RESULT_ELEMENTS
+    folded, changes = gs.fold_constants(g)
+    assert {op.name for op in blowups} & set(changes.details["folded"]) == set()
+    assert same.name in changes.details["folded"]

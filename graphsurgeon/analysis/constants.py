@@ -14,8 +14,8 @@ and weights), freeze-layers (optimizer hyper-parameters). It follows
   TensorFlow computes it, in the tensor's own dtype (``fold-constants`` is
   checked against TensorFlow on every one).
 
-Anything else is not constant here (None), and so is a value larger than
-:data:`MAX_RESULT_ELEMENTS`. Evaluation is iterative
+Anything else is not constant here (None), and so is a value that would be
+larger than :data:`MAX_RESULT_ELEMENTS` and than each of its inputs. Evaluation is iterative
 (post-order over an explicit stack) and cycle-safe, and every value is
 cached: an evaluator belongs to one run over one graph whose edits keep
 values (rewiring a reader to an equal tensor), not to the graph.
@@ -95,6 +95,7 @@ def _matmul(np, node, a, b):
         raise ValueError("MatMul takes matrices")
     a = a.T if node.attr["transpose_a"].b else a
     b = b.T if node.attr["transpose_b"].b else b
+    _bounded(a.shape[0] * b.shape[1], a, b)
     return np.matmul(a, b)
 
 
@@ -172,7 +173,15 @@ def _gather(np, node, params, indices, axis):
     axis = _axis(axis, params.ndim)
     if indices.size and (indices.min() < 0 or indices.max() >= params.shape[axis]):
         raise ValueError("index out of range")  # TensorFlow fails on CPU
+    _bounded(indices.size * (params.size // max(params.shape[axis], 1)), params, indices)
     return np.take(params, indices, axis=axis)
+
+
+def _bounded(elements: int, *inputs) -> None:
+    """Refuse a result larger than :data:`MAX_RESULT_ELEMENTS` and than every input: a value the
+    graph's constants do not hold already must not be built from a few declared numbers."""
+    if elements > MAX_RESULT_ELEMENTS and elements > max(i.size for i in inputs):
+        raise ValueError("result too large to compute")
 
 
 def _count(dims) -> int:
@@ -206,8 +215,8 @@ _NARY = {
 }
 # The op types this evaluator computes (beyond Const and the pass-through ops).
 EVALUATED = frozenset({"Cast", *_UNARY, *_BINARY, *_NARY})
-# A value larger than this (elements) is not computed: folding it would bloat the graph
-# (TensorFlow's constant folding stops at 10 MB), and a declared size must not decide memory.
+# A computed value larger than this (elements) and than each of its inputs is not computed
+# (broadcasting, Fill, Tile, Range, MatMul, GatherV2): a few declared numbers must not decide memory.
 MAX_RESULT_ELEMENTS = 2**22
 _FLOATS = {"float16", "bfloat16", "float32", "float64"}
 _PENDING = object()
@@ -325,13 +334,11 @@ class Constants:
                     return np.asarray(_UNARY[node.op](np, values[0]))
                 if node.op in _BINARY:
                     a, b = values
-                    if _count(np.broadcast_shapes(a.shape, b.shape)) > MAX_RESULT_ELEMENTS:
-                        return None
+                    _bounded(_count(np.broadcast_shapes(a.shape, b.shape)), a, b)
                     if node.op in _DIVISIONS and b.dtype.kind in "iu" and not np.all(b):
                         return None
                     return np.asarray(_BINARY[node.op](np, a, b))
-                result = np.asarray(_NARY[node.op][1](np, node, *values))
-                return result if result.size <= MAX_RESULT_ELEMENTS else None
+                return np.asarray(_NARY[node.op][1](np, node, *values))
         except (TypeError, ValueError, IndexError, OverflowError):  # shapes or dtypes that do not fit: not folded
             return None
 
