@@ -33,12 +33,15 @@ from .common import echo, handle_errors, load, model_argument
 @click.option("--top-level", is_flag=True, help="draw the top-level graph, even of a TF2 SavedModel")
 @click.option("--max-nodes", type=click.IntRange(min=1), default=rendering.MAX_NODES, show_default=True,
               help="with --depth: refuse to lay out more visible nodes than this")
+@click.option("--weights-as-nodes", is_flag=True,
+              help="draw every constant and variable as a node (default: one read by a single op is a line of "
+                   "that op's label: MatMul / kernel 784×300)")
 @click.option("--rankdir", type=click.Choice(["TB", "LR"], case_sensitive=False), default="TB",
               show_default=True, help="top to bottom or left to right")
 @click.option("--force", is_flag=True, hidden=True, help="accepted for compatibility: -o always replaces")
 @handle_errors
 def command(model, tag, output, fmt, depth, expand, collapse, scope, between, training, function, top_level,
-            max_nodes, rankdir, force):
+            max_nodes, weights_as_nodes, rankdir, force):
     """Draw MODEL as a picture, collapsed by name scope so that it reads at a glance.
 
     By default: the network without its training machinery (--training
@@ -61,7 +64,7 @@ def command(model, tag, output, fmt, depth, expand, collapse, scope, between, tr
         echo(f"laying out {output} ...", err=True, nl=False)
     view = rendering.view(g, depth=depth, expand=expand, collapse=collapse, scope=scope,
                           between=tuple(between) if between else None, training=training, function=function,
-                          top_level=top_level, max_nodes=max_nodes)
+                          top_level=top_level, max_nodes=max_nodes, weights_as_nodes=weights_as_nodes)
     path = rendering.write_view(view, output, fmt, rankdir=rankdir)
     if tty:
         echo(f" {time.perf_counter() - start:.1f} s", err=True)

@@ -252,7 +252,8 @@ def test_edges_kinds_and_labels(fixture_graph):
 
 def test_resource_edges_are_their_own_kind():
     g = _load_fixture(FIXTURES / "mnist_bn_elu_resource" / "model.ckpt.meta")
-    view = rendering.view(g, depth=2)
+    # (by default a variable read by one op is drawn inside it: its handle edge with it)
+    view = rendering.view(g, depth=2, weights_as_nodes=True)
     resource = [e for e in view.edges if e.kind == "resource"]
     assert resource
     assert all(g.tensor(t).dtype == "resource" for e in resource for t in e.tensors)
@@ -264,7 +265,11 @@ def test_expand_collapse_scope(fixture_graph):
     view = rendering.view(g, expand=["hidden1"])
     assert "hidden1/MatMul" in view.nodes and "hidden1/" not in view.nodes
     assert view.nodes["hidden1/MatMul"].clusters == ("hidden1",)
-    assert "hidden1/kernel/" in view.nodes  # sub-scopes stay collapsed
+    # The kernel (a variable read by MatMul alone, through kernel/read) is drawn inside MatMul ...
+    assert view.nodes["hidden1/MatMul"].parameters == [("kernel", "784×300")]
+    assert set(view.nodes["hidden1/MatMul"].ops) == {"hidden1/MatMul", "hidden1/kernel", "hidden1/kernel/read"}
+    # ... or as a node of its own, asked: sub-scopes stay collapsed.
+    assert "hidden1/kernel/" in rendering.view(g, expand=["hidden1"], weights_as_nodes=True).nodes
     assert view.clusters["hidden1"]["label"] == "hidden1"
     assert re.search(r'subgraph cluster\d+ \{\n\t\tcolor="#7f7f7f" fontsize=11 label="hidden1/  \(',
                      rendering.to_digraph(view).source)
@@ -317,7 +322,7 @@ def test_between_in_a_loop_terminates(corpus_dir):
 def test_max_nodes_fails_fast_with_a_hint(fixture_graph):
     start = time.perf_counter()
     with pytest.raises(UsageError) as err:
-        rendering.render(fixture_graph, depth=0, max_nodes=100, training=True)
+        rendering.render(fixture_graph, depth=0, max_nodes=100, training=True, weights_as_nodes=True)
     assert time.perf_counter() - start < 2
     message = str(err.value)
     assert "--max-nodes 100" in message and "--depth" in message and "--scope" in message
@@ -574,15 +579,15 @@ def test_numbered_siblings_are_grouped_instead_of_refused(tmp_path):
     g = _layers_graph(500)
     view = rendering.view(g)
     assert view.depth == 1
-    assert set(view.nodes) == {"X", "out", "probabilities", "k", "argmax", "layer0…layer499 ×500"}
+    assert set(view.nodes) == {"X", "out", "probabilities", "argmax", "layer0…layer499 ×500"}
+    assert view.nodes["argmax"].parameters == [("k", "?")]  # the constant argmax alone reads
     group = view.nodes["layer0…layer499 ×500"]
     assert group.kind == "group" and group.name == "layer0…layer499 ×500"
     assert group.members == [f"layer{i}/" for i in range(500)]  # in number order, not layer0, layer1, layer10
     assert sorted(group.ops) == sorted(op.name for op in g if op.name.startswith("layer"))
     assert view.auto_collapsed == ["500 sibling scopes as 'layer0…layer499 ×500'"]
     edges = {(e.src, e.dst) for e in view.edges}
-    assert edges == {("X", group.id), (group.id, "out"), ("out", "probabilities"), ("out", "argmax"),
-                     ("k", "argmax")}
+    assert edges == {("X", group.id), (group.id, "out"), ("out", "probabilities"), ("out", "argmax")}
     assert "siblings drawn together" in rendering.to_digraph(view).source  # the legend says what a group is
     # The command line draws it and says what it grouped; an explicit --depth is the user's and may refuse.
     model = tmp_path / "layers.pb"
@@ -592,13 +597,13 @@ def test_numbered_siblings_are_grouped_instead_of_refused(tmp_path):
                          text=True, env=ENV, timeout=120)
     assert run.returncode == 0, run.stderr
     note = run.stderr.strip()
-    assert note.startswith("note: grouped siblings to draw 6 nodes instead of 505") and len(note.splitlines()) == 1
+    assert note.startswith("note: grouped siblings to draw 5 nodes instead of 504") and len(note.splitlines()) == 1
     assert "layer0…layer499 ×500" in note and "--depth" in note and "--scope" in note
     run = subprocess.run([str(exe), "render", str(model), "-o", str(tmp_path / "l.dot"), "--depth", "1"],
                          capture_output=True, text=True, env=ENV, timeout=120)
-    assert run.returncode == 2 and run.stderr.startswith("error: 505 nodes") and "--max-nodes 500" in run.stderr
+    assert run.returncode == 2 and run.stderr.startswith("error: 504 nodes") and "--max-nodes 500" in run.stderr
     assert len(run.stderr.splitlines()) == 1
-    assert len(rendering.view(g, depth=1, max_nodes=600).nodes) == 505
+    assert len(rendering.view(g, depth=1, max_nodes=600).nodes) == 504
 
 
 def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
@@ -607,7 +612,7 @@ def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
     assert view.depth == 2
     group = view.nodes["model/layer0…layer499 ×500"]
     assert group.clusters == ("model",) and view.clusters["model"]["ops"] == 1500
-    assert len(view.nodes) == 6
+    assert len(view.nodes) == 5  # X, the group, out, probabilities, argmax (drawing k inside)
 
 
 def test_unrelated_siblings_fall_back_to_ranges():
@@ -681,7 +686,8 @@ def test_frozen_layers_are_marked():
     # Expanded, the frames say it too, and a box holding both kinds is partly frozen.
     view = rendering.view(g, expand=["hidden1", "hidden2"])
     assert view.clusters["hidden1"]["trainable"] == "frozen" and view.clusters["hidden2"]["trainable"] == "trainable"
-    assert view.nodes["hidden1/kernel/"].trainable == "frozen"
+    assert view.nodes["hidden1/MatMul"].trainable == "frozen"  # drawing its kernel inside
+    assert rendering.view(g, expand=["hidden1"], weights_as_nodes=True).nodes["hidden1/kernel/"].trainable == "frozen"
     # Squeezed into 5 nodes, hidden1 (frozen) and hidden2 (trainable) share a group: partly frozen.
     squeezed = rendering.view(g, max_nodes=5)
     both = next(n for n in squeezed.nodes.values() if "hidden1/MatMul" in n.ops)
@@ -720,10 +726,11 @@ def test_tf2_savedmodel_draws_its_serving_function(tmp_path):
     assert "__inference_serve_129" in view.notes[0] and "--top-level" in view.notes[0]
     body = g.function("__inference_serve_129")
     assert sum(len(n.ops) for n in view.nodes.values()) == len(body)
-    assert {"MatMul/", "batchnorm/", "Elu", "Elu_1", "probabilities"} <= set(view.nodes)
-    # Captured variables are variables, the image is the input.
+    assert {"MatMul", "batchnorm/", "Elu", "Elu_1", "probabilities"} <= set(view.nodes)
+    # Captured variables are variables drawn inside the op reading them, the image is the input.
     assert view.nodes["x"].category == "input"
-    assert view.nodes["matmul_readvariableop_resource"].category == "variable"
+    assert view.nodes["MatMul"].parameters == [("matmul_readvariableop_resource", "784×300")]
+    assert rendering.view(g, weights_as_nodes=True).nodes["matmul_readvariableop_resource"].category == "variable"
     top = rendering.view(g, top_level=True)
     assert top.function is None and "StatefulPartitionedCall" in top.nodes and not top.notes
     wrapper = rendering.view(g, function="__inference_signature_wrapper_serve_173")

@@ -20,14 +20,20 @@ TensorFlow.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from ..errors import GraphSurgeonError, UsageError
 from ..formats.protofile import atomic_write
 from ..vocab.optypes import training_machinery
+from . import budget as _budget
+from .budget import Budget
 from .dot import FORMATS, find_dot, node_ids, run_dot, to_digraph
 from .select import all_scopes, ops_between, scope_ops, serving_function
 from .view import MAX_NODES, TARGET_NODES, View, build_view
+
+# One picture the user waits for may cost dot more than each of the explorer's thousands of views.
+RENDER_BUDGET = Budget(nodes=2000, edges=6000, segments=4000, seconds=60.0)
 
 
 def _training(training: bool | None, no_training: bool | None) -> bool | None:
@@ -42,7 +48,8 @@ def _training(training: bool | None, no_training: bool | None) -> bool | None:
 
 def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
          between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
-         function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES) -> View:
+         function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES,
+         weights_as_nodes: bool = False) -> View:
     """The visible nodes and merged edges :func:`render` would draw (no Graphviz involved).
 
     ``View.function`` and ``View.notes`` say what was chosen for the user
@@ -61,7 +68,8 @@ def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | No
             notes.append(f"drew function {function!r}, which signature {key!r} runs "
                          "(--top-level draws the top-level graph, --function NAME another function)")
     v = build_view(graph, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between,
-                   training=_training(training, no_training), max_nodes=max_nodes)
+                   training=_training(training, no_training), max_nodes=max_nodes,
+                   weights_as_nodes=weights_as_nodes)
     if function:
         v.function = function
         if notes:
@@ -73,7 +81,7 @@ def view(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | No
 def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
            between: tuple[str, str] | None = None, training: bool | None = None, no_training: bool | None = None,
            function: str | None = None, top_level: bool = False, max_nodes: int | None = MAX_NODES,
-           rankdir: str = "TB", legend: bool = True):
+           rankdir: str = "TB", legend: bool = True, weights_as_nodes: bool = False):
     """Draw ``g`` as a ``graphviz.Digraph`` (call ``.pipe("svg")`` or :func:`write` to lay it out).
 
     Args:
@@ -101,6 +109,9 @@ def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | 
             --scope); None for no limit. The automatic depth groups instead.
         rankdir: ``TB`` (top to bottom) or ``LR``.
         legend: add the colour and edge legend.
+        weights_as_nodes: draw every constant and variable as a node of its
+            own; by default one read by a single op is a line of that op's
+            label (``kernel 784×300``: see :mod:`graphsurgeon.rendering.params`).
 
     Returns:
         graphviz.Digraph: nodes have generated ids (``n0``, ``n1``, ...:
@@ -116,38 +127,54 @@ def render(g, *, depth: int | None = None, expand=(), collapse=(), scope: str | 
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
     v = view(g, depth=depth, expand=expand, collapse=collapse, scope=scope, between=between, training=training,
-             no_training=no_training, function=function, top_level=top_level, max_nodes=max_nodes)
+             no_training=no_training, function=function, top_level=top_level, max_nodes=max_nodes,
+             weights_as_nodes=weights_as_nodes)
     return to_digraph(v, rankdir=rankdir, legend=legend)
 
 
-def write(g, path, format: str | None = None, *, timeout: float | None = None, **options) -> Path:
+def write(g, path, format: str | None = None, *, timeout: float | None = None, budget: Budget | None = None,
+          **options) -> Path:
     """Render ``g`` to a file: svg, png or pdf (needs Graphviz's ``dot``) or dot (the source).
 
     ``format`` defaults to the file's extension (svg when it has none of
     those); ``options`` are :func:`render`'s. The file is written atomically.
+    A picture past its layout ``budget`` (default :data:`RENDER_BUDGET`; ``timeout`` sets its
+    seconds) is laid out by a cheaper method and says so in the view's notes
+    (see :mod:`graphsurgeon.rendering.budget`).
 
     Raises:
-        OutputError: ``dot`` is missing (with how to install it), fails or times out.
+        OutputError: ``dot`` is missing (with how to install it) or fails.
     """
     path = Path(path)
     if output_format(path, format) != "dot":
         find_dot()  # before any work: a missing dot is the user's first thing to fix
     rankdir = options.pop("rankdir", "TB")
     legend = options.pop("legend", True)
-    return write_view(view(g, **options), path, format, rankdir=rankdir, legend=legend, timeout=timeout)
+    return write_view(view(g, **options), path, format, rankdir=rankdir, legend=legend, timeout=timeout,
+                      budget=budget)
 
 
 def write_view(v: View, path, format: str | None = None, *, rankdir: str = "TB", legend: bool = True,
-               timeout: float | None = None) -> Path:
-    """Write an already built :class:`View` (what :func:`write` does after :func:`view`)."""
+               timeout: float | None = None, budget: Budget | None = None) -> Path:
+    """Write an already built :class:`View` (what :func:`write` does after :func:`view`).
+
+    Laid out within ``budget`` (see :func:`write`): what was simplified is added to ``v.notes``.
+    """
 
     path = Path(path)
     fmt = output_format(path, format)
     rankdir = rankdir.upper()
     if rankdir not in ("TB", "LR", "BT", "RL"):
         raise UsageError(f"--rankdir must be TB or LR, not {rankdir!r}")
-    source = to_digraph(v, rankdir=rankdir, legend=legend).source
-    data = source.encode("utf-8") if fmt == "dot" else run_dot(source, fmt, **({"timeout": timeout} if timeout else {}))
+    budget = budget or RENDER_BUDGET
+    if timeout:
+        budget = dataclasses.replace(budget, seconds=timeout)
+    chosen = _budget.plan(v, budget)
+    if fmt == "dot":
+        data = _budget.source(v, chosen, legend, rankdir).encode("utf-8")
+    else:
+        data = _budget.lay_out_one(v, chosen, fmt, budget, legend, rankdir)
+    v.notes.extend(chosen.notes)
     atomic_write(path, data)
     return path
 
@@ -184,4 +211,4 @@ def notebook_bundle(g) -> dict:
 
 __all__ = ["notebook_bundle", "render", "write", "write_view", "svg", "view", "View", "training_machinery",
            "ops_between", "scope_ops", "serving_function", "all_scopes", "to_digraph", "node_ids", "run_dot",
-           "find_dot", "output_format", "FORMATS", "MAX_NODES", "TARGET_NODES"]
+           "find_dot", "output_format", "FORMATS", "MAX_NODES", "TARGET_NODES", "Budget", "RENDER_BUDGET"]

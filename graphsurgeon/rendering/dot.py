@@ -9,6 +9,7 @@ import subprocess
 import graphviz
 
 from ..errors import OutputError
+from . import params as _params
 from . import style
 from .view import View
 
@@ -117,6 +118,7 @@ def _node_attrs(node) -> dict:
             shown = node.members[:12]
             more = [f"… {len(node.members) - 12:,} more"] if len(node.members) > 12 else []
             tooltip = [f"{node.name} (siblings drawn together)", counts, f"op types: {top}"] + shown + more
+        tooltip += [f"with {count} more op(s) of scope {root}/ drawn inside" for root, count in node.inside]
         attrs.update({"label": _lines(_short(head), counts, *([state] if state else [])), "shape": "box",
                       "style": "rounded,filled,bold" if node.kind == "scope" else "rounded,filled,bold,dashed",
                       "fillcolor": fill, "fontsize": "11", "tooltip": _tip(*tooltip), "margin": "0.15,0.06"})
@@ -125,6 +127,7 @@ def _node_attrs(node) -> dict:
     lines = [_short(leaf)]
     if node.type != leaf:
         lines.append(_short(node.type))
+    lines.extend(_params.lines_of(node.parameters, _MAX_LABEL))
     for attr, fname in node.calls[:3]:
         lines.append(_short(("→ " if attr == "op" else f"{attr}: ") + fname))
     if state:
@@ -132,13 +135,18 @@ def _node_attrs(node) -> dict:
     tip = [f"{node.name} ({node.type})"]
     tip += [f"output {i}: {out}" for i, out in enumerate(node.outputs)]
     tip += [f"calls {fname}" + ("" if attr == "op" else f" ({attr})") for attr, fname in node.calls]
-    if len(node.ops) > 1:
-        tip.append(f"with {len(node.ops) - 1} more op(s) of scope {node.name}/")
+    own = len(node.ops) - 1 - sum(count for _, count in node.inside)
+    if own > 0:
+        tip.append(f"with {own} more op(s) of scope {node.name}/")
+    tip += [f"parameter {name} {value}" for name, value in node.parameters]
+    tip += [f"with {count} more op(s) of scope {root}/ drawn inside" for root, count in node.inside]
     if node.params:
         tip.append(f"{node.params:,} params")
     attrs.update({"label": _lines(*lines), "shape": "ellipse", "style": "filled", "fillcolor": fill,
                   "fontsize": "10", "tooltip": _tip(*tip), "margin": "0.05,0.02"})
-    if node.calls:
+    if node.parameters and not node.calls:
+        attrs.update(shape="box", margin="0.1,0.04")  # lines of weights read better in a box than an ellipse
+    elif node.calls:
         attrs.update(shape="component", style="filled,bold")
     elif node.category == "input":
         attrs.update(shape="invhouse")
@@ -158,8 +166,15 @@ def node_ids(view: View) -> dict[str, str]:
     return {key: f"n{i}" for i, key in enumerate(view.nodes)}
 
 
-def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz.Digraph:
-    """Build the Graphviz Digraph of a View: nested clusters for expanded scopes, a legend."""
+def to_digraph(view: View, rankdir: str = "TB", legend: bool = True, layout: str = "dot") -> graphviz.Digraph:
+    """Build the Graphviz Digraph of a View: nested clusters for expanded scopes, a legend.
+
+    ``layout="layered"``: the same nodes and edges placed by
+    :func:`graphsurgeon.rendering.layered.place` (a ``pos`` on every node,
+    for ``neato -n2``; no cluster frames, straight edges): what a view gets
+    when ``dot`` cannot lay it out within its budget (see
+    :mod:`graphsurgeon.rendering.budget`).
+    """
     ids = node_ids(view)
     dot = graphviz.Digraph("graphsurgeon", strict=False)
     dot.attr("graph", rankdir=rankdir, newrank="true", fontname=_FONT, fontsize="12", labelloc="t",
@@ -168,6 +183,10 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
              tooltip=_tip(*view.title.split("\n")))
     dot.attr("node", fontname=_FONT, penwidth="1", height="0.3")
     dot.attr("edge", fontname=_FONT, fontsize="8", fontcolor="#505050", arrowsize="0.6")
+    attrs_of = {ids[key]: _node_attrs(node) for key, node in view.nodes.items()}
+    if layout == "layered":
+        _draw_layered(dot, view, ids, attrs_of, rankdir, legend)
+        return dot
 
     # One Digraph per drawn scope, filled with its nodes, attached innermost first.
     subgraphs = {}
@@ -181,12 +200,20 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
         subgraphs[name] = sub
     for key, node in view.nodes.items():
         target = subgraphs[node.clusters[-1]] if node.clusters else dot
-        target.node(ids[key], **_node_attrs(node))
+        target.node(ids[key], **attrs_of[ids[key]])
     for name in sorted(subgraphs, key=lambda n: -len(_chain(view.clusters, n))):
         parent = view.clusters[name]["parent"]
         (subgraphs[parent] if parent else dot).subgraph(subgraphs[name])
 
-    kinds = set()
+    kinds: set = set()
+    _draw_edges(dot, view, ids, kinds)
+    _draw_stubs(dot, view, ids, kinds)
+    if legend:
+        _draw_legend(dot, view, kinds)
+    return dot
+
+
+def _draw_edges(dot, view: View, ids: dict[str, str], kinds: set) -> None:
     for edge in view.edges:
         kinds.add(edge.kind)
         attrs = dict(style.EDGE_STYLES[edge.kind][0])
@@ -205,14 +232,14 @@ def to_digraph(view: View, rankdir: str = "TB", legend: bool = True) -> graphviz
         if edge.count > 1:
             attrs["penwidth"] = str(float(attrs.get("penwidth", 1)) + 0.6)  # merged edges look heavier
         dot.edge(ids[edge.src], ids[edge.dst], **attrs)
-    _draw_stubs(dot, view, ids, kinds)
-    if legend:
-        categories = {n.category for n in view.nodes.values()}
-        dot.node("legend", label=style.legend_html(categories, kinds, frozen=view.marks_frozen,
-                                                   groups=any(n.kind == "group" for n in view.nodes.values()),
-                                                   stubs=bool(view.stubs)),
-                 shape="plaintext", fontsize="9", tooltip="legend")
-    return dot
+
+
+def _draw_legend(dot, view: View, kinds: set, **attrs) -> None:
+    categories = {n.category for n in view.nodes.values()}
+    dot.node("legend", label=style.legend_html(categories, kinds, frozen=view.marks_frozen,
+                                               groups=any(n.kind == "group" for n in view.nodes.values()),
+                                               stubs=bool(view.stubs)),
+             shape="plaintext", fontsize="9", tooltip="legend", **attrs)
 
 
 def stub_ids(view: View) -> dict[str, str]:
@@ -220,35 +247,133 @@ def stub_ids(view: View) -> dict[str, str]:
     return {stub.id: f"s{i}" for i, stub in enumerate(view.stubs)}
 
 
+def stub_nodes(view: View) -> list[tuple[str, "object", list]]:
+    """Every stub box drawn: ``(DOT id, its Stub, its edges)``.
+
+    A stub is one box, unless it is ``spread`` (by the layout budget): then
+    it is one box beside each node it joins, with the ids after the stubs'
+    own (``s10``, ``s11``, ...).
+    """
+    sids = stub_ids(view)
+    out, extra = [], len(view.stubs)
+    for stub in view.stubs:
+        if not stub.spread:
+            out.append((sids[stub.id], stub, stub.edges))
+            continue
+        by_node: dict[str, list] = {}
+        for edge in stub.edges:
+            by_node.setdefault(edge.dst if stub.direction == "in" else edge.src, []).append(edge)
+        for edges in by_node.values():
+            out.append((f"s{extra}", stub, edges))
+            extra += 1
+    return out
+
+
+def _stub_attrs(stub) -> dict:
+    word = "from" if stub.direction == "in" else "to"
+    count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" ops") else ""
+    shown = stub.ops[:12]
+    more = [f"… {len(stub.ops) - 12:,} more"] if len(stub.ops) > 12 else []
+    return dict(label=_lines(f"{word} {_short(stub.name, 2 * _MAX_LABEL)}{count}"),
+                shape="box", style="rounded,dashed", color=style.STUB["color"], fontcolor=style.STUB["font"],
+                fontsize="9", tooltip=_tip(f"{'inputs from' if stub.direction == 'in' else 'outputs to'} "
+                                           "ops outside this view:", *shown, *more))
+
+
+def _stub_edge_list(view: View, ids: dict[str, str]) -> list[tuple[str, str, object]]:
+    """``(tail, head, Edge)`` of every edge drawn to or from a stub box."""
+    out = []
+    for dot_id, stub, edges in stub_nodes(view):
+        for edge in edges:
+            out.append((dot_id, ids[edge.dst], edge) if stub.direction == "in" else (ids[edge.src], dot_id, edge))
+    return out
+
+
 def _draw_stubs(dot, view: View, ids: dict[str, str], kinds: set) -> None:
     """Edges entering and leaving a partial view, to dashed boxes naming the outside ops (inputs on top)."""
-    sids = stub_ids(view)
+    boxes = stub_nodes(view)
     for direction, rank in (("in", "min"), ("out", "max")):
-        side = [stub for stub in view.stubs if stub.direction == direction]
-        if not side:
-            continue
-        sub = graphviz.Digraph(name=f"stubs_{direction}")
-        sub.attr(rank=rank)
-        for stub in side:
-            word = "from" if direction == "in" else "to"
-            count = f" ({len(stub.ops):,} ops)" if len(stub.ops) > 1 and not stub.name.endswith(" ops") else ""
-            shown = stub.ops[:12]
-            more = [f"… {len(stub.ops) - 12:,} more"] if len(stub.ops) > 12 else []
-            sub.node(sids[stub.id], label=_lines(f"{word} {_short(stub.name, 2 * _MAX_LABEL)}{count}"),
-                     shape="box", style="rounded,dashed", color=style.STUB["color"], fontcolor=style.STUB["font"],
-                     fontsize="9", tooltip=_tip(f"{'inputs from' if direction == 'in' else 'outputs to'} "
-                                                "ops outside this view:", *shown, *more))
-        dot.subgraph(sub)
-        for stub in side:
-            for edge in stub.edges:
-                kinds.add(edge.kind)
-                attrs = dict(style.EDGE_STYLES[edge.kind][0])
-                if edge.label:
-                    attrs["label"] = text(edge.label)
-                attrs["tooltip"] = _tip(f"{edge.count} {edge.kind} edge(s)" + (f", {edge.label}" if edge.label else ""),
-                                        *edge.tensors[:12])
-                tail, head = (sids[stub.id], ids[edge.dst]) if direction == "in" else (ids[edge.src], sids[stub.id])
-                dot.edge(tail, head, **attrs)
+        side = [(dot_id, stub) for dot_id, stub, _ in boxes if stub.direction == direction and not stub.spread]
+        if side:
+            sub = graphviz.Digraph(name=f"stubs_{direction}")
+            sub.attr(rank=rank)
+            for dot_id, stub in side:
+                sub.node(dot_id, **_stub_attrs(stub))
+            dot.subgraph(sub)
+    for dot_id, stub, edges in boxes:
+        if stub.spread:  # beside the node it joins, on its rank: a flat edge, the chain stays straight
+            inside = edges[0].dst if stub.direction == "in" else edges[0].src
+            same = graphviz.Digraph(name=f"beside_{dot_id}")
+            same.attr(rank="same")
+            same.node(dot_id, **_stub_attrs(stub))
+            same.node(ids[inside])
+            dot.subgraph(same)
+    _draw_stub_edges(dot, view, ids, kinds)
+
+
+def _draw_stub_edges(dot, view: View, ids: dict[str, str], kinds: set) -> None:
+    for tail, head, edge in _stub_edge_list(view, ids):
+        kinds.add(edge.kind)
+        attrs = dict(style.EDGE_STYLES[edge.kind][0])
+        if edge.label:
+            attrs["label"] = text(edge.label)
+        attrs["tooltip"] = _tip(f"{edge.count} {edge.kind} edge(s)" + (f", {edge.label}" if edge.label else ""),
+                                *edge.tensors[:12])
+        dot.edge(tail, head, **attrs)
+
+
+def layout_shape(view: View) -> tuple[list[str], list[tuple[str, str]], list[str], list[str]]:
+    """The picture as a graph of DOT ids: ``(nodes, edges, top, bottom)``, ``top``/``bottom`` the stubs pinned there."""
+    ids = node_ids(view)
+    nodes = list(ids.values())
+    edges = [(ids[e.src], ids[e.dst]) for e in view.edges]
+    top, bottom = [], []
+    for dot_id, stub, _ in stub_nodes(view):
+        nodes.append(dot_id)
+        if not stub.spread:
+            (top if stub.direction == "in" else bottom).append(dot_id)
+    edges.extend((tail, head) for tail, head, _ in _stub_edge_list(view, ids))
+    return nodes, edges, top, bottom
+
+
+def _size(attrs: dict) -> tuple[float, float]:
+    """A node's width and height in points, estimated from its label (what Graphviz will make of it, roughly)."""
+    lines = str(attrs.get("label", "")).split("\n")
+    font = float(attrs.get("fontsize", 14))
+    width = max(len(line) for line in lines) * font * 0.6 + 16
+    height = len(lines) * font * 1.25 + 8
+    if attrs.get("shape") == "ellipse":
+        width, height = width * 1.35, height * 1.35
+    return max(width, 40.0), max(height, 22.0)
+
+
+def _draw_layered(dot, view: View, ids: dict[str, str], attrs_of: dict, rankdir: str, legend: bool) -> None:
+    """Every node at a position of :func:`layered.place`, for ``neato -n2`` (see :func:`to_digraph`)."""
+    from . import layered
+
+    boxes = {dot_id: _stub_attrs(stub) for dot_id, stub, _ in stub_nodes(view)}
+    nodes, edges, top, bottom = layout_shape(view)
+    every = {**attrs_of, **boxes}
+    sizes = {n: _size(every[n]) for n in nodes}
+    if rankdir in ("LR", "RL"):
+        sizes = {n: (h, w) for n, (w, h) in sizes.items()}
+    where = layered.place(nodes, edges, sizes, top, bottom)
+    dot.attr("graph", layout="neato", splines="line", overlap="true", outputorder="edgesfirst")
+    right = max((x + sizes[n][0] / 2 for n, (x, _) in where.items()), default=0.0)
+    for n in nodes:
+        x, y = where[n]
+        if rankdir == "LR":
+            x, y = y, x
+        elif rankdir == "RL":
+            x, y = -y, x
+        elif rankdir == "BT":
+            y = -y
+        dot.node(n, pos=f"{x:.1f},{-y:.1f}!", **every[n])
+    kinds: set = set()
+    _draw_edges(dot, view, ids, kinds)
+    _draw_stub_edges(dot, view, ids, kinds)
+    if legend:
+        _draw_legend(dot, view, kinds, pos=f"{right + 120:.1f},0!")
 
 
 def _chain(clusters: dict, name: str) -> list[str]:

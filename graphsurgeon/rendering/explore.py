@@ -47,8 +47,9 @@ from ..errors import NotFoundError
 from ..ir.views import Op
 from ..vocab.names import is_index
 from ..vocab.optypes import training_machinery
+from . import budget as _budget
 from . import scopes, site
-from .dot import node_ids, run_dot_many, stub_ids, to_digraph
+from .dot import node_ids, stub_ids, stub_nodes
 from .select import serving_function
 from .view import MAX_NODES, TARGET_NODES, View, _facts, build_view
 
@@ -94,10 +95,10 @@ class Task:
 
 @dataclass
 class Built:
-    """A view built (not yet laid out): its DOT source, the data the page reads, its children."""
+    """A view built (not yet laid out): how to lay it out (its DOT source), the data the page reads, its children."""
 
     task: Task
-    source: str
+    job: "_budget.Job"
     record: dict
     children: list[Task]
     homes: list[tuple[int, str, str, str]]   # (graph index, op, view id, DOT id): where each op is drawn
@@ -117,14 +118,23 @@ class Summary:
     home: str
     skipped: int = 0             # boxes left closed by --depth
     notes: list[str] = field(default_factory=list)
+    simplified: list[str] = field(default_factory=list)   # "view ... (where): how", one per view simplified
+    failed: list[str] = field(default_factory=list)       # "view ... (where): why", one per view left without a picture
+
+    @property
+    def views_written(self) -> int:
+        return self.views - len(self.failed)
 
 
 class Explorer:
     """The parts of a model's graphs and how to build any view of them (see the module doc)."""
 
-    def __init__(self, g, training: bool | None = None):
+    def __init__(self, g, training: bool | None = None, budget: "_budget.Budget" = _budget.DEFAULT,
+                 weights_as_nodes: bool = False):
         self.g = g
         self.training = training
+        self.budget = budget
+        self.weights_as_nodes = weights_as_nodes
         self.graphs = [g] + [g.function(name) for name in sorted(g.library_names)]
         self.function_index = {graph.function_name: i for i, graph in enumerate(self.graphs) if i}
         self.parts: dict[str, Part] = {}
@@ -157,12 +167,14 @@ class Explorer:
             # A group's view groups again past render's target, not its refusal limit: a group of
             # 340 layers is 4 runs of 100, not 340 boxes.
             limit = TARGET_NODES if task.max_run else MAX_NODES
-            view = build_view(graph, ops=task.ops, max_run=task.max_run, stubs_from=part.universe, max_nodes=limit)
+            view = build_view(graph, ops=task.ops, max_run=task.max_run, stubs_from=part.universe, max_nodes=limit,
+                              training=part.kind != "network", weights_as_nodes=self.weights_as_nodes)
         elif part.kind == "machinery":
             view = build_view(graph, ops=[n for n in graph.node_defs if n in training_machinery(graph)],
-                              stubs_from=part.universe)
+                              stubs_from=part.universe, training=True, weights_as_nodes=self.weights_as_nodes)
         else:
-            view = build_view(graph, training=True if part.kind == "all" else self.training)
+            view = build_view(graph, training=True if part.kind == "all" else self.training,
+                              weights_as_nodes=self.weights_as_nodes)
         ids = node_ids(view)
         expand = max_level is None or task.level < max_level
         nodes, children, homes, drawn, ops_here = {}, [], [], [], 0
@@ -195,9 +207,14 @@ class Explorer:
                     homes.extend((gi, m, task.id, dot_id) for m in node.ops)
                     ops_here += len(node.ops)
             nodes[dot_id] = entry
+        job = _budget.job(view, self.budget)  # may spread stubs: before their boxes are listed
+        sids = stub_ids(view)
         for stub in view.stubs:
-            nodes[stub_ids(view)[stub.id]] = {"k": "stub", "dir": stub.direction, "name": stub.name,
-                                             "ops": stub.ops[:200], "count": len(stub.ops)}
+            nodes[sids[stub.id]] = {"k": "stub", "dir": stub.direction, "name": stub.name,
+                                    "ops": stub.ops[:200], "count": len(stub.ops)}
+        for dot_id, stub, _ in stub_nodes(view):
+            if dot_id != sids[stub.id]:
+                nodes[dot_id] = {"k": "stub", "same": sids[stub.id]}  # a spread stub's copy beside one box
         record = {
             "id": task.id, "path": task.path, "part": task.part, "graph": gi, "title": view.title, "notes": view.notes,
             "crumbs": [list(c) for c in task.crumbs], "nodes": nodes, "legend": _legend(view),
@@ -205,8 +222,14 @@ class Explorer:
         }
         if details:
             record["details"] = {m: report.op_details(Op(graph, graph.node_defs[m])) for m in drawn}
-        return Built(task=task, source=to_digraph(view, legend=False).source, record=record,
-                     children=children if expand else [], homes=homes, ops=ops_here)
+        return Built(task=task, job=job, record=record, children=children if expand else [], homes=homes,
+                     ops=ops_here)
+
+    def where(self, task: Task) -> str:
+        """A view in words, for messages: ``view 0-1.2.2 (top-level graph: training machinery › gradients/ › …)``."""
+        labels = [label for _, label in task.crumbs]
+        shown = labels if len(labels) <= 5 else labels[:2] + ["…"] + labels[-2:]
+        return f"view {task.id} ({' › '.join(shown)})"
 
     def task(self, path: str) -> Task:
         """The task of the view at ``path``, replaying the boxes opened from its root (NotFoundError if none)."""
@@ -311,11 +334,25 @@ def _legend(view: View) -> dict:
 _STATE: dict = {}   # what forked workers inherit: the Explorer, the site being written, options
 
 
-def _lay_out(built: list[Built], writer: "site.SiteWriter") -> None:
-    """Lay out a batch of built views with one dot process and write their files."""
-    svgs = run_dot_many([b.source for b in built])
-    for b, svg in zip(built, svgs):
-        writer.write_view(b.record, svg)
+def _lay_out(built: list[Built], writer: "site.SiteWriter", explorer: Explorer, result: dict) -> None:
+    """Lay out a batch of built views within the budget (see :mod:`.budget`) and write their files.
+
+    A view that was simplified says so in its notes and in ``result["simplified"]``;
+    one that could not be laid out at all is written without a picture (its notes say why)
+    and listed in ``result["failed"]``: the other views never wait for it.
+    """
+    _budget.lay_out([b.job for b in built], explorer.budget)
+    for b in built:
+        job = b.job
+        record = b.record
+        if job.plan.notes:
+            record["notes"] = record["notes"] + job.plan.notes
+            result["simplified"].append(f"{explorer.where(b.task)}: {job.plan.notes[-1]}")
+        if job.error is not None:
+            reason = str(job.error)
+            record["notes"] = record["notes"] + [f"no picture: {reason}"]
+            result["failed"].append(f"{explorer.where(b.task)}: {reason}")
+        writer.write_view(record, job.svg or b"")
 
 
 def _walk(tasks: list[Task], explorer: Explorer, writer, max_level, report_progress=None,
@@ -327,29 +364,29 @@ def _walk(tasks: list[Task], explorer: Explorer, writer, max_level, report_progr
     """
     stack = list(reversed(tasks))
     pending: list[Built] = []
-    homes: list = []
-    spilled: list[Task] = []
-    views = closed = 0
-    done_ops = 0
+    result = {"homes": [], "views": 0, "closed": 0, "spilled": [], "simplified": [], "failed": []}
+    spilled = result["spilled"]
+    done_ops = found = 0
     while stack or pending:
         if stack:
             built = explorer.build(stack.pop(), max_level)
             pending.append(built)
-            homes.extend(built.homes)
-            views += 1
-            closed += sum(1 for e in built.record["nodes"].values() if e.get("closed"))
+            result["homes"].extend(built.homes)
+            result["views"] += 1
+            result["closed"] += sum(1 for e in built.record["nodes"].values() if e.get("closed"))
             for child in reversed(built.children):
                 (spilled if spill is not None and child.size > spill else stack).append(child)
+            found += len(built.children)
             done_ops += built.ops
         if len(pending) >= BATCH or (pending and not stack):
-            _lay_out(pending, writer)
-            pending = []
+            _lay_out(pending, writer, explorer, result)
             if report_progress is not None:
-                report_progress(done_ops)
-                done_ops = 0
-    if report_progress is not None and done_ops:
-        report_progress(done_ops)
-    return {"homes": homes, "views": views, "closed": closed, "spilled": spilled}
+                report_progress((done_ops, len(pending), found))
+                done_ops = found = 0
+            pending = []
+    if report_progress is not None and (done_ops or found):
+        report_progress((done_ops, 0, found))
+    return result
 
 
 def _worker(tasks: list[Task], spill: int) -> dict:
@@ -357,8 +394,18 @@ def _worker(tasks: list[Task], spill: int) -> dict:
     return _walk(tasks, state["explorer"], state["writer"], state["max_level"], state["queue"].put, spill)
 
 
+@dataclass
+class Progress:
+    """How far :func:`explore` is: ops placed of all, views laid out and views known still to lay out."""
+
+    ops: int
+    total_ops: int
+    views: int
+    left: int
+
+
 def explore(g, output, *, training: bool | None = None, depth: int | None = None, jobs: int | None = None,
-            progress=None) -> Summary:
+            progress=None, budget: "_budget.Budget | None" = None, weights_as_nodes: bool = False) -> Summary:
     """Write the explorer's site for ``g`` to the directory ``output`` (see :mod:`graphsurgeon.rendering.site`).
 
     Args:
@@ -371,7 +418,13 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
             roots only); deeper boxes are left closed (``explore --serve``
             opens them on request). None: every view.
         jobs: worker processes (default: the cores this process may use).
-        progress: called as ``progress(done, total)`` in ops placed.
+        progress: called with a :class:`Progress` after each batch of views.
+        budget: what each view may cost Graphviz (:class:`~graphsurgeon.rendering.budget.Budget`);
+            a view past it is simplified or laid out by a cheaper method, and says so
+            (``Summary.simplified``). A view that gets no picture at all is written
+            without one and listed in ``Summary.failed``: the others are all written.
+        weights_as_nodes: draw constants and variables read by one op as nodes
+            of their own (by default: lines of that op's label, as ``render``).
 
     Returns:
         Summary: views written, ops, time and size.
@@ -379,23 +432,27 @@ def explore(g, output, *, training: bool | None = None, depth: int | None = None
     start = time.perf_counter()
     output = Path(output)
     site.check_output(output, g)
-    explorer = Explorer(g, training=training)
+    explorer = Explorer(g, training=training, budget=budget or _budget.DEFAULT, weights_as_nodes=weights_as_nodes)
     explorer.prepare()
     total_ops = sum(len(graph) for graph in explorer.graphs)
-    done = 0
+    roots = explorer.roots()
+    state = Progress(0, total_ops, 0, len(roots))
 
-    def tick(count: int) -> None:
-        nonlocal done
-        done += count
+    def tick(counts: tuple[int, int, int]) -> None:
+        ops, views, found = counts
+        state.ops = min(state.ops + ops, total_ops)
+        state.views += views
+        state.left += found - views
         if progress is not None:
-            progress(min(done, total_ops), total_ops)
+            progress(state)
 
     with site.SiteWriter(output) as writer:
-        result = _share(explorer.roots(), explorer, writer, depth, jobs or _cores(), tick, total_ops)
+        result = _share(roots, explorer, writer, depth, jobs or _cores(), tick, total_ops)
         writer.finish(explorer.site_info(), explorer.graphs, result["homes"], result["views"])
     seconds = time.perf_counter() - start
     return Summary(path=output, views=result["views"], ops=total_ops, graphs=len(explorer.graphs), seconds=seconds,
-                   bytes=writer.bytes, home=explorer.home, skipped=result["closed"])
+                   bytes=writer.bytes, home=explorer.home, skipped=result["closed"],
+                   simplified=sorted(result["simplified"]), failed=sorted(result["failed"]))
 
 
 def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick, total_ops: int) -> dict:
@@ -412,7 +469,7 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
     context = multiprocessing.get_context("fork")
     queue = context.SimpleQueue()
     _STATE.update(explorer=explorer, writer=writer, max_level=depth, queue=queue)
-    out = {"homes": [], "views": 0, "closed": 0}
+    out = {"homes": [], "views": 0, "closed": 0, "simplified": [], "failed": []}
     # Ctrl-C is the parent's to handle: workers ignore it, and are stopped when the parent gives up.
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=signal.signal,
                                initargs=(signal.SIGINT, signal.SIG_IGN))
@@ -435,6 +492,8 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
                     out["homes"].extend(result["homes"])
                     out["views"] += result["views"]
                     out["closed"] += result["closed"]
+                    out["simplified"] += result["simplified"]
+                    out["failed"] += result["failed"]
                     waiting.extend(result["spilled"])
                 waiting.sort(key=lambda t: -t.size)
             while not queue.empty():

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..errors import GraphSurgeonError
 from . import site
-from .dot import run_dot_many
+from .budget import lay_out
 from .explore import Explorer
 
 _PATH = re.compile(r"^[0-9]+-[0-9]+(?:\.[0-9]+)*$")
@@ -36,9 +36,10 @@ class Server:
             server.serve_forever()
     """
 
-    def __init__(self, g, directory, *, training: bool | None = None, port: int = 0):
+    def __init__(self, g, directory, *, training: bool | None = None, port: int = 0,
+                 weights_as_nodes: bool = False):
         self.directory = Path(directory)
-        self.explorer = Explorer(g, training=training)
+        self.explorer = Explorer(g, training=training, weights_as_nodes=weights_as_nodes)
         self.explorer.prepare()
         self.writer = site.SiteWriter(self.directory)
         handler = partial(_Handler, self, directory=str(self.directory))
@@ -63,8 +64,12 @@ class Server:
         task = self.explorer.task(path)
         if not (self.directory / "views" / f"{task.id}.js").exists():
             built = self.explorer.build(task)
-            (svg,) = run_dot_many([built.source])
-            self.writer.write_view(built.record, svg, directory=self.directory)
+            (job,) = lay_out([built.job], self.explorer.budget)
+            if job.error is not None:
+                raise job.error
+            if job.plan.notes:
+                built.record["notes"] = built.record["notes"] + job.plan.notes
+            self.writer.write_view(built.record, job.svg, directory=self.directory)
         return task.id
 
     def locate(self, graph: int, op: str) -> dict:

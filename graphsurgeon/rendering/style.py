@@ -157,7 +157,9 @@ def legend_html(categories, edge_kinds, frozen: bool = False, groups: bool = Fal
     rows.append('<TR><TD BORDER="1" STYLE="rounded" WIDTH="18">▭</TD>'
                 '<TD ALIGN="LEFT">collapsed scope: ops, params</TD></TR>')
     if groups:
-        rows.append('<TR><TD BORDER="1" STYLE="rounded" WIDTH="18">⧉</TD>'
+        # Drawn as a group is (a dashed rounded box), not a glyph: "⧉" has no glyph in the
+        # default fonts of rsvg or Chromium and showed as a missing-glyph box.
+        rows.append('<TR><TD BORDER="1" STYLE="rounded,dashed" WIDTH="18"> </TD>'
                     '<TD ALIGN="LEFT">siblings drawn together: first…last ×count</TD></TR>')
     if stubs:
         rows.append(f'<TR><TD BORDER="1" STYLE="rounded,dashed" COLOR="{STUB["color"]}" WIDTH="18"> </TD>'

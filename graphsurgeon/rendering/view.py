@@ -27,10 +27,12 @@ from ..metagraph.variables import variables
 from ..vocab import dtypes
 from ..vocab.optypes import is_saver_op, training_machinery
 from . import group as _group
+from . import params as _params
 from . import scopes, select, style
 
 TARGET_NODES = 150    # the automatic depth keeps about this many visible nodes or fewer
 INFORMATIVE = 10      # ... and goes deeper while fewer than this many are visible
+DOMINANT = 0.8        # ... and opens a box holding this share of the ops drawn (the whole network)
 MAX_NODES = 500       # refuse (fast) to lay out more than this when the user fixed the depth
 MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much (400: 1.7 s, 200 MB)
 MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
@@ -57,6 +59,8 @@ class Node:
     machinery: bool = False      # every op in it is training machinery (drawn faint edges into it)
     members: list[str] = field(default_factory=list)   # a group's scopes ("layer0/") and ops
     trainable: str | None = None  # "frozen", "trainable" or "partly frozen" (see View.marks_frozen)
+    parameters: list[tuple[str, str]] = field(default_factory=list)  # (name, shape) of the parameters drawn inside
+    inside: list[tuple[str, int]] = field(default_factory=list)  # (op or scope, ops) drawn inside from elsewhere
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Stub:
     name: str                    # an op name, a scope (``a/b/``), "N more ops" or "N ops"
     ops: list[str]               # the outside ops it stands for, most edges first
     edges: list[Edge] = field(default_factory=list)  # "in": src is this stub's id; "out": dst is
+    spread: bool = False         # drawn once beside each node it joins, not as one box on the view's edge
+                                 # (set by the layout budget: see :mod:`graphsurgeon.rendering.budget`)
 
 
 @dataclass
@@ -118,7 +124,8 @@ def _check_scopes(names, sorted_names, g, option: str) -> set[str]:
 def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str | None = None,
                between: tuple[str, str] | None = None, training: bool | None = None,
                max_nodes: int | None = MAX_NODES, target_nodes: int = TARGET_NODES, *,
-               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None) -> View:
+               ops=None, base: str | None = None, max_run: int | None = None, stubs_from=None,
+               weights_as_nodes: bool = False) -> View:
     """Select, collapse and merge: the visible nodes and edges of ``g``.
 
     See :func:`graphsurgeon.rendering.render` for the arguments. ``depth``
@@ -135,6 +142,11 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     edges with the drawn ones become stubs (:class:`Stub`). Building such a
     view costs time in proportion to its own ops and their edges, not to
     the graph's.
+
+    Parameters (a constant or variable read by one op: see
+    :mod:`~graphsurgeon.rendering.params`) are drawn inside the op reading
+    them, unless ``weights_as_nodes``; ``training`` says which ops may read
+    them (in the explorer's views too: True for views of everything).
     """
     all_sorted = scopes.sorted_names(g)
     machinery = training_machinery(g)
@@ -145,7 +157,6 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
         node_defs, order = g.node_defs, _facts(g).order
         nodes = [node_defs[name] for name in sorted(ops, key=order.__getitem__)]
         hidden = 0
-        base = common_scope([n.name for n in nodes], all_sorted) if base is None else base.strip("/")
     else:
         selected: set[str] | None = None
         base = ""
@@ -172,14 +183,19 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     expand_set = _check_scopes(expand, all_sorted, g, "--expand")
     collapse_set = _check_scopes(collapse, all_sorted, g, "--collapse")
 
-    names = [n.name for n in nodes]
     node_by_name = {n.name: n for n in nodes}
+    absorbed = {} if weights_as_nodes else _absorbed(g, node_by_name, bool(training))
+    names = [n.name for n in nodes if n.name not in absorbed]
+    if ops is not None:
+        base = common_scope(names, all_sorted) if base is None else base.strip("/")
     place = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, expand_set, base=base)
     target = min(target_nodes, max_nodes) if max_nodes else target_nodes
     auto = depth is None
     grouped_deeper = False
     if auto:
         depth, grouped_deeper = _auto_depth(place, node_by_name, target, max_run)
+        if not grouped_deeper:
+            place = _open_dominant(place, depth, names, all_sorted, base, collapse_set, expand_set, target)
     keys = place.keys(depth)
     boxes = {k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER}
     count = len(set(keys))
@@ -251,6 +267,9 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
             visible[k] = _op_node(g, op_def, ops, machinery, params, calls_of(op_def), category)
             container[k] = scopes.scope_path(k, scopes.is_scope(all_sorted, k))
 
+    _draw_inside(visible, key, absorbed, params, node_by_name)
+    if not weights_as_nodes:
+        _merge_weight_nodes(g, visible, container, key, params, node_by_name)
     clusters = _clusters(visible, container, base)
     edges = _merge_edges(g, nodes, key, visible)
     marks = _mark_trainable(facts.layers, visible, clusters)
@@ -276,6 +295,89 @@ def build_view(g, depth: int | None = None, expand=(), collapse=(), scope: str |
     return View(nodes=visible, edges=edges, clusters=clusters, depth=depth or None, total_ops=len(g),
                 shown_ops=len(nodes), title=f"{where}\n" + ", ".join(parts), auto_collapsed=collapsed,
                 notes=notes, marks_frozen=marks, base=base, stubs=stubs)
+
+
+def _absorbed(g, node_by_name: dict, training: bool) -> dict:
+    """The parameters drawn inside their consumer in this view: both they and it are drawn here."""
+    found = _params.parameters(g, training)
+    if not found:
+        return {}
+    out = {}
+    for name in node_by_name:
+        p = found.get(name)
+        if p is not None and p.consumer in node_by_name and all(op in node_by_name for op in p.ops):
+            out[name] = p
+    return out
+
+
+def _draw_inside(visible: dict, key: dict, absorbed: dict, params: dict, node_by_name: dict) -> None:
+    """Each absorbed parameter joins the node its consumer is drawn in (its label too, if that is the op).
+
+    The node's tooltip names where the ops drawn inside it come from
+    (``Node.inside``): the parameter's own scope (``hidden1/kernel/``), and
+    the scope of a read op that lives elsewhere (``dense/MatMul/ReadVariableOp``).
+    """
+    inside: dict[str, dict[str, int]] = {}
+    for name, p in absorbed.items():
+        k = key[p.consumer]
+        key[name] = k
+        node = visible[k]
+        node.ops.append(name)
+        node.params += params.get(name, 0)
+        if node.type_counts is not None:
+            node.type_counts[node_by_name[name].op] += 1
+        if name == p.root and node.kind == "op" and node.name == p.consumer:
+            node.parameters.append((p.name, p.value))
+        home = p.root if name == p.root or name.startswith(p.root + "/") else (name.rpartition("/")[0] or name)
+        if node.kind == "scope" and (home == node.name or home.startswith(node.name + "/")):
+            continue  # the box's own name says it holds it
+        counts = inside.setdefault(k, {})
+        counts[home] = counts.get(home, 0) + 1
+    for k, counts in inside.items():
+        visible[k].inside.extend(counts.items())
+
+
+def _merge_weight_nodes(g, visible: dict, container: dict, key: dict, params: dict, node_by_name: dict) -> None:
+    """A node of nothing but constants and variables whose data all goes to one node is drawn inside that node.
+
+    What :mod:`~graphsurgeon.rendering.params` does op by op, for what the
+    picture shows: a scope of weights read by several ops that all sit in
+    one box (an unrolled LSTM's ``rnn/basic_lstm_cell/`` kernel and bias), a
+    constant read twice by ops of one scope.
+    """
+    wiring = g.wiring()
+    roots = _params.CONSTANT_TYPES | set(_params.VARIABLE_TYPES)
+    for k in list(visible):
+        node = visible[k]
+        types = {node_by_name[m].op for m in node.ops}
+        if not types & roots or not types <= _params.WEIGHT_TYPES:
+            continue
+        targets, edge = set(), None
+        for m in node.ops:
+            for consumer, index in wiring.data_out.get(m, ()):
+                t = key.get(consumer)
+                if t is not None and t != k:
+                    targets.add(t)
+                    if node_by_name[m].op in roots and edge is None:
+                        edge = (m, index)
+        if len(targets) != 1:
+            continue
+        (t,) = targets
+        into = visible[t]
+        for m in node.ops:
+            key[m] = t
+            into.ops.append(m)
+            into.params += params.get(m, 0)
+            if into.type_counts is not None:
+                into.type_counts[node_by_name[m].op] += 1
+        into.inside.append((node.name.rstrip("/") if node.kind == "scope" else node.ops[0], len(node.ops)))
+        if into.kind == "op":
+            root = next((m for m in node.ops if node_by_name[m].op in roots), node.ops[0])
+            name = node.name.rsplit("/", 1)[-1] if node.kind == "scope" else root.rsplit("/", 1)[-1]
+            value = _params.value_of(g, node_by_name[root], edge) if node.kind == "op" else f"{len(node.ops)} ops"
+            into.parameters.append((name + ("/" if node.kind == "scope" else ""), value))
+        del visible[k]
+        container.pop(k, None)
 
 
 def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int | None = None) -> tuple[int, bool]:
@@ -309,6 +411,32 @@ def _auto_depth(place: scopes.Placement, node_by_name, target: int, max_run: int
                 break
         depth, raw, count, grouped = d, n, shown, needs_groups
     return depth, grouped
+
+
+def _open_dominant(place: scopes.Placement, depth: int, names, all_sorted, base: str, collapse_set, expand_set,
+                   target: int) -> scopes.Placement:
+    """Open the box holding most of the picture (``model/`` beside a few inputs and metrics), while it fits.
+
+    The automatic depth stops once INFORMATIVE nodes show; when one of them
+    is the whole network, the first picture would hide every layer in it.
+    """
+    opened = set(expand_set)
+    for _ in range(8):  # a few levels of scopes that each hold nearly everything
+        keys = place.keys(depth)
+        boxes = Counter(k for i, k in enumerate(keys) if place.level(i, depth) != scopes.NEVER)
+        if not boxes:
+            break
+        key, held = boxes.most_common(1)[0]
+        if held < DOMINANT * len(names) or key[:-1] in opened:
+            break
+        trial = scopes.Placement(names, all_sorted, scopes.levels(base), collapse_set, opened | {key[:-1]}, base=base)
+        count, before = trial.count(depth), len(set(keys))
+        # It must open into layers: a chain of single-child scopes (a/a/a/...) shows one more op a level.
+        if count > target or count - before < 3:
+            break
+        place = trial
+        opened.add(key[:-1])
+    return place
 
 
 def _deeper(place: scopes.Placement):

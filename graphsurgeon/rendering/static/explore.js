@@ -385,7 +385,8 @@ const GS = (function () {
   // drawn with it), a box's op types and parameters, a stub's outside ops.
   async function select(dotId, op) {
     const view = state.view;
-    const entry = view.nodes[dotId];
+    let entry = view.nodes[dotId];
+    if (entry && entry.same) entry = view.nodes[entry.same];  // a spread stub's copy beside one box
     if (!entry) return;
     state.selected = dotId;
     mark(dotId, false);
@@ -453,7 +454,8 @@ const GS = (function () {
   }
   function open(dotId) {
     const view = state.view;
-    const entry = view && view.nodes[dotId];
+    let entry = view && view.nodes[dotId];
+    if (entry && entry.same) entry = view.nodes[entry.same];
     if (!entry) return;
     if (entry.k === "scope" || entry.k === "group") location.hash = hashFor(entry.view, null, null, entry.closed);
     else if (entry.k === "op" && entry.calls && entry.calls.length && entry.calls[0][2]) location.hash = hashFor(entry.calls[0][2]);
