@@ -8,7 +8,7 @@ from graphsurgeon.wording import plural
 from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
                      output_options, write_output)
 from .freeze import split_names
-from .verification import check_tolerances, report_verification, verified, verify_options
+from .verification import check_verify, report_verification, verified, verify_options
 
 
 @click.command("fold-bn")
@@ -29,13 +29,9 @@ def command(model, tag, output, verify, given, outputs, tolerance, rtol, as_json
     layer output read elsewhere, non-constant parameters); when none folds,
     the output says "nothing folded" (exit 0: nothing went wrong).
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance, rtol)
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
-    check_tolerances(tolerance, rtol)
     check_output(model, output, in_place)
     g = load(model, tag)
     result, changes = fold_batch_norms(g, split_names(outputs) or None)

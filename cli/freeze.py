@@ -7,7 +7,7 @@ from graphsurgeon.wording import plural
 
 from .common import check_output, echo, echo_json, handle_errors, json_option, load, model_argument, output_options, \
     write_output
-from .verification import check_tolerances, report_verification, verified, verify_options
+from .verification import check_verify, report_verification, verified, verify_options
 
 
 def split_names(values) -> list[str]:
@@ -39,13 +39,9 @@ def command(model, tag, checkpoint, outputs, output, set_values, signature, veri
     original's (restored from its checkpoint) within --tolerance, on the
     --input values given and made-up values for the other inputs.
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance, rtol)
     from graphsurgeon.surgery.freeze import freeze, parse_set_values
 
-    check_tolerances(tolerance, rtol)
     check_output(model, output, in_place)
     g = load(model, tag)
     pinned = parse_set_values(g, set_values)

@@ -32,6 +32,8 @@ COMMAND_MODULES = [
     "edit",
     "run",
     "compare",
+    "fold_constants",
+    "apply",
 ]
 
 

@@ -49,6 +49,15 @@ def check_tolerances(tolerance: float, rtol: float) -> None:
         raise UsageError("--tolerance/--atol and --rtol must be >= 0")
 
 
+def check_verify(verify: bool, tolerance: float, rtol: float = 0.0) -> None:
+    """Before any work: ``--verify`` needs TensorFlow, and the tolerances are not negative."""
+    if verify:
+        from graphsurgeon.training.tf import require_tensorflow
+
+        require_tensorflow()
+    check_tolerances(tolerance, rtol)
+
+
 def verification_failed(comparison, path) -> OutputError:
     """The error for a result whose outputs differ from the original's beyond the tolerances."""
     worst = max(comparison.differences.values(), key=lambda d: (not d.ok, d.max_abs))

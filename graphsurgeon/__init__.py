@@ -85,7 +85,8 @@ def render(g, **options):
 
 
 # Rewrites and jobs load on first use: ``import graphsurgeon`` stays cheap for reading.
-# Every one takes a Graph and returns (Graph, Changes); diff is a query.
+# Every one takes a Graph and returns (Graph, Changes); diff is a query; ``rewrite``
+# makes a function that edits a graph one of them.
 _LAZY = {
     "prune": ("surgery.prune", "prune"),
     "freeze": ("surgery.freeze", "freeze"),
@@ -99,6 +100,8 @@ _LAZY = {
     "set_input_shape": ("surgery.input_shape", "set_input_shape"),
     "set_batch": ("surgery.input_shape", "set_batch"),
     "rename": ("surgery.rename", "rename"),
+    "fold_constants": ("surgery.fold_constants", "fold_constants"),
+    "rewrite": ("surgery.rewrite", "rewrite"),
     "rehead": ("training.rehead", "rehead"),
     "freeze_layers": ("surgery.freeze_layers", "freeze_layers"),
     "swap": ("training.swap", "swap"),

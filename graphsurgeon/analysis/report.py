@@ -252,7 +252,7 @@ def op_details(op: Op) -> dict:
         "control_inputs": op.control_input_names,
         "outputs": outputs,
         "control_outputs": list(control_outputs),
-        "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attrs.items())},
+        "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attr_protos.items())},
         "calls": [{"attr": a, "function": f} for a, f in op.calls],
         "known_op": g.registry.get(op.type) is not None or op.type in ("_Arg", "_Retval"),
     }

@@ -36,6 +36,7 @@ CASE_OPS = frozenset({"Case", "StatelessCase"})
 WHILE_OPS = frozenset({"While", "StatelessWhile"})
 SWITCH_OPS = frozenset({"Switch", "RefSwitch"})
 MERGE_OPS = frozenset({"Merge", "RefMerge"})
+NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})  # a TF1 loop's back edge, into a Merge
 CONTROL_FLOW_V1 = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
                              "NextIteration", "RefNextIteration", "LoopCond"})
 CONTROL_FLOW_V2 = IF_OPS | CASE_OPS | WHILE_OPS
