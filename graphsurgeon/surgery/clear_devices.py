@@ -19,16 +19,17 @@ import_meta_graph leaves them): a body pinned to a GPU fails the same way.
 from __future__ import annotations
 
 from ..ir.changes import Changes
-from .contract import ensures
+from .rewrite import rewrite
 
 __all__ = ["clear_devices"]
 
 
+@rewrite(requires=(), reports=True)
 def clear_devices(g, functions: bool = True) -> tuple:
     """A copy of ``g`` with every op's device cleared; returns ``(Graph, Changes)``.
 
     Args:
-        g: the graph (not modified).
+        g: the graph (not modified; a function body clears its whole graph).
         functions: also clear the ops of function bodies.
 
     ``changes.changed`` lists the top-level ops whose device was set;
@@ -40,7 +41,7 @@ def clear_devices(g, functions: bool = True) -> tuple:
         >>> {op.device for op in cpu}
         {''}
     """
-    out = g.root.copy()
+    out = g.root  # the copy gs.rewrite gives
     changes = Changes()
     devices: dict[str, int] = {}
     for node in out.graph_def.node:
@@ -65,5 +66,4 @@ def clear_devices(g, functions: bool = True) -> tuple:
                              f"{where} ({', '.join(sorted(devices))}); colocation (_class) kept, as TensorFlow keeps it")
     else:
         changes.notes.append("no op had a device: nothing to clear")
-    ensures(out, changes, before=g.root)
-    return out, changes
+    return changes

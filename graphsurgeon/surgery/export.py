@@ -60,11 +60,11 @@ from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..wording import plural
-from .contract import ensures
 from .export_signatures import signature_specs, tensor_names
 from .new_saver import add_saver, restored_variables, restores_v2, saver_scope_ops
 from .pinning import pin_placeholders
 from .prune import needed_ops, prune
+from .rewrite import rewrite
 
 __all__ = ["export", "SERVE_TAG"]
 
@@ -111,6 +111,7 @@ def _fix_version(meta, notes: list) -> None:
                      f"import_meta_graph would fail): written as {meta.meta_info_def.tensorflow_version!r}")
 
 
+@rewrite(requires=("top_level",), reports=True)
 def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=None,
            signature: str = DEFAULT_SIGNATURE, method: str = PREDICT_METHOD, tags=(SERVE_TAG,),
            keep_training: bool = False, set_values: dict | None = None,
@@ -142,8 +143,6 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
             checkpoint does not match, an asset file is missing, or the model
             is a TF2 SavedModel (servable as it is).
     """
-    if g.root is not g:
-        raise UsageError("export the top-level graph, not a function body")
     meta = g.meta_graph
     if meta is not None and meta.HasField("object_graph_def") and len(meta.object_graph_def.nodes):
         raise RewriteError(f"{g.where}: is a TF2 SavedModel (objects and functions); it is servable as it is",
@@ -285,5 +284,4 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     })
     if variables and not is_v2(checkpoint):
         changes.notes.append(f"the V1 checkpoint {checkpoint} is converted to V2 (variables/variables) when written")
-    ensures(saved, changes, before=g)
     return saved, changes

@@ -68,7 +68,7 @@ from ..vocab import protos
 from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES, SWITCH_OPS
 from ..vocab.values import from_numpy
 from ..wording import plural
-from .contract import ensures
+from .rewrite import rewrite
 from .pinning import const_node, pin_placeholders, scalar_tensor
 from .prune import needed_ops, prune
 
@@ -685,6 +685,7 @@ def _group_initializers(run: _Run, g: Graph, tables: list[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------- the rewrite
+@rewrite(requires=("top_level",), reports=True)
 def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str] | None = None,
            set_values: dict | None = None, signature: str | None = None, *,
            max_inlined_ops: int = MAX_INLINED_OPS) -> tuple[Graph, Changes]:
@@ -723,8 +724,6 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         >>> frozen.op("StatefulPartitionedCall").type
         'IdentityN'
     """
-    if g.root is not g:
-        raise UsageError("freeze the top-level graph, not a function body")
     if outputs is None:
         outputs = signature_outputs(g, signature)
     elif isinstance(outputs, str):
@@ -800,5 +799,4 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
                              f"outputs read): {', '.join(remaining)}")
     changes.details["outputs"] = tensors
     changes.details["initializer"] = initializer
-    ensures(work, changes, before=g)
     return work, changes

@@ -14,7 +14,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
-from .contract import ensures
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["pin_inference"]
@@ -33,6 +33,7 @@ def _false(name: str):
     return node
 
 
+@rewrite(requires=("top_level",), reports=True)
 def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
     """Make the batch-norm layers ``bn_scopes`` run in inference mode; returns ``(edited copy, Changes)``.
 
@@ -41,7 +42,7 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
             (control inputs on them are dropped: a training op built under
             ``control_dependencies(update_ops)`` no longer waits for them).
     """
-    out = g.copy()
+    out = g  # the copy gs.rewrite gives
     changes = Changes()
     for scope in bn_scopes:
         members = out.ops(scope=scope)
@@ -93,5 +94,4 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
         changes.changed.extend(move_colocations(out, dict.fromkeys(remove)))
         changes.extend(out.remove_ops(remove))
     changes.changed = list(dict.fromkeys(changes.changed))
-    ensures(out, changes, before=g)
-    return out, changes
+    return changes

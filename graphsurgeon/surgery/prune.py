@@ -42,7 +42,7 @@ from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab.protos import node_def_pb2
 from ..wording import plural
-from .contract import ensures
+from .rewrite import rewrite
 from .new_saver import keep_saver as rebuild_saver
 
 __all__ = ["prune", "needed_ops"]
@@ -213,6 +213,7 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
     return out
 
 
+@rewrite(requires=("top_level",), reports=True)
 def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None,
           keep_initializers: bool = True, keep_saver: bool | None = None) -> tuple[Graph, Changes]:
     """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
@@ -257,8 +258,6 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         >>> small.op("Elu").output(0).shape
         (None, 300)
     """
-    if g.root is not g:
-        raise UsageError("prune the top-level graph, not a function body")
     if isinstance(outputs, str):
         outputs = [outputs]
     if isinstance(inputs, str):
@@ -378,7 +377,6 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
                              f"{_shape_text(g.tensor(f'{op}:{index}').shape)})"
                              for (op, index), name in placeholders.items())
     out.ensure_op_defs({"Placeholder"} if new_defs else set())
-    ensures(out, changes, before=g)
     return out, changes
 
 

@@ -26,7 +26,7 @@ from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab.optypes import VARIABLE_TYPES
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, find_training_op, global_step
-from .contract import ensures
+from .rewrite import rewrite
 
 __all__ = ["strip_training", "TrainingInfo"]
 
@@ -78,6 +78,7 @@ def _saver_ops(g: Graph) -> set[str]:
     return {op.name for op in g.ops(scope=scope)} if scope else set()
 
 
+@rewrite(requires=("top_level",), reports=True)
 def strip_training(g: Graph, training_op: str | None = None, loss: str | None = None,
                    collections=TRAIN_OP_COLLECTIONS) -> tuple[Graph, Changes]:
     """Remove the training op, its gradients, optimizer, slots, ``init`` and saver (TensorFlow-free).
@@ -200,11 +201,10 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
                     info.collections[key] = i
     if any("clip_by" in n for n in remove):
         info.notes.append("the old training op clipped gradients (clip_by_* ops); the rebuilt one does not")
-    out = g.copy()
+    out = g  # the copy gs.rewrite gives
     if out.meta_graph.HasField("saver_def"):
         out.meta_graph.ClearField("saver_def")
     changes = out.remove_ops(remove)
     changes.notes.extend(info.notes)
     changes.details["training"] = info
-    ensures(out, changes, before=g)
-    return out, changes
+    return changes

@@ -27,7 +27,7 @@ from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.opdefs import shipped
-from .contract import ensures
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["swap_ops", "gradient_ops", "parse_attrs", "SWAPPABLE", "GRADIENTS"]
@@ -162,6 +162,7 @@ def _replace_gradient(out: Graph, prefix: str, op: str, members: list[str]) -> s
     return new.name
 
 
+@rewrite(requires=("top_level",), reports=True)
 def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: str | None = None,
              allow_gradients: bool = False) -> tuple[Graph, Changes]:
     """Change every ``op_type`` op (under ``scope``) into ``to``, gradients included; returns ``(copy, Changes)``.
@@ -235,5 +236,4 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
                             if swapped else ""))
     changes.details.update({"from": op_type, "to": to, "attrs": dict(attrs or {}), "gradients": swapped,
                             "unswapped": unswapped})
-    ensures(out, changes, before=g)
     return out, changes
