@@ -137,7 +137,8 @@ def _transplant_args(g):
 
 
 # How each built-in rewrite is called on any model: a function of the model giving the arguments
-# after the graph (a tuple, or a dict of keyword arguments), or None when the rewrite does not apply to that model (a new rewrite must say).
+# after the graph (a tuple, or a dict of keyword arguments), or None when the rewrite does not
+# apply to that model (a new rewrite must say).
 ARGUMENTS = {
     "rename": lambda g: ({_first_op(g): _first_op(g) + "_renamed"},),
     "fold_constants": lambda g: (),

@@ -49,14 +49,18 @@ def clear_devices(g, functions: bool = True) -> tuple:
             devices[node.device] = devices.get(node.device, 0) + 1
             changes.changed.append(node.name)
     for name in changes.changed:
-        out.node_for_edit(name).device = ""
+        out.set_device(name, "")
     in_functions = 0
     if functions:
-        for function in out.graph_def.library.function:
-            for node in function.node_def:
-                if node.device:
+        for name, function in out.library.items():
+            placed = [node for node in function.node_def if node.device]
+            if not placed:
+                continue
+            body = out.function(name)
+            with body.batch():  # written back to the library once
+                for node in placed:
                     devices[node.device] = devices.get(node.device, 0) + 1
-                    node.device = ""
+                    body.set_device(node.name, "")
                     in_functions += 1
     changes.details["devices"] = dict(sorted(devices.items()))
     changes.details["function_ops"] = in_functions

@@ -31,7 +31,7 @@ from ..analysis.shapes import format_shape, merge
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..metagraph.signatures import RESERVED_KEYS
+from ..metagraph.signatures import RESERVED_KEYS, follow_shapes
 from ..vocab import names as _names
 from ..vocab.optypes import PLACEHOLDER_TYPES
 from ..wording import plural
@@ -157,15 +157,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
         _record(out.node_for_edit(name), recorded)
         unknown.extend(f"{name}:{i}" for i, s in enumerate(recorded) if s is None)
     new_shapes = out.shapes
-    # Signatures follow.
-    meta = out.meta_graph
-    if meta is not None:
-        for sig in meta.signature_def.values():
-            for info in list(sig.inputs.values()) + list(sig.outputs.values()):
-                if info.WhichOneof("encoding") == "name" and _names.is_tensor_name(info.name) and info.name in out:
-                    op = _names.split_tensor_name(info.name)[0]
-                    if op in affected or op in wanted:
-                        _set_shape_attr_info(info, out.tensor(info.name).shape)
+    follow_shapes(out, affected | set(wanted))  # the signatures say the new shapes
     changes.changed = list(wanted) + sorted(had_record)
     changes.details["inputs"] = {f"{n}:0": {"before": _json(before[n]), "after": _json(wanted[n])} for n in wanted}
     changes.details["outputs"] = _changed_outputs(g, out, affected)
@@ -175,16 +167,6 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
                          f"{plural(had_record, 'record')} of _output_shapes rewritten"
                          + (f" ({len(unknown)} outputs recorded as unknown: inference cannot tell)" if unknown else ""))
     return out, changes
-
-
-def _set_shape_attr_info(info, shape) -> None:
-    info.ClearField("tensor_shape")
-    if shape is None:
-        info.tensor_shape.unknown_rank = True
-        return
-    info.tensor_shape.SetInParent()
-    for d in shape:
-        info.tensor_shape.dim.add(size=-1 if d is None else int(d))
 
 
 def _json(shape):
