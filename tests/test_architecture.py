@@ -425,3 +425,14 @@ def fine(g):
         "g.meta_graph.saver_def.version = 2", 'del g.meta_graph.signature_def["x"]',
         'g.meta_graph.collection_def["c"].node_list.value.append("op")', 'meta.ClearField("saver_def")',
         'info.name = "x:0"', "_helper(sig)", "_helper(info)"]
+
+
+def test_the_contract_runs_in_one_place():
+    """``ensures`` is called by ``surgery/rewrite.conclude`` alone: every rewrite, built-in (declared
+    with ``gs.rewrite``) or done in TensorFlow (``conclude``), is checked the same way."""
+    callers = []
+    for path in _sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ensures":
+                callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [c.rsplit(":", 1)[0] for c in callers] == ["graphsurgeon/surgery/rewrite.py"], callers
