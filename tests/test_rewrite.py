@@ -268,6 +268,27 @@ def test_a_composition_is_checked_as_a_whole():
     assert changes.notes == ["composed"] and len(out) < len(g)
 
 
+def test_a_built_in_composite_is_checked_as_a_whole_against_its_input(monkeypatch):
+    """freeze_layers pins (a rewrite of its own, checked), then edits the result: a step after the
+    inner rewrite that breaks the contract is refused at the end, against freeze_layers' input."""
+    module = importlib.import_module("graphsurgeon.surgery.freeze_layers")  # the package names the function so
+
+    real = module._untrainable
+
+    def breaking(out, frozen):
+        inputs = list(out.node_defs["outputs/MatMul"].input)
+        out.set_inputs("outputs/MatMul", ["nowhere:0"] + inputs[1:])
+        return real(out, frozen)
+
+    g = gs.load(TF1)
+    before = _bytes(g)
+    assert module.freeze_layers(g, ["hidden1"])[0]  # as it is: fine
+    monkeypatch.setattr(module, "_untrainable", breaking)
+    with pytest.raises(RewriteError, match="'outputs/MatMul' reading 'nowhere'"):
+        module.freeze_layers(g, ["hidden1"])
+    assert _bytes(g) == before
+
+
 def test_bad_returns_and_broken_contracts_are_refused():
     @gs.rewrite
     def returns_a_number(g):

@@ -42,9 +42,9 @@ from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from ..vocab.values import from_numpy
 from ..wording import plural
-from .rewrite import rewrite
 from .freeze import freeze
 from .prune import prune
+from .rewrite import rewrite
 
 
 LINEAR_TYPES = ("MatMul", "Conv2D", "DepthwiseConv2dNative")

@@ -70,9 +70,9 @@ from ..vocab.optypes import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH
                               REF_VARIABLE_TYPES, SWITCH_OPS)
 from ..vocab.values import from_numpy
 from ..wording import plural
-from .rewrite import rewrite
 from .pinning import const_node, pin_placeholders, scalar_tensor
 from .prune import needed_ops, prune
+from .rewrite import rewrite
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
 

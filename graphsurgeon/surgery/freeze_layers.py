@@ -37,8 +37,8 @@ from ..vocab import names as _names
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES, training_machinery
 from ..vocab.patterns import compile_pattern, is_pattern
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, training
-from .rewrite import rewrite
 from .pin_inference import pin_inference
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["freeze_layers", "resolve_frozen"]

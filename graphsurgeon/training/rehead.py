@@ -30,8 +30,8 @@ from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.saver import saver_entries
-from ..surgery.rewrite import conclude
 from ..surgery.prepare_rehead import prepare_rehead
+from ..surgery.rewrite import conclude
 from ..vocab.optypes import VARIABLE_TYPES
 from . import session
 from .rebuild import drop_trainable, minimize
