@@ -288,6 +288,99 @@ def test_cli_writes_replaces_and_refuses(tmp_path):
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """Every process: pid -> (parent pid, start time, state), from /proc."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+            out[int(entry.name)] = (int(fields[1]), fields[19], fields[0])
+    return out
+
+
+def _descendants(root: int, table) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "parent-killed"])
+def test_killing_explore_leaves_no_dot_running(how, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, workers ignoring it), a ``timeout`` (SIGTERM) or the
+    parent killed outright: every worker and every ``dot`` they started goes with explore.
+
+    ``dot`` here is a stand-in that never finishes (a layout that would run for 32 minutes):
+    one orphan of it would stay for ten.
+    """
+    import signal
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
+    fake.chmod(0o755)
+    env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}")
+    out = tmp_path / "site"
+    proc = subprocess.Popen([str(EXE), "explore", str(TF1), "-o", str(out), "-j", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    seen: dict[int, str] = {}   # pid -> start time of every worker and dot seen under explore
+    dots = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(dots) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            table = _processes()
+            for pid in _descendants(proc.pid, table):
+                seen[pid] = table[pid][1]
+                try:
+                    if str(fake) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                        dots.add(pid)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        assert len(dots) == 2, f"expected both workers waiting on dot, saw {len(dots)}: {proc.stderr.peek()!r}"
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
+        elif how == "sigterm":
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        if how != "parent-killed":
+            assert proc.returncode != 0  # interrupted (click says "Aborted!")
+            assert not out.exists() and not list(tmp_path.glob(".*"))  # the half-written site is removed
+
+        def alive() -> set[int]:
+            table = _processes()
+            return {pid for pid, start in seen.items() if pid in table and table[pid][1] == start
+                    and table[pid][2] != "Z"}
+
+        deadline = time.monotonic() + 10
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(), f"left running after {how}: {sorted(alive())} (dot: {sorted(dots)})"
+    finally:
+        for pid in list(seen):
+            try:
+                os.kill(pid, signal.SIGKILL)  # a failing run leaves nothing behind either
+            except OSError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_render_points_big_graphs_at_explore(tmp_path):
     run = subprocess.run([str(EXE), "render", "--help"], capture_output=True, text=True, env=ENV, timeout=60)
     assert "graphsurgeon explore MODEL -o DIR" in " ".join(run.stdout.split())
