@@ -615,16 +615,23 @@ def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
     assert len(view.nodes) == 5  # X, the group, out, probabilities, argmax (drawing k inside)
 
 
-def _keras_resnet_graph(blocks: int = 264) -> gs.Graph:
+def _keras_resnet_graph(blocks: int = 264, shape: tuple | None = None) -> gs.Graph:
     """The names Keras gives a residual CNN (bench/synthetic_keras.py) in one scope: ``resnet/block{N}_conv1``.
 
     stem_conv -> stem_bn -> stem_relu, then ``blocks`` blocks of conv1, bn1, relu1, conv2, bn2, add (with
     the block's input) and out, then pool and logits: 7 layer scopes per block, the number in the middle.
+    ``shape``: recorded as every layer op's ``_output_shapes`` (as TensorFlow records it with
+    ``add_shapes=True``); our inference cannot work it out (the weights hold no value).
     """
     from graphsurgeon.vocab import protos
 
     gd = protos.GraphDef()
-    gd.node.add(name="image", op="Placeholder").attr["dtype"].type = 1
+    image = gd.node.add(name="image", op="Placeholder")
+    image.attr["dtype"].type = 1
+    if shape is not None:
+        image.attr["shape"].shape.dim.add(size=-1)
+        for size in (32, 32, 3):
+            image.attr["shape"].shape.dim.add(size=size)
 
     def layer(scope, op, inputs, weights=1):
         for i in range(weights):
@@ -632,6 +639,11 @@ def _keras_resnet_graph(blocks: int = 264) -> gs.Graph:
         node = gd.node.add(name=f"resnet/{scope}/{op}", op=op,
                            input=inputs + [f"resnet/{scope}/w{i}" for i in range(weights)])
         node.attr["T"].type = 1
+        if shape is not None:  # FusedBatchNormV3: y, then 5 statistics of one number per channel
+            for sizes in [shape] + [shape[-1:]] * (5 if op == "FusedBatchNormV3" else 0):
+                recorded = node.attr["_output_shapes"].list.shape.add()
+                for size in sizes:
+                    recorded.dim.add(size=size)
         return node.name
 
     x = layer("stem_relu", "Relu", [layer("stem_bn", "FusedBatchNormV3", [layer("stem_conv", "Conv2D", ["image"])], 4)],
@@ -675,6 +687,41 @@ def test_a_keras_network_scope_opens_into_its_layers_grouped_by_name_shape():
     assert {(group_of["out"], group_of["conv1"]), (group_of["out"], group_of["add"]),
             ("resnet/stem_relu/Relu", group_of["conv1"]), ("resnet/stem_relu/Relu", group_of["add"]),
             (group_of["out"], "resnet/pool/Mean")} <= edges
+
+
+def test_edges_show_recorded_shapes_and_merged_edges_of_one_type_say_it():
+    """A frozen graph's edges read ``float32 ?`` only while the shape is unknown: a recorded one is drawn.
+
+    Groups of siblings join each other by hundreds of tensors: when they are all of one type and shape
+    the merged edge says so (``264 × float32 [?, 32, 32, 16]``), else it counts them.
+    """
+    blocks = 264  # too many layers to draw: grouped by name shape
+    unknown = rendering.view(_keras_resnet_graph(blocks))
+    known = rendering.view(_keras_resnet_graph(blocks, shape=(-1, 32, 32, 16)))
+    assert len(known.edges) == len(unknown.edges) > 10
+    stem = "resnet/stem_conv/Conv2D"
+    by = {(e.src, e.dst): e for e in known.edges}
+    before = {(e.src, e.dst): e for e in unknown.edges}
+    # One tensor: its type and shape (the Conv2D's weights hold no value: nothing to infer without the record).
+    single = by[(stem, "resnet/stem_bn/FusedBatchNormV3")]
+    assert single.tensors == [f"{stem}:0"] and single.label == "float32 [?, 32, 32, 16]"
+    assert before[(stem, "resnet/stem_bn/FusedBatchNormV3")].label == "float32 ?"
+    # Between two groups: every block's tensor, all alike.
+    group = {k: f"resnet/block0_{k}…block{blocks - 1}_{k} ×{blocks}" for k in ("conv1", "bn1", "out", "add")}
+    merged = by[(group["conv1"], group["bn1"])]
+    assert sorted(merged.tensors) == sorted(f"resnet/block{b}_conv1/Conv2D:0" for b in range(blocks))
+    assert merged.label == f"{blocks} × float32 [?, 32, 32, 16]"
+    assert before[(group["conv1"], group["bn1"])].label == f"{blocks} × float32 ?"
+    # Of two shapes: counted. The out group feeds the next block's add with 263 tensors (the stem the first).
+    g = _keras_resnet_graph(blocks, shape=(-1, 32, 32, 16))
+    g.node_defs["resnet/block3_out/Relu"].attr["_output_shapes"].list.shape[0].dim[3].size = 8
+    mixed = {(e.src, e.dst): e for e in rendering.view(g).edges}[(group["out"], group["add"])]
+    assert len(mixed.tensors) == blocks - 1 and mixed.label == f"{blocks - 1} tensors"
+    # The labels reach the DOT.
+    source = rendering.to_digraph(known).source
+    assert f'label="{blocks} × float32 [?, 32, 32, 16]"' in source
+    assert not [e.label for e in known.edges if "?" in e.label.replace("[?", "")]
+    assert sum("float32 ?" in e.label for e in unknown.edges) > 10
 
 
 def test_runs_vary_the_number_that_varies_most():
