@@ -589,6 +589,51 @@ def test_in_a_browser_search_finds_a_deep_op_of_a_60000_op_graph(browser, synthe
 
 
 @needs_dot
+def test_in_a_browser_a_copy_of_a_spread_stub_answers_as_the_stub(browser, tmp_path):
+    """A stub spread by the layout budget is drawn once beside each box it joins (copies ``{"same": stub}``).
+
+    Clicking any copy shows the stub's outside ops and highlights that copy; its link, and a double-click
+    on another copy, go to the view drawing the op (``scale``, on the top level).
+    """
+    from test_render_budget import chain_reading_one_const
+
+    explore_to(chain_reading_one_const(200), tmp_path / "site", jobs=1)
+    views = read_views(tmp_path / "site")
+    vid = "0-0.0.1"  # layer100…layer199: "from scale" beside each of its 100 boxes
+    nodes = views[vid]["nodes"]
+    stub = next(k for k, e in nodes.items() if e.get("name") == "scale")
+    copies = [k for k, e in nodes.items() if e.get("same") == stub]
+    assert len(copies) == 100 and nodes[stub]["k"] == "stub"
+    page = _open(browser, tmp_path / "site", f"#v={vid}")
+    _select_view(page, vid)
+    drawn = page.evaluate("Array.from(document.querySelectorAll('#picture g.node')).map(g => g.getAttribute('data-gs'))")
+    assert set(copies) <= set(drawn) and stub not in drawn  # the copies are the stub's only picture
+    for copy in (copies[0], copies[57]):
+        page.evaluate("document.getElementById('details').textContent = ''")
+        page.click(_node_selector(copy))
+        page.wait_for("document.querySelector('#details h3') !== null")
+        assert page.evaluate("document.querySelector('#details h3').textContent") == "inputs from scale"
+        assert page.evaluate("Array.from(document.querySelectorAll('#details a.op')).map(a => a.textContent)") == ["scale"]
+        assert page.evaluate("GS.state.selected") == copy
+        assert page.evaluate("Array.from(document.querySelectorAll('#picture g.gs-hit')).map(g => g.getAttribute('data-gs'))") \
+            == [copy]  # the copy clicked, not the first one
+    # The link goes to the view drawing scale as an op (beside the two runs: 0-0.0), highlighted.
+    assert next(e for e in views["0-0.0"]["nodes"].values() if e.get("op") == "scale")["k"] == "op"
+    page.click("#details a.op")
+    page.wait_for("GS.state.view.id === '0-0.0' && document.querySelector('#picture g.gs-hit') !== null")
+    hit = page.evaluate("document.querySelector('#picture g.gs-hit').getAttribute('data-gs')")
+    assert page.evaluate(f"GS.state.view.nodes[{json.dumps(hit)}].op") == "scale"
+    # Back in the run, a double-click on a copy goes there too.
+    page.evaluate(f"location.hash = 'v=' + {json.dumps(vid)}")
+    _select_view(page, vid)
+    page.click(_node_selector(copies[-1]), double=True)
+    page.wait_for("GS.state.view.id === '0-0.0' && document.querySelector('#picture g.gs-hit') !== null")
+    assert page.evaluate("GS.state.view.nodes[document.querySelector('#picture g.gs-hit').getAttribute('data-gs')].op") \
+        == "scale"
+    assert page.errors == [] and page.dialogs == []
+
+
+@needs_dot
 def test_in_a_browser_names_holding_markup_stay_text(browser, tmp_path):
     from test_render_hostile import HOSTILE, hostile_graph
 
