@@ -316,13 +316,14 @@ def _descendants(root: int, table) -> set[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "parent-killed"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "parent-killed", "parent-killed-without-setpriv"])
 def test_killing_explore_leaves_no_dot_running(how, tmp_path):
     """Ctrl-C (SIGINT to the whole process group, workers ignoring it), a ``timeout`` (SIGTERM) or the
     parent killed outright: every worker and every ``dot`` they started goes with explore.
 
     ``dot`` here is a stand-in that never finishes (a layout that would run for 32 minutes):
-    one orphan of it would stay for ten.
+    one orphan of it would stay for ten. Its death signal is set by ``setpriv`` (util-linux), or,
+    where there is none that works, by a ``preexec_fn``.
     """
     import signal
 
@@ -331,6 +332,11 @@ def test_killing_explore_leaves_no_dot_running(how, tmp_path):
     fake = bin_dir / "dot"
     fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
     fake.chmod(0o755)
+    if how.endswith("without-setpriv"):
+        broken = bin_dir / "setpriv"
+        broken.write_text("#!/bin/sh\nexit 1\n")
+        broken.chmod(0o755)
+        how = "parent-killed"
     env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}")
     out = tmp_path / "site"
     proc = subprocess.Popen([str(EXE), "explore", str(TF1), "-o", str(out), "-j", "2"], env=env,
@@ -379,6 +385,25 @@ def test_killing_explore_leaves_no_dot_running(how, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is missing")
+def test_dot_is_started_without_forking_the_worker(monkeypatch):
+    """No ``preexec_fn``: ``subprocess`` then ``vfork``s instead of copying a worker of 1.2 GB per ``dot``."""
+    from graphsurgeon.rendering import processes
+
+    seen = []
+    real = subprocess.Popen
+
+    def spy(args, **kwargs):
+        seen.append((list(args), kwargs.get("preexec_fn")))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(processes.subprocess, "Popen", spy)
+    done = processes.run(["cat"], b"digraph {}", 30)
+    assert done.args == ["cat"] and done.stdout == b"digraph {}" and done.returncode == 0
+    argv, preexec = seen[-1]  # (before it, the first call may try setpriv once)
+    assert argv[1:] == ["--pdeathsig", "KILL", "--", "cat"] and preexec is None
 
 
 def test_render_points_big_graphs_at_explore(tmp_path):

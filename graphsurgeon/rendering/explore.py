@@ -32,6 +32,7 @@ costs more than laying out a view of ten nodes).
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import multiprocessing
@@ -49,6 +50,7 @@ from ..vocab.optypes import training_machinery
 from . import budget as _budget
 from . import processes, scopes, site
 from .dot import node_ids, stub_ids, stub_nodes
+from .params import parameters
 from .select import serving_function
 from .view import MAX_NODES, TARGET_NODES, View, _facts, build_view
 
@@ -153,6 +155,10 @@ class Explorer:
             scopes.sorted_names(graph)
             _facts(graph)
             graph.wiring()
+        # The parameters as each part's views read them (see build): found here, or by each worker again.
+        for part in self.parts.values():
+            for training in ({bool(self.training), False} if part.kind == "network" else {True}):
+                parameters(part.graph, training)
 
     def roots(self) -> list[Task]:
         return [Task(id=p.id, path=p.id, part=p.id, ops=None, crumbs=[(p.id, p.label)], size=p.ops)
@@ -472,6 +478,11 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
     # Ctrl-C is the parent's to handle: workers ignore it, and are stopped when the parent gives up;
     # they die with the parent however it ends, and their dot processes with them (see .processes).
     processes.prepare()
+    # The workers share the indexed graph copy-on-write, but a collection walking the parent's
+    # millions of objects writes into each one's header: every page of them copied into each worker.
+    # Frozen, the collector leaves them alone (the 340-layer training graph: see BENCHMARKS.md).
+    gc.freeze()
+    processes.trim_heap()
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=processes.die_with_parent,
                                initargs=(os.getpid(),))
     try:
@@ -507,6 +518,7 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
         raise
     finally:
         _STATE.clear()
+        gc.unfreeze()
     return out
 
 
