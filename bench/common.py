@@ -25,13 +25,25 @@ if pid == 0:
     os.execvp(sys.argv[2], sys.argv[2:])
 _, status, usage = os.wait4(pid, 0)
 with open(sys.argv[1], "w") as f:
-    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss}")
+    f.write(f"{time.perf_counter() - start} {usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
 def run_cold(argv, env=None, timeout=900) -> tuple[float, int]:
     """Run a command in a new process; return (wall seconds, peak RSS in MiB) of that process.
+
+    :func:`run_cold_cpu` also returns its CPU time.
+    """
+    wall, rss, _ = run_cold_cpu(argv, env, timeout)
+    return wall, rss
+
+
+def run_cold_cpu(argv, env=None, timeout=900) -> tuple[float, int, float]:
+    """Run a command in a new process; return (wall seconds, peak RSS in MiB, CPU seconds) of that process.
+
+    CPU is user + system time of the process (and of its threads): on a shared
+    machine wall time stretches with other people's work, CPU time much less.
 
     Both sides run as installed packages do, with Python's bytecode cache:
     a shell that sets PYTHONDONTWRITEBYTECODE would make every graphsurgeon
@@ -47,8 +59,8 @@ def run_cold(argv, env=None, timeout=900) -> tuple[float, int]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=full_env, timeout=timeout)
         if proc.returncode != 0:
             raise RuntimeError(f"{argv} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-2000:]}")
-        wall, maxrss = report.read().split()
-    return float(wall), int(maxrss) // 1024
+        wall, maxrss, cpu = report.read().split()
+    return float(wall), int(maxrss) // 1024, float(cpu)
 
 
 def medians(argv, runs: int, env=None) -> dict:

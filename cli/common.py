@@ -23,6 +23,25 @@ def json_option(fn):
     return click.option("--json", "as_json", is_flag=True, help="print JSON (schema in README)")(fn)
 
 
+INPUT_HELP = ("a value to feed (repeatable), as saved_model_cli takes it: NAME=FILE.npy, NAME=FILE.npz[KEY], "
+              "NAME=EXPR (a literal or numpy: 'x=np.ones((1, 784))'), or FILE.npz (each array to the input its "
+              "key names); NAME is a signature input key or a tensor name. Inputs not given are made up (seeded)")
+
+
+def input_option(fn):
+    """``--input NAME=FILE.npy|FILE.npz[KEY]|EXPR`` (repeatable): the one input option of ``run``,
+    ``compare`` and every ``--verify``; the command reads it with :func:`given_inputs`."""
+    return click.option("--input", "given", multiple=True, metavar="NAME=FILE|EXPR", help=INPUT_HELP)(fn)
+
+
+def given_inputs(values) -> list:
+    """The ``--input`` values read (files loaded, expressions evaluated): a list of
+    :class:`graphsurgeon.training.inputs.Given`, for the library's ``given=`` arguments."""
+    from graphsurgeon.training.inputs import parse_input
+
+    return [parse_input(v) for v in values or ()]
+
+
 _CLEAR_DEVICES = "graphsurgeon.clear_devices"
 
 
@@ -85,7 +104,8 @@ def write_output(graph, output, in_place: bool, notes: list | None = None, forma
 def load(model: str, tag: str | None):
     import graphsurgeon
 
-    return graphsurgeon.load(model, tag=tag)
+    # Commands edit through the Graph's methods only: the shape cache is safe for them.
+    return graphsurgeon.load(model, tag=tag, shape_cache=True)
 
 
 def echo(line: object = "", err: bool = False, nl: bool = True) -> None:

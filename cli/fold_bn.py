@@ -3,26 +3,24 @@ from __future__ import annotations
 
 import click
 
-from graphsurgeon.errors import UsageError
 from graphsurgeon.wording import plural
 
 from .common import (check_output, echo, echo_json, handle_errors, json_option, load, model_argument,
                      output_options, write_output)
-from .freeze import report_verification, split_names, verified
+from .freeze import split_names
+from .verification import check_verify, report_verification, verified, verify_options
 
 
 @click.command("fold-bn")
 @model_argument
-@click.option("--verify", is_flag=True, help="run the input and the result in TensorFlow and compare")
 @click.option("--outputs", "outputs", multiple=True,
               help="tensors to keep (and with --verify, to compare); a MODEL with variables is frozen to them "
                    "first (default: the graph's final outputs)")
-@click.option("--tolerance", type=float, default=1e-4, show_default=True,
-              help="with --verify: largest absolute difference allowed")
+@verify_options(default_tolerance=1e-4)
 @json_option
 @output_options("GraphDef to write (.pb or .pbtxt)")
 @handle_errors
-def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_place):
+def command(model, tag, output, verify, given, outputs, tolerance, rtol, as_json, force, in_place):
     """Fold batch norm (inference mode) of MODEL into MatMul/Conv2D/depthwise weights and biases.
 
     MODEL is a frozen graph; one with variables (a checkpoint, a SavedModel)
@@ -31,20 +29,15 @@ def command(model, tag, output, verify, outputs, tolerance, as_json, force, in_p
     layer output read elsewhere, non-constant parameters); when none folds,
     the output says "nothing folded" (exit 0: nothing went wrong).
     """
-    if verify:
-        from graphsurgeon.training.tf import require_tensorflow
-
-        require_tensorflow()
+    check_verify(verify, tolerance, rtol)
     from graphsurgeon.surgery.fold_bn import fold_batch_norms
 
-    if tolerance < 0:
-        raise UsageError("--tolerance must be >= 0")
     check_output(model, output, in_place)
     g = load(model, tag)
     result, changes = fold_batch_norms(g, split_names(outputs) or None)
     sinks = changes.details.get("outputs") or split_names(outputs) or [
         t.name for op in result for t in op.outputs if not t.consumers and op.type != "Const"]
-    comparison = verified(g, result, sinks, tolerance, output, as_json) if verify else None
+    comparison = verified(g, result, sinks, tolerance, output, as_json, given=given, rtol=rtol) if verify else None
     path = write_output(result, output, in_place, changes.notes)
     size = path.stat().st_size
     folded, left = changes.details["folded"], changes.details["left"]

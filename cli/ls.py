@@ -67,14 +67,11 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
             echo(len(rows))
         else:
             table([((fn or "-"), name, typ, out) if functions else (name, typ, out) for fn, name, typ, out in rows])
-        if not rows:
-            _no_match(g, model, patterns, types, functions)
+        _report_misses(g, model, patterns, types, functions, bool(rows), tensors=False)
         return
-    records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json,
-                                training=not no_training)
     if tensors:
-        rows = [dict(o, producer=r["name"], type=r["type"], function=r["function"])
-                for r in records for o in r["outputs"]]
+        rows = report.ls_tensor_records(g, list(patterns), list(types), functions, brief=not as_json,
+                                        training=not no_training)
         if count:
             echo(len(rows))
         elif as_json:
@@ -82,24 +79,39 @@ def command(model, tag, patterns, types, tensors, functions, tree, depth, count,
         else:
             table([([r["function"] or "-"] if functions else []) +
                    [r["name"], r["dtype"] or "?", format_shape(r["shape"]), r["type"]] for r in rows])
-    elif count:
+        _report_misses(g, model, patterns, types, functions, bool(rows), tensors=True)
+        return
+    records = report.ls_records(g, list(patterns), list(types), functions, brief=not as_json,
+                                training=not no_training)
+    if count:
         echo(len(records))
     elif as_json:
         echo_json({"model": model, "format": g.format, "ops": records})
     else:
         table([([r["function"] or "-"] if functions else []) + [r["name"], r["type"], _outputs_text(r["outputs"])]
                for r in records])
-    if not records:
-        _no_match(g, model, patterns, types, functions)
+    _report_misses(g, model, patterns, types, functions, bool(records), tensors=False)
 
 
-def _no_match(g, model, patterns, types, functions) -> None:
+def _report_misses(g, model, patterns, types, functions, found: bool, tensors: bool) -> None:
+    """A lookup that selects nothing fails (exit 1, as grep); so does each pattern that selects nothing
+    while others do (as ``ls FILE MISSING``): said after what the others selected."""
+    missing = report.unmatched(g, patterns, functions, tensors) if patterns else []
+    if found and not missing:
+        return
+    if not found:
+        _no_match(g, model, patterns, types, functions, tensors)
+    else:
+        _no_match(g, model, missing, (), functions, tensors)
+
+
+def _no_match(g, model, patterns, types, functions, tensors: bool = False) -> None:
     """An empty selection is a failed lookup (exit 1, as grep): say so, and what was probably meant.
 
     An empty graph (nothing asked for) is not a miss."""
     if not (patterns or types):
         return
-    facts = report.no_match(g, list(patterns), list(types), functions)
+    facts = report.no_match(g, list(patterns), list(types), functions, tensors)
     asked = []
     if types:
         asked.append("--type " + ",".join(types))
@@ -114,6 +126,10 @@ def _no_match(g, model, patterns, types, functions) -> None:
             hints.append(f"nearest scopes: {', '.join(near['scopes'])}")
         elif near.get("names"):
             hints.append(f"nearest names: {', '.join(near['names'])}")
+    if facts.get("tensor_patterns"):
+        shown = facts["tensor_patterns"]
+        hints.append(f"{', '.join(map(repr, shown))} {'names a tensor' if len(shown) == 1 else 'name tensors'}: "
+                     "add --tensors")
     if facts.get("pattern_types"):
         shown = facts["pattern_types"]
         hints.append(f"the {'pattern matches' if len(patterns) == 1 else 'patterns match'} only "
@@ -121,4 +137,4 @@ def _no_match(g, model, patterns, types, functions) -> None:
     if facts["in_functions"]:
         hints.append(f"{plural(facts['in_functions'], 'op')} of function bodies match: add --functions")
     hint = f" ({'; '.join(hints)})" if hints else ""
-    fail(f"no op matches {' '.join(asked)} in {model}{hint}")
+    fail(f"no {'tensor' if tensors else 'op'} matches {' '.join(asked)} in {model}{hint}")

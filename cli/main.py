@@ -30,6 +30,10 @@ COMMAND_MODULES = [
     "export",
     "signatures",
     "edit",
+    "run",
+    "compare",
+    "fold_constants",
+    "apply",
 ]
 
 

@@ -31,7 +31,8 @@ def split_names(values) -> list[str]:
               help="tensor to cut at: it becomes a new Placeholder of its dtype and shape")
 @output_options()
 @click.option("--keep-initializers/--no-keep-initializers", default=True, show_default=True,
-              help="keep the initializers of kept variables (so the variable collections stay valid)")
+              help="keep what loading needs besides the outputs: the kept variables' initializers, a SavedModel's "
+                   "main op, a saver over the kept variables (--no-keep-initializers: what extract_sub_graph keeps)")
 @json_option
 @handle_errors
 def command(model, tag, outputs, inputs, output, force, in_place, keep_initializers, as_json):
@@ -60,6 +61,8 @@ def command(model, tag, outputs, inputs, output, force, in_place, keep_initializ
     if changes.removed:
         echo(f"removed {plural(changes.removed, 'op')}: {summarize(changes.removed)}")
     for name in changes.added + changes.changed:
+        if pruned.op(name).type not in ("Placeholder", "PlaceholderV2"):
+            continue  # a rebuilt saver's ops: its note says so
         tensor = pruned.op(name).output(0)
         echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")
     for old, new in changes.renamed.items():

@@ -59,7 +59,15 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
         result, changes = rehead(g, at, classes, hidden=parse_sizes(hidden), freeze=list(freeze) or "all", lr=lr,
                                  seed=seed, activation=activation)
     written = write_output(result, output, in_place, changes.notes)
-    report = {"model": str(g.path), "output": str(written), **changes.details, "notes": changes.notes}
+    notes = list(changes.notes)
+    inputs = changes.details.get("inputs") or []
+    if len(inputs) != 1:
+        # The chapter's code unpacks the collection four ways: say where that breaks (issue 22.10).
+        notes.append(f"my_important_ops holds {len(inputs) + 3} items ({', '.join(inputs)}, y, accuracy, "
+                     "training op): the chapter's `X, y, accuracy, training_op = "
+                     "tf.get_collection(\"my_important_ops\")` needs 4; unpack "
+                     f"`*inputs, y, accuracy, training_op = ...` instead")
+    report = {"model": str(g.path), "output": str(written), **changes.details, "notes": notes}
     if as_json:
         echo_json(report)
         return
@@ -69,5 +77,5 @@ def command(model, at, classes, hidden, freeze, lr, seed, activation, output, fo
     echo(f"new variables: {', '.join(report['new_variables'])}")
     echo(f"trainable: {', '.join(report['trainable_variables'])}")
     echo(f"restored from the original checkpoint: {plural(report['restored'], 'variable')}")
-    for note in changes.notes:
+    for note in notes:
         echo(f"note: {note}")

@@ -22,6 +22,9 @@ def _argument(name: str, arg: dict) -> str:
     source = arg["source"]
     if source in ("constant", "attr") and values:
         return f"{name} = " + ", ".join(json.dumps(v) for v in values[:8]) + (" ..." if len(values) > 8 else "")
+    if source == "asset" and values and arg.get("outside"):
+        return f"{name} = " + ", ".join(json.dumps(v) for v in values) + \
+            f" (the asset file name {', '.join(json.dumps(a) for a in arg.get('assets') or ())}, outside the model)"
     if source == "asset" and values:
         return f"{name} = " + ", ".join(f"assets/{v}" for v in values) + " (the model's asset)"
     text = f"{name}: {_ARGUMENT_SOURCES.get(source, source)}"
@@ -59,21 +62,41 @@ def _print_model(record: dict, show_all: bool, fail_on: str) -> None:
         meta = f" [{f['meta_graph']}]" if f["meta_graph"] else ""
         if f["keras"]:
             k = f["keras"]
+            member = f" [in {f['member']}]" if f.get("member") else ""
             echo(f"  {tag:<7} {f['what']}: {f['type']} {f['name']!r}, function {f['function'] or '?'!r}"
-                 f" ({k['stored']}{', module ' + k['module'] if k.get('module') else ''}; {k['source']})")
+                 f" ({k['stored']}{', module ' + k['module'] if k.get('module') else ''}; {k['source']}){member}")
+            if f.get("reason"):
+                echo(f"          why: {f['reason']}")
             code = k.get("code")
             if code:
                 uses = ", ".join(code["names"][:12]) or "nothing global"
                 echo(f"          bytecode from {code['filename']!r} uses {uses}"
                      + (f"; strings {', '.join(json.dumps(s) for s in code['strings'][:4])}" if code["strings"] else ""))
             continue
-        echo(f"  {tag:<7} {f['what']}: {f['type']} {f['name']!r}{where}{meta}")
+        member = f" [in {f['member']}]" if f.get("member") else ""
+        echo(f"  {tag:<7} {f['what']}: {f['type']} {f['name']!r}{where}{meta}{member}")
+        if f.get("inside"):
+            echo(f"          inside the serialized graph of {' > '.join(f['inside'])}")
         for name, arg in f["arguments"].items():
             echo(f"          {_argument(name, arg)}")
+        if f.get("reason"):
+            echo(f"          why: {f['reason']}")
         if f["benign"]:
             echo(f"          benign: {f['benign']}")
         else:
             echo(f"          {_route(f)}")
+
+
+def _explain(op_types, as_json: bool) -> None:
+    from graphsurgeon.scan.explain import describe, explain
+
+    found = [explain(t) for t in op_types]
+    if as_json:
+        echo_json(found if len(found) > 1 else found[0])
+    else:
+        for data in found:
+            for line in describe(data):
+                echo(line)
 
 
 class _Progress:
@@ -101,7 +124,7 @@ class _Progress:
 
 
 @click.command("scan")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--fail-on", type=click.Choice(["low", "medium", "high"]), default=None,
               help="exit 1 when a finding is this severe or more (default: medium, or the policy's)")
 @click.option("--allow", "allow", multiple=True, metavar="OP", help="accept this op type (repeatable)")
@@ -112,18 +135,27 @@ class _Progress:
 @click.option("--sarif", "as_sarif", is_flag=True, help="print SARIF 2.1.0 (code-scanning interfaces)")
 @click.option("--jobs", "-j", type=int, default=None, help="models scanned in parallel (default: the cores)")
 @click.option("--dask", "dask", metavar="SCHEDULER", help="run on this dask.distributed scheduler instead")
+@click.option("--explain", "explain_types", multiple=True, metavar="OPTYPE",
+              help="say why an op type is classified as it is (repeatable; no PATH needed)")
 @handle_errors
-def command(paths, fail_on, allow, policy_file, show_all, as_json, as_jsonl, as_sarif, jobs, dask):
+def command(paths, fail_on, allow, policy_file, show_all, as_json, as_jsonl, as_sarif, jobs, dask, explain_types):
     """Is this model safe to load? List what each model can do outside the graph.
 
-    PATH is a model (SavedModel folder, .meta, .pb/.pbtxt, checkpoint, .keras)
-    or a folder searched for them. Exit 0: nothing at or above --fail-on;
-    1: findings; 2: a usage error or a path that could not be read.
+    PATH is a model (SavedModel folder, .meta, .pb/.pbtxt, checkpoint, .keras,
+    Keras .h5, a .zip or .tar(.gz) archive of them) or a folder searched for
+    them. Exit 0: nothing at or above --fail-on; 1: findings; 2: a usage error
+    or a path that could not be read.
     """
     from graphsurgeon.errors import UsageError
 
     if sum((as_json, as_jsonl, as_sarif)) > 1:
         raise UsageError("choose one of --json, --jsonl and --sarif")
+    if explain_types:
+        _explain(explain_types, as_json)
+        if not paths:
+            return
+    elif not paths:
+        raise UsageError("scan needs a PATH (a model or a folder of models), or --explain OPTYPE")
     policy = load_policy(policy_file, fail_on=fail_on, allow=allow)
     progress = _Progress()
     try:

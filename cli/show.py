@@ -4,9 +4,11 @@ from __future__ import annotations
 import click
 
 from graphsurgeon.analysis import report
+from graphsurgeon.errors import GraphSurgeonError, NotFoundError
 from graphsurgeon.ir.graph import format_shape
 from graphsurgeon.vocab import attrs as _attrs
 from graphsurgeon.vocab import names
+from graphsurgeon.wording import plural
 
 from .common import echo, echo_json, handle_errors, json_option, load, model_argument
 
@@ -21,7 +23,16 @@ def command(model, tag, name, function, as_json):
     """Show an op (inputs, outputs, attributes) or a tensor (dtype, shape, producer, consumers)."""
     g = load(model, tag)
     graph = g.function(function) if function else g
-    item = graph.get(name)
+    try:
+        item = graph.get(name)
+    except NotFoundError as exc:
+        holders = [fn for fn in report.functions_with(g, name) if fn != function]
+        if not holders:
+            raise
+        # A Keras or tf.function model keeps its ops in function bodies: say which, as ls does.
+        more = f" (and {plural(len(holders) - 1, 'other function')})" if len(holders) > 1 else ""
+        raise GraphSurgeonError(exc.message, hint=f"it is in function {holders[0]}{more}: add --function "
+                                                  f"{holders[0]}") from None
     data = report.tensor_details(item) if names.is_tensor_name(name) else report.op_details(item)
     if as_json:
         echo_json(data)

@@ -23,7 +23,7 @@ from .ir.graph import Graph, Op, Tensor
 __version__ = "0.1.0"
 
 
-def load(path, tag: str | None = None) -> Graph:
+def load(path, tag: str | None = None, *, shape_cache: bool = False) -> Graph:
     """Load a graph from whatever TensorFlow wrote at ``path``.
 
     Args:
@@ -31,14 +31,23 @@ def load(path, tag: str | None = None) -> Graph:
             directory, or a GraphDef (``.pb`` / ``.pbtxt``, binary or text).
         tag: SavedModel tag (or ``serve,gpu`` tag set); default ``serve`` or
             the only one.
+        shape_cache: read the shapes from (and keep them in) the on-disk cache
+            of this file's content, until the graph is first edited (see
+            :mod:`graphsurgeon.analysis.shape_cache`); the command line does.
+            Leave it off if you will change the protos directly.
 
     Raises:
         FormatError, NotFoundError, AmbiguousError: see their docs.
     """
     from .formats import read_model
 
-    model = read_model(path, tag)
-    return Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
+    model = read_model(path, tag, digest=shape_cache)
+    g = Graph(model.graph_def, meta_graph=model.meta_graph, model=model)
+    if shape_cache and model.digest:
+        from .analysis import shape_cache as _shape_cache
+
+        g.cache_shapes(_shape_cache.model_key(model.digest, model.meta_index))
+    return g
 
 
 def diff(a: Graph, b: Graph, ignore_attrs=()):
@@ -76,7 +85,8 @@ def render(g, **options):
 
 
 # Rewrites and jobs load on first use: ``import graphsurgeon`` stays cheap for reading.
-# Every one takes a Graph and returns (Graph, Changes); diff is a query.
+# Every one takes a Graph and returns (Graph, Changes); diff is a query; ``rewrite``
+# makes a function that edits a graph one of them.
 _LAZY = {
     "prune": ("surgery.prune", "prune"),
     "freeze": ("surgery.freeze", "freeze"),
@@ -90,6 +100,8 @@ _LAZY = {
     "set_input_shape": ("surgery.input_shape", "set_input_shape"),
     "set_batch": ("surgery.input_shape", "set_batch"),
     "rename": ("surgery.rename", "rename"),
+    "fold_constants": ("surgery.fold_constants", "fold_constants"),
+    "rewrite": ("surgery.rewrite", "rewrite"),
     "rehead": ("training.rehead", "rehead"),
     "freeze_layers": ("surgery.freeze_layers", "freeze_layers"),
     "swap": ("training.swap", "swap"),

@@ -34,17 +34,41 @@ class FormatError(GraphSurgeonError):
         self.problem = problem
 
 
-class NotFoundError(GraphSurgeonError):
-    """A name (op, tensor, function, tag, signature, collection) is not in the graph."""
+# Kinds of names a model has few of: a miss lists them all (after any "did you mean").
+LISTED_KINDS = {"tag set": "tag sets", "signature": "signatures", "function": "functions",
+                "collection": "collections", "input": "inputs", "output": "outputs"}
+# At most this many are listed; more, and only the closest are offered.
+LISTED_AT_MOST = 12
 
-    def __init__(self, kind: str, name: str, candidates: Iterable[str] = (), where: str | None = None):
-        suggestions = closest(name, candidates)
-        hint = "did you mean " + ", ".join(repr(s) for s in suggestions) + "?" if suggestions else None
+
+class NotFoundError(GraphSurgeonError):
+    """A name (op, tensor, function, tag, signature, collection) is not in the graph.
+
+    The hint offers the closest ``candidates`` (:func:`closest`), ``preferred``
+    ones first (names of the same kind of thing the name suggests: the
+    graph's activations for ``hidden3/Relu:0``); for the kinds a model has
+    few of (:data:`LISTED_KINDS`: tag sets, signatures, ...) it lists them
+    all, or says there are none.
+    """
+
+    def __init__(self, kind: str, name: str, candidates: Iterable[str] = (), where: str | None = None,
+                 preferred: Iterable[str] = ()):
+        pool = list(dict.fromkeys(candidates))
+        suggestions = _ranked(name, [p for p in dict.fromkeys(preferred) if p != name])[:3] or closest(name, pool)
+        hints = ["did you mean " + ", ".join(repr(s) for s in suggestions) + "?"] if suggestions else []
+        plural_kind = LISTED_KINDS.get(kind)
+        if plural_kind and len(pool) <= LISTED_AT_MOST:
+            hints.append(f"{plural_kind}: " + ", ".join(map(repr, sorted(pool))) if pool else f"it has no {plural_kind}")
         place = f" in {where}" if where else ""
-        super().__init__(f"no {kind} named {name!r}{place}", hint)
+        super().__init__(f"no {kind} named {name!r}{place}", " ".join(hints) or None)
         self.kind = kind
         self.name = name
         self.suggestions = suggestions
+
+
+def _ranked(name: str, items: list[str]) -> list[str]:
+    """``items`` most like ``name`` first (ties in their own order)."""
+    return sorted(items, key=lambda c: -difflib.SequenceMatcher(None, name, c).ratio())
 
 
 class UsageError(GraphSurgeonError):

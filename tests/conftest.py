@@ -9,7 +9,10 @@ exists.
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -31,6 +34,12 @@ def _shared_dir(var: str, default: Path) -> Path | None:
 
 MNIST_DIR = _shared_dir("GS_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist")
 CORPUS_DIR = _shared_dir("GS_CORPUS_DIR", ROOT.parent / "shared" / "corpus")
+
+# The command line keeps inferred shapes in an on-disk cache (graphsurgeon.analysis.shape_cache):
+# the suite's commands use one of their own, never the user's, and start without one.
+_SHAPE_CACHE = tempfile.mkdtemp(prefix="gs-test-shape-cache-")
+os.environ["GRAPHSURGEON_CACHE_DIR"] = _SHAPE_CACHE
+atexit.register(shutil.rmtree, _SHAPE_CACHE, True)
 
 
 def fixture_model(name: str | Path) -> Path:

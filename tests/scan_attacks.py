@@ -216,6 +216,24 @@ m3.save(os.path.join(out, "keras_lambda.keras"))
 print("built")
 '''
 
+# ``python -c NO_TENSORFLOW_SCAN PATH...``: ``scan --json`` with TensorFlow and Keras blocked from importing;
+# the last line of stderr says whether either was imported anyway ("clean" or "TF-IMPORTED").
+NO_TENSORFLOW_SCAN = r"""
+import sys, json
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras"):
+            raise ImportError(name + " is blocked in this test")
+sys.meta_path.insert(0, Block())
+from graphsurgeon.cli.main import main
+sys.argv = ["graphsurgeon", "scan", "--json", "--jobs", "1", *sys.argv[1:]]
+try:
+    main()
+finally:
+    print("TF-IMPORTED" if any(m.split(".")[0] in ("tensorflow", "keras") for m in sys.modules) else "clean",
+          file=sys.stderr)
+"""
+
 # Files the attacks name under TARGET: FIFOs (a read would block forever) and unreadable files.
 FIFOS = ("passwd", "records", "shadow", "table.csv", "printed.txt", "loop.txt")
 UNREADABLE = ("stolen_ckpt.index", "dropped.sh")

@@ -216,14 +216,14 @@ def test_ls_without_a_match_says_so_with_the_nearest_names(tf1, sm2, tmp_path):
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--json", tmp_path=tmp_path)
     assert code == 1 and json.loads(out)["ops"] == [] and "nearest scopes: hidden1/, hidden2/" in err
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--tensors", "--json", tmp_path=tmp_path)
-    assert code == 1 and json.loads(out)["tensors"] == [] and err.startswith("error: no op matches")
+    assert code == 1 and json.loads(out)["tensors"] == [] and err.startswith("error: no tensor matches")
     code, out, err = run_cli("ls", tf1, "hidden3/*", "--count", tmp_path=tmp_path)
     assert code == 1 and out.strip() == "0" and err.startswith("error: no op matches")
     # Names that exist, of other types; a name typed as a tensor.
     code, _, err = run_cli("ls", tf1, "hidden1/*", "--type", "Elu", tmp_path=tmp_path)
     assert code == 1 and "the pattern matches only BiasAdd, MatMul, VariableV2" in err
     code, _, err = run_cli("ls", tf1, "X:0", tmp_path=tmp_path)
-    assert code == 1 and "nearest names: X)" in err
+    assert code == 1 and "('X:0' names a tensor: add --tensors)" in err
     # TF2: the network lives in function bodies.
     code, _, err = run_cli("ls", sm2, "--type", "MatMul", tmp_path=tmp_path)
     assert code == 1 and "3 ops of function bodies match: add --functions" in err

@@ -158,6 +158,7 @@ def test_corpus_meta_export_serves_what_the_original_computes(folder, corpus_exp
 def test_v1_checkpoints_are_converted_and_v2_copied(corpus_exports, corpus_dir):
     from graphsurgeon.formats.bundle import BundleReader
     from graphsurgeon.formats.checkpoint import open_checkpoint
+    from graphsurgeon.metagraph.saver import restores
 
     for folder, fmt in (("gknoblau_v1_ckpt", "V1"), ("serving_session_bundle_half_plus_two", "V1"),
                         ("tf2onnx_regression_ckpt", "V2")):
@@ -170,10 +171,15 @@ def test_v1_checkpoints_are_converted_and_v2_copied(corpus_exports, corpus_dir):
             continue
         assert any("converted to V2" in n for n in data["notes"]), data["notes"]
         original = open_checkpoint(str(source).replace("-?????-of-00001", ""))
+        # variables/ holds what the exported saver restores (issue 22.9: no optimizer slots), each value equal.
+        restored = sorted({key for key, _ in restores(gs.load(data["output"])).values()})
         with BundleReader(out) as converted:
-            assert sorted(converted.keys()) == sorted(original.keys())
-            for key in original.keys():
+            assert sorted(converted.keys()) == restored and set(restored) <= set(original.keys())
+            for key in converted.keys():
                 assert np.array_equal(converted.read(key), original.read(key))
+        if folder == "gknoblau_v1_ckpt":  # trained with Adam: its slots stay behind
+            assert [k for k in original.keys() if k.endswith(("/Adam", "/Adam_1"))]
+            assert not [k for k in restored if k.endswith(("/Adam", "/Adam_1"))]
     # half_plus_two says 0.12.head, which TensorFlow 2.21's import_meta_graph cannot parse.
     half = corpus_exports["serving_session_bundle_half_plus_two"][0]
     assert gs.load(half["output"]).meta_graph.meta_info_def.tensorflow_version == "0.12"

@@ -161,58 +161,11 @@ NOT_APPLICABLE.update({
 
 # Each reason quotes, between backticks, what the cell's failure says (the command's error line or TensorFlow's
 # message): test_cell checks the quote is there, so a cell that starts failing for another reason is a failure.
-_NO_GLOBAL_STEP = ("`The name 'global_step:0' refers to a Tensor which does not exist` (KeyError: the global_step "
-                   "collection still holds the VariableDef of the removed variable)")
 _IN_FUNCTIONS = ("exit 1 `no op type named 'Relu'`: swap does not look in function bodies, where a TF2 model's "
                  "activations are")
 
 KNOWN_FAILURES: dict = {
-    # point 1: the global_step collection left naming a removed op, exit 0
-    **{("prune", i): f"issue 22 point 1: exit 0, then `import_meta_graph + restore` raises {_NO_GLOBAL_STEP}"
-       for i in ("cnn_global_step", "estimator_ckpt", "partitioned", "ema_train", "deepmd", "resource_clipping")},
-    **{(c, i): f"issue 22 point 1: exit 0, then `tf.compat.v1.saved_model.loader.load` and "
-               f"`tf.saved_model.load` raise {_NO_GLOBAL_STEP}"
-       for c, i in [("prune", "estimator_savedmodel")] + [("export", i) for i in (
-           "cnn_global_step", "estimator_ckpt", "estimator_savedmodel", "partitioned", "ema_train", "deepmd",
-           "resource_clipping")]},
-    # point 11 (rehead's restore reads a partitioned variable's parts from its slices) and 13 (tables)
-    ("rehead", "partitioned"): "issue 22 point 11: exit 1 `has no value of the shape the graph needs for "
-                               "'embedding/weights/part_0'` (the checkpoint holds embedding/weights in slices)",
-    ("rehead", "lookup_table"): "issue 22 point 13: exit 0, then running the reused part raises `Table not "
-                                "initialized` (the table's initializer was pruned)",
-    # point 6: shapes through the ops of real CNNs
-    ("ls-no-training", "mobilenet_frozen"): "issue 22 point 6: `39 shapes unknown where TensorFlow infers them`, "
-                                            "from the first FusedBatchNormV3 on (Conv2d_0/BatchNorm/"
-                                            "FusedBatchNormV3:0 None, TensorFlow [None, 8, 8, 8]; then Relu6, "
-                                            "DepthwiseConv2dNative, ...)",
-    # point 9: export copies only what serving needs
-    ("export", "ema_eval"): "issue 22 point 9: `variables/ holds 9 of 13 entries its saver never restores`: the "
-                            "training checkpoint copied whole (raw fc1/kernel..., Momentum slots, global_step)",
-    ("export", "keras2_graph"): "issue 22 point 9: `variables/ holds 13 of 17 entries its saver never restores`: "
-                                "Keras' Adam slots and hyper-parameters (training/Adam/...)",
-    # point 11: partitioned variables
-    ("freeze", "partitioned"): "issue 22 point 11: exit 1 `does not match the graph: embedding/weights has shape "
-                               "[30, 8], variable embedding/weights/part_0 has [10, 8]`",
-    # point 13: lookup tables
-    ("prune", "lookup_table"): "issue 22 point 13: exit 0, then both loaders raise `RuntimeError: Expected exactly "
-                               "one SavedModel init op. Found 0` (the main_op dropped)",
-    ("freeze", "lookup_table"): "issue 22 point 13: exit 0 with no table initializer left: running it raises "
-                                "`FailedPreconditionError` `Table not initialized` "
-                                "(hash_table_Lookup/LookupTableFindV2)",
-    # point 14: moving averages
-    ("prune", "ema_eval"): "issue 22 point 14: exit 0, the eval Saver (shadow keys) dropped: import_meta_graph's "
-                           "default Saver restores the raw variables: `logits:0: max abs diff` 0.183 (silently wrong)",
-    ("rehead", "ema_eval"): "issue 22 point 14: exit 0, the reused fc1 restored from the raw keys, not the shadow "
-                            "keys the eval Saver maps: `fc1/Relu:0 (the original's fc1/Relu:0): max abs diff` 0.0832 "
-                            "(silently wrong)",
-    # point 15: several savers
-    ("scan", "several_savers"): "issue 22 point 15: exit 1, `high: pretrained_saver/SaveV2 (SaveV2) writes files` "
-                                "(and medium for its RestoreV2): the subset Saver writing to its own prefix",
     # not in issue 22's list
-    **{("prune", i): "issue 22 (new): point 13's init op in TF2 form: exit 0, the NoOp __saved_model_init_op "
-                     "pruned while its SignatureDef stays: loader.load raises `NotFoundError: The key "
-                     "\"__saved_model_init_op\" could not be found in the graph` (tf.saved_model.load works)"
-       for i in ("tf2_module", "keras3_export")},
     ("swap", "tf2_module"): f"issue 22 (new): {_IN_FUNCTIONS}",
     ("swap", "keras3_export"): f"issue 22 (new): {_IN_FUNCTIONS}",
 }

@@ -191,7 +191,7 @@ def test_restored_shapes_match_the_checkpoint(fixture):
 
     g = _strip_recorded_shapes(_load(path, None))
     restore = g.op("save/RestoreV2")
-    names = values.to_numpy(g.op(restore.inputs[1].op_name).attrs["value"].tensor)
+    names = values.to_numpy(g.op(restore.inputs[1].op_name).attr_protos["value"].tensor)
     code = ("import json, sys, tensorflow as tf\n"
             "r = tf.train.load_checkpoint(sys.argv[1])\n"
             "print(json.dumps(r.get_variable_to_shape_map()))\n")

@@ -34,6 +34,8 @@ README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
 WORKFLOW = "## The chapter's workflow: reusing pretrained layers"
 DEPLOY = "## Deploying a model"
+SURGERY = "## Writing your own surgery"
+SCRIPT_MARK = "# my_rewrites.py\n"  # the block that is a file of its own, for `graphsurgeon apply`
 JSON_HEADING = re.compile(r"^### `(.+?) --json`$")
 EXE = Path(sys.executable).parent / "graphsurgeon"
 
@@ -56,14 +58,23 @@ def _sections() -> list[tuple[str, str]]:
 SECTIONS = _sections()
 
 
+def _surgery_headings() -> list[str]:
+    """The surgery section's heading and its subsections' (up to the next ``## ``)."""
+    headings = [h for h, _ in SECTIONS]
+    start = headings.index(SURGERY)
+    end = next(i for i in range(start + 1, len(headings)) if headings[i].startswith("## "))
+    return headings[start:end]
+
+
 def _blocks(body: str) -> list[tuple[str, str]]:
     return re.findall(r"```(\w+)\n(.*?)```", body, re.S)
 
 
 def _plain_sections():
     """Sections run the ordinary way: not the workflow, not a JSON subsection."""
+    surgery = set(_surgery_headings())
     for heading, body in SECTIONS:
-        if heading in (WORKFLOW, DEPLOY) or JSON_HEADING.match(heading):
+        if heading in (WORKFLOW, DEPLOY) or heading in surgery or JSON_HEADING.match(heading):
             continue
         yield heading, body
 
@@ -109,15 +120,25 @@ def _argv(command: str, tmp_path: Path) -> list[str]:
         argv[0] = str(EXE)
     elif argv[0] == "python":
         argv[0] = sys.executable
-    return [str(tmp_path / a[len("build/"):]) if a.startswith("build/") else a for a in argv]
+    return [str(tmp_path / a[len("build/"):]) if a.startswith("build/") else
+            str(tmp_path / a) if a.startswith("my_rewrites.py:") else a for a in argv]
+
+
+def _write_script(tmp_path: Path) -> None:
+    """The README's my_rewrites.py, where the commands that name it find it."""
+    body = dict(SECTIONS)
+    scripts = [code for h in _surgery_headings() for lang, code in _blocks(body[h])
+               if lang == "python" and code.startswith(SCRIPT_MARK)]
+    assert len(scripts) == 1
+    (tmp_path / "my_rewrites.py").write_text(scripts[0])
 
 
 def _run(command: str, tmp_path: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    """One README command; ``diff`` may exit 1 (the graphs differ), anything else must exit 0."""
+    """One README command; ``diff`` and ``compare`` may exit 1 (they differ), anything else must exit 0."""
     argv = _argv(command, tmp_path)
     proc = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    allowed = (0, 1) if argv[1] == "diff" else (0,)
+    allowed = (0, 1) if argv[1] in ("diff", "compare") else (0,)
     assert proc.returncode in allowed, f"{command}: exit {proc.returncode}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr
     return proc
@@ -197,6 +218,7 @@ def test_every_command_with_json_has_its_section(tmp_path):
 @pytest.mark.parametrize("heading,pairs", JSON_DOCS, ids=[h[5:-8] for h, _ in JSON_DOCS])
 def test_documented_json_keys_are_the_printed_ones(heading, pairs, tmp_path):
     assert pairs, f"{heading}: no command with a key table"
+    _write_script(tmp_path)
     for command, keys in pairs:
         assert " --json" in command, command
         data = json.loads(_run(command, tmp_path).stdout)
@@ -218,9 +240,9 @@ def _block_env(mnist_dir) -> dict:
     return {**os.environ, "GS_MNIST_DIR": str(mnist_dir), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
 
 
-def _run_python_block(code: str, env: dict) -> str:
+def _run_python_block(code: str, env: dict, cwd=ROOT) -> str:
     """Run a README Python block as a user would paste it; its standard output (it must exit 0)."""
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout
 
@@ -239,7 +261,11 @@ def test_the_chapters_workflow_runs(tmp_path, mnist_dir):
     for lang, code in _blocks(text):
         code = code.replace('"build/', f'"{tmp_path}/')
         if lang == "python":
-            outputs["python"] = _run_python_block(code, env)
+            # Step 3 runs from any directory (issue 22.10): elsewhere, without the repository on the path.
+            elsewhere = tmp_path / "elsewhere"
+            elsewhere.mkdir()
+            outputs["python"] = _run_python_block(code, {k: v for k, v in env.items() if k != "PYTHONPATH"},
+                                                  cwd=elsewhere)
             continue
         for line in code.splitlines():
             line = line.split("  #")[0].strip()
@@ -299,3 +325,84 @@ def test_deploying_a_model_runs(tmp_path, mnist_dir):
     shapes = [row.split()[-2:] for row in outputs["graphsurgeon ls"][0].strip().splitlines()]
     assert [" ".join(s) for s in shapes] == ["[1, 784]", "[1, 300]", "[1, 300]", "[1, 10]", "[1, 10]"]
     assert "test accuracy 0.9800" in outputs["python"]
+
+
+# ---------------------------------------------------------------- writing your own surgery
+def test_writing_your_own_surgery_runs_and_tensorflow_agrees(tmp_path, monkeypatch):
+    """Every example of the section runs (Python blocks in one namespace, then the commands), and
+    TensorFlow loads and runs each result: the numbers are the original's, transformed as the example says."""
+    import numpy as np
+    from _support import close, tf_run
+
+    body = dict(SECTIONS)
+    blocks = [(lang, code) for h in _surgery_headings() for lang, code in _blocks(body[h])]
+    assert [lang for lang, _ in blocks].count("python") == 9
+    monkeypatch.chdir(ROOT)
+    _write_script(tmp_path)
+    namespace: dict = {}
+    for lang, code in blocks:
+        if lang == "python":
+            exec(compile(code.replace('"build/', f'"{tmp_path}/'), "README.md", "exec"), namespace)
+        elif lang == "console":
+            for command in _commands(code):
+                _run(command, tmp_path)
+    assert "tensorflow" not in sys.modules or os.environ.get("GS_ALLOW_TF_IN_README")
+
+    x = np.random.default_rng(0).standard_normal((4, 784)).astype(np.float32)
+    t = tmp_path
+    tf1 = ROOT / "fixtures" / "models" / "mnist_bn_elu_tf1"
+    frozen = ROOT / "fixtures" / "models" / "mnist_bn_elu_frozen.pb"
+    tf2 = ROOT / "fixtures" / "models" / "mnist_bn_elu_savedmodel_tf2"
+    both = ["logits:0", "probabilities:0"]
+    jobs = {
+        "original": {"kind": "meta", "model": tf1 / "model.ckpt.meta", "checkpoint": str(tf1 / "model.ckpt"),
+                     "feeds": {"X:0": x}, "fetches": both + ["Elu:0"]},
+        "tiny": {"kind": "graphdef", "model": t / "tiny.pb", "feeds": {"x:0": np.eye(2, 4, dtype=np.float32)},
+                 "fetches": ["head/probs:0"]},
+        "cooled": {"kind": "graphdef", "model": t / "cooled.pb", "feeds": {"X:0": x},
+                   "fetches": both + ["logits_cooled:0"]},
+        "affine": {"kind": "graphdef", "model": t / "affine.pb", "feeds": {"X:0": x}, "fetches": both},
+        "batch1": {"kind": "graphdef", "model": t / "batch1.pb", "feeds": {"X:0": x[:1]}, "fetches": both},
+        "folded": {"kind": "graphdef", "model": t / "folded.pb", "feeds": {"X:0": x}, "fetches": both},
+        "tf_frozen": {"kind": "graphdef", "model": frozen, "feeds": {"X:0": x}, "fetches": both},
+        "frozen_folded": {"kind": "graphdef", "model": t / "frozen_folded.pb", "feeds": {"X:0": x}, "fetches": both},
+        "cooled_cli": {"kind": "graphdef", "model": t / "cooled_cli.pb", "feeds": {"X:0": x},
+                       "fetches": both + ["logits_cooled:0"]},
+        "tf2": {"kind": "function", "model": tf2, "feeds": {"X": x}, "fetches": ["logits", "probabilities"]},
+        "cooled_tf2": {"kind": "function", "model": t / "cooled_tf2", "feeds": {"X": x},
+                       "fetches": ["logits", "probabilities"]},
+    }
+    original = tf_run([jobs["original"]], t / "tf0")[0]["values"]
+    jobs["upper"] = {"kind": "graphdef", "model": t / "upper_layers.pb", "feeds": {"hidden1_out:0": original[2]},
+                     "fetches": ["logits:0"]}
+    names = [k for k in jobs if k != "original"]
+    results = dict(zip(names, tf_run([jobs[k] for k in names], t / "tf")))
+    logits, probabilities = original[0], original[1]
+
+    def softmax(z):
+        z = z.astype(np.float64)
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def same(a, b):  # another graph computing the same: float32 rounding, relative to the output's scale
+        return float(np.max(np.abs(a - b))) <= 1e-6 * float(np.max(np.abs(b)))
+
+    def near(a, b):  # probabilities: as close as TensorFlow's float32 softmax comes to float64's
+        return float(np.max(np.abs(np.asarray(a, np.float64) - b))) <= 1e-5
+
+    assert close(results["tiny"]["values"][0], np.full((2, 2), 0.5))
+    assert np.array_equal(results["cooled"]["values"][2], results["cooled"]["values"][0] / 2)  # exact
+    assert same(results["cooled"]["values"][0], logits)
+    assert near(results["cooled"]["values"][1], softmax(logits / 2))
+    assert same(results["affine"]["values"][0], logits)
+    assert near(results["affine"]["values"][1], probabilities)
+    assert near(results["batch1"]["values"][1], probabilities[:1])
+    assert results["batch1"]["shapes"] == [[1, 10], [1, 10]]  # TensorFlow infers the new shape too
+    assert near(results["folded"]["values"][1], probabilities)
+    assert close(results["frozen_folded"]["values"][1], results["tf_frozen"]["values"][1])
+    assert np.array_equal(results["cooled_cli"]["values"][2], results["cooled_cli"]["values"][0] / 2)
+    assert near(results["cooled_cli"]["values"][1], softmax(results["tf_frozen"]["values"][0] / 2))
+    assert same(results["upper"]["values"][0], logits)
+    tf2_logits = results["tf2"]["values"][0]
+    assert same(results["cooled_tf2"]["values"][0], tf2_logits / 2)
+    assert near(results["cooled_tf2"]["values"][1], softmax(tf2_logits / 2))

@@ -39,9 +39,9 @@ def test_swap_ops_edits_types_and_attrs():
     assert relu.op("Elu").type == "Relu" and relu.op("Elu_1").type == "Relu"
     assert g.op("Elu").type == "Elu"  # the input graph is untouched
     leaky, _ = swap_ops(g, "Elu", "LeakyRelu", {"alpha": "0.3"})
-    assert abs(leaky.op("Elu").attrs["alpha"].f - 0.3) < 1e-7
+    assert abs(leaky.op("Elu").attr_protos["alpha"].f - 0.3) < 1e-7
     default, _ = swap_ops(g, "Elu", "LeakyRelu")
-    assert abs(default.op("Elu").attrs["alpha"].f - 0.2) < 1e-7  # LeakyRelu's OpDef default
+    assert abs(default.op("Elu").attr_protos["alpha"].f - 0.2) < 1e-7  # LeakyRelu's OpDef default
     back, _ = swap_ops(leaky, "LeakyRelu", "Elu")
     assert "alpha" not in back.op("Elu").attrs
     with pytest.raises(UsageError):

@@ -15,11 +15,10 @@ returns; a SavedModel is loaded with ``tf.compat.v1.saved_model.loader.load`` (a
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
-from tf_jobs import run_jobs
+from tf_jobs import in_subprocess, run_jobs
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -72,18 +71,7 @@ def run(job: dict) -> dict:
 
 def roundtrip(jobs: list, tmp_path) -> list:
     """Run ``jobs`` in one TensorFlow subprocess (niced); the results, any error failing the calling test."""
-    import subprocess
-    from pathlib import Path
-
-    tmp_path = Path(tmp_path)
-    jobs_file, out_file = tmp_path / "roundtrip_jobs.json", tmp_path / "roundtrip_out.json"
-    jobs_file.write_text(json.dumps(jobs))
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(root)}
-    proc = subprocess.run(["nice", "-n", "10", sys.executable, __file__, str(jobs_file), str(out_file)],
-                          capture_output=True, text=True, env=env, cwd=root, timeout=1200)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out_file.read_text())
+    return in_subprocess(__file__, jobs, tmp_path, "roundtrip")
 
 
 def main(argv) -> int:

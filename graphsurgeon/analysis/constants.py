@@ -6,10 +6,16 @@ and weights), freeze-layers (optimizer hyper-parameters). It follows
 
 - ``Const`` (decoded, size-checked by :func:`graphsurgeon.vocab.values.to_numpy`);
 - pass-through ops (:data:`graphsurgeon.vocab.optypes.PASS_THROUGH`) and ``Cast``;
-- a few element-wise ops: ``LogicalNot``, ``Neg``, ``Rsqrt``, ``Sqrt``,
-  ``Reciprocal``, ``Mul``, ``Add``/``AddV2``, ``Sub``, ``RealDiv``.
+- element-wise ops (``Neg``, ``Rsqrt``, ``Exp``, ``Relu``, ``Mul``, ``AddV2``,
+  ``Maximum``, comparisons...), ``MatMul``, ``BiasAdd``, reductions
+  (``Sum``, ``Mean``...), and the ops that shape values (``Reshape``,
+  ``Transpose``, ``Pack``, ``ConcatV2``, ``Fill``, ``Range``, ``Slice``,
+  ``GatherV2``, ``Shape`` of a constant...): :data:`EVALUATED`, each as
+  TensorFlow computes it, in the tensor's own dtype (``fold-constants`` is
+  checked against TensorFlow on every one).
 
-Anything else is not constant here (None). Evaluation is iterative
+Anything else is not constant here (None), and so is a value that would be
+larger than :data:`MAX_RESULT_ELEMENTS` and than each of its inputs. Evaluation is iterative
 (post-order over an explicit stack) and cycle-safe, and every value is
 cached: an evaluator belongs to one run over one graph whose edits keep
 values (rewiring a reader to an equal tensor), not to the graph.
@@ -20,6 +26,8 @@ Example:
     array(0.001, dtype=float32)
 """
 from __future__ import annotations
+
+import functools
 
 from ..errors import FormatError
 from ..vocab import dtypes as _dtypes
@@ -33,14 +41,183 @@ _UNARY = {
     "Rsqrt": lambda np, a: 1.0 / np.sqrt(a),
     "Sqrt": lambda np, a: np.sqrt(a),
     "Reciprocal": lambda np, a: 1.0 / a,
+    "Abs": lambda np, a: np.abs(a),
+    "Square": lambda np, a: a * a,
+    "Exp": lambda np, a: np.exp(a),
+    "Log": lambda np, a: np.log(a),
+    "Log1p": lambda np, a: np.log1p(a),
+    "Expm1": lambda np, a: np.expm1(a),
+    "Tanh": lambda np, a: np.tanh(a),
+    "Sigmoid": lambda np, a: 1 / (1 + np.exp(-a)),
+    "Relu": lambda np, a: np.maximum(a, 0).astype(a.dtype),
+    "Relu6": lambda np, a: np.minimum(np.maximum(a, 0), 6).astype(a.dtype),
+    "Elu": lambda np, a: np.where(a < 0, np.expm1(a), a).astype(a.dtype),
+    "Floor": lambda np, a: np.floor(a),
+    "Ceil": lambda np, a: np.ceil(a),
+    "Round": lambda np, a: np.round(a),  # half to even, as TensorFlow
+    "Sign": lambda np, a: np.sign(a),
+    "ZerosLike": lambda np, a: np.zeros_like(a),
+    "OnesLike": lambda np, a: np.ones_like(a),
 }
 _BINARY = {
-    "Mul": lambda a, b: a * b,
-    "Add": lambda a, b: a + b,
-    "AddV2": lambda a, b: a + b,
-    "Sub": lambda a, b: a - b,
-    "RealDiv": lambda a, b: a / b,
+    "Mul": lambda np, a, b: a * b,
+    "Add": lambda np, a, b: a + b,
+    "AddV2": lambda np, a, b: a + b,
+    "Sub": lambda np, a, b: a - b,
+    "RealDiv": lambda np, a, b: a / b,
+    "Maximum": lambda np, a, b: np.maximum(a, b),
+    "Minimum": lambda np, a, b: np.minimum(a, b),
+    "SquaredDifference": lambda np, a, b: (a - b) * (a - b),
+    "Pow": lambda np, a, b: np.power(a, b),
+    "Equal": lambda np, a, b: np.equal(a, b),
+    "NotEqual": lambda np, a, b: np.not_equal(a, b),
+    "Less": lambda np, a, b: np.less(a, b),
+    "LessEqual": lambda np, a, b: np.less_equal(a, b),
+    "Greater": lambda np, a, b: np.greater(a, b),
+    "GreaterEqual": lambda np, a, b: np.greater_equal(a, b),
+    "LogicalAnd": lambda np, a, b: np.logical_and(a, b),
+    "LogicalOr": lambda np, a, b: np.logical_or(a, b),
+    "FloorDiv": lambda np, a, b: np.floor_divide(a, b),
+    "FloorMod": lambda np, a, b: np.mod(a, b),
 }
+_DIVISIONS = {"FloorDiv", "FloorMod"}  # an integer division by zero fails in TensorFlow: never folded
+
+
+def _axis(value, rank: int) -> int:
+    axis = int(value)
+    if not -rank <= axis < max(rank, 1):
+        raise ValueError(f"axis {axis} out of range")
+    return axis
+
+
+def _matmul(np, node, a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError("MatMul takes matrices")
+    a = a.T if node.attr["transpose_a"].b else a
+    b = b.T if node.attr["transpose_b"].b else b
+    _bounded(a.shape[0] * b.shape[1], a, b)
+    return np.matmul(a, b)
+
+
+def _bias_add(np, node, value, bias):
+    if bias.ndim != 1:
+        raise ValueError("a bias is a vector")
+    if node.attr["data_format"].s == b"NCHW" and value.ndim > 2:
+        return value + bias.reshape((-1,) + (1,) * (value.ndim - 2))
+    return value + bias
+
+
+def _reduce(name):
+    def reduce(np, node, value, axes):
+        axes = tuple(sorted({_axis(a, value.ndim) % max(value.ndim, 1) for a in np.asarray(axes).ravel()}))
+        keep = node.attr["keep_dims"].b
+        if name == "Mean" and value.dtype.kind not in "fc":
+            raise ValueError("an integer mean rounds as TensorFlow does, not as numpy: not folded")
+        fn = {"Sum": np.sum, "Prod": np.prod, "Max": np.max, "Min": np.min, "Mean": np.mean, "All": np.all,
+              "Any": np.any}[name]
+        return fn(value, axis=axes, keepdims=keep).astype(value.dtype)
+    return reduce
+
+
+def _squeeze(np, node, value):
+    dims = list(node.attr["squeeze_dims"].list.i) if "squeeze_dims" in node.attr else []
+    return np.squeeze(value, axis=tuple(_axis(d, value.ndim) for d in dims)) if dims else np.squeeze(value)
+
+
+def _pack(np, node, *values):
+    return np.stack(values, axis=_axis(node.attr["axis"].i, values[0].ndim + 1))
+
+
+def _concat(np, node, *values):
+    *parts, axis = values
+    return np.concatenate(parts, axis=_axis(axis, parts[0].ndim))
+
+
+def _range(np, node, start, limit, delta):
+    start, limit, delta = start.item(), limit.item(), delta.item()
+    if delta == 0 or abs((limit - start) / delta) > MAX_RESULT_ELEMENTS:
+        raise ValueError("not a range to fold")
+    return np.arange(start, limit, delta)
+
+
+def _fill(np, node, dims, value):
+    dims = [int(d) for d in np.asarray(dims).ravel()]
+    if any(d < 0 for d in dims) or _count(dims) > MAX_RESULT_ELEMENTS:
+        raise ValueError("not a shape to fill")
+    return np.full(dims, value, dtype=value.dtype)
+
+
+def _tile(np, node, value, multiples):
+    multiples = [int(m) for m in np.asarray(multiples).ravel()]
+    if any(m < 0 for m in multiples) or value.size * _count(multiples) > MAX_RESULT_ELEMENTS:
+        raise ValueError("not a tiling to fold")
+    return np.tile(value, multiples)
+
+
+def _slice(np, node, value, begin, size):
+    begin, size = [int(b) for b in begin.ravel()], [int(s) for s in size.ravel()]
+    if len(begin) != value.ndim or len(size) != value.ndim:
+        raise ValueError("begin and size must match the rank")
+    index = []
+    for b, s, d in zip(begin, size, value.shape):
+        end = d if s == -1 else b + s
+        if not 0 <= b <= end <= d:
+            raise ValueError("slice out of range")
+        index.append(slice(b, end))
+    return value[tuple(index)]
+
+
+def _gather(np, node, params, indices, axis):
+    if node.attr["batch_dims"].i:
+        raise ValueError("batch_dims is not folded")
+    axis = _axis(axis, params.ndim)
+    if indices.size and (indices.min() < 0 or indices.max() >= params.shape[axis]):
+        raise ValueError("index out of range")  # TensorFlow fails on CPU
+    _bounded(indices.size * (params.size // max(params.shape[axis], 1)), params, indices)
+    return np.take(params, indices, axis=axis)
+
+
+def _bounded(elements: int, *inputs) -> None:
+    """Refuse a result larger than :data:`MAX_RESULT_ELEMENTS` and than every input: a value the
+    graph's constants do not hold already must not be built from a few declared numbers."""
+    if elements > MAX_RESULT_ELEMENTS and elements > max(i.size for i in inputs):
+        raise ValueError("result too large to compute")
+
+
+def _count(dims) -> int:
+    count = 1
+    for d in dims:
+        count *= d
+    return count
+
+
+# Ops of several inputs: type -> (inputs read: a number, or None for all data inputs, fn(np, node, *values)).
+_NARY = {
+    "MatMul": (2, _matmul),
+    "BiasAdd": (2, _bias_add),
+    "Reshape": (2, lambda np, node, value, shape: value.reshape([int(d) for d in shape.ravel()])),
+    "ExpandDims": (2, lambda np, node, value, axis: np.expand_dims(value, _axis(axis, value.ndim + 1))),
+    "Squeeze": (1, _squeeze),
+    "Transpose": (2, lambda np, node, value, perm: np.transpose(value, [int(p) for p in perm.ravel()])),
+    "Pack": (None, _pack),
+    "ConcatV2": (None, _concat),
+    "AddN": (None, lambda np, node, *values: functools.reduce(lambda a, b: a + b, values)),
+    "Fill": (2, _fill),
+    "Range": (3, _range),
+    "Tile": (2, _tile),
+    "Slice": (3, _slice),
+    "GatherV2": (3, _gather),
+    "SelectV2": (3, lambda np, node, cond, a, b: np.where(cond, a, b)),
+    "Shape": (1, lambda np, node, value: np.asarray(value.shape)),
+    "Size": (1, lambda np, node, value: np.asarray(value.size)),
+    "Rank": (1, lambda np, node, value: np.asarray(value.ndim)),
+    **{name: (2, _reduce(name)) for name in ("Sum", "Prod", "Max", "Min", "Mean", "All", "Any")},
+}
+# The op types this evaluator computes (beyond Const and the pass-through ops).
+EVALUATED = frozenset({"Cast", *_UNARY, *_BINARY, *_NARY})
+# A computed value larger than this (elements) and than each of its inputs is not computed
+# (broadcasting, Fill, Tile, Range, MatMul, GatherV2): a few declared numbers must not decide memory.
+MAX_RESULT_ELEMENTS = 2**22
 _FLOATS = {"float16", "bfloat16", "float32", "float64"}
 _PENDING = object()
 
@@ -113,10 +290,15 @@ class Constants:
             return None
         if node.op == "Const":
             return []
-        if node.op not in PASS_THROUGH and node.op != "Cast" and node.op not in _UNARY and node.op not in _BINARY:
+        if node.op not in PASS_THROUGH and node.op not in EVALUATED:
             return None
         data = [(ref.op, ref.index) for ref in self.graph.data_refs(op)]
-        needed = 2 if node.op in _BINARY else 1
+        if node.op in _NARY:
+            needed = _NARY[node.op][0]
+            if needed is None:
+                return data or None
+        else:
+            needed = 2 if node.op in _BINARY else 1
         return data[:needed] if len(data) >= needed else None
 
     def _compute(self, key, args):
@@ -134,6 +316,8 @@ class Constants:
         values = [self._cache.get(a) for a in args]
         if any(v is None or v is _PENDING for v in values):
             return None
+        if node.op not in PASS_THROUGH and any(np.asarray(v).dtype == object for v in values):
+            return None  # strings only pass through
         try:
             with np.errstate(all="ignore"):
                 if node.op in PASS_THROUGH:
@@ -145,10 +329,17 @@ class Constants:
                     if self.float64 and _dtypes.name(node.attr["DstT"].type) in _FLOATS:
                         target = "float64"
                     return np.asarray(values[0]).astype(target)
+                values = [np.asarray(v) for v in values]
                 if node.op in _UNARY:
                     return np.asarray(_UNARY[node.op](np, values[0]))
-                return np.asarray(_BINARY[node.op](values[0], values[1]))
-        except (TypeError, ValueError):  # incompatible shapes or dtypes: not folded
+                if node.op in _BINARY:
+                    a, b = values
+                    _bounded(_count(np.broadcast_shapes(a.shape, b.shape)), a, b)
+                    if node.op in _DIVISIONS and b.dtype.kind in "iu" and not np.all(b):
+                        return None
+                    return np.asarray(_BINARY[node.op](np, a, b))
+                return np.asarray(_NARY[node.op][1](np, node, *values))
+        except (TypeError, ValueError, IndexError, OverflowError):  # shapes or dtypes that do not fit: not folded
             return None
 
 

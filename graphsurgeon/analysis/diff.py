@@ -19,13 +19,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..ir.graph import Graph, format_shape
-from ..metagraph.collections import VARIABLE_DEF_COLLECTIONS
-from ..metagraph.variables import variables
+from ..metagraph.variables import holds_variable_defs, parse_variable_def, variables
 from ..vocab import attrs as _attrs
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
-from ..vocab.protos import VariableDef
 from ..wording import plural
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
@@ -387,15 +385,11 @@ def _collection_entries(meta, key) -> list[str]:
         return list(coll.node_list.value)
     if kind == "bytes_list":
         out = []
+        holds_variables = holds_variable_defs(key, coll)
         for raw in coll.bytes_list.value:
-            if key in VARIABLE_DEF_COLLECTIONS or key.endswith("variables"):
-                var = VariableDef()
-                try:
-                    var.ParseFromString(raw)
-                    out.append(f"variable {var.variable_name}")
-                    continue
-                except Exception:  # not a VariableDef after all: compare the bytes
-                    pass
+            if holds_variables:
+                out.append(f"variable {parse_variable_def(raw).variable_name}")
+                continue
             context = _context_name(key, raw)
             if context:
                 out.append(context)

@@ -13,7 +13,7 @@ from ..ir.graph import Graph, Op, Tensor, format_shape
 from ..metagraph.variables import variables
 from ..vocab import attrs as _attrs
 from ..vocab.optypes import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, reaches, training_machinery
-from ..vocab.patterns import compile_pattern
+from ..vocab.patterns import compile_pattern, tensor_predicate
 from .endpoints import likely_inputs, likely_outputs
 
 
@@ -46,11 +46,12 @@ def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
 
 
 def _selected_nodes(g: Graph, graph, patterns, types, training: bool):
+    # Patterns and exact names alike select what they match: one that names nothing selects nothing
+    # (ls reports it after listing what the others select).
     if not (patterns or types):
         selected = graph.graph_def.node
     else:
-        selected = (op.node for op in (graph.ops(patterns or None, type=types or None) if graph is g
-                                       else _function_ops(graph, patterns, types)))
+        selected = (op.node for op in _function_ops(graph, patterns, types))
     if training:
         return selected
     machinery = training_machinery(graph)
@@ -70,8 +71,14 @@ def ls_rows(g: Graph, patterns=None, types=None, functions: bool = False, traini
         function = graph.function_name
         texts: dict = {}  # (dtype, shape) -> text: large graphs repeat a few
         op_types: dict = {}  # one string per op type (each read of node.op makes a new one)
-        for node in selected:
-            name = node.name
+        nodes = graph.node_defs
+        if selected is graph.graph_def.node and len(nodes) == len(selected):
+            # Every op, names unique: the index's own name strings (each read of node.name makes a
+            # new one, a second copy of every name in the rows, and hashed again at each lookup).
+            selected = nodes.items()
+        else:
+            selected = ((node.name, node) for node in selected)
+        for name, node in selected:
             op = node.op
             op = op_types.setdefault(op, op)
             dts = graph.output_dtypes(name)
@@ -103,15 +110,51 @@ def ls_records(g: Graph, patterns=None, types=None, functions: bool = False, bri
     return out
 
 
-def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> dict:
+def ls_tensor_records(g: Graph, patterns=None, types=None, functions: bool = False, brief: bool = False,
+                      training: bool = True) -> list[dict]:
+    """One record per tensor (``ls --tensors``): the output's name, dtype and shape, with its producer, type
+    and function. A pattern with ``:`` selects tensors, one without the outputs of the ops it selects
+    (:func:`graphsurgeon.vocab.patterns.tensor_predicate`)."""
+    preds = [tensor_predicate(p) for p in patterns or ()]
+    graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
+    out = []
+    for graph in graphs:
+        for node in _selected_nodes(g, graph, None, types, training):
+            record = op_record(Op(graph, node), with_function=functions, brief=brief)
+            for o in record["outputs"]:
+                if not preds or any([pr(node.name, o["name"]) for pr in preds]):
+                    out.append(dict(o, producer=record["name"], type=record["type"], function=record["function"]))
+    return out
+
+
+def unmatched(g: Graph, patterns, functions: bool = False, tensors: bool = False) -> list[str]:
+    """The patterns (or exact names) that select nothing among the names ``ls`` lists (ops, or tensors)."""
+    graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
+    missing = []
+    for p in patterns or ():
+        if tensors:
+            pred = tensor_predicate(p)
+            found = any(pred(node.name, f"{node.name}:{i}") for graph in graphs for node in graph.graph_def.node
+                        for i in range(graph.num_outputs(node.name)))
+        else:
+            match = compile_pattern(p)
+            found = any(match(node.name) for graph in graphs for node in graph.graph_def.node)
+        if not found:
+            missing.append(p)
+    return missing
+
+
+def no_match(g: Graph, patterns=None, types=None, functions: bool = False, tensors: bool = False) -> dict:
     """Why an ``ls`` selection is empty, with what the user may have meant.
 
     Returns ``{"types": {type: [closest op types]}`` for types no op has,
     ``"patterns": {pattern: {"scopes" or "names": [nearest]}}`` for patterns
-    that match no name, ``"pattern_types"``: the op types the patterns do
-    match (when they all match but not with ``types``), ``"in_functions"``:
-    how many ops of function bodies the selection would match (when
-    ``functions`` is off)}. Runs only on a miss, so it may walk every name.
+    that match no name (tensor names with ``tensors``), ``"tensor_patterns"``:
+    patterns that name tensors while ops were listed, ``"pattern_types"``:
+    the op types the patterns do match (when they all match but not with
+    ``types``), ``"in_functions"``: how many ops of function bodies the
+    selection would match (when ``functions`` is off)}. Runs only on a
+    miss, so it may walk every name.
     """
 
     graphs = [g] + ([g.function(n) for n in sorted(g.library_names)] if functions else [])
@@ -122,13 +165,17 @@ def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> di
         if t not in present:
             facts["types"][t] = closest(t, sorted(present))
     scopes = None
+    missing = set(unmatched(g, patterns, functions, tensors))
     for p in patterns or ():
-        if any(map(compile_pattern(p), names)):
+        if p not in missing:
+            continue
+        if not tensors and ":" in p and not p.startswith("re:") and unmatched(g, [p], functions, tensors=True) == []:
+            facts.setdefault("tensor_patterns", []).append(p)
             continue
         body = p[3:] if p.startswith("re:") else p
         literal = re.sub(r"\*\*/?|[*?]|\[[^\]]*\]", "", body) if not p.startswith("re:") else \
             re.sub(r"[\\^$.|?*+()\[\]{}]", "", body)
-        literal = literal.strip("/")
+        literal = literal.strip("/").split(":")[0] if not p.startswith("re:") else literal.strip("/")
         wants_scope = body.endswith("/") or body.rsplit("/", 1)[-1] in ("*", "**")
         if scopes is None:
             scopes = sorted({n.rsplit("/", k)[0] for n in names for k in range(1, n.count("/") + 1)})
@@ -144,7 +191,7 @@ def no_match(g: Graph, patterns=None, types=None, functions: bool = False) -> di
             if found:
                 near["names"] = found
         facts["patterns"][p] = near
-    if types and patterns and not facts["patterns"]:
+    if types and patterns and not facts["patterns"] and not facts.get("tensor_patterns"):
         # Each pattern names something, but not of those types: say which types it does name.
         preds = [compile_pattern(p) for p in patterns]
         facts["pattern_types"] = sorted({node.op for graph in graphs for node in graph.graph_def.node
@@ -162,6 +209,15 @@ def _function_ops(graph, patterns, types):
     for op in graph.ops(type=types or None):
         if not preds or any(p(op.name) for p in preds):
             yield op
+
+
+def functions_with(g: Graph, name: str) -> list[str]:
+    """The function bodies that hold op ``name`` (or the op of tensor ``name``), by name: where a
+    lookup that misses at the top level should look (``show --function``)."""
+    from ..vocab import names as _names
+
+    op_name = _names.split_tensor_name(name)[0] if _names.is_tensor_name(name) else name
+    return [fn for fn in sorted(g.library_names) if op_name in g.function(fn).node_defs]
 
 
 def op_details(op: Op) -> dict:
@@ -196,7 +252,7 @@ def op_details(op: Op) -> dict:
         "control_inputs": op.control_input_names,
         "outputs": outputs,
         "control_outputs": list(control_outputs),
-        "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attrs.items())},
+        "attrs": {k: _attrs.decode(v) for k, v in sorted(op.attr_protos.items())},
         "calls": [{"attr": a, "function": f} for a, f in op.calls],
         "known_op": g.registry.get(op.type) is not None or op.type in ("_Arg", "_Retval"),
     }

@@ -127,14 +127,22 @@ def merge(a, b):
 class Context:
     """What a rule sees of one node: its input shapes, folded values, attributes."""
 
-    __slots__ = ("node", "graph", "shapes", "_values", "_partials", "_handles", "refs", "state")
+    __slots__ = ("node", "name", "op", "graph", "shapes", "_values", "_partials", "_handles", "refs", "state")
 
-    def __init__(self, node, graph, state, refs):
+    def __init__(self, node, graph, state, refs, name=None, op=None):
         self.node = node
+        # The op's name and type, read once (each read of node.name or node.op makes a new string).
+        self.name = node.name if name is None else name
+        self.op = node.op if op is None else op
         self.graph = graph
         self.state = state
         self.refs = refs  # data inputs as InputRef
-        self.shapes = [state.shape_of(r) for r in refs]
+        get = state.shapes.get  # state.shape_of, inlined: this runs for most ops of a graph
+        shapes = []
+        for r in refs:
+            entry = get(r[0])
+            shapes.append(entry[r[1]] if entry and r[1] < len(entry) else None)
+        self.shapes = shapes
 
     def attr(self, name, default=None):
         """An attr value (decoded for i/b/f/s/shape/list(i)), falling back to the op's default."""
@@ -218,6 +226,9 @@ class _State:
         self.arg_handles = arg_handles or {}
         self.depth = depth
         self.calls = calls if calls is not None else {}  # (function, input shapes) -> result shapes
+        self.constants: dict[bytes, object] = {}  # serialized TensorProto -> SmallArray | None
+        self.watched: set[str] = set()  # restores, and the Identity ops that read them
+        self.readers: dict[tuple, list] = {}  # (watched op, output) -> [(reader, input position)]
         root = graph.root if hasattr(graph, "root") else graph
         gd = root.graph_def
         self.producer = gd.versions.producer if gd.HasField("versions") else 0
@@ -300,7 +311,7 @@ def _variable(ctx):
       "VarIsInitializedOp", "IsVariableInitialized", "LookupTableSizeV2", "ShardedFilename",
       "ShardedFilespec", "Size", "Rank", "L2Loss", "LoopCond")
 def _scalar(ctx):
-    return [()] * max(1, len(ctx.graph.output_dtypes(ctx.node.name) or [None]))
+    return [()] * max(1, len(ctx.graph.output_dtypes(ctx.name) or [None]))
 
 
 @rule("Identity", "StopGradient", "Snapshot", "PreventGradient", "RefIdentity", "CheckNumerics",
@@ -409,7 +420,7 @@ def _batch_matmul(ctx):
     if a is None or b is None or len(a) < 2 or len(b) < 2:
         return None
     adj_x, adj_y = ctx.attr("adj_x", False), ctx.attr("adj_y", False)
-    if ctx.node.op == "BatchMatMul":
+    if ctx.op == "BatchMatMul":
         if len(a) != len(b):
             return None
         batch = merge(a[:-2], b[:-2])
@@ -430,7 +441,7 @@ def _bias_add(ctx):
     x = ctx.shapes[0]
     if x is None:
         return [None]
-    axis = _channel_axis(ctx, len(x)) if ctx.node.op == "BiasAdd" else len(x) - 1
+    axis = _channel_axis(ctx, len(x)) if ctx.op == "BiasAdd" else len(x) - 1
     bias = ctx.shapes[1]
     dim = merge((x[axis],), bias)
     return [x[:axis] + (dim[0] if dim else x[axis],) + x[axis + 1:]]
@@ -861,9 +872,9 @@ def _strided_slice(ctx):
 
 @rule("GatherV2", "Gather", "ResourceGather")
 def _gather(ctx):
-    if ctx.node.op == "ResourceGather":
+    if ctx.op == "ResourceGather":
         params, indices, axis = ctx.handle_shape(0), ctx.shapes[1], 0
-    elif ctx.node.op == "Gather":
+    elif ctx.op == "Gather":
         params, indices, axis = ctx.shapes[0], ctx.shapes[1], 0
     else:
         params, indices, axis = ctx.shapes[0], ctx.shapes[1], ctx.int_value(2)
@@ -945,9 +956,9 @@ def _in_top_k(ctx):
       "SparseApplyProximalGradientDescent", "ScatterAdd", "ScatterSub", "ScatterUpdate",
       "ScatterMul", "ScatterDiv", "ScatterMax", "ScatterMin", "CountUpTo")
 def _like_var(ctx):
-    if ctx.node.op == "ApplyGradientDescent":
+    if ctx.op == "ApplyGradientDescent":
         return [merge(ctx.shapes[0], ctx.shapes[2])]
-    if ctx.node.op == "CountUpTo":
+    if ctx.op == "CountUpTo":
         return [()]
     return [ctx.shapes[0]]
 
@@ -1001,43 +1012,251 @@ def _one_hot(ctx):
     return [indices[:axis] + ((depth if depth is not None and depth >= 0 else None),) + indices[axis:]]
 
 
-@rule("Conv2D")
-def _conv2d(ctx):
-    x, w = ctx.shapes[0], ctx.shapes[1]
-    if x is None or len(x) != 4:
+# ---------------------------------------------------------------- convolutions, pooling, batch norm, padding
+# As TensorFlow's shape functions (common_shape_fns.cc, array_ops.cc): the same
+# arithmetic on dimensions, None where TensorFlow's dimension would be unknown,
+# and no answer where TensorFlow would refuse the graph.
+
+def _add_dim(a, b):
+    """InferenceContext::Add: a known 0 leaves the other side as it is; unknown + anything is unknown."""
+    if b == 0:
+        return a
+    if a == 0:
+        return b
+    return None if a is None or b is None else a + b
+
+
+def _mul_dim(a, b):
+    """InferenceContext::Multiply: 0 and 1 decide even against an unknown."""
+    if a == 0 or b == 0:
+        return 0
+    if a == 1:
+        return b
+    if b == 1:
+        return a
+    return None if a is None or b is None else a * b
+
+
+class _Refused(Exception):
+    """TensorFlow's shape function would fail on this node: no shape is reported."""
+
+
+def _windowed(size, window, dilation, stride, padding, before=0, after=0):
+    """GetWindowedOutputSizeFromDimsV2: the output length of a window sliding over ``size``."""
+    if stride is None or stride <= 0 or dilation is None or dilation < 1:
+        raise _Refused
+    if padding == "SAME":
+        return None if size is None else (size + stride - 1) // stride
+    if padding == "VALID":
+        before = after = 0
+    if window is not None and window < 1 and dilation > 1:
+        raise _Refused  # TensorFlow subtracts 1 from the window first: "Negative dimension size"
+    size = _add_dim(size, before + after)
+    if size is None or window is None:
         return None
-    fmt = ctx.attr("data_format", "NHWC")
-    strides = ctx.attr("strides", [1, 1, 1, 1])
-    dilations = ctx.attr("dilations", [1, 1, 1, 1])
+    span = (window - 1) * dilation + 1
+    if size < span:
+        raise _Refused  # "Negative dimension size"
+    return (size - span + stride) // stride
+
+
+# Where N, H, W and C are in each data format TensorFlow's 2-D convolutions and pools take.
+_LAYOUT_2D = {"NHWC": (0, 1, 2, 3), "NCHW": (0, 2, 3, 1)}
+
+
+def _layout(ctx):
+    """``(n, h, w, c)`` indices of the op's data format (_Refused for one we do not read)."""
+    layout = _LAYOUT_2D.get(ctx.attr("data_format", "NHWC"))
+    if layout is None:  # NCHW_VECT_C (int8 on GPUs): not followed
+        raise _Refused
+    return layout
+
+
+def _with_rank(shape, rank):
+    """TensorFlow's WithRank: an unknown rank becomes ``rank`` unknown dims; another rank is refused."""
+    if shape is None:
+        return (None,) * rank
+    if len(shape) != rank:
+        raise _Refused
+    return shape
+
+
+def _four(ctx, name, default=None):
+    values = ctx.attr(name, default)
+    if not isinstance(values, list) or len(values) != 4:
+        raise _Refused
+    return values
+
+
+def _padding(ctx, layout):
+    """``(padding, (top, bottom), (left, right))``; EXPLICIT padding read from ``explicit_paddings``."""
     padding = ctx.attr("padding", "")
-    if padding not in ("SAME", "VALID") or len(strides) != 4 or len(dilations) != 4:
-        return None
-    if fmt == "NHWC":
-        n, h, wd, sh, sw, dh, dw = x[0], x[1], x[2], strides[1], strides[2], dilations[1], dilations[2]
-    else:
-        n, h, wd, sh, sw, dh, dw = x[0], x[2], x[3], strides[2], strides[3], dilations[2], dilations[3]
-    kh = kw = cout = None
-    if w is not None and len(w) == 4:
-        kh, kw, cout = w[0], w[1], w[3]
+    if padding in ("SAME", "VALID"):
+        return padding, (0, 0), (0, 0)
+    if padding != "EXPLICIT":
+        raise _Refused
+    pads = ctx.attr("explicit_paddings", []) or []
+    if len(pads) != 8 or any(p < 0 for p in pads):
+        raise _Refused
+    _, h, w, _ = layout
+    return padding, (pads[2 * h], pads[2 * h + 1]), (pads[2 * w], pads[2 * w + 1])
 
-    def out(size, k, s, d):
-        if size is None:
-            return None
-        if padding == "SAME":
-            return -(-size // s)
-        if k is None:
-            return None
-        eff = (k - 1) * d + 1
-        return (size - eff + s) // s if size >= eff else None
 
-    oh, ow = out(h, kh, sh, dh), out(wd, kw, sw, dw)
-    return [(n, oh, ow, cout) if fmt == "NHWC" else (n, cout, oh, ow)]
+def _refusable(fn):
+    """A rule that may find the node refused by TensorFlow: then it has no shape to report."""
+    def rule_fn(ctx):
+        try:
+            return fn(ctx)
+        except _Refused:
+            return None
+    rule_fn.__name__ = fn.__name__
+    return rule_fn
+
+
+def _shape_in(layout, n, h, w, c):
+    out = [None] * 4
+    for index, dim in zip(layout, (n, h, w, c)):
+        out[index] = dim
+    return tuple(out)
+
+
+@rule("Conv2D")
+@_refusable
+def _conv2d(ctx):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    f = _with_rank(ctx.shapes[1], 4)  # [rows, cols, in depth / groups, out depth]
+    strides, dilations = _four(ctx, "strides"), _four(ctx, "dilations", [1, 1, 1, 1])
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, _ = layout
+    return [_shape_in(layout, x[n],
+                      _windowed(x[h], f[0], dilations[h], strides[h], padding, *rows),
+                      _windowed(x[w], f[1], dilations[w], strides[w], padding, *cols), f[3])]
+
+
+@rule("DepthwiseConv2dNative")
+@_refusable
+def _depthwise_conv2d(ctx):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    f = _with_rank(ctx.shapes[1], 4)  # [rows, cols, in depth, channel multiplier]
+    strides, dilations = _four(ctx, "strides"), _four(ctx, "dilations", [1, 1, 1, 1])
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, c = layout
+    depth = merge((x[c],), (f[2],))
+    if depth is None:
+        raise _Refused  # the filter's input depth is not the input's
+    return [_shape_in(layout, x[n],
+                      _windowed(x[h], f[0], dilations[h], strides[h], padding, *rows),
+                      _windowed(x[w], f[1], dilations[w], strides[w], padding, *cols),
+                      _mul_dim(depth[0], f[3]))]
+
+
+def _pool(ctx, ksize, strides, depth_window: bool):
+    layout = _layout(ctx)
+    x = _with_rank(ctx.shapes[0], 4)
+    if not isinstance(ksize, list) or not isinstance(strides, list) or len(ksize) != 4 or len(strides) != 4:
+        raise _Refused
+    padding, rows, cols = _padding(ctx, layout)
+    n, h, w, c = layout
+    depth = _windowed(x[c], ksize[c], 1, strides[c], padding) if depth_window else x[c]
+    return [_shape_in(layout, x[n], _windowed(x[h], ksize[h], 1, strides[h], padding, *rows),
+                      _windowed(x[w], ksize[w], 1, strides[w], padding, *cols), depth)]
+
+
+@rule("MaxPool")
+@_refusable
+def _max_pool(ctx):
+    return _pool(ctx, ctx.attr("ksize"), ctx.attr("strides"), depth_window=True)
+
+
+@rule("AvgPool")
+@_refusable
+def _avg_pool(ctx):
+    return _pool(ctx, ctx.attr("ksize"), ctx.attr("strides"), depth_window=False)
+
+
+@rule("MaxPoolV2")
+@_refusable
+def _max_pool_v2(ctx):
+    ksize, strides = ctx.int_list(1), ctx.int_list(2)
+    if ksize is None or strides is None:
+        return [None]  # TensorFlow: unknown, without the window
+    return _pool(ctx, ksize, strides, depth_window=True)
+
+
+@rule("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
+@_refusable
+def _fused_batch_norm(ctx):
+    fmt = ctx.attr("data_format", "NHWC")
+    rank = 5 if fmt in ("NDHWC", "NCDHW") else 4
+    if fmt not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
+        raise _Refused
+    x = _with_rank(ctx.shapes[0], rank)
+    axis = 1 if fmt.startswith("NC") else rank - 1
+    # Scale and offset, and the population mean and variance unless they are not read
+    # (training with the batch's own statistics: TensorFlow leaves them unchecked).
+    factor = ctx.attr("exponential_avg_factor", 1.0)
+    inputs = 3 if ctx.attr("is_training", True) and factor == 1.0 else 5
+    channels = (x[axis],)
+    for i in range(1, inputs):
+        vector = _with_rank(ctx.shapes[i] if i < len(ctx.shapes) else None, 1)
+        channels = merge(channels, vector)
+        if channels is None:
+            raise _Refused
+    y = x[:axis] + channels + x[axis + 1:]
+    out = [y] + [channels] * 4
+    if ctx.op == "FusedBatchNormV3":
+        out.append(None)  # reserve_space_3: TensorFlow says nothing of its shape
+    return out
+
+
+@rule("FusedBatchNormGrad", "FusedBatchNormGradV2", "FusedBatchNormGradV3")
+@_refusable
+def _fused_batch_norm_grad(ctx):
+    fmt = ctx.attr("data_format", "NHWC")
+    if fmt not in ("NHWC", "NCHW", "NDHWC", "NCDHW"):
+        raise _Refused
+    rank = 5 if fmt in ("NDHWC", "NCDHW") else 4
+    dy, x = _with_rank(ctx.shapes[0], rank), _with_rank(ctx.shapes[1], rank)
+    axis = 1 if fmt.startswith("NC") else rank - 1
+    channels = merge((dy[axis],), (x[axis],))
+    for i in range(2, 5):  # scale, and the saved mean and variance
+        channels = merge(channels, _with_rank(ctx.shapes[i] if i < len(ctx.shapes) else None, 1)) \
+            if channels is not None else None
+    if channels is None:
+        raise _Refused
+    return [dy[:axis] + channels + dy[axis + 1:], channels, channels, (0,), (0,)]
+
+
+@rule("Pad", "PadV2", "MirrorPad")
+@_refusable
+def _pad(ctx):
+    x = ctx.shapes[0]
+    paddings = ctx.shapes[1] if len(ctx.shapes) > 1 else None
+    if paddings is not None and (len(paddings) != 2 or paddings[1] not in (None, 2)):
+        raise _Refused  # paddings is a [rank, 2] matrix
+    rank = paddings[0] if paddings is not None else None
+    if rank is not None:
+        x = _with_rank(x, rank)
+    elif x is not None:
+        rank = len(x)
+    value = ctx.value(1)
+    if value is None or value.dtype.kind not in "iu":
+        return [None if rank is None else (None,) * rank]
+    if value.ndim != 2 or value.shape[1] != 2:
+        raise _Refused
+    x = _with_rank(x, value.shape[0])
+    pads = value.data
+    if any(p < 0 for p in pads):
+        raise _Refused
+    return [tuple(_add_dim(d, pads[2 * i] + pads[2 * i + 1]) for i, d in enumerate(x))]
 
 
 @rule("If", "StatelessIf", "While", "StatelessWhile", "Case", "StatelessCase")
 def _functional(ctx):
     shapes = ctx.attr("output_shapes", []) or []
-    count = len(ctx.graph.output_dtypes(ctx.node.name) or [])
+    count = len(ctx.graph.output_dtypes(ctx.name) or [])
     if len(shapes) != count or count == 0:
         return None
     return list(shapes)
@@ -1062,8 +1281,8 @@ def _fold_const(ctx):
     # already known (the dtype attr, the shape just inferred from this same
     # tensor) before reading the tensor again. A value that slipped through
     # on a damaged record is still checked against the shape by _fold.
-    known = ctx.state.shapes.get(ctx.node.name)
-    shape, types = (known[0] if known else None), ctx.graph.output_dtypes(ctx.node.name)
+    known = ctx.state.shapes.get(ctx.name)
+    shape, types = (known[0] if known else None), ctx.graph.output_dtypes(ctx.name)
     if shape is not None and None not in shape and types and types[0] in ("float32", "float64") and \
             math.prod(shape) > 4:
         return None
@@ -1078,8 +1297,17 @@ def _fold_const(ctx):
         return None
     if dtype.startswith("float") and math.prod(shape) > 4:
         return None  # weights, not shape arithmetic: folding them only costs time
-    value = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant: not folded
+    # Graphs repeat the same small constants (axes, shapes) once per layer: decode each once.
+    # A SmallArray is never changed in place, so one may serve every constant that holds it.
+    memo = ctx.state.constants
+    key = tensor.SerializeToString()
+    value = memo.get(key, _NOT_DECODED)
+    if value is _NOT_DECODED:
+        value = memo[key] = _sa.from_tensor_proto(tensor, dtype)  # None for a damaged constant
     return [(value, None)] if value is not None else None
+
+
+_NOT_DECODED = object()
 
 
 @value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
@@ -1090,7 +1318,7 @@ def _fold_identity(ctx):
 @value_rule("Cast")
 def _fold_cast(ctx):
     v = ctx.value(0)
-    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph.output_dtypes(ctx.node.name)[0]) or "")
+    out = _dtypes.NUMPY.get(_dtypes.base(ctx.graph.output_dtypes(ctx.name)[0]) or "")
     partial = ctx.state.partial_of(ctx.refs[0])
     if v is None or out is None:
         return [(None, partial)]
@@ -1106,7 +1334,7 @@ def _shape_to_value(shape, dtype):
 
 
 def _index_dtype(ctx, i=0):
-    name = (ctx.graph.output_dtypes(ctx.node.name) or ["int32"])[i] or "int32"
+    name = (ctx.graph.output_dtypes(ctx.name) or ["int32"])[i] or "int32"
     return _dtypes.NUMPY.get(_dtypes.base(name), "int32")
 
 
@@ -1176,7 +1404,7 @@ def _fold_pack(ctx):
 
 @value_rule("ConcatV2", "Concat")
 def _fold_concat(ctx):
-    if ctx.node.op == "ConcatV2":
+    if ctx.op == "ConcatV2":
         parts, axis = range(len(ctx.refs) - 1), ctx.int_value(len(ctx.refs) - 1)
     else:
         parts, axis = range(1, len(ctx.refs)), ctx.int_value(0)
@@ -1224,7 +1452,7 @@ def _fold_strided_slice(ctx):
 def _fold_gather(ctx):
     e = _elements(ctx, 0)
     indices = ctx.value(1)
-    axis = ctx.int_value(2) if ctx.node.op == "GatherV2" else 0
+    axis = ctx.int_value(2) if ctx.op == "GatherV2" else 0
     if e is None or e[1] != 1 or indices is None or indices.ndim > 1 or axis != 0:
         return None
     items, _, dtype = e
@@ -1253,9 +1481,9 @@ def _fold_binary(ctx):
     a, b = ctx.value(0), ctx.value(1)
     if a is None or b is None or a.dtype.kind not in "iub" or b.dtype.kind not in "iub":
         return None
-    if ctx.node.op in ("FloorDiv", "FloorMod") and not b.all():
+    if ctx.op in ("FloorDiv", "FloorMod") and not b.all():
         return None
-    out = _sa.binary(_NUMPY_BINARY[ctx.node.op], a, b, _index_dtype(ctx))
+    out = _sa.binary(_NUMPY_BINARY[ctx.op], a, b, _index_dtype(ctx))
     return [(_small(out), None)]
 
 
@@ -1267,9 +1495,9 @@ def _fold_reduce(ctx):
         return None
     if v.ndim == 0:
         return [(v, None)] if not axes else None
-    if ctx.node.op in ("Max", "Min") and v.size == 0:
+    if ctx.op in ("Max", "Min") and v.size == 0:
         return None
-    out = _sa.reduce(ctx.node.op, v, [a % v.ndim for a in axes], bool(ctx.attr("keep_dims", False)))
+    out = _sa.reduce(ctx.op, v, [a % v.ndim for a in axes], bool(ctx.attr("keep_dims", False)))
     return [(out, None)]
 
 
@@ -1296,8 +1524,10 @@ def _fold_fill(ctx):
 @value_rule("Reshape")
 def _fold_reshape(ctx):
     v = ctx.value(0)
+    if v is None:  # most reshapes are of data, not of shape vectors: no second run of the rule
+        return None
     shapes = RULES["Reshape"](ctx)
-    if v is None or not shapes or shapes[0] is None or None in shapes[0]:
+    if not shapes or shapes[0] is None or None in shapes[0]:
         return None
     return [(v.reshape(shapes[0]), None)]
 
@@ -1305,7 +1535,7 @@ def _fold_reshape(ctx):
 @value_rule("ExpandDims", "Squeeze")
 def _fold_expand(ctx):
     v = ctx.value(0)
-    shapes = RULES[ctx.node.op](ctx)
+    shapes = RULES[ctx.op](ctx)
     if not shapes or shapes[0] is None or None in shapes[0]:
         return None
     if v is None:
@@ -1416,11 +1646,40 @@ def _infer(graph, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
     except _Cycle:
         nodes, data_refs = graph.node_defs, graph.data_refs
         order = ((name, nodes[name], data_refs(name)) for name in graph.topological_order(control=False))
-        return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls)
+        return _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_first=False)
 
 
-def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, list]:
-    """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown)."""
+def _recorded_reader():
+    """``node -> (recorded shapes, all fully known) | None``, memoised by the attr's bytes.
+
+    Reading ``_output_shapes`` dimension by dimension is most of what a large
+    graph costs (a wrapper object per dimension); its serialized form is a
+    few bytes that large graphs repeat (a few dozen distinct values in
+    60,000 ops), decoded once each.
+    """
+    memo: dict[bytes, tuple] = {}
+
+    def read(node):
+        value = node.attr.get("_output_shapes")
+        if value is None:
+            return None
+        key = value.SerializeToString()
+        entry = memo.get(key)
+        if entry is None:
+            shapes = [from_proto(s) for s in value.list.shape]
+            full = all(s is not None and None not in s for s in shapes)
+            entry = memo[key] = (shapes, full)
+        return entry
+
+    return read
+
+
+def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_first=True) -> dict[str, list]:
+    """Infer in ``order`` (``(name, node, data inputs)``; an input not inferred yet is unknown).
+
+    ``producers_first``: every op comes after the ops it reads (no cycle), so that the
+    readers of the restores are all seen after them, on the way (:func:`_restored_shapes`).
+    """
     state = _State(graph, arg_shapes, depth, arg_handles, calls)
     nodes = graph.graph_def.node
     registry = graph.registry
@@ -1431,24 +1690,48 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
     output_dtypes = graph.output_dtypes
     values, partials, handles = state.values, state.partials, state.handles
     rules_get, same_as_first = RULES.get, _same_as_first
+    read_recorded = _recorded_reader()
+    # Ops that need a Context even when their shapes are settled: they fold values,
+    # track resource handles or are restores.
+    needs_context = frozenset(VALUE_RULES) | _HANDLE_OPS | frozenset(RESTORE_OPS)
+    watched, readers = state.watched, state.readers
     for name, node, refs in order:
         op = node.op
+        if watched:
+            # After a restore: who reads it, and the Identity chains from it (_restored_shapes).
+            for position, r in enumerate(refs):
+                if r[0] in watched:
+                    readers.setdefault((r[0], r[1]), []).append((name, position))
+                    if op == "Identity":
+                        watched.add(name)
         types = output_dtypes(name)
         count = len(types) if types is not None else graph.num_outputs(name)
+        entry = read_recorded(node)
         recorded = None
-        attr = node.attr
-        if "_output_shapes" in attr:
-            recorded = [from_proto(s) for s in attr["_output_shapes"].list.shape]
+        if entry is not None:
+            recorded, full = entry
+            if full and len(recorded) == count:
+                # TensorFlow recorded every dimension: inference could only agree or lose to it.
+                shapes[name] = list(recorded)
+                if op in needs_context:
+                    _after(Context(node, graph, state, refs, name, op), count, restores)
+                continue
         fn = rules_get(op)
         r = refs[0] if refs else None
-        if fn is same_as_first and recorded is None and count == 1 and (
+        if fn is same_as_first and count == 1 and (recorded is None or types is not None) and (
                 r is None or (r.op not in values and r.op not in partials and r.op not in handles)):
             # The commonest case (Identity, activations, no folded value to pass on)
             # without building a Context.
-            entry = shapes.get(r.op) if r is not None else None
-            shapes[name] = [entry[r.index] if entry and r.index < len(entry) else None]
+            if r is None:
+                shape = None
+            else:
+                e = shapes.get(r.op)
+                shape = e[r.index] if e and r.index < len(e) else None
+            if recorded is not None and len(recorded) == 1:
+                shape = _merge_recorded(recorded[0], shape)
+            shapes[name] = [shape]
             continue
-        ctx = Context(node, graph, state, refs)
+        ctx = Context(node, graph, state, refs, name, op)
         inferred = None
         # A known op whose output list cannot be worked out (an attr missing, or a count
         # such as num_split=1e12 that opdefs refuses) is not handed to its rule, which would
@@ -1474,24 +1757,32 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls) -> dict[str, 
         if recorded is not None and len(recorded) == count:
             result = [_merge_recorded(r, s) for r, s in zip(recorded, result)]
         shapes[name] = result
-        if op in RESTORE_OPS:
-            restores.append(node)
-        if op in VALUE_RULES:
-            _fold(ctx, count)
-        if op in _HANDLE_OPS:
-            _track_handles(ctx, count)
+        if op in needs_context:
+            _after(ctx, count, restores)
     if len(shapes) != len(nodes):
         for node in nodes:
             if node.name not in shapes:
                 shapes[node.name] = [None] * graph.num_outputs(node.name)
-    _restored_shapes(graph, state, restores)
+    _restored_shapes(graph, state, restores, producers_first)
     return shapes
+
+
+def _after(ctx, count, restores) -> None:
+    """What an op's shapes lead to: a restore to revisit, values folded, handle shapes passed on."""
+    op = ctx.op
+    if op in RESTORE_OPS:
+        restores.append(ctx.node)
+        ctx.state.watched.add(ctx.name)
+    if op in VALUE_RULES:
+        _fold(ctx, count)
+    if op in _HANDLE_OPS:
+        _track_handles(ctx, count)
 
 
 RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
 
 
-def _restored_shapes(graph, state, restores) -> None:
+def _restored_shapes(graph, state, restores, producers_first: bool = True) -> None:
     """Shapes of restored tensors, from the variables they are assigned to.
 
     TensorFlow's shape functions cannot know what a checkpoint holds, but
@@ -1506,17 +1797,19 @@ def _restored_shapes(graph, state, restores) -> None:
     """
     shapes = state.shapes
     by_name = graph.node_defs
-    readers: dict[tuple[str, int], list] = {}  # (op, output) -> [(consumer, position)]
+    readers = state.readers
+    # In an order where producers come first, every reader of a restore (and of the Identity
+    # ops after it) was seen after it, on the way; otherwise, the graph's whole use index.
+    scanned = set(state.watched) if producers_first else set()
 
     def consumers(name: str, idx: int) -> list:
-        # A saver's RestoreV2 has one output per variable, all read once: group its uses by
-        # output once instead of scanning every use for every output.
-        key = (name, idx)
-        if key not in readers:
+        if name not in scanned:
+            for key in [k for k in readers if k[0] == name]:
+                del readers[key]
             for use in graph.data_uses(name):
                 readers.setdefault((name, use.index), []).append((use.consumer, use.position))
-            readers.setdefault(key, [])
-        return readers[key]
+            scanned.add(name)
+        return readers.get((name, idx), ())
 
     for node in restores:
         outs = shapes.get(node.name) or []
@@ -1563,14 +1856,14 @@ def _restored_shapes(graph, state, restores) -> None:
 def _merge_recorded(recorded, inferred):
     if recorded is None:
         return inferred
-    if inferred is None or len(inferred) != len(recorded):
+    if inferred is None or recorded == inferred or len(inferred) != len(recorded):
         return recorded
     # TensorFlow wrote the record: where it and inference disagree, trust the record.
     return tuple(r if r is not None else i for r, i in zip(recorded, inferred))
 
 
 def _fold(ctx, count):
-    fn = VALUE_RULES.get(ctx.node.op)
+    fn = VALUE_RULES.get(ctx.op)
     if fn is None:
         return
     try:
@@ -1581,7 +1874,7 @@ def _fold(ctx, count):
     if not folded:
         return
     values, partials = [], []
-    shapes = ctx.state.shapes[ctx.node.name]
+    shapes = ctx.state.shapes[ctx.name]
     for i, (value, partial) in enumerate(folded[:count]):
         # A folded value must agree with the inferred shape, or it is dropped.
         if value is not None and i < len(shapes) and shapes[i] is not None and \
@@ -1590,9 +1883,9 @@ def _fold(ctx, count):
         values.append(_small(value))
         partials.append(partial)
     if any(v is not None for v in values):
-        ctx.state.values[ctx.node.name] = values
+        ctx.state.values[ctx.name] = values
     if any(p is not None for p in partials):
-        ctx.state.partials[ctx.node.name] = partials
+        ctx.state.partials[ctx.name] = partials
 
 
 _HANDLE_PASS = {"Identity", "Switch", "Enter", "RefIdentity", "Exit", "NextIteration"}
@@ -1600,18 +1893,18 @@ _HANDLE_OPS = _HANDLE_PASS | {"VarHandleOp", "_Arg"}
 
 
 def _track_handles(ctx, count):
-    node = ctx.node
-    if node.op == "VarHandleOp":
-        ctx.state.handles[node.name] = [ctx.attr("shape")]
-    elif node.op in _HANDLE_PASS and ctx.refs:
+    node, op = ctx.node, ctx.op
+    if op == "VarHandleOp":
+        ctx.state.handles[ctx.name] = [ctx.attr("shape")]
+    elif op in _HANDLE_PASS and ctx.refs:
         h = ctx.handle_shape(0)
         if h is not None:
-            ctx.state.handles[node.name] = [h] * count
-    elif node.op == "_Arg":
+            ctx.state.handles[ctx.name] = [h] * count
+    elif op == "_Arg":
         index = ctx.attr("index", 0)
         handle = ctx.state.arg_handles.get(index)
         shapes = ctx.attr("_handle_shapes", []) if "_handle_shapes" in node.attr else []
         if handle is None and len(shapes) == 1:
             handle = shapes[0]
         if handle is not None:
-            ctx.state.handles[node.name] = [handle]
+            ctx.state.handles[ctx.name] = [handle]

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import AmbiguousError, FormatError, NotFoundError
 from ..vocab import protos
 from . import checkpoint as _checkpoint
-from .protofile import read_message
+from .protofile import read_message_digest
 
 SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
@@ -30,9 +30,13 @@ class Model:
         container: the message that is written back (SavedModel, MetaGraphDef or GraphDef).
         meta_index: which MetaGraphDef of a SavedModel was chosen.
         checkpoint: the checkpoint prefix that goes with the graph, if one was found.
+        digest: the SHA-1 of ``file``'s bytes as read, when asked for (``read_model(digest=True)``).
         assets: for a SavedModel built in memory (``path`` and ``file`` None,
             see :meth:`graphsurgeon.Graph.as_saved_model`): asset file name ->
             the file whose bytes go to ``assets/`` when it is written.
+        checkpoint_keys: for a SavedModel built in memory, the checkpoint keys
+            its ``variables/`` holds (what its saver restores); None: the whole
+            checkpoint.
     """
 
     path: Path | None
@@ -41,9 +45,11 @@ class Model:
     encoding: str
     container: object
     meta_index: int | None = None
+    digest: str | None = None
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)
     assets: dict = field(default_factory=dict)
+    checkpoint_keys: list | None = None
 
     @property
     def on_disk(self) -> bool:
@@ -70,12 +76,13 @@ class Model:
         return [list(m.meta_info_def.tags) for m in self.container.meta_graphs]
 
 
-def read_model(path, tag: str | None = None) -> Model:
+def read_model(path, tag: str | None = None, digest: bool = False) -> Model:
     """Read whatever TensorFlow wrote at ``path``.
 
     Args:
         path: file or directory (see module docstring).
         tag: for SavedModels, the tag (or comma-separated tag set) to pick.
+        digest: also hash the graph file's bytes (``Model.digest``).
 
     Raises:
         FormatError: the path is missing, damaged or not a TensorFlow graph.
@@ -83,7 +90,7 @@ def read_model(path, tag: str | None = None) -> Model:
     """
     given = Path(path)
     try:
-        model = _read(given, tag)
+        model = _read(given, tag, digest)
     except OSError as exc:  # a name too long, a permission: about the path, not a bug
         raise FormatError(given, f"cannot read: {exc.strerror or exc}") from None
     except ValueError as exc:
@@ -113,62 +120,63 @@ def read_models(path) -> list[Model]:
 _EVERY_TAG = object()  # read_models' tag: take the first MetaGraphDef, the caller walks the others
 
 
-def _read(given: Path, tag: str | None) -> Model:
+def _read(given: Path, tag: str | None, digest: bool = False) -> Model:
     if given.is_dir():
-        return _read_directory(given, tag)
+        return _read_directory(given, tag, digest)
     if not given.exists():
         meta = Path(str(given) + ".meta")
         if meta.is_file():
-            return _read_meta(given, meta)
+            return _read_meta(given, meta, digest)
         raise FormatError(given, "no such file or directory")
     name = given.name
     if name in SAVED_MODEL_FILES:
-        return _read_saved_model(given, given, tag)
+        return _read_saved_model(given, given, tag, digest)
     if name.endswith(".index") or _checkpoint.is_data_shard(name):
         prefix = _checkpoint.prefix_of_part(given)
         meta = Path(prefix + ".meta")
         if meta.is_file():
-            return _read_meta(given, meta)
+            return _read_meta(given, meta, digest)
         raise FormatError(given, "is a checkpoint file, not a graph",
                           hint=f"pass the graph ({meta.name} or a SavedModel) instead")
     expect = "meta" if name.endswith(".meta") else ("graphdef" if name.endswith((".pb", ".pbtxt")) else None)
     if expect is None and _checkpoint.looks_like_v1_checkpoint(given):
         meta = Path(str(given) + ".meta")
         if meta.is_file():
-            return _read_meta(given, meta)
+            return _read_meta(given, meta, digest)
         raise FormatError(given, "is a checkpoint (V1), not a graph", hint="pass its .meta file instead")
     if expect is None and _checkpoint.looks_like_index(given):
         raise FormatError(given, "is a checkpoint index, not a graph", hint="pass the .meta file instead")
-    kind, message, encoding = read_message(given, expect)
+    kind, message, encoding, sha1 = read_message_digest(given, expect, digest)
     if kind == "savedmodel":
-        return _choose_tag(Model(given, kind, given, encoding, message), tag)
+        return _choose_tag(Model(given, kind, given, encoding, message, digest=sha1), tag)
     if kind == "meta":
-        return Model(given, kind, given, encoding, message, checkpoint=_checkpoint.prefix_for_meta(given))
+        return Model(given, kind, given, encoding, message, checkpoint=_checkpoint.prefix_for_meta(given),
+                     digest=sha1)
     if tag is not None and tag is not _EVERY_TAG:
         raise FormatError(given, f"is a GraphDef, which has no tags (asked for tag {tag!r})")
-    return Model(given, kind, given, encoding, message)
+    return Model(given, kind, given, encoding, message, digest=sha1)
 
 
-def _read_directory(directory: Path, tag: str | None) -> Model:
+def _read_directory(directory: Path, tag: str | None, digest: bool = False) -> Model:
     for name in SAVED_MODEL_FILES:
         candidate = directory / name
         if candidate.is_file():
-            return _read_saved_model(directory, candidate, tag)
+            return _read_saved_model(directory, candidate, tag, digest)
     prefix = _checkpoint.latest_prefix(directory)
     if prefix is not None:
         meta = Path(prefix + ".meta")
         if not meta.is_file():
             raise FormatError(directory, f"checkpoint {Path(prefix).name!r} has no graph ({meta.name} is missing)")
-        return _read_meta(directory, meta)
+        return _read_meta(directory, meta, digest)
     metas = sorted(directory.glob("*.meta"))
     if len(metas) == 1:
-        return _read_meta(directory, metas[0])
+        return _read_meta(directory, metas[0], digest)
     # A folder that holds one frozen graph (with labels or notes beside it)
     # means that graph; fingerprint.pb and keras_metadata.pb are not graphs.
     graphs = metas or sorted(p for p in directory.iterdir() if p.suffix in (".pb", ".pbtxt") and p.is_file()
                              and p.name not in ("fingerprint.pb", "keras_metadata.pb"))
     if len(graphs) == 1:
-        return _read(graphs[0], tag)
+        return _read(graphs[0], tag, digest)
     if len(graphs) > 1:
         raise AmbiguousError(f"{directory}: holds several graphs ({', '.join(m.name for m in graphs)})",
                              hint="pass one of them")
@@ -176,18 +184,19 @@ def _read_directory(directory: Path, tag: str | None) -> Model:
                       "and holds no graph file (.meta, .pb, .pbtxt)")
 
 
-def _read_meta(given: Path, meta: Path) -> Model:
-    kind, message, encoding = read_message(meta, "meta")
+def _read_meta(given: Path, meta: Path, digest: bool = False) -> Model:
+    kind, message, encoding, sha1 = read_message_digest(meta, "meta", digest)
     if kind != "meta":
         raise FormatError(meta, f"expected a MetaGraphDef, found a {kind}")
-    return Model(given, "meta", meta, encoding, message, checkpoint=_checkpoint.prefix_for_meta(meta))
+    return Model(given, "meta", meta, encoding, message, checkpoint=_checkpoint.prefix_for_meta(meta),
+                 digest=sha1)
 
 
-def _read_saved_model(given: Path, file: Path, tag: str | None) -> Model:
-    kind, message, encoding = read_message(file, "savedmodel")
+def _read_saved_model(given: Path, file: Path, tag: str | None, digest: bool = False) -> Model:
+    kind, message, encoding, sha1 = read_message_digest(file, "savedmodel", digest)
     if kind != "savedmodel":
         raise FormatError(file, f"expected a SavedModel, found a {kind}")
-    model = Model(given, "savedmodel", file, encoding, message)
+    model = Model(given, "savedmodel", file, encoding, message, digest=sha1)
     variables = file.parent / "variables" / "variables"
     if Path(str(variables) + ".index").is_file():
         model.checkpoint = str(variables)

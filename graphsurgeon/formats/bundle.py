@@ -17,6 +17,11 @@ A V2 checkpoint ``PREFIX`` is ``PREFIX.index`` plus data shards
 - A numeric tensor is its raw little-endian bytes in its shard; a string
   tensor is ``[varint64 length]*n``, a 4-byte masked crc32c of the lengths
   (taken as uint32), then the bytes (``tensor_bundle.cc``).
+- A partitioned variable saved by a TF1 Saver is one entry under its full
+  name listing its ``slices``, each slice's data an entry of its own under an
+  encoded key (:mod:`graphsurgeon.formats.slices`); such keys are not tensor
+  names (``keys`` leaves them out, :meth:`BundleReader.entry_keys` has them)
+  and reading the full name joins the slices, as TensorFlow's reader does.
 
 Only the tensors asked for are read (one seek and one read each), so
 freezing a large model loads only what its outputs need. V1 checkpoints
@@ -44,6 +49,7 @@ from ..vocab import protos
 from ..wording import plural
 from .protofile import _varint as _protofile_varint
 from .protofile import open_regular
+from .slices import extents_of, is_slice_key, slice_key
 
 TABLE_MAGIC = 0xDB4775248B80FB57
 FOOTER_SIZE = 48
@@ -256,14 +262,23 @@ class BundleReader:
 
     # -- metadata ---------------------------------------------------------------
     def __contains__(self, name: str) -> bool:
-        return name in self._raw
+        return name in self._raw and not is_slice_key(name)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self.keys())
 
     def keys(self) -> list[str]:
-        """Tensor names, in the index's (sorted) order."""
+        """Tensor names, in the index's (sorted) order (a partitioned variable once, by its full name)."""
+        return [name for name in self._raw if not is_slice_key(name)]
+
+    def entry_keys(self) -> list[str]:
+        """Every key of the index, the slices' data entries included: what a copy of the bundle copies."""
         return list(self._raw)
+
+    def slice_keys(self, name: str) -> list[str]:
+        """The keys of the data entries of the slices ``name`` is saved in (none for a whole tensor)."""
+        return [slice_key(name, [(e.start, e.length if e.WhichOneof("has_length") else None) for e in sl.extent])
+                for sl in self.entry(name).slices]
 
     def entry(self, name: str):
         """The BundleEntryProto of ``name`` (NotFoundError with the closest names if absent)."""
@@ -271,7 +286,7 @@ class BundleReader:
         if entry is None:
             raw = self._raw.get(name)
             if raw is None:
-                raise NotFoundError("tensor", name, self._raw.keys(), where=f"checkpoint {self.prefix}")
+                raise NotFoundError("tensor", name, self.keys(), where=f"checkpoint {self.prefix}")
             entry = self._entry_cls()
             try:
                 entry.ParseFromString(raw)
@@ -288,10 +303,10 @@ class BundleReader:
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         """``{name: shape}`` for every tensor (what ``get_variable_to_shape_map`` gives)."""
-        return {name: self.shape(name) for name in self._raw}
+        return {name: self.shape(name) for name in self.keys()}
 
     def dtypes(self) -> dict[str, str | None]:
-        return {name: self.dtype(name) for name in self._raw}
+        return {name: self.dtype(name) for name in self.keys()}
 
     def shard_path(self, shard_id: int) -> Path:
         return Path(f"{self.prefix}.data-{shard_id:05d}-of-{self.num_shards:05d}")
@@ -330,11 +345,13 @@ class BundleReader:
         Raises:
             NotFoundError: no tensor of that name.
             FormatError: the data is truncated or fails its checksum, the
-                tensor is stored in slices (a partitioned variable), or its
+                slices of a partitioned variable do not cover it, or its
                 dtype is one this reader does not decode (resource, variant).
         """
         import numpy as np
 
+        if len(self.entry(name).slices):
+            return self._joined(name, check_crc)
         dtype, shape, data = self._checked(name, check_crc)
         if isinstance(data, np.ndarray):
             # A scalar string comes back as plain bytes, as TensorFlow's reader gives it.
@@ -349,10 +366,44 @@ class BundleReader:
         The bytes are what a TensorProto's ``tensor_content`` holds, so
         freezing copies them into a Const without going through numpy.
         """
+        if len(self.entry(name).slices):
+            joined = self._joined(name, check_crc)
+            return self.dtype(name), self.shape(name), joined.astype(joined.dtype.newbyteorder("<")).tobytes()
         dtype, shape, data = self._checked(name, check_crc)
         if not isinstance(data, bytes):
             raise FormatError(self.index_path, f"{name!r} is a {dtype} tensor, not raw numeric data")
         return dtype, shape, data
+
+    def _joined(self, name: str, check_crc: bool):
+        """A tensor saved in slices, joined (numeric dtypes), as TensorFlow's reader gives it."""
+        import numpy as np
+
+        entry = self.entry(name)
+        dtype, shape = _dtypes.name(entry.dtype), self.shape(name)
+        np_dtype = _numpy_dtype(dtype)
+        if dtype == "string" or np_dtype is None:
+            raise FormatError(self.index_path, f"{name!r} is a {dtype} tensor saved in slices, which this reader "
+                                               "does not join", hint="read it with tf.train.load_checkpoint")
+        if any(d < 0 for d in shape):
+            raise FormatError(self.index_path, f"{name!r} has a negative dimension in shape {list(shape)}")
+        out = np.zeros(shape, dtype=np_dtype.newbyteorder("="))
+        covered = 0
+        for proto, key in zip(entry.slices, self.slice_keys(name)):
+            extents = extents_of(proto, shape)
+            if any(s < 0 or n < 0 or s + n > d for d, (s, n) in zip(shape, extents)) or len(proto.extent) > len(shape):
+                raise FormatError(self.index_path, f"a slice of {name!r} lies outside its shape {list(shape)}")
+            if key not in self._raw:
+                raise FormatError(self.index_path, f"the data of a slice of {name!r} is missing")
+            part_dtype, part_shape, data = self._checked(key, check_crc)
+            if part_dtype != dtype or list(part_shape) != [n for _, n in extents]:
+                raise FormatError(self.index_path, f"a slice of {name!r} is {part_dtype} {list(part_shape)}, "
+                                                   f"its spec says {dtype} {[n for _, n in extents]}")
+            part = np.frombuffer(data, dtype=np_dtype).reshape(part_shape)
+            out[tuple(slice(s, s + n) for s, n in extents)] = part
+            covered += part.size
+        if covered != out.size:
+            raise FormatError(self.index_path, f"the saved slices of {name!r} do not cover it ({dtype} {list(shape)})")
+        return out
 
     def stored_bytes(self, name: str) -> bytes:
         """The bytes the data shard stores for ``name``, as they are (to copy a tensor byte for byte)."""
@@ -382,9 +433,8 @@ class BundleReader:
         dtype = _dtypes.name(entry.dtype)
         shape = self.shape(name)
         if len(entry.slices):
-            raise FormatError(index, f"{name!r} is saved in {len(entry.slices)} slices "
-                                     "(a partitioned variable), which this reader does not join",
-                              hint="read it with TensorFlow's tf.train.load_checkpoint")
+            raise FormatError(index, f"{name!r} is saved in {len(entry.slices)} slices (a partitioned variable): "
+                                     "its bytes are those of its slices")
         if not 0 <= entry.shard_id < self.num_shards:
             raise FormatError(index, f"{name!r} names shard {entry.shard_id}, but the checkpoint has "
                                      f"{self.num_shards} (numbered from 0)")

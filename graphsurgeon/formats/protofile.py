@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import hashlib
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import socket
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from google.protobuf import message as _message
@@ -162,7 +164,11 @@ def read_message(path: Path, expect: str | None = None):
     ``expect`` is the kind the caller's context suggests (from a file name);
     the content decides when it disagrees.
     """
-    data = read_file(path)
+    return decode_message(read_file(path), path, expect)
+
+
+def decode_message(data: bytes, path, expect: str | None = None):
+    """:func:`read_message` of bytes already read (an archive's member): ``path`` names them in errors."""
     if not data:
         raise FormatError(path, "file is empty")
     other = other_kind(data)
@@ -189,6 +195,31 @@ def read_message(path: Path, expect: str | None = None):
                                 "refuse to parse it (recursion limit)")
     reason = "truncated or damaged" if first_error else "does not hold a graph"
     raise FormatError(path, f"not a readable TensorFlow graph file ({reason})")
+
+
+# Files larger than this are hashed in a thread while they parse (hashlib releases the GIL).
+_HASH_BESIDE = 4 << 20
+
+
+def read_message_digest(path: Path, expect: str | None = None, digest: bool = False):
+    """:func:`read_message`, and the SHA-1 of the bytes read (hex; None unless ``digest``).
+
+    What a model's derived facts are cached under (:mod:`graphsurgeon.analysis.shape_cache`):
+    the bytes as read, so a file that changes is another entry.
+    """
+    data = read_file(path)
+    if not digest:
+        return (*decode_message(data, path, expect), None)
+    if len(data) < _HASH_BESIDE:
+        return (*decode_message(data, path, expect), hashlib.sha1(data).hexdigest())
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(hashlib.sha1(data).hexdigest()), daemon=True)
+    worker.start()
+    try:
+        decoded = decode_message(data, path, expect)
+    finally:
+        worker.join()
+    return (*decoded, box[0] if box else None)
 
 
 def open_regular(path):

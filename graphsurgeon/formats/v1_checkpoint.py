@@ -19,6 +19,7 @@ from ..vocab import dtypes as _dtypes
 from ..vocab import protos
 from ..vocab.values import element_count, to_numpy
 from .bundle import read_table
+from .slices import extents_of
 
 __all__ = ["V1CheckpointReader", "shard_files"]
 
@@ -29,18 +30,6 @@ def shard_files(prefix: str) -> list[Path]:
     if p.is_file():
         return [p]
     return sorted(p.parent.glob(p.name + "-?????-of-?????"))
-
-
-def _extents(slice_proto, shape) -> list[tuple[int, int]]:
-    """``[(start, length)]`` per dimension; an extent without length (or no extents) means all of it."""
-    out = []
-    extents = list(slice_proto.extent)
-    for i, size in enumerate(shape):
-        if i < len(extents) and extents[i].WhichOneof("has_length"):
-            out.append((int(extents[i].start), int(extents[i].length)))
-        else:
-            out.append((0, size))
-    return out
 
 
 class V1CheckpointReader:
@@ -104,7 +93,7 @@ class V1CheckpointReader:
         out = None
         covered = 0
         for piece in pieces:
-            extents = _extents(piece.slice, shape)
+            extents = extents_of(piece.slice, shape)
             piece_shape = tuple(length for _, length in extents)
             tensor = protos.TensorProto()
             tensor.CopyFrom(piece.data)

@@ -12,7 +12,7 @@ original (dtype, shape and every element, NaNs included).
 """
 from __future__ import annotations
 
-from ..errors import FormatError, OutputError
+from ..errors import FormatError, NotFoundError, OutputError
 from .bundle import BundleReader
 from .bundle_writer import BundleWriter
 from .v1_checkpoint import V1CheckpointReader
@@ -37,8 +37,10 @@ def _same(a, b) -> bool:
     return bool(np.array_equal(a, b))
 
 
-def convert_v1_to_v2(source_prefix: str, target_prefix: str) -> int:
+def convert_v1_to_v2(source_prefix: str, target_prefix: str, keys=None) -> int:
     """Write the V1 checkpoint at ``source_prefix`` as the V2 checkpoint ``target_prefix``.
+
+    ``keys``: the tensors to convert (None: all of them).
 
     Returns:
         the number of tensors converted.
@@ -52,9 +54,14 @@ def convert_v1_to_v2(source_prefix: str, target_prefix: str) -> int:
     import numpy as np
 
     reader = V1CheckpointReader(source_prefix)
+    missing = sorted(k for k in keys or () if k not in reader)
+    if missing:
+        raise NotFoundError("tensor", missing[0], reader.keys(), where=f"checkpoint {source_prefix}")
     values = {}
     with BundleWriter(target_prefix) as writer:
         for key in reader.keys():
+            if keys is not None and key not in keys:
+                continue
             dtype = reader.dtype(key)
             shape = reader.shape(key)
             value = reader.read(key)

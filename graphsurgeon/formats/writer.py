@@ -292,6 +292,19 @@ def save(graph, path=None, *, format: str | None = None, encoding: str | None = 
     return target
 
 
+def unchanged_on_disk(graph) -> bool:
+    """Whether ``graph`` is still exactly what its files hold (protos equal to the file, its own checkpoint).
+
+    What runs a model in TensorFlow asks this to load an unedited model from
+    its files with TensorFlow's own loader; an edited one is saved first.
+    """
+    root = graph.root
+    model = root.model
+    if model is None or not model.on_disk or root.checkpoint != model.checkpoint:
+        return False
+    return _unchanged_bytes(root, model.format, model.encoding, _message_for(root, model.format)) is not None
+
+
 def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     """The source file's bytes when they still hold exactly ``message`` (so an unedited save is a copy)."""
     model = graph.model
@@ -317,7 +330,8 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: 
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
         if not graph.model.on_disk:
             # Built in memory (export): the graph's checkpoint and assets make the rest.
-            for note in (write_variables(graph.checkpoint, tmp), write_assets(graph.model.assets, tmp)):
+            for note in (write_variables(graph.checkpoint, tmp, graph.model.checkpoint_keys),
+                         write_assets(graph.model.assets, tmp)):
                 if note and notes is not None:
                     notes.append(note)
             atomic_write(tmp / name, data)

@@ -52,3 +52,26 @@ class Changes:
         if self.dropped:
             parts.append(f"dropped {plural(self.dropped, 'reference')}")
         return ", ".join(parts) or "no change"
+
+
+@dataclass
+class EditLog:
+    """What edits to a Graph did, as they happened (see ``Graph.track_edits``).
+
+    ``touched``: top-level ops added, removed, rewired or changed (by their
+    name at the time); ``renamed``: old name -> final name; ``dropped``:
+    MetaGraphDef references removed with their ops; ``functions``: library
+    functions whose body was edited or that were removed.
+    """
+
+    touched: set = field(default_factory=set)
+    renamed: dict = field(default_factory=dict)
+    dropped: list = field(default_factory=list)
+    functions: set = field(default_factory=set)
+
+    def rename(self, mapping: dict) -> None:
+        for old, new in list(self.renamed.items()):
+            self.renamed[old] = mapping.get(new, new)
+        for old, new in mapping.items():
+            if old not in self.renamed.values():
+                self.renamed.setdefault(old, new)

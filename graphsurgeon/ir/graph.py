@@ -19,26 +19,50 @@ loops have back edges (``NextIteration -> Merge``).
 from __future__ import annotations
 
 import copy as _copy
+import functools
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
 from types import MappingProxyType
 
+from ..analysis import shape_cache as _shape_cache
 from ..analysis.shapes import format_shape, from_proto, infer_shapes
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..metagraph import collections as _collections
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import opdefs, protos
-from ..vocab.patterns import compile_pattern, is_pattern
-from .changes import Changes
-from .functions import called_functions, function_to_graph_def
+from ..vocab.optypes import ACTIVATION_TYPES
+from ..vocab.optypes import MERGE_OPS as _MERGE_TYPES
+from ..vocab.optypes import NEXT_ITERATION_OPS as _NEXT_ITERATION_TYPES
+from ..vocab.patterns import compile_pattern, is_pattern, tensor_predicate
+from . import build as _build
+from .changes import Changes, EditLog
+from .functions import called_functions, function_to_graph_def, write_body
 from .views import Op, Tensor, Use, new_use
 
 UNKNOWN = None  # an unknown dtype, shape or dimension
+# The GraphDef version an empty Graph() records (versions.producer): TensorFlow 2.21's GRAPH_DEF_VERSION.
+GRAPH_DEF_VERSION = 2474
 _MISSING = object()
 
 __all__ = ["Graph", "FunctionGraph", "Op", "Tensor", "Use", "format_shape", "UNKNOWN"]
+
+
+def _edit(method):
+    """Mark a Graph method as an edit: the first one snapshots what the graph was (its sinks),
+    and a function body is written back to its FunctionDef once the outermost edit returns."""
+
+    @functools.wraps(method)
+    def edit(self, *args, **kwargs):
+        self._begin_edit()
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._end_edit()
+
+    return edit
 
 
 def _read_names(g) -> frozenset:
@@ -68,8 +92,15 @@ class Graph:
 
     function_name: str | None = None
     function_def = None
+    _shape_key: str | None = None  # the on-disk shape cache's key, while unedited (cache_shapes)
 
-    def __init__(self, graph_def, meta_graph=None, model=None, checkpoint=_MISSING):
+    def __init__(self, graph_def=None, meta_graph=None, model=None, checkpoint=_MISSING):
+        if graph_def is None:  # an empty graph, to build from nothing
+            if meta_graph is not None:
+                graph_def = meta_graph.graph_def
+            else:
+                graph_def = protos.GraphDef()
+                graph_def.versions.producer = GRAPH_DEF_VERSION
         self.graph_def = graph_def
         self.meta_graph = meta_graph
         self.model = model
@@ -84,6 +115,15 @@ class Graph:
             self._library)
         self._function_graphs: dict[str, FunctionGraph] = {}
         self._reset_index()
+        self._init_edit_state()
+
+    def _init_edit_state(self) -> None:
+        self._edit_depth = 0      # nesting of edit methods (_edit)
+        self._dirty = False       # edited since the outermost edit began
+        self._scopes: list[str] = []  # name_scope() stack
+        self._log: EditLog | None = None  # track_edits()
+        # The ops nothing read before the first edit (None until then): what cleanup() keeps by default.
+        self._loaded_sinks: frozenset | None = None
 
     def _reset_index(self) -> None:
         self._use_index: dict[str, list] | None = None
@@ -173,7 +213,7 @@ class Graph:
             stripped = name[1:] if name.startswith("^") else _names.split_tensor_name(name)[0]
             node = self._nodes.get(stripped)
         if node is None:
-            raise NotFoundError("op", name, self._nodes.keys(), where=self.where)
+            raise NotFoundError("op", name, self._nodes.keys(), where=self.where, preferred=self._same_kind(name))
         return Op(self, node)
 
     def tensor(self, name) -> Tensor:
@@ -182,11 +222,22 @@ class Graph:
             return name
         op_name, index = _names.split_tensor_name(name)
         if op_name not in self._nodes:
-            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self.where)
+            raise NotFoundError("tensor", name, (f"{n}:0" for n in self._nodes), where=self.where,
+                                preferred=[f"{n}:{index}" for n in self._same_kind(op_name)])
         count = self.num_outputs(op_name)
         if index >= count:
             raise NotFoundError("tensor", name, (f"{op_name}:{i}" for i in range(count)), where=self.where)
         return Tensor(self, op_name, index)
+
+    def _same_kind(self, name: str) -> list[str]:
+        """For a miss: ops of the type the name's last part spells (``hidden3/Relu`` -> the Relu ops), else,
+        for an activation's name, the graph's activations (a BN + ELU model has no Relu)."""
+        leaf = _names.split_tensor_name(name)[0].rpartition("/")[2]
+        leaf = leaf.rstrip("0123456789").rstrip("_") or leaf
+        same = [n for n, node in self._nodes.items() if node.op == leaf]
+        if not same and leaf in ACTIVATION_TYPES:
+            same = [n for n, node in self._nodes.items() if node.op in ACTIVATION_TYPES]
+        return same
 
     def get(self, name):
         """An op or a tensor, whichever ``name`` spells (``a:0`` is a tensor)."""
@@ -222,21 +273,16 @@ class Graph:
 
     def tensors(self, pattern: str | list[str] | None = None, type=None, scope=None,
                 dtype: str | None = None) -> list[Tensor]:
-        """Output tensors of the ops :meth:`ops` selects; a pattern with ``:`` matches tensor names."""
+        """Output tensors of the ops :meth:`ops` selects, in graph order; a pattern with ``:`` matches
+        tensor names (see :func:`graphsurgeon.vocab.patterns.tensor_predicate`)."""
         patterns = [pattern] if isinstance(pattern, str) else list(pattern or [])
-        tensor_patterns = [p for p in patterns if ":" in p and not p.startswith("re:")]
-        op_patterns = [p for p in patterns if p not in tensor_patterns]
+        for p in patterns:
+            if not is_pattern(p):
+                self.tensor(p) if ":" in p else self.op(p)  # raises with suggestions
+        preds = [tensor_predicate(p) for p in patterns]
         out = []
-        if tensor_patterns:
-            preds = [compile_pattern(p) for p in tensor_patterns]
-            for p in tensor_patterns:
-                if not is_pattern(p):
-                    self.tensor(p)
-            for op in self.ops(type=type, scope=scope):
-                out.extend(t for t in op.outputs if any(pr(t.name) for pr in preds))
-        if op_patterns or not patterns:
-            for op in self.ops(op_patterns or None, type=type, scope=scope):
-                out.extend(op.outputs)
+        for op in self.ops(type=type, scope=scope):
+            out.extend(t for t in op.outputs if not preds or any(pr(op.name, t.name) for pr in preds))
         if dtype:
             out = [t for t in out if t.dtype == dtype]
         return out
@@ -372,10 +418,31 @@ class Graph:
 
     @property
     def shapes(self) -> dict[str, list]:
-        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.analysis.shapes`)."""
+        """op name -> [shape of each output]; built on first use (see :mod:`graphsurgeon.analysis.shapes`).
+
+        A graph loaded with ``shape_cache=True`` and not edited since reads them from,
+        and keeps them in, the on-disk cache (:mod:`graphsurgeon.analysis.shape_cache`).
+        """
         if self._shapes is None:
-            self._shapes = infer_shapes(self)
+            key = self.root._shape_key
+            shapes = _shape_cache.load(self, key, self._dtype_cache) if key else None
+            if shapes is None:
+                shapes = infer_shapes(self)
+                if key:
+                    _shape_cache.store(self, key, shapes)
+            self._shapes = shapes
         return self._shapes
+
+    def cache_shapes(self, key: str) -> None:
+        """Read and keep this graph's shapes (and its function bodies') in the on-disk cache under ``key``.
+
+        ``key`` must identify the content the graph was read from
+        (:func:`graphsurgeon.analysis.shape_cache.model_key`; ``gs.load(...,
+        shape_cache=True)`` sets it). The first edit turns it off; a change made to
+        the protos directly, behind the editing methods, is not seen: do not ask for
+        the cache then.
+        """
+        self._shape_key = key
 
     def derived(self, key, compute: Callable[["Graph"], object]):
         """A fact computed from the graph, cached until the next edit.
@@ -545,15 +612,55 @@ class Graph:
     # ------------------------------------------------------------------ editing
     # Every edit goes through these methods: they change the protos, keep the
     # index (names, parsed inputs, consumers, dtypes) current incrementally and
-    # drop derived facts (shapes, networkx view, derived()).
+    # drop derived facts (shapes, networkx view, derived()). In a function
+    # body, each edit is written back to the library's FunctionDef when it
+    # returns (see FunctionGraph).
 
     def _touch(self) -> None:
+        self.root._shape_key = None  # edited: no longer what the cache holds (nor are its functions)
         self._shapes = None
         self._nx = None
         self._derived = {}
+        self._dirty = True
+
+    def _written(self) -> None:
+        """An outermost edit has returned (a function body writes itself back here)."""
+
+    def _snapshot(self) -> None:
+        """Remember the ops nothing reads, before the first edit (what ``cleanup()`` keeps by default)."""
+        if self._use_index is not None:
+            index = self._use_index
+            self._loaded_sinks = frozenset(n for n in self._nodes if not index.get(n))
+        else:
+            read = self.derived("graph.read_names", _read_names)
+            self._loaded_sinks = frozenset(n for n in self._nodes if n not in read)
+
+    def _logged(self, touched=(), dropped=()) -> None:
+        log = self._log
+        if log is not None:
+            log.touched.update(touched)
+            log.dropped.extend(dropped)
+
+    @contextmanager
+    def track_edits(self):
+        """Record what the edits made inside the ``with`` block change: yields an :class:`EditLog`.
+
+        Ops touched (added, removed, rewired, with attributes set), renamed,
+        references dropped, function bodies edited; what ``gs.rewrite`` turns
+        into the ``Changes`` of a rewrite.
+        """
+        if self.root is not self:
+            raise UsageError(f"{self.where}: track the edits of the top-level graph")
+        previous, self._log = self._log, EditLog()
+        try:
+            yield self._log
+        finally:
+            self._log = previous
 
     def copy(self) -> "Graph":
         """A deep copy (protos included) that can be edited independently."""
+        if self.root is not self:
+            raise UsageError(f"{self.where} is part of a graph: copy the top-level graph")
         if self.model is not None:
             model = _copy.copy(self.model)
             model.container = type(self.model.container)()
@@ -569,6 +676,7 @@ class Graph:
             gd.CopyFrom(self.graph_def)
             out = Graph(gd, checkpoint=self.checkpoint)
         out._keep = list(self._keep)
+        out._loaded_sinks = self._loaded_sinks  # the copy was loaded when the original was
         return out
 
     def as_meta_graph(self) -> "Graph":
@@ -579,7 +687,7 @@ class Graph:
         meta.graph_def.CopyFrom(self.graph_def)
         return Graph(meta.graph_def, meta_graph=meta, checkpoint=self.checkpoint)
 
-    def as_saved_model(self, tags=("serve",), assets=None) -> "Graph":
+    def as_saved_model(self, tags=("serve",), assets=None, checkpoint_keys=None) -> "Graph":
         """A copy whose MetaGraphDef, tagged ``tags``, is the one MetaGraphDef of a new SavedModel.
 
         The SavedModel exists in memory until it is saved: writing the copy
@@ -588,7 +696,8 @@ class Graph:
         ``assets`` (``{file name: path of the file to copy}``) under ``assets/``;
         by default the files the MetaGraphDef's ``asset_file_def`` names, where
         they are found (see :func:`graphsurgeon.metagraph.assets.find_assets`). A plain
-        GraphDef gets a MetaGraphDef around it.
+        GraphDef gets a MetaGraphDef around it. ``checkpoint_keys``: the keys of
+        the checkpoint ``variables/`` gets (what the saver restores; default all).
         """
         from ..formats import Model  # formats sits below the graph; imported here to keep loading light
 
@@ -608,7 +717,8 @@ class Graph:
         del meta.meta_info_def.tags[:]
         meta.meta_info_def.tags.extend(tags)
         model = Model(path=None, format="savedmodel", file=None, encoding="binary", container=container,
-                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}))
+                      meta_index=0, checkpoint=self.root.checkpoint, assets=dict(assets or {}),
+                      checkpoint_keys=None if checkpoint_keys is None else sorted(checkpoint_keys))
         out = Graph(meta.graph_def, meta_graph=meta, model=model, checkpoint=self.root.checkpoint)
         out._keep = list(self.root._keep)
         return out
@@ -626,8 +736,60 @@ class Graph:
         """Whether the graph's checkpoint holds new values that exist nowhere but in a temporary directory."""
         return any(getattr(k, "prefix", None) == self.checkpoint for k in self.root._keep) and bool(self.checkpoint)
 
-    def add_op(self, node_def) -> Op:
-        """Append a NodeDef (copied) to the graph. Its name must be new."""
+    # ------------------------------------------------------------------ building ops
+    @property
+    def name_scope_prefix(self) -> str:
+        """The name scope ops built now go into (``""`` outside :meth:`name_scope`)."""
+        return self._scopes[-1] if self._scopes else ""
+
+    @contextmanager
+    def name_scope(self, scope: str):
+        """Ops built inside the ``with`` block get the prefix ``scope/`` (nested scopes add up).
+
+        Example:
+            >>> with g.name_scope("head"):
+            ...     g.add_op("Softmax", ["logits:0"], name="probs")   # head/probs
+        """
+        scope = str(scope).strip("/")
+        if not scope or not _build.VALID_SCOPE_NAME.match(scope):
+            raise UsageError(f"{scope!r} is not a name scope TensorFlow accepts")
+        full = _build.scoped(self.name_scope_prefix, scope)
+        self._scopes.append(full)
+        try:
+            yield full + "/"
+        finally:
+            self._scopes.pop()
+
+    @_edit
+    def add_op(self, op, inputs=(), *, name: str | None = None, attrs: dict | None = None, control_inputs=(),
+               device: str = "") -> Op:
+        """Add an op: ``g.add_op("MatMul", [x, w])``, or ``g.add_op(node_def)`` (copied as it is).
+
+        Args:
+            op: the op type, or a NodeDef to add as it is (its name must be new).
+            inputs: data inputs, each a :class:`Tensor` or ``"op:index"``.
+            name: the op's name; by default the op type made unique as
+                TensorFlow does (``MatMul``, ``MatMul_1``). Inside
+                :meth:`name_scope` it gets the scope's prefix.
+            attrs: attributes as Python values (or AttrValues). Type and
+                length attributes (``T``, ``N``, ``Tidx``...) are inferred from
+                the inputs through the op's OpDef, others take its defaults;
+                an op type nobody defines needs every attribute given.
+            control_inputs: ops (or names) to run first.
+            device: the device to place it on.
+
+        Raises:
+            UsageError: inputs that do not fit the OpDef, a missing or wrong attribute.
+            NotFoundError: an input that names no tensor of the graph.
+            RewriteError: ``name`` is taken.
+        """
+        if not isinstance(op, str):
+            if inputs or name is not None or attrs or control_inputs or device:
+                raise UsageError("add_op(node_def) takes the NodeDef alone")
+            node_def = op
+        else:
+            node_def = _build.make_node(self, op, inputs, name=name, attrs=attrs, control_inputs=control_inputs,
+                                        device=device)
         if node_def.name in self._nodes:
             raise RewriteError(f"an op named {node_def.name!r} already exists")
         node = self.graph_def.node.add()
@@ -635,8 +797,27 @@ class Graph:
         self._nodes[node.name] = node
         self._index_inputs(node, add=True)
         self._touch()
+        self._logged(touched=[node.name])
+        self.root.ensure_op_defs([node.op])
         return Op(self, node)
 
+    def constant(self, value, name: str | None = None, *, dtype=None) -> Tensor:
+        """A ``Const`` op holding ``value``; returns its output.
+
+        A numpy array keeps its dtype; a plain Python value takes TensorFlow's
+        (``1.0`` float32, ``1`` int32, text string); ``dtype`` overrides.
+        """
+        op = self.add_op("Const", name=name, attrs=_build.constant_attrs(value, dtype))
+        return Tensor(self, op.name, 0)
+
+    def placeholder(self, name: str, dtype="float32", shape=None) -> Tensor:
+        """A ``Placeholder`` op of ``dtype`` and ``shape`` (a tuple with None for unknown dimensions,
+        None for an unknown rank); returns its output."""
+        op = self.add_op("Placeholder", name=name, attrs={"dtype": dtype, "shape": shape})
+        return Tensor(self, op.name, 0)
+
+    # ------------------------------------------------------------------ editing ops
+    @_edit
     def replace_op(self, node_def) -> Op:
         """Replace the op named ``node_def.name`` by ``node_def`` (copied), in place.
 
@@ -651,20 +832,65 @@ class Graph:
         self._index_inputs(node, add=True)
         self._dtype_cache.pop(node.name, None)
         self._touch()
+        self._logged(touched=[node.name])
         return Op(self, node)
 
+    @_edit
     def node_for_edit(self, name: str):
         """The NodeDef of op ``name``, to change its attributes, device or value in place.
 
         Derived facts (shapes, dtypes, the networkx view) are dropped. Its
         name and inputs must not be changed this way: use :meth:`rename_ops`,
         :meth:`set_inputs` or :meth:`rewire`, which keep the index current.
+        Prefer :meth:`set_attr`, which takes Python values (and works in
+        function bodies too).
         """
         node = self.node_def(name)
         self._dtype_cache.pop(name, None)
         self._touch()
+        self._logged(touched=[name])
         return node
 
+    @_edit
+    def set_attr(self, op, name: str, value) -> Op:
+        """Set attribute ``name`` of ``op`` to a Python value (or an AttrValue).
+
+        The value is converted as the op's OpDef types the attribute (a dtype
+        name for a ``type``, a tuple for a ``shape``, a numpy array for a
+        ``tensor``...), or as the attribute already holds it for an op type
+        nobody defines. Setting a ``Const``'s ``value`` sets its ``dtype`` too.
+
+        Example:
+            >>> g.set_attr("X", "shape", (1, 784))
+        """
+        from ..vocab import attrs as _attrs  # numpy: only when attributes are edited
+
+        node = self.node_def(_root_name(op))
+        op_def = self.registry.get(node.op)
+        kind = None
+        if op_def is not None:
+            kinds = {a.name: a.type for a in op_def.attr}
+            if name not in kinds and not name.startswith("_"):
+                raise UsageError(f"{node.op} has no attribute {name!r} (its attributes: {', '.join(kinds)})")
+            kind = kinds.get(name)
+        if kind is None and name in node.attr:
+            kind = _attrs.kind_of(node.attr[name])
+        dtype = None
+        if kind == "tensor" and "dtype" in node.attr and node.attr["dtype"].type:
+            dtype = _dtypes.NUMPY.get(_dtypes.name(node.attr["dtype"].type))
+        try:
+            encoded = _attrs.from_python(value, kind, dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"attribute {name!r} of {node.op} {node.name!r}: {exc}") from None
+        node.attr[name].CopyFrom(encoded)
+        if node.op == "Const" and name == "value":
+            node.attr["dtype"].type = encoded.tensor.dtype
+        self._dtype_cache.pop(node.name, None)
+        self._touch()
+        self._logged(touched=[node.name])
+        return Op(self, node)
+
+    @_edit
     def set_inputs(self, name: str, inputs) -> None:
         """Replace an op's input list (``name:index`` and ``^control`` strings)."""
         node = self._nodes[name]
@@ -674,7 +900,24 @@ class Graph:
         self._index_inputs(node, add=True)
         self._dtype_cache.pop(name, None)  # an unknown op's output count follows its readers
         self._touch()
+        self._logged(touched=[name])
 
+    @_edit
+    def set_input(self, op, position: int, tensor) -> Op:
+        """Make data input ``position`` of ``op`` read ``tensor`` (a Tensor or ``"op:index"``); control inputs kept."""
+        name = _root_name(op)
+        self.op(name)
+        data = [i for i, ref in enumerate(self.input_refs(name)) if not ref.control]
+        if not isinstance(position, int) or not -len(data) <= position < len(data):
+            raise UsageError(f"{name!r} has {len(data)} data input{'s' if len(data) != 1 else ''}; "
+                             f"there is no input {position}")
+        text = _build.resolve_tensor(self, tensor, f"input {position} of {name}")[0]
+        inputs = list(self._nodes[name].input)
+        inputs[data[position]] = text
+        self.set_inputs(name, inputs)
+        return Op(self, self._nodes[name])
+
+    @_edit
     def rewire(self, old: str, new: str, *, only=None) -> list[str]:
         """Make every reader of tensor ``old`` read tensor ``new`` instead (data edges).
 
@@ -693,6 +936,145 @@ class Graph:
             self.set_inputs(consumer, inputs)
             changed.append(consumer)
         return changed
+
+    @_edit
+    def replace_all_uses(self, old, new, *, only=None) -> list[str]:
+        """Every op reading tensor ``old`` reads tensor ``new`` instead; returns the ops changed.
+
+        The op that produces ``new`` is never rewired (so "insert after" is
+        two lines: add the op reading ``old``, then replace ``old``'s uses by
+        its output). Control edges from ``old``'s op are left alone, and so
+        are the MetaGraphDef's references (signatures, collections) to ``old``.
+        ``only`` limits the change to these consumers (ops or names).
+
+        Example:
+            >>> relu = g.add_op("Relu", ["hidden1/BiasAdd:0"])
+            >>> g.replace_all_uses("hidden1/BiasAdd:0", relu.outputs[0])
+        """
+        old_text, old_op, old_index, _ = _build.resolve_tensor(self, old, "the tensor to replace")
+        new_text, new_op, new_index, _ = _build.resolve_tensor(self, new, "the replacement")
+        readers = {u.consumer for u in self._uses().get(old_op, ()) if u.index == old_index}
+        readers.discard(new_op)
+        if only is not None:
+            readers &= {_root_name(o) for o in ([only] if isinstance(only, (str, Op)) else only)}
+        return self.rewire(f"{old_op}:{old_index}", f"{new_op}:{new_index}", only=readers)
+
+    def named_outputs(self) -> set[str]:
+        """The ops the model itself names: in signatures, collections, the saver, init and main ops
+        (the MetaGraphDef's references); for a function body, its results and control outputs."""
+        meta = self.root.meta_graph if self.root is self else None
+        if meta is None:
+            return set()
+        names = {_names.split_tensor_name(name)[0] for _, name in _collections.referenced_names(meta)}
+        return {n for n in names if n in self._nodes}
+
+    def _named_outputs(self) -> set[str]:
+        """What ``cleanup()`` keeps by default: what the model names, and what nothing read before any edit."""
+        sinks = self._loaded_sinks if self._loaded_sinks is not None else ()
+        return self.named_outputs() | {n for n in sinks if n in self._nodes}
+
+    @contextmanager
+    def batch(self):
+        """Group edits: a function body is written back to its FunctionDef once, when the block ends,
+        instead of after each edit (what a rewrite making many edits to a large body wants)."""
+        self._begin_edit()
+        try:
+            yield self
+        finally:
+            self._end_edit()
+
+    def _begin_edit(self) -> None:
+        if self._loaded_sinks is None:
+            self._snapshot()
+        self._edit_depth += 1
+
+    def _end_edit(self) -> None:
+        self._edit_depth -= 1
+        if self._edit_depth == 0 and self._dirty:
+            self._dirty = False
+            self._written()
+
+    @_edit
+    def cleanup(self, outputs=None) -> Changes:
+        """Remove the ops that the outputs do not need (through data, control and colocation edges).
+
+        Args:
+            outputs: ops or tensors to keep (names, Ops, Tensors). By default
+                what the model itself names (signature outputs, collection
+                entries, the saver's ops, init and train ops; a function
+                body's results and control outputs) plus the ops nothing read
+                before the graph was first edited: ops an edit orphaned go. A
+                graph built from nothing names nothing: give ``outputs``.
+
+        Returns:
+            The Changes (``removed``, and ``dropped`` references, if any).
+        """
+        if outputs is None:
+            roots = self._named_outputs()
+            if not roots and len(self._nodes):
+                raise UsageError(f"{self.where} names no outputs (no signature, collection or saver, and it was "
+                                 "built from nothing): give cleanup(outputs=[...])")
+        else:
+            items = [outputs] if isinstance(outputs, (str, Op, Tensor)) else list(outputs)
+            roots = set()
+            for item in items:
+                name = _root_name(item)
+                self.op(name)  # NotFoundError with the closest names
+                roots.add(name)
+        keep = self.ancestors(roots, control=True, colocation=True, include_roots=True)
+        gone = [n for n in self._nodes if n not in keep]
+        return self.remove_ops(gone) if gone else Changes()
+
+    def _order(self) -> list[str]:
+        """Op names in a topological order closest to the file's (back edges of TF1 loops ignored)."""
+        import heapq
+
+        nodes = self._nodes
+        position = {node.name: i for i, node in enumerate(self.graph_def.node)}
+
+        def edges(name):
+            node = nodes[name]
+            back = node.op in _MERGE_TYPES
+            for ref in self.input_refs(name):
+                if ref.op in nodes and ref.op != name and not (back and nodes[ref.op].op in _NEXT_ITERATION_TYPES):
+                    yield ref.op
+
+        pending = {name: 0 for name in nodes}
+        readers: dict[str, list[str]] = {}
+        for name in nodes:
+            for producer in edges(name):
+                pending[name] += 1
+                readers.setdefault(producer, []).append(name)
+        ready = [position[n] for n, count in pending.items() if count == 0]
+        heapq.heapify(ready)
+        names = [node.name for node in self.graph_def.node]
+        order = []
+        while ready:
+            name = names[heapq.heappop(ready)]
+            order.append(name)
+            for reader in readers.get(name, ()):
+                pending[reader] -= 1
+                if pending[reader] == 0:
+                    heapq.heappush(ready, position[reader])
+        if len(order) != len(nodes):  # cycles TensorFlow would refuse anyway: kept in file order, last
+            done = set(order)
+            order.extend(n for n in names if n not in done)
+        return order
+
+    @_edit
+    def toposort(self) -> "Graph":
+        """Reorder the GraphDef's ops so that each comes after the ops it reads (data and control).
+
+        The back edges of TF1 while loops (``NextIteration`` into ``Merge``)
+        are ignored; ties keep the file's order, so a sorted graph is left
+        as it is. Op views stay valid. Returns the graph.
+        """
+        order = self._order()
+        if order != [node.name for node in self.graph_def.node]:
+            rank = {name: i for i, name in enumerate(order)}
+            self.graph_def.node.sort(key=lambda node: rank[node.name])  # moves the messages, copies none
+            self._touch()
+        return self
 
     def ensure_op_defs(self, op_types) -> None:
         """Add the OpDefs of newly used op types to the MetaGraphDef's stripped op list.
@@ -727,6 +1109,7 @@ class Graph:
                 stack.extend(f for _, f in called_functions(body_node, library))
         return needed
 
+    @_edit
     def prune_library(self) -> list[str]:
         """Remove the library functions nothing calls any more (and their gradients); returns their names."""
         if self.root is not self:
@@ -748,8 +1131,11 @@ class Graph:
             self._library.pop(name, None)
             self._function_graphs.pop(name, None)
         self._touch()
+        if self._log is not None:
+            self._log.functions.update(gone)
         return gone
 
+    @_edit
     def remove_ops(self, names, check: bool = True):
         """Remove ops; collections, signatures and savers that named them are fixed.
 
@@ -791,8 +1177,10 @@ class Graph:
         self._touch()
         if self.meta_graph is not None and removed:
             changes.dropped.extend(_collections.fix_references(self, removed))
+        self._logged(touched=removed, dropped=changes.dropped)
         return changes
 
+    @_edit
     def rename_ops(self, mapping: dict[str, str]) -> list[str]:
         """Rename ops ``{old: new}``: inputs, control inputs, colocations and the MetaGraphDef follow.
 
@@ -838,12 +1226,22 @@ class Graph:
         for index in (self._use_index, self._data_use_index):
             if index is None:
                 continue
-            for old, new in mapping.items():
-                moved = index.pop(old, None)
-                if moved:
-                    index.setdefault(new, []).extend(moved)
+            moved = {new: index.pop(old) for old, new in mapping.items() if old in index}
+            for new, uses_of in moved.items():
+                if uses_of:
+                    for use in uses_of:
+                        _add_use(index, new, use)
+        if self._loaded_sinks is not None:
+            self._loaded_sinks = frozenset(mapping.get(n, n) for n in self._loaded_sinks)
         self._touch()
+        self._on_rename(mapping)
+        if self._log is not None and self.root is self:
+            self._log.rename(mapping)
+            self._log.touched.update(mapping.get(n, n) for n in affected)
         return _collections.rename_references(self, mapping) if self.meta_graph is not None else []
+
+    def _on_rename(self, mapping: dict[str, str]) -> None:
+        """Renames a function body must carry into its FunctionDef (control outputs)."""
 
     def _index_inputs(self, node, add: bool) -> None:
         """Add (or take out) the uses ``node``'s inputs make, in whichever indexes are built."""
@@ -867,11 +1265,9 @@ class Graph:
         for position, ref in enumerate(refs):
             use = new_use(Use, (name, position, -1 if ref.control else ref.index))
             if add:
-                index.setdefault(ref.op, []).append(use)
+                _add_use(index, ref.op, use)
             else:
-                lst = index.get(ref.op)
-                if lst and use in lst:
-                    lst.remove(use)
+                _remove_use(index, ref.op, use)
 
     # ------------------------------------------------------------------ collections and saving
     # Thin delegations: the work lives in graphsurgeon/metagraph/collections.py and
@@ -925,11 +1321,14 @@ class Graph:
 
 
 class FunctionGraph(Graph):
-    """The body of one library function, as a graph.
+    """The body of one library function, as a graph, editable.
 
     Arguments are ``_Arg`` ops named after them and results ``_Retval`` ops
-    (see :mod:`graphsurgeon.ir.functions`). It shares its root's library and op
-    registry; it is a view for questions: edit and save the root instead.
+    (see :mod:`graphsurgeon.ir.functions`). It shares its root's library and
+    op registry. Every edit through the Graph's methods (``add_op``,
+    ``set_attr``, ``replace_all_uses``, ``cleanup``...) is written back into
+    the FunctionDef of the root's library when it returns, so saving the root
+    saves the edited body. Copy and save the root, not the body.
     """
 
     def __init__(self, root: Graph, function_def):
@@ -946,7 +1345,9 @@ class FunctionGraph(Graph):
         self._library = root._library
         self._registry = root.registry
         self._function_graphs = root._function_graphs
+        self._renamed: dict[str, str] = {}
         self._reset_index()
+        self._init_edit_state()
 
     @property
     def root(self) -> Graph:
@@ -961,6 +1362,58 @@ class FunctionGraph(Graph):
 
     def save(self, *args, **kwargs):
         raise UsageError(f"function {self.function_name!r} is part of a graph: save the top-level graph")
+
+    def node_for_edit(self, name: str):
+        raise UsageError(f"{self.where}: edit a body's ops with set_attr, set_input, replace_op... "
+                         "(they are written back to the library); node_for_edit is for the top level")
+
+    def named_outputs(self) -> set[str]:
+        """A body's outputs: its results (``_Retval`` ops) and its control outputs."""
+        names = {n.name for n in self.graph_def.node if n.op == "_Retval"}
+        names.update(op for op in self.function_def.control_ret.values() if op in self._nodes)
+        return names
+
+    def _on_rename(self, mapping: dict[str, str]) -> None:
+        for old, new in list(self._renamed.items()):
+            self._renamed[old] = mapping.get(new, new)
+        for old, new in mapping.items():
+            self._renamed.setdefault(old, new)
+
+    def _written(self) -> None:
+        write_body(self.graph_def, self.function_def, self.registry, self._renamed)
+        self._renamed = {}
+        root = self.root
+        root._touch()  # shapes and derived facts of the top level may follow the body
+        if root._log is not None:
+            root._log.functions.add(self.function_name)
+
+
+def _add_use(index: dict, op: str, use) -> None:
+    found = index.get(op)
+    if found is None:
+        index[op] = [use]
+    elif type(found) is list:
+        found.append(use)
+    else:
+        found[use] = None
+
+
+def _remove_use(index: dict, op: str, use) -> None:
+    """Take one use out of the index in O(1): an op's uses are a list until one is removed from a
+    long list, then a dict (insertion-ordered, so ``uses()`` keeps its order)."""
+    found = index.get(op)
+    if not found:
+        return
+    if type(found) is list:
+        if len(found) <= _SHORT:
+            if use in found:
+                found.remove(use)
+            return
+        found = index[op] = dict.fromkeys(found)
+    found.pop(use, None)
+
+
+_SHORT = 8  # uses lists up to this long stay lists when one is removed (list.remove is cheap there)
 
 
 def _root_name(item) -> str:

@@ -5,13 +5,14 @@ builds on (collections) can recognise and make them without importing it.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from ..analysis.shapes import format_shape
 from ..vocab import names as _names
 from .functions import called_functions
 
-__all__ = ["Op", "Tensor", "Use"]
+__all__ = ["Op", "Tensor", "Use", "Attrs"]
 
 
 class Use(NamedTuple):
@@ -104,8 +105,13 @@ class Op:
         return _names.scope_of(self.node.name)
 
     @property
-    def attrs(self):
-        """The NodeDef's attr map (AttrValue protos); see :mod:`graphsurgeon.vocab.attrs` to decode."""
+    def attrs(self) -> "Attrs":
+        """The attributes as Python values, read-only (see :class:`Attrs`); edit with ``Graph.set_attr``."""
+        return Attrs(self)
+
+    @property
+    def attr_protos(self):
+        """The NodeDef's attr map as it is stored (AttrValue protos)."""
         return self.node.attr
 
     @property
@@ -161,3 +167,47 @@ class Op:
 
     def __repr__(self):
         return f"<Op {self.name} ({self.type})>"
+
+
+class Attrs(Mapping):
+    """An op's attributes as Python values, read-only: ``op.attrs["T"] == "float32"``.
+
+    Dtypes by name, shapes as tuples (None for an unknown dimension, None for
+    an unknown rank), tensors as numpy arrays (string tensors hold bytes),
+    strings as str (bytes when not UTF-8), function attributes as the
+    function's name, lists as lists, bools as bool (see
+    :func:`graphsurgeon.vocab.attrs.to_python`). Values are decoded when read.
+    Assigning raises: edit with ``graph.set_attr(op, name, value)``, which
+    keeps the graph's index current.
+    """
+
+    __slots__ = ("_op",)
+
+    def __init__(self, op: "Op"):
+        self._op = op
+
+    def __getitem__(self, key: str):
+        from ..vocab.attrs import to_python  # numpy: only when a value is read
+
+        attr = self._op.node.attr
+        if key not in attr:
+            raise KeyError(key)
+        return to_python(attr[key])
+
+    def __iter__(self):
+        return iter(sorted(self._op.node.attr))
+
+    def __len__(self) -> int:
+        return len(self._op.node.attr)
+
+    def __contains__(self, key) -> bool:
+        return key in self._op.node.attr
+
+    def __setitem__(self, key, value):
+        raise TypeError(f"Op.attrs is read-only: use graph.set_attr({self._op.name!r}, {key!r}, value)")
+
+    def __delitem__(self, key):
+        raise TypeError("Op.attrs is read-only: use graph.set_attr or graph.replace_op")
+
+    def __repr__(self) -> str:
+        return f"<Attrs of {self._op.name}: {', '.join(self)}>"

@@ -85,3 +85,32 @@ def find_assets(g) -> list[Asset]:
         found = next((p for p in looked if p.is_file()), None)
         out.append(Asset(filename or (Path(path).name if path else ""), tensor, found, looked))
     return out
+
+
+def point_at_files(source, work, changes) -> None:
+    """Make each asset path constant of ``work`` name the file found for it in ``source``.
+
+    A rewrite whose result is not a SavedModel (a frozen graph, a re-headed
+    checkpoint) has no loader to feed the asset paths: the table initializers
+    read the constants as they are, so each must name a file that exists
+    (the SavedModel's ``assets/`` copy, not the path the graph was built
+    with). ``changes`` (a :class:`~graphsurgeon.ir.changes.Changes`) gets the
+    edited constants and a note per asset, found or not.
+    """
+    for asset in find_assets(source):
+        op = _names.split_tensor_name(asset.tensor)[0]
+        node = work.node_defs.get(op)
+        if node is None or node.op != "Const":
+            continue
+        if asset.source is None:
+            changes.notes.append(f"asset {asset.filename or asset.tensor} not found (looked at "
+                                 f"{', '.join(map(str, asset.looked_at)) or 'nowhere'}): the table reading it "
+                                 "cannot be initialised")
+            continue
+        path = str(asset.source.resolve())
+        if list(node.attr["value"].tensor.string_val) != [path.encode()]:
+            tensor = work.node_for_edit(op).attr["value"].tensor
+            del tensor.string_val[:]
+            tensor.string_val.append(path.encode())
+            changes.changed.append(op)
+            changes.notes.append(f"asset {asset.tensor} now names {path} (the file the table initializer reads)")

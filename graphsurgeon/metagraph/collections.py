@@ -6,10 +6,11 @@ A MetaGraphDef's ``collection_def`` maps a name to one list of one kind:
   resolved here to :class:`~graphsurgeon.ir.graph.Op` and
   :class:`~graphsurgeon.ir.graph.Tensor`; an entry naming nothing in the graph
   is kept as :class:`Unresolved` (TensorFlow would refuse to import it).
-- ``bytes_list``: serialized protos; decoded where TensorFlow itself decodes
-  them (``variables``... -> VariableDef, ``savers`` -> SaverDef,
-  ``cond_context`` -> CondContextDef, ``while_context`` -> WhileContextDef),
-  raw bytes otherwise.
+- ``bytes_list``: serialized protos; VariableDefs wherever they are (decided
+  by content: :func:`graphsurgeon.metagraph.variables.variable_def_collections`),
+  ``savers`` -> SaverDef, ``cond_context`` -> CondContextDef,
+  ``while_context`` -> WhileContextDef as TensorFlow decodes them; raw bytes
+  otherwise.
 - ``any_list``: ``google.protobuf.Any``; decoded when the type URL names a
   message of :data:`graphsurgeon.vocab.protos.KNOWN_MESSAGES`.
 - ``int64_list``, ``float_list``: numbers.
@@ -39,20 +40,20 @@ from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.protos import CondContextDef, SaverDef, VariableDef, WhileContextDef
 from ..wording import plural
-
-# Collections whose bytes_list entries TensorFlow decodes as VariableDef
-# (ops.GraphKeys._VARIABLE_COLLECTIONS plus metric_variables, which
-# import_meta_graph decodes the same way).
-VARIABLE_DEF_COLLECTIONS = ("variables", "trainable_variables", "local_variables", "model_variables",
-                            "moving_average_variables", "metric_variables", "concatenated_variables",
-                            "trainable_resource_variables", "global_variables")
+from .variables import holds_variable_defs, parse_variable_def
 
 # Collection name -> message of its bytes_list entries, as TensorFlow registers them
-# (ops.register_proto_function).
-PROTO_COLLECTIONS = {name: VariableDef for name in VARIABLE_DEF_COLLECTIONS}
-PROTO_COLLECTIONS.update({"savers": SaverDef, "cond_context": CondContextDef, "while_context": WhileContextDef})
+# (ops.register_proto_function) for messages other than VariableDef; VariableDef
+# collections are recognised by content (see message_class).
+PROTO_COLLECTIONS = {"savers": SaverDef, "cond_context": CondContextDef, "while_context": WhileContextDef}
 
 KINDS = ("node_list", "bytes_list", "int64_list", "float_list", "any_list")
+
+# The ops a TF1 SavedModel's loader runs after restoring; it refuses either collection unless it holds
+# exactly one entry ("Expected exactly one SavedModel init op").
+MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
+# TF2's form of it: a signature whose one output names the init op (the v1 loader's third choice).
+INIT_OP_SIGNATURE = "__saved_model_init_op"
 
 
 def _message_dict(message) -> dict:
@@ -100,11 +101,27 @@ def decode_any(any_msg):
     return msg
 
 
-def decode_bytes(collection_name: str, raw: bytes):
-    """A bytes_list entry decoded as TensorFlow decodes it, or None (unknown collection, damaged entry)."""
-    cls = PROTO_COLLECTIONS.get(collection_name)
+def message_class(name: str, collection):
+    """The message class of the bytes_list entries of CollectionDef ``collection`` (called ``name``), or None.
+
+    VariableDef wherever the entries are VariableDefs (one decision:
+    :func:`~graphsurgeon.metagraph.variables.holds_variable_defs`), else the
+    message TensorFlow registers for the name (SaverDef, CondContextDef,
+    WhileContextDef).
+    """
+    if collection.WhichOneof("kind") != "bytes_list":
+        return None
+    if holds_variable_defs(name, collection):
+        return VariableDef
+    return PROTO_COLLECTIONS.get(name)
+
+
+def decode_bytes(cls, raw: bytes):
+    """A bytes_list entry decoded as message ``cls`` (see :func:`message_class`), or None (none, damaged)."""
     if cls is None:
         return None
+    if cls is VariableDef:
+        return parse_variable_def(raw)
     msg = cls()
     try:
         msg.ParseFromString(raw)
@@ -130,6 +147,7 @@ class Collection:
         self.name = name
         self.kind = proto.WhichOneof("kind")
         self.values = list(getattr(proto, self.kind).value) if self.kind else []
+        self.message_class = message_class(name, proto)
         self._items = None
 
     def __len__(self) -> int:
@@ -147,9 +165,7 @@ class Collection:
     @property
     def message_type(self) -> str | None:
         """Name of the message of bytes_list entries (``VariableDef``...), or None."""
-        if self.kind == "bytes_list" and self.name in PROTO_COLLECTIONS:
-            return PROTO_COLLECTIONS[self.name].DESCRIPTOR.name
-        return None
+        return self.message_class.DESCRIPTOR.name if self.message_class is not None else None
 
     @property
     def items(self) -> list:
@@ -157,7 +173,7 @@ class Collection:
             if self.kind == "node_list":
                 self._items = [resolve_entry(self.graph, v) for v in self.values]
             elif self.kind == "bytes_list":
-                self._items = [decode_bytes(self.name, v) or v for v in self.values]
+                self._items = [decode_bytes(self.message_class, v) or v for v in self.values]
             elif self.kind == "any_list":
                 self._items = [decode_any(v) or v for v in self.values]
             else:
@@ -334,6 +350,24 @@ def get_collection(graph, name: str) -> Collection:
     return Collection(graph.root, name, meta.collection_def[name])
 
 
+def main_ops(graph) -> list[str]:
+    """The ops a SavedModel's loader runs after restoring.
+
+    Collections ``saved_model_main_op``, ``legacy_init_op``, and TF2's
+    ``__saved_model_init_op`` signature.
+    """
+    meta = graph.root.meta_graph
+    if meta is None:
+        return []
+    names = []
+    for key in MAIN_OP_COLLECTIONS:
+        if key in meta.collection_def:
+            names.extend(meta.collection_def[key].node_list.value)
+    if INIT_OP_SIGNATURE in meta.signature_def:
+        names.extend(info.name for info in meta.signature_def[INIT_OP_SIGNATURE].outputs.values())
+    return list(dict.fromkeys(op for op in map(_op_of, names) if op in graph.node_defs))
+
+
 def _where(graph) -> str:
     return str(graph.root.path) if graph.root.path else "graph"
 
@@ -370,7 +404,8 @@ def add_to_collection(graph, name: str, *items) -> Collection:
         coll = meta.collection_def[name]
         kind = coll.WhichOneof("kind")
         if kind not in (None, "node_list"):
-            what = f" ({PROTO_COLLECTIONS[name].DESCRIPTOR.name} entries)" if name in PROTO_COLLECTIONS else ""
+            cls = message_class(name, coll)
+            what = f" ({cls.DESCRIPTOR.name} entries)" if cls is not None else ""
             raise UsageError(f"collection {name!r} is a {kind}{what}; it cannot hold ops or tensors",
                              hint="add them to a collection of another name")
     coll = meta.collection_def[name]
@@ -469,6 +504,10 @@ def _renamer(mapping: dict[str, str]) -> Callable[[str], str]:
     return rename
 
 
+# What a dropped saver_def's note says when variables remain (a rewrite that rebuilds the saver replaces it).
+DEFAULT_SAVER_NOTE = "; import_meta_graph makes a default Saver over the variables that remain"
+
+
 class _Refs:
     """Walks every name a MetaGraphDef holds outside its GraphDef.
 
@@ -507,7 +546,7 @@ class _Refs:
                      for key in ("variables", "saveable_objects")):
                 # import_meta_graph (and so the TF1 SavedModel loader) makes
                 # Saver() when there is no saver_def but variables remain.
-                then = "; import_meta_graph makes a default Saver over the variables that remain"
+                then = DEFAULT_SAVER_NOTE
             else:
                 then = "; no variables remain, so import_meta_graph makes no Saver"
             self.notes.append(f"{where}: saver {saver.save_tensor_name or saver.restore_op_name} "
@@ -637,16 +676,17 @@ class _Refs:
                 gone = [v for v in values if self.gone(v)]
                 self.notes.extend(f"{where}: {v}" for v in gone)
                 keep = [self.rename(v) for v in values if not self.gone(v)]
-                if keep != values:
+                if not keep and values and key in MAIN_OP_COLLECTIONS:
+                    # Empty, the SavedModel loader refuses it: the collection goes with its op.
+                    del meta.collection_def[key]
+                elif keep != values:
                     del coll.node_list.value[:]
                     coll.node_list.value.extend(keep)
             elif kind == "bytes_list":
-                cls = PROTO_COLLECTIONS.get(key)
-                if cls is None and key.endswith("variables"):
-                    cls = VariableDef  # custom variable collections (TF decodes them only by name)
+                cls = message_class(key, coll)
                 if cls is None:
                     continue
-                self._rewrite_list(coll.bytes_list.value, where, lambda raw: _parse(cls, raw),
+                self._rewrite_list(coll.bytes_list.value, where, lambda raw: decode_bytes(cls, raw),
                                    lambda msg, raw: msg.SerializeToString(deterministic=True))
             elif kind == "any_list":
                 def parse_any(any_msg):
@@ -703,15 +743,6 @@ class _Refs:
                 out = copies
             del field[:]
             field.extend(out)
-
-
-def _parse(cls, raw: bytes):
-    msg = cls()
-    try:
-        msg.ParseFromString(raw)
-    except Exception:  # noqa: BLE001 - not ours to fix: left as is
-        return None
-    return msg
 
 
 def fix_references(graph, removed: set[str]) -> list[str]:

@@ -10,21 +10,24 @@ from __future__ import annotations
 
 from ..analysis.constants import Constants, source_op
 from ..errors import NotFoundError
+from ..vocab import names as _names
 from ..vocab.optypes import PASS_THROUGH
+from .variables import variable_defs
 
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
 
 
-def _restore_targets(graph) -> dict[str, tuple[str, str]]:
+def _restore_targets(graph, only=None) -> dict[str, tuple[str, str]]:
     """``{variable or handle op in graph: (checkpoint key, slice spec)}`` from the restore ops of one graph.
 
     The slice spec is ``""`` for a whole tensor, else TensorFlow's
     ``"full shape slice"`` text (``"10 4 0,5:-"``: a partitioned variable's part).
+    ``only``: the restore ops to read (default: all of them).
     """
     consts = Constants(graph)
     out = {}
     for node in graph.graph_def.node:
-        if node.op not in RESTORE_TYPES or len(node.input) < 2:
+        if node.op not in RESTORE_TYPES or len(node.input) < 2 or (only is not None and node.name not in only):
             continue
         keys = consts.strings(node.input[1])
         if not keys:
@@ -82,4 +85,53 @@ def checkpoint_entries(g) -> dict[str, tuple[str, str]]:
             for target, entry in _restore_targets(body).items():
                 if target in arg_index and arg_index[target] < len(data_inputs):
                     out.setdefault(source_op(g, data_inputs[arg_index[target]]), entry)
+    return out
+
+
+def saver_entries(g) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}`` as the model's own saver (the ``saver_def``) restores them.
+
+    Other savers of the graph (a "pretrained" subset saver writing its own
+    prefix) are left out when the saver_def's restore op reaches restore ops
+    of its own at the top level; otherwise (a TF2 SavedModel restores in a
+    function, a graph without saver_def) as :func:`checkpoint_entries`.
+    """
+    meta = g.meta_graph
+    if meta is not None and meta.HasField("saver_def"):
+        restore = meta.saver_def.restore_op_name.lstrip("^").split(":")[0]
+        if restore in g.node_defs:
+            mine = {n for n in g.ancestors([restore], include_roots=True)
+                    if n in g.node_defs and g.node_defs[n].op in RESTORE_TYPES}
+            if mine:
+                return _restore_targets(g, only=mine)
+    return checkpoint_entries(g)
+
+
+def restores(g) -> dict[str, tuple[str, str]]:
+    """``{variable: (checkpoint key, slice spec)}``: what restoring ``g`` as TensorFlow does reads.
+
+    The saver_def's restore ops when there is one; otherwise, for a TF1 meta
+    graph, the default ``Saver`` ``import_meta_graph`` makes over the
+    ``variables`` collection (each variable from its own name, a partition
+    from its ``save_slice_info``).
+    """
+    meta = g.root.meta_graph
+    if meta is None:
+        return {}
+    if meta.HasField("saver_def"):
+        return saver_entries(g)
+    if meta.HasField("object_graph_def") and len(meta.object_graph_def.nodes):
+        return {}  # a TF2 SavedModel restores through its object graph
+    out = {}
+    for _, var in variable_defs(meta, ("variables",)):
+        op = _names.split_tensor_name(var.variable_name)[0]
+        if op not in g.node_defs:
+            continue
+        if var.HasField("save_slice_info_def"):
+            info = var.save_slice_info_def
+            spec = " ".join(str(d) for d in info.full_shape) + " " + ":".join(
+                f"{o},{n}" for o, n in zip(info.var_offset, info.var_shape))
+            out[op] = (info.full_name, spec)
+        else:
+            out[op] = (op, "")
     return out

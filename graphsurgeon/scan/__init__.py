@@ -2,15 +2,20 @@
 
 A TensorFlow model is a program: loading a SavedModel and calling its
 signature runs whatever ops it holds, and stock ops read and write files,
-list folders, reach servers and run Python. :func:`scan` finds the models
-under some paths (:mod:`.discover`), lists each op that can reach outside
-the graph, at top level and in every function body (:mod:`.findings`),
-with the route from an entry point that reaches it (:mod:`.reach`) and the
-file names and addresses it is given (:mod:`.arguments`), flags Keras
-layers that carry Python code (:mod:`.keras`), recognises the model's own
-saver and asset tables as benign, and judges each model against a policy
-(:mod:`.policy`). Nothing from the model is executed, unmarshalled, or
-followed to a path it names.
+list folders, reach servers, run Python, run serialized graphs and can hang
+the process. :func:`scan` finds the models under some paths
+(:mod:`.discover`: SavedModels, graphs, Keras files, archives), lists each op
+that the registry audit (:mod:`graphsurgeon.vocab.opaccess`) says can reach
+outside the graph, at top level and in every function body
+(:mod:`.findings`), with the route from an entry point that reaches it
+(:mod:`.reach`) and the file names and addresses it is given
+(:mod:`.arguments`: remote URLs, secrets and asset names leaving the model
+raise it, :mod:`.paths`), judges save and restore ops against the model's
+savers (:mod:`.savers`), finds denial of service (:mod:`.dos`), scans graphs
+serialized in constants (:mod:`.embedded`), Keras layers that carry Python
+code (:mod:`.keras`) and archive members (:mod:`.archives`), and judges each
+model against a policy (:mod:`.policy`). Nothing from the model is executed,
+unmarshalled, extracted, or followed to a path it names.
 
 Example:
     >>> report = scan(["fixtures/models"])

@@ -2,13 +2,14 @@
 
 A path that is a model (a SavedModel folder, a ``.meta``, a ``.pb`` or
 ``.pbtxt``, a checkpoint prefix or folder with its meta graph, a ``.keras``
-archive) is that model. Any other folder is walked, without following
-symbolic links to folders, and yields every SavedModel folder (not walked
-into: its files are part of it), ``.meta``, ``.pb``/``.pbtxt`` (not
-``fingerprint.pb`` or ``keras_metadata.pb``, which belong to a SavedModel)
-and ``.keras`` file under it. Checkpoint files without a meta graph hold
-no graph and are not models. Nothing is opened here: only names and file
-kinds are looked at.
+archive, a Keras ``.h5``/``.hdf5`` file, a ``.zip`` or ``.tar`` archive,
+compressed or not) is that model. Any other folder is walked, without
+following symbolic links to folders, and yields every SavedModel folder
+(not walked into: its files are part of it), ``.meta``, ``.pb``/``.pbtxt``
+(not ``fingerprint.pb`` or ``keras_metadata.pb``, which belong to a
+SavedModel), ``.keras``, ``.h5``/``.hdf5`` and archive under it.
+Checkpoint files without a meta graph hold no graph and are not models.
+Nothing is opened here: only names and file kinds are looked at.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..formats import SAVED_MODEL_FILES
+from .archives import is_archive
 
 GRAPH_SUFFIXES = (".meta", ".pb", ".pbtxt")
 NOT_GRAPHS = ("fingerprint.pb", "keras_metadata.pb")
@@ -24,7 +26,7 @@ NOT_GRAPHS = ("fingerprint.pb", "keras_metadata.pb")
 
 @dataclass(frozen=True)
 class Target:
-    """One model to scan: ``path``, ``kind`` (``"graph"`` or ``"keras"``), or a ``problem`` found on the way."""
+    """One model to scan: ``path``, ``kind`` (``graph``, ``keras``, ``h5``, ``archive``), or a ``problem`` found."""
 
     path: str
     kind: str
@@ -38,6 +40,10 @@ def _is_saved_model(directory: Path) -> bool:
 def _kind_of_file(path: Path) -> str | None:
     if path.suffix == ".keras":
         return "keras"
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        return "h5"
+    if is_archive(path.name):
+        return "archive"
     if path.suffix in GRAPH_SUFFIXES and path.name not in NOT_GRAPHS:
         return "graph"
     return None

@@ -1,191 +1,180 @@
 """The capability ops of one graph: what each can do, how it is reached, what it is pointed at, how bad it is.
 
-Every op of the top level and of every library function body is classified
-with :func:`graphsurgeon.vocab.optypes.capability` (or as a custom op, when no
-registry knows its type). Benign patterns are recognised and kept, at
-severity ``info`` with the reason in ``benign``:
+Every op of the top level and of every library function body is looked up
+in the registry audit (:mod:`graphsurgeon.vocab.opaccess`); an op type no registry
+knows is a custom op. Its arguments are resolved (:mod:`.arguments`), and
+its severity starts from its capability's (:mod:`.severity`), then:
 
-- the model's own saver: save/restore ops that the ``saver_def`` runs (at
-  top level, or in the ``__inference__traced_save/restore`` functions that
-  only the saver calls), whose file name is the one the loader feeds;
-- reads of the model's own assets: a file read whose every path is an
-  ``AssetFileDef`` of the model (a plain file name, inside ``assets/``);
-- printing to the process's standard streams or log (``PrintV2`` without
-  ``file://``), debug ops without a destination, in-memory caches.
+- benign patterns are kept at ``info`` with the reason in ``benign``: the
+  model's own saver and the other Savers of a graph (:mod:`.savers`), reads
+  of the model's own assets (a file name inside ``assets/``), and what the
+  audit's "benign when" rule allows (``PrintV2`` to standard error, debug
+  ops without a destination, an in-memory cache...);
+- a remote URL among the file names makes a file op ``network``, high; a
+  file that holds secrets makes a read high; an asset name that leaves the
+  model (absolute, ``..``) makes the read high, and says which file
+  TensorFlow opens; a write the saver's restore op waits on is high; the
+  reason is in ``reason``;
+- training-input readers of a TF1 training graph (one that applies
+  gradients), not reached from a signature, are ``low``; an op that a model
+  with declared entry points reaches from none of them is one level lower
+  than it would be, and says so.
 
-Training-input readers of a TF1 training graph (one that applies
-gradients), not reached from a signature, are ``low`` ("reads training
-data"). An op that a model with declared entry points reaches from none of
-them is one level lower than it would be, and says so.
+Denial of service (:mod:`.dos`) adds findings of its own, and a graph
+serialized in a constant that an op deserializes and runs is scanned like
+the model (:mod:`.embedded`).
 """
 from __future__ import annotations
 
-import re
-
+from ..vocab import opaccess
 from ..vocab.opdefs import shipped
-from ..vocab.optypes import (
-    CAPABILITIES,
-    FILE_READ_OPS,
-    PEER_EXCHANGE_OPS,
-    SAVE_RESTORE_TYPES,
-    applies_gradients,
-    capability,
-    is_saver_function,
-)
+from ..vocab.optypes import FILE_READ_OPS, applies_gradients
+from . import dos as _dos
+from . import embedded
+from . import paths as _paths
 from . import severity as _severity
 from .arguments import Resolver
+from .record import bodies, new_finding, what
 from .reach import reach
+from .savers import Savers
 
 # Readers of record files and datasets: what a TF1 input pipeline uses.
 _TRAINING_READERS = frozenset(t for t in FILE_READ_OPS if t.endswith(("Reader", "ReaderV2", "Dataset", "DatasetV2"))
                               or t == "RecordInput")
-_SAVER_SCOPE = re.compile(r"^(.*/)?save(_\d+)?/")
-_STANDARD_STREAMS = ("stderr", "stdout", "log(info)", "log(warning)", "log(error)")
+_FILE_CAPABILITIES = ("read-files", "write-files", "list-files")
 
 
-def _what(cap: str) -> str:
-    return {"custom-op": "unknown custom op (needs its own native library)",
-            "peer-exchange": "exchanges tensors with other devices or workers of its job",
-            "training-input": "reads training data"}.get(cap) or CAPABILITIES[cap]
+def op_findings(g, *, model_dir=None, depth: int = 0) -> tuple[list[dict], dict]:
+    """``(findings, facts)`` for a Graph; ``facts`` holds its entry points and whether they are declared.
 
-
-def _bodies(g):
-    """``(function or None, NodeDef)`` for every op, top level first, then each function in name order."""
-    for node in g.graph_def.node:
-        yield None, node
-    library = g.library
-    for name in sorted(library):
-        for node in library[name].node_def:
-            yield name, node
-
-
-def op_findings(g) -> tuple[list[dict], dict]:
-    """``(findings, facts)`` for a Graph; ``facts`` holds its entry points and whether they are declared."""
+    ``model_dir``: the model's folder (asset names are judged against it);
+    ``depth``: how many serialized graphs this one is nested in.
+    """
     r = reach(g)
-    resolver = Resolver(g, r.call_sites)
+    resolver = Resolver(g, r.call_sites, model_dir)
+    savers = Savers(r, resolver)
     registry = shipped()
     library = g.library
     training = g.meta_graph is not None and applies_gradients(g)
     findings = []
-    for function, node in _bodies(g):
-        cap = capability(node.op)
-        if cap is None:
-            if node.op in registry or node.op in library:
+    table = opaccess.table()
+    watched, watch = [], _dos.WATCHED
+    for function, node in bodies(g):
+        op = node.op
+        entry = table.get(op)
+        if entry is None:
+            if op in library or op in registry:
                 continue
-            cap = "custom-op"
-        elif node.op in PEER_EXCHANGE_OPS:
-            cap = "peer-exchange"
-        args = resolver.arguments(function, node)
-        route = r.route(function, node.name)
-        finding = {
-            "name": node.name,
-            "type": node.op,
-            "function": function,
-            "capability": cap,
-            "what": _what(cap),
-            "severity": _severity.DEFAULT[cap],
-            "benign": None,
-            "reached_from": route[0] if route else None,
-            "path": [step.as_dict() for step in route[1]] if route else [],
-            "arguments": args,
-            "unreachable": False,
-            "meta_graph": None,
-            "keras": None,
-        }
-        _grade(finding, node, r, resolver, training)
+            capability = "custom-op"
+        elif entry.access == "none":
+            if op in watch:
+                watched.append((function, node))
+            continue
+        else:
+            capability = entry.access
+        finding = new_finding(node, function, capability, r.route(function, node.name))
+        finding["arguments"] = resolver.arguments(function, node)
+        _grade(finding, node, entry, r, savers, training)
+        findings.append(finding)
+        if capability == "runs-graph":
+            findings.extend(embedded.findings(finding, function, node, resolver, model_dir, depth, op_findings))
+    for finding in _dos.findings(watched, r, resolver):
+        _lower_if_unreachable(finding, r)
         findings.append(finding)
     facts = {"entry_points": r.entry_points, "declared": r.declared}
     return findings, facts
 
 
-def _grade(finding: dict, node, r, resolver, training: bool) -> None:
-    """Benign patterns, training input, unreachable ops: adjust severity, say why."""
-    reason = _benign(finding, node, r, resolver)
-    if reason:
-        finding["benign"] = reason
+def _grade(finding: dict, node, entry, r, savers, training: bool) -> None:
+    """Benign patterns, what the file names say, training input, unreachable ops: severity and why."""
+    benign, reason = _benign(finding, node, entry, savers)
+    if benign:
+        finding["benign"] = benign
         finding["severity"] = "info"
         return
-    if training and node.op in _TRAINING_READERS and not _from_signature(finding):
-        finding.update(capability="training-input", what=_what("training-input"),
-                       severity=_severity.DEFAULT["training-input"])
-    if finding["reached_from"] is None and r.declared:
+    if reason:
+        finding["reason"] = reason
+        finding["severity"] = "high"
+    names = _paths.named(finding["arguments"])
+    if training and node.op in _TRAINING_READERS and not _from_signature(finding) and \
+            not any(_paths.secret(v) for v in names):
+        # A TF1 training graph's input pipeline (its data may well live on gs://), not a secret.
+        remote = [v for v in names if _paths.remote(v)]
+        finding.update(capability="training-input", what=what("training-input"),
+                       severity=_severity.DEFAULT["training-input"],
+                       reason=f"reads training data from {remote[0]}" if remote else None)
+        _lower_if_unreachable(finding, r)
+        return
+    if finding["capability"] in _FILE_CAPABILITIES:
+        _judge_names(finding)
+    if finding["capability"] == "denial-of-service":
+        finding["reason"] = entry.why + (f" ({', '.join(names[:3])})" if names else "")
+    if finding["capability"] == "runs-graph" and node.op == "DeserializeIterator":
+        finding["severity"] = "medium"
+        finding["reason"] = "restores an iterator from serialized state: the graph of its dataset is not scanned"
+    _lower_if_unreachable(finding, r)
+
+
+def _lower_if_unreachable(finding: dict, r) -> None:
+    if finding["reached_from"] is None and r.declared and finding["severity"] != "info":
         finding["severity"] = _severity.lower(finding["severity"])
         finding["unreachable"] = True
+
+
+def _judge_names(finding: dict) -> None:
+    """A remote URL: network, high; a secret read, an asset outside the model: high."""
+    args = finding["arguments"]
+    names = _paths.named(args)
+    joined = ["".join(a.get("parts") or ()) for a in args.values() if a.get("parts")]
+    for value in names + joined:
+        scheme = _paths.remote(value)
+        if scheme:
+            finding.update(capability="network", what=what("network"), severity="high",
+                           reason=f"a {scheme}:// URL: {value}")
+            return
+    outside = [v for a in args.values() if a.get("outside") for v in a.get("values") or ()]
+    if outside:
+        assets = [n for a in args.values() for n in a.get("assets") or ()]
+        finding.update(severity="high", reason=f"the asset file name {assets[0]!r} leaves the model: "
+                                               f"TensorFlow opens {outside[0]}")
+        return
+    if finding["capability"] in ("read-files", "list-files"):
+        for value in names + joined:
+            if _paths.secret(value):
+                finding.update(severity="high", reason=f"a file that holds secrets: {value}")
+                return
 
 
 def _from_signature(finding: dict) -> bool:
     return bool(finding["reached_from"]) and finding["reached_from"].startswith(("signature ", "method "))
 
 
-def _benign(finding: dict, node, r, resolver) -> str | None:
+def _benign(finding: dict, node, entry, savers) -> tuple[str | None, str | None]:
+    """``(why the op is benign, why it is worse than its capability)``: at most one of them."""
     args = finding["arguments"]
-    op_type = node.op
-    if op_type in SAVE_RESTORE_TYPES:
-        saver = _saver(finding, node, r, resolver)
-        if saver:
-            return saver
-    if op_type in FILE_READ_OPS and args and all(_own_assets(a) for a in args.values()):
+    benign, reason = savers.judge(finding["function"], node, finding["reached_from"])
+    if benign or reason:
+        return benign, reason
+    if node.op in FILE_READ_OPS and args and all(_own_asset(a) for a in args.values()):
         files = sorted({v for a in args.values() for v in a["values"]})
         return "reads the model's own asset" + ("s " if len(files) > 1 else " ") + ", ".join(
-            f"assets/{f}" for f in files)
-    if op_type == "PrintV2":
-        stream = (args.get("output_stream") or {}).get("values") or ["stderr"]
-        if all(s in _STANDARD_STREAMS for s in stream):
-            return f"prints to {stream[0]}"
-    if op_type.startswith("Debug") and not (args.get("debug_urls") or {}).get("values"):
-        return "debug op without a destination (no debug_urls)"
-    if op_type in ("CacheDataset", "CacheDatasetV2"):
-        name = args.get("filename") or {}
-        if name.get("source") == "constant" and name.get("values") == [""]:
-            return "caches in memory (no file name)"
-    return None
+            f"assets/{f}" for f in files), None
+    rule = entry.benign if entry is not None else None
+    if rule is not None:
+        arg = args.get(rule.argument[1])
+        values = None
+        if arg is not None and arg["source"] in ("constant", "attr"):
+            values = arg["values"]
+        elif arg is None and rule.rule == "empty":
+            values = []  # no such attribute: nothing named
+        if rule.holds(values):
+            name = rule.argument[1]
+            if rule.rule == "empty":
+                return f"{name} is empty: it names nothing", None
+            return f"{name} = {', '.join(values)}", None
+    return None, None
 
 
-def _own_assets(arg: dict) -> bool:
-    if arg.get("source") != "asset" or not arg.get("values"):
-        return False
-    # The loader joins assets/ and the file name: a name with a separator or ".." could leave the folder.
-    return all(v and "/" not in v and "\\" not in v and v not in (".", "..") for v in arg["values"])
-
-
-def _saver(finding: dict, node, r, resolver) -> str | None:
-    """Why a save/restore op is a saver's: the model's own (``saver_def``), or another Saver of a TF1 graph."""
-    function = finding["function"]
-    own = True
-    if function is None:
-        if finding["name"] not in r.saver_ops:
-            # Another tf.compat.v1.train.Saver left in the graph: its scope, its file name fed when it runs.
-            own = False
-            if not _SAVER_SCOPE.match(finding["name"]):
-                return None
-    elif not is_saver_function(function) or not _callers(r, function) or \
-            not all(c in r.saver_ops for c in _callers(r, function)):
-        return None
-    paths = [resolver.path_tensor(function, node, name) for name in ("prefix", "filename", "file_pattern",
-                                                                     "destination_prefix")]
-    paths = [t for t in paths if t is not None]
-    # Every file name must come from the saver's file name tensor; what is joined to it stays beside it.
-    if not paths or not all(resolver.derives_from_saver(function, t, fed=not own) for t in paths):
-        return None
-    parts = [p for a in finding["arguments"].values() for p in a.get("parts", ())]
-    if any(".." in p or p.startswith(("/", "\\")) or "://" in p for p in parts):
-        return None
-    if own:
-        return "the model's own saver (its checkpoint, under variables/ in a SavedModel)"
-    return "a Saver of the graph, not run on load (its file name is fed when it runs)"
-
-
-def _callers(r, function: str) -> set[str]:
-    """Top-level ops from which ``function`` is called (through nested saver functions too)."""
-    out, stack, seen = set(), [function], {function}
-    while stack:
-        name = stack.pop()
-        for caller, op, _ in r.call_sites.get(name, ()):
-            if caller is None:
-                out.add(op)
-            elif caller not in seen:
-                if not is_saver_function(caller):
-                    return set()  # called from a body that is not the saver's
-                seen.add(caller)
-                stack.append(caller)
-    return out
+def _own_asset(arg: dict) -> bool:
+    return arg.get("source") == "asset" and bool(arg.get("values")) and not arg.get("outside") and \
+        all(v for v in arg["values"])

@@ -22,16 +22,32 @@ import zipfile
 from ..errors import FormatError
 from ..formats.protofile import open_regular, read_file
 from . import pycode
+from .zipmember import read_zip_member
 
 MAX_JSON = 64 << 20      # config.json / one metadata string larger than this is refused
+# Packages whose classes Keras 3 resolves itself ("module" of a config object); any other is a custom object.
+KERAS_MODULES = frozenset({"keras", "keras_hub", "keras_cv", "keras_nlp", "tf_keras", "tensorflow", "builtins",
+                           "__main__"})
+# Functions a config can name that do more than compute (CVE-2025-9906 and friends).
+DANGEROUS_FUNCTIONS = {
+    "keras.models.load_model": "loads another model (with safe_mode as the config's arguments say)",
+    "keras.saving.load_model": "loads another model (with safe_mode as the config's arguments say)",
+    "keras.src.saving.saving_api.load_model": "loads another model (with safe_mode as the config's arguments say)",
+    "keras.utils.get_file": "downloads a file from a URL",
+    "keras.src.utils.file_utils.get_file": "downloads a file from a URL",
+    "keras.config.enable_unsafe_deserialization": "turns safe mode off for what is loaded next",
+    "keras.src.saving.serialization_lib.enable_unsafe_deserialization":
+        "turns safe mode off for what is loaded next",
+}
 _MAX_NODES = 1_000_000   # JSON values walked per document
 
 
-def metadata_configs(path) -> list[tuple[str, object]]:
-    """``(where, parsed JSON)`` of every node of a ``keras_metadata.pb``."""
+def metadata_configs(path, data: bytes | None = None) -> list[tuple[str, object]]:
+    """``(where, parsed JSON)`` of every node of a ``keras_metadata.pb`` (``data``: its bytes, already read)."""
     from ..vocab import protos
 
-    data = read_file(path, limit=MAX_JSON * 4)
+    if data is None:
+        data = read_file(path, limit=MAX_JSON * 4)
     message = protos.SavedMetadata()
     try:
         message.ParseFromString(data)
@@ -48,31 +64,65 @@ def metadata_configs(path) -> list[tuple[str, object]]:
     return out
 
 
-def archive_config(path) -> object | None:
-    """The parsed ``config.json`` of a ``.keras`` archive (None when it holds none)."""
-    with open_regular(path) as handle:
+def archive_config(path, handle=None) -> object | None:
+    """The parsed ``config.json`` of a ``.keras`` archive (None when it holds none).
+
+    ``handle``: the archive's bytes as a file object (a member of another
+    archive), ``path`` then only names it.
+    """
+    if handle is None:
+        with open_regular(path) as handle:
+            return archive_config(path, handle)
+    try:
+        archive = zipfile.ZipFile(handle)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise FormatError(path, f"not a readable .keras archive ({exc})") from None
+    with archive:
         try:
-            archive = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise FormatError(path, f"not a readable .keras archive ({exc})") from None
-        with archive:
-            try:
-                info = archive.getinfo("config.json")
-            except KeyError:
-                return None
-            if info.file_size > MAX_JSON:
-                raise FormatError(path, f"config.json is {info.file_size:,} bytes (over {MAX_JSON:,})")
-            try:
-                with archive.open(info) as member:
-                    data = member.read(MAX_JSON + 1)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
-                raise FormatError(path, f"config.json cannot be read ({exc})") from None
-    if len(data) > MAX_JSON:
-        raise FormatError(path, "config.json is larger than its header says")
+            info = archive.getinfo("config.json")
+        except KeyError:
+            return None
+        data = read_zip_member(path, archive, info, MAX_JSON)
+    return _json(path, data, "config.json")
+
+
+def h5_configs(path, handle=None) -> list[tuple[str, object]]:
+    """``(attribute, parsed JSON)`` of a Keras 2 HDF5 model's ``model_config`` and ``training_config``.
+
+    Needs h5py (``pip install 'graphsurgeon[h5]'``); only the file's root
+    attributes are read. ``handle``: the file's bytes as a file object.
+    """
+    try:
+        import h5py
+    except ImportError:
+        raise FormatError(path, "reading a Keras .h5 model needs h5py",
+                          hint="pip install 'graphsurgeon[h5]'") from None
+    if handle is None:
+        with open_regular(path) as handle:
+            return h5_configs(path, handle)
+    try:
+        with h5py.File(handle, "r") as f:
+            raw = {key: f.attrs[key] for key in ("model_config", "training_config") if key in f.attrs}
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise FormatError(path, f"not a readable HDF5 file ({str(exc).splitlines()[0] if str(exc) else exc})") \
+            from None
+    out = []
+    for key, value in raw.items():
+        if hasattr(value, "tobytes") and not isinstance(value, bytes):
+            value = value.tobytes() if getattr(value, "dtype", None) is not None and value.dtype.kind == "S" \
+                else str(value)
+        data = value.encode("utf-8", "replace") if isinstance(value, str) else bytes(value)
+        if len(data) > MAX_JSON:
+            raise FormatError(path, f"{key} is {len(data):,} bytes (over {MAX_JSON:,})")
+        out.append((key, _json(path, data, key)))
+    return out
+
+
+def _json(path, data: bytes, what: str):
     try:
         return json.loads(data.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise FormatError(path, "config.json is not JSON") from None
+        raise FormatError(path, f"{what} is not JSON") from None
 
 
 def code_findings(documents, source: str) -> list[dict]:
@@ -86,6 +136,8 @@ def code_findings(documents, source: str) -> list[dict]:
     seen, out = set(), []
     for where, document in documents:
         for layer, class_name, field, code in _code_fields(document):
+            if code["kind"] == "module" and source != "config.json":
+                continue  # Keras 2 (keras_metadata.pb, .h5) never imports a module a config names
             key = (layer, class_name, field, json.dumps(code, sort_keys=True, default=str)[:4096])
             if key in seen:
                 continue
@@ -118,6 +170,10 @@ def _code_fields(document):
         if isinstance(value.get("class_name"), str) and isinstance(value.get("config"), dict):
             class_name = value["class_name"]
             layer = value["config"].get("name", layer)
+            module = value.get("module")
+            if isinstance(module, str) and module.split(".", 1)[0] not in KERAS_MODULES:
+                yield layer, class_name, "module", {"keras": 3, "kind": "module", "value": class_name,
+                                                    "module": module}
         # Keras 2: a config with {"function_type": "lambda", "function": [bytecode, ...]} (output_shape too).
         stored = set()
         for key, kind in value.items():
@@ -133,12 +189,24 @@ def _code_fields(document):
 def _finding(layer, class_name, field, code, source, where) -> dict:
     kind = code["kind"]
     detail = {"keras": code["keras"], "field": field, "source": source, "where": where}
-    if kind == "function":
+    reason = None
+    if kind == "module":
+        name = code["value"]
+        detail.update(stored="by module", module=code["module"])
+        what = "names a Python module Keras imports when loading"
+        severity = "medium"
+        reason = f"{class_name} from module {code['module']!r}: Keras 3 before 3.9 imports any module named in " \
+                 "config.json (CVE-2025-1550); later versions load it only when it is registered"
+    elif kind == "function":
         name = code["value"] if isinstance(code["value"], str) else json.dumps(code["value"])[:200]
         module = code.get("module")
         detail.update(stored="by name", module=module if isinstance(module, str) else None)
         what = "calls a Python function found by name when loaded"
         severity = "medium"
+        qualified = f"{module}.{name}" if isinstance(module, str) else str(name)
+        if qualified in DANGEROUS_FUNCTIONS or str(name) in DANGEROUS_FUNCTIONS:
+            severity = "high"
+            reason = f"{qualified}: {DANGEROUS_FUNCTIONS.get(qualified) or DANGEROUS_FUNCTIONS[str(name)]}"
     else:
         text = _bytecode_text(code["value"])
         data = pycode.decode_base64(text) if text is not None else None
@@ -149,17 +217,20 @@ def _finding(layer, class_name, field, code, source, where) -> dict:
         severity = "high"
     return {
         "name": layer,
-        "type": f"{class_name or '?'} layer" if class_name else "Keras object",
+        "type": f"{class_name} layer" if class_name else "Keras object",
         "function": name,
         "capability": "python",
         "what": what,
         "severity": severity,
         "benign": None,
+        "reason": reason,
         "reached_from": "keras load_model",
         "path": [],
         "arguments": {},
         "unreachable": False,
         "meta_graph": None,
+        "inside": None,
+        "member": None,
         "keras": detail,
     }
 

@@ -16,11 +16,13 @@ first, entry points in the order above.
 """
 from __future__ import annotations
 
+import functools
 from collections import deque
 from dataclasses import dataclass, field
 
 from ..ir.functions import called_functions
 from ..vocab.names import parse_input, split_tensor_name
+from ..vocab.opdefs import shipped
 
 INIT_COLLECTIONS = ("saved_model_main_op", "main_op", "legacy_init_op", "table_initializer")
 
@@ -50,14 +52,20 @@ class Reach:
         top: top-level op name -> label of the first entry point reaching it.
         functions: function name -> ``(label, [Step, ...])``: the first route reaching it.
         call_sites: function name -> ``[(caller function or None, op name, attr)]``: every op naming it.
-        saver_ops: top-level ops the saver's save and restore ops depend on.
+        save_ops: top-level ops the saver's save tensor depends on.
+        restore_ops: top-level ops the saver's restore op depends on (they run on every load).
     """
 
     entry_points: list = field(default_factory=list)
     top: dict = field(default_factory=dict)
     functions: dict = field(default_factory=dict)
     call_sites: dict = field(default_factory=dict)
-    saver_ops: frozenset = frozenset()
+    save_ops: frozenset = frozenset()
+    restore_ops: frozenset = frozenset()
+
+    @property
+    def saver_ops(self) -> frozenset:
+        return self.save_ops | self.restore_ops
 
     @property
     def declared(self) -> bool:
@@ -97,7 +105,8 @@ def _entry_points(g) -> list[tuple[str, str, list[str]]]:
     out += inits
     saver = meta.saver_def if meta.HasField("saver_def") else None
     if saver is not None:
-        ops = [_op_of(n) for n in (saver.save_tensor_name, saver.restore_op_name) if n]
+        # The restore op first: it runs on every load, and a route through it says so.
+        ops = [_op_of(n) for n in (saver.restore_op_name, saver.save_tensor_name) if n]
         if ops:
             out.append(("saver", "saver_def", ops))
     if meta.HasField("object_graph_def"):
@@ -130,17 +139,42 @@ def _object_methods(object_graph) -> list[tuple[str, list[str]]]:
     return out
 
 
-def call_sites(g) -> dict[str, list[tuple[str | None, str, str]]]:
-    """Every op (top level and in bodies) that names a library function: callee -> [(function, op, attr)]."""
+@functools.lru_cache(maxsize=1)
+def _calling_types() -> frozenset:
+    """Op types of the shipped registry with a function attribute: the only known ones that call functions."""
+    return frozenset(name for name, op in shipped().items()
+                     if any(a.type in ("func", "list(func)") for a in op.attr))
+
+
+def calls(g) -> dict[tuple[str | None, str], list[tuple[str, str]]]:
+    """``(function or None, op) -> [(attr, callee)]`` for every op that calls a library function.
+
+    Only op types that can (a function attribute in their OpDef, a library
+    function's name, a type no registry knows) are looked at: reading every
+    attribute of every op is most of a scan's time otherwise.
+    """
     library = g.library
+    if not library:
+        return {}
+    known, calling = shipped(), _calling_types()
+    out = {}
+    bodies = [(None, g.node_defs.values())] + [(name, fdef.node_def) for name, fdef in library.items()]
+    for function, nodes in bodies:
+        for node in nodes:
+            op = node.op
+            if op in calling or op in library or op not in known:
+                found = called_functions(node, library)
+                if found:
+                    out[(function, node.name)] = found
+    return out
+
+
+def call_sites(g, called=None) -> dict[str, list[tuple[str | None, str, str]]]:
+    """Every op (top level and in bodies) that names a library function: callee -> [(function, op, attr)]."""
     sites: dict[str, list] = {}
-    for node in g.node_defs.values():
-        for attr, callee in called_functions(node, library):
-            sites.setdefault(callee, []).append((None, node.name, attr))
-    for name, fdef in library.items():
-        for node in fdef.node_def:
-            for attr, callee in called_functions(node, library):
-                sites.setdefault(callee, []).append((name, node.name, attr))
+    for (function, op), found in (calls(g) if called is None else called).items():
+        for attr, callee in found:
+            sites.setdefault(callee, []).append((function, op, attr))
     return sites
 
 
@@ -148,7 +182,8 @@ def reach(g) -> Reach:
     """Walk ``g`` from its entry points (see the module docstring)."""
     library = g.library
     nodes = g.node_defs
-    result = Reach(call_sites=call_sites(g))
+    called = calls(g)
+    result = Reach(call_sites=call_sites(g, called))
     queue: deque = deque()
     methods = []
     for kind, name, ops in _entry_points(g):
@@ -162,26 +197,31 @@ def reach(g) -> Reach:
         for op in fresh:
             if op in nodes and op not in result.top:
                 result.top[op] = label
-                for attr, callee in called_functions(nodes[op], library):
+                for attr, callee in called.get((None, op), ()):
                     queue.append((callee, label, [Step(None, op, attr, callee)]))
         if kind == "saver":
-            result.saver_ops = frozenset(op for op in g.ancestors(present, include_roots=True) if op in nodes)
-    _walk_calls(queue, result, library)
+            saver = g.meta_graph.saver_def
+            for attr, name in (("restore_ops", saver.restore_op_name), ("save_ops", saver.save_tensor_name)):
+                root = _op_of(name) if name else None
+                if root in nodes:
+                    setattr(result, attr, frozenset(op for op in g.ancestors([root], include_roots=True)
+                                                    if op in nodes))
+    _walk_calls(queue, result, library, called)
     # Methods last: a function a signature reaches is shown reached from the signature.
     for label, names in methods:
         for callee in names:
             queue.append((callee, label, []))
-    _walk_calls(queue, result, library)
+    _walk_calls(queue, result, library, called)
     return result
 
 
-def _walk_calls(queue: deque, result: Reach, library) -> None:
+def _walk_calls(queue: deque, result: Reach, library, called: dict) -> None:
     while queue:
         name, label, steps = queue.popleft()
         if name in result.functions or name not in library:
             continue
         result.functions[name] = (label, steps)
         for node in library[name].node_def:
-            for attr, callee in called_functions(node, library):
+            for attr, callee in called.get((name, node.name), ()):
                 if callee not in result.functions:
                     queue.append((callee, label, steps + [Step(name, node.name, attr, callee)]))

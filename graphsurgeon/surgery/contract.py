@@ -2,19 +2,37 @@
 
 Every rewrite is a function ``rewrite(graph, ...) -> (Graph, Changes)`` that
 never mutates its input and ends with :func:`ensures`: the result has no
-dangling input, and every name its MetaGraphDef holds outside the GraphDef
-(collection entries, variables, the saver, signatures, asset tensors)
-resolves, unless it did not resolve in the input either (a damaged file is
-not ours to repair) or the Changes say it was dropped. A violation is a bug
-of the rewrite, reported as a RewriteError rather than written to disk:
-TensorFlow would refuse the result.
+dangling input, no two ops of one name, and its MetaGraphDef holds nothing
+TensorFlow's loaders refuse:
+
+- every name it holds outside the GraphDef resolves: node_list entries
+  (``train_op``, ``saved_model_main_op``...), the VariableDefs of every
+  collection that holds them (decided by content, whatever its name:
+  ``global_step`` too) with their initializer, snapshot and initial value,
+  every SaverDef, cond/while contexts, signatures and assets;
+- a VariableDef names a variable op, and its ``save_slice_info`` fits the
+  variable's shape;
+- ``saved_model_main_op`` / ``legacy_init_op`` hold exactly one op;
+- the saver restores (``saver_def``, or the default ``Saver`` that
+  ``import_meta_graph`` makes over the variables when there is none) find
+  their keys in the graph's checkpoint, with the variable's dtype and shape;
+
+unless the input broke the same rule (a damaged file is not ours to repair)
+or the Changes say it was dropped. A violation is a bug of the rewrite,
+reported as a RewriteError rather than written to disk: TensorFlow would
+refuse the result.
 """
 from __future__ import annotations
 
-from ..errors import GraphSurgeonError, RewriteError
+from ..errors import FormatError, GraphSurgeonError, RewriteError
+from ..formats.checkpoint import open_checkpoint
 from ..ir.changes import Changes
-from ..metagraph.collections import referenced_names
+from ..metagraph.collections import MAIN_OP_COLLECTIONS, referenced_names
+from ..metagraph.saver import restores
+from ..metagraph.variables import variable_defs
+from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
+from ..vocab.optypes import VARIABLE_TYPES
 
 
 def dangling_inputs(g) -> set[tuple[str, str]]:
@@ -59,6 +77,80 @@ def unresolved_references(g) -> set[tuple[str, str]]:
         if op not in g.node_defs or (_names.is_tensor_name(name) and g.output_dtypes(op) is not None
                                      and index >= g.num_outputs(op)):
             out.add((where, name))
+    return out
+
+
+def _shape_of(g, op: str) -> list[int] | None:
+    """The static shape of variable op ``op`` (its ``shape`` attr), or None when unknown."""
+    node = g.node_defs.get(op)
+    if node is None or "shape" not in node.attr or node.attr["shape"].shape.unknown_rank:
+        return None
+    return [d.size for d in node.attr["shape"].shape.dim]
+
+
+def _variable_def_problems(g, meta) -> set[str]:
+    """VariableDefs naming an op that is no variable, or whose save_slice_info does not fit the variable."""
+    out = set()
+    for key, var in variable_defs(meta):
+        op = _names.split_tensor_name(var.variable_name)[0]
+        node = g.node_defs.get(op)
+        if node is None:
+            continue  # unresolved: said by unresolved_references
+        if node.op not in VARIABLE_TYPES:
+            out.add(f"collection {key!r} holding variable {var.variable_name}, which is a {node.op}")
+            continue
+        if var.HasField("save_slice_info_def"):
+            info = var.save_slice_info_def
+            full, offset, shape = list(info.full_shape), list(info.var_offset), list(info.var_shape)
+            fits = len(full) == len(offset) == len(shape) and all(
+                0 <= o and 0 <= n and o + n <= f for f, o, n in zip(full, offset, shape))
+            static = _shape_of(g, op)
+            if not fits or (static is not None and all(d >= 0 for d in static) and static != shape):
+                out.add(f"collection {key!r} holding variable {var.variable_name} as the slice {offset} + {shape} "
+                        f"of {info.full_name} {full}, which its shape {static} does not fit")
+    return out
+
+
+def _main_op_problems(meta) -> set[str]:
+    return {f"collection {key!r} holding {len(meta.collection_def[key].node_list.value)} ops (the SavedModel "
+            "loader wants exactly one)" for key in MAIN_OP_COLLECTIONS
+            if key in meta.collection_def and len(meta.collection_def[key].node_list.value) != 1}
+
+
+def checkpoint_problems(g) -> set[str]:
+    """What restoring ``g`` from its own checkpoint would fail on: keys missing, dtypes or shapes that differ.
+
+    Empty when ``g`` has no MetaGraphDef or no checkpoint, or the checkpoint
+    cannot be read (a damaged checkpoint is the reader's to report).
+    """
+    if g.root.meta_graph is None or not g.root.checkpoint:
+        return set()
+    wanted = restores(g)
+    if not wanted:
+        return set()
+    out = set()
+    try:
+        reader = open_checkpoint(g.root.checkpoint)
+    except (FormatError, OSError):
+        return set()
+    with reader:
+        for var, (key, spec) in sorted(wanted.items()):
+            node = g.node_defs.get(var)
+            if key not in reader:
+                out.add(f"the saver restoring {var} from checkpoint key {key!r}, which the checkpoint does not hold")
+                continue
+            if node is None or node.op not in VARIABLE_TYPES:
+                continue
+            dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type)) if "dtype" in node.attr else None
+            if dtype and reader.dtype(key) != dtype:
+                out.add(f"the saver restoring {var} ({dtype}) from checkpoint key {key!r}, a {reader.dtype(key)}")
+                continue
+            stored = list(reader.shape(key))
+            static = _shape_of(g, var)
+            expected = [int(d) for d in spec.split()[:-1]] if spec else static
+            if expected is not None and all(d >= 0 for d in expected) and stored != expected:
+                out.add(f"the saver restoring {var} ({'slice ' + spec if spec else expected}) from checkpoint key "
+                        f"{key!r}, of shape {stored}")
     return out
 
 
@@ -111,3 +203,17 @@ def ensures(result, changes: Changes, before=None) -> None:
         if name not in reported:
             raise RewriteError(f"internal error: the rewrite left {where} naming {name!r}, which is not in "
                                "the graph (please report this)")
+    meta = result.root.meta_graph
+    before_meta = before.root.meta_graph if before is not None else None
+    problems = _variable_def_problems(result, meta) | _main_op_problems(meta)
+    if problems and before_meta is not None:
+        problems -= _variable_def_problems(before, before_meta) | _main_op_problems(before_meta)
+    if not problems and result.root.checkpoint:
+        problems = checkpoint_problems(result)
+        if problems and before_meta is not None and before.root.checkpoint == result.root.checkpoint:
+            problems -= checkpoint_problems(before)
+    if problems:
+        first = sorted(problems)[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RewriteError(f"internal error: the rewrite left {first}{more}; TensorFlow would refuse it "
+                           "(please report this)")

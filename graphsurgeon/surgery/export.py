@@ -30,8 +30,9 @@ TensorFlow:
    ``SavedModelBuilder(main_op=tf.compat.v1.tables_initializer())`` would.
 6. The MetaGraphDef is tagged (``serve``) and becomes a SavedModel in memory
    (:meth:`graphsurgeon.Graph.as_saved_model`); saving it to a directory
-   writes ``saved_model.pb``, ``variables/`` (the checkpoint copied byte for
-   byte when V2, converted when V1) and ``assets/``.
+   writes ``saved_model.pb``, ``variables/`` (the checkpoint keys the saver
+   restores, and only those: no optimizer slots; copied byte for byte when
+   V2, converted when V1) and ``assets/``.
 
 With ``keep_training`` the graph is kept whole (nothing pinned or pruned);
 its own saver stays when it restores with ``RestoreV2``.
@@ -50,7 +51,10 @@ from ..formats.bundle import is_v2
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.assets import find_assets
+from ..metagraph.collections import MAIN_OP_COLLECTIONS, main_ops
+from ..metagraph.saver import restores
 from ..metagraph.signatures import DEFAULT_SIGNATURE, PREDICT_METHOD, signature_def
+from ..metagraph.tables import table_initializers
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
@@ -58,14 +62,13 @@ from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..wording import plural
 from .contract import ensures
 from .export_signatures import signature_specs, tensor_names
-from .new_saver import MAIN_OP_COLLECTIONS, add_saver, main_ops, restored_variables, restores_v2, saver_scope_ops
+from .new_saver import add_saver, restored_variables, restores_v2, saver_scope_ops
 from .pinning import pin_placeholders
 from .prune import needed_ops, prune
 
 __all__ = ["export", "SERVE_TAG"]
 
 SERVE_TAG = "serve"
-TABLE_INITIALIZER = "table_initializer"
 # PEP 440, which TensorFlow 2.21's import_meta_graph parses meta_info_def.tensorflow_version with.
 _PEP440 = re.compile(r"^\s*v?(\d+!)?\d+(\.\d+)*((a|b|c|rc|alpha|beta|pre|preview)[-_.]?\d*)?"
                      r"((-\d+)|([-_.]?(post|rev|r)[-_.]?\d*))?([-_.]?dev[-_.]?\d*)?(\+[a-z0-9]+([-_.][a-z0-9]+)*)?\s*$",
@@ -97,20 +100,6 @@ def _check_fed(g: Graph, outputs: list[str], fed: set[str], cut: set) -> None:
         if node is not None and node.op in ("Placeholder", "PlaceholderV2") and name not in fed:
             raise RewriteError(f"the outputs need placeholder {name!r}, which no signature input feeds",
                                hint=f"add --input {name}:0, or pin it with --set {name}=VALUE")
-
-
-def _table_initializers(g: Graph, needed: set) -> list[str]:
-    """Initializers (collection ``table_initializer``) of the lookup tables in ``needed``."""
-    meta = g.meta_graph
-    if TABLE_INITIALIZER not in meta.collection_def:
-        return []
-    out = []
-    for value in meta.collection_def[TABLE_INITIALIZER].node_list.value:
-        op = _op(value)
-        refs = g.input_refs(op) if op in g.node_defs else ()
-        if refs and refs[0].op in needed:
-            out.append(op)
-    return out
 
 
 def _fix_version(meta, notes: list) -> None:
@@ -195,8 +184,8 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
                        and _op(a.tensor) in work.node_defs]
         roots = list(dict.fromkeys(out_tensors + in_tensors + assets_kept)) + main_ops(work)
         needed, _, _ = needed_ops(work, roots, cut_refs)
-        tables = _table_initializers(work, needed)
-        result, pruned = prune(work, roots + tables, inputs=cut or None)
+        tables = table_initializers(work, needed)
+        result, pruned = prune(work, roots + tables, inputs=cut or None, keep_saver=False)
         changes.extend(pruned)
         renamed = dict(pruned.renamed)
         result.meta_graph.ClearField("signature_def")  # rebuilt below
@@ -221,7 +210,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     # Main op: the lookup tables' initializers, when the model has no main op.
     main_op = None
     if not main_ops(result):
-        tables = _table_initializers(result, set(result.node_defs))
+        tables = table_initializers(result, set(result.node_defs))
         if tables:
             main_op = _names.unique_name("init_all_tables", result.node_defs)
             node = protos.NodeDef(name=main_op, op="NoOp")
@@ -273,7 +262,10 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
         entry.tensor_info.dtype = _dtypes.number("string")
 
     _fix_version(out_meta, changes.notes)
-    saved = result.as_saved_model(tuple(tags), assets)
+    # variables/ holds what the saver restores: the variables the signatures read, not optimizer slots.
+    restored = restores(result)
+    keys = sorted({key for key, _ in restored.values()}) if restored else None
+    saved = result.as_saved_model(tuple(tags), assets, checkpoint_keys=keys)
     kept = set(saved.node_defs)
     changes.removed = [n.name for n in g.graph_def.node if n.name not in kept]
     changes.added = [n for n in dict.fromkeys(changes.added) if n in kept]

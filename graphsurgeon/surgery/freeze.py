@@ -30,8 +30,16 @@ no control flow. Every step is an edit of one :class:`~graphsurgeon.ir.graph.Gra
 6. **Tidy**: what no output reaches any more goes; control edges from
    constants (cond pivots) go; colocations naming removed ops go; library
    functions nobody calls go.
+7. **Lookup tables** the outputs use keep their initializers
+   (:func:`graphsurgeon.metagraph.tables.table_initializers`), grouped under
+   one ``init_all_tables`` op to run once before the outputs (what
+   TensorFlow's ``freeze_graph`` asks for as ``initializer_nodes``); a
+   vocabulary asset's path constant names the file found for it (the
+   SavedModel's ``assets/``).
 
-Checkpoint keys come from the graph's own saver (:func:`graphsurgeon.metagraph.saver.checkpoint_keys`).
+Checkpoint keys come from the graph's own saver (:func:`graphsurgeon.metagraph.saver.checkpoint_entries`):
+a partitioned variable's part (``embedding/weights/part_1``) is the slice of the saved tensor its
+saver restores into it.
 
 Example:
     >>> g = graphsurgeon.load("fixtures/models/mnist_bn_elu_tf1")
@@ -47,10 +55,13 @@ from ..analysis.constants import Constants, source_op
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..formats.bundle import BundleReader
 from ..formats.checkpoint import open_checkpoint
+from ..formats.slices import parse_spec, read_value
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..metagraph.saver import checkpoint_keys
+from ..metagraph.assets import point_at_files
+from ..metagraph.saver import checkpoint_entries
 from ..metagraph.signatures import signature_outputs
+from ..metagraph.tables import table_initializers
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
@@ -59,7 +70,7 @@ from ..vocab.values import from_numpy
 from ..wording import plural
 from .contract import ensures
 from .pinning import const_node, pin_placeholders, scalar_tensor
-from .prune import prune
+from .prune import needed_ops, prune
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
 
@@ -479,9 +490,12 @@ def _writes_input(g: Graph, node, position: int) -> bool:
     return False
 
 
-def _tensor_value(reader, key: str):
-    """``(TensorProto header, raw bytes or None)``: numeric V2 tensors come as a header plus their bytes."""
-    if isinstance(reader, BundleReader) and reader.dtype(key) != "string":
+def _tensor_value(reader, key: str, spec: str = ""):
+    """``(TensorProto header, raw bytes or None)``: numeric V2 tensors come as a header plus their bytes.
+
+    ``spec``: the slice a partitioned variable's part is (``""``: the whole tensor).
+    """
+    if isinstance(reader, BundleReader) and reader.dtype(key) != "string" and not spec:
         dtype, shape, raw = reader.read_raw(key)
         proto = protos.TensorProto(dtype=_dtypes.number(dtype))
         for d in shape:
@@ -489,7 +503,7 @@ def _tensor_value(reader, key: str):
         return proto, raw
     import numpy as np
 
-    value = reader.read(key)
+    value = read_value(reader, key, spec)
     if isinstance(value, bytes):
         value = np.array(value, dtype=object)
     proto = from_numpy(np.asarray(value))
@@ -497,7 +511,8 @@ def _tensor_value(reader, key: str):
     return proto, None
 
 
-def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: dict, requested: set[str]) -> None:
+def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, entries: dict,
+                      requested: set[str]) -> None:
     g = run.g
     wanted: dict[str, str] = {}  # variable op -> kind
     order = [n.name for n in g.graph_def.node if n.name in live]
@@ -543,11 +558,11 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
     try:
         for var in wanted:
             node = g.node_def(var)
-            key = keys.get(var) or (node.attr["shared_name"].s.decode() if node.op == "VarHandleOp"
-                                    and node.attr["shared_name"].s else var)
+            key, spec = entries.get(var) or ((node.attr["shared_name"].s.decode() if node.op == "VarHandleOp"
+                                              and node.attr["shared_name"].s else var), "")
             if key not in reader:
                 if var in reader:
-                    key = var
+                    key, spec = var, ""
                 else:
                     raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
             dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type)) if "dtype" in node.attr else None
@@ -555,12 +570,22 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, keys: d
                 raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
                                    f"{reader.dtype(key)}, variable {var} is {dtype}")
             shape = reader.shape(key)
+            what = f"{key} has shape {list(shape)}"
+            if spec:  # a partition: the slice of the saved tensor the saver restores into it
+                try:
+                    full, extents = parse_spec(spec)
+                except ValueError as exc:
+                    raise RewriteError(f"cannot freeze {var}: its saver's slice spec is damaged ({exc})") from None
+                if list(shape) != full:
+                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
+                                       f"{list(shape)}, the saver restores the slice {spec!r} into {var}")
+                shape, what = [n for _, n in extents], f"the slice {spec!r} of {key} has shape {[n for _, n in extents]}"
             if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
                 dims = [d.size for d in node.attr["shape"].shape.dim]
                 if len(dims) != len(shape) or any(d >= 0 and d != s for d, s in zip(dims, shape)):
-                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has "
-                                       f"shape {list(shape)}, variable {var} has {dims}")
-            tensor, blob = _tensor_value(reader, key)
+                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {what}, "
+                                       f"variable {var} has {dims}")
+            tensor, blob = _tensor_value(reader, key, spec)
             total += len(blob) if blob is not None else (len(tensor.tensor_content) or tensor.ByteSize())
             const = const_node(var, tensor, reader.dtype(key), node.device)
             if "_class" in node.attr:
@@ -641,6 +666,24 @@ def _group_outputs(run: _Run, texts: list[str]) -> list[list[str]]:
     return groups
 
 
+def _group_initializers(run: _Run, g: Graph, tables: list[str]) -> str | None:
+    """One NoOp running the kept table initializers (its name, or None); asset paths pointed at the files."""
+    work = run.g
+    tables = [t for t in tables if t in work.node_defs]
+    if not tables:
+        return None
+    point_at_files(g, work, run.changes)
+    name = _names.unique_name("init_all_tables", work.node_defs)
+    node = protos.NodeDef(name=name, op="NoOp")
+    node.input.extend("^" + t for t in tables)
+    work.add_op(node)
+    work.ensure_op_defs({"NoOp"})
+    run.changes.added.append(name)
+    run.changes.notes.append(f"lookup tables: run {name} once before the outputs (it initialises "
+                             f"{plural(tables, 'table')}: {', '.join(tables)}), as freeze_graph's initializer_nodes")
+    return name
+
+
 # --------------------------------------------------------------------------- the rewrite
 def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str] | None = None,
            set_values: dict | None = None, signature: str | None = None, *,
@@ -662,8 +705,10 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
     Returns:
         ``(frozen graph, Changes)``: a Graph over a plain GraphDef; Changes
         lists what was removed, added (inlined nodes), changed (variables
-        now constants), notes on each step, and ``details["outputs"]``: the
-        output tensor names of the frozen graph.
+        now constants), notes on each step, ``details["outputs"]``: the
+        output tensor names of the frozen graph, and ``details["initializer"]``:
+        the op to run once before them when they use lookup tables (None when
+        they use none).
 
     Raises:
         NotFoundError: an output, signature or checkpoint variable does not exist.
@@ -704,9 +749,13 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         signature_inputs.update(_names.split_tensor_name(i["name"])[0] for i in sig["inputs"].values() if i["name"])
 
     changes = Changes()
-    keys = checkpoint_keys(g)
+    entries = checkpoint_entries(g)
+    # Lookup tables the outputs use stay with their initializers (nothing the outputs compute reads
+    # them): the frozen graph runs them once, before the outputs, through one op named in the result.
+    tables = [op for op in table_initializers(g, needed_ops(g, resolved)[0]) if op not in named]
+    named += tables
     # The GraphDef alone, pruned: the result is a plain GraphDef.
-    work, _ = prune(Graph(g.graph_def), resolved)
+    work, _ = prune(Graph(g.graph_def), resolved + tables)
     run = _Run(work, changes, max_inlined_ops)
     # A temporary reader of every output of the requested ops: rewiring keeps it
     # pointing at whatever gives each output, through every step below.
@@ -732,11 +781,12 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
     _inline_all(run)
     _resolve_conds(run)
     requested = set(requested_ops) | set(named)
-    _freeze_variables(run, _live(run, named), checkpoint, keys, requested)
+    _freeze_variables(run, _live(run, named), checkpoint, entries, requested)
     # Freezing may make predicates constant (a cond on a variable's value): one more round.
     _inline_all(run)
     _resolve_conds(run)
     _finish(run, requested_ops, named)
+    initializer = _group_initializers(run, g, tables)
 
     kept = set(work.node_defs)
     original = set(g.node_defs)
@@ -749,5 +799,6 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         changes.notes.append("still in the graph (predicate not constant or not a variable the "
                              f"outputs read): {', '.join(remaining)}")
     changes.details["outputs"] = tensors
+    changes.details["initializer"] = initializer
     ensures(work, changes, before=g)
     return work, changes

@@ -30,15 +30,16 @@ from __future__ import annotations
 from ..errors import NotFoundError, RewriteError
 from ..formats.checkpoint import open_checkpoint
 from ..ir.graph import Graph
-from ..metagraph.collections import decode_bytes
-from ..metagraph.saver import RESTORE_TYPES, checkpoint_entries
+from ..metagraph.collections import DEFAULT_SAVER_NOTE, main_ops
+from ..metagraph.saver import RESTORE_TYPES, checkpoint_entries, saver_entries
+from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from ..wording import plural
 
-__all__ = ["add_saver", "restored_variables", "restores_v2", "saver_scope_ops", "main_ops"]
+__all__ = ["add_saver", "keep_saver", "restored_variables", "restores_v2", "saver_scope_ops"]
 
 _STRING = "string"
 
@@ -171,33 +172,53 @@ def add_saver(g, variables: dict[str, tuple[str, str]], scope: str = "save") -> 
     return [node.name for node in nodes]
 
 
+def keep_saver(g, result, dropped: list | None = None) -> tuple[list[str], list[str]]:
+    """Give ``result``, a rewrite of ``g`` that removed ``g``'s saver, one restoring what ``g``'s did.
+
+    Without it ``import_meta_graph`` (and the TF1 SavedModel loader) would
+    make a default ``Saver`` over the variables that remain, restoring each
+    from a key of its own name: wrong for a saver that restores shadow
+    variables (``ema.variables_to_restore()``), renamed keys, or a subset.
+    The new V2 saver (:func:`add_saver`) restores the variables ``g``'s saver
+    restored that remain, from the same keys and slices. Edits ``result``.
+
+    ``dropped``: the rewrite's ``Changes.dropped``, whose saver_def entry
+    then says the saver was replaced rather than left to ``import_meta_graph``.
+
+    Returns:
+        ``(ops added, notes)``; nothing when ``g`` had no saver, ``result`` kept
+        it, or no variable it restored remains.
+    """
+    before, meta = g.meta_graph, result.meta_graph
+    if before is None or meta is None or not before.HasField("saver_def") or meta.HasField("saver_def"):
+        return [], []
+    entries = {var: entry for var, entry in saver_entries(g).items()
+               if var in result.node_defs and result.node_defs[var].op in VARIABLE_TYPES}
+    if not entries:
+        return [], []
+    added = add_saver(result, entries)
+    if dropped is not None:
+        dropped[:] = [d.replace(DEFAULT_SAVER_NOTE, "; replaced by a saver restoring the same keys")
+                      if d.startswith("saver_def:") else d for d in dropped]
+    renamed = sorted(var for var, (key, spec) in entries.items() if key != var and not spec)
+    sliced = sorted(var for var, (_, spec) in entries.items() if spec)
+    detail = "".join([f"; {plural(renamed, 'variable')} from keys of other names (e.g. {renamed[0]} <- "
+                      f"{entries[renamed[0]][0]})" if renamed else "",
+                      f"; {plural(sliced, 'partition')} as slices" if sliced else ""])
+    return added, [f"saver: the model's own saver rebuilt over the {plural(entries, 'variable')} it restored that "
+                   f"remain, under the same checkpoint keys ({_names.scope_of(added[-1])}/){detail}"]
+
+
 # ---------------------------------------------------------------- which variables a new saver restores
-MAIN_OP_COLLECTIONS = ("saved_model_main_op", "legacy_init_op")
-
-
 def _op(tensor: str) -> str:
     return _names.split_tensor_name(tensor)[0]
-
-
-def main_ops(g) -> list[str]:
-    """The ops a SavedModel's loader runs after restoring (collections ``saved_model_main_op``, ``legacy_init_op``)."""
-    meta = g.meta_graph
-    out = []
-    for key in MAIN_OP_COLLECTIONS:
-        if key in meta.collection_def:
-            out.extend(_op(v) for v in meta.collection_def[key].node_list.value if _op(v) in g.node_defs)
-    return out
 
 
 def _set_at_load(g: Graph) -> set[str]:
     """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
     meta = g.meta_graph
     out = set()
-    if "local_variables" in meta.collection_def:
-        for raw in meta.collection_def["local_variables"].bytes_list.value:
-            var = decode_bytes("local_variables", raw)
-            if var is not None:
-                out.add(_op(var.variable_name))
+    out.update(_op(var.variable_name) for _, var in variable_defs(meta, ("local_variables",)))
     main = main_ops(g)
     if main:
         for name in g.ancestors(main, include_roots=True):

@@ -22,6 +22,8 @@ from ..analysis.layers import block, layer, layers, resolve_cut
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
+from ..metagraph.assets import point_at_files
+from ..metagraph.tables import table_initializers
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import global_step
 from .contract import ensures
@@ -103,10 +105,13 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     step = global_step(g)
     if step is not None:
         keep.append(step)
-    pruned, changes = prune(g, keep)
+    keep.extend(table_initializers(g, full))  # tables the reused part looks words up in stay initialisable
+    pruned, changes = prune(g, keep, keep_saver=False)  # the head's job makes the one saver
     # Frozen batch norms: inference mode (their updates went with the pruning).
     pinned, pin_changes = pin_inference(pruned, bn_frozen)
     changes.extend(pin_changes)
+    # The result is a checkpoint, not a SavedModel: no loader feeds asset paths to the table initializers.
+    point_at_files(g, pinned, changes)
     orphans = [s.split(":")[0] for s in switches if not pinned.uses(s.split(":")[0])]
     if orphans:
         changes.extend(pinned.remove_ops(orphans))

@@ -13,6 +13,18 @@ the op it replaces when the tensor is that op's output 0 and nothing kept
 still needs the op itself, so control inputs and colocations naming the op
 stay valid; otherwise it is named ``<op>_output_<index>`` (made unique).
 
+A SavedModel's main op (``saved_model_main_op`` / ``legacy_init_op``, or TF2's
+``__saved_model_init_op``, which initialises its lookup tables) stays with
+what it needs: the loader runs it. A TF2 SavedModel's saver (calls of its
+traced save and restore functions) stays whole, and so does a TF1 saver
+when every variable it restores stays. Otherwise the TF1 saver, whose save
+and restore ops name every variable, goes;
+when variables it restored remain, a saver over them takes its place under
+the same checkpoint keys and slices
+(:func:`graphsurgeon.surgery.new_saver.keep_saver`), so the result restores
+from the original checkpoint as the original did (shadow variables of a
+moving average included).
+
 Walks are iterative and cycle-safe: TF1 while loops have back edges
 (``NextIteration -> Merge``), and keeping a loop's exit keeps the whole loop.
 """
@@ -23,11 +35,15 @@ from collections.abc import Iterable
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph, Tensor, format_shape
+from ..metagraph.collections import main_ops
+from ..metagraph.saver import saver_entries
+from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab.protos import VariableDef, node_def_pb2
+from ..vocab.protos import node_def_pb2
 from ..wording import plural
 from .contract import ensures
+from .new_saver import keep_saver as rebuild_saver
 
 __all__ = ["prune", "needed_ops"]
 
@@ -186,27 +202,19 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
         return set()
 
     out: set[str] = set()
-    for key, coll in meta.collection_def.items():
-        if coll.WhichOneof("kind") != "bytes_list" or not key.endswith("variables"):
+    for _, var in variable_defs(meta):
+        if _names.split_tensor_name(var.variable_name)[0] not in ops:
             continue
-        for raw in coll.bytes_list.value:
-            var = VariableDef()
-            try:
-                var.ParseFromString(raw)
-            except Exception:  # not a VariableDef: not ours to follow
-                continue
-            if _names.split_tensor_name(var.variable_name)[0] not in ops:
-                continue
-            for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
-                if name:
-                    op = _names.split_tensor_name(name.lstrip("^"))[0]
-                    if op in g.node_defs:
-                        out.add(op)
+        for name in (var.initializer_name, var.initial_value_name, var.snapshot_name):
+            if name:
+                op = _names.split_tensor_name(name.lstrip("^"))[0]
+                if op in g.node_defs:
+                    out.add(op)
     return out
 
 
 def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None,
-          keep_initializers: bool = True) -> tuple[Graph, Changes]:
+          keep_initializers: bool = True, keep_saver: bool | None = None) -> tuple[Graph, Changes]:
     """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
 
     The input graph is not modified: the result is an edited copy.
@@ -219,16 +227,22 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         outputs: tensor names (``"logits:0"``) or op names (``"train/training_op"``).
         inputs: tensor names (a bare op name means its output 0) to replace
             with new Placeholders of the same dtype and shape.
-        keep_initializers: keep, for each kept variable, the ops its
-            VariableDef names (initializer, initial value, snapshot), so that
-            the variable collections stay valid and ``tf.compat.v1.train.Saver()``
-            can restore the pruned graph from the original checkpoint. Only
-            graphs with a MetaGraphDef have VariableDefs. TensorFlow's
-            ``extract_sub_graph`` keeps none of these.
+        keep_initializers: keep what loading the result needs besides the
+            outputs: for each kept variable the ops its VariableDef names
+            (initializer, initial value, snapshot), so that the variable
+            collections stay valid; a SavedModel's main op; and a saver in
+            place of the model's own (see the module docstring), so that the
+            result restores from the original checkpoint. Only graphs with a
+            MetaGraphDef have these. TensorFlow's ``extract_sub_graph`` keeps
+            none of them (False: the same ops as it).
+        keep_saver: keep the model's saver (whole when every variable it
+            restores stays, else rebuilt over those that do; default: as
+            ``keep_initializers``); False for a caller that builds a saver
+            of its own (export).
 
     Returns:
         ``(pruned graph, Changes)``: ``removed`` lists the ops that went,
-        ``added`` the new placeholders, ``renamed`` cut tensors whose
+        ``added`` the new placeholders (and a rebuilt saver's ops), ``renamed`` cut tensors whose
         placeholder has a new name (``{"split:1": "split_output_1:0"}``).
 
     Raises:
@@ -255,7 +269,16 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     cut_names = _resolve(g, inputs or [], "input")
     cut = {_names.split_tensor_name(t) for t in cut_names}
 
-    full, name_only, used = needed_ops(g, outputs, cut)
+    # A SavedModel's loader runs its main op after restoring (and refuses a main-op collection
+    # naming nothing): it stays, with what it needs (the lookup tables it initialises).
+    init_ops = [op for op in main_ops(g) if op not in outputs] if keep_initializers else []
+    # The model's saver: a TF2 SavedModel's calls its traced save and restore functions over every
+    # variable of its object graph, so it stays whole; a TF1 one stays whole when every variable it
+    # restores stays, else it is rebuilt over those that do (below).
+    saver_ops = _saver_ops(g) if (keep_initializers if keep_saver is None else keep_saver) else []
+    tf2 = g.meta_graph is not None and len(g.meta_graph.object_graph_def.nodes) > 0
+    roots = list(outputs) + init_ops + (saver_ops if tf2 else [])
+    full, name_only, used = needed_ops(g, roots, cut)
     walked_for_outputs = len(full)
     kept_for_variables: set[str] = set()
     if keep_initializers:
@@ -268,7 +291,14 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
             if not extra:
                 break
             kept_for_variables |= extra
-            full, name_only, used = needed_ops(g, list(outputs) + sorted(kept_for_variables), cut)
+            full, name_only, used = needed_ops(g, roots + sorted(kept_for_variables), cut)
+    if saver_ops and not tf2:
+        restored = saver_entries(g)
+        if restored and all(var in full for var in restored):
+            roots += saver_ops
+            full, name_only, used = needed_ops(g, roots + sorted(kept_for_variables), cut)
+        else:
+            saver_ops = []
     # Every cut tensor gets a placeholder if something kept reads it; an op
     # replaced under its own name also stands for control/colocation needs.
     placeholders: dict[tuple[str, int], str] = {}
@@ -279,6 +309,13 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         placeholders[(op, index)] = name
 
     changes = Changes()
+    if init_ops:
+        changes.notes.append(f"main op: {', '.join(init_ops)} stays, with what it needs: the SavedModel loader runs "
+                             "it after restoring (lookup tables, assets)")
+    if saver_ops:
+        changes.notes.append("saver: the TF2 SavedModel's saver stays whole, with what it needs: its restore "
+                             "function restores every variable of the object graph" if tf2 else
+                             "saver: the model's own saver stays whole: every variable it restores stays")
     if kept_for_variables:
         changes.notes.append(f"kept {plural(len(full) - walked_for_outputs, 'op')} that the kept variables' "
                              "initializers need (not keeping the initializers drops them)")
@@ -314,6 +351,18 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     remove = [n.name for n in out.graph_def.node if n.name not in full and n.name not in in_place]
     if remove:
         changes.extend(out.remove_ops(remove, check=True))
+    if keep_initializers if keep_saver is None else keep_saver:
+        saver_ops, notes = rebuild_saver(g, out, changes.dropped)  # when the saver went
+        # An op of the old saver's name (save/RestoreV2) is one of the new saver: changed, not removed;
+        # one the new saver makes as the old one had it (save/Const) is the old one, unchanged.
+        again = set(saver_ops) & set(changes.removed)
+        same = {n for n in again if _same_op(g.node_defs[n], out.node_defs[n])}
+        for name in same:
+            out.replace_op(g.node_defs[name])
+        changes.removed = [n for n in changes.removed if n not in again]
+        changes.changed.extend(n for n in saver_ops if n in again - same)
+        changes.added.extend(n for n in saver_ops if n not in again)
+        changes.notes.extend(notes)
     for node_def in new_defs:
         if node_def.name not in in_place:
             out.add_op(node_def)
@@ -331,6 +380,28 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     out.ensure_op_defs({"Placeholder"} if new_defs else set())
     ensures(out, changes, before=g)
     return out, changes
+
+
+def _saver_ops(g: Graph) -> list[str]:
+    """The ops the saver_def names (filename, save and restore), those in the graph."""
+    meta = g.meta_graph
+    if meta is None or not meta.HasField("saver_def"):
+        return []
+    saver = meta.saver_def
+    names = (saver.filename_tensor_name, saver.save_tensor_name, saver.restore_op_name)
+    return [op for op in dict.fromkeys(_names.split_tensor_name(n.lstrip("^"))[0] for n in names if n)
+            if op in g.node_defs]
+
+
+def _same_op(a, b) -> bool:
+    """Whether two NodeDefs are the same op: control inputs in any order, ``_output_shapes`` aside."""
+    def inputs(node):
+        return ([i for i in node.input if not i.startswith("^")], sorted(i for i in node.input if i.startswith("^")))
+
+    if a.op != b.op or inputs(a) != inputs(b) or a.device != b.device:
+        return False
+    keys = (set(a.attr) | set(b.attr)) - {"_output_shapes"}
+    return all(k in a.attr and k in b.attr and a.attr[k] == b.attr[k] for k in keys)
 
 
 def _shape_text(shape) -> str:

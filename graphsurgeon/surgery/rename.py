@@ -16,19 +16,14 @@ restored from its old key by the graph's own saver (the note says so).
 """
 from __future__ import annotations
 
-import re
-
 from ..errors import RewriteError, UsageError
-from ..ir.changes import Changes
+from ..ir.build import VALID_OP_NAME
 from ..ir.graph import Graph
 from ..vocab.optypes import VARIABLE_TYPES
 from ..wording import plural
-from .contract import ensures
+from .rewrite import rewrite
 
 __all__ = ["rename", "expand_mapping"]
-
-# TensorFlow's _VALID_OP_NAME_REGEX (framework/ops.py): what import_graph_def accepts.
-VALID_OP_NAME = re.compile(r"^[A-Za-z0-9.][A-Za-z0-9_.\\/>-]*$")
 
 
 def expand_mapping(g: Graph, mapping: dict[str, str]) -> dict[str, str]:
@@ -59,31 +54,29 @@ def expand_mapping(g: Graph, mapping: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def rename(g: Graph, mapping: dict[str, str]) -> tuple[Graph, Changes]:
+@rewrite(requires=("top_level",))
+def rename(g: Graph, mapping: dict[str, str]) -> list[str]:
     """Rename ops ``{old: new}`` (scopes when ending in ``/``); returns ``(renamed copy, Changes)``.
+
+    Declared with :func:`graphsurgeon.rewrite`: it edits the copy it is
+    given, and ``changes.renamed`` (and what the renaming rewired, in
+    ``changed``) comes from the edit itself.
 
     Raises:
         NotFoundError: an op to rename does not exist (with the closest names).
         RewriteError: a new name is taken, or two ops would get the same one.
-        UsageError: a name TensorFlow would refuse.
+        UsageError: a name TensorFlow would refuse, or a function body given.
 
     Example:
         >>> served, changes = graphsurgeon.rename(g, {"X": "images", "probabilities": "scores"})
         >>> served.tensor("scores:0").shape
         (None, 10)
     """
-    if g.root is not g:
-        raise UsageError("rename ops of the top-level graph, not of a function body")
     full = expand_mapping(g, mapping)
-    out = g.copy()
-    notes = out.rename_ops(full)
-    changes = Changes(renamed={old: new for old, new in full.items() if old != new})
-    changes.changed = list(changes.renamed.values())
-    changes.notes.extend(notes)
-    variables = [old for old in changes.renamed if g.node_defs[old].op in VARIABLE_TYPES]
-    if variables and g.root.meta_graph is not None and g.root.meta_graph.HasField("saver_def"):
-        changes.notes.append(f"{plural(variables, 'variable')} renamed: the graph's saver still restores "
-                             f"{'it' if len(variables) == 1 else 'them'} from the same checkpoint keys "
-                             f"(e.g. {variables[0]!r}); a new tf.compat.v1.train.Saver() would look for the new names")
-    ensures(out, changes, before=g)
-    return out, changes
+    notes = g.rename_ops(full)
+    variables = [old for old, new in full.items() if old != new and g.node_defs[new].op in VARIABLE_TYPES]
+    if variables and g.meta_graph is not None and g.meta_graph.HasField("saver_def"):
+        notes.append(f"{plural(variables, 'variable')} renamed: the graph's saver still restores "
+                     f"{'it' if len(variables) == 1 else 'them'} from the same checkpoint keys "
+                     f"(e.g. {variables[0]!r}); a new tf.compat.v1.train.Saver() would look for the new names")
+    return notes

@@ -45,20 +45,40 @@ def example_features(graph_def) -> list[tuple[str, str, int]]:
     return out
 
 
+def example_bytes(features: dict) -> bytes:
+    """One serialized ``tf.train.Example``: ``{key: [floats] | [ints] | [bytes or str]}`` (the list's first
+    item decides its kind, as ``saved_model_cli --input_examples`` decides it).
+
+    Example:
+        >>> example_bytes({"x": [1.0]}).hex()
+        '0a0f0a0d0a0178120812060a040000803f'
+    """
+    import numpy as np
+
+    entries = b""
+    for key, values in features.items():
+        values = list(values)
+        if values and isinstance(values[0], (bytes, str)):
+            feature = _pb_field(1, b"".join(_pb_field(1, v.encode() if isinstance(v, str) else v) for v in values))
+        elif values and isinstance(values[0], (float, np.floating)):
+            feature = _pb_field(2, _pb_field(1, np.asarray(values, "<f4").tobytes()))
+        else:
+            feature = _pb_field(3, _pb_field(1, b"".join(encode_varint(int(v) & (2**64 - 1)) for v in values)))
+        entries += _pb_field(1, _pb_field(1, key.encode()) + _pb_field(2, feature))
+    return _pb_field(1, entries)
+
+
 def serialized_examples(features, count: int, rng) -> list[bytes]:
     """``count`` serialized tf.train.Example protos holding random values for ``features``."""
     out = []
     for _ in range(count):
-        entries = b""
+        example = {}
         for key, dtype, n in features:
             if dtype in ("float32", "float64"):
-                values = rng.standard_normal(n).astype("<f4").tobytes()
-                feature = _pb_field(2, _pb_field(1, values))
+                example[key] = list(rng.standard_normal(n).astype("<f4"))
             elif dtype == "string":
-                feature = _pb_field(1, b"".join(_pb_field(1, b"x") for _ in range(n)))
+                example[key] = [b"x"] * n
             else:
-                values = b"".join(encode_varint(int(v)) for v in rng.integers(0, 10, n))
-                feature = _pb_field(3, _pb_field(1, values))
-            entries += _pb_field(1, _pb_field(1, key.encode()) + _pb_field(2, feature))
-        out.append(_pb_field(1, entries))
+                example[key] = [int(v) for v in rng.integers(0, 10, n)]
+        out.append(example_bytes(example))
     return out

@@ -1,7 +1,10 @@
-"""The MNIST test set (standard IDX files, gzipped or not), read without TensorFlow.
+"""MNIST (standard IDX files, gzipped or not), read without TensorFlow and without the network.
 
 ``--verify`` runs a graph and its rewrite on real images when a graph takes
-784-pixel images and the test set can be found.
+784-pixel images and the test set can be found; :func:`load_mnist` gives
+scripts the whole data set from the same places, whatever their working
+directory (the chapter's step 3 in the README). ``python -m fixtures.train``
+downloads the files into the cache (checked against their sha256).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from ..errors import FormatError
 from ..formats.protofile import read_file
 
 MNIST_TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+MNIST_TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 
 def mnist_dirs(data_dir=None) -> list[Path]:
@@ -29,11 +33,10 @@ def mnist_dirs(data_dir=None) -> list[Path]:
     return out
 
 
-def find_mnist_test_set(data_dir=None) -> Path | None:
-    """The first of :func:`mnist_dirs` holding both test files (gzipped or not), or None."""
+def find_mnist_test_set(data_dir=None, files=MNIST_TEST_FILES) -> Path | None:
+    """The first of :func:`mnist_dirs` holding ``files`` (gzipped or not; default the test set), or None."""
     for directory in mnist_dirs(data_dir):
-        if all((directory / name).is_file() or (directory / (name + ".gz")).is_file()
-               for name in MNIST_TEST_FILES):
+        if all((directory / name).is_file() or (directory / (name + ".gz")).is_file() for name in files):
             return directory
     return None
 
@@ -45,13 +48,33 @@ def mnist_test_set(data_dir=None):
     or not) from the first of :func:`mnist_dirs` that has them; None when
     none has.
     """
+    directory = find_mnist_test_set(data_dir)
+    return None if directory is None else _read_pair(directory, MNIST_TEST_FILES)
+
+
+def load_mnist(data_dir=None):
+    """``X_train, y_train, X_test, y_test``: images float32 ``[N, 784]`` in [0, 1], labels int64.
+
+    From the first of :func:`mnist_dirs` holding the four files.
+
+    Raises:
+        FormatError: they are nowhere (saying where they were looked for and
+            how to get them), or one is not an MNIST IDX file.
+    """
+    files = MNIST_TRAIN_FILES + MNIST_TEST_FILES
+    directory = find_mnist_test_set(data_dir, files)
+    if directory is None:
+        places = ", ".join(str(d) for d in mnist_dirs(data_dir))
+        raise FormatError(places, "no MNIST files (train-* and t10k-*-ubyte, gzipped or not) here",
+                          hint="python -m fixtures.train downloads them into the cache, or set GS_MNIST_DIR")
+    return (*_read_pair(directory, MNIST_TRAIN_FILES), *_read_pair(directory, MNIST_TEST_FILES))
+
+
+def _read_pair(directory: Path, files):
     import numpy as np
 
-    directory = find_mnist_test_set(data_dir)
-    if directory is None:
-        return None
     arrays = []
-    for name, magic in zip(MNIST_TEST_FILES, (2051, 2049)):
+    for name, magic in zip(files, (2051, 2049)):
         for candidate in (directory / name, directory / (name + ".gz")):
             if candidate.is_file():
                 raw = read_file(candidate)

@@ -29,6 +29,7 @@ from __future__ import annotations
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
+from ..metagraph.saver import saver_entries
 from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
 from ..vocab.optypes import VARIABLE_TYPES
@@ -144,7 +145,7 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
         graph.clear_collection(v1.GraphKeys.TRAIN_OP)
         v1.add_to_collection(v1.GraphKeys.TRAIN_OP, train_op)
         with v1.Session(graph=graph) as sess:
-            restored = session.restore(sess, graph, g.checkpoint)
+            restored = session.restore(sess, graph, g.checkpoint, entries=saver_entries(g))
             unrestored = sorted(set(reused) - set(restored))
             if unrestored:
                 raise RewriteError(f"{g.checkpoint}: has no value of the shape the graph needs for "

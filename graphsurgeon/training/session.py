@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..errors import RewriteError
 from ..formats.checkpoint import TemporaryCheckpoint, open_checkpoint
+from ..formats.slices import read_value
 from ..ir.graph import Graph
 from ..vocab import protos
 from .tf import short, tf
@@ -42,8 +43,14 @@ def use_resource(graph) -> bool:
     return any(op.type == "VarHandleOp" for op in graph.get_operations())
 
 
-def restore(sess, graph, checkpoint: str | None, skip=()) -> list[str]:
-    """Initialise every global variable, then load those the checkpoint has with the same shape; their names."""
+def restore(sess, graph, checkpoint: str | None, skip=(), entries=None) -> list[str]:
+    """Initialise every global variable, then load those the checkpoint has with the same shape; their names.
+
+    ``entries``: ``{variable: (checkpoint key, slice spec)}`` as the model's own saver restores them
+    (:func:`graphsurgeon.metagraph.saver.saver_entries`: shadow variables of a moving average, the slices
+    of a partitioned variable); a variable not in it is read from the key of its own name, or, a part of
+    a partitioned variable, from its slice of the full name (its VariableDef's save_slice_info).
+    """
     v1 = tf().compat.v1
     with graph.as_default():
         variables = v1.global_variables()
@@ -54,11 +61,14 @@ def restore(sess, graph, checkpoint: str | None, skip=()) -> list[str]:
         with open_checkpoint(checkpoint) as reader:
             for var in variables:
                 name = var.op.name
-                if name in skip or name not in reader:
+                info = var._get_save_slice_info()  # noqa: SLF001 - TensorFlow's own record of a partition
+                key, spec = (entries or {}).get(name) or ((info.full_name, info.spec) if info else (name, ""))
+                if name in skip or key not in reader:
                     continue
-                if list(reader.shape(name)) != var.shape.as_list():
+                value = read_value(reader, key, spec)
+                if list(value.shape) != var.shape.as_list():
                     continue
-                var.load(reader.read(name), sess)
+                var.load(value, sess)
                 restored.append(name)
     return sorted(restored)
 

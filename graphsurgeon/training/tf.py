@@ -101,14 +101,34 @@ class RunError(GraphSurgeonError):
 
 
 def short(exc: Exception) -> str:
-    """One line out of TensorFlow's many: the first, plus the last when the first only says where."""
-    lines = [line.strip() for line in str(getattr(exc, "message", None) or exc).splitlines() if line.strip()]
-    lines = [line for line in lines if not line.startswith(("Detected at node", "File ", "Stack trace"))]
-    if not lines:
-        return type(exc).__name__
-    if len(lines) > 1 and lines[0].endswith(":"):
-        return f"{lines[0]} {lines[-1]}"
-    return lines[0]
+    """TensorFlow's whole message on one line, without the Python stack trace it carries.
+
+    A session error reads ``Graph execution error:``, then where the op was
+    built in Python (``Detected at node 'x' defined at ...``, ``File ...``
+    lines, ``Node: 'x'``), then the reason, then ``[[{{node x}}]]``; the
+    reason is what the user needs, so every line but the stack trace is
+    kept, joined by spaces (an ``error:`` message is one line).
+
+    Example:
+        >>> short(ValueError("Graph execution error:\\n\\nYou must feed a value for placeholder "
+        ...                  "tensor 'x'\\n\\t [[{{node x}}]]"))
+        "Graph execution error: You must feed a value for placeholder tensor 'x' [[{{node x}}]]"
+    """
+    text = str(getattr(exc, "message", None) or exc)
+    text = text.split("\nOriginal stack trace for", 1)[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    kept, i = [], 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith(("Detected at node", "Stack trace")):
+            # The trace runs to its "Node: 'x'" line; without one, only its File lines are dropped.
+            end = next((j for j in range(i + 1, len(lines)) if lines[j].startswith("Node: ")), None)
+            i = end + 1 if end is not None else i + 1
+            continue
+        if not line.startswith("File "):
+            kept.append(line)
+        i += 1
+    return " ".join(kept) or type(exc).__name__
 
 
 def session_config():

@@ -14,12 +14,17 @@ from operator import itemgetter
 
 from ..ir.functions import called_functions
 from . import names as _names
+from . import opaccess as _opaccess
 
 # ---------------------------------------------------------------- state
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
 RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
 VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
 PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+# Ops that fill a lookup table (input 0: the table), as tables_initializer() runs them.
+TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
+                                     "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2",
+                                     "InitializeTableFromDataset"})
 SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
                                 "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
 
@@ -31,6 +36,7 @@ CASE_OPS = frozenset({"Case", "StatelessCase"})
 WHILE_OPS = frozenset({"While", "StatelessWhile"})
 SWITCH_OPS = frozenset({"Switch", "RefSwitch"})
 MERGE_OPS = frozenset({"Merge", "RefMerge"})
+NEXT_ITERATION_OPS = frozenset({"NextIteration", "RefNextIteration"})  # a TF1 loop's back edge, into a Merge
 CONTROL_FLOW_V1 = frozenset({"Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
                              "NextIteration", "RefNextIteration", "LoopCond"})
 CONTROL_FLOW_V2 = IF_OPS | CASE_OPS | WHILE_OPS
@@ -46,90 +52,60 @@ ACTIVATION_TYPES = frozenset({
 
 
 # ---------------------------------------------------------------- external access
-# Ops that reach outside the graph: the file system, or Python in the process.
-# What each file op does with its files (``scan`` grades them apart):
-FILE_READ_OPS = frozenset({
-    "ReadFile", "Restore", "RestoreV2", "RestoreSlice", "WholeFileReader", "WholeFileReaderV2", "TextLineReader",
-    "TextLineReaderV2", "TFRecordReader", "TFRecordReaderV2", "FixedLengthRecordReader",
-    "FixedLengthRecordReaderV2", "LMDBReader", "TextLineDataset", "TFRecordDataset", "TFRecordDatasetV2",
-    "FixedLengthRecordDataset", "FixedLengthRecordDatasetV2", "InitializeTableFromTextFile",
-    "InitializeTableFromTextFileV2", "ImmutableConst", "LoadDataset", "SqlDataset", "ExperimentalSqlDataset",
-    "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "LMDBDataset", "ExperimentalLMDBDataset",
-    "SnapshotDatasetReader", "SnapshotNestedDatasetReader", "SnapshotChunkDataset", "LoadAndRemapMatrix",
-    "DTensorRestoreV2", "RecordInput", "Skipgram",
-})
-FILE_WRITE_OPS = frozenset({
-    "WriteFile", "Save", "SaveV2", "SaveSlices", "MergeV2Checkpoints", "CreateSummaryFileWriter",
-    "CreateSummaryDbWriter", "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary",
-    "WriteAudioSummary", "WriteGraphSummary", "WriteRawProtoSummary", "SaveDataset", "SaveDatasetV2",
-    "DatasetToTFRecord", "ExperimentalDatasetToTFRecord", "PrintV2", "DumpTensor", "DebugIdentity",
-    "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary", "DebugNumericSummaryV2",
-    "CalibrationStatisticsSaver", "DistributedSave", "FileSystemSetConfiguration",
-    # Caches and snapshots read what an earlier run wrote, and write it.
-    "CacheDataset", "CacheDatasetV2", "SnapshotDataset", "SnapshotDatasetV2",
-})
-FILE_LIST_OPS = frozenset({"MatchingFiles", "MatchingFilesDataset", "ExperimentalMatchingFilesDataset",
-                           "ListSnapshotChunksDataset"})
+# Ops that reach outside the graph, as the registry audit (:mod:`graphsurgeon.vocab.opaccess`,
+# ``data/op_access.tsv``) decides them: the one answer every command uses.
+FILE_READ_OPS = _opaccess.op_types("read-files")
+FILE_WRITE_OPS = _opaccess.op_types("write-files")
+FILE_LIST_OPS = _opaccess.op_types("list-files")
 FILE_OPS = FILE_READ_OPS | FILE_WRITE_OPS | FILE_LIST_OPS
-PYTHON_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
+PYTHON_OPS = _opaccess.op_types("python")
 # Ops that talk to other processes or hosts: servers and clients at an address,
-# remote calls, and the send/receive and collective ops that exchange tensors
-# with other devices or workers.
-NETWORK_OPS = frozenset({
-    "RpcServer", "RpcServerStart", "RpcServerRegister", "RpcClient", "RpcCall", "RemoteCall",
-    "DataServiceDataset", "DataServiceDatasetV2", "DataServiceDatasetV3", "DataServiceDatasetV4",
-    "RegisterDataset", "RegisterDatasetV2", "Send", "Recv", "_Send", "_Recv", "_HostSend", "_HostRecv",
-    "CollectiveAllToAllV2", "CollectiveAllToAllV3", "CollectiveBcastRecv", "CollectiveBcastRecvV2",
-    "CollectiveBcastSend", "CollectiveBcastSendV2", "CollectiveGather", "CollectiveGatherV2",
-    "CollectiveInitializeCommunicator", "CollectiveReduce", "CollectiveReduceScatterV2", "CollectiveReduceV2",
-    "CollectiveReduceV3",
-})
-# Of those, the ones that only exchange tensors with the other devices and
-# workers of the same job (placed there by TensorFlow's own partitioning or a
-# distribution strategy): they name no address of their own.
-PEER_EXCHANGE_OPS = frozenset(t for t in NETWORK_OPS if t.startswith(("Collective", "Send", "Recv", "_")))
+# remote calls, and the ops that exchange tensors with the other devices and
+# workers of the same job (PEER_EXCHANGE_OPS: placed there by TensorFlow's own
+# partitioning or a distribution strategy, they name no address of their own).
+PEER_EXCHANGE_OPS = _opaccess.op_types("peer-exchange")
+NETWORK_OPS = _opaccess.op_types("network") | PEER_EXCHANGE_OPS
 # Ops that run native code the graph does not describe: a custom call into a
 # function registered under a name, or an embedded compiled module. (Stock
 # TensorFlow has no op that loads a shared library itself: a model whose op
 # types no registry knows needs its library loaded by the user, see ``scan``.)
-LIBRARY_OPS = frozenset({"XlaCustomCall", "XlaCustomCallV2", "XlaCallModule", "MlirPassthroughOp"})
+LIBRARY_OPS = _opaccess.op_types("load-library")
+# Ops that deserialize a graph held in a tensor and run it.
+GRAPH_RUNNING_OPS = _opaccess.op_types("runs-graph")
+# Ops that sleep, end the process or shut a worker down.
+DENIAL_OPS = _opaccess.op_types("denial-of-service")
 
 # What each kind of access is called, from the most to the least dangerous.
-CAPABILITIES = {
-    "python": "runs Python",
-    "network": "reaches the network",
-    "write-files": "writes files",
-    "load-library": "runs native code",
-    "read-files": "reads files",
-    "list-files": "lists files",
-}
+CAPABILITIES = {key: text for key, text in _opaccess.KINDS.items() if key not in ("none", "peer-exchange")}
 
 
 def capability(op_type: str) -> str | None:
-    """Which :data:`CAPABILITIES` key an op type has, or None (custom ops are not known here)."""
-    if op_type in PYTHON_OPS:
-        return "python"
-    if op_type in NETWORK_OPS:
-        return "network"
-    if op_type in FILE_WRITE_OPS:
-        return "write-files"
-    if op_type in LIBRARY_OPS:
-        return "load-library"
-    if op_type in FILE_READ_OPS:
-        return "read-files"
-    if op_type in FILE_LIST_OPS:
-        return "list-files"
-    return None
+    """Which :data:`CAPABILITIES` key an op type has (``peer-exchange`` ops: ``network``), or None.
+
+    Custom ops (no registry knows them) and op types that reach nothing give None.
+    """
+    entry = _opaccess.access(op_type)
+    if entry is None or entry.access == "none":
+        return None
+    return "network" if entry.access == "peer-exchange" else entry.access
 
 
 def reaches(op_type: str) -> str | None:
-    """What an op of this type reaches outside the graph: "python", "network", "files" or None."""
+    """What an op of this type reaches outside the graph: "python", "network", "files", "native code",
+    "graph" (a serialized one it runs), "denial of service", or None."""
     if op_type in PYTHON_OPS:
         return "python"
     if op_type in NETWORK_OPS:
         return "network"
     if op_type in FILE_OPS:
         return "files"
+    if op_type in LIBRARY_OPS:
+        return "native code"
+    if op_type in GRAPH_RUNNING_OPS:
+        return "graph"
+    if op_type in DENIAL_OPS:
+        return "denial of service"
+    return None
 
 
 # ---------------------------------------------------------------- training machinery

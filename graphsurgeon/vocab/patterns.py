@@ -79,5 +79,22 @@ def _glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
+def tensor_predicate(pattern: str) -> Callable[[str, str], bool]:
+    """A predicate on ``(op name, tensor name)`` for selecting tensors with ``pattern``.
+
+    A pattern with ``:`` names tensors (``Elu_1:0``, ``hidden*/*:0``,
+    ``**:1``); one without names ops, all of whose outputs it selects
+    (``hidden1/``); a ``re:`` pattern selects a tensor when it is found in
+    the tensor's name or its op's (``re:^Elu`` and ``re:Elu_1:0$`` both
+    select ``Elu_1:0``).
+    """
+    match = compile_pattern(pattern)
+    if pattern.startswith("re:"):
+        return lambda op, tensor: match(tensor) or match(op)
+    if ":" in pattern:
+        return lambda op, tensor: match(tensor)
+    return lambda op, tensor: match(op)
+
+
 def matches(pattern: str, name: str) -> bool:
     return compile_pattern(pattern)(name)
