@@ -721,7 +721,7 @@ def test_edges_show_recorded_shapes_and_merged_edges_of_one_type_say_it():
     source = rendering.to_digraph(known).source
     assert f'label="{blocks} × float32 [?, 32, 32, 16]"' in source
     assert not [e.label for e in known.edges if "?" in e.label.replace("[?", "")]
-    assert sum("float32 ?" in e.label for e in unknown.edges) > 10
+    assert any("float32 ?" in e.label for e in unknown.edges)
 
 
 def test_runs_vary_the_number_that_varies_most():
