@@ -41,6 +41,12 @@ def _sources():
     return [p for p in list(PACKAGE.rglob("*.py")) + list(CLI.glob("*.py"))]
 
 
+@functools.lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for every test here that reads it."""
+    return ast.parse(path.read_text())
+
+
 def test_nothing_outside_the_graph_module_touches_its_private_state():
     offenders = []
     for path in _sources():
@@ -69,7 +75,7 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         package = path.name == "__init__.py"
         deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("graphsurgeon"))
             elif isinstance(node, ast.ImportFrom):
@@ -345,7 +351,7 @@ def _writes(fn, bound: set, mutating: dict) -> list[tuple[int, str]]:
 
 def proto_writes(path: Path) -> list[tuple[int, str]]:
     """``[(line, what)]``: direct writes to a Graph's protos in module ``path`` (see above)."""
-    tree = ast.parse(path.read_text())
+    tree = _tree(path)
     functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     # Module functions that mutate a parameter: passing them a proto is a write (two rounds: helpers of helpers).
     mutating: dict[str, set[int]] = {}
@@ -432,7 +438,7 @@ def test_the_contract_runs_in_one_place():
     with ``gs.rewrite``) or done in TensorFlow (``conclude``), is checked the same way."""
     callers = []
     for path in _sources():
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ensures":
                 callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert [c.rsplit(":", 1)[0] for c in callers] == ["graphsurgeon/surgery/rewrite.py"], callers
