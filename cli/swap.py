@@ -68,7 +68,14 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
     if as_json:
         echo_json(report)
         return
-    echo(f"wrote {report['output']}: {len(report['changed'])} {op_type} -> {to} ({', '.join(report['changed'])})")
+    functions = report["functions"]
+    total = len(report["changed"]) + sum(len(done["changed"]) for done in functions.values())
+    echo(f"wrote {report['output']}: {total} {op_type} -> {to}"
+         + (f" ({', '.join(report['changed'])})" if report["changed"] else "")
+         + (f", in {len(functions)} function {'body' if len(functions) == 1 else 'bodies'}:" if functions else ""))
+    for name, done in functions.items():
+        echo(f"  {name}: {', '.join(done['changed']) or 'no activation'}"
+             + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
     if report["rebuilt"]:
         echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']}) in TensorFlow")
     elif report["gradients"]:

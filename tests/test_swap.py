@@ -65,7 +65,7 @@ def test_swap_ops_swaps_the_gradients_too():
         "Elu:0", "train/gradients/hidden2/MatMul_grad/tuple/control_dependency:0"]
     leaky, _ = swap_ops(g, "Elu", "LeakyRelu", {"alpha": "0.3"})
     op = leaky.op("train/gradients/Elu_grad/LeakyReluGrad")                      # leaky_relu_grad(grad, x, alpha)
-    assert op.input_names[1] == "batch_normalization/batchnorm/add_1:0" and abs(op.attrs["alpha"].f - 0.3) < 1e-7
+    assert op.input_names[1] == "batch_normalization/batchnorm/add_1:0" and abs(op.attrs["alpha"] - 0.3) < 1e-7
     assert g.op("train/gradients/Elu_grad/EluGrad").type == "EluGrad"            # the input is untouched
 
 
