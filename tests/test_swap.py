@@ -244,3 +244,164 @@ def test_the_rebuild_keeps_the_global_step_counting(idiom_zoo, tmp_path):
     assert "error" not in r, r["error"]
     assert r["global_step"][1] == r["global_step"][0] + 1
     assert all(r["changed"][v] for v in r["trainable"]) and len(r["trainable"]) == 6
+
+
+# --- TF2 models: the activations are in function bodies ---------------------------------------------
+
+# The same networks with Relu and with Elu on the same weights, saved by TensorFlow: a tf.Module whose
+# signatures include a differentiated call (TensorFlow saves __forward_/__backward_ functions for it) and a
+# tape in a body, and a Keras 2 model saved as a SavedModel (its layer's call traced several times).
+_TF2_MODELS = r"""
+import json, os, sys
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+import numpy as np
+import tensorflow as tf
+import tf_keras
+out = sys.argv[1]
+r = np.random.RandomState(3)
+W1, B1, W2, W3 = (r.randn(4, 5), r.randn(5), r.randn(5, 5), r.randn(5, 2))
+W1, B1, W2, W3 = (a.astype(np.float32) for a in (W1, B1, W2, W3))
+np.save(f"{out}/x.npy", r.randn(7, 4).astype(np.float32))
+spec = [tf.TensorSpec([None, 4], tf.float32, name="x")]
+
+def module(act):
+    class Net(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w1, self.b1, self.w2, self.w3 = (tf.Variable(a) for a in (W1, B1, W2, W3))
+        def net(self, x):
+            with tf.name_scope("hidden"):
+                h = act(tf.matmul(x, self.w1) + self.b1)
+            with tf.name_scope("head"):
+                return tf.matmul(act(tf.matmul(h, self.w2)), self.w3)
+        @tf.function(input_signature=spec)
+        def __call__(self, x):
+            return {"y": self.net(x)}
+        @tf.function(input_signature=spec)
+        def grads(self, x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self(x)["y"] ** 2)
+            return dict(zip(["w1", "b1", "w2"], tape.gradient(loss, [self.w1, self.b1, self.w2])))
+        @tf.function(input_signature=spec)
+        def inline(self, x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self.net(x) ** 2)
+            return {"w1": tape.gradient(loss, self.w1)}
+    m = Net()
+    return m, {"serving_default": m.__call__, "grads": m.grads, "inline": m.inline}
+
+for name, act in (("relu", tf.nn.relu), ("elu", tf.nn.elu)):
+    m, signatures = module(act)
+    tf.saved_model.save(m, f"{out}/module_{name}", signatures=signatures)
+    model = tf_keras.Sequential([tf_keras.Input((4,), name="features"),
+                                 tf_keras.layers.Dense(5, activation=name, name="hidden"),
+                                 tf_keras.layers.Dense(2, name="out")], name="net")
+    model.set_weights([W1, B1, W3[:5], np.zeros(2, np.float32)])
+    model.save(f"{out}/keras2_{name}", save_format="tf")
+print(json.dumps({"ok": True}))
+"""
+
+# Every signature through both loaders (tf.saved_model.load, and the TF1 loader in a session) and the
+# restored object's own call (Keras: training False and True): the swapped model beside TensorFlow's.
+_TF2_JUDGE = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+v1 = tf.compat.v1
+X = np.load(sys.argv[1])
+
+def v2(path):
+    m = tf.saved_model.load(path)
+    outs = {}
+    for key, fn in m.signatures.items():
+        arg = next(iter(fn.structured_input_signature[1]))
+        outs.update({f"v2 {key} {k}": v.numpy() for k, v in fn(**{arg: tf.constant(X)}).items()})
+    y = m(tf.constant(X))
+    outs["v2 call"] = (y["y"] if isinstance(y, dict) else y).numpy()
+    if hasattr(m, "keras_api"):
+        outs["v2 call training"] = m(tf.constant(X), training=True).numpy()
+    return outs
+
+def tf1(path):
+    g = tf.Graph()
+    with g.as_default(), v1.Session(graph=g) as s:
+        meta = v1.saved_model.loader.load(s, ["serve"], path)
+        outs = {}
+        for key, sig in meta.signature_def.items():
+            if not key.startswith("__"):
+                (inp,) = sig.inputs.values()
+                keys = sorted(sig.outputs)
+                values = s.run([sig.outputs[k].name for k in keys], {inp.name: X})
+                outs.update({f"v1 {key} {k}": v for k, v in zip(keys, values)})
+    types = sorted({n.op for f in g.as_graph_def().library.function for n in f.node_def})
+    return outs, types
+
+result = {}
+for got_path, want_path, orig_path in json.loads(sys.argv[2]):
+    (got1, types), (want1, _), (orig1, _) = tf1(got_path), tf1(want_path), tf1(orig_path)
+    got, want, orig = {**v2(got_path), **got1}, {**v2(want_path), **want1}, {**v2(orig_path), **orig1}
+    result[got_path] = {"keys": sorted(got), "missing": sorted(set(want) - set(got)), "types": types,
+                        "diff": {k: float(np.abs(got[k] - want[k]).max()) for k in want},
+                        "orig_diff": max(float(np.abs(orig[k] - want[k]).max()) for k in want)}
+print(json.dumps(result))
+"""
+
+
+@pytest.fixture(scope="module")
+def tf2_models(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tf2")
+    _py(_TF2_MODELS, out)
+    return out
+
+
+def _bodies_with(path, op_type):
+    g = gs.load(path)
+    return {name for name in g.library_names if g.function(name).ops(type=op_type)}
+
+
+def test_swap_in_tf2_function_bodies_computes_what_tensorflows_elu_model_does(tf2_models, tmp_path):
+    """Relu -> Elu in every traced copy, tape and backward gradients included: each signature (gradients too)
+    and each call gives the numbers of the same model built with Elu, through both of TensorFlow's loaders."""
+    pairs, reports = [], {}
+    for kind in ("module", "keras2"):
+        original, out = tf2_models / f"{kind}_relu", tmp_path / kind
+        result = CliRunner().invoke(cli, ["swap", str(original), "--op", "Relu", "--to", "Elu", "-o", str(out),
+                                          "--json"])
+        assert result.exit_code == 0, result.output
+        reports[kind] = report = json.loads(result.output[result.output.index("{"):])
+        # every body that held the activation is swapped, and named with what was swapped in it
+        holders = _bodies_with(original, "Relu")
+        assert {f for f, done in report["functions"].items() if done["changed"]} == holders
+        assert not _bodies_with(out, "Relu") and not _bodies_with(out, "ReluGrad")
+        assert report["changed"] == [] and report["rebuilt"] is False
+        pairs.append([str(out), str(tf2_models / f"{kind}_elu"), str(original)])
+    module = reports["module"]["functions"]
+    assert len(module) >= 4 and len(reports["keras2"]["functions"]) >= 3  # traced copies of one network
+    inline = next(done for f, done in module.items() if f.startswith("__inference_inline"))
+    assert sorted(inline["changed"]) == ["head/Relu", "hidden/Relu"]
+    assert sorted(inline["gradients"]) == ["gradient_tape/head/EluGrad", "gradient_tape/hidden/EluGrad"]
+    backward = next(done for f, done in module.items() if f.startswith("__inference___backward"))
+    assert backward["changed"] == [] and len(backward["gradients"]) == 2
+    judged = _py(_TF2_JUDGE, tf2_models / "x.npy", json.dumps(pairs))
+    for path, r in judged.items():
+        assert not r["missing"] and "Elu" in r["types"] and "Relu" not in r["types"], r
+        assert any(k.startswith("v1 ") for k in r["keys"]) and any(k.startswith("v2 ") for k in r["keys"])
+        assert max(r["diff"].values()) <= 1e-6, r["diff"]
+        assert r["orig_diff"] > 1e-2, path  # and the swap mattered
+    assert {"v2 grads w1", "v1 grads w1", "v2 inline w1", "v2 call"} <= set(judged[pairs[0][0]]["keys"])
+    assert "v2 call training" in judged[pairs[1][0]]["keys"]
+
+
+def test_swap_refuses_a_backward_function_it_cannot_swap(tf2_models, tmp_path):
+    """LeakyRelu's gradient reads the activation's input, which the saved backward function never receives;
+    swapping one of a forward function's two activations leaves its backward unable to tell which is which."""
+    model = tf2_models / "module_relu"
+    for extra, says in ((["--to", "LeakyRelu"], "needs their inputs, which it does not receive"),
+                        (["--to", "Elu", "--scope", "head"], "swapping only some of them")):
+        out = tmp_path / "x"
+        result = CliRunner().invoke(cli, ["swap", str(model), "--op", "Relu", *extra, "-o", str(out)])
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("error: function __inference___backward") and says in result.output
+        assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+    with pytest.raises(gs.NotFoundError, match="no op type under 'nowhere' named 'Relu'"):
+        swap_ops(gs.load(model), "Relu", "Elu", scope="nowhere")

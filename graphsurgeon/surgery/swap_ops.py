@@ -227,7 +227,7 @@ def _swap_in_body(body, op_type: str, to: str, names: list[str], gradient_ops: l
     role = next(r for r in old_reads if r != "grad")
     swapped = set(names)
     # the activations of the body by their output y and their input x
-    by_y = {f"{n}:0": n for n in nodes if nodes[n].op in (op_type, to) and n in swapped or nodes[n].op == op_type}
+    by_y = {f"{n}:0": n for n in nodes if n in swapped or nodes[n].op == op_type}
     by_x = {}
     for n in by_y.values():
         if nodes[n].input:
