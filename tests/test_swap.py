@@ -290,9 +290,11 @@ def module(act):
     m = Net()
     return m, {"serving_default": m.__call__, "grads": m.grads, "inline": m.inline}
 
-for name, act in (("relu", tf.nn.relu), ("elu", tf.nn.elu)):
+for name, act in (("relu", tf.nn.relu), ("elu", tf.nn.elu), ("leaky", lambda t: tf.nn.leaky_relu(t, 0.2))):
     m, signatures = module(act)
     tf.saved_model.save(m, f"{out}/module_{name}", signatures=signatures)
+    if name == "leaky":
+        continue
     model = tf_keras.Sequential([tf_keras.Input((4,), name="features"),
                                  tf_keras.layers.Dense(5, activation=name, name="hidden"),
                                  tf_keras.layers.Dense(2, name="out")], name="net")
@@ -359,9 +361,10 @@ def _bodies_with(path, op_type):
     return {name for name in g.library_names if g.function(name).ops(type=op_type)}
 
 
-def test_swap_in_tf2_function_bodies_computes_what_tensorflows_elu_model_does(tf2_models, tmp_path):
-    """Relu -> Elu in every traced copy, tape and backward gradients included: each signature (gradients too)
-    and each call gives the numbers of the same model built with Elu, through both of TensorFlow's loaders."""
+def test_swap_in_tf2_function_bodies_computes_what_tensorflow_built_with_the_new_activation(tf2_models, tmp_path):
+    """Relu -> Elu (and LeakyRelu) in every traced copy, tape and backward gradients included: each signature
+    (gradients too) and each call gives the numbers of the same model built with Elu (LeakyRelu), through both
+    of TensorFlow's loaders."""
     pairs, reports = [], {}
     for kind in ("module", "keras2"):
         original, out = tf2_models / f"{kind}_relu", tmp_path / kind
@@ -382,9 +385,18 @@ def test_swap_in_tf2_function_bodies_computes_what_tensorflows_elu_model_does(tf
     assert sorted(inline["gradients"]) == ["gradient_tape/head/EluGrad", "gradient_tape/hidden/EluGrad"]
     backward = next(done for f, done in module.items() if f.startswith("__inference___backward"))
     assert backward["changed"] == [] and len(backward["gradients"]) == 2
+    # Relu -> LeakyRelu: the backward function receives the activation's output where LeakyReluGrad reads its
+    # input; both gradients only compare it with 0, which the output keeps (alpha >= 0)
+    out = tmp_path / "leaky"
+    result = CliRunner().invoke(cli, ["swap", str(tf2_models / "module_relu"), "--op", "Relu", "--to", "LeakyRelu",
+                                      "--attr", "alpha=0.2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "gradients gradients/head/Relu_grad/LeakyReluGrad" in result.output
+    pairs.append([str(out), str(tf2_models / "module_leaky"), str(tf2_models / "module_relu")])
     judged = _py(_TF2_JUDGE, tf2_models / "x.npy", json.dumps(pairs))
     for path, r in judged.items():
-        assert not r["missing"] and "Elu" in r["types"] and "Relu" not in r["types"], r
+        assert not r["missing"] and ("Elu" in r["types"]) != ("LeakyRelu" in r["types"]), r
+        assert "Relu" not in r["types"] and "ReluGrad" not in r["types"], r
         assert any(k.startswith("v1 ") for k in r["keys"]) and any(k.startswith("v2 ") for k in r["keys"])
         assert max(r["diff"].values()) <= 1e-6, r["diff"]
         assert r["orig_diff"] > 1e-2, path  # and the swap mattered
@@ -393,10 +405,12 @@ def test_swap_in_tf2_function_bodies_computes_what_tensorflows_elu_model_does(tf
 
 
 def test_swap_refuses_a_backward_function_it_cannot_swap(tf2_models, tmp_path):
-    """LeakyRelu's gradient reads the activation's input, which the saved backward function never receives;
-    swapping one of a forward function's two activations leaves its backward unable to tell which is which."""
+    """Softplus's gradient reads the activation's input, which the saved backward function never receives (nor
+    can a LeakyRelu of negative alpha's read its output); swapping one of a forward function's two activations
+    leaves its backward unable to tell which is which."""
     model = tf2_models / "module_relu"
-    for extra, says in ((["--to", "LeakyRelu"], "needs their inputs, which it does not receive"),
+    for extra, says in ((["--to", "Softplus"], "needs their inputs, which it does not receive"),
+                        (["--to", "LeakyRelu", "--attr", "alpha=-0.5"], "needs their inputs"),
                         (["--to", "Elu", "--scope", "head"], "swapping only some of them")):
         out = tmp_path / "x"
         result = CliRunner().invoke(cli, ["swap", str(model), "--op", "Relu", *extra, "-o", str(out)])

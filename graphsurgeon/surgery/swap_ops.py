@@ -49,6 +49,13 @@ GRADIENTS = {
 }
 
 
+# Gradients that only ask where the activation's input lies against 0 (and 6), the thresholds these activations keep
+# in their output (x > 0 iff y > 0, 0 < x < 6 iff 0 < y < 6; LeakyRelu with alpha >= 0): ReluGrad, Relu6Grad and
+# LeakyReluGrad compare their `features` with those only (tensorflow/core/kernels/relu_op_functor.h), so each gives
+# the same reading x or y. A backward function holding one of them can take another's, whichever it receives.
+THRESHOLD_GRADIENTS = ("Relu", "Relu6", "LeakyRelu")
+
+
 def parse_attrs(items) -> dict:
     """``["alpha=0.2"]`` -> ``{"alpha": "0.2"}`` (typed later against the OpDef)."""
     out = {}
@@ -260,7 +267,9 @@ def _swap_backward(forward, backward, op_type: str, to: str, names: list[str], g
     gradient from those, received as arguments. The backward gradient op can
     become the new type's when both gradients read the same thing (the output
     y: Relu, Relu6, Elu, Selu, Sigmoid, Tanh; the input x: LeakyRelu, Softsign,
-    Softplus) and every activation of the forward body is swapped.
+    Softplus), or both are of :data:`THRESHOLD_GRADIENTS` (Relu -> LeakyRelu
+    reads the new output where it read the old one: same sign as the input),
+    and every activation of the forward body is swapped.
 
     Raises:
         RewriteError: the gradients cannot be swapped so.
@@ -268,7 +277,9 @@ def _swap_backward(forward, backward, op_type: str, to: str, names: list[str], g
     old_role = next(r for r in GRADIENTS[op_type][1] if r != "grad")
     new_role = next(r for r in GRADIENTS[to][1] if r != "grad")
     hint = "swap the activation where the model is built and save it again"
-    if old_role != new_role:
+    alphas = [forward.node_def(n).attr["alpha"].f for n in names if "alpha" in forward.node_def(n).attr]
+    same_thresholds = {op_type, to} <= set(THRESHOLD_GRADIENTS) and (to != "LeakyRelu" or min(alphas, default=0) >= 0)
+    if old_role != new_role and not same_thresholds:
         words = {"y": "output", "x": "input"}
         raise RewriteError(f"{backward.where} computes the gradients of {forward.where}'s {op_type} ops from their "
                            f"{words[old_role]}s, passed as arguments; {to}'s gradient needs their "
@@ -283,6 +294,7 @@ def _swap_backward(forward, backward, op_type: str, to: str, names: list[str], g
         read = _read(GRADIENTS[op_type][1], backward.node_defs[name])
         if set(read) != set(GRADIENTS[op_type][1]):
             raise RewriteError(f"{backward.where}: {name!r} is not a gradient of {op_type} as TensorFlow builds one")
+        read[new_role] = read[old_role]  # the same tensor, or one on the same side of every threshold
         out.append(_retype_gradient(backward, name, to, read, like))
     return out
 
