@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -290,11 +291,32 @@ def module(act):
     m = Net()
     return m, {"serving_default": m.__call__, "grads": m.grads, "inline": m.inline}
 
+def loop(act):  # v2 control flow: the gradient of a while body is a body of its own (while_body_N_grad_M)
+    class Loop(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(W2 * 0.5)
+        def run(self, x):
+            step = lambda i, h: (i + 1, act(tf.matmul(h, self.w)))
+            return tf.while_loop(lambda i, h: i < 3, step, (0, tf.matmul(x, W1)))[1]
+        @tf.function(input_signature=spec)
+        def __call__(self, x):
+            return {"y": self.run(x)}
+        @tf.function(input_signature=spec)
+        def grads(self, x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self.run(x) ** 2)
+            return {"w": tape.gradient(loss, self.w)}
+    m = Loop()
+    return m, {"serving_default": m.__call__, "grads": m.grads}
+
 for name, act in (("relu", tf.nn.relu), ("elu", tf.nn.elu), ("leaky", lambda t: tf.nn.leaky_relu(t, 0.2))):
     m, signatures = module(act)
     tf.saved_model.save(m, f"{out}/module_{name}", signatures=signatures)
     if name == "leaky":
         continue
+    m, signatures = loop(act)
+    tf.saved_model.save(m, f"{out}/loop_{name}", signatures=signatures)
     model = tf_keras.Sequential([tf_keras.Input((4,), name="features"),
                                  tf_keras.layers.Dense(5, activation=name, name="hidden"),
                                  tf_keras.layers.Dense(2, name="out")], name="net")
@@ -366,7 +388,7 @@ def test_swap_in_tf2_function_bodies_computes_what_tensorflow_built_with_the_new
     (gradients too) and each call gives the numbers of the same model built with Elu (LeakyRelu), through both
     of TensorFlow's loaders."""
     pairs, reports = [], {}
-    for kind in ("module", "keras2"):
+    for kind in ("module", "keras2", "loop"):
         original, out = tf2_models / f"{kind}_relu", tmp_path / kind
         result = CliRunner().invoke(cli, ["swap", str(original), "--op", "Relu", "--to", "Elu", "-o", str(out),
                                           "--json"])
@@ -402,6 +424,10 @@ def test_swap_in_tf2_function_bodies_computes_what_tensorflow_built_with_the_new
         assert r["orig_diff"] > 1e-2, path  # and the swap mattered
     assert {"v2 grads w1", "v1 grads w1", "v2 inline w1", "v2 call"} <= set(judged[pairs[0][0]]["keys"])
     assert "v2 call training" in judged[pairs[1][0]]["keys"]
+    loop = reports["loop"]["functions"]
+    assert [done["gradients"] for f, done in loop.items() if re.fullmatch(r"while_body_\d+_grad_\d+", f)] == [
+        ["gradient_tape/while/gradients/while/Relu_grad/EluGrad"]]
+    assert {"v1 grads w", "v2 grads w"} <= set(judged[pairs[2][0]]["keys"])
 
 
 def test_swap_refuses_a_backward_function_it_cannot_swap(tf2_models, tmp_path):
@@ -419,3 +445,15 @@ def test_swap_refuses_a_backward_function_it_cannot_swap(tf2_models, tmp_path):
         assert len(result.output.strip().splitlines()) == 1 and not out.exists()
     with pytest.raises(gs.NotFoundError, match="no op type under 'nowhere' named 'Relu'"):
         swap_ops(gs.load(model), "Relu", "Elu", scope="nowhere")
+
+
+def test_swap_refuses_a_gradient_body_it_cannot_tie_to_its_activations(tf2_models, monkeypatch):
+    """A ReluGrad in a body no link of TensorFlow's ties to a forward body (here: the while loop's gradient body,
+    its link ignored) may be the gradient of a swapped Relu: swap refuses rather than leave it as it was."""
+    module = sys.modules["graphsurgeon.surgery.swap_ops"]
+    g = gs.load(tf2_models / "loop_relu")
+    swap_ops(g, "Relu", "Elu")
+    monkeypatch.setattr(module, "_backward_functions", lambda out, function: [])
+    with pytest.raises(RewriteError, match=r"function while_body_\d+_grad_\d+: .*ReluGrad' is a gradient of Relu "
+                                           "computed away from its activation"):
+        swap_ops(g, "Relu", "Elu")

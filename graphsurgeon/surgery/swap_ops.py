@@ -281,9 +281,9 @@ def _swap_backward(forward, backward, op_type: str, to: str, names: list[str], g
     same_thresholds = {op_type, to} <= set(THRESHOLD_GRADIENTS) and (to != "LeakyRelu" or min(alphas, default=0) >= 0)
     if old_role != new_role and not same_thresholds:
         words = {"y": "output", "x": "input"}
-        raise RewriteError(f"{backward.where} computes the gradients of {forward.where}'s {op_type} ops from their "
-                           f"{words[old_role]}s, passed as arguments; {to}'s gradient needs their "
-                           f"{words[new_role]}s, which it does not receive", hint=hint)
+        raise RewriteError(f"{backward.where} computes the gradients of {forward.where}'s {op_type} ops from the "
+                           f"{words[old_role]}s it receives; {to}'s gradient needs their {words[new_role]}s, which "
+                           "it does not receive", hint=hint)
     left = [op.name for op in forward.ops(type=op_type) if op.name not in set(names)]
     if left:
         raise RewriteError(f"{backward.where} computes the gradients of all of {forward.where}'s {op_type} ops; "
@@ -386,12 +386,43 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
     return out, changes
 
 
+def _backward_functions(out: Graph, function: str) -> list[str]:
+    """The functions computing the gradients of ``function``'s ops away from it, as TensorFlow links them.
+
+    A differentiated call's ``__inference___backward_...`` (named by the forward
+    copy's ``backward_function_name`` attribute), and the gradient bodies of v2
+    control flow, named ``<body>_grad_<uid>`` after the ``while``/``cond``
+    body they differentiate (TensorFlow's ``unique_grad_fn_name``).
+    """
+    found = []
+    link = out.library[function].attr.get("backward_function_name")
+    if link is not None and link.s:
+        found.append(link.s.decode())
+    pattern = re.compile(re.escape(function) + r"_grad_\d+")
+    found.extend(name for name in sorted(out.library_names) if pattern.fullmatch(name))
+    return [name for name in dict.fromkeys(found) if name in out.library_names]
+
+
+def _forward_function(out: Graph, function: str) -> str | None:
+    """The function whose gradients ``function`` computes (see :func:`_backward_functions`), or None."""
+    link = out.library[function].attr.get("forward_function_name")
+    if link is not None and link.s and link.s.decode() in out.library_names:
+        return link.s.decode()
+    m = re.fullmatch(r"(.+)_grad_\d+", function)
+    return m.group(1) if m and m.group(1) in out.library_names else None
+
+
 def _swap_functions(out: Graph, op_type: str, to: str, op_def, attrs: dict | None,
                     in_bodies: dict[str, list[str]]) -> dict[str, dict]:
     """Swap the ``in_bodies`` ops of ``out``'s function bodies (in place), gradients included; what was done.
 
     Returns ``{function: {"changed": [...], "gradients": [...]}}``, backward
     functions whose only change is their gradients included.
+
+    Raises:
+        RewriteError: a gradient of the swapped ops that cannot be swapped, or
+            a gradient op of the old type in a body that TensorFlow's links do
+            not tie to a body left as it was (swap cannot tell whose it is).
     """
     grad_type = GRADIENTS[op_type][0]
     done: dict[str, dict] = {}
@@ -402,16 +433,38 @@ def _swap_functions(out: Graph, op_type: str, to: str, op_def, attrs: dict | Non
             gradients = _swap_in_body(body, op_type, to, names, [op.name for op in body.ops(type=grad_type)])
         done[function] = {"changed": names, "gradients": gradients}
     for function, names in in_bodies.items():
-        link = out.library[function].attr.get("backward_function_name")
-        backward = link.s.decode() if link is not None and link.s else None
-        if not backward or backward not in out.library_names:
-            continue
-        body = out.function(backward)
-        ops = [op.name for op in body.ops(type=grad_type)]
-        if not ops:
-            continue
-        forward = out.function(function)
-        with body.batch():
-            gradients = _swap_backward(forward, body, op_type, to, names, ops, forward.node_def(names[0]))
-        done.setdefault(backward, {"changed": [], "gradients": []})["gradients"].extend(gradients)
+        for backward in _backward_functions(out, function):
+            body = out.function(backward)
+            ops = [op.name for op in body.ops(type=grad_type)]
+            if not ops:
+                continue
+            forward = out.function(function)
+            with body.batch():
+                gradients = _swap_backward(forward, body, op_type, to, names, ops, forward.node_def(names[0]))
+            done.setdefault(backward, {"changed": [], "gradients": []})["gradients"].extend(gradients)
+    if grad_type == GRADIENTS[to][0] and op_type == to:
+        return done
+    for function in sorted(out.library_names - set(done)):
+        body = out.function(function)
+        stray = [op.name for op in body.ops(type=grad_type) if not _reads_own_activation(body, op.name, op_type)]
+        forward = _forward_function(out, function)
+        if stray and (forward is None or forward in in_bodies):
+            raise RewriteError(f"function {function}: {stray[0]!r} is a gradient of {op_type} computed away from "
+                               "its activation, in a body TensorFlow does not tie to one swap can follow; it "
+                               "cannot tell whether it belongs to a swapped op",
+                               hint="swap the activation where the model is built and save it again")
     return done
+
+
+def _reads_own_activation(body, name: str, op_type: str) -> bool:
+    """Whether gradient op ``name`` reads an ``op_type`` op of its own body as its gradient function reads it."""
+    role = next(r for r in GRADIENTS[op_type][1] if r != "grad")
+    tensor = _read(GRADIENTS[op_type][1], body.node_defs[name]).get(role)
+    if tensor is None:
+        return False
+    nodes = body.node_defs
+    if role == "y":
+        op = _names.split_tensor_name(tensor)[0]
+        return op in nodes and nodes[op].op == op_type
+    return any(node.op == op_type and node.input and _names.parse_input(node.input[0]).tensor == tensor
+               for node in nodes.values())
