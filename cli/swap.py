@@ -76,6 +76,8 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
     for name, done in functions.items():
         echo(f"  {name}: {', '.join(done['changed']) or 'no activation'}"
              + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
+    for name, ops in report["left"].items():
+        echo(f"  {name}: left as it was (outside --scope {scope}): {', '.join(ops)}")
     if report["rebuilt"]:
         echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']}) in TensorFlow")
     elif report["gradients"]:

@@ -457,3 +457,28 @@ def test_swap_refuses_a_gradient_body_it_cannot_tie_to_its_activations(tf2_model
     with pytest.raises(RewriteError, match=r"function while_body_\d+_grad_\d+: .*ReluGrad' is a gradient of Relu "
                                            "computed away from its activation"):
         swap_ops(g, "Relu", "Elu")
+
+
+def test_a_scope_says_which_traced_copies_it_left(tf2_models, tmp_path):
+    """A Keras layer's traced call names its ops without the model's scope: a --scope swaps the copies it
+    matches and names, per function, those it left, so the user sees the model's copies disagree."""
+    result = CliRunner().invoke(cli, ["swap", str(tf2_models / "keras2_relu"), "--op", "Relu", "--to", "Elu",
+                                      "--scope", "net/hidden", "-o", str(tmp_path / "out"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert [done["changed"] for done in report["functions"].values()] == [["net/hidden/Relu"]]
+    assert set(report["left"]) == _bodies_with(tf2_models / "keras2_relu", "Relu") - set(report["functions"])
+    assert len(report["left"]) == 2 and all(ops == ["Relu"] for ops in report["left"].values())
+    assert any("left as it was (outside 'net/hidden')" in note for note in report["notes"])
+
+
+def test_swap_refuses_to_leave_a_fused_implementation_computing_the_old_activation(tmp_path, corpus_dir):
+    """A Keras 2 LSTM saved by TensorFlow 2.12 (corpus): standard_lstm holds its tanh ops, the
+    gpu_lstm_with_fallback that implements the same API holds CudnnRNN, whose tanh is built in.
+    Swapping one would make the model compute differently on each device: refused, nothing written."""
+    model = corpus_dir / "tfnet_keras_lstm_from_sequential"
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["swap", str(model), "--op", "Tanh", "--to", "Softsign", "-o", str(out)])
+    assert result.exit_code == 1 and result.output.startswith("error: function __inference_standard_lstm_")
+    assert "implement the same API (lstm_" in result.output and "0 in the second" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()

@@ -23,6 +23,7 @@ import re
 
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..ir.changes import Changes
+from ..ir.functions import called_functions
 from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab import protos
@@ -347,6 +348,8 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
         where = f" under {scope!r}" if scope else ""
         types = {op.type for op in g} | {op.type for f in g.library_names for op in g.function(f)}
         raise NotFoundError(f"op type{where}", op_type, types, where=g.where)
+    if in_bodies:
+        _check_implementations(g, op_type, in_bodies)
     out = g.copy()
     _retype(out, names, to, op_def, attrs)
     swapped, unswapped, replaced = [], [], []
@@ -380,10 +383,58 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
         changes.notes.append(f"function {function}: {len(done['changed'])} {op_type} -> {to}"
                              + (f" ({', '.join(done['changed'])})" if done["changed"] else "")
                              + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
+    left = {}
+    if scope:  # a Keras layer's traced call names its ops without the model's scope: say what the scope missed
+        left = {f: [op.name for op in out.function(f).ops(type=op_type)] for f in sorted(out.library_names)}
+        left = {f: ops for f, ops in left.items() if ops}
+        for function, ops in left.items():
+            changes.notes.append(f"function {function}: {op_type} left as it was (outside {scope!r}): "
+                                 + ", ".join(ops))
     changes.details.update({"from": op_type, "to": to, "attrs": dict(attrs or {}), "gradients": swapped,
-                            "unswapped": unswapped, "functions": functions})
+                            "unswapped": unswapped, "functions": functions, "left": left})
     ensures(out, changes, before=g)
     return out, changes
+
+
+def _check_implementations(g: Graph, op_type: str, in_bodies: dict[str, list[str]]) -> None:
+    """Refuse a swap that leaves another implementation of the same API computing the old activation.
+
+    Functions with one ``api_implements`` attribute are interchangeable
+    implementations TensorFlow picks among by device (a Keras 2 LSTM's
+    ``standard_lstm`` and ``gpu_lstm_with_fallback``, whose ``CudnnRNN`` has
+    tanh and sigmoid built in). Each must hold as many swapped ops, with the
+    functions it calls, or the model computes differently on each device.
+    """
+    library = g.library
+    swapped = {name: len(ops) for name, ops in in_bodies.items()}
+    groups: dict[str, list[str]] = {}
+    for name in sorted(g.library_names):
+        api = library[name].attr.get("api_implements")
+        if api is not None and api.s and "forward_function_name" not in library[name].attr:
+            groups.setdefault(api.s.decode(), []).append(name)
+    for api, names in groups.items():
+        counts = {name: _reachable_count(g, name, swapped) for name in names}
+        if len(set(counts.values())) > 1:
+            most, least = max(names, key=counts.get), min(names, key=counts.get)
+            raise RewriteError(f"function {most} and function {least} implement the same API ({api}) and TensorFlow "
+                               f"picks one by device; {counts[most]} {op_type} ops would be swapped in the first, "
+                               f"{counts[least]} in the second (a fused op such as CudnnRNN has its activations built "
+                               "in): the model would compute differently on each device",
+                               hint="swap the activation where the model is built and save it again")
+
+
+def _reachable_count(g: Graph, function: str, swapped: dict[str, int]) -> int:
+    """How many of the ``swapped`` ops (count per function) ``function`` and the functions it calls hold."""
+    seen, stack, total = set(), [function], 0
+    while stack:
+        name = stack.pop()
+        if name in seen or name not in g.library_names:
+            continue
+        seen.add(name)
+        total += swapped.get(name, 0)
+        for node in g.library[name].node_def:
+            stack.extend(callee for _, callee in called_functions(node, g.library_names))
+    return total
 
 
 def _backward_functions(out: Graph, function: str) -> list[str]:
