@@ -28,6 +28,9 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
             as_json):
     """Swap op types in MODEL, or transplant a layer's values from another model.
 
+    Ops are swapped at the top level and in every function body that holds
+    them (a TF2 model's traced copies), with their gradients.
+
     \b
     Examples:
       graphsurgeon swap fixtures/models/mnist_bn_elu_frozen.pb --op Elu --to Relu -o build/relu.pb

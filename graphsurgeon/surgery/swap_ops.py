@@ -252,7 +252,10 @@ def _swap_in_body(body, op_type: str, to: str, names: list[str], gradient_ops: l
                                f"TensorFlow's gradient of one does (it reads {', '.join(read.values()) or 'nothing'})")
         (op,) = owners
         node = nodes[op]
-        values = {"grad": read["grad"], "y": f"{op}:0", "x": _names.parse_input(node.input[0]).tensor}
+        values = {"grad": read["grad"], "y": f"{op}:0",
+                  "x": _names.parse_input(node.input[0]).tensor if node.input else None}
+        if any(values[r] is None for r in GRADIENTS[to][1]):
+            raise RewriteError(f"{body.where}: {op!r} has no input for {to}'s gradient to read")
         out.append(_retype_gradient(body, name, to, values, node))
     return out
 
