@@ -81,6 +81,9 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
              + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
     for name, ops in report["left"].items():
         echo(f"  {name}: left as it was (outside --scope {scope}): {', '.join(ops)}")
+    for note in report["notes"]:
+        if note.startswith("keras_metadata.pb"):
+            echo(f"note: {note}")
     if report["rebuilt"]:
         echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']}) in TensorFlow")
     elif report["gradients"]:

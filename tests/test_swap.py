@@ -424,6 +424,9 @@ def test_swap_in_tf2_function_bodies_computes_what_tensorflow_built_with_the_new
         assert r["orig_diff"] > 1e-2, path  # and the swap mattered
     assert {"v2 grads w1", "v1 grads w1", "v2 inline w1", "v2 call"} <= set(judged[pairs[0][0]]["keys"])
     assert "v2 call training" in judged[pairs[1][0]]["keys"]
+    # Keras 2's load_model would rebuild the layers from keras_metadata.pb's configs (activation="relu"): said
+    assert any(n.startswith("keras_metadata.pb is copied as it was") for n in reports["keras2"]["notes"])
+    assert not any(n.startswith("keras_metadata.pb") for n in reports["module"]["notes"])
     loop = reports["loop"]["functions"]
     assert [done["gradients"] for f, done in loop.items() if re.fullmatch(r"while_body_\d+_grad_\d+", f)] == [
         ["gradient_tape/while/gradients/while/Relu_grad/EluGrad"]]

@@ -393,6 +393,13 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
         for function, ops in left.items():
             changes.notes.append(f"function {function}: {op_type} left as it was (outside {scope!r}): "
                                  + ", ".join(ops))
+    model = g.model
+    if functions and model is not None and model.on_disk and (model.file.parent / "keras_metadata.pb").is_file():
+        # Keras 2's load_model rebuilds each layer from the config that file holds (activation="relu"), not
+        # from the functions: measured, it computes the old activation where tf.saved_model.load runs the new.
+        changes.notes.append(f"keras_metadata.pb is copied as it was: its layer configs still name the old "
+                             f"activation, so tf_keras.models.load_model would rebuild the model with {op_type}; "
+                             "tf.saved_model.load and TensorFlow Serving run the swapped functions")
     changes.details.update({"from": op_type, "to": to, "attrs": dict(attrs or {}), "gradients": swapped,
                             "unswapped": unswapped, "functions": functions, "left": left})
     ensures(out, changes, before=g)
