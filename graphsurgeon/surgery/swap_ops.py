@@ -343,7 +343,7 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
         raise UsageError(f"no OpDef for {to!r}")
     names = [op.name for op in g.ops(type=op_type, scope=scope)]
     in_bodies = {}
-    for function in sorted(g.library_names):
+    for function in _holding(g, op_type):
         found = [op.name for op in g.function(function).ops(type=op_type, scope=scope)]
         if found:
             in_bodies[function] = found
@@ -388,7 +388,7 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
                              + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
     left = {}
     if scope:  # a Keras layer's traced call names its ops without the model's scope: say what the scope missed
-        left = {f: [op.name for op in out.function(f).ops(type=op_type)] for f in sorted(out.library_names)}
+        left = {f: [op.name for op in out.function(f).ops(type=op_type)] for f in _holding(out, op_type)}
         left = {f: ops for f, ops in left.items() if ops}
         for function, ops in left.items():
             changes.notes.append(f"function {function}: {op_type} left as it was (outside {scope!r}): "
@@ -503,18 +503,26 @@ def _swap_functions(out: Graph, op_type: str, to: str, op_def, attrs: dict | Non
             with body.batch():
                 gradients = _swap_backward(forward, body, op_type, to, names, ops, forward.node_def(names[0]))
             done.setdefault(backward, {"changed": [], "gradients": []})["gradients"].extend(gradients)
-    if grad_type == GRADIENTS[to][0] and op_type == to:
+    if op_type == to:
         return done
-    for function in sorted(out.library_names - set(done)):
+    for function in _holding(out, grad_type):
+        if function in done:
+            continue
         body = out.function(function)
         stray = [op.name for op in body.ops(type=grad_type) if not _reads_own_activation(body, op.name, op_type)]
         forward = _forward_function(out, function)
         if stray and (forward is None or forward in in_bodies):
             raise RewriteError(f"function {function}: {stray[0]!r} is a gradient of {op_type} computed away from "
-                               "its activation, in a body TensorFlow does not tie to one swap can follow; it "
-                               "cannot tell whether it belongs to a swapped op",
+                               "its activation, in a body no link of TensorFlow's ties to its forward function: "
+                               "swap cannot tell whether it belongs to a swapped op",
                                hint="swap the activation where the model is built and save it again")
     return done
+
+
+def _holding(g: Graph, op_type: str) -> list[str]:
+    """The library functions with an ``op_type`` op in their body (read from the FunctionDefs: no body built)."""
+    library = g.library
+    return [name for name in sorted(library) if any(node.op == op_type for node in library[name].node_def)]
 
 
 def _reads_own_activation(body, name: str, op_type: str) -> bool:
