@@ -129,3 +129,13 @@ def close(a, b, rtol: float = 1e-6) -> bool:
 
 def load(path):
     return gs.load(path)
+
+
+def as_in_a_terminal() -> None:
+    """``preexec_fn`` of a command a test interrupts with SIGINT: Ctrl-C's default disposition, as a shell
+    gives a foreground command. A test suite started in the background (``pytest ... &`` in a script, some CI
+    runners) inherits SIGINT ignored, and so would the command (Python then never raises KeyboardInterrupt)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
