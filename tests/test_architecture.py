@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import re
@@ -38,6 +39,12 @@ _PRIVATE_ACCESS = re.compile(r"\b(?!self\b)[A-Za-z_][A-Za-z_0-9]*\.(" + "|".join
 
 def _sources():
     return [p for p in list(PACKAGE.rglob("*.py")) + list(CLI.glob("*.py"))]
+
+
+@functools.lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once for every test here that reads it."""
+    return ast.parse(path.read_text())
 
 
 def test_nothing_outside_the_graph_module_touches_its_private_state():
@@ -68,7 +75,7 @@ def import_graph() -> dict[str, set[str]]:
     for name, path in modules.items():
         package = path.name == "__init__.py"
         deps = set()
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("graphsurgeon"))
             elif isinstance(node, ast.ImportFrom):
@@ -233,3 +240,205 @@ def test_every_subpackage_is_packaged():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     present = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
     assert present <= listed, sorted(present - listed)
+# ---------------------------------------------------------------- no write hole
+# The protos a Graph holds are edited only by the modules that own them: ir/ (the Graph's
+# methods), metagraph/ (collections, signatures, saver, assets) and formats/ (readers and
+# writers). Anything else edits through them, so the Graph's index and derived facts stay
+# current. Found statically: an assignment, ``del`` or mutating call (``.add``, ``.extend``,
+# ``CopyFrom``, ``Clear``...) on an attribute/subscript chain through a proto field
+# (``g.meta_graph.saver_def.x = ...``), or on a name bound to such a chain (``meta =
+# g.meta_graph``; ``for sig in meta.signature_def.values()``), or passing one to a function of
+# the same module that mutates that parameter.
+PROTO_FIELDS = {"meta_graph", "graph_def", "collection_def", "signature_def", "saver_def", "asset_file_def",
+                "meta_info_def", "object_graph_def", "library", "node_list", "bytes_list", "any_list", "int64_list",
+                "float_list", "node_def", "function_def", "container", "meta_graphs"}
+_MUTATORS = {"add", "extend", "append", "insert", "remove", "pop", "CopyFrom", "MergeFrom", "Clear", "ClearField",
+             "SetInParent", "ParseFromString", "MergeFromString", "clear", "update", "sort", "reverse",
+             "DeleteSubrange", "ClearExtension", "setdefault", "popitem", "add_tensor", "add_node"}
+_ACCESSORS = {"values", "items", "get", "keys"}
+_OWNERS = ("ir", "metagraph", "formats")
+# What may stay, and why (path relative to the repository: line text that may mutate).
+PROTO_WRITE_ALLOWED = {
+    # TensorFlow's side: a copy of the MetaGraphDef made for tf.compat.v1 import (never the Graph's own).
+    "graphsurgeon/training/session.py": ('meta.ClearField("saver_def")',),
+    "graphsurgeon/training/run.py": ('proto.meta_info_def.tensorflow_version = ""',),
+}
+
+
+def _through_proto(expr, bound: set, *, iterating: bool = False) -> bool:
+    """Whether ``expr`` is an attribute/subscript chain through a proto field, or through a bound name."""
+    while True:
+        if isinstance(expr, ast.Attribute):
+            if expr.attr in PROTO_FIELDS:
+                return True
+            expr = expr.value
+        elif isinstance(expr, ast.Subscript):
+            expr = expr.value
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and expr.func.attr in _ACCESSORS:
+            expr = expr.func.value
+        elif iterating and isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.args and \
+                expr.func.id in ("getattr", "list", "sorted", "reversed", "enumerate", "zip"):
+            expr = expr.args[0]
+        elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name) and expr.func.id == "getattr" and expr.args:
+            expr = expr.args[0]
+        elif iterating and isinstance(expr, ast.BinOp):  # list(sig.inputs.values()) + list(sig.outputs.values())
+            return _through_proto(expr.left, bound, iterating=True) or _through_proto(expr.right, bound, iterating=True)
+        elif isinstance(expr, ast.Name):
+            return expr.id in bound
+        else:
+            return False
+
+
+def _bound_names(target) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List, ast.Starred)):
+        elts = target.elts if not isinstance(target, ast.Starred) else [target.value]
+        return [n for t in elts for n in _bound_names(t)]
+    return []
+
+
+@functools.lru_cache(maxsize=None)
+def _statements(fn):
+    """The nodes of a function (or a module's top level), in source order, nested functions apart."""
+    out = []
+    stack = list(fn.body) if not isinstance(fn, ast.Lambda) else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        out.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    kept = [n for n in out if isinstance(n, _SEEN)]
+    return tuple(sorted(kept, key=lambda n: (getattr(n, "lineno", 0), getattr(n, "col_offset", 0))))
+
+
+_SEEN = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.For, ast.comprehension, ast.Delete, ast.Call)
+
+
+def _writes(fn, bound: set, mutating: dict) -> list[tuple[int, str]]:
+    """``[(line, what)]``: proto writes in ``fn`` given the names ``bound`` to protos at its start."""
+    bound = set(bound)
+    found = []
+    for node in _statements(fn):
+        if isinstance(node, ast.Assign):
+            names = [n for t in node.targets for n in _bound_names(t)]
+            (bound.update if _through_proto(node.value, bound) else bound.difference_update)(names)
+        elif isinstance(node, (ast.For, ast.comprehension)):
+            names = _bound_names(node.target)
+            (bound.update if _through_proto(node.iter, bound, iterating=True) else bound.difference_update)(names)
+        what = None
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, (ast.Attribute, ast.Subscript)) and _through_proto(t.value, bound)
+                   or isinstance(t, ast.Attribute) and t.attr in PROTO_FIELDS
+                   and not (isinstance(t.value, ast.Name) and t.value.id == "self") for t in targets):
+                what = "assignment"
+        elif isinstance(node, ast.Delete):
+            if any(isinstance(t, (ast.Attribute, ast.Subscript)) and _through_proto(t.value, bound)
+                   for t in node.targets):
+                what = "del"
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _MUTATORS:
+            if _through_proto(node.func.value, bound):
+                what = node.func.attr
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in mutating:
+            if any(i < len(node.args) and _through_proto(node.args[i], bound) for i in mutating[node.func.id]):
+                what = f"{node.func.id}()"
+        if what:
+            found.append((node.lineno, what))
+    return found
+
+
+def proto_writes(path: Path) -> list[tuple[int, str]]:
+    """``[(line, what)]``: direct writes to a Graph's protos in module ``path`` (see above)."""
+    tree = _tree(path)
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    # Module functions that mutate a parameter: passing them a proto is a write (two rounds: helpers of helpers).
+    mutating: dict[str, set[int]] = {}
+    for _ in range(2):
+        for fn in functions:
+            params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+            used = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name)}
+            params = [p if p in used else None for p in params]
+            if not any(params):
+                continue
+            base = len(_writes(fn, set(), mutating))
+            hits = {i for i, p in enumerate(params) if p and len(_writes(fn, {p}, mutating)) > base}
+            if hits:
+                mutating[fn.name] = hits
+    found = _writes(tree, set(), mutating)
+    for fn in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+        found += _writes(fn, set(), mutating)
+    return sorted(set(found))
+
+
+def test_only_the_owning_modules_write_the_protos():
+    offenders = []
+    for path in _sources():
+        rel = path.relative_to(ROOT)
+        if rel.parts[0] == "graphsurgeon" and len(rel.parts) > 2 and rel.parts[1] in _OWNERS:
+            continue
+        lines = path.read_text().splitlines()
+        allowed = PROTO_WRITE_ALLOWED.get(rel.as_posix(), ())
+        for number, what in proto_writes(path):
+            line = lines[number - 1].strip()
+            if not any(line.startswith(a) for a in allowed):
+                offenders.append(f"{rel}:{number}: {what}: {line}")
+    assert not offenders, "edit through the Graph's methods (ir/graph.py, metagraph/):\n" + "\n".join(offenders)
+
+
+def test_the_proto_write_check_sees_writes():
+    """The check above finds each kind of write it names (it is not a test that cannot fail)."""
+    source = '''
+def direct(g, sig):
+    g.meta_graph.saver_def.version = 2
+    del g.meta_graph.signature_def["x"]
+    g.meta_graph.collection_def["c"].node_list.value.append("op")
+
+def aliased(g):
+    meta = g.meta_graph
+    meta.ClearField("saver_def")
+    for info in meta.signature_def["s"].inputs.values():
+        info.name = "x:0"
+
+def _helper(info):
+    info.name = "y:0"
+
+def through_helper(g):
+    for sig in g.meta_graph.signature_def.values():
+        _helper(sig)
+        for info in list(sig.inputs.values()) + list(sig.outputs.values()):
+            _helper(info)
+
+def fine(g):
+    node = g.node_for_edit("x")
+    node.device = ""
+    names = [n.name for n in g.graph_def.node]
+    names.append("z")
+    for node in list(g.graph_def.node):
+        pass
+    node = protos.NodeDef(name="n")
+    node.input.extend(["a"])
+'''
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "m.py"
+        path.write_text(source)
+        found = proto_writes(path)
+    lines = source.splitlines()
+    assert [lines[n - 1].strip() for n, _ in found] == [
+        "g.meta_graph.saver_def.version = 2", 'del g.meta_graph.signature_def["x"]',
+        'g.meta_graph.collection_def["c"].node_list.value.append("op")', 'meta.ClearField("saver_def")',
+        'info.name = "x:0"', "_helper(sig)", "_helper(info)"]
+
+
+def test_the_contract_runs_in_one_place():
+    """``ensures`` is called by ``surgery/rewrite.conclude`` alone: every rewrite, built-in (declared
+    with ``gs.rewrite``) or done in TensorFlow (``conclude``), is checked the same way."""
+    callers = []
+    for path in _sources():
+        for node in ast.walk(_tree(path)):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "ensures":
+                callers.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert [c.rsplit(":", 1)[0] for c in callers] == ["graphsurgeon/surgery/rewrite.py"], callers

@@ -22,10 +22,14 @@ from conftest import corpus_models, fixture_model, fixture_models
 import graphsurgeon as gs
 import graphsurgeon.surgery
 from graphsurgeon.cli.main import cli
-from graphsurgeon.errors import RewriteError, UsageError
+from graphsurgeon.analysis.endpoints import likely_inputs, likely_outputs
+from graphsurgeon.analysis.layers import layers
+from graphsurgeon.formats.bundle import is_v2
+from graphsurgeon.errors import GraphSurgeonError, RewriteError, UsageError
 from graphsurgeon.ir.changes import Changes
 from graphsurgeon.surgery.contract import dangling_inputs, unresolved_references
 from graphsurgeon.surgery.rewrite import is_rewrite
+from graphsurgeon.vocab.optypes import VARIABLE_TYPES, applies_gradients
 
 TF1 = fixture_model("mnist_bn_elu_tf1")
 FROZEN = fixture_model("mnist_bn_elu_frozen.pb")
@@ -48,10 +52,117 @@ def _first_op(g):
     return next(n for n in g.node_defs)
 
 
-# The arguments each declared rewrite is run with on any model (a new one must say how to call it).
+def _outputs(g, count=2):
+    """A few likely outputs (tensors nothing reads) of ``g`` computed from its inputs first, or None."""
+    inputs = {t.op_name for t in likely_inputs(g)}
+    found = likely_outputs(g)
+    fed = [t for t in found if inputs & g.ancestors([t.op_name], control=False)]
+    return [t.name for t in fed or found][:count] or None
+
+
+def _variable_layers(g):
+    return [item for item in layers(g) if item.variables]
+
+
+def _bn_scopes(g):
+    return ([item.name for item in layers(g) if item.kind == "batch_norm"],)
+
+
+def _freeze_args(g):
+    has_variables = any(n.op in VARIABLE_TYPES for n in g.node_defs.values())
+    if has_variables and not g.checkpoint:
+        return None  # nothing to freeze the variables with
+    served = [k for k in g.signatures if k != "__saved_model_init_op"]
+    if served:
+        return {"signature": "serving_default" if "serving_default" in served else served[0]}
+    outputs = _outputs(g)
+    return None if outputs is None else (None, outputs)
+
+
+def _export_args(g):
+    if _is_tf2(g):
+        return None  # a TF2 SavedModel: servable as it is (export refuses it)
+    if any(n.op in VARIABLE_TYPES for n in g.node_defs.values()) and not g.checkpoint:
+        return None
+    if g.signatures and any(k != "__saved_model_init_op" for k in g.signatures):
+        return ()
+    outputs = _outputs(g, 1)
+    return None if outputs is None else {"outputs": outputs}  # the inputs inferred
+
+
+def _set_batch_args(g):
+    return (-1,) if any(t.shape for t in likely_inputs(g)) else None  # a dynamic batch
+
+
+def _is_tf2(g) -> bool:
+    return g.meta_graph is not None and len(g.meta_graph.object_graph_def.nodes) > 0
+
+
+def _rehead_args(g):
+    found = _variable_layers(g)
+    if g.meta_graph is None or _is_tf2(g) or len(found) < 2 or not g.checkpoint:
+        return None
+    return (found[-2].name,)
+
+
+def _training_args(g):
+    return () if g.meta_graph is not None and applies_gradients(g) else None
+
+
+def _freeze_layers_args(g):
+    if g.meta_graph is None or not applies_gradients(g):
+        return None
+    found = _variable_layers(g)
+    return ([found[0].name],) if len(found) > 1 else None
+
+
+def _swap_args(g):
+    for a, b in (("Elu", "Relu"), ("Relu", "Elu"), ("Tanh", "Sigmoid")):
+        if any(n.op == a for n in g.node_defs.values()):
+            return (a, b, None, None, True)
+    return None
+
+
+def _fold_bn_args(g):
+    if any(n.op in VARIABLE_TYPES for n in g.node_defs.values()):
+        return None if not g.checkpoint or _outputs(g) is None else (_outputs(g),)
+    return ()
+
+
+def _transplant_args(g):
+    found = _variable_layers(g)
+    if not found or not g.checkpoint or g.format == "savedmodel" or not is_v2(g.checkpoint):
+        return None  # a transplant copies V2 checkpoints (a V1 one is refused, saying so)
+    return (found[0].name, g)  # a layer's values from the model itself: the checkpoint rewritten, same values
+
+
+# How each built-in rewrite is called on any model: a function of the model giving the arguments
+# after the graph (a tuple, or a dict of keyword arguments), or None when the rewrite does not
+# apply to that model (a new rewrite must say).
 ARGUMENTS = {
     "rename": lambda g: ({_first_op(g): _first_op(g) + "_renamed"},),
     "fold_constants": lambda g: (),
+    "clear_devices": lambda g: (),
+    "pin_inference": _bn_scopes,
+    "transplant": _transplant_args,
+    "freeze": _freeze_args,
+    "export": _export_args,
+    "prune": lambda g: None if _outputs(g) is None else (_outputs(g),),
+    "set_input_shape": lambda g: None if not likely_inputs(g) else (
+        {likely_inputs(g)[0].name: likely_inputs(g)[0].shape},),
+    "set_batch": _set_batch_args,
+    "strip_training": _training_args,
+    "prepare_rehead": _rehead_args,
+    "freeze_layers": _freeze_layers_args,
+    "swap_ops": _swap_args,
+    "fold_batch_norms": _fold_bn_args,
+}
+
+# Refusals a rewrite may answer with on a model its arguments apply to (a real limit, said in one
+# line; the input stays untouched all the same): (rewrite, model folder or file) -> why.
+REFUSALS = {
+    ("strip_training", "gknoblau_v1_ckpt"): "the gradients have no grad_ys_0 seed: the loss must be named (--loss)",
+    ("strip_training", "tf2onnx_regression_ckpt"): "the same: the loss must be named (--loss)",
 }
 
 
@@ -63,8 +174,12 @@ def _bytes(g) -> bytes:
 
 
 def test_the_built_in_rewrites_declared_with_it_are_found():
-    assert {"rename", "fold_constants"} <= set(declared_rewrites())
-    assert sorted(set(declared_rewrites()) - set(ARGUMENTS)) == []
+    found = declared_rewrites()
+    assert {"rename", "fold_constants", "prune", "freeze", "export", "fold_batch_norms", "strip_training",
+            "set_input_shape", "clear_devices", "pin_inference", "transplant", "swap_ops", "freeze_layers",
+            "prepare_rehead", "set_batch"} <= set(found)
+    assert sorted(set(found) - set(ARGUMENTS)) == []
+    assert all(fn.reports for name, fn in found.items() if name not in ("rename", "fold_constants"))
 
 
 MODELS = fixture_models() + corpus_models()
@@ -75,14 +190,32 @@ def test_every_declared_rewrite_leaves_its_input_byte_identical_and_keeps_the_co
     g = gs.load(model)
     before = _bytes(g)
     damaged = dangling_inputs(g)
+    applied = []
     for name, rewrite in sorted(declared_rewrites().items()):
-        result, changes = rewrite(g, *ARGUMENTS[name](g))
+        args = ARGUMENTS[name](g)
+        if args is None:
+            continue
+        try:
+            result, changes = rewrite(g, **args) if isinstance(args, dict) else rewrite(g, *args)
+        except GraphSurgeonError as exc:
+            assert _bytes(g) == before, f"{name} changed its input, then refused it"
+            why = REFUSALS.get((name, model.name)) or REFUSALS.get((name, model.parent.name))
+            assert why, f"{name} refused {model}: {exc}"
+            continue
+        applied.append(name)
         assert _bytes(g) == before, f"{name} changed its input"
         assert result is not g and isinstance(changes, Changes)
         assert dangling_inputs(result) <= {(c, p) for c, p in damaged} | {
             (changes.renamed.get(c, c), p) for c, p in damaged}, name
         assert unresolved_references(result) <= unresolved_references(g) | {
             (w, n) for w, n in unresolved_references(result) if n in " ".join(changes.dropped)}, name
+    assert {"rename", "fold_constants", "clear_devices", "pin_inference"} <= set(applied)
+
+
+def test_every_built_in_rewrite_applies_to_the_tf1_fixture():
+    """The arguments above are not all None: on a TF1 training checkpoint, every rewrite runs."""
+    g = gs.load(TF1)
+    assert sorted(name for name in declared_rewrites() if ARGUMENTS[name](g) is None) == []
 
 
 # ---------------------------------------------------------------- what the decorator does
@@ -133,6 +266,27 @@ def test_a_composition_is_checked_as_a_whole():
     assert changes.renamed == {"X": "images"} or "X" in changes.removed
     assert "hidden1/kernel" in changes.removed  # folded into hidden1/kernel/read
     assert changes.notes == ["composed"] and len(out) < len(g)
+
+
+def test_a_built_in_composite_is_checked_as_a_whole_against_its_input(monkeypatch):
+    """freeze_layers pins (a rewrite of its own, checked), then edits the result: a step after the
+    inner rewrite that breaks the contract is refused at the end, against freeze_layers' input."""
+    module = importlib.import_module("graphsurgeon.surgery.freeze_layers")  # the package names the function so
+
+    real = module._untrainable
+
+    def breaking(out, frozen):
+        inputs = list(out.node_defs["outputs/MatMul"].input)
+        out.set_inputs("outputs/MatMul", ["nowhere:0"] + inputs[1:])
+        return real(out, frozen)
+
+    g = gs.load(TF1)
+    before = _bytes(g)
+    assert module.freeze_layers(g, ["hidden1"])[0]  # as it is: fine
+    monkeypatch.setattr(module, "_untrainable", breaking)
+    with pytest.raises(RewriteError, match="'outputs/MatMul' reading 'nowhere'"):
+        module.freeze_layers(g, ["hidden1"])
+    assert _bytes(g) == before
 
 
 def test_bad_returns_and_broken_contracts_are_refused():

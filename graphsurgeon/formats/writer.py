@@ -42,6 +42,7 @@ import os
 import shutil
 import stat
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import OutputError, UsageError
@@ -319,14 +320,44 @@ def _unchanged_bytes(graph, fmt: str, encoding: str, message) -> bytes | None:
     return data if parsed == message else None
 
 
-def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: bool,
-                       notes: list | None = None) -> None:
+def stage_directory(target: Path) -> Path:
+    """A new empty directory beside ``target`` to assemble it in (see :func:`commit_directory`).
+
+    What killed writers of ``target`` left there goes first.
+    """
     parent = target.parent if str(target.parent) else Path(".")
     if not parent.is_dir():
         raise OutputError(f"{target}: directory {parent} does not exist")
-    sweep_stale(parent, target.name)  # what killed writers of this target left
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
+    sweep_stale(parent, target.name)
+    return Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
+
+
+def commit_directory(tmp: Path, target: Path) -> None:
+    """Put ``tmp``, assembled by :func:`stage_directory`, in ``target``'s place (``tmp`` is gone if that fails)."""
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
+        _replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def staged_directory(target: Path):
+    """Assemble directory ``target`` in the directory this yields; it takes ``target``'s place when the
+    block ends, and is deleted if the block fails: a directory output is written whole or not at all."""
+    tmp = stage_directory(target)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    commit_directory(tmp, target)
+
+
+def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: bool,
+                       notes: list | None = None) -> None:
+    with staged_directory(target) as tmp:
         name = "saved_model.pbtxt" if encoding == "text" else "saved_model.pb"
         if not graph.model.on_disk:
             # Built in memory (export): the graph's checkpoint and assets make the rest.
@@ -347,11 +378,6 @@ def _write_saved_model(graph, target: Path, data: bytes, encoding: str, edited: 
                 notes.append("fingerprint.pb recomputed for the edited model")
             elif notes is not None and status.startswith("removed"):
                 notes.append(f"fingerprint.pb {status} (TensorFlow loads a SavedModel without one)")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
-        _replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _write_checkpoint_files(source_prefix: str | None, prefix: str) -> list[Path]:
@@ -371,12 +397,7 @@ def _write_checkpoint_files(source_prefix: str | None, prefix: str) -> list[Path
 
 def _write_checkpoint_dir(graph, target: Path, data: bytes, encoding: str, notes: list) -> None:
     """A checkpoint directory: ``model.ckpt.meta``, the checkpoint's files as ``model.ckpt.*``, ``checkpoint``."""
-    parent = target.parent if str(target.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"{target}: directory {parent} does not exist")
-    sweep_stale(parent, target.name)
-    tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=parent))
-    try:
+    with staged_directory(target) as tmp:
         prefix = str(tmp / CHECKPOINT_NAME)
         copied = _write_checkpoint_files(graph.checkpoint, prefix)
         atomic_write(Path(prefix + ".meta"), data)
@@ -384,11 +405,6 @@ def _write_checkpoint_dir(graph, target: Path, data: bytes, encoding: str, notes
             _checkpoint.write_state_file(tmp, CHECKPOINT_NAME)
         else:
             notes.append("no checkpoint goes with this graph: the directory holds the graph alone")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 directories
-        _replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def _umask() -> int:
@@ -433,14 +449,6 @@ def _copy_tree(src: Path, dst: Path, skip: tuple[str, ...]) -> None:
 def _special(path: Path) -> OutputError:
     return OutputError(f"{path}: is not a regular file (a pipe, socket or device), which a SavedModel "
                        "cannot hold; refusing to copy the model", hint="remove it from the model directory")
-
-
-def replace_directory(tmp: Path, target: Path) -> None:
-    """Put the directory ``tmp`` (assembled beside ``target``) in ``target``'s place, atomically where Linux can.
-
-    What every command writing a directory ends with (SavedModels, the explorer's site).
-    """
-    _replace(tmp, target)
 
 
 def _replace(tmp: Path, target: Path) -> None:

@@ -29,7 +29,10 @@ from types import MappingProxyType
 from ..analysis import shape_cache as _shape_cache
 from ..analysis.shapes import format_shape, from_proto, infer_shapes
 from ..errors import NotFoundError, RewriteError, UsageError
+from ..metagraph import assets as _assets
 from ..metagraph import collections as _collections
+from ..metagraph import saver as _saver
+from ..metagraph import signatures as _signatures
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import opdefs, protos
@@ -1301,6 +1304,54 @@ class Graph:
         """Rename collection ``old`` to ``new``."""
         self._derived = {}  # derived facts may read collections (which variables are trainable)
         return _collections.rename_collection(self, old, new)
+
+    def retarget_references(self, renamed: dict[str, str]) -> list[str]:
+        """Point the MetaGraphDef's references (signatures, node_list entries) to tensors of ``renamed``
+        (``{old tensor: new tensor}``) at their new names; one sentence per change."""
+        self._derived = {}
+        return _collections.retarget_tensors(self, renamed)
+
+    # ------------------------------------------------------------------ the rest of the MetaGraphDef
+    # Thin delegations to graphsurgeon/metagraph/ (signatures, saver, assets), which own those
+    # protos; derived facts (training machinery reads the saver) are dropped.
+
+    def set_signature(self, key: str, signature) -> None:
+        """Make ``signature`` (a SignatureDef proto) signature ``key``; None removes it.
+        (:func:`graphsurgeon.metagraph.signatures.add_signature` makes one from tensor names.)"""
+        self._derived = {}
+        _signatures.put_signature(self, key, signature)
+
+    def clear_signatures(self) -> None:
+        """Remove every signature."""
+        self._derived = {}
+        _signatures.clear_signatures(self)
+
+    def set_saver_def(self, saver_def=None) -> None:
+        """Make ``saver_def`` (a SaverDef proto) the model's saver; None removes it (see
+        :func:`graphsurgeon.metagraph.saver.set_saver_def`)."""
+        self._derived = {}
+        _saver.set_saver_def(self, saver_def)
+
+    def set_asset_files(self, assets) -> None:
+        """Make ``[(file name, tensor fed its path)]`` the MetaGraphDef's ``asset_file_def``."""
+        self._derived = {}
+        _assets.set_asset_files(self, assets)
+
+    def set_tensorflow_version(self, version: str) -> None:
+        """Record ``version`` as the TensorFlow version that wrote the MetaGraphDef (``meta_info_def``)."""
+        if self.root.meta_graph is None:
+            raise UsageError(f"{self.root.where}: is a plain GraphDef, which records no TensorFlow version")
+        self.root.meta_graph.meta_info_def.tensorflow_version = version
+
+    @_edit
+    def set_device(self, op, device: str) -> Op:
+        """Place ``op`` on ``device`` (``""``: anywhere); in a function body too (written back)."""
+        node = self.node_def(_root_name(op))
+        if node.device != device:
+            node.device = device
+            self._touch()
+            self._logged(touched=[node.name])
+        return Op(self, node)
 
     def clear_devices(self, functions: bool = True) -> tuple:
         """A copy with every op's device cleared, and the Changes (see :mod:`graphsurgeon.surgery.clear_devices`)."""

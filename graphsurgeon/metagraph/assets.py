@@ -24,6 +24,8 @@ from ..analysis.constants import Constants
 from ..vocab import names as _names
 from .collections import decode_any
 
+_STRING = 7  # DT_STRING: an asset's tensor is fed the file's path
+
 ASSET_FILEPATHS = "asset_filepaths"
 SAVED_MODEL_ASSETS = "saved_model_assets"
 
@@ -85,6 +87,17 @@ def find_assets(g) -> list[Asset]:
         found = next((p for p in looked if p.is_file()), None)
         out.append(Asset(filename or (Path(path).name if path else ""), tensor, found, looked))
     return out
+
+
+def set_asset_files(g, assets) -> None:
+    """Make ``assets`` (``[(file name, string tensor fed its path)]``) the MetaGraphDef's ``asset_file_def``, in place."""
+    meta = g.root.meta_graph
+    del meta.asset_file_def[:]
+    for filename, tensor in assets:
+        entry = meta.asset_file_def.add()
+        entry.filename = filename
+        entry.tensor_info.name = tensor
+        entry.tensor_info.dtype = _STRING
 
 
 def point_at_files(source, work, changes) -> None:

@@ -788,6 +788,34 @@ def rename_references(graph, renamed: dict[str, str]) -> list[str]:
     return notes
 
 
+def retarget_tensors(graph, renamed: dict[str, str]) -> list[str]:
+    """Point signature inputs/outputs and node_list entries naming a tensor of ``renamed`` at its new name.
+
+    ``renamed``: ``{old tensor: new tensor}`` (``{"split:1": "split_output_1:0"}``: a tensor a
+    cut replaced by a placeholder). Returns one sentence per reference changed.
+    """
+    meta = graph.root.meta_graph
+    notes = []
+    if meta is None or not renamed:
+        return notes
+    for key, sig in meta.signature_def.items():
+        for side in ("inputs", "outputs"):
+            for arg, info in getattr(sig, side).items():
+                if info.name in renamed:
+                    notes.append(f"signature {key!r} {side[:-1]} {arg!r}: {info.name} -> {renamed[info.name]}")
+                    info.name = renamed[info.name]
+    for key, coll in meta.collection_def.items():
+        if coll.WhichOneof("kind") != "node_list":
+            continue
+        values = list(coll.node_list.value)
+        new = [renamed.get(v, v) for v in values]
+        if new != values:
+            notes.extend(f"collection {key!r}: {v} -> {n}" for v, n in zip(values, new) if v != n)
+            del coll.node_list.value[:]
+            coll.node_list.value.extend(new)
+    return notes
+
+
 class _Recorder(_Refs):
     """A walk that changes nothing and records every op or tensor name it meets."""
 

@@ -9,12 +9,34 @@ function, whose ``_Arg`` handles map to the call's inputs at the top level.
 from __future__ import annotations
 
 from ..analysis.constants import Constants, source_op
-from ..errors import NotFoundError
+from ..errors import NotFoundError, UsageError
 from ..vocab import names as _names
 from ..vocab.optypes import PASS_THROUGH
 from .variables import variable_defs
 
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
+# Ops that set a variable to a value (a restored tensor, an initial value): input 0 the variable, 1 the value.
+ASSIGN_TYPES = ("Assign", "AssignVariableOp")
+
+
+def set_saver_def(graph, saver_def=None) -> None:
+    """Make ``saver_def`` the MetaGraphDef's SaverDef, in place; None removes it.
+
+    Without a ``saver_def``, ``import_meta_graph`` makes a default ``Saver``
+    over the ``variables`` collection (see :func:`restores`). Through
+    :meth:`graphsurgeon.Graph.set_saver_def`, which keeps the Graph's derived
+    facts current.
+    """
+    meta = graph.root.meta_graph
+    if meta is None:
+        if saver_def is None:
+            return
+        raise UsageError(f"{graph.root.where}: is a plain GraphDef, which holds no saver",
+                         hint="g.as_meta_graph() gives it a MetaGraphDef")
+    if saver_def is None:
+        meta.ClearField("saver_def")
+    else:
+        meta.saver_def.CopyFrom(saver_def)
 
 
 def _restore_targets(graph, only=None) -> dict[str, tuple[str, str]]:
@@ -49,9 +71,18 @@ def _restore_targets(graph, only=None) -> dict[str, tuple[str, str]]:
                     cnode = graph.node_defs[consumer]
                     if cnode.op in PASS_THROUGH:
                         stack.append((consumer, 0))
-                    elif cnode.op in ("Assign", "AssignVariableOp") and position == 1:
+                    elif cnode.op in ASSIGN_TYPES and position == 1:
                         out[source_op(graph, cnode.input[0])] = (key, spec)
     return out
+
+
+def saver_scope_ops(g) -> set[str]:
+    """The ops under the name scope of the model's saver (the ``saver_def``'s ``save/``); empty without one."""
+    meta = g.root.meta_graph
+    if meta is None or not meta.HasField("saver_def"):
+        return set()
+    scope = _names.scope_of(_names.split_tensor_name(meta.saver_def.filename_tensor_name)[0])
+    return {name for name in g.node_defs if scope and name.startswith(scope + "/")}
 
 
 def checkpoint_keys(g) -> dict[str, str]:

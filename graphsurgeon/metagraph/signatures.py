@@ -224,6 +224,56 @@ def set_default_signature(g, key: str) -> str | None:
     return swapped
 
 
+def put_signature(g, key: str, signature) -> None:
+    """Make ``signature`` (a SignatureDef) the MetaGraphDef's signature ``key``, in place; None removes it."""
+    meta = _meta(g)
+    if signature is None:
+        if key in meta.signature_def:
+            del meta.signature_def[key]
+        return
+    meta.signature_def[key].CopyFrom(signature)
+
+
+def clear_signatures(g) -> None:
+    """Remove every SignatureDef (in place)."""
+    if g.root.meta_graph is not None:
+        g.root.meta_graph.ClearField("signature_def")
+
+
+def follow_shapes(g, ops) -> list[str]:
+    """Record again the shape of every signature input and output produced by one of ``ops`` (in place).
+
+    What a rewrite that changed shapes (``set_input_shape``) calls so that the
+    signatures say what the graph computes. Returns the keys of the signatures that changed.
+    """
+    meta = g.root.meta_graph
+    if meta is None:
+        return []
+    ops = set(ops)
+    changed = []
+    for key in list(meta.signature_def):
+        sig = type(meta.signature_def[key])()
+        sig.CopyFrom(meta.signature_def[key])
+        for info in list(sig.inputs.values()) + list(sig.outputs.values()):
+            if info.WhichOneof("encoding") == "name" and _names.is_tensor_name(info.name) and info.name in g.root \
+                    and _names.split_tensor_name(info.name)[0] in ops:
+                _set_shape(info, g.root.tensor(info.name).shape)
+        if sig != meta.signature_def[key]:
+            meta.signature_def[key].CopyFrom(sig)
+            changed.append(key)
+    return changed
+
+
+def _set_shape(info, shape) -> None:
+    info.ClearField("tensor_shape")
+    if shape is None:
+        info.tensor_shape.unknown_rank = True
+        return
+    info.tensor_shape.SetInParent()
+    for d in shape:
+        info.tensor_shape.dim.add(size=-1 if d is None else int(d))
+
+
 def unresolved(g, key: str) -> list[str]:
     """The tensors signature ``key`` names that are not in the graph."""
     out = []

@@ -30,14 +30,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import zlib
 from importlib import resources
 from pathlib import Path
 
 from ..errors import OutputError
-from ..formats.protofile import atomic_write, sweep_stale, temp_prefix
-from ..formats.writer import replace_directory
+from ..formats.protofile import atomic_write
+from ..formats.writer import commit_directory, stage_directory
 from . import scopes, style
 
 MARKER = ".graphsurgeon-explore"
@@ -148,9 +147,7 @@ class SiteWriter:
         self._lists: dict = {}
 
     def __enter__(self) -> "SiteWriter":
-        parent = self.output.parent if str(self.output.parent) else Path(".")
-        sweep_stale(parent, self.output.name)
-        self.tmp = Path(tempfile.mkdtemp(prefix=temp_prefix(self.output.name), suffix=".tmp", dir=parent))
+        self.tmp = stage_directory(self.output)
         for sub in ("views", "lists", "static"):
             (self.tmp / sub).mkdir()
         return self
@@ -163,13 +160,10 @@ class SiteWriter:
             return False
         try:
             check_output(self.output)  # again: something may have appeared there meanwhile
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp makes 0700 directories
-            replace_directory(self.tmp, self.output)
         except BaseException:
             shutil.rmtree(self.tmp, ignore_errors=True)
             raise
+        commit_directory(self.tmp, self.output)
         return False
 
     # ------------------------------------------------------------------ views

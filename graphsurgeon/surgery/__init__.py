@@ -1,6 +1,8 @@
 """Rewrites: functions ``rewrite(graph, ...) -> (Graph, Changes)``, one per module, TensorFlow-free.
 
-Each never mutates its input and ends with :func:`graphsurgeon.surgery.contract.ensures`.
+Each is declared with :func:`graphsurgeon.surgery.rewrite.rewrite` (``gs.rewrite``): it edits a copy of
+its input, its preconditions are declared once, and the contract
+(:mod:`graphsurgeon.surgery.contract`) is checked in one place (:func:`~graphsurgeon.surgery.rewrite.conclude`).
 The jobs that need TensorFlow to build or train (a new head, a rebuilt
 training op) live in :mod:`graphsurgeon.training`.
 """

@@ -19,16 +19,17 @@ import_meta_graph leaves them): a body pinned to a GPU fails the same way.
 from __future__ import annotations
 
 from ..ir.changes import Changes
-from .contract import ensures
+from .rewrite import rewrite
 
 __all__ = ["clear_devices"]
 
 
+@rewrite(requires=(), reports=True)
 def clear_devices(g, functions: bool = True) -> tuple:
     """A copy of ``g`` with every op's device cleared; returns ``(Graph, Changes)``.
 
     Args:
-        g: the graph (not modified).
+        g: the graph (not modified; a function body clears its whole graph).
         functions: also clear the ops of function bodies.
 
     ``changes.changed`` lists the top-level ops whose device was set;
@@ -40,7 +41,7 @@ def clear_devices(g, functions: bool = True) -> tuple:
         >>> {op.device for op in cpu}
         {''}
     """
-    out = g.root.copy()
+    out = g.root  # the copy gs.rewrite gives
     changes = Changes()
     devices: dict[str, int] = {}
     for node in out.graph_def.node:
@@ -48,14 +49,18 @@ def clear_devices(g, functions: bool = True) -> tuple:
             devices[node.device] = devices.get(node.device, 0) + 1
             changes.changed.append(node.name)
     for name in changes.changed:
-        out.node_for_edit(name).device = ""
+        out.set_device(name, "")
     in_functions = 0
     if functions:
-        for function in out.graph_def.library.function:
-            for node in function.node_def:
-                if node.device:
+        for name, function in out.library.items():
+            placed = [node for node in function.node_def if node.device]
+            if not placed:
+                continue
+            body = out.function(name)
+            with body.batch():  # written back to the library once
+                for node in placed:
                     devices[node.device] = devices.get(node.device, 0) + 1
-                    node.device = ""
+                    body.set_device(node.name, "")
                     in_functions += 1
     changes.details["devices"] = dict(sorted(devices.items()))
     changes.details["function_ops"] = in_functions
@@ -65,5 +70,4 @@ def clear_devices(g, functions: bool = True) -> tuple:
                              f"{where} ({', '.join(sorted(devices))}); colocation (_class) kept, as TensorFlow keeps it")
     else:
         changes.notes.append("no op had a device: nothing to clear")
-    ensures(out, changes, before=g.root)
-    return out, changes
+    return changes

@@ -55,16 +55,15 @@ from ..metagraph.collections import MAIN_OP_COLLECTIONS, main_ops
 from ..metagraph.saver import restores
 from ..metagraph.signatures import DEFAULT_SIGNATURE, PREDICT_METHOD, signature_def
 from ..metagraph.tables import table_initializers
-from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..wording import plural
-from .contract import ensures
 from .export_signatures import signature_specs, tensor_names
 from .new_saver import add_saver, restored_variables, restores_v2, saver_scope_ops
 from .pinning import pin_placeholders
 from .prune import needed_ops, prune
+from .rewrite import rewrite
 
 __all__ = ["export", "SERVE_TAG"]
 
@@ -75,19 +74,16 @@ _PEP440 = re.compile(r"^\s*v?(\d+!)?\d+(\.\d+)*((a|b|c|rc|alpha|beta|pre|preview
                      re.I)
 
 
-def _op(tensor: str) -> str:
-    return _names.split_tensor_name(tensor)[0]
-
-
 def _cuts(g: Graph, io: list) -> list[str]:
     """Signature inputs computed by the graph that can become placeholders: those that every signature
     whose outputs read them feeds (another signature may compute them from its own inputs)."""
-    reach = [g.ancestors([_op(t) for t in outs], control=False, include_roots=True) for _, outs in io]
+    reach = [g.ancestors([_names.split_tensor_name(t)[0] for t in outs], control=False, include_roots=True)
+             for _, outs in io]
     out = []
     for t in dict.fromkeys(t for ins, _ in io for t in ins):
-        if g.node_defs[_op(t)].op in PLACEHOLDER_TYPES:
+        if g.node_defs[_names.split_tensor_name(t)[0]].op in PLACEHOLDER_TYPES:
             continue
-        if all(t in ins for (ins, _), needed in zip(io, reach) if _op(t) in needed):
+        if all(t in ins for (ins, _), needed in zip(io, reach) if _names.split_tensor_name(t)[0] in needed):
             out.append(t)
     return out
 
@@ -97,20 +93,22 @@ def _check_fed(g: Graph, outputs: list[str], fed: set[str], cut: set) -> None:
     full, _, _ = needed_ops(g, outputs, cut)
     for name in sorted(full):
         node = g.node_defs.get(name)
-        if node is not None and node.op in ("Placeholder", "PlaceholderV2") and name not in fed:
+        if node is not None and node.op in PLACEHOLDER_TYPES and node.op != "PlaceholderWithDefault" \
+                and name not in fed:  # one with a default runs unfed
             raise RewriteError(f"the outputs need placeholder {name!r}, which no signature input feeds",
                                hint=f"add --input {name}:0, or pin it with --set {name}=VALUE")
 
 
-def _fix_version(meta, notes: list) -> None:
-    version = meta.meta_info_def.tensorflow_version
+def _fix_version(g: Graph, notes: list) -> None:
+    version = g.meta_graph.meta_info_def.tensorflow_version
     if version and not _PEP440.match(version):
         release = re.match(r"\d+(\.\d+)*", version)
-        meta.meta_info_def.tensorflow_version = release.group(0) if release else ""
+        g.set_tensorflow_version(release.group(0) if release else "")
         notes.append(f"tensorflow_version {version!r} is not a version TensorFlow 2.21 can parse (its "
-                     f"import_meta_graph would fail): written as {meta.meta_info_def.tensorflow_version!r}")
+                     f"import_meta_graph would fail): written as {g.meta_graph.meta_info_def.tensorflow_version!r}")
 
 
+@rewrite(requires=("top_level",), reports=True)
 def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=None,
            signature: str = DEFAULT_SIGNATURE, method: str = PREDICT_METHOD, tags=(SERVE_TAG,),
            keep_training: bool = False, set_values: dict | None = None,
@@ -142,8 +140,6 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
             checkpoint does not match, an asset file is missing, or the model
             is a TF2 SavedModel (servable as it is).
     """
-    if g.root is not g:
-        raise UsageError("export the top-level graph, not a function body")
     meta = g.meta_graph
     if meta is not None and meta.HasField("object_graph_def") and len(meta.object_graph_def.nodes):
         raise RewriteError(f"{g.where}: is a TF2 SavedModel (objects and functions); it is servable as it is",
@@ -160,7 +156,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
             [n for info in sig.outputs.values() for n in tensor_names(info)]) for sig in source_sigs.values()]
     out_tensors = [t for _, outs in io for t in outs]
     in_tensors = [t for ins, _ in io for t in ins]
-    fed = {_op(t) for t in in_tensors}
+    fed = {_names.split_tensor_name(t)[0] for t in in_tensors}
 
     work = g.as_meta_graph()
     # A signature input computed by the graph is cut there: a Placeholder takes its place.
@@ -181,14 +177,14 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
         # Inputs too: a signature may name an input its outputs do not read (it must still exist);
         # and a SavedModel's assets, which its loader feeds whether the graph reads them or not.
         assets_kept = [a.tensor for a in find_assets(work) if g.format == "savedmodel" and a.source is not None
-                       and _op(a.tensor) in work.node_defs]
+                       and _names.split_tensor_name(a.tensor)[0] in work.node_defs]
         roots = list(dict.fromkeys(out_tensors + in_tensors + assets_kept)) + main_ops(work)
         needed, _, _ = needed_ops(work, roots, cut_refs)
         tables = table_initializers(work, needed)
         result, pruned = prune(work, roots + tables, inputs=cut or None, keep_saver=False)
         changes.extend(pruned)
         renamed = dict(pruned.renamed)
-        result.meta_graph.ClearField("signature_def")  # rebuilt below
+        result.clear_signatures()  # rebuilt below
 
     # Saver over the variables that remain.
     saver_kind = None
@@ -217,22 +213,22 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
             node.input.extend("^" + t for t in tables)
             result.add_op(node)
             result.ensure_op_defs({"NoOp"})
-            result.meta_graph.collection_def[MAIN_OP_COLLECTIONS[0]].node_list.value.append(main_op)
+            result.add_to_collection(MAIN_OP_COLLECTIONS[0], main_op)
             changes.added.append(main_op)
             changes.notes.append(f"main op {main_op}: runs the initializers of {plural(tables, 'lookup table')} "
                                  "when the model is loaded")
 
     # Signatures.
-    out_meta = result.meta_graph
     if keep_training and not source_sigs:
-        out_meta.ClearField("signature_def")
+        result.clear_signatures()
     exported = {}
     for name, sig in source_sigs.items():
-        out_meta.signature_def[name].CopyFrom(sig)
+        result.set_signature(name, sig)
     for name, (ins, outs, sig_method) in specs.items():
         ins = {k: renamed.get(t, t) for k, t in ins.items()}
         outs = {k: renamed.get(t, t) for k, t in outs.items()}
-        out_meta.signature_def[name].CopyFrom(signature_def(result, ins, outs, sig_method))
+        result.set_signature(name, signature_def(result, ins, outs, sig_method))
+    out_meta = result.meta_graph
     for name in out_meta.signature_def:
         sig = out_meta.signature_def[name]
         exported[name] = {"method": sig.method_name,
@@ -243,7 +239,7 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     assets = {}
     kept_assets = []
     for asset in find_assets(work):
-        if _op(asset.tensor) not in result.node_defs:
+        if _names.split_tensor_name(asset.tensor)[0] not in result.node_defs:
             continue
         if asset.source is None:
             where = ", ".join(str(p) for p in asset.looked_at) or "nowhere to look"
@@ -254,14 +250,9 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
                                f"{asset.source}); a SavedModel's assets/ holds one")
         assets[asset.filename] = asset.source
         kept_assets.append(asset)
-    del out_meta.asset_file_def[:]
-    for asset in kept_assets:
-        entry = out_meta.asset_file_def.add()
-        entry.filename = asset.filename
-        entry.tensor_info.name = asset.tensor
-        entry.tensor_info.dtype = _dtypes.number("string")
+    result.set_asset_files([(asset.filename, asset.tensor) for asset in kept_assets])
 
-    _fix_version(out_meta, changes.notes)
+    _fix_version(result, changes.notes)
     # variables/ holds what the saver restores: the variables the signatures read, not optimizer slots.
     restored = restores(result)
     keys = sorted({key for key, _ in restored.values()}) if restored else None
@@ -285,5 +276,4 @@ def export(g: Graph, signatures: dict | None = None, *, inputs=None, outputs=Non
     })
     if variables and not is_v2(checkpoint):
         changes.notes.append(f"the V1 checkpoint {checkpoint} is converted to V2 (variables/variables) when written")
-    ensures(saved, changes, before=g)
     return saved, changes

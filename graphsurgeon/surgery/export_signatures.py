@@ -34,14 +34,11 @@ def tensor_names(info) -> list[str]:
     return []
 
 
-def _op(tensor: str) -> str:
-    return _names.split_tensor_name(tensor)[0]
-
-
 def _infer_outputs(g: Graph, inputs: dict) -> dict[str, str]:
     candidates = likely_outputs(g)
     if inputs:
-        reach = g.descendants([_op(t) for t in inputs.values()], control=False, include_roots=True)
+        reach = g.descendants([_names.split_tensor_name(t)[0] for t in inputs.values()], control=False,
+                              include_roots=True)
         candidates = [t for t in candidates if t.op_name in reach]
     names = [t.name for t in candidates]
     if len(names) != 1:
@@ -55,7 +52,7 @@ def _infer_outputs(g: Graph, inputs: dict) -> dict[str, str]:
 
 
 def _infer_inputs(g: Graph, outputs: dict, pinned: set) -> dict[str, str]:
-    needed = g.ancestors([_op(t) for t in outputs.values()], control=False, include_roots=True)
+    needed = g.ancestors([_names.split_tensor_name(t)[0] for t in outputs.values()], control=False, include_roots=True)
     machinery = training_machinery(g)
     out = {}
     for node in g.graph_def.node:

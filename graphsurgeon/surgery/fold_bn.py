@@ -42,9 +42,9 @@ from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from ..vocab.values import from_numpy
 from ..wording import plural
-from .contract import ensures
 from .freeze import freeze
 from .prune import prune
+from .rewrite import rewrite
 
 
 LINEAR_TYPES = ("MatMul", "Conv2D", "DepthwiseConv2dNative")
@@ -63,6 +63,7 @@ def _const(name: str, array, dtype_enum: int):
     return node
 
 
+@rewrite(requires=("top_level",), reports=True)
 def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
     """Fold every inference-mode batch norm that follows a MatMul/Conv2D with constant weights.
 
@@ -85,8 +86,6 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
     """
     import numpy as np
 
-    if g.root is not g:
-        raise UsageError("fold the top-level graph, not a function body")
     changes = Changes()
     original = g
     consumers = g.uses
@@ -239,11 +238,9 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
     if not done:
         changes.notes.insert(0, "nothing folded: " + (f"{plural(left, 'batch norm')} left as they were"
                                                       if left else "no batch norm found"))
-        ensures(work, changes, before=original)
         return work, changes
     result, pruned = prune(work, sinks)
     changes.removed.extend(pruned.removed)
-    ensures(result, changes, before=original)
     return result, changes
 
 

@@ -56,6 +56,7 @@ from ..errors import NotFoundError, RewriteError, UsageError
 from ..formats.bundle import BundleReader
 from ..formats.checkpoint import open_checkpoint
 from ..formats.slices import parse_spec, read_value
+from ..ir.build import input_text as _text  # how TensorFlow writes a data input (op, op:1)
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.assets import point_at_files
@@ -65,12 +66,13 @@ from ..metagraph.tables import table_initializers
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab import protos
-from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, REF_VARIABLE_TYPES, SWITCH_OPS
+from ..vocab.optypes import (CALL_OPS, CASE_OPS, IF_OPS, MERGE_OPS, PASS_THROUGH, PLACEHOLDER_TYPES,
+                              REF_VARIABLE_TYPES, SWITCH_OPS)
 from ..vocab.values import from_numpy
 from ..wording import plural
-from .contract import ensures
 from .pinning import const_node, pin_placeholders, scalar_tensor
 from .prune import needed_ops, prune
+from .rewrite import rewrite
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
 
@@ -93,7 +95,7 @@ def parse_set_values(g: Graph, items: Iterable[str]) -> dict[str, object]:
         if not sep or not name:
             raise UsageError(f"--set {item!r}: expected NAME=VALUE")
         op = g.op(_names.split_tensor_name(name)[0])
-        if op.type not in ("Placeholder", "PlaceholderWithDefault"):
+        if op.type not in PLACEHOLDER_TYPES:
             raise UsageError(f"--set {name}: {op.name} is a {op.type}, not a placeholder")
         dtype = _dtypes.base(op.outputs[0].dtype) if op.outputs else None
         text = text.strip()
@@ -115,10 +117,6 @@ def parse_set_values(g: Graph, items: Iterable[str]) -> dict[str, object]:
             raise UsageError(f"--set {name}={text}: not a {dtype} value") from None
         out[op.name] = value
     return out
-
-
-def _text(op: str, index: int) -> str:
-    return op if index == 0 else f"{op}:{index}"
 
 
 class _Run:
@@ -685,6 +683,7 @@ def _group_initializers(run: _Run, g: Graph, tables: list[str]) -> str | None:
 
 
 # --------------------------------------------------------------------------- the rewrite
+@rewrite(requires=("top_level",), reports=True)
 def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str] | None = None,
            set_values: dict | None = None, signature: str | None = None, *,
            max_inlined_ops: int = MAX_INLINED_OPS) -> tuple[Graph, Changes]:
@@ -723,8 +722,6 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
         >>> frozen.op("StatefulPartitionedCall").type
         'IdentityN'
     """
-    if g.root is not g:
-        raise UsageError("freeze the top-level graph, not a function body")
     if outputs is None:
         outputs = signature_outputs(g, signature)
     elif isinstance(outputs, str):
@@ -800,5 +797,4 @@ def freeze(g: Graph, checkpoint: str | None = None, outputs: str | Iterable[str]
                              f"outputs read): {', '.join(remaining)}")
     changes.details["outputs"] = tensors
     changes.details["initializer"] = initializer
-    ensures(work, changes, before=g)
     return work, changes

@@ -37,8 +37,8 @@ from ..vocab import names as _names
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES, training_machinery
 from ..vocab.patterns import compile_pattern, is_pattern
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, training
-from .contract import ensures
 from .pin_inference import pin_inference
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["freeze_layers", "resolve_frozen"]
@@ -126,6 +126,7 @@ def _remove_with_dead_inputs(out: Graph, remove: set[str], machinery: frozenset)
     return out.remove_ops(gone).removed
 
 
+@rewrite(requires=("top_level",), reports=True)
 def freeze_layers(g: Graph, names, *, training_op: str | None = None,
                   collections=TRAIN_OP_COLLECTIONS) -> tuple[Graph, Changes]:
     """Freeze layers or variables of a training graph; returns ``(edited copy, Changes)``. TensorFlow-free.
@@ -190,6 +191,5 @@ def freeze_layers(g: Graph, names, *, training_op: str | None = None,
     changes.details.update(frozen=scopes, frozen_variables=frozen, trainable_variables=still,
                            untrainable=dropped, training_op=run.op, global_step=run.step, stopped=stop,
                            removed_ops=len(changes.removed))
-    ensures(out, changes, before=g)
     return out, changes
 

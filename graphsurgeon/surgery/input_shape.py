@@ -31,11 +31,11 @@ from ..analysis.shapes import format_shape, merge
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..metagraph.signatures import RESERVED_KEYS
+from ..metagraph.signatures import RESERVED_KEYS, follow_shapes
 from ..vocab import names as _names
 from ..vocab.optypes import PLACEHOLDER_TYPES
 from ..wording import plural
-from .contract import ensures
+from .rewrite import rewrite
 from .shape_check import conflicts
 
 __all__ = ["set_input_shape", "set_batch", "parse_shape"]
@@ -86,13 +86,14 @@ def _record(node, shapes) -> None:
                 proto.dim.add(size=-1 if d is None else int(d))
 
 
+@rewrite(requires=("top_level",), reports=True)
 def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
     """Give placeholders new shapes; returns ``(edited copy, Changes)`` (see the module documentation).
 
     Args:
         g: the graph (not modified).
         shapes: ``{placeholder or its tensor: shape}``, a shape a tuple / list
-            (None or -1 for an unknown dimension) or text (``"-1,784"``).
+            (None or -1 for an unknown dimension), text (``"-1,784"``) or None (an unknown rank).
 
     Returns:
         ``changes.details``: ``inputs`` (tensor -> ``before``, ``after``),
@@ -111,8 +112,6 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
         >>> one.tensor("logits:0").shape
         (1, 10)
     """
-    if g.root is not g:
-        raise UsageError("set shapes on the top-level graph, not a function body")
     if not shapes:
         raise UsageError("no input shape to set")
     wanted: dict[str, tuple] = {}
@@ -122,8 +121,8 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
             raise UsageError(f"{tensor.name} is not a placeholder (it is output {tensor.index} of a "
                              f"{tensor.op.type}); only inputs can be given a shape",
                              hint="graphsurgeon prune --inputs makes a tensor an input first")
-        wanted[tensor.op_name] = parse_shape(shape) if isinstance(shape, str) else \
-            tuple(None if d is None or int(d) < 0 else int(d) for d in shape)
+        wanted[tensor.op_name] = parse_shape(shape) if isinstance(shape, str) else None if shape is None else \
+            tuple(None if d is None or int(d) < 0 else int(d) for d in shape)  # None: unknown rank
     out = g.copy()
     changes = Changes()
     before = {name: g.tensor(name + ":0").shape for name in wanted}
@@ -141,7 +140,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
         if out.node_defs[name].op == "PlaceholderWithDefault":
             default = next((r for r in out.input_refs(name) if not r.control), None)
             got = out.tensor(default.tensor).shape if default is not None else None
-            if got is not None and (len(got) != len(shape) or merge(got, shape) is None):
+            if got is not None and shape is not None and (len(got) != len(shape) or merge(got, shape) is None):
                 raise RewriteError(f"{name}: its default has shape {format_shape(got)}, which does not fit "
                                    f"{format_shape(shape)}")
     found = conflicts(out, affected)
@@ -158,15 +157,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
         _record(out.node_for_edit(name), recorded)
         unknown.extend(f"{name}:{i}" for i, s in enumerate(recorded) if s is None)
     new_shapes = out.shapes
-    # Signatures follow.
-    meta = out.meta_graph
-    if meta is not None:
-        for sig in meta.signature_def.values():
-            for info in list(sig.inputs.values()) + list(sig.outputs.values()):
-                if info.WhichOneof("encoding") == "name" and _names.is_tensor_name(info.name) and info.name in out:
-                    op = _names.split_tensor_name(info.name)[0]
-                    if op in affected or op in wanted:
-                        _set_shape_attr_info(info, out.tensor(info.name).shape)
+    follow_shapes(out, affected | set(wanted))  # the signatures say the new shapes
     changes.changed = list(wanted) + sorted(had_record)
     changes.details["inputs"] = {f"{n}:0": {"before": _json(before[n]), "after": _json(wanted[n])} for n in wanted}
     changes.details["outputs"] = _changed_outputs(g, out, affected)
@@ -175,18 +166,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
     changes.notes.append(f"shapes inferred again for {plural(affected, 'op')} downstream; "
                          f"{plural(had_record, 'record')} of _output_shapes rewritten"
                          + (f" ({len(unknown)} outputs recorded as unknown: inference cannot tell)" if unknown else ""))
-    ensures(out, changes, before=g)
     return out, changes
-
-
-def _set_shape_attr_info(info, shape) -> None:
-    info.ClearField("tensor_shape")
-    if shape is None:
-        info.tensor_shape.unknown_rank = True
-        return
-    info.tensor_shape.SetInParent()
-    for d in shape:
-        info.tensor_shape.dim.add(size=-1 if d is None else int(d))
 
 
 def _json(shape):
@@ -210,6 +190,7 @@ def _changed_outputs(g: Graph, out: Graph, affected: set) -> dict:
     return result
 
 
+@rewrite(requires=("top_level",), reports=True)
 def set_batch(g: Graph, batch: int | None, inputs=None) -> tuple[Graph, Changes]:
     """Set the first dimension of the model's inputs to ``batch`` (None or -1: dynamic).
 

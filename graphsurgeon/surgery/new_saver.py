@@ -31,7 +31,7 @@ from ..errors import NotFoundError, RewriteError
 from ..formats.checkpoint import open_checkpoint
 from ..ir.graph import Graph
 from ..metagraph.collections import DEFAULT_SAVER_NOTE, main_ops
-from ..metagraph.saver import RESTORE_TYPES, checkpoint_entries, saver_entries
+from ..metagraph.saver import ASSIGN_TYPES, RESTORE_TYPES, checkpoint_entries, saver_entries, saver_scope_ops
 from ..metagraph.variables import variable_defs
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
@@ -44,16 +44,13 @@ __all__ = ["add_saver", "keep_saver", "restored_variables", "restores_v2", "save
 _STRING = "string"
 
 
-def _const(name: str, values, shape=None):
-    node = protos.NodeDef(name=name, op="Const")
-    node.attr["dtype"].type = _dtypes.number(_STRING)
-    tensor = node.attr["value"].tensor
-    tensor.dtype = _dtypes.number(_STRING)
-    if shape is not None:
-        for d in shape:
-            tensor.tensor_shape.dim.add(size=d)
-    tensor.string_val.extend(v.encode("utf-8", "surrogateescape") for v in values)
-    return node
+def _const(name: str, values, shape=None) -> tuple:
+    """A string Const to add with ``g.constant``: ``(name, array)`` (a scalar without ``shape``)."""
+    import numpy as np  # surgery that writes a saver needs numpy; reading does not
+
+    # A checkpoint key read from bytes that are not UTF-8 keeps them (surrogateescape).
+    array = np.array([v.encode("utf-8", "surrogateescape") for v in values], dtype=object)
+    return name, array.reshape(tuple(shape) if shape is not None else ())
 
 
 def _node(name: str, op: str, inputs=(), **attrs):
@@ -159,17 +156,20 @@ def add_saver(g, variables: dict[str, tuple[str, str]], scope: str = "save") -> 
         assigns.append(assign.name)
     nodes.append(_node(s + "restore_all", "NoOp", ["^" + a for a in assigns]))
     for node in nodes:
-        g.add_op(node)
-    g.ensure_op_defs({node.op for node in nodes})
-    saver = g.meta_graph.saver_def
-    saver.Clear()
+        if isinstance(node, tuple):
+            g.constant(node[1], name=node[0])
+        else:
+            g.add_op(node)
+    g.ensure_op_defs({node.op for node in nodes if not isinstance(node, tuple)})
+    saver = protos.SaverDef()
     saver.filename_tensor_name = s + "Const:0"
     saver.save_tensor_name = s + "control_dependency:0"
     saver.restore_op_name = s + "restore_all"
     saver.max_to_keep = 5
     saver.keep_checkpoint_every_n_hours = 10000.0
     saver.version = protos.SaverDef.V2
-    return [node.name for node in nodes]
+    g.set_saver_def(saver)
+    return [node[0] if isinstance(node, tuple) else node.name for node in nodes]
 
 
 def keep_saver(g, result, dropped: list | None = None) -> tuple[list[str], list[str]]:
@@ -210,21 +210,17 @@ def keep_saver(g, result, dropped: list | None = None) -> tuple[list[str], list[
 
 
 # ---------------------------------------------------------------- which variables a new saver restores
-def _op(tensor: str) -> str:
-    return _names.split_tensor_name(tensor)[0]
-
-
 def _set_at_load(g: Graph) -> set[str]:
     """Variables the loader sets without the checkpoint: local variables, and those the main op assigns."""
     meta = g.meta_graph
     out = set()
-    out.update(_op(var.variable_name) for _, var in variable_defs(meta, ("local_variables",)))
+    out.update(_names.split_tensor_name(var.variable_name)[0] for _, var in variable_defs(meta, ("local_variables",)))
     main = main_ops(g)
     if main:
         for name in g.ancestors(main, include_roots=True):
             node = g.node_defs.get(name)
-            if node is not None and node.op in ("Assign", "AssignVariableOp") and node.input:
-                out.add(_op(node.input[0]))
+            if node is not None and node.op in ASSIGN_TYPES and node.input:
+                out.add(_names.split_tensor_name(node.input[0])[0])
     return out
 
 
@@ -279,15 +275,10 @@ def restores_v2(g: Graph) -> bool:
     meta = g.meta_graph
     if not meta.HasField("saver_def"):
         return False
-    restore = _op(meta.saver_def.restore_op_name)
+    restore = _names.split_tensor_name(meta.saver_def.restore_op_name)[0]
     if restore not in g.node_defs:
         return False
     ops = g.ancestors([restore], include_roots=True)
     types = {g.node_defs[n].op for n in ops if n in g.node_defs}
     return "RestoreV2" in types and not (types & (set(RESTORE_TYPES) - {"RestoreV2"}))
 
-
-def saver_scope_ops(g: Graph) -> set[str]:
-    meta = g.meta_graph
-    scope = _names.scope_of(_op(meta.saver_def.filename_tensor_name)) if meta.HasField("saver_def") else ""
-    return {name for name in g.node_defs if scope and name.startswith(scope + "/")}

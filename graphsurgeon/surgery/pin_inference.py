@@ -12,27 +12,14 @@ from __future__ import annotations
 from ..errors import RewriteError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..vocab import protos
-from ..vocab.optypes import VARIABLE_TYPES
-from .contract import ensures
+from ..vocab.optypes import VARIABLE_TYPES, writes_variable
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["pin_inference"]
 
-# Ops that write a variable's state.
-_STATE_WRITERS = ("Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "AssignAddVariableOp",
-                  "AssignSubVariableOp")
-_DT_BOOL = 10
 
-
-def _false(name: str):
-    node = protos.NodeDef(name=name, op="Const")
-    node.attr["dtype"].type = _DT_BOOL
-    node.attr["value"].tensor.dtype = _DT_BOOL
-    node.attr["value"].tensor.bool_val.append(False)
-    return node
-
-
+@rewrite(requires=("top_level",), reports=True)
 def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
     """Make the batch-norm layers ``bn_scopes`` run in inference mode; returns ``(edited copy, Changes)``.
 
@@ -41,7 +28,7 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
             (control inputs on them are dropped: a training op built under
             ``control_dependencies(update_ops)`` no longer waits for them).
     """
-    out = g.copy()
+    out = g  # the copy gs.rewrite gives
     changes = Changes()
     for scope in bn_scopes:
         members = out.ops(scope=scope)
@@ -54,7 +41,7 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
         if switches:
             const_name = scope + "/inference_mode"
             if const_name not in out:
-                out.add_op(_false(const_name))
+                out.constant(False, name=const_name)
                 changes.added.append(const_name)
             for tensor, readers in switches.items():
                 changed = out.rewire(tensor, const_name, only=readers)
@@ -63,7 +50,7 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
         variables_here = {op.name for op in members if op.type in VARIABLE_TYPES}
         writers = set()
         for op in out.ops(scope=scope):
-            if op.type in _STATE_WRITERS and op.inputs and op.inputs[0].op_name in variables_here:
+            if writes_variable(op.type) and op.inputs and op.inputs[0].op_name in variables_here:
                 if op.name.startswith(op.inputs[0].op_name + "/"):
                     continue  # the variable's own initializer
                 writers.add(op.name)
@@ -93,5 +80,4 @@ def pin_inference(g: Graph, bn_scopes) -> tuple[Graph, Changes]:
         changes.changed.extend(move_colocations(out, dict.fromkeys(remove)))
         changes.extend(out.remove_ops(remove))
     changes.changed = list(dict.fromkeys(changes.changed))
-    ensures(out, changes, before=g)
-    return out, changes
+    return changes

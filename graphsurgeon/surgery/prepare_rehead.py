@@ -23,12 +23,13 @@ from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.assets import point_at_files
+from ..metagraph.saver import saver_entries
 from ..metagraph.tables import table_initializers
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import global_step
-from .contract import ensures
 from .pin_inference import pin_inference
 from .prune import needed_ops, prune
+from .rewrite import rewrite
 
 __all__ = ["prepare_rehead", "freeze_set"]
 
@@ -58,6 +59,7 @@ def freeze_set(g: Graph, freeze, reused_layers, found) -> list[str]:
     return out
 
 
+@rewrite(requires=("top_level",), reports=True)
 def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     """Cut ``g`` at ``at`` for a new head; returns ``(pruned copy, Changes)``.
 
@@ -103,6 +105,9 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
     # The global step stays: the new training op increments it (the global_step collection
     # and whatever reads it, a learning-rate schedule, keep naming it).
     step = global_step(g)
+    unsaved_step = step is not None and g.meta_graph.HasField("saver_def") and step not in saver_entries(g)
+    if unsaved_step:  # the model's saver never wrote it: nothing to restore it from (a serving export's)
+        step = None
     if step is not None:
         keep.append(step)
     keep.extend(table_initializers(g, full))  # tables the reused part looks words up in stay initialisable
@@ -117,11 +122,13 @@ def prepare_rehead(g: Graph, at: str, freeze="all") -> tuple[Graph, Changes]:
         changes.extend(pinned.remove_ops(orphans))
         changes.notes.append(f"removed {', '.join(orphans)}: every reused batch norm that read it is frozen "
                              "(runs in inference mode), so nothing reads it any more")
+    if unsaved_step:
+        changes.notes.append(f"the global step {global_step(g)} is not restored by the model's saver (its "
+                             "checkpoint does not hold it): the new training op counts from a step of its own")
     if frozen_graph:
         changes.notes.append("a frozen graph: the reused part is its constants (nothing to restore; they do not "
                              "train)")
     frozen_vars = [v.name for item in reused_layers if item.name in frozen_scopes for v in item.variables]
     changes.details.update(cut=cut, frozen=frozen_scopes, frozen_variables=frozen_vars, inputs=inputs,
                            reused_layers=[item.name for item in reused_layers], global_step=step)
-    ensures(pinned, changes, before=g)
     return pinned, changes

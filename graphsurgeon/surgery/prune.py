@@ -42,8 +42,8 @@ from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
 from ..vocab.protos import node_def_pb2
 from ..wording import plural
-from .contract import ensures
 from .new_saver import keep_saver as rebuild_saver
+from .rewrite import rewrite
 
 __all__ = ["prune", "needed_ops"]
 
@@ -168,33 +168,6 @@ def _placeholder_def(g: Graph, name: str, tensor: Tensor, device: str):
     return node
 
 
-def _input_text(op: str, index: int) -> str:
-    return op if index == 0 else f"{op}:{index}"
-
-
-def _rename_meta_references(meta, renamed: dict[str, str]) -> list[str]:
-    """Point signature and node_list collection entries at renamed tensors."""
-    notes = []
-    if meta is None or not renamed:
-        return notes
-    for key, sig in meta.signature_def.items():
-        for side in ("inputs", "outputs"):
-            for arg, info in getattr(sig, side).items():
-                if info.name in renamed:
-                    notes.append(f"signature {key!r} {side[:-1]} {arg!r}: {info.name} -> {renamed[info.name]}")
-                    info.name = renamed[info.name]
-    for key, coll in meta.collection_def.items():
-        if coll.WhichOneof("kind") != "node_list":
-            continue
-        values = list(coll.node_list.value)
-        new = [renamed.get(v, v) for v in values]
-        if new != values:
-            notes.extend(f"collection {key!r}: {v} -> {n}" for v, n in zip(values, new) if v != n)
-            del coll.node_list.value[:]
-            coll.node_list.value.extend(new)
-    return notes
-
-
 def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
     """Ops named by the VariableDefs (in the meta graph's collections) of variables in ``ops``."""
     meta = g.meta_graph
@@ -213,6 +186,7 @@ def _variable_companions(g: Graph, ops: set[str]) -> set[str]:
     return out
 
 
+@rewrite(requires=("top_level",), reports=True)
 def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | None = None,
           keep_initializers: bool = True, keep_saver: bool | None = None) -> tuple[Graph, Changes]:
     """Keep only what ``outputs`` need; optionally cut the graph at ``inputs``.
@@ -257,8 +231,6 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
         >>> small.op("Elu").output(0).shape
         (None, 300)
     """
-    if g.root is not g:
-        raise UsageError("prune the top-level graph, not a function body")
     if isinstance(outputs, str):
         outputs = [outputs]
     if isinstance(inputs, str):
@@ -328,21 +300,10 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
 
     out = g.copy()
     in_place = {name for (op, _), name in placeholders.items() if name == op}
-    # Rewire the data inputs of kept ops that read a cut tensor.
-    for name in full:
-        node = out.node_defs.get(name)
-        if node is None:
-            continue
-        new_inputs, changed = [], False
-        for text in node.input:
-            ref = _names.parse_input(text)
-            if not ref.control and (ref.op, ref.index) in placeholders:
-                new_inputs.append(_input_text(placeholders[(ref.op, ref.index)], 0))
-                changed = True
-            else:
-                new_inputs.append(text)
-        if changed:
-            out.set_inputs(name, new_inputs)
+    # Kept ops that read a cut tensor read its placeholder (data inputs; one cut in place keeps the name).
+    for (op, index), name in placeholders.items():
+        if (name, 0) != (op, index):
+            out.rewire(f"{op}:{index}", f"{name}:0", only=full)
     # Ops replaced under their own name become placeholders in place (their
     # position, and every reference to their name, stays).
     for node_def in new_defs:
@@ -371,14 +332,13 @@ def prune(g: Graph, outputs: str | Iterable[str], inputs: str | Iterable[str] | 
     for (op, index), name in placeholders.items():
         if name != op or index != 0:
             changes.renamed[f"{op}:{index}"] = f"{name}:0"
-    changes.notes.extend(_rename_meta_references(out.meta_graph, changes.renamed))
+    changes.notes.extend(out.retarget_references(changes.renamed))
     if in_place or new_defs:
         changes.notes.extend(f"cut at {op}:{index}: now Placeholder {name} "
                              f"({_dtypes.base(g.tensor(f'{op}:{index}').dtype)} "
                              f"{_shape_text(g.tensor(f'{op}:{index}').shape)})"
                              for (op, index), name in placeholders.items())
     out.ensure_op_defs({"Placeholder"} if new_defs else set())
-    ensures(out, changes, before=g)
     return out, changes
 
 

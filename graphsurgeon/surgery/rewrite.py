@@ -27,6 +27,17 @@ Preconditions are declared once, as arguments: ``@gs.rewrite(requires=
 ("top_level", "meta_graph"))``. ``top_level`` (the default) refuses a
 function body; without it a function body is accepted and the function gets
 the same body in a copy of its graph (the result is the whole graph).
+
+Every built-in rewrite is declared this way, with ``reports=True``: the
+Changes it returns is its own account of what it did, in its own terms (a
+freeze's ``changed`` are the variables it made constants, an export's
+``removed`` what the SavedModel lost against the input), kept as given; the
+contract is checked all the same. :func:`conclude` is the one place the
+contract runs: the decorator calls it, and so do the rewrites whose work is
+done in TensorFlow (``training/rehead.py``, ``training/rebuild.py``). A
+rewrite that calls others (``freeze_layers`` pins, then removes;
+``export`` pins, prunes, adds a saver) is checked as a whole, against its
+own input.
 """
 from __future__ import annotations
 
@@ -35,10 +46,19 @@ from collections.abc import Callable
 
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
-from ..ir.graph import Graph
 from .contract import ensures
 
-__all__ = ["rewrite", "PRECONDITIONS", "is_rewrite"]
+__all__ = ["rewrite", "PRECONDITIONS", "is_rewrite", "conclude"]
+
+
+def _is_graph(value) -> bool:
+    """Whether ``value`` is a Graph (or a function body of one).
+
+    Told by what it has, not by its class: this module does not import
+    ``ir.graph``, whose ``Graph.clear_devices()`` runs a rewrite declared here
+    (the import would close a cycle; annotations name ``Graph`` as text).
+    """
+    return callable(getattr(value, "track_edits", None)) and hasattr(value, "node_defs") and hasattr(value, "root")
 
 
 def _top_level(g) -> str | None:
@@ -69,7 +89,7 @@ def is_rewrite(fn) -> bool:
     return bool(getattr(fn, "__graphsurgeon_rewrite__", False))
 
 
-def rewrite(fn=None, *, requires=("top_level",), name: str | None = None):
+def rewrite(fn=None, *, requires=("top_level",), name: str | None = None, reports: bool = False):
     """Make ``fn(graph, ...)`` a rewrite ``(graph, ...) -> (Graph, Changes)``; see the module docstring.
 
     Args:
@@ -77,6 +97,9 @@ def rewrite(fn=None, *, requires=("top_level",), name: str | None = None):
         requires: preconditions checked on the input first (names of
             :data:`PRECONDITIONS`); a failing one is a UsageError.
         name: what messages call the rewrite (default: the function's name).
+        reports: a Changes the function returns is kept as it says (the
+            built-in rewrites); otherwise what changed is filled in from the
+            edit, whatever it says. Either way the contract is checked.
     """
     unknown = sorted(set(requires) - set(PRECONDITIONS))
     if unknown:
@@ -87,7 +110,7 @@ def rewrite(fn=None, *, requires=("top_level",), name: str | None = None):
 
         @functools.wraps(fn)
         def run(g, *args, **kwargs):
-            if not isinstance(g, Graph):
+            if not _is_graph(g):
                 raise UsageError(f"{label} takes a Graph (graphsurgeon.load(path)), not {type(g).__name__}")
             for key in requires:
                 problem = PRECONDITIONS[key](g)
@@ -99,15 +122,33 @@ def rewrite(fn=None, *, requires=("top_level",), name: str | None = None):
             with work.track_edits() as log:
                 returned = fn(target, *args, **kwargs)
             result, given = _returned(label, work, returned)
-            changes = filled(before, result, given, log if result is work else None)
-            ensures(result, changes, before=before)
-            return result, changes
+            said = reports and (isinstance(returned, Changes) or isinstance(returned, tuple) and given is returned[1])
+            return result, conclude(before, result, given, log if result is work else None, reports=said)
 
         run.__graphsurgeon_rewrite__ = True
         run.requires = tuple(requires)
+        run.reports = reports
         return run
 
     return decorate(fn) if fn is not None else decorate
+
+
+def conclude(before: Graph | None, result: Graph, given: Changes, log=None, *, reports: bool = True) -> Changes:
+    """The Changes of a rewrite from ``before`` to ``result``, with the contract checked: the one place it runs.
+
+    ``reports``: ``given`` is the rewrite's own account, kept as it is;
+    otherwise what changed is filled in from the edit (``log``, else by
+    comparing ``before`` and ``result``). ``before`` is None for a rewrite
+    whose result TensorFlow built from a graph of its own (nothing of the
+    input to compare with: every dangling input and reference is the
+    rewrite's).
+
+    Raises:
+        RewriteError: the result breaks the contract (see :mod:`graphsurgeon.surgery.contract`).
+    """
+    changes = given if reports or before is None else filled(before, result, given, log)
+    ensures(result, changes, before=before)
+    return changes
 
 
 def _returned(label: str, work: Graph, returned) -> tuple[Graph, Changes]:
@@ -116,9 +157,9 @@ def _returned(label: str, work: Graph, returned) -> tuple[Graph, Changes]:
         return work, Changes()
     if isinstance(returned, Changes):
         return work, returned
-    if isinstance(returned, Graph):
+    if _is_graph(returned):
         return _graph(label, returned), Changes()
-    if isinstance(returned, tuple) and len(returned) == 2 and isinstance(returned[0], Graph) \
+    if isinstance(returned, tuple) and len(returned) == 2 and _is_graph(returned[0]) \
             and isinstance(returned[1], Changes):
         return _graph(label, returned[0]), returned[1]
     if isinstance(returned, (list, tuple)) and all(isinstance(n, str) for n in returned):

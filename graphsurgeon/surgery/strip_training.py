@@ -23,10 +23,11 @@ from ..analysis.constants import Constants
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
+from ..metagraph.saver import saver_scope_ops
 from ..vocab import names as _names
-from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, find_training_op, global_step
-from .contract import ensures
+from .rewrite import rewrite
 
 __all__ = ["strip_training", "TrainingInfo"]
 
@@ -70,14 +71,7 @@ def _const_value(consts: Constants, tensor: str):
     return value.item() if value.size == 1 else value.tolist()
 
 
-def _saver_ops(g: Graph) -> set[str]:
-    meta = g.meta_graph
-    if meta is None or not meta.HasField("saver_def"):
-        return set()
-    scope = _names.scope_of(_names.split_tensor_name(meta.saver_def.filename_tensor_name)[0])
-    return {op.name for op in g.ops(scope=scope)} if scope else set()
-
-
+@rewrite(requires=("top_level",), reports=True)
 def strip_training(g: Graph, training_op: str | None = None, loss: str | None = None,
                    collections=TRAIN_OP_COLLECTIONS) -> tuple[Graph, Changes]:
     """Remove the training op, its gradients, optimizer, slots, ``init`` and saver (TensorFlow-free).
@@ -167,7 +161,7 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
         changed = False
         for name in upstream_t - remove - protected:
             node = g.node_defs[name]
-            if node.op in VARIABLE_TYPES or node.op in ("Placeholder", "PlaceholderWithDefault"):
+            if node.op in VARIABLE_TYPES or node.op in PLACEHOLDER_TYPES:
                 continue
             users = consumers(name)
             if users and all(c in remove for c, _, _ in users):
@@ -180,11 +174,11 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     for var in var_names - {step}:
         own = {var} | {n for n in g.node_defs if n.startswith(var + "/") and n not in var_names}
         users = {c for o in own for c, _, _ in consumers(o) if c not in own}
-        users -= _saver_ops(g) | {"init"}
+        users -= saver_scope_ops(g) | {"init"}
         if users and users <= remove:
             state.add(var)
     init_ops = {n for n in ("init",) if n in g.node_defs and g.node_defs[n].op == "NoOp"}
-    remove |= state | init_ops | _saver_ops(g)
+    remove |= state | init_ops | saver_scope_ops(g)
     remove = g.descendants(remove, include_roots=True)
     keep_check = [n for n in (loss.split(":")[0],) if n in remove]
     if keep_check:
@@ -200,11 +194,9 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
                     info.collections[key] = i
     if any("clip_by" in n for n in remove):
         info.notes.append("the old training op clipped gradients (clip_by_* ops); the rebuilt one does not")
-    out = g.copy()
-    if out.meta_graph.HasField("saver_def"):
-        out.meta_graph.ClearField("saver_def")
+    out = g  # the copy gs.rewrite gives
+    out.set_saver_def(None)
     changes = out.remove_ops(remove)
     changes.notes.extend(info.notes)
     changes.details["training"] = info
-    ensures(out, changes, before=g)
-    return out, changes
+    return changes

@@ -28,7 +28,7 @@ from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.opdefs import shipped
-from .contract import ensures
+from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
 __all__ = ["swap_ops", "gradient_ops", "parse_attrs", "SWAPPABLE", "GRADIENTS"]
@@ -303,6 +303,7 @@ def _swap_backward(forward, backward, op_type: str, to: str, names: list[str], g
     return out
 
 
+@rewrite(requires=("top_level",), reports=True)
 def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: str | None = None,
              allow_gradients: bool = False) -> tuple[Graph, Changes]:
     """Change every ``op_type`` op (under ``scope``) into ``to``, gradients included; returns ``(copy, Changes)``.
@@ -402,7 +403,6 @@ def swap_ops(g: Graph, op_type: str, to: str, attrs: dict | None = None, scope: 
                              "tf.saved_model.load and TensorFlow Serving run the swapped functions")
     changes.details.update({"from": op_type, "to": to, "attrs": dict(attrs or {}), "gradients": swapped,
                             "unswapped": unswapped, "functions": functions, "left": left})
-    ensures(out, changes, before=g)
     return out, changes
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..errors import RewriteError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
-from ..surgery.contract import ensures
+from ..surgery.rewrite import conclude
 from . import session
 from .tf import short, tf
 
@@ -97,7 +97,7 @@ def rebuild_training(stripped: Graph, info, checkpoint: str | None, *, frozen_va
             result = session.export(sess, graph)
     every, trainable = session.variables_report(graph)
     changes = Changes(notes=list(info.notes))
-    ensures(result, changes)
+    conclude(None, result, changes)  # TensorFlow built the result: all of it is checked
     changes.details.update(training_op=info.training_op, optimizer=info.optimizer,
                            hyperparameters=info.hyperparameters, loss=info.loss, trainable_variables=trainable,
                            frozen_variables=sorted(set(frozen) | missing), variables=every, restored=restored,

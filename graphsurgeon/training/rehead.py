@@ -30,8 +30,8 @@ from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.saver import saver_entries
-from ..surgery.contract import ensures
 from ..surgery.prepare_rehead import prepare_rehead
+from ..surgery.rewrite import conclude
 from ..vocab.optypes import VARIABLE_TYPES
 from . import session
 from .rebuild import drop_trainable, minimize
@@ -157,5 +157,5 @@ def rehead(g: Graph, at: str, classes: int, *, hidden=(), freeze="all", lr: floa
                  frozen_variables=sorted(frozen), restored=restored, removed_ops=len(changes.removed),
                  ops=len(result))
     facts.pop("reused_layers", None)
-    ensures(result, changes)
+    conclude(None, result, changes)  # TensorFlow built the result: all of it is checked
     return result, changes
