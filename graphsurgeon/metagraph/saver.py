@@ -11,10 +11,8 @@ from __future__ import annotations
 from ..analysis.constants import Constants, source_op
 from ..errors import NotFoundError
 from ..vocab import names as _names
-from ..vocab.optypes import PASS_THROUGH
+from ..vocab.optypes import PASS_THROUGH, RESTORE_TYPES
 from .variables import variable_defs
-
-RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
 
 
 def _restore_targets(graph, only=None) -> dict[str, tuple[str, str]]:

@@ -25,7 +25,9 @@ PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
 TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
                                      "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2",
                                      "InitializeTableFromDataset"})
-SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
+# Ops that restore tensors from a checkpoint (input 1: the checkpoint keys), as a Saver builds them.
+RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
+SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", *RESTORE_TYPES,
                                 "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
 
 # ---------------------------------------------------------------- calls and control flow
