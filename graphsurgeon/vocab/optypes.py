@@ -20,7 +20,10 @@ from . import opaccess as _opaccess
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
 RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
 VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
-PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+# Placeholders without a default: a graph cannot run unless they are fed.
+REQUIRED_PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2")
+# Every placeholder: what a caller may feed (``PlaceholderWithDefault`` needs not be).
+PLACEHOLDER_TYPES = REQUIRED_PLACEHOLDER_TYPES + ("PlaceholderWithDefault",)
 # Ops that fill a lookup table (input 0: the table), as tables_initializer() runs them.
 TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
                                      "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2",
