@@ -24,13 +24,12 @@ from ..errors import NotFoundError, RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import names as _names
-from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.optypes import GRADIENT_SCOPE as _GRAD_SCOPE, VARIABLE_TYPES
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, find_training_op, global_step
 from .contract import ensures
 
 __all__ = ["strip_training", "TrainingInfo"]
 
-_GRAD_SCOPE = re.compile(r"(^|/)(gradients(_\d+)?)/")
 # Optimizer kinds we can rebuild, by Apply op type: input positions of the hyper-parameters.
 _OPTIMIZERS = {
     "ApplyGradientDescent": ("GradientDescent", {"learning_rate": 1}),
@@ -111,11 +110,11 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     grad_ops |= {n for n in g.node_defs if n.startswith(prefixes)}
     # The loss: the op differentiated from the seed .../gradients/grad_ys_0.
     if loss is None:
-        seeds = [n for n in grad_ops if re.search(r"(^|/)gradients(_\d+)?/grad_ys_0$", n)]
+        seeds = [n for n in grad_ops if re.search(_GRAD_SCOPE.pattern + "grad_ys_0$", n)]
         found = set()
         for seed in seeds:
             for consumer in g.op(seed).consumers:
-                m = re.search(r"(?:^|/)gradients(?:_\d+)?/(.+?)_grad/", consumer.name)
+                m = re.search(_GRAD_SCOPE.pattern + "(.+?)_grad/", consumer.name)
                 if m and m.group(1) in g:
                     found.add(m.group(1))
         if len(found) != 1:

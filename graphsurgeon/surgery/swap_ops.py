@@ -19,14 +19,13 @@ the gradients (:func:`graphsurgeon.training.swap.swap`).
 """
 from __future__ import annotations
 
-import re
-
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.opdefs import shipped
+from ..vocab.optypes import GRADIENT_OF as _GRADIENT_GROUP
 from .contract import ensures
 from .unlink import drop_control_inputs, move_colocations
 
@@ -82,9 +81,6 @@ def _set_attr(node, op_def, key: str, value) -> None:
             raise UsageError(f"{op_def.name}.{key} is of type {spec.type}; --attr sets float, int, bool, string")
     except ValueError:
         raise UsageError(f"--attr {key}={value}: not a {spec.type}") from None
-
-
-_GRADIENT_GROUP = re.compile(r"^((?:.*/)?gradients(?:_\d+)?/)(.+?)_grad/")
 
 
 def gradient_ops(g: Graph, op_names) -> list[str]:
