@@ -76,6 +76,11 @@ def format_shape(shape) -> str:
     return text
 
 
+def shape_json(shape) -> list | None:
+    """A shape as ``--json`` prints it: ``(None, 784)`` -> ``[None, 784]`` (null: unknown); an unknown rank -> None."""
+    return None if shape is None else list(shape)
+
+
 def broadcast(a, b):
     """NumPy broadcasting of two shapes, as TensorFlow's shape function does it.
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..analysis import shape_cache as _shape_cache
-from ..analysis.shapes import format_shape, from_proto, infer_shapes
+from ..analysis.shapes import format_shape, from_proto, infer_shapes, shape_json
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..metagraph import collections as _collections
 from ..vocab import dtypes as _dtypes
@@ -1453,4 +1453,4 @@ def _tensor_info(info) -> dict:
         name = None
     shape = from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
     return {"name": name, "dtype": _dtypes.name(info.dtype) if info.dtype else None,
-            "shape": None if shape is None else list(shape), "encoding": kind}
+            "shape": shape_json(shape), "encoding": kind}
