@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from graphsurgeon.cache import ENV as CACHE_ENV
+from graphsurgeon.cache import cache_root
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures" / "models"
 
@@ -35,11 +38,15 @@ def _shared_dir(var: str, default: Path) -> Path | None:
 MNIST_DIR = _shared_dir("GS_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist")
 CORPUS_DIR = _shared_dir("GS_CORPUS_DIR", ROOT.parent / "shared" / "corpus")
 
-# The command line keeps inferred shapes in an on-disk cache (graphsurgeon.analysis.shape_cache):
-# the suite's commands use one of their own, never the user's, and start without one.
-_SHAPE_CACHE = tempfile.mkdtemp(prefix="gs-test-shape-cache-")
-os.environ["GRAPHSURGEON_CACHE_DIR"] = _SHAPE_CACHE
-atexit.register(shutil.rmtree, _SHAPE_CACHE, True)
+# The command line keeps inferred shapes in graphsurgeon's cache folder (graphsurgeon.cache):
+# the suite uses a folder of its own, never the user's, and starts with no shapes in it; the
+# MNIST files the trainer downloaded into the user's cache stay visible (a link).
+_CACHE = tempfile.mkdtemp(prefix="gs-test-cache-")
+_USER_MNIST = (cache_root() or Path(_CACHE)) / "mnist"
+if _USER_MNIST.is_dir():
+    os.symlink(_USER_MNIST, Path(_CACHE) / "mnist")
+os.environ[CACHE_ENV] = _CACHE
+atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def fixture_model(name: str | Path) -> Path:

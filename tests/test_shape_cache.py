@@ -6,7 +6,7 @@
 - a changed file, changed code, an edit in memory (top level or function
   body) each stop the cache from answering;
 - damaged, torn, foreign or unwritable cache files are ignored;
-- the command line uses it; ``GRAPHSURGEON_CACHE_DIR=`` turns it off.
+- the command line uses it; ``GS_CACHE_DIR=`` turns it off.
 """
 from __future__ import annotations
 
@@ -156,7 +156,9 @@ def test_a_function_body_edit_stops_the_cache_of_the_whole_graph(cache_dir, monk
     g = gs.load(path, shape_cache=True)
     names = sorted(g.library_names)
     body = g.function(names[0])
-    body.node_for_edit(next(iter(body.node_defs)))
+    op, node = next((name, node) for name, node in body.node_defs.items() if node.attr)
+    key = sorted(node.attr)[0]
+    body.set_attr(op, key, node.attr[key])  # an edit (written back) that changes nothing
     calls = _counting(monkeypatch)
     # Neither the edited body, nor another body, nor the graph they belong to reads the cache now.
     assert _facts(g) == expected  # (the edit changed nothing, so inference agrees)
@@ -244,3 +246,30 @@ def test_the_command_line_uses_it_and_the_empty_variable_turns_it_off(tmp_path):
     blank = tmp_path / "blank"
     _cli("ls", model, env={shape_cache.ENV: "", "XDG_CACHE_HOME": str(blank), "HOME": str(blank)})
     assert not blank.exists()
+
+
+def test_one_cache_folder_for_the_shapes_and_mnist(tmp_path, monkeypatch):
+    """GS_CACHE_DIR, else $XDG_CACHE_HOME/graphsurgeon, else ~/.cache/graphsurgeon; empty: no cache.
+
+    The shape cache and the MNIST look-up (where the trainer downloads) agree on it.
+    """
+    from graphsurgeon.cache import cache_root
+    from graphsurgeon.training.mnist import mnist_dirs
+
+    def both():
+        return shape_cache.directory(), mnist_dirs(tmp_path / "given")
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("GS_MNIST_DIR", raising=False)
+    monkeypatch.delenv("GS_CACHE_DIR", raising=False)
+    home = tmp_path / "home" / ".cache" / "graphsurgeon"
+    assert cache_root() == home
+    assert both() == (home / "shapes", [tmp_path / "given", home / "mnist"])
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert both() == (tmp_path / "xdg" / "graphsurgeon" / "shapes",
+                      [tmp_path / "given", tmp_path / "xdg" / "graphsurgeon" / "mnist"])
+    monkeypatch.setenv("GS_CACHE_DIR", str(tmp_path / "mine"))
+    assert both() == (tmp_path / "mine" / "shapes", [tmp_path / "given", tmp_path / "mine" / "mnist"])
+    monkeypatch.setenv("GS_CACHE_DIR", "")
+    assert cache_root() is None and both() == (None, [tmp_path / "given"])
