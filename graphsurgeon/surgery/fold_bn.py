@@ -38,9 +38,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
-from ..vocab.values import from_numpy
 from ..wording import plural
 from .contract import ensures
 from .freeze import freeze
@@ -51,16 +49,6 @@ LINEAR_TYPES = ("MatMul", "Conv2D", "DepthwiseConv2dNative")
 FUSED_TYPES = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 # The last op tf.nn.batch_normalization (and TF1's layers) names: ".../batchnorm/add_1".
 _MANUAL_BN = re.compile(r"(^|/)batchnorm/add_1$")
-
-
-def _const(name: str, array, dtype_enum: int):
-    import numpy as np
-
-    np_name = _dtypes.NUMPY[_dtypes.name(dtype_enum)]
-    node = protos.NodeDef(name=name, op="Const")
-    node.attr["dtype"].type = dtype_enum
-    node.attr["value"].tensor.CopyFrom(from_numpy(np.asarray(array, dtype=np_name)))
-    return node
 
 
 def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
@@ -164,32 +152,23 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
             new_w = weights * scale
         old_b = consts.value(bias.input[1]) if bias is not None else np.zeros(channels)
         new_b = old_b * scale + shift
-        dtype = layer.attr["T"].type
-        w_name = _names.unique_name(f"{layer.name}/folded_weights", work.node_defs)
-        work.add_op(_const(w_name, new_w, dtype))
-        b_name = _names.unique_name(f"{layer.name}/folded_bias", work.node_defs)
-        work.add_op(_const(b_name, new_b, dtype))
-        inputs = list(layer.input)
-        inputs[1] = w_name
-        work.set_inputs(layer.name, inputs)
+        np_dtype = _dtypes.NUMPY[_dtypes.name(layer.attr["T"].type)]
+        w = work.constant(np.asarray(new_w, dtype=np_dtype),
+                          name=_names.unique_name(f"{layer.name}/folded_weights", work.node_defs))
+        b = work.constant(np.asarray(new_b, dtype=np_dtype),
+                          name=_names.unique_name(f"{layer.name}/folded_bias", work.node_defs))
+        w_name, b_name = w.op_name, b.op_name
+        work.set_input(layer.name, 1, w)
         # The layer's BiasAdd (or a new one) now gives what the batch norm gave.
-        name = bias.name if bias is not None else _names.unique_name(f"{layer.name}/folded_bias_add", work.node_defs)
-        node = protos.NodeDef(name=name, op="BiasAdd", device=target.device)
-        node.input.extend([layer.name, b_name])
-        node.attr["T"].type = dtype
-        if bias is not None and "data_format" in bias.attr:
-            node.attr["data_format"].CopyFrom(bias.attr["data_format"])
-        elif layer.op != "MatMul" and "data_format" in layer.attr:
-            node.attr["data_format"].CopyFrom(layer.attr["data_format"])
         if bias is not None:
-            work.replace_op(node)
+            name = bias.name
+            work.set_input(name, 1, b)
         else:
-            work.add_op(node)
-        for reader, _, _ in list(consumers(target.name)):
-            rnode = work.node_defs[reader]
-            work.set_inputs(reader, [f"{name}:{_names.split_tensor_name(t)[1]}" if not t.startswith("^")
-                                     and _names.split_tensor_name(t)[0] == target.name else t
-                                     for t in rnode.input])
+            formats = {"data_format": layer.attr["data_format"]} \
+                if layer.op != "MatMul" and "data_format" in layer.attr else None
+            name = work.add_op("BiasAdd", [f"{layer.name}:0", b], attrs=formats, device=target.device,
+                               name=_names.unique_name(f"{layer.name}/folded_bias_add", work.node_defs)).name
+        work.replace_all_uses(f"{target.name}:0", f"{name}:0")
         changes.changed.extend([layer.name, name])
         changes.added.extend([w_name, b_name])
         changes.notes.append(f"folded {label} into {layer.name}")
