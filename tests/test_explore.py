@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cdp
 import pytest
-from conftest import FIXTURES, corpus_models, fixture_model, fixture_models
+from _support import FIXTURES, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon import rendering

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, MNIST_DIR
+from _support import FIXTURES, MNIST_DIR
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

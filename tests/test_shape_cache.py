@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, corpus_models, fixture_model, fixture_models
+from _support import ROOT, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon.analysis import shape_cache, shapes
