@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab.optypes import RESTORE_TYPES
+from ..vocab.optypes import PASS_THROUGH, RESTORE_TYPES
 from . import smallarray as _sa
 
 Shape = "tuple | None"
@@ -1316,7 +1316,7 @@ def _fold_const(ctx):
 _NOT_DECODED = object()
 
 
-@value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
+@value_rule(*sorted(PASS_THROUGH))
 def _fold_identity(ctx):
     return [(ctx.value(0), ctx.state.partial_of(ctx.refs[0]))]
 

@@ -38,7 +38,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab.optypes import VARIABLE_TYPES
+from ..vocab.optypes import IF_OPS, SWITCH_OPS, VARIABLE_TYPES
 from ..wording import plural
 from .contract import ensures
 from .freeze import freeze
@@ -106,8 +106,8 @@ def _frozen(g: Graph, outputs, changes: Changes) -> tuple[Graph, list[str]]:
                          "into constant weights only",
                          hint="freeze it first (graphsurgeon freeze MODEL -o frozen.pb, then fold-bn frozen.pb), "
                               "or name the outputs (CLI --outputs logits:0) to freeze and fold in one go")
-    if not variables and not any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf")
-                                 for n in g.graph_def.node):
+    switches = SWITCH_OPS | IF_OPS | {"PlaceholderWithDefault"}
+    if not variables and not any(n.op in switches for n in g.graph_def.node):
         return g, sinks
     g, pre = freeze(g, outputs=sinks)
     changes.notes.extend(pre.notes)
