@@ -928,7 +928,7 @@ class Graph:
         readers = {u.consumer for u in self._uses().get(op, ()) if u.index == index}
         if only is not None:
             readers &= set(only)
-        target = new if new.startswith("^") else _input_text(*_names.split_tensor_name(new))
+        target = new if new.startswith("^") else _build.input_text(*_names.split_tensor_name(new))
         changed = []
         for consumer in [n for n in self._nodes if n in readers]:
             inputs = [target if not ref.control and ref.op == op and ref.index == index else text
@@ -1422,10 +1422,6 @@ def _root_name(item) -> str:
     if isinstance(item, Tensor):
         return item.op_name
     return _names.parse_input(item).op
-
-
-def _input_text(op: str, index: int) -> str:
-    return op if index == 0 else f"{op}:{index}"
 
 
 def _rename_input(text: str, mapping: dict) -> str:
