@@ -247,29 +247,3 @@ def test_the_command_line_uses_it_and_the_empty_variable_turns_it_off(tmp_path):
     _cli("ls", model, env={shape_cache.ENV: "", "XDG_CACHE_HOME": str(blank), "HOME": str(blank)})
     assert not blank.exists()
 
-
-def test_one_cache_folder_for_the_shapes_and_mnist(tmp_path, monkeypatch):
-    """GS_CACHE_DIR, else $XDG_CACHE_HOME/graphsurgeon, else ~/.cache/graphsurgeon; empty: no cache.
-
-    The shape cache and the MNIST look-up (where the trainer downloads) agree on it.
-    """
-    from graphsurgeon.cache import cache_root
-    from graphsurgeon.training.mnist import mnist_dirs
-
-    def both():
-        return shape_cache.directory(), mnist_dirs(tmp_path / "given")
-
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.delenv("GS_MNIST_DIR", raising=False)
-    monkeypatch.delenv("GS_CACHE_DIR", raising=False)
-    home = tmp_path / "home" / ".cache" / "graphsurgeon"
-    assert cache_root() == home
-    assert both() == (home / "shapes", [tmp_path / "given", home / "mnist"])
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert both() == (tmp_path / "xdg" / "graphsurgeon" / "shapes",
-                      [tmp_path / "given", tmp_path / "xdg" / "graphsurgeon" / "mnist"])
-    monkeypatch.setenv("GS_CACHE_DIR", str(tmp_path / "mine"))
-    assert both() == (tmp_path / "mine" / "shapes", [tmp_path / "given", tmp_path / "mine" / "mnist"])
-    monkeypatch.setenv("GS_CACHE_DIR", "")
-    assert cache_root() is None and both() == (None, [tmp_path / "given"])
