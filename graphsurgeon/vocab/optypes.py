@@ -323,8 +323,7 @@ def _compute_training_machinery(g) -> frozenset:
     machinery: set[str] = set()
     gradient: set[str] = set()
     for name, node in nodes.items():
-        # is_gradient inlined: this loop runs once per op of graphs of millions
-        grad = ("gradients" in name and bool(GRADIENT_SCOPE.search(name + "/"))) or bool(_GRADIENT_TYPE.search(node.op))
+        grad = is_gradient(name, node.op)
         saver_call = bool(library) and any(_SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
         if grad or saver_call or _MACHINERY_TYPE.search(node.op) \
                 or (any(w in name for w in _MACHINERY_WORDS) and _MACHINERY_PART.search(name)) \
