@@ -13,7 +13,8 @@ from _support import fixture_model
 import graphsurgeon as gs
 from graphsurgeon.vocab.opdefs import shipped
 from graphsurgeon.vocab.optypes import (GRADIENT_OF, GRADIENT_SCOPE, PASS_THROUGH, PLACEHOLDER_TYPES,
-                                        REQUIRED_PLACEHOLDER_TYPES, RESTORE_TYPES, SAVE_RESTORE_TYPES, is_gradient)
+                                        REQUIRED_PLACEHOLDER_TYPES, RESTORE_TYPES, SAVE_RESTORE_TYPES, SAVE_TYPES,
+                                        is_gradient)
 
 
 def _inputs(op_type: str) -> list[str]:
@@ -29,6 +30,14 @@ def test_restore_types_take_the_checkpoint_keys_at_input_1():
         "RestoreSlice": ["file_pattern", "tensor_name", "shape_and_slice"],
     }
     assert all(shipped()[t].is_stateful for t in RESTORE_TYPES)
+
+
+def test_save_types_take_where_to_write_at_input_0():
+    """The scan follows input 0 of a save as the file it writes."""
+    assert set(SAVE_TYPES) <= SAVE_RESTORE_TYPES
+    assert {t: _inputs(t)[:2] for t in SAVE_TYPES} == {
+        "SaveV2": ["prefix", "tensor_names"], "Save": ["filename", "tensor_names"],
+        "SaveSlices": ["filename", "tensor_names"]}
 
 
 def test_placeholders_required_ones_have_no_input_the_other_its_default():

@@ -27,10 +27,10 @@ from __future__ import annotations
 import re
 
 from ..vocab.names import split_tensor_name
-from ..vocab.optypes import PLACEHOLDER_TYPES, RESTORE_TYPES
+from ..vocab.optypes import PLACEHOLDER_TYPES, RESTORE_TYPES, SAVE_TYPES
 from .arguments import through
 
-WRITES = frozenset({"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints"})
+WRITES = frozenset({*SAVE_TYPES, "MergeV2Checkpoints"})
 READS = frozenset(RESTORE_TYPES)
 FILE_INPUTS = ("prefix", "filename", "file_pattern", "checkpoint_prefixes", "destination_prefix")
 

@@ -30,8 +30,10 @@ TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "In
                                      "InitializeTableFromDataset"})
 # Ops that restore tensors from a checkpoint (input 1: the checkpoint keys), as a Saver builds them.
 RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
-SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", *RESTORE_TYPES,
-                                "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
+# Ops that write tensors to a checkpoint (input 0: where), as a Saver builds them.
+SAVE_TYPES = ("SaveV2", "Save", "SaveSlices")
+SAVE_RESTORE_TYPES = frozenset({*SAVE_TYPES, *RESTORE_TYPES, "MergeV2Checkpoints", "ShardedFilename",
+                                "ShardedFilespec"})
 
 # ---------------------------------------------------------------- calls and control flow
 # Ops that call a library function through their ``f`` attribute (inlinable).
