@@ -29,6 +29,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -90,7 +91,6 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--graphs", default="synthetic,training,moments,keras")
     args = parser.parse_args()
-    import graphsurgeon as gs
     from graphsurgeon.rendering import site
 
     exe = graphsurgeon_exe()
@@ -102,7 +102,7 @@ def main() -> None:
              "keras": ("Keras 2 SavedModel, residual CNN of 264 blocks (`bench/synthetic_keras.py`)",
                        lambda: cached_keras_model(264))}
     graphs = [(every[key][0], every[key][1]()) for key in args.graphs.split(",")]
-    rows = []
+    rows, loads = [], []   # loads: the 1-minute load average before and after each graph's runs
 
     def write_section() -> None:
         body = f"""`python -m bench.bench_explore --runs {args.runs}` ({datetime.date.today()}, {machine()}; the machine is
@@ -112,7 +112,8 @@ def main() -> None:
     command and every process it waited for: workers and `dot`); peak RSS of the largest process (`wait4`); for explore
     also the peak of its whole process tree (workers and `dot` included) as summed PSS, sampled every 0.5 s (workers
     share the loaded graph copy-on-write). The bars (issue 24): explore under 60 s on 2 cores and under 2 GiB for the
-    whole tree, render under 10 s. Ops: the top-level graph and every function body.
+    whole tree, render under 10 s. Ops: the top-level graph and every function body. Load average (1 min) around
+    each graph's runs: """ + "; ".join(loads) + """.
 
     | graph | ops | command | wall time | CPU time | peak RSS (largest process) | peak PSS (all processes) | output |
     |---|---|---|---|---|---|---|---|
@@ -129,10 +130,13 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         for label, model in graphs:
-            g = gs.load(model)
-            ops = len(g) + sum(len(g.function(name)) for name in g.library_names)
-            del g
+            # Counted in a process of its own: a child forked from a benchmark holding the graph would
+            # report the benchmark's resident pages as its own peak RSS (the pre-exec image's high-water mark).
+            ops = int(subprocess.run([sys.executable, "-c", "import sys, graphsurgeon as gs; g = gs.load(sys.argv[1]); "
+                                      "print(len(g) + sum(len(g.function(n)) for n in g.library_names))", str(model)],
+                                     capture_output=True, text=True, check=True).stdout)
             svg, out = Path(tmp) / "out.svg", Path(tmp) / "site"
+            load_before = os.getloadavg()
             render = [run_sampled([exe, "render", str(model), "-o", str(svg)]) for _ in range(args.runs)]
             explore = []
             for _ in range(args.runs):
@@ -148,6 +152,7 @@ def main() -> None:
             e_wall = statistics.median(e[0] for e in explore)
             print(label, ops, "render", [r[:4] for r in render], "explore", [e[:4] for e in explore], views, size,
                   flush=True)
+            loads.append(f"{label.split(' (')[0]}: {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after")
             rows.append(f"| {label} | {ops:,} | `render` | **{r_wall:.1f} s** ({min(r[0] for r in render):.1f}-"
                         f"{max(r[0] for r in render):.1f}) | {statistics.median(r[3] for r in render):.1f} s "
                         f"| {statistics.median(r[1] for r in render):.0f} MiB | - "

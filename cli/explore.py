@@ -1,6 +1,9 @@
 """``graphsurgeon explore``: a drill-down site of every view of a graph, opened from disk in a browser."""
 from __future__ import annotations
 
+import contextlib
+import signal
+
 import click
 
 from graphsurgeon import rendering
@@ -50,7 +53,7 @@ def command(model, tag, output, training, depth, jobs, weights_as_nodes, serve, 
     rendering.find_dot()  # before any work: a missing dot is the user's first thing to fix
     _site.check_output(Path(output))
     g = load(model, tag)
-    with StatusLine(delay=1.0) as status:
+    with _stopped_as_by_ctrl_c(), StatusLine(delay=1.0) as status:
         status.set("indexing the graph")
 
         def progress(p) -> None:
@@ -96,3 +99,24 @@ def _list_views(what: str, lines: list[str], shown: int = 8) -> None:
         echo(f"  {line}", err=True)
     if len(lines) > shown:
         echo(f"  ... and {len(lines) - shown:,} more (each view's notes say how)", err=True)
+
+
+@contextlib.contextmanager
+def _stopped_as_by_ctrl_c():
+    """SIGTERM and SIGHUP (a ``timeout``, a closed terminal) stop explore as Ctrl-C does.
+
+    The workers are stopped and the half-written site removed, instead of
+    the parent dying at once and leaving the temporary directory (its
+    workers and their ``dot`` die with it either way: see
+    :mod:`graphsurgeon.rendering.processes`).
+    """
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    stops = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {s: signal.signal(s, interrupt) for s in stops}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -28,6 +28,9 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
             as_json):
     """Swap op types in MODEL, or transplant a layer's values from another model.
 
+    Ops are swapped at the top level and in every function body that holds
+    them (a TF2 model's traced copies), with their gradients.
+
     \b
     Examples:
       graphsurgeon swap fixtures/models/mnist_bn_elu_frozen.pb --op Elu --to Relu -o build/relu.pb
@@ -68,7 +71,19 @@ def command(model, op_type, to, attrs, scope, layer, source, rebuild, training_o
     if as_json:
         echo_json(report)
         return
-    echo(f"wrote {report['output']}: {len(report['changed'])} {op_type} -> {to} ({', '.join(report['changed'])})")
+    functions = report["functions"]
+    total = len(report["changed"]) + sum(len(done["changed"]) for done in functions.values())
+    echo(f"wrote {report['output']}: {total} {op_type} -> {to}"
+         + (f" ({', '.join(report['changed'])})" if report["changed"] else "")
+         + (f", in {len(functions)} function {'body' if len(functions) == 1 else 'bodies'}:" if functions else ""))
+    for name, done in functions.items():
+        echo(f"  {name}: {', '.join(done['changed']) or 'no activation'}"
+             + (f"; gradients {', '.join(done['gradients'])}" if done["gradients"] else ""))
+    for name, ops in report["left"].items():
+        echo(f"  {name}: left as it was (outside --scope {scope}): {', '.join(ops)}")
+    for note in report["notes"]:
+        if note.startswith("keras_metadata.pb"):
+            echo(f"note: {note}")
     if report["rebuilt"]:
         echo(f"rebuilt gradients and {report['training_op']} ({report['optimizer']}) in TensorFlow")
     elif report["gradients"]:

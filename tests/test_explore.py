@@ -288,6 +288,124 @@ def test_cli_writes_replaces_and_refuses(tmp_path):
     assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
 
 
+def _processes() -> dict[int, tuple[int, str, str]]:
+    """Every process: pid -> (parent pid, start time, state), from /proc."""
+    out = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                stat = Path(entry.path, "stat").read_text()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+            out[int(entry.name)] = (int(fields[1]), fields[19], fields[0])
+    return out
+
+
+def _descendants(root: int, table) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = set(), [root]
+    while stack:
+        for child in children.get(stack.pop(), ()):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "parent-killed", "parent-killed-without-setpriv"])
+def test_killing_explore_leaves_no_dot_running(how, tmp_path):
+    """Ctrl-C (SIGINT to the whole process group, workers ignoring it), a ``timeout`` (SIGTERM) or the
+    parent killed outright: every worker and every ``dot`` they started goes with explore.
+
+    ``dot`` here is a stand-in that never finishes (a layout that would run for 32 minutes):
+    one orphan of it would stay for ten. Its death signal is set by ``setpriv`` (util-linux), or,
+    where there is none that works, by a ``preexec_fn``.
+    """
+    import signal
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "dot"
+    fake.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
+    fake.chmod(0o755)
+    if how.endswith("without-setpriv"):
+        broken = bin_dir / "setpriv"
+        broken.write_text("#!/bin/sh\nexit 1\n")
+        broken.chmod(0o755)
+        how = "parent-killed"
+    env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}")
+    out = tmp_path / "site"
+    proc = subprocess.Popen([str(EXE), "explore", str(TF1), "-o", str(out), "-j", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    seen: dict[int, str] = {}   # pid -> start time of every worker and dot seen under explore
+    dots = set()
+    try:
+        deadline = time.monotonic() + 120
+        while len(dots) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            table = _processes()
+            for pid in _descendants(proc.pid, table):
+                seen[pid] = table[pid][1]
+                try:
+                    if str(fake) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                        dots.add(pid)
+                except OSError:
+                    pass
+            time.sleep(0.05)
+        assert len(dots) == 2, f"expected both workers waiting on dot, saw {len(dots)}: {proc.stderr.peek()!r}"
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole foreground group
+        elif how == "sigterm":
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        if how != "parent-killed":
+            assert proc.returncode != 0  # interrupted (click says "Aborted!")
+            assert not out.exists() and not list(tmp_path.glob(".*"))  # the half-written site is removed
+
+        def alive() -> set[int]:
+            table = _processes()
+            return {pid for pid, start in seen.items() if pid in table and table[pid][1] == start
+                    and table[pid][2] != "Z"}
+
+        deadline = time.monotonic() + 10
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(), f"left running after {how}: {sorted(alive())} (dot: {sorted(dots)})"
+    finally:
+        for pid in list(seen):
+            try:
+                os.kill(pid, signal.SIGKILL)  # a failing run leaves nothing behind either
+            except OSError:
+                pass
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="util-linux's setpriv is missing")
+def test_dot_is_started_without_forking_the_worker(monkeypatch):
+    """No ``preexec_fn``: ``subprocess`` then ``vfork``s instead of copying a worker of 1.2 GB per ``dot``."""
+    from graphsurgeon.rendering import processes
+
+    seen = []
+    real = subprocess.Popen
+
+    def spy(args, **kwargs):
+        seen.append((list(args), kwargs.get("preexec_fn")))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(processes.subprocess, "Popen", spy)
+    done = processes.run(["cat"], b"digraph {}", 30)
+    assert done.args == ["cat"] and done.stdout == b"digraph {}" and done.returncode == 0
+    argv, preexec = seen[-1]  # (before it, the first call may try setpriv once)
+    assert argv[1:] == ["--pdeathsig", "KILL", "--", "cat"] and preexec is None
+
+
 def test_render_points_big_graphs_at_explore(tmp_path):
     run = subprocess.run([str(EXE), "render", "--help"], capture_output=True, text=True, env=ENV, timeout=60)
     assert "graphsurgeon explore MODEL -o DIR" in " ".join(run.stdout.split())
@@ -493,6 +611,51 @@ def test_in_a_browser_search_finds_a_deep_op_of_a_60000_op_graph(browser, synthe
     blocks = sum(1 for n in g.node_defs if re.fullmatch(r"block_\d+/layer_49/Relu", n))
     assert page.evaluate("document.querySelector('#results .count').textContent") == f"{blocks} matches"
     assert page.errors == []
+
+
+@needs_dot
+def test_in_a_browser_a_copy_of_a_spread_stub_answers_as_the_stub(browser, tmp_path):
+    """A stub spread by the layout budget is drawn once beside each box it joins (copies ``{"same": stub}``).
+
+    Clicking any copy shows the stub's outside ops and highlights that copy; its link, and a double-click
+    on another copy, go to the view drawing the op (``scale``, on the top level).
+    """
+    from test_render_budget import chain_reading_one_const
+
+    explore_to(chain_reading_one_const(200), tmp_path / "site", jobs=1)
+    views = read_views(tmp_path / "site")
+    vid = "0-0.0.1"  # layer100…layer199: "from scale" beside each of its 100 boxes
+    nodes = views[vid]["nodes"]
+    stub = next(k for k, e in nodes.items() if e.get("name") == "scale")
+    copies = [k for k, e in nodes.items() if e.get("same") == stub]
+    assert len(copies) == 100 and nodes[stub]["k"] == "stub"
+    page = _open(browser, tmp_path / "site", f"#v={vid}")
+    _select_view(page, vid)
+    drawn = page.evaluate("Array.from(document.querySelectorAll('#picture g.node')).map(g => g.getAttribute('data-gs'))")
+    assert set(copies) <= set(drawn) and stub not in drawn  # the copies are the stub's only picture
+    for copy in (copies[0], copies[57]):
+        page.evaluate("document.getElementById('details').textContent = ''")
+        page.click(_node_selector(copy))
+        page.wait_for("document.querySelector('#details h3') !== null")
+        assert page.evaluate("document.querySelector('#details h3').textContent") == "inputs from scale"
+        assert page.evaluate("Array.from(document.querySelectorAll('#details a.op')).map(a => a.textContent)") == ["scale"]
+        assert page.evaluate("GS.state.selected") == copy
+        assert page.evaluate("Array.from(document.querySelectorAll('#picture g.gs-hit')).map(g => g.getAttribute('data-gs'))") \
+            == [copy]  # the copy clicked, not the first one
+    # The link goes to the view drawing scale as an op (beside the two runs: 0-0.0), highlighted.
+    assert next(e for e in views["0-0.0"]["nodes"].values() if e.get("op") == "scale")["k"] == "op"
+    page.click("#details a.op")
+    page.wait_for("GS.state.view.id === '0-0.0' && document.querySelector('#picture g.gs-hit') !== null")
+    hit = page.evaluate("document.querySelector('#picture g.gs-hit').getAttribute('data-gs')")
+    assert page.evaluate(f"GS.state.view.nodes[{json.dumps(hit)}].op") == "scale"
+    # Back in the run, a double-click on a copy goes there too.
+    page.evaluate(f"location.hash = 'v=' + {json.dumps(vid)}")
+    _select_view(page, vid)
+    page.click(_node_selector(copies[-1]), double=True)
+    page.wait_for("GS.state.view.id === '0-0.0' && document.querySelector('#picture g.gs-hit') !== null")
+    assert page.evaluate("GS.state.view.nodes[document.querySelector('#picture g.gs-hit').getAttribute('data-gs')].op") \
+        == "scale"
+    assert page.errors == [] and page.dialogs == []
 
 
 @needs_dot

@@ -161,14 +161,7 @@ NOT_APPLICABLE.update({
 
 # Each reason quotes, between backticks, what the cell's failure says (the command's error line or TensorFlow's
 # message): test_cell checks the quote is there, so a cell that starts failing for another reason is a failure.
-_IN_FUNCTIONS = ("exit 1 `no op type named 'Relu'`: swap does not look in function bodies, where a TF2 model's "
-                 "activations are")
-
-KNOWN_FAILURES: dict = {
-    # not in issue 22's list
-    ("swap", "tf2_module"): f"issue 22 (new): {_IN_FUNCTIONS}",
-    ("swap", "keras3_export"): f"issue 22 (new): {_IN_FUNCTIONS}",
-}
+KNOWN_FAILURES: dict = {}
 
 
 class KnownFailure(AssertionError):

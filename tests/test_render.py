@@ -615,6 +615,141 @@ def test_numbered_siblings_inside_a_scope_are_grouped_one_level_down():
     assert len(view.nodes) == 5  # X, the group, out, probabilities, argmax (drawing k inside)
 
 
+def _keras_resnet_graph(blocks: int = 264, shape: tuple | None = None) -> gs.Graph:
+    """The names Keras gives a residual CNN (bench/synthetic_keras.py) in one scope: ``resnet/block{N}_conv1``.
+
+    stem_conv -> stem_bn -> stem_relu, then ``blocks`` blocks of conv1, bn1, relu1, conv2, bn2, add (with
+    the block's input) and out, then pool and logits: 7 layer scopes per block, the number in the middle.
+    ``shape``: recorded as every layer op's ``_output_shapes`` (as TensorFlow records it with
+    ``add_shapes=True``); our inference cannot work it out (the weights hold no value).
+    """
+    from graphsurgeon.vocab import protos
+
+    gd = protos.GraphDef()
+    image = gd.node.add(name="image", op="Placeholder")
+    image.attr["dtype"].type = 1
+    if shape is not None:
+        image.attr["shape"].shape.dim.add(size=-1)
+        for size in (32, 32, 3):
+            image.attr["shape"].shape.dim.add(size=size)
+
+    def layer(scope, op, inputs, weights=1):
+        for i in range(weights):
+            gd.node.add(name=f"resnet/{scope}/w{i}", op="Const").attr["dtype"].type = 1
+        node = gd.node.add(name=f"resnet/{scope}/{op}", op=op,
+                           input=inputs + [f"resnet/{scope}/w{i}" for i in range(weights)])
+        node.attr["T"].type = 1
+        if shape is not None:  # FusedBatchNormV3: y, then 5 statistics of one number per channel
+            for sizes in [shape] + [shape[-1:]] * (5 if op == "FusedBatchNormV3" else 0):
+                recorded = node.attr["_output_shapes"].list.shape.add()
+                for size in sizes:
+                    recorded.dim.add(size=size)
+        return node.name
+
+    x = layer("stem_relu", "Relu", [layer("stem_bn", "FusedBatchNormV3", [layer("stem_conv", "Conv2D", ["image"])], 4)],
+              0)
+    for b in range(blocks):
+        y = layer(f"block{b}_conv1", "Conv2D", [x])
+        y = layer(f"block{b}_relu1", "Relu", [layer(f"block{b}_bn1", "FusedBatchNormV3", [y], 4)], 0)
+        y = layer(f"block{b}_bn2", "FusedBatchNormV3", [layer(f"block{b}_conv2", "Conv2D", [y])], 4)
+        x = layer(f"block{b}_out", "Relu", [layer(f"block{b}_add", "AddV2", [x, y], 0)], 0)
+    logits = layer("logits", "MatMul", [layer("pool", "Mean", [x])])
+    gd.node.add(name="Identity", op="Identity", input=[logits]).attr["T"].type = 1
+    return gs.Graph(gd)
+
+
+def test_a_keras_network_scope_opens_into_its_layers_grouped_by_name_shape():
+    """``resnet/`` holds 1,853 layer scopes named ``block{N}_conv1``: the first picture shows the layers of a block.
+
+    Before, the number in the middle made no run (``block12_conv1`` and ``block12_conv2`` were the run
+    ``block12_conv``), 1,853 scopes could not fit, and the picture was one ``resnet/`` box.
+    """
+    blocks = 264
+    g = _keras_resnet_graph(blocks)
+    view = rendering.view(g)
+    assert "resnet" in view.clusters  # opened
+    kinds = ["conv1", "bn1", "relu1", "conv2", "bn2", "add", "out"]
+    group_of = {k: f"resnet/block0_{k}…block{blocks - 1}_{k} ×{blocks}" for k in kinds}
+    groups = {k for k, n in view.nodes.items() if n.kind == "group"}
+    assert groups == set(group_of.values())
+    for kind, key in group_of.items():
+        assert view.nodes[key].members == [f"resnet/block{b}_{kind}/" for b in range(blocks)]  # by number
+    # The stem, pool and logits are layers of their own; every op is drawn exactly once.
+    assert {"resnet/stem_conv/Conv2D", "resnet/stem_relu/Relu", "resnet/logits/MatMul"} <= set(view.nodes)
+    assert len(view.nodes) <= 16
+    drawn = [m for n in view.nodes.values() for m in n.ops]
+    assert sorted(drawn) == sorted(g.node_defs)
+    # The block reads as a block: conv1 -> bn1 -> relu1 -> conv2 -> bn2 -> add -> out, out feeding the next
+    # block's conv1 and add, the stem feeding the first block's.
+    edges = {(e.src, e.dst) for e in view.edges}
+    chain = [group_of[k] for k in kinds]
+    assert set(zip(chain, chain[1:])) <= edges
+    assert {(group_of["out"], group_of["conv1"]), (group_of["out"], group_of["add"]),
+            ("resnet/stem_relu/Relu", group_of["conv1"]), ("resnet/stem_relu/Relu", group_of["add"]),
+            (group_of["out"], "resnet/pool/Mean")} <= edges
+
+
+def test_edges_show_recorded_shapes_and_merged_edges_of_one_type_say_it():
+    """A frozen graph's edges read ``float32 ?`` only while the shape is unknown: a recorded one is drawn.
+
+    Groups of siblings join each other by hundreds of tensors: when they are all of one type and shape
+    the merged edge says so (``264 × float32 [?, 32, 32, 16]``), else it counts them.
+    """
+    blocks = 264  # too many layers to draw: grouped by name shape
+    unknown = rendering.view(_keras_resnet_graph(blocks))
+    known = rendering.view(_keras_resnet_graph(blocks, shape=(-1, 32, 32, 16)))
+    assert len(known.edges) == len(unknown.edges) > 10
+    stem = "resnet/stem_conv/Conv2D"
+    by = {(e.src, e.dst): e for e in known.edges}
+    before = {(e.src, e.dst): e for e in unknown.edges}
+    # One tensor: its type and shape (the Conv2D's weights hold no value: nothing to infer without the record).
+    single = by[(stem, "resnet/stem_bn/FusedBatchNormV3")]
+    assert single.tensors == [f"{stem}:0"] and single.label == "float32 [?, 32, 32, 16]"
+    assert before[(stem, "resnet/stem_bn/FusedBatchNormV3")].label == "float32 ?"
+    # Between two groups: every block's tensor, all alike.
+    group = {k: f"resnet/block0_{k}…block{blocks - 1}_{k} ×{blocks}" for k in ("conv1", "bn1", "out", "add")}
+    merged = by[(group["conv1"], group["bn1"])]
+    assert sorted(merged.tensors) == sorted(f"resnet/block{b}_conv1/Conv2D:0" for b in range(blocks))
+    assert merged.label == f"{blocks} × float32 [?, 32, 32, 16]"
+    assert before[(group["conv1"], group["bn1"])].label == f"{blocks} × float32 ?"
+    # Of two shapes: counted. The out group feeds the next block's add with 263 tensors (the stem the first).
+    g = _keras_resnet_graph(blocks, shape=(-1, 32, 32, 16))
+    g.node_defs["resnet/block3_out/Relu"].attr["_output_shapes"].list.shape[0].dim[3].size = 8
+    mixed = {(e.src, e.dst): e for e in rendering.view(g).edges}[(group["out"], group["add"])]
+    assert len(mixed.tensors) == blocks - 1 and mixed.label == f"{blocks - 1} tensors"
+    # The labels reach the DOT.
+    source = rendering.to_digraph(known).source
+    assert f'label="{blocks} × float32 [?, 32, 32, 16]"' in source
+    assert not [e.label for e in known.edges if "?" in e.label.replace("[?", "")]
+    assert any("float32 ?" in e.label for e in unknown.edges)
+
+
+def test_runs_vary_the_number_that_varies_most():
+    from graphsurgeon.rendering.group import Sibling, fit, runs
+
+    def keys(leaves):
+        found = runs([Sibling(leaf, "", leaf, "scope") for leaf in leaves])
+        return {stem: sorted(s.leaf for s in members) for (_, _, stem), members in found.items()}
+
+    assert keys(["block0_conv1", "block0_conv2", "block1_conv1", "block1_conv2", "block2_conv1"]) == {
+        "block{N}_conv1": ["block0_conv1", "block1_conv1", "block2_conv1"],
+        "block{N}_conv2": ["block0_conv2", "block1_conv2"]}
+    # A trailing number: TensorFlow's dense, dense_1, dense_2 (the bare name joins), layer0, layer1.
+    assert keys(["dense", "dense_1", "dense_2", "layer0", "layer10"]) == {
+        "dense": ["dense", "dense_1", "dense_2"], "layer": ["layer0", "layer10"]}
+    # keras.applications' ResNet50: stage, block, layer in the block: the block number varies most.
+    stages = {2: 3, 3: 4, 4: 6, 5: 3}
+    layers = ["1_conv", "1_bn", "1_relu", "2_conv", "2_bn", "2_relu", "3_conv", "3_bn", "add", "out"]
+    leaves = ["input_1", "conv1_conv", "conv1_bn", "pool1_pool", "avg_pool", "predictions"] + [
+        f"conv{s}_block{b}_{k}" for s, n in stages.items() for b in range(1, n + 1) for k in layers]
+    found = keys(leaves)
+    assert found["conv4_block{N}_2_conv"] == [f"conv4_block{b}_2_conv" for b in range(1, 7)]
+    # 166 siblings into 150: the longest runs (conv4's, 6 blocks) are grouped, and then every run of
+    # that length in the scope: all of conv4's layers, never some of them as groups and the rest as layers.
+    groups = fit([Sibling(leaf, "", leaf, "scope") for leaf in leaves], 150, numbered_only=True)
+    assert sorted(grp.label for grp in groups) == sorted(f"conv4_block1_{k}…conv4_block6_{k} ×6" for k in layers)
+
+
 def test_unrelated_siblings_fall_back_to_ranges():
     from graphsurgeon.vocab import protos
 

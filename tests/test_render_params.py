@@ -83,6 +83,13 @@ def test_the_mobilenet_style_graph_draws_its_layers(mobilenet):
     box = v.nodes["MobilenetV1/MobilenetV1/Conv2d_1_depthwise/"]
     assert "MobilenetV1/Conv2d_1_depthwise/depthwise_weights" in box.ops
     assert not any(k.startswith("MobilenetV1/Conv2d_") for k in v.nodes)
+    # Its edges carry the shapes (they read "float32 ?" while shape inference stopped at Conv2D): by hand,
+    # a 224×224 image, stride 2 and 32 × 0.25 channels out of Conv2d_0, 1001 classes at the end.
+    by = {(e.src, e.dst): e.label for e in v.edges}
+    assert by[("MobilenetV1/MobilenetV1/Conv2d_0/", "MobilenetV1/MobilenetV1/Conv2d_1_depthwise/")] == \
+        "float32 [1, 112, 112, 8]"
+    assert [label for label in by.values() if "?" in label] == []
+    assert by[("MobilenetV1/Predictions/Reshape", "MobilenetV1/Predictions/Softmax")] == "float32 [1, 1001]"
     # As it was, asked: 27 weight-only boxes fanning into the one box holding every op.
     fan = rendering.view(g, weights_as_nodes=True)
     assert len(weights_only_boxes_feeding_one_node(g, fan)) == 27

@@ -156,9 +156,9 @@ def test_a_function_body_edit_stops_the_cache_of_the_whole_graph(cache_dir, monk
     g = gs.load(path, shape_cache=True)
     names = sorted(g.library_names)
     body = g.function(names[0])
-    op, node = next((name, node) for name, node in body.node_defs.items() if node.attr)
-    key = sorted(node.attr)[0]
-    body.set_attr(op, key, node.attr[key])  # an edit (written back) that changes nothing
+    op = next(op for op in body if op.attrs)  # an edit through the API that changes nothing
+    key = next(iter(op.attrs))
+    body.set_attr(op.name, key, op.attrs[key])
     calls = _counting(monkeypatch)
     # Neither the edited body, nor another body, nor the graph they belong to reads the cache now.
     assert _facts(g) == expected  # (the edit changed nothing, so inference agrees)

@@ -22,14 +22,13 @@ it on the view and ``explore`` and ``render`` print it.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from dataclasses import dataclass
 
 from ..errors import OutputError
-from . import layered
-from .dot import find_dot, layout_shape, run_dot, stub_nodes, to_digraph
+from . import layered, processes
+from .dot import find_dot, layout_shape, stub_nodes, to_digraph
 
 LAYERED = "graphsurgeon's own layered layout (straight edges, no scope frames)"
 
@@ -139,8 +138,7 @@ def source(view, plan_: Plan, legend: bool = False, rankdir: str = "TB") -> str:
 def run(source_: str, fmt: str, timeout: float) -> bytes:
     """``dot -n2 -T<fmt>`` (``-n2``: pictures marked ``layout=neato`` keep the positions given)."""
     exe = find_dot()
-    proc = subprocess.run([exe, "-n2", f"-T{fmt}"], input=source_.encode("utf-8"), capture_output=True,
-                          timeout=timeout, env=dict(os.environ))
+    proc = processes.run([exe, "-n2", f"-T{fmt}"], source_.encode("utf-8"), timeout)
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise OutputError(f"Graphviz's dot failed (exit {proc.returncode})", hint=message[-1] if message else None)

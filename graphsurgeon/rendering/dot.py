@@ -1,7 +1,6 @@
 """From a :class:`~graphsurgeon.rendering.view.View` to a ``graphviz.Digraph``, and running ``dot``."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -10,6 +9,7 @@ import graphviz
 
 from ..errors import OutputError
 from . import params as _params
+from . import processes
 from . import style
 from .view import View
 
@@ -397,8 +397,7 @@ def run_dot(source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
     """Lay out DOT ``source`` with ``dot -T<fmt>``; raises OutputError on a missing dot, failure or timeout."""
     exe = find_dot()
     try:
-        proc = subprocess.run([exe, f"-T{fmt}"], input=source.encode("utf-8"), capture_output=True,
-                              timeout=timeout, env=dict(os.environ))
+        proc = processes.run([exe, f"-T{fmt}"], source.encode("utf-8"), timeout)
     except subprocess.TimeoutExpired:
         raise OutputError(f"Graphviz's dot did not finish within {timeout:g} s",
                           hint="draw less: a smaller --depth, --scope SCOPE or --between IN OUT") from None
@@ -407,29 +406,3 @@ def run_dot(source: str, fmt: str, timeout: float = DOT_TIMEOUT) -> bytes:
         raise OutputError(f"Graphviz's dot failed (exit {proc.returncode})",
                           hint=message[-1] if message else None)
     return proc.stdout
-
-
-def run_dot_many(sources: list[str], fmt: str = "svg", timeout: float = DOT_TIMEOUT) -> list[bytes]:
-    """Lay out several graphs with one ``dot`` process (the explorer's thousands of small views).
-
-    Starting ``dot`` costs more than laying out a view of ten nodes, so the
-    graphs go through one process, and its output is cut where each SVG
-    starts. If the batch fails, each graph is laid out on its own, so that
-    the error names the one at fault.
-    """
-    if fmt != "svg":
-        raise ValueError("run_dot_many writes svg")
-    if len(sources) > 1:
-        exe = find_dot()
-        try:
-            proc = subprocess.run([exe, "-Tsvg"], input="\n".join(sources).encode("utf-8"), capture_output=True,
-                                  timeout=timeout, env=dict(os.environ))
-        except subprocess.TimeoutExpired:
-            proc = None
-        if proc is not None and proc.returncode == 0:
-            # Names never reach an SVG unescaped (see text()), so "<?xml " starts a document and nothing else.
-            parts = proc.stdout.split(b"<?xml ")
-            if len(parts) == len(sources) + 1 and not parts[0].strip():
-                return [b"<?xml " + part for part in parts[1:]]
-    return [run_dot(source, "svg", timeout) for source in sources]
-

@@ -32,11 +32,11 @@ costs more than laying out a view of ten nodes).
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import math
 import multiprocessing
 import os
-import signal
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -48,8 +48,9 @@ from ..ir.views import Op
 from ..vocab.names import is_index
 from ..vocab.optypes import training_machinery
 from . import budget as _budget
-from . import scopes, site
+from . import processes, scopes, site
 from .dot import node_ids, stub_ids, stub_nodes
+from .params import parameters
 from .select import serving_function
 from .view import MAX_NODES, TARGET_NODES, View, _facts, build_view
 
@@ -154,6 +155,10 @@ class Explorer:
             scopes.sorted_names(graph)
             _facts(graph)
             graph.wiring()
+        # The parameters as each part's views read them (see build): found here, or by each worker again.
+        for part in self.parts.values():
+            for training in ({bool(self.training), False} if part.kind == "network" else {True}):
+                parameters(part.graph, training)
 
     def roots(self) -> list[Task]:
         return [Task(id=p.id, path=p.id, part=p.id, ops=None, crumbs=[(p.id, p.label)], size=p.ops)
@@ -470,41 +475,50 @@ def _share(tasks: list[Task], explorer: Explorer, writer, depth, jobs: int, tick
     queue = context.SimpleQueue()
     _STATE.update(explorer=explorer, writer=writer, max_level=depth, queue=queue)
     out = {"homes": [], "views": 0, "closed": 0, "simplified": [], "failed": []}
-    # Ctrl-C is the parent's to handle: workers ignore it, and are stopped when the parent gives up.
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=signal.signal,
-                               initargs=(signal.SIGINT, signal.SIG_IGN))
+    # Ctrl-C is the parent's to handle: workers ignore it, and are stopped when the parent gives up;
+    # they die with the parent however it ends, and their dot processes with them (see .processes).
+    processes.prepare()
+    # The workers share the indexed graph copy-on-write, but a collection walking the parent's
+    # millions of objects writes into each one's header: every page of them copied into each worker.
+    # Frozen, the collector leaves them alone (the 340-layer training graph: see BENCHMARKS.md).
+    gc.freeze()
+    processes.trim_heap()
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=processes.die_with_parent,
+                               initargs=(os.getpid(),))
     try:
-        with pool:
-            waiting = sorted(tasks, key=lambda t: -t.size)
-            futures = set()
-            while waiting or futures:
-                # Small subtrees go in bundles (one dot process lays out many of their views).
-                while waiting and len(futures) < 2 * jobs:
-                    share = [waiting.pop(0)]
-                    while waiting and sum(t.size for t in share) + waiting[-1].size <= spill:
-                        share.append(waiting.pop())
-                    futures.add(pool.submit(_worker, share, spill))
-                finished, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                while not queue.empty():
-                    tick(queue.get())
-                for future in finished:
-                    result = future.result()
-                    out["homes"].extend(result["homes"])
-                    out["views"] += result["views"]
-                    out["closed"] += result["closed"]
-                    out["simplified"] += result["simplified"]
-                    out["failed"] += result["failed"]
-                    waiting.extend(result["spilled"])
-                waiting.sort(key=lambda t: -t.size)
+        waiting = sorted(tasks, key=lambda t: -t.size)
+        futures = set()
+        while waiting or futures:
+            # Small subtrees go in bundles (one dot process lays out many of their views).
+            while waiting and len(futures) < 2 * jobs:
+                share = [waiting.pop(0)]
+                while waiting and sum(t.size for t in share) + waiting[-1].size <= spill:
+                    share.append(waiting.pop())
+                futures.add(pool.submit(_worker, share, spill))
+            finished, futures = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
             while not queue.empty():
                 tick(queue.get())
+            for future in finished:
+                result = future.result()
+                out["homes"].extend(result["homes"])
+                out["views"] += result["views"]
+                out["closed"] += result["closed"]
+                out["simplified"] += result["simplified"]
+                out["failed"] += result["failed"]
+                waiting.extend(result["spilled"])
+            waiting.sort(key=lambda t: -t.size)
+        while not queue.empty():
+            tick(queue.get())
+        pool.shutdown()
     except BaseException:
+        # Not ``with pool``: its exit waits for the running work (a dot laying out for minutes).
         for process in list((getattr(pool, "_processes", None) or {}).values()):
             process.terminate()  # the work is abandoned: no worker may go on writing into the site
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     finally:
         _STATE.clear()
+        gc.unfreeze()
     return out
 
 

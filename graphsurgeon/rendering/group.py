@@ -3,11 +3,17 @@
 When collapsing scopes still leaves too many nodes (500 sibling scopes
 ``layer0`` … ``layer499`` at the root), siblings are drawn together:
 
-1. runs of siblings whose names differ only by a number (``layer0``,
-   ``layer1``, ...; TensorFlow's ``dense``, ``dense_1``, ``dense_2``) become
-   one node, largest runs first, until the picture fits;
+1. runs of siblings whose names differ only by one number (``layer0``,
+   ``layer1``, ...; TensorFlow's ``dense``, ``dense_1``, ``dense_2``; Keras's
+   ``block0_conv1``, ``block1_conv1``, ... where the number that varies most
+   among siblings of that name shape is the one that counts, so
+   ``block12_conv1`` and ``block12_conv2`` stay apart) become one node,
+   largest runs first, until the picture fits; then every other run of the
+   same length in that scope too (the other layers of a repeated block:
+   grouping only some of them draws half a block as groups and half as
+   layers);
 2. if it still does not fit, the remaining siblings of the fullest scopes
-   are cut into alphabetical ranges (``a…f ×120``).
+   are cut into ranges in natural order (``a…f ×120``; ``x2`` before ``x10``).
 
 A group's ops are all its members' ops, so counts and edges stay exact.
 """
@@ -16,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_NUMBERED = re.compile(r"(.*?)_?(\d{1,18})")  # bounded: int() of a 5,000-digit leaf would raise
+_NUMBER = re.compile(r"(\d{1,18})")  # bounded: int() of a 5,000-digit leaf would raise
 
 
 @dataclass
@@ -30,9 +36,40 @@ class Sibling:
 
     def __post_init__(self):
         # Computed once: fit() may run a few times over the same siblings.
-        m = _NUMBERED.fullmatch(self.leaf)
-        self.stem = m.group(1) if m else self.leaf
-        self.order = (self.stem, int(m.group(2))) if m else (self.leaf, -1)
+        parts = _NUMBER.split(self.leaf)
+        self.texts = tuple(parts[0::2])                   # the name's shape: its text between numbers
+        self.numbers = tuple(int(p) for p in parts[1::2])
+        # Natural order: text and numbers alternate, so that layer2 sorts before layer10.
+        self.order = tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+        self.stem, self.number = self.leaf, -1          # set by runs(): what its run is called, its place in it
+
+
+def runs(siblings: list[Sibling]) -> dict[tuple, list[Sibling]]:
+    """Siblings whose names differ by one number, per container and family: ``{key: members}``.
+
+    Among siblings of one name shape (``block{N}_conv{M}``) the number that
+    takes the most values varies (ties: the last one): ``block0_conv1`` …
+    ``block263_conv1`` are one run, ``block0_conv2`` … another. A trailing
+    number's run takes the bare name too (``dense``, ``dense_1``, ``dense_2``).
+    """
+    shapes: dict[tuple, list[Sibling]] = {}
+    for s in siblings:
+        if s.numbers:
+            shapes.setdefault((s.container, s.family, s.texts), []).append(s)
+    for members in shapes.values():
+        width = len(members[0].numbers)
+        counts = [len({s.numbers[i] for s in members}) for i in range(width)]
+        at = max(range(width), key=lambda i: (counts[i], i))
+        for s in members:
+            before = "".join(t + str(n) for t, n in zip(s.texts[:at], s.numbers[:at])) + s.texts[at]
+            after = s.texts[at + 1] + "".join(str(n) + t for n, t in zip(s.numbers[at + 1:], s.texts[at + 2:]))
+            # dense_1 is run "dense" (the bare dense joins it); block0_conv1 is run "block{N}_conv1"
+            s.stem = (before[:-1] if before.endswith("_") else before) if not after else f"{before}{{N}}{after}"
+            s.number = s.numbers[at]
+    out: dict[tuple, list[Sibling]] = {}
+    for s in siblings:
+        out.setdefault((s.container, s.family, s.stem), []).append(s)
+    return out
 
 
 @dataclass
@@ -63,14 +100,13 @@ def fit(siblings: list[Sibling], budget: int, *, numbered_only: bool = False,
     if count <= budget:
         return []
     taken = set(taken)
-    runs: dict[tuple, list[Sibling]] = {}
-    for s in siblings:
-        runs.setdefault((s.container, s.family, s.stem), []).append(s)
+    lengths: set[tuple[str, int]] = set()   # (container, run length) of the runs grouped
     groups: list[Group] = []
-    for members in sorted((r for r in runs.values() if len(r) > 1), key=lambda r: (-len(r), r[0].key)):
-        if count <= budget:
-            break
-        ordered = sorted(members, key=lambda s: s.order)
+    for members in sorted((r for r in runs(siblings).values() if len(r) > 1), key=lambda r: (-len(r), r[0].key)):
+        if count <= budget and (members[0].container, len(members)) not in lengths:
+            continue
+        lengths.add((members[0].container, len(members)))
+        ordered = sorted(members, key=lambda s: (s.number, s.order))
         size = max_run if max_run and len(ordered) > max_run else len(ordered)
         for start in range(0, len(ordered), size):
             chunk = ordered[start:start + size]

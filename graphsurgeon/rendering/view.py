@@ -38,6 +38,7 @@ MAX_NESTING = 200     # clusters nested deeper than this cost Graphviz too much 
 MAX_STUBS = 8        # stubs per side of a partial view; more outside ops are merged by scope
 MAX_CONTROL_STUBS = 2  # ... of those, for ops joined by control edges only (every gradient op waits on every update)
 MAX_GROUPED_EDGES = 200  # random edges among 150 nodes: 200 lay out in 0.3 s, 400 take minutes (dot 2.43)
+MAX_LABELLED_TENSORS = 1000  # a merged edge of more tensors is labelled by their number alone (no type looked up)
 BIG_HINT = "--depth N, --collapse SCOPE, --scope SCOPE or --between IN OUT"
 
 
@@ -826,10 +827,19 @@ def _edge_label(g, edge: Edge) -> str:
     if edge.kind == "control":
         return f"{edge.count} control" if edge.count > 1 else ""
     if len(edge.tensors) == 1:
-        t = g.tensor(edge.tensors[0])
-        text = f"{t.dtype or '?'} {format_shape(t.shape)}"
-        return text + (f" ×{edge.count}" if edge.count > 1 else "")
+        return _tensor_text(g, edge.tensors[0]) + (f" ×{edge.count}" if edge.count > 1 else "")
+    if len(edge.tensors) <= MAX_LABELLED_TENSORS:
+        # Groups of siblings join each other by hundreds of tensors of one type: say which
+        # (block0_conv1…block263_conv1 into block0_bn1…: 264 × float32 [?, 32, 32, 16]).
+        texts = {_tensor_text(g, name) for name in edge.tensors}
+        if len(texts) == 1:
+            return f"{len(edge.tensors)} × {texts.pop()}"
     return f"{len(edge.tensors)} tensors"
+
+
+def _tensor_text(g, name: str) -> str:
+    t = g.tensor(name)
+    return f"{t.dtype or '?'} {format_shape(t.shape)}"
 
 
 def _mark_trainable(layers, visible: dict[str, Node], clusters: dict) -> bool:

@@ -24,7 +24,10 @@ def swap(g: Graph, op_type: str, to: str, *, attrs: dict | None = None, scope: s
          rebuild: bool = True, training_op: str | None = None) -> tuple[Graph, Changes]:
     """Swap ``op_type`` ops (under ``scope``) to ``to``; returns ``(Graph, Changes)``.
 
-    Gradients of the swapped ops are swapped with them (TensorFlow-free).
+    The ops are swapped at the top level and in every function body that
+    holds them (``details["functions"]`` says what in each; see
+    :func:`~graphsurgeon.surgery.swap_ops.swap_ops`). Gradients of the
+    swapped ops are swapped with them (TensorFlow-free).
     Only those that cannot be, with ``rebuild``, make TensorFlow rebuild the
     training op (the result then carries a temporary checkpoint of the
     restored values); ``details["rebuilt"]`` says whether it did.
