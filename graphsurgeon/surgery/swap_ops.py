@@ -19,6 +19,8 @@ the gradients (:func:`graphsurgeon.training.swap.swap`).
 """
 from __future__ import annotations
 
+import re
+
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.functions import called_functions
