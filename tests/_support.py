@@ -15,7 +15,8 @@ under two names).
   the same protos answers; for a function body, the fresh one is built from
   the FunctionDef written back into the library, so the write-back is checked
   too.
-- :func:`close`, :func:`without_output_shapes`.
+- :func:`close`, :func:`without_output_shapes`, :func:`as_in_a_terminal` (a command a test
+  interrupts gets Ctrl-C's default disposition).
 """
 from __future__ import annotations
 
@@ -270,3 +271,13 @@ def close(a, b, rtol: float = 1e-6) -> bool:
 
 def load(path):
     return gs.load(path)
+
+
+def as_in_a_terminal() -> None:
+    """``preexec_fn`` of a command a test interrupts with SIGINT: Ctrl-C's default disposition, as a shell
+    gives a foreground command. A test suite started in the background (``pytest ... &`` in a script, some CI
+    runners) inherits SIGINT ignored, and so would the command (Python then never raises KeyboardInterrupt)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import cdp
 import pytest
-from _support import FIXTURES, corpus_models, fixture_model, fixture_models
+from _support import FIXTURES, as_in_a_terminal, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon import rendering
@@ -340,7 +340,8 @@ def test_killing_explore_leaves_no_dot_running(how, tmp_path):
     env = dict(ENV, PATH=f"{bin_dir}{os.pathsep}{ENV.get('PATH', '')}")
     out = tmp_path / "site"
     proc = subprocess.Popen([str(EXE), "explore", str(TF1), "-o", str(out), "-j", "2"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=as_in_a_terminal)
     seen: dict[int, str] = {}   # pid -> start time of every worker and dot seen under explore
     dots = set()
     try:

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _support import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES, as_in_a_terminal
 from google.protobuf import text_format
 
 import graphsurgeon as gs
@@ -406,7 +406,8 @@ def test_serve_shows_the_fixture_graphs_over_http_and_stops_on_sigint():
     tf1, tf2 = FIXTURES / "mnist_bn_elu_tf1", FIXTURES / "mnist_bn_elu_savedmodel_tf2"
     port = _free_port()
     process = subprocess.Popen([*GS, "tensorboard", str(tf1), str(tf2), "--serve", "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                               preexec_fn=as_in_a_terminal)
     stderr_lines = []
     threading.Thread(target=lambda: stderr_lines.extend(process.stderr), daemon=True).start()
     try:
