@@ -56,12 +56,13 @@ def command(model, tag, outputs, inputs, output, force, in_place, keep_initializ
         return
     from graphsurgeon.analysis.diff import summarize
     from graphsurgeon.ir.graph import format_shape
+    from graphsurgeon.vocab.optypes import REQUIRED_PLACEHOLDER_TYPES
 
     echo(f"wrote {written}: {plural(pruned, 'op')} (was {len(g):,}); {changes}")
     if changes.removed:
         echo(f"removed {plural(changes.removed, 'op')}: {summarize(changes.removed)}")
     for name in changes.added + changes.changed:
-        if pruned.op(name).type not in ("Placeholder", "PlaceholderV2"):
+        if pruned.op(name).type not in REQUIRED_PLACEHOLDER_TYPES:
             continue  # a rebuilt saver's ops: its note says so
         tensor = pruned.op(name).output(0)
         echo(f"placeholder {name}: {tensor.dtype} {format_shape(tensor.shape)}")

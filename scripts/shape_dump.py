@@ -11,7 +11,7 @@ trees can be compared op by op::
     .venv/bin/python scripts/shape_dump.py dump --out /tmp/dump_new
     .venv/bin/python scripts/shape_dump.py compare /tmp/dump_base /tmp/dump_new
     # through the on-disk shape cache, as the command line reads (run twice: stored, then read)
-    GRAPHSURGEON_CACHE_DIR=/tmp/cache .venv/bin/python scripts/shape_dump.py dump --shape-cache --out /tmp/dump_cached
+    GS_CACHE_DIR=/tmp/cache .venv/bin/python scripts/shape_dump.py dump --shape-cache --out /tmp/dump_cached
 
 The models: every fixture (``fixtures/models``), every corpus model
 (``$GS_CORPUS_DIR``), every graph under ``bench/.cache`` (the big synthetic
@@ -157,7 +157,7 @@ def main() -> int:
     d.add_argument("--tree", type=Path, help="import graphsurgeon from this source tree")
     d.add_argument("--model", action="append", default=[], help="another model to dump (repeatable)")
     d.add_argument("--shape-cache", action="store_true",
-                   help="load with shape_cache=True (the cache of $GRAPHSURGEON_CACHE_DIR, as the CLI does)")
+                   help="load with shape_cache=True (the cache of graphsurgeon.cache.cache_root(), as the CLI does)")
     c = sub.add_parser("compare")
     c.add_argument("a", type=Path)
     c.add_argument("b", type=Path)

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 FIXTURES = ROOT / "fixtures" / "models"
-# As tests/conftest.py: unset means ../shared/corpus, set but empty means no corpus
+# As tests/_support.py: unset means ../shared/corpus, set but empty means no corpus
 # (os.devnull is no directory: every corpus case is left out).
 _CORPUS_ENV = os.environ.get("GS_CORPUS_DIR")
 CORPUS = ROOT.parent / "shared" / "corpus" if _CORPUS_ENV is None else Path(_CORPUS_ENV.strip() or os.devnull)

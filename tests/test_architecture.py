@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, corpus_models, fixture_models
+from _support import ROOT, corpus_models, fixture_models
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

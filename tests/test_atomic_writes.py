@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, ROOT
+from _support import FIXTURES, ROOT
 
 KILLS = int(os.environ.get("GS_KILLS", "10"))
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests import fuzzlib
-from tests.conftest import FIXTURES
+from _support import FIXTURES
 
 _WORKDIR = Path(tempfile.mkdtemp(prefix="gs-bad-input-"))
 CASES = fuzzlib.crafted_files(_WORKDIR / "cases")

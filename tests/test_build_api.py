@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _support import close, tf_run
-from conftest import fixture_model
+from _support import close, fixture_model, tf_run
 
 import graphsurgeon as gs
 from graphsurgeon.errors import NotFoundError, RewriteError, UsageError

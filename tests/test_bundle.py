@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES
 from graphsurgeon.errors import FormatError, NotFoundError
 from graphsurgeon.formats import bundle
 from graphsurgeon.formats.bundle import BundleReader, snappy_decompress

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES
 from graphsurgeon.formats.bundle import BundleReader
 from graphsurgeon.formats.checkpoint import latest_prefix, open_checkpoint
 from graphsurgeon.formats.bundle_writer import BundleWriter

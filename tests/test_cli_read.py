@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT
+from _support import FIXTURES, ROOT
 
 import graphsurgeon as gs
 from graphsurgeon.ir.graph import Graph

@@ -13,9 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES, without_output_shapes as _without_output_shapes
 from graphsurgeon.cli.main import cli
-from conftest import without_output_shapes as _without_output_shapes
 
 CORPUS_MODELS = ["serving_half_plus_two_cpu", "serving_half_plus_two_tf2_cpu",
                  "serving_session_bundle_half_plus_two/export.meta", "tf2onnx_lstm_frozen/frozen.pb",

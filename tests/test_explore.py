@@ -24,8 +24,7 @@ from pathlib import Path
 
 import cdp
 import pytest
-from _support import as_in_a_terminal
-from conftest import FIXTURES, corpus_models, fixture_model, fixture_models
+from _support import FIXTURES, as_in_a_terminal, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon import rendering

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT, fixture_model
+from _support import FIXTURES, ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS_DIR, FIXTURES, ROOT
+from _support import CORPUS_DIR, FIXTURES, ROOT
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

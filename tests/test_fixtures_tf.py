@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import FIXTURES, ROOT
+from _support import FIXTURES, ROOT
 
 MANIFEST = FIXTURES / "manifest.json"
 TEN_DIGIT = ("mnist_bn_elu_tf1", "mnist_bn_elu_resource")

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import graphsurgeon as gs
-from conftest import FIXTURES
+from _support import FIXTURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 BN_TYPES = {"FusedBatchNorm", "FusedBatchNormV3", "Switch", "Merge", "Rsqrt"}

@@ -19,8 +19,7 @@ import sys
 
 import numpy as np
 import pytest
-from _support import ROOT, close, tf_run
-from conftest import corpus_models, fixture_model, fixture_models
+from _support import ROOT, close, corpus_models, fixture_model, fixture_models, tf_run
 
 import graphsurgeon as gs
 from graphsurgeon.analysis.constants import EVALUATED

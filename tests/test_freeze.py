@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, MNIST_DIR
+from _support import FIXTURES, MNIST_DIR
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs
@@ -249,10 +249,10 @@ def test_verify_says_where_its_inputs_come_from_and_why(tmp_path):
     made = runtime.make_inputs([runtime.InputSpec("x:0", "float32", (None, 3))], seed=1)
     assert made.describe() == "16 random inputs (seed 1)" and made.reason is None
     made = runtime.make_inputs([runtime.InputSpec("x:0", "float32", (None, 784))], mnist_dir=tmp_path / "none")
-    cache = Path(os.environ["GS_CACHE_DIR"]) if os.environ.get("GS_CACHE_DIR") else \
-        Path.home() / ".cache" / "graphsurgeon"
+    from graphsurgeon.cache import cache_root
+
     if made.labels is None:   # unless this machine's cache holds MNIST
-        assert made.reason == f"no MNIST test set found (not in {tmp_path / 'none'}, {cache / 'mnist'})"
+        assert made.reason == f"no MNIST test set found (not in {tmp_path / 'none'}, {cache_root() / 'mnist'})"
 
 
 def test_verify_finds_mnist_in_the_trainers_cache(tmp_path, mnist_dir):

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES, fixture_model, run_one_epoch, tf_jobs
+from _support import FIXTURES, fixture_model, run_one_epoch, tf_jobs
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import AmbiguousError, NotFoundError
 from graphsurgeon.surgery.freeze_layers import freeze_layers, resolve_frozen

@@ -11,8 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from _support import assert_index_consistent, fresh
-from conftest import CORPUS_DIR, fixture_model
+from _support import CORPUS_DIR, assert_index_consistent, fixture_model, fresh
 
 import graphsurgeon as gs
 from graphsurgeon.errors import NotFoundError, RewriteError, UsageError

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from _support import ROOT
 
 TESTS = ROOT / "tests"
 

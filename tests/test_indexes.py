@@ -12,7 +12,7 @@ list, a repeated consumer name and data inputs after control ones.
 from __future__ import annotations
 
 import pytest
-from conftest import corpus_models, fixture_models
+from _support import corpus_models, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon.ir.graph import Graph

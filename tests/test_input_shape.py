@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
+from _support import FIXTURES, ROOT
 from graphsurgeon.cli.main import cli
 from tf_roundtrip import roundtrip
 

@@ -12,8 +12,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, ROOT
-from conftest import fixture_model as _model
+from _support import FIXTURES, ROOT, fixture_model as _model
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from _support import ROOT
 
 FIXTURE = ROOT / "fixtures" / "models" / "mnist_bn_elu_tf1" / "model.ckpt.meta"
 

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from _support import FIXTURES
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

@@ -13,7 +13,7 @@ import json
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import fixture_model
+from _support import fixture_model
 from graphsurgeon.cli.main import cli
 from graphsurgeon.rendering import view
 from graphsurgeon.vocab.optypes import optimizer_variables, training_machinery

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import ROOT, fixture_model
+from _support import ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 
 import graphsurgeon as gs

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from _support import ROOT
 from fixtures import mnist
 from fixtures.mnist import FILES, MnistError, load_mnist, parse_digits
 

@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS_DIR, FIXTURES, ROOT
-from conftest import without_output_shapes as _without_output_shapes
+from _support import CORPUS_DIR, FIXTURES, ROOT, without_output_shapes as _without_output_shapes
 
 ORACLE = ROOT / "tests" / "tf_oracle.py"
 MANIFEST = FIXTURES / "manifest.json"

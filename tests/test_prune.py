@@ -212,7 +212,7 @@ if __name__ == "__main__":
 # ====================================================================== the tests (TF-free)
 import pytest  # noqa: E402
 from click.testing import CliRunner  # noqa: E402
-from conftest import CORPUS_DIR, FIXTURES  # noqa: E402
+from _support import CORPUS_DIR, FIXTURES  # noqa: E402
 from graphsurgeon.cli.main import cli  # noqa: E402
 
 import graphsurgeon as gs  # noqa: E402

@@ -11,7 +11,8 @@ run differently:
   in order, with one short epoch (needs MNIST);
 - the deployment section: its sh commands (``saved_model_cli`` included) and
   its python block (TensorFlow serving the export) run in order (needs MNIST);
-- everything else: python blocks run in one namespace without TensorFlow,
+- everything else: python blocks run in one namespace, in a fresh interpreter
+  that must not import TensorFlow (whatever the tests before imported),
   console blocks run command by command in one temporary directory each.
 Outputs under ``build/`` go to the temporary directory, never into the repository.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from _support import ROOT
 
 README = (ROOT / "README.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", README, re.S)
@@ -93,14 +94,35 @@ def test_sections_are_found():
     assert sum(bool(JSON_HEADING.match(h)) for h in headings) >= 10
 
 
-def test_python_examples_run(monkeypatch):
-    monkeypatch.chdir(ROOT)
-    namespace: dict = {}
+# Runs python blocks in order in one namespace, in a fresh interpreter (so that whether they
+# import TensorFlow does not depend on what the tests before them imported); says which
+# TensorFlow modules are loaded at the end.
+_PYTHON_BLOCKS = r"""
+import json, sys
+namespace = {}
+for i, code in enumerate(json.load(open(sys.argv[1]))):
+    exec(compile(code, f"README.md (python block {i + 1})", "exec"), namespace)
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] == "tensorflow")[:5]))
+"""
+
+
+def _run_python_blocks(code: list[str], tmp_path: Path) -> None:
+    """Run the README's python ``code`` blocks as :data:`_PYTHON_BLOCKS` does (cwd: the clone); they must
+    not import TensorFlow (unless ``GS_ALLOW_TF_IN_README`` is set)."""
+    blocks = tmp_path / "readme_blocks.json"
+    blocks.write_text(json.dumps(code))
+    proc = subprocess.run([sys.executable, "-c", _PYTHON_BLOCKS, str(blocks)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
+                                                      "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not loaded or os.environ.get("GS_ALLOW_TF_IN_README"), f"the README's examples imported {loaded}"
+
+
+def test_python_examples_run(tmp_path):
     code = [body for _, section in _plain_sections() for lang, body in _blocks(section) if lang == "python"]
     assert code
-    for body in code:
-        exec(compile(body, "README.md", "exec"), namespace)
-    assert "tensorflow" not in sys.modules or os.environ.get("GS_ALLOW_TF_IN_README")
+    _run_python_blocks(code, tmp_path)
 
 
 def _commands(body: str) -> list[str]:
@@ -328,7 +350,7 @@ def test_deploying_a_model_runs(tmp_path, mnist_dir):
 
 
 # ---------------------------------------------------------------- writing your own surgery
-def test_writing_your_own_surgery_runs_and_tensorflow_agrees(tmp_path, monkeypatch):
+def test_writing_your_own_surgery_runs_and_tensorflow_agrees(tmp_path):
     """Every example of the section runs (Python blocks in one namespace, then the commands), and
     TensorFlow loads and runs each result: the numbers are the original's, transformed as the example says."""
     import numpy as np
@@ -337,16 +359,14 @@ def test_writing_your_own_surgery_runs_and_tensorflow_agrees(tmp_path, monkeypat
     body = dict(SECTIONS)
     blocks = [(lang, code) for h in _surgery_headings() for lang, code in _blocks(body[h])]
     assert [lang for lang, _ in blocks].count("python") == 9
-    monkeypatch.chdir(ROOT)
     _write_script(tmp_path)
-    namespace: dict = {}
+    # The python blocks in one interpreter, then the commands: neither reads what the other writes.
+    _run_python_blocks([code.replace('"build/', f'"{tmp_path}/') for lang, code in blocks if lang == "python"],
+                       tmp_path)
     for lang, code in blocks:
-        if lang == "python":
-            exec(compile(code.replace('"build/', f'"{tmp_path}/'), "README.md", "exec"), namespace)
-        elif lang == "console":
+        if lang == "console":
             for command in _commands(code):
                 _run(command, tmp_path)
-    assert "tensorflow" not in sys.modules or os.environ.get("GS_ALLOW_TF_IN_README")
 
     x = np.random.default_rng(0).standard_normal((4, 784)).astype(np.float32)
     t = tmp_path

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES, ROOT, fixture_model
+from _support import FIXTURES, ROOT, fixture_model
 from graphsurgeon.cli.main import cli
 from graphsurgeon.surgery.prune import needed_ops
 
@@ -282,7 +282,7 @@ def test_rehead_keeps_the_global_step_and_counts_it(idiom_zoo, tmp_path):
     matrix judges every idiom's re-head as a whole.)"""
     import numpy as np
 
-    from conftest import tf_jobs
+    from _support import tf_jobs
 
     jobs, expected = [], []
     for idiom, at, reused, step in IDIOM_CUTS:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES
+from _support import FIXTURES
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import NotFoundError, RewriteError, UsageError
 from tf_roundtrip import roundtrip

@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES
 
 import graphsurgeon as gs
 from graphsurgeon import rendering

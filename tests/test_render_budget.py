@@ -24,7 +24,7 @@ from graphsurgeon.errors import OutputError
 from graphsurgeon.rendering import budget, explore, layered, site
 from graphsurgeon.rendering.view import build_view
 
-from conftest import FIXTURES, fixture_model
+from _support import FIXTURES, fixture_model
 
 SVG = "{http://www.w3.org/2000/svg}"
 TF1 = FIXTURES / "mnist_bn_elu_tf1" / "model.ckpt.meta"

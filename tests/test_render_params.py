@@ -23,7 +23,7 @@ from graphsurgeon import protos, rendering
 from graphsurgeon.rendering import params
 from graphsurgeon.vocab.optypes import VARIABLE_TYPES
 
-from conftest import corpus_models, fixture_model, fixture_models
+from _support import corpus_models, fixture_model, fixture_models
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")

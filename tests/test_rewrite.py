@@ -15,9 +15,8 @@ import pkgutil
 
 import numpy as np
 import pytest
-from _support import close, tf_run
+from _support import close, corpus_models, fixture_model, fixture_models, tf_run
 from click.testing import CliRunner
-from conftest import corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 import graphsurgeon.surgery

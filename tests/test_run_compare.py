@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import FIXTURES, MNIST_DIR
+from _support import FIXTURES, MNIST_DIR
 
 from graphsurgeon.errors import NotFoundError, UsageError
 from graphsurgeon.vocab import protos

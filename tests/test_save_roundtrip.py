@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import corpus_models, fixture_models
+from _support import corpus_models, fixture_models
 from google.protobuf import unknown_fields
 
 import graphsurgeon as gs

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import scan_attacks
 from click.testing import CliRunner
-from conftest import ROOT, corpus_models, fixture_models
+from _support import ROOT, corpus_models, fixture_models
 from graphsurgeon.cli.main import cli
 
 from graphsurgeon.scan import Policy, load_policy, pycode, scan

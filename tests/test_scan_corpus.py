@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 import scan_attacks
 import scan_corpus
-from conftest import ROOT
+from _support import ROOT
 from graphsurgeon.cli.main import cli
 from graphsurgeon.scan import paths, scan
 from graphsurgeon.scan.archives import unsafe_name

@@ -6,7 +6,7 @@
 - a changed file, changed code, an edit in memory (top level or function
   body) each stop the cache from answering;
 - damaged, torn, foreign or unwritable cache files are ignored;
-- the command line uses it; ``GRAPHSURGEON_CACHE_DIR=`` turns it off.
+- the command line uses it; ``GS_CACHE_DIR=`` turns it off.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, corpus_models, fixture_model, fixture_models
+from _support import ROOT, corpus_models, fixture_model, fixture_models
 
 import graphsurgeon as gs
 from graphsurgeon.analysis import shape_cache, shapes
@@ -246,3 +246,4 @@ def test_the_command_line_uses_it_and_the_empty_variable_turns_it_off(tmp_path):
     blank = tmp_path / "blank"
     _cli("ls", model, env={shape_cache.ENV: "", "XDG_CACHE_HOME": str(blank), "HOME": str(blank)})
     assert not blank.exists()
+

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CORPUS_DIR, FIXTURES
-from conftest import without_output_shapes as _without_output_shapes
+from _support import CORPUS_DIR, FIXTURES, without_output_shapes as _without_output_shapes
 
 import graphsurgeon as gs
 from graphsurgeon.analysis.shapes import broadcast, from_proto, merge

@@ -21,7 +21,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT
+from _support import ROOT
 from test_parity_tf import compare_shape
 from test_shapes import Builder, shape
 

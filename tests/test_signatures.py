@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES
+from _support import FIXTURES
 from graphsurgeon.cli.main import cli
 from tf_roundtrip import roundtrip
 

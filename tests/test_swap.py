@@ -11,9 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import graphsurgeon as gs
-from conftest import FIXTURES, ROOT
-from conftest import fixture_model as _need
-from conftest import run_one_epoch
+from _support import FIXTURES, ROOT, fixture_model as _need, run_one_epoch
 from graphsurgeon.cli.main import cli
 from graphsurgeon.errors import RewriteError, UsageError
 from graphsurgeon.surgery.swap_ops import swap_ops
@@ -224,7 +222,7 @@ def test_mismatched_transplant_names_both_shapes(tmp_path, second_model):
 def test_the_rebuild_keeps_the_global_step_counting(idiom_zoo, tmp_path):
     """When a gradient cannot be swapped op by op, TensorFlow rebuilds the training op: the rebuilt
     minimize(global_step=) still increments the global step, under the old op's name."""
-    from conftest import tf_jobs
+    from _support import tf_jobs
 
     entry = idiom_zoo["cnn_global_step"]
     g = gs.load(entry["model"]).copy()

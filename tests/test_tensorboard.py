@@ -23,8 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _support import as_in_a_terminal
-from conftest import CORPUS_DIR, FIXTURES
+from _support import CORPUS_DIR, FIXTURES, as_in_a_terminal
 from google.protobuf import text_format
 
 import graphsurgeon as gs

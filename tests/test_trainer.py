@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, ROOT
+from _support import FIXTURES, ROOT
 
 QUICK = ["--epochs", "1", "--train-limit", "5000", "--batch-size", "50", "--lr", "0.5", "--seed", "42"]
 

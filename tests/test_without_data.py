@@ -13,7 +13,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from conftest import ROOT
+from _support import ROOT
 
 # node id -> what it must do without the data: "passed", or "skipped" with these words in the reason
 EXPECTED = {

@@ -25,6 +25,7 @@ from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.optypes import VARIABLE_TYPES
 from ..wording import plural
+from .shapes import shape_json
 
 __all__ = ["diff", "GraphDiff", "OpChange"]
 
@@ -146,7 +147,7 @@ class GraphDiff:
             "variables_to_constants": self.variables_to_constants,
             "variables_removed": self.variables_removed,
             "variables_added": self.variables_added,
-            "variables_reshaped": {k: {"a": _shape_json(a), "b": _shape_json(b)}
+            "variables_reshaped": {k: {"a": shape_json(a), "b": shape_json(b)}
                                    for k, (a, b) in self.variables_reshaped.items()},
             "collections": self.collections,
             "signatures": self.signatures,
@@ -237,10 +238,6 @@ class GraphDiff:
         if devices:
             out.append(f"device: {len(devices)} ({summarize(devices, limit)})")
         return out
-
-
-def _shape_json(shape):
-    return None if shape is None else list(shape)
 
 
 def _count(items, noun: str) -> str:

@@ -3,7 +3,7 @@ rewrites fall back on (``edit --input-shape`` without names, a signature for ``e
 from __future__ import annotations
 
 from ..ir.graph import Graph, Tensor
-from ..vocab.optypes import PLACEHOLDER_TYPES, training_machinery
+from ..vocab.optypes import PLACEHOLDER_TYPES, SAVE_RESTORE_TYPES, VARIABLE_TYPES, training_machinery, writes_variable
 
 
 def likely_inputs(g: Graph) -> list[Tensor]:
@@ -12,8 +12,8 @@ def likely_inputs(g: Graph) -> list[Tensor]:
     return [op.output(0) for op in g.ops(type=list(PLACEHOLDER_TYPES)) if op.name not in machinery]
 
 
-_NOT_OUTPUTS = {"NoOp", "Const", "VariableV2", "Variable", "VarHandleOp", "Assert", "SaveV2", "Save",
-                "RestoreV2", "Assign", "AssignAdd", "AssignSub", "AssignVariableOp", "_Retval"}
+# Besides what writes a variable (optypes.writes_variable) and saves or restores (SAVE_RESTORE_TYPES).
+_NOT_OUTPUTS = {"NoOp", "Const", "Assert", "_Retval", *VARIABLE_TYPES, *SAVE_RESTORE_TYPES}
 _BOOKKEEPING = {"Shape", "ShapeN", "Size", "Rank", "Const", "BroadcastGradientArgs"}
 # A TF1 cond's own bookkeeping: computed, read by nothing, not a result.
 _COND_PARTS = ("switch_t", "switch_f", "pred_id")
@@ -24,8 +24,7 @@ def likely_outputs(g: Graph) -> list[Tensor]:
     machinery = training_machinery(g)
     out = []
     for op in g:
-        if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or \
-                op.type.startswith(("Apply", "ResourceApply", "Save", "Restore")):
+        if op.type in _NOT_OUTPUTS or op.type in _BOOKKEEPING or writes_variable(op.type):
             continue
         if op.name in machinery or g.is_read(op.name) or op.name.rsplit("/", 1)[-1] in _COND_PARTS:
             continue

@@ -58,6 +58,7 @@ from ..errors import NotFoundError, UsageError
 from ..metagraph.variables import variables
 from ..vocab import names as _names
 from ..vocab.optypes import ACTIVATION_TYPES, PASS_THROUGH, VARIABLE_TYPES, training_machinery
+from .shapes import shape_json
 
 __all__ = ["Layer", "LayerVariable", "layers", "layer", "resolve_cut", "block"]
 
@@ -73,7 +74,7 @@ class LayerVariable:
     trainable: bool | None
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape),
+        return {"name": self.name, "dtype": self.dtype, "shape": shape_json(self.shape),
                 "params": self.params, "trainable": self.trainable}
 
 

@@ -15,14 +15,11 @@ from ..vocab import attrs as _attrs
 from ..vocab.optypes import CALL_OPS, CONTROL_FLOW_V1, CONTROL_FLOW_V2, reaches, training_machinery
 from ..vocab.patterns import compile_pattern, tensor_predicate
 from .endpoints import likely_inputs, likely_outputs
-
-
-def _shape_json(shape):
-    return None if shape is None else list(shape)
+from .shapes import shape_json
 
 
 def tensor_brief(t: Tensor) -> dict:
-    return {"name": t.name, "dtype": t.dtype, "shape": _shape_json(t.shape)}
+    return {"name": t.name, "dtype": t.dtype, "shape": shape_json(t.shape)}
 
 
 def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
@@ -34,7 +31,7 @@ def op_record(op: Op, with_function: bool = False, brief: bool = False) -> dict:
     shapes = graph.shapes.get(name) or ()
     count = graph.num_outputs(name)
     outputs = [{"name": f"{name}:{i}", "dtype": types[i] if i < len(types) else None,
-                "shape": _shape_json(shapes[i]) if i < len(shapes) else None} for i in range(count)]
+                "shape": shape_json(shapes[i]) if i < len(shapes) else None} for i in range(count)]
     record = {"name": name, "type": op.node.op}
     if not brief:
         refs = graph.input_refs(name)
@@ -228,7 +225,7 @@ def op_details(op: Op) -> dict:
         entry = {"position": position, "tensor": t.name}
         if t.op_name in g:
             producer = g.op(t.op_name)
-            entry.update(producer_type=producer.type, dtype=t.dtype, shape=_shape_json(t.shape))
+            entry.update(producer_type=producer.type, dtype=t.dtype, shape=shape_json(t.shape))
         else:
             entry.update(producer_type=None, dtype=None, shape=None, missing=True)
         inputs.append(entry)
@@ -263,7 +260,7 @@ def tensor_details(t: Tensor) -> dict:
         "kind": "tensor",
         "name": t.name,
         "dtype": t.dtype,
-        "shape": _shape_json(t.shape),
+        "shape": shape_json(t.shape),
         "producer": {"name": t.op_name, "type": t.op.type},
         "consumers": [{"name": c.name, "type": c.type} for c in t.consumers],
         "function": t.graph.function_name,

@@ -22,9 +22,9 @@ function body) stops using the cache at its first edit; one whose protos are
 changed directly, behind the editing methods, must not ask for it (the
 library's ``gs.load`` does not, unless told).
 
-Where: ``$GRAPHSURGEON_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphsurgeon``,
-else ``~/.cache/graphsurgeon``; ``GRAPHSURGEON_CACHE_DIR=`` (empty) turns it
-off. At most :data:`MAX_MODELS` models are kept (the least recently used
+Where: ``shapes/`` in graphsurgeon's cache folder (:func:`graphsurgeon.cache.cache_root`:
+``$GS_CACHE_DIR``, else ``$XDG_CACHE_HOME/graphsurgeon``, else
+``~/.cache/graphsurgeon``); ``GS_CACHE_DIR=`` (empty) turns it off. At most :data:`MAX_MODELS` models are kept (the least recently used
 go). The cache is only ever a shortcut: an entry that cannot be read, does
 not fit the graph or cannot be written is ignored, and the shapes are
 inferred as without it.
@@ -48,13 +48,15 @@ import zlib
 from array import array
 from pathlib import Path
 
+from .. import cache as _cache
+
 # Format of a record; a change makes old files misses.
 FORMAT = 2
 # Models kept (one file each).
 MAX_MODELS = 32
 # A model's file stops growing at this size (records of many function bodies).
 MAX_FILE = 256 << 20
-ENV = "GRAPHSURGEON_CACHE_DIR"
+ENV = _cache.ENV
 _MAGIC = b"GSS2"
 _FIXED = struct.Struct("<4sIIII")  # magic, name length, header length, body length, CRC-32 of the rest
 
@@ -64,11 +66,8 @@ _files: dict = {}  # model file path -> its records, read once per process
 
 def directory() -> Path | None:
     """Where the cache lives, or None when it is turned off."""
-    value = os.environ.get(ENV)
-    if value is not None:
-        return Path(value).expanduser() / "shapes" if value.strip() else None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "graphsurgeon" / "shapes"
+    root = _cache.cache_root()
+    return None if root is None else root / "shapes"
 
 
 def code_key() -> str:

@@ -32,6 +32,7 @@ from collections.abc import Callable
 
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
+from ..vocab.optypes import PASS_THROUGH, RESTORE_TYPES
 from . import smallarray as _sa
 
 Shape = "tuple | None"
@@ -73,6 +74,11 @@ def format_shape(shape) -> str:
         if len(_SHAPE_TEXT) < 65536:  # graphs repeat a few shapes; memoise them, boundedly
             _SHAPE_TEXT[key] = text
     return text
+
+
+def shape_json(shape) -> list | None:
+    """A shape as ``--json`` prints it: ``(None, 784)`` -> ``[None, 784]`` (null: unknown); an unknown rank -> None."""
+    return None if shape is None else list(shape)
 
 
 def broadcast(a, b):
@@ -1310,7 +1316,7 @@ def _fold_const(ctx):
 _NOT_DECODED = object()
 
 
-@value_rule("Identity", "StopGradient", "Snapshot", "RefIdentity", "PreventGradient")
+@value_rule(*sorted(PASS_THROUGH))
 def _fold_identity(ctx):
     return [(ctx.value(0), ctx.state.partial_of(ctx.refs[0]))]
 
@@ -1693,7 +1699,7 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_fir
     read_recorded = _recorded_reader()
     # Ops that need a Context even when their shapes are settled: they fold values,
     # track resource handles or are restores.
-    needs_context = frozenset(VALUE_RULES) | _HANDLE_OPS | frozenset(RESTORE_OPS)
+    needs_context = frozenset(VALUE_RULES) | _HANDLE_OPS | frozenset(RESTORE_TYPES)
     watched, readers = state.watched, state.readers
     for name, node, refs in order:
         op = node.op
@@ -1770,7 +1776,7 @@ def _infer_in(graph, order, arg_shapes, arg_handles, depth, calls, producers_fir
 def _after(ctx, count, restores) -> None:
     """What an op's shapes lead to: a restore to revisit, values folded, handle shapes passed on."""
     op = ctx.op
-    if op in RESTORE_OPS:
+    if op in RESTORE_TYPES:
         restores.append(ctx.node)
         ctx.state.watched.add(ctx.name)
     if op in VALUE_RULES:
@@ -1778,8 +1784,6 @@ def _after(ctx, count, restores) -> None:
     if op in _HANDLE_OPS:
         _track_handles(ctx, count)
 
-
-RESTORE_OPS = ("RestoreV2", "RestoreSlice", "Restore")
 
 
 def _restored_shapes(graph, state, restores, producers_first: bool = True) -> None:

@@ -284,6 +284,25 @@ def constant_attrs(value, dtype=None) -> dict:
     return {"value": proto, "dtype": _dtypes.name(proto.tensor.dtype)}
 
 
+def const_node(name: str, value, dtype=None, device: str = ""):
+    """The ``Const`` NodeDef :meth:`Graph.constant` builds, under a ``name`` that may exist already.
+
+    For replacing an op by a constant in place (``Graph.replace_op``: a
+    placeholder pinned to a value, a variable frozen). ``value`` as
+    :func:`constant_attrs` takes it, or a TensorProto kept as it is (then
+    ``dtype`` names its dtype).
+    """
+    node = node_def_pb2.NodeDef(name=name, op="Const", device=device or "")
+    if hasattr(value, "tensor_shape"):  # a TensorProto (a checkpoint's bytes): copied once, as it is
+        node.attr["dtype"].type = _dtypes.number(_attrs.dtype_name(dtype if dtype is not None else value.dtype))
+        node.attr["value"].tensor.CopyFrom(value)
+    else:
+        attrs = constant_attrs(value, dtype)
+        node.attr["dtype"].type = _dtypes.number(attrs["dtype"])
+        node.attr["value"].CopyFrom(attrs["value"])
+    return node
+
+
 def _has_text(value) -> bool:
     if isinstance(value, (str, bytes)):
         return True

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..analysis import shape_cache as _shape_cache
-from ..analysis.shapes import format_shape, from_proto, infer_shapes
+from ..analysis.shapes import format_shape, from_proto, infer_shapes, shape_json
 from ..errors import NotFoundError, RewriteError, UsageError
 from ..metagraph import assets as _assets
 from ..metagraph import collections as _collections
@@ -931,7 +931,7 @@ class Graph:
         readers = {u.consumer for u in self._uses().get(op, ()) if u.index == index}
         if only is not None:
             readers &= set(only)
-        target = new if new.startswith("^") else _input_text(*_names.split_tensor_name(new))
+        target = new if new.startswith("^") else _build.input_text(*_names.split_tensor_name(new))
         changed = []
         for consumer in [n for n in self._nodes if n in readers]:
             inputs = [target if not ref.control and ref.op == op and ref.index == index else text
@@ -1475,10 +1475,6 @@ def _root_name(item) -> str:
     return _names.parse_input(item).op
 
 
-def _input_text(op: str, index: int) -> str:
-    return op if index == 0 else f"{op}:{index}"
-
-
 def _rename_input(text: str, mapping: dict) -> str:
     ref = _names.parse_input(text)
     if ref.op not in mapping:
@@ -1504,4 +1500,4 @@ def _tensor_info(info) -> dict:
         name = None
     shape = from_proto(info.tensor_shape) if info.HasField("tensor_shape") else None
     return {"name": name, "dtype": _dtypes.name(info.dtype) if info.dtype else None,
-            "shape": None if shape is None else list(shape), "encoding": kind}
+            "shape": shape_json(shape), "encoding": kind}

@@ -11,10 +11,9 @@ from __future__ import annotations
 from ..analysis.constants import Constants, source_op
 from ..errors import NotFoundError, UsageError
 from ..vocab import names as _names
-from ..vocab.optypes import PASS_THROUGH
+from ..vocab.optypes import PASS_THROUGH, RESTORE_TYPES
 from .variables import variable_defs
 
-RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
 # Ops that set a variable to a value (a restored tensor, an initial value): input 0 the variable, 1 the value.
 ASSIGN_TYPES = ("Assign", "AssignVariableOp")
 

@@ -35,7 +35,7 @@ from ..vocab import opaccess as _opaccess
 from ..analysis.constants import Constants
 from ..ir.functions import called_functions
 from ..vocab.opdefs import input_arg_positions
-from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, WHILE_OPS
+from ..vocab.optypes import CALL_OPS, CASE_OPS, IF_OPS, PASS_THROUGH, REQUIRED_PLACEHOLDER_TYPES, WHILE_OPS
 
 
 def targets(op_type: str) -> tuple[tuple[str, str], ...]:
@@ -269,7 +269,7 @@ class Resolver:
             results = [self.resolve(caller, t, depth + 1, seen)
                        for caller, t in self.argument_sources(function, node.attr["index"].i)]
             return _merge(results) if results else {"source": "computed", "values": []}
-        if node.op in ("Placeholder", "PlaceholderV2") and function is None:
+        if node.op in REQUIRED_PLACEHOLDER_TYPES and function is None:
             if tensor in self.inputs:
                 return {"source": "input", "values": [], "input": self.inputs[tensor]}
             return {"source": "fed", "values": []}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..vocab import opaccess
 from ..errors import NotFoundError
+from ..vocab.optypes import WHILE_OPS
 from . import dos as _dos
 from . import savers as _savers
 from . import severity as _severity
@@ -35,7 +36,7 @@ def explain(op_type: str) -> dict:
     if op_type in _dos.ALLOCATIONS:
         checks.append(f"denial of service when its shape constants allocate more than "
                       f"{_dos.ALLOCATION_BUDGET >> 30} GiB (medium)")
-    if op_type in ("While", "StatelessWhile", "LoopCond"):
+    if op_type in WHILE_OPS or op_type == "LoopCond":
         checks.append("denial of service when its condition can never become false on constant inputs (medium)")
     if op_type in _dos.DEQUEUES:
         checks.append("denial of service when nothing in the model enqueues to (or closes) its queue (medium)")

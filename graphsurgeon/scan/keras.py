@@ -22,6 +22,7 @@ import zipfile
 from ..errors import FormatError
 from ..formats.protofile import open_regular, read_file
 from . import pycode
+from .record import finding
 from .zipmember import read_zip_member
 
 MAX_JSON = 64 << 20      # config.json / one metadata string larger than this is refused
@@ -215,24 +216,9 @@ def _finding(layer, class_name, field, code, source, where) -> dict:
         detail.update(stored="bytecode", bytes=len(data) if data else None, code=described)
         what = "runs Python bytecode stored in the model when loaded"
         severity = "high"
-    return {
-        "name": layer,
-        "type": f"{class_name} layer" if class_name else "Keras object",
-        "function": name,
-        "capability": "python",
-        "what": what,
-        "severity": severity,
-        "benign": None,
-        "reason": reason,
-        "reached_from": "keras load_model",
-        "path": [],
-        "arguments": {},
-        "unreachable": False,
-        "meta_graph": None,
-        "inside": None,
-        "member": None,
-        "keras": detail,
-    }
+    return finding(layer, f"{class_name} layer" if class_name else "Keras object", name, "python",
+                   description=what, severity=severity, reason=reason, reached_from="keras load_model",
+                   keras=detail)
 
 
 def _bytecode_text(value):

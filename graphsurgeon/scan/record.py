@@ -22,22 +22,30 @@ def bodies(g):
 
 
 def new_finding(node, function, capability: str, route) -> dict:
-    """A finding's record, at its capability's default severity."""
+    """A finding's record for op ``node``, at its capability's default severity."""
+    return finding(node.name, node.op, function, capability, reached_from=route[0] if route else None,
+                   path=[step.as_dict() for step in route[1]] if route else [])
+
+
+def finding(name: str, kind: str, function, capability: str, *, description: str | None = None,
+            severity: str | None = None, reason: str | None = None, reached_from=None, path=(),
+            keras=None) -> dict:
+    """A finding's record (every key the JSON has); ``description`` and ``severity`` default to the capability's."""
     return {
-        "name": node.name,
-        "type": node.op,
+        "name": name,
+        "type": kind,
         "function": function,
         "capability": capability,
-        "what": what(capability),
-        "severity": _severity.DEFAULT[capability],
+        "what": description if description is not None else what(capability),
+        "severity": severity if severity is not None else _severity.DEFAULT[capability],
         "benign": None,
-        "reason": None,
-        "reached_from": route[0] if route else None,
-        "path": [step.as_dict() for step in route[1]] if route else [],
+        "reason": reason,
+        "reached_from": reached_from,
+        "path": list(path),
         "arguments": {},
         "unreachable": False,
         "meta_graph": None,
         "inside": None,
         "member": None,
-        "keras": None,
+        "keras": keras,
     }

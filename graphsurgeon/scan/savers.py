@@ -27,10 +27,11 @@ from __future__ import annotations
 import re
 
 from ..vocab.names import split_tensor_name
+from ..vocab.optypes import PLACEHOLDER_TYPES, RESTORE_TYPES, SAVE_TYPES
 from .arguments import through
 
-WRITES = frozenset({"SaveV2", "Save", "SaveSlices", "MergeV2Checkpoints"})
-READS = frozenset({"RestoreV2", "Restore", "RestoreSlice"})
+WRITES = frozenset({*SAVE_TYPES, "MergeV2Checkpoints"})
+READS = frozenset(RESTORE_TYPES)
 FILE_INPUTS = ("prefix", "filename", "file_pattern", "checkpoint_prefixes", "destination_prefix")
 
 # The suffixes savers join to the file name: "_temp/part", "_temp_<uuid>/part" (TF1 sharded), ".part" (s3).
@@ -155,7 +156,7 @@ class Savers:
                     roots.add("other")
                     continue
                 return None
-            if kind in ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault") and fn is None and role == "root":
+            if kind in PLACEHOLDER_TYPES and fn is None and role == "root":
                 roots.add("other")
                 if kind == "PlaceholderWithDefault":  # its default is a file name too: checked the same way
                     refs = graph.data_refs(op)

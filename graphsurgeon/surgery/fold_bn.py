@@ -38,9 +38,7 @@ from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..vocab import dtypes as _dtypes
 from ..vocab import names as _names
-from ..vocab import protos
-from ..vocab.optypes import VARIABLE_TYPES
-from ..vocab.values import from_numpy
+from ..vocab.optypes import IF_OPS, SWITCH_OPS, VARIABLE_TYPES
 from ..wording import plural
 from .freeze import freeze
 from .prune import prune
@@ -51,16 +49,6 @@ LINEAR_TYPES = ("MatMul", "Conv2D", "DepthwiseConv2dNative")
 FUSED_TYPES = ("FusedBatchNorm", "FusedBatchNormV2", "FusedBatchNormV3")
 # The last op tf.nn.batch_normalization (and TF1's layers) names: ".../batchnorm/add_1".
 _MANUAL_BN = re.compile(r"(^|/)batchnorm/add_1$")
-
-
-def _const(name: str, array, dtype_enum: int):
-    import numpy as np
-
-    np_name = _dtypes.NUMPY[_dtypes.name(dtype_enum)]
-    node = protos.NodeDef(name=name, op="Const")
-    node.attr["dtype"].type = dtype_enum
-    node.attr["value"].tensor.CopyFrom(from_numpy(np.asarray(array, dtype=np_name)))
-    return node
 
 
 @rewrite(requires=("top_level",), reports=True)
@@ -84,35 +72,114 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
         ``details["left"]`` ``[{"batch_norm", "reason"}]``; ``notes`` say the
         same in words (the first, "nothing folded: ...", when nothing was).
     """
-    import numpy as np
-
     changes = Changes()
-    original = g
-    consumers = g.uses
-    sinks = list(outputs) if outputs else [n.name for n in g.graph_def.node if not consumers(n.name)]
+    frozen, sinks = _frozen(g, outputs, changes)
+    folder = _Folder(frozen.copy(), changes)
+    for node in list(folder.work.graph_def.node):
+        if node.op in FUSED_TYPES:
+            folder.fused(node)
+        elif node.op in ("Add", "AddV2") and node.name in folder.work.node_defs:
+            folder.affine(node)
+    changes.details.update(folded=folder.done, left=folder.left)
+    if not folder.done:
+        changes.notes.insert(0, "nothing folded: " + (f"{plural(folder.left, 'batch norm')} left as they were"
+                                                      if folder.left else "no batch norm found"))
+        return folder.work, changes
+    result, pruned = prune(folder.work, sinks)
+    changes.removed.extend(pruned.removed)
+    return result, changes
+
+
+def _frozen(g: Graph, outputs, changes: Changes) -> tuple[Graph, list[str]]:
+    """``(g with constants for weights, the outputs to keep)``: ``g`` frozen first when it must be.
+
+    Variables become constants; TensorFlow's own frozen graphs keep the
+    training switch and its conds: freezing resolves them too.
+    """
+    sinks = list(outputs) if outputs else [n.name for n in g.graph_def.node if not g.uses(n.name)]
     variables = [n.name for n in g.graph_def.node if n.op in VARIABLE_TYPES]
     if variables and not outputs:
         raise UsageError(f"{g.where}: holds {plural(variables, 'variable')} ({variables[0]}, ...); batch norm folds "
                          "into constant weights only",
                          hint="freeze it first (graphsurgeon freeze MODEL -o frozen.pb, then fold-bn frozen.pb), "
                               "or name the outputs (CLI --outputs logits:0) to freeze and fold in one go")
-    if variables or any(n.op in ("Switch", "PlaceholderWithDefault", "If", "StatelessIf") for n in g.graph_def.node):
-        # Variables become constants; TensorFlow's own frozen graphs keep the training
-        # switch and its conds: freezing resolves them too.
-        g, pre = freeze(g, outputs=sinks)
-        changes.notes.extend(pre.notes)
-        changes.removed.extend(pre.removed)
-        sinks = pre.details["outputs"]
-        changes.details["outputs"] = sinks
-    work = g.copy()
-    consts = Constants(work, float64=True)
-    consumers = work.uses
+    switches = SWITCH_OPS | IF_OPS | {"PlaceholderWithDefault"}
+    if not variables and not any(n.op in switches for n in g.graph_def.node):
+        return g, sinks
+    g, pre = freeze(g, outputs=sinks)
+    changes.notes.extend(pre.notes)
+    changes.removed.extend(pre.removed)
+    changes.details["outputs"] = pre.details["outputs"]
+    return g, pre.details["outputs"]
 
-    def readers(op: str) -> set[str]:
-        return {c for c, _, _ in consumers(op)}
 
-    def layer_of(text: str):
+class _Folder:
+    """Folds batch norms into the layers before them, one at a time, in ``work`` (edited in place).
+
+    ``done`` and ``left`` are what ``changes.details`` reports.
+    """
+
+    def __init__(self, work: Graph, changes: Changes):
+        self.work = work
+        self.consts = Constants(work, float64=True)
+        self.changes = changes
+        self.done: list[dict] = []
+        self.left: list[dict] = []
+
+    def readers(self, op: str) -> set[str]:
+        return {c for c, _, _ in self.work.uses(op)}
+
+    def fused(self, node) -> None:
+        """A ``FusedBatchNorm*``: folded when in inference mode with constant parameters."""
+        import numpy as np
+
+        if node.attr["is_training"].b:
+            self.leave(node.name, "training mode (is_training is true: it normalises with batch statistics)")
+            return
+        if any(idx > 0 for _, _, idx in self.work.uses(node.name)):
+            self.leave(node.name, "its batch statistics are read")
+            return
+        gamma, beta, mean, var = (self.consts.value(t) for t in node.input[1:5])
+        if any(v is None for v in (gamma, beta, mean, var)):
+            self.leave(node.name, "its parameters are not constant")
+            return
+        eps = node.attr["epsilon"].f if "epsilon" in node.attr else 1e-4
+        scale = gamma / np.sqrt(var + eps)
+        self.fold(node, node.input[0], scale, beta - mean * scale, node.name)
+
+    def affine(self, node) -> None:
+        """``Add(Mul(h, s), t)`` with ``s`` and ``t`` constant (what tf.nn.batch_normalization leaves)."""
+        consts = self.consts
+        seen = len(self.done) + len(self.left)
+        for i in (0, 1):
+            mul_text, shift_text = node.input[i], node.input[1 - i]
+            mul = self.work.node_defs.get(_names.split_tensor_name(mul_text)[0])
+            if mul is None or mul.op != "Mul" or consts.value(node.input[i]) is not None:
+                continue
+            shift = consts.value(shift_text)
+            if shift is None:
+                continue
+            for j in (0, 1):
+                scale = consts.value(mul.input[1 - j])
+                if scale is None or consts.value(mul.input[j]) is not None:
+                    continue
+                if len(self.readers(mul.name)) != 1:
+                    continue
+                self.fold(node, mul.input[j], scale, shift, node.name)
+                break
+            break
+        if len(self.done) + len(self.left) == seen and _MANUAL_BN.search(node.name):
+            # tf.nn.batch_normalization's last op, not of the constant form.
+            self.leave(node.name, "its parameters are not constant")
+
+    def leave(self, label: str, why: str) -> bool:
+        self.left.append({"batch_norm": label, "reason": why})
+        self.changes.notes.append(f"left {label} alone: {why}")
+        return False
+
+    def layer_of(self, text: str):
         """(linear node, biasadd node or None, why not) producing ``text``."""
+        work, consts = self.work, self.consts
         op, index = _names.split_tensor_name(text)
         node = work.node_defs.get(op)
         bias = None
@@ -120,12 +187,12 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
             bias = node
             op, index = _names.split_tensor_name(node.input[0])
             node = work.node_defs.get(op)
-            if len(readers(bias.name)) != 1:
+            if len(self.readers(bias.name)) != 1:
                 return None, None, f"its layer's output {bias.name} is read elsewhere too (shared)"
         if node is None or node.op not in LINEAR_TYPES or index != 0:
             what = f"{node.name} is a {node.op}" if node is not None else f"{op} is not in the graph"
             return None, None, f"no preceding linear op ({what}, not a {', '.join(LINEAR_TYPES)})"
-        if len(readers(node.name)) != 1:
+        if len(self.readers(node.name)) != 1:
             return None, None, f"the output of {node.name} is read elsewhere too (shared)"
         if node.op == "DepthwiseConv2dNative" and node.attr["data_format"].s not in (b"", b"NHWC"):
             return None, None, f"{node.name} is {node.attr['data_format'].s.decode()}, not NHWC"
@@ -135,113 +202,66 @@ def fold_batch_norms(g: Graph, outputs=None) -> tuple[Graph, Changes]:
             return None, None, f"{bias.name} has a non-constant bias"
         return node, bias, None
 
-    def leave(label: str, why: str) -> bool:
-        left.append({"batch_norm": label, "reason": why})
-        changes.notes.append(f"left {label} alone: {why}")
-        return False
-
-    def fold(target, h_text: str, scale, shift, label: str) -> bool:
-        layer, bias, why = layer_of(h_text)
+    def fold(self, target, h_text: str, scale, shift, label: str) -> bool:
+        """Fold ``y = h * scale + shift`` (``target`` gives y; ``h_text`` is h) into the layer giving h."""
+        layer, bias, why = self.layer_of(h_text)
         if layer is None:
-            return leave(label, why)
-        weights = consts.value(layer.input[1])
-        depthwise = layer.op == "DepthwiseConv2dNative"
-        if depthwise:
-            channels = weights.shape[2] * weights.shape[3]
-        else:
-            channels = weights.shape[0 if layer.op == "MatMul" and layer.attr["transpose_b"].b else -1]
+            return self.leave(label, why)
         try:
-            scale = np.broadcast_to(scale, (channels,))
-            shift = np.broadcast_to(shift, (channels,))
+            new_w, new_b = _folded(layer, self.consts.value(layer.input[1]),
+                                   self.consts.value(bias.input[1]) if bias is not None else None, scale, shift)
         except ValueError:
-            return leave(label, "its parameters are not per output channel")
-        if depthwise:  # output channel c = i * multiplier + m
-            new_w = weights * scale.reshape(weights.shape[2], weights.shape[3])
-        elif layer.op == "MatMul" and layer.attr["transpose_b"].b:
-            new_w = weights * scale[:, None]
-        else:
-            new_w = weights * scale
-        old_b = consts.value(bias.input[1]) if bias is not None else np.zeros(channels)
-        new_b = old_b * scale + shift
-        dtype = layer.attr["T"].type
-        w_name = _names.unique_name(f"{layer.name}/folded_weights", work.node_defs)
-        work.add_op(_const(w_name, new_w, dtype))
-        b_name = _names.unique_name(f"{layer.name}/folded_bias", work.node_defs)
-        work.add_op(_const(b_name, new_b, dtype))
-        inputs = list(layer.input)
-        inputs[1] = w_name
-        work.set_inputs(layer.name, inputs)
-        # The layer's BiasAdd (or a new one) now gives what the batch norm gave.
-        name = bias.name if bias is not None else _names.unique_name(f"{layer.name}/folded_bias_add", work.node_defs)
-        node = protos.NodeDef(name=name, op="BiasAdd", device=target.device)
-        node.input.extend([layer.name, b_name])
-        node.attr["T"].type = dtype
-        if bias is not None and "data_format" in bias.attr:
-            node.attr["data_format"].CopyFrom(bias.attr["data_format"])
-        elif layer.op != "MatMul" and "data_format" in layer.attr:
-            node.attr["data_format"].CopyFrom(layer.attr["data_format"])
-        if bias is not None:
-            work.replace_op(node)
-        else:
-            work.add_op(node)
-        for reader, _, _ in list(consumers(target.name)):
-            rnode = work.node_defs[reader]
-            work.set_inputs(reader, [f"{name}:{_names.split_tensor_name(t)[1]}" if not t.startswith("^")
-                                     and _names.split_tensor_name(t)[0] == target.name else t
-                                     for t in rnode.input])
-        changes.changed.extend([layer.name, name])
-        changes.added.extend([w_name, b_name])
-        changes.notes.append(f"folded {label} into {layer.name}")
-        done.append({"batch_norm": label, "into": layer.name})
+            return self.leave(label, "its parameters are not per output channel")
+        name = self._rewrite(target, layer, bias, new_w, new_b)
+        self.changes.changed.extend([layer.name, name])
+        self.changes.notes.append(f"folded {label} into {layer.name}")
+        self.done.append({"batch_norm": label, "into": layer.name})
         return True
 
-    done: list[dict] = []
-    left: list[dict] = []
-    for node in list(work.graph_def.node):
-        if node.op in FUSED_TYPES:
-            if node.attr["is_training"].b:
-                leave(node.name, "training mode (is_training is true: it normalises with batch statistics)")
-                continue
-            if any(idx > 0 for _, _, idx in consumers(node.name)):
-                leave(node.name, "its batch statistics are read")
-                continue
-            gamma, beta, mean, var = (consts.value(t) for t in node.input[1:5])
-            if any(v is None for v in (gamma, beta, mean, var)):
-                leave(node.name, "its parameters are not constant")
-                continue
-            eps = node.attr["epsilon"].f if "epsilon" in node.attr else 1e-4
-            scale = gamma / np.sqrt(var + eps)
-            fold(node, node.input[0], scale, beta - mean * scale, node.name)
-        elif node.op in ("Add", "AddV2") and node.name in work.node_defs:
-            seen = len(done) + len(left)
-            for i in (0, 1):
-                mul_text, shift_text = node.input[i], node.input[1 - i]
-                mul = work.node_defs.get(_names.split_tensor_name(mul_text)[0])
-                if mul is None or mul.op != "Mul" or consts.value(node.input[i]) is not None:
-                    continue
-                shift = consts.value(shift_text)
-                if shift is None:
-                    continue
-                for j in (0, 1):
-                    scale = consts.value(mul.input[1 - j])
-                    if scale is None or consts.value(mul.input[j]) is not None:
-                        continue
-                    if len(readers(mul.name)) != 1:
-                        continue
-                    fold(node, mul.input[j], scale, shift, node.name)
-                    break
-                break
-            if len(done) + len(left) == seen and _MANUAL_BN.search(node.name):
-                # tf.nn.batch_normalization's last op, not of the constant form.
-                leave(node.name, "its parameters are not constant")
-    changes.details.update(folded=done, left=left)
-    if not done:
-        changes.notes.insert(0, "nothing folded: " + (f"{plural(left, 'batch norm')} left as they were"
-                                                      if left else "no batch norm found"))
-        return work, changes
-    result, pruned = prune(work, sinks)
-    changes.removed.extend(pruned.removed)
-    return result, changes
+    def _rewrite(self, target, layer, bias, new_w, new_b) -> str:
+        """The layer reads ``new_w``, its BiasAdd (or a new one) adds ``new_b`` and gives what ``target`` gave."""
+        import numpy as np
+
+        work = self.work
+        np_dtype = _dtypes.NUMPY[_dtypes.name(layer.attr["T"].type)]
+        w = work.constant(np.asarray(new_w, dtype=np_dtype),
+                          name=_names.unique_name(f"{layer.name}/folded_weights", work.node_defs))
+        b = work.constant(np.asarray(new_b, dtype=np_dtype),
+                          name=_names.unique_name(f"{layer.name}/folded_bias", work.node_defs))
+        work.set_input(layer.name, 1, w)
+        if bias is not None:
+            name = bias.name
+            work.set_input(name, 1, b)
+        else:
+            formats = {"data_format": layer.attr["data_format"]} \
+                if layer.op != "MatMul" and "data_format" in layer.attr else None
+            name = work.add_op("BiasAdd", [f"{layer.name}:0", b], attrs=formats, device=target.device,
+                               name=_names.unique_name(f"{layer.name}/folded_bias_add", work.node_defs)).name
+        work.replace_all_uses(f"{target.name}:0", f"{name}:0")
+        self.changes.added.extend([w.op_name, b.op_name])
+        return name
+
+
+def _folded(layer, weights, old_bias, scale, shift):
+    """``(W * scale, b * scale + shift)`` laid on the layer's output channels; ValueError when they do not fit."""
+    import numpy as np
+
+    depthwise = layer.op == "DepthwiseConv2dNative"
+    transposed = layer.op == "MatMul" and layer.attr["transpose_b"].b
+    if depthwise:
+        channels = weights.shape[2] * weights.shape[3]
+    else:
+        channels = weights.shape[0 if transposed else -1]
+    scale = np.broadcast_to(scale, (channels,))
+    shift = np.broadcast_to(shift, (channels,))
+    if depthwise:  # output channel c = i * multiplier + m
+        new_w = weights * scale.reshape(weights.shape[2], weights.shape[3])
+    elif transposed:
+        new_w = weights * scale[:, None]
+    else:
+        new_w = weights * scale
+    old_bias = old_bias if old_bias is not None else np.zeros(channels)
+    return new_w, old_bias * scale + shift
 
 
 __all__ = ["fold_batch_norms"]

@@ -511,6 +511,46 @@ def _tensor_value(reader, key: str, spec: str = ""):
 
 def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, entries: dict,
                       requested: set[str]) -> None:
+    """The variables the outputs read become constants of their checkpoint values; their reads read those."""
+    g = run.g
+    order, wanted, reads = _variables_read(run, live)
+    if not wanted:
+        return
+    if checkpoint is None:
+        raise RewriteError(f"the outputs read {plural(wanted, 'variable')} (e.g. {next(iter(wanted))}) "
+                           "but there is no checkpoint", hint="give --checkpoint PREFIX")
+    reader = open_checkpoint(checkpoint)
+    total = 0
+    try:
+        for var in wanted:
+            key, spec = _checkpoint_entry(reader, checkpoint, g.node_def(var), entries)
+            total += _replace_by_value(g, reader, var, key, spec)
+            run.frozen.append(var)
+            for read in reads.get(var, ()):
+                if read not in requested:
+                    g.rewire(f"{read}:0", var)
+                    run.replaced.add(read)
+    finally:
+        reader.close()
+    # A ref variable's ``read`` Identity now only copies a constant.
+    for name in order:
+        node = g.node_def(name)
+        if node.op == "Identity" and name not in requested and node.input:
+            source = _names.split_tensor_name(run.data_inputs(name)[0]) if run.data_inputs(name) else None
+            if source and source[0] in wanted and wanted[source[0]] == "ref":
+                g.rewire(f"{name}:0", _text(*source))
+                run.replaced.add(name)
+    run.changes.changed.extend(run.frozen)
+    run.changes.notes.append(f"{plural(run.frozen, 'variable')} turned into constants ({plural(total, 'byte')} read "
+                             f"from {checkpoint})")
+
+
+def _variables_read(run: _Run, live: set[str]) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
+    """``(live ops in graph order, {variable: "ref" or "resource"}, {resource variable: its ReadVariableOps})``.
+
+    Raises:
+        RewriteError: a live op writes a variable, or uses a resource other than by reading it.
+    """
     g = run.g
     wanted: dict[str, str] = {}  # variable op -> kind
     order = [n.name for n in g.graph_def.node if n.name in live]
@@ -546,71 +586,60 @@ def _freeze_variables(run: _Run, live: set[str], checkpoint: str | None, entries
             if snode.op == "VarHandleOp" and node.op not in PASS_THROUGH and node.op != "ReadVariableOp":
                 raise RewriteError(f"cannot freeze: the outputs need {name} ({node.op}), which uses "
                                    f"resource variable {source} other than by reading it")
-    if not wanted:
-        return
-    if checkpoint is None:
-        raise RewriteError(f"the outputs read {plural(wanted, 'variable')} (e.g. {next(iter(wanted))}) "
-                           "but there is no checkpoint", hint="give --checkpoint PREFIX")
-    reader = open_checkpoint(checkpoint)
-    total = 0
-    try:
-        for var in wanted:
-            node = g.node_def(var)
-            key, spec = entries.get(var) or ((node.attr["shared_name"].s.decode() if node.op == "VarHandleOp"
-                                              and node.attr["shared_name"].s else var), "")
-            if key not in reader:
-                if var in reader:
-                    key, spec = var, ""
-                else:
-                    raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
-            dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type)) if "dtype" in node.attr else None
-            if dtype and reader.dtype(key) != dtype:
-                raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
-                                   f"{reader.dtype(key)}, variable {var} is {dtype}")
-            shape = reader.shape(key)
-            what = f"{key} has shape {list(shape)}"
-            if spec:  # a partition: the slice of the saved tensor the saver restores into it
-                try:
-                    full, extents = parse_spec(spec)
-                except ValueError as exc:
-                    raise RewriteError(f"cannot freeze {var}: its saver's slice spec is damaged ({exc})") from None
-                if list(shape) != full:
-                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
-                                       f"{list(shape)}, the saver restores the slice {spec!r} into {var}")
-                shape, what = [n for _, n in extents], f"the slice {spec!r} of {key} has shape {[n for _, n in extents]}"
-            if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
-                dims = [d.size for d in node.attr["shape"].shape.dim]
-                if len(dims) != len(shape) or any(d >= 0 and d != s for d, s in zip(dims, shape)):
-                    raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {what}, "
-                                       f"variable {var} has {dims}")
-            tensor, blob = _tensor_value(reader, key, spec)
-            total += len(blob) if blob is not None else (len(tensor.tensor_content) or tensor.ByteSize())
-            const = const_node(var, tensor, reader.dtype(key), node.device)
-            if "_class" in node.attr:
-                const.attr["_class"].CopyFrom(node.attr["_class"])
-            g.replace_op(const)
-            if blob:
-                # Set in place: the bytes are copied into the graph once, not once more by replace_op.
-                g.node_for_edit(var).attr["value"].tensor.tensor_content = blob
-            del blob
-            run.frozen.append(var)
-            for read in reads.get(var, ()):
-                if read not in requested:
-                    g.rewire(f"{read}:0", var)
-                    run.replaced.add(read)
-    finally:
-        reader.close()
-    # A ref variable's ``read`` Identity now only copies a constant.
-    for name in order:
-        node = g.node_def(name)
-        if node.op == "Identity" and name not in requested and node.input:
-            source = _names.split_tensor_name(run.data_inputs(name)[0]) if run.data_inputs(name) else None
-            if source and source[0] in wanted and wanted[source[0]] == "ref":
-                g.rewire(f"{name}:0", _text(*source))
-                run.replaced.add(name)
-    run.changes.changed.extend(run.frozen)
-    run.changes.notes.append(f"{plural(run.frozen, 'variable')} turned into constants ({plural(total, 'byte')} read "
-                             f"from {checkpoint})")
+    return order, wanted, reads
+
+
+def _checkpoint_entry(reader, checkpoint: str, node, entries: dict) -> tuple[str, str]:
+    """``(checkpoint key, slice spec)`` holding variable ``node``'s value, checked against the variable.
+
+    Raises:
+        NotFoundError: the checkpoint has no such key.
+        RewriteError: its dtype or shape is not the variable's (or the saver's slice spec is damaged).
+    """
+    var = node.name
+    key, spec = entries.get(var) or ((node.attr["shared_name"].s.decode() if node.op == "VarHandleOp"
+                                      and node.attr["shared_name"].s else var), "")
+    if key not in reader:
+        if var in reader:
+            key, spec = var, ""
+        else:
+            raise NotFoundError("variable", key, reader.keys(), where=f"checkpoint {checkpoint}")
+    dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type)) if "dtype" in node.attr else None
+    if dtype and reader.dtype(key) != dtype:
+        raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} is "
+                           f"{reader.dtype(key)}, variable {var} is {dtype}")
+    shape = reader.shape(key)
+    what = f"{key} has shape {list(shape)}"
+    if spec:  # a partition: the slice of the saved tensor the saver restores into it
+        try:
+            full, extents = parse_spec(spec)
+        except ValueError as exc:
+            raise RewriteError(f"cannot freeze {var}: its saver's slice spec is damaged ({exc})") from None
+        if list(shape) != full:
+            raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {key} has shape "
+                               f"{list(shape)}, the saver restores the slice {spec!r} into {var}")
+        shape, what = [n for _, n in extents], f"the slice {spec!r} of {key} has shape {[n for _, n in extents]}"
+    if "shape" in node.attr and not node.attr["shape"].shape.unknown_rank:
+        dims = [d.size for d in node.attr["shape"].shape.dim]
+        if len(dims) != len(shape) or any(d >= 0 and d != s for d, s in zip(dims, shape)):
+            raise RewriteError(f"checkpoint {checkpoint} does not match the graph: {what}, "
+                               f"variable {var} has {dims}")
+    return key, spec
+
+
+def _replace_by_value(g: Graph, reader, var: str, key: str, spec: str) -> int:
+    """Variable ``var`` becomes a Const (same name) of its checkpoint value; the bytes read."""
+    node = g.node_def(var)
+    tensor, blob = _tensor_value(reader, key, spec)
+    size = len(blob) if blob is not None else (len(tensor.tensor_content) or tensor.ByteSize())
+    const = const_node(var, tensor, reader.dtype(key), node.device)
+    if "_class" in node.attr:
+        const.attr["_class"].CopyFrom(node.attr["_class"])
+    g.replace_op(const)
+    if blob:
+        # Set in place: the bytes are copied into the graph once, not once more by replace_op.
+        g.node_for_edit(var).attr["value"].tensor.tensor_content = blob
+    return size
 
 
 # --------------------------------------------------------------------------- tidying

@@ -12,28 +12,16 @@ editing methods.
 from __future__ import annotations
 
 from ..analysis.constants import Constants
+from ..ir.build import const_node, constant_attrs
 from ..vocab import dtypes as _dtypes
-from ..vocab import protos
 from ..vocab.optypes import PLACEHOLDER_TYPES
-from ..vocab.values import from_numpy
 
 __all__ = ["pin_placeholders", "const_node", "scalar_tensor"]
 
 
-def const_node(name: str, tensor, dtype: str, device: str = ""):
-    """A ``Const`` NodeDef holding ``tensor`` (a TensorProto) of ``dtype``."""
-    node = protos.NodeDef(name=name, op="Const", device=device)
-    node.attr["dtype"].type = _dtypes.number(dtype)
-    node.attr["value"].tensor.CopyFrom(tensor)
-    return node
-
-
 def scalar_tensor(value, dtype: str):
-    """A TensorProto holding ``value`` (a Python scalar, or bytes for strings) as ``dtype``."""
-    import numpy as np
-
-    np_name = _dtypes.NUMPY.get(dtype)
-    return from_numpy(np.array(value, dtype=np_name) if np_name else np.array(value, dtype=object))
+    """A TensorProto holding ``value`` (a Python scalar, or bytes for strings) as ``dtype``, as Graph.constant makes it."""
+    return constant_attrs(value, dtype)["value"].tensor
 
 
 def is_switch(node) -> bool:
@@ -63,7 +51,7 @@ def pin_placeholders(g, values: dict | None = None, keep=()) -> tuple[list[str],
             continue
         dtype = _dtypes.base(_dtypes.name(node.attr["dtype"].type))
         if name in values:
-            g.replace_op(const_node(name, scalar_tensor(values[name], dtype), dtype, node.device))
+            g.replace_op(const_node(name, values[name], dtype, node.device))
             made_const.append(name)
             notes.append(f"pinned {name} to {values[name]!r}")
         elif name not in keep and is_switch(node):

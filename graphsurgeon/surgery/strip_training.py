@@ -20,18 +20,18 @@ import re
 from dataclasses import dataclass, field
 
 from ..analysis.constants import Constants
-from ..errors import NotFoundError, RewriteError, UsageError
+from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
 from ..metagraph.saver import saver_scope_ops
 from ..vocab import names as _names
+from ..vocab.optypes import GRADIENT_SCOPE as _GRAD_SCOPE
 from ..vocab.optypes import PLACEHOLDER_TYPES, VARIABLE_TYPES
 from ..vocab.training_op import TRAIN_OP_COLLECTIONS, find_training_op, global_step
 from .rewrite import rewrite
 
 __all__ = ["strip_training", "TrainingInfo"]
 
-_GRAD_SCOPE = re.compile(r"(^|/)(gradients(_\d+)?)/")
 # Optimizer kinds we can rebuild, by Apply op type: input positions of the hyper-parameters.
 _OPTIMIZERS = {
     "ApplyGradientDescent": ("GradientDescent", {"learning_rate": 1}),
@@ -105,11 +105,11 @@ def strip_training(g: Graph, training_op: str | None = None, loss: str | None = 
     grad_ops |= {n for n in g.node_defs if n.startswith(prefixes)}
     # The loss: the op differentiated from the seed .../gradients/grad_ys_0.
     if loss is None:
-        seeds = [n for n in grad_ops if re.search(r"(^|/)gradients(_\d+)?/grad_ys_0$", n)]
+        seeds = [n for n in grad_ops if re.search(_GRAD_SCOPE.pattern + "grad_ys_0$", n)]
         found = set()
         for seed in seeds:
             for consumer in g.op(seed).consumers:
-                m = re.search(r"(?:^|/)gradients(?:_\d+)?/(.+?)_grad/", consumer.name)
+                m = re.search(_GRAD_SCOPE.pattern + "(.+?)_grad/", consumer.name)
                 if m and m.group(1) in g:
                     found.add(m.group(1))
         if len(found) != 1:

@@ -28,6 +28,7 @@ from ..ir.graph import Graph
 from ..vocab import names as _names
 from ..vocab import protos
 from ..vocab.opdefs import shipped
+from ..vocab.optypes import GRADIENT_OF as _GRADIENT_GROUP
 from .rewrite import rewrite
 from .unlink import drop_control_inputs, move_colocations
 
@@ -90,9 +91,6 @@ def _set_attr(node, op_def, key: str, value) -> None:
             raise UsageError(f"{op_def.name}.{key} is of type {spec.type}; --attr sets float, int, bool, string")
     except ValueError:
         raise UsageError(f"--attr {key}={value}: not a {spec.type}") from None
-
-
-_GRADIENT_GROUP = re.compile(r"^((?:.*/)?gradients(?:_\d+)?/)(.+?)_grad/")
 
 
 def gradient_ops(g: Graph, op_names) -> list[str]:

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from ..errors import NotFoundError, UsageError
 from ..vocab import dtypes
 from ..vocab import names as _names
+from ..vocab.optypes import REQUIRED_PLACEHOLDER_TYPES
 from .inputs import Given, InputSpec
 
 INIT_SIGNATURE = "__saved_model_init_op"
 DEFAULT_SIGNATURE = "serving_default"
-REQUIRED_PLACEHOLDERS = ("Placeholder", "PlaceholderV2")
 ELEMENTWISE = frozenset({"Add", "AddV2", "Sub", "Mul", "RealDiv", "Div", "Maximum", "Minimum",
                          "SquaredDifference", "Pow", "FloorDiv", "Equal", "NotEqual", "Less", "Greater",
                          "LessEqual", "GreaterEqual", "LogicalAnd", "LogicalOr"})
@@ -137,7 +137,7 @@ def plan(g, signature: str | None = None, outputs: list[str] | None = None, fed:
         if name not in g or name in fed_ops:
             continue
         op = g.op(name)
-        if op.type in REQUIRED_PLACEHOLDERS:
+        if op.type in REQUIRED_PLACEHOLDER_TYPES:
             inputs.append(input_spec(g, op.output(0).name))
         elif op.type == "PlaceholderWithDefault":
             optional.append(input_spec(g, op.output(0).name))

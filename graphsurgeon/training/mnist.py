@@ -13,6 +13,7 @@ import os
 import struct
 from pathlib import Path
 
+from ..cache import cache_root
 from ..errors import FormatError
 from ..formats.protofile import read_file
 
@@ -22,14 +23,15 @@ MNIST_TRAIN_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
 
 def mnist_dirs(data_dir=None) -> list[Path]:
     """Where the MNIST test set is looked for, in order: ``data_dir`` (else ``GS_MNIST_DIR``),
-    then the cache the trainer downloads to (``$GS_CACHE_DIR/mnist``, default
-    ``~/.cache/graphsurgeon/mnist``)."""
+    then the cache the trainer downloads to (``mnist/`` in :func:`graphsurgeon.cache.cache_root`,
+    ``~/.cache/graphsurgeon/mnist`` by default; none when ``GS_CACHE_DIR`` is empty)."""
     out = []
     directory = data_dir or os.environ.get("GS_MNIST_DIR")
     if directory:
         out.append(Path(directory))
-    cache = os.environ.get("GS_CACHE_DIR")
-    out.append((Path(cache) if cache else Path.home() / ".cache" / "graphsurgeon") / "mnist")
+    cache = cache_root()
+    if cache is not None:
+        out.append(cache / "mnist")
     return out
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from ..errors import NotFoundError
 from ..vocab import names as _names
-from ..vocab.optypes import MERGE_OPS, SWITCH_OPS
+from ..vocab.optypes import MERGE_OPS, PLACEHOLDER_TYPES, SWITCH_OPS
 from . import tf as _tf
 from .examples import example_features
 from .feeds import Output, Plan, find_input, given_values, plan
@@ -256,7 +256,7 @@ def _resolve_given(given, a, b, pa: Plan, pb: Plan, pairing: _Pairing) -> dict:
             pairing.specs.append(spec)
             pairing.to_a[spec.name] = spec.name
             op_name = _names.split_tensor_name(spec.name)[0]
-            if op_name in b and b.op(op_name).type.startswith("Placeholder"):
+            if op_name in b and b.op(op_name).type in PLACEHOLDER_TYPES:
                 pairing.to_b[spec.name] = spec.name
         out[spec.name] = (value, source)
     return out

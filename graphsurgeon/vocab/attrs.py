@@ -1,7 +1,7 @@
 """AttrValues: decoded for people and for JSON, and converted to and from Python values."""
 from __future__ import annotations
 
-from ..analysis.shapes import from_proto
+from ..analysis.shapes import from_proto, shape_json
 from . import dtypes
 from .values import element_count, from_numpy, to_numpy
 
@@ -23,8 +23,7 @@ def decode(value, small: int = SMALL_TENSOR):
     if kind == "type":
         return dtypes.name(value.type)
     if kind == "shape":
-        shape = from_proto(value.shape)
-        return None if shape is None else list(shape)
+        return shape_json(from_proto(value.shape))
     if kind == "tensor":
         return decode_tensor(value.tensor, small)
     if kind == "func":
@@ -41,7 +40,7 @@ def decode(value, small: int = SMALL_TENSOR):
                 if field == "type":
                     return [dtypes.name(t) for t in items]
                 if field == "shape":
-                    return [None if (s := from_proto(p)) is None else list(s) for p in items]
+                    return [shape_json(from_proto(p)) for p in items]
                 if field == "tensor":
                     return [decode_tensor(t, small) for t in items]
                 if field == "func":

@@ -20,13 +20,20 @@ from . import opaccess as _opaccess
 REF_VARIABLE_TYPES = ("VariableV2", "Variable", "TemporaryVariable")
 RESOURCE_VARIABLE_TYPES = ("VarHandleOp",)
 VARIABLE_TYPES = REF_VARIABLE_TYPES + RESOURCE_VARIABLE_TYPES
-PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2", "PlaceholderWithDefault")
+# Placeholders without a default: a graph cannot run unless they are fed.
+REQUIRED_PLACEHOLDER_TYPES = ("Placeholder", "PlaceholderV2")
+# Every placeholder: what a caller may feed (``PlaceholderWithDefault`` needs not be).
+PLACEHOLDER_TYPES = REQUIRED_PLACEHOLDER_TYPES + ("PlaceholderWithDefault",)
 # Ops that fill a lookup table (input 0: the table), as tables_initializer() runs them.
 TABLE_INITIALIZER_TYPES = frozenset({"InitializeTable", "InitializeTableV2", "InitializeTableFromTextFile",
                                      "InitializeTableFromTextFileV2", "LookupTableImport", "LookupTableImportV2",
                                      "InitializeTableFromDataset"})
-SAVE_RESTORE_TYPES = frozenset({"SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice",
-                                "MergeV2Checkpoints", "ShardedFilename", "ShardedFilespec"})
+# Ops that restore tensors from a checkpoint (input 1: the checkpoint keys), as a Saver builds them.
+RESTORE_TYPES = ("RestoreV2", "Restore", "RestoreSlice")
+# Ops that write tensors to a checkpoint (input 0: where), as a Saver builds them.
+SAVE_TYPES = ("SaveV2", "Save", "SaveSlices")
+SAVE_RESTORE_TYPES = frozenset({*SAVE_TYPES, *RESTORE_TYPES, "MergeV2Checkpoints", "ShardedFilename",
+                                "ShardedFilespec"})
 
 # ---------------------------------------------------------------- calls and control flow
 # Ops that call a library function through their ``f`` attribute (inlinable).
@@ -122,7 +129,14 @@ def training_machinery(g) -> frozenset:
 # searched in the whole name at once (one C-speed search per op, not one per
 # scope level: names can be thousands of levels deep). The keywords let most
 # names skip the regular expressions.
-_GRADIENT_PART = re.compile(r"(?:^|/)gradients(?:_\d+)?(?=/|$)")
+# The name scope ``tf.gradients`` opens ("gradients/", "gradients_1/", ...): the one spelling
+# every module that recognises gradient ops uses (a search ends after its "/").
+_GRADIENTS = r"gradients(?:_\d+)?/"
+GRADIENT_SCOPE = re.compile(r"(?:^|/)" + _GRADIENTS)
+# An op ``tf.gradients`` built for the gradient of op X: ``<scope>gradients[_N]/X_grad/...``.
+# Group 1: the innermost gradients scope, with its "/" (a second-order gradient's outer scope
+# stays in it); group 2: X.
+GRADIENT_OF = re.compile(r"^((?:.*/)?" + _GRADIENTS + r")(.+?)_grad/")
 _MACHINERY_PART = re.compile(r"(?:^|/)(?:save(?:_\d+)?|Initializer|report_uninitialized_variables(?:_\d+)?)(?=/|$)")
 _MACHINERY_WORDS = ("save", "Initializer", "report_uninitialized_variables")
 # Root ops that run initialisers: tf.compat.v1.global_variables_initializer() and friends.
@@ -241,7 +255,8 @@ def _compute_optimizer_variables(g) -> frozenset:
 
 def is_gradient(name: str, op_type: str) -> bool:
     """Whether an op computes gradients: in a ``gradients``/``gradients_N`` scope, or of a ``*Grad`` type."""
-    return ("gradients" in name and bool(_GRADIENT_PART.search(name))) or bool(_GRADIENT_TYPE.search(op_type))
+    # name + "/": the scope's own name ("x/gradients") counts too.
+    return ("gradients" in name and bool(GRADIENT_SCOPE.search(name + "/"))) or bool(_GRADIENT_TYPE.search(op_type))
 
 
 def applies_gradients(g) -> bool:
@@ -310,7 +325,7 @@ def _compute_training_machinery(g) -> frozenset:
     machinery: set[str] = set()
     gradient: set[str] = set()
     for name, node in nodes.items():
-        grad = ("gradients" in name and bool(_GRADIENT_PART.search(name))) or bool(_GRADIENT_TYPE.search(node.op))
+        grad = is_gradient(name, node.op)
         saver_call = bool(library) and any(_SAVER_FUNCTION.search(f) for _, f in called_functions(node, library))
         if grad or saver_call or _MACHINERY_TYPE.search(node.op) \
                 or (any(w in name for w in _MACHINERY_WORDS) and _MACHINERY_PART.search(name)) \
