@@ -7,7 +7,7 @@ Each edit is checked on the protos it writes and on what the Graph answers after
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_model
+from _support import fixture_model
 
 import graphsurgeon as gs
 from graphsurgeon.errors import UsageError
