@@ -27,7 +27,7 @@ signature inputs, else its likely inputs of rank 1 or more).
 from __future__ import annotations
 
 from ..analysis.endpoints import likely_inputs, likely_outputs
-from ..analysis.shapes import format_shape, merge
+from ..analysis.shapes import format_shape, merge, shape_json
 from ..errors import RewriteError, UsageError
 from ..ir.changes import Changes
 from ..ir.graph import Graph
@@ -159,7 +159,7 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
     new_shapes = out.shapes
     follow_shapes(out, affected | set(wanted))  # the signatures say the new shapes
     changes.changed = list(wanted) + sorted(had_record)
-    changes.details["inputs"] = {f"{n}:0": {"before": _json(before[n]), "after": _json(wanted[n])} for n in wanted}
+    changes.details["inputs"] = {f"{n}:0": {"before": shape_json(before[n]), "after": shape_json(wanted[n])} for n in wanted}
     changes.details["outputs"] = _changed_outputs(g, out, affected)
     changes.details["recorded"] = len(had_record)
     changes.details["unknown"] = unknown
@@ -167,10 +167,6 @@ def set_input_shape(g: Graph, shapes: dict) -> tuple[Graph, Changes]:
                          f"{plural(had_record, 'record')} of _output_shapes rewritten"
                          + (f" ({len(unknown)} outputs recorded as unknown: inference cannot tell)" if unknown else ""))
     return out, changes
-
-
-def _json(shape):
-    return None if shape is None else list(shape)
 
 
 def _changed_outputs(g: Graph, out: Graph, affected: set) -> dict:
@@ -186,7 +182,7 @@ def _changed_outputs(g: Graph, out: Graph, affected: set) -> dict:
         if not _names.is_tensor_name(name) or name not in g or name not in out:
             continue
         if g.tensor(name).shape != out.tensor(name).shape:
-            result[name] = {"before": _json(g.tensor(name).shape), "after": _json(out.tensor(name).shape)}
+            result[name] = {"before": shape_json(g.tensor(name).shape), "after": shape_json(out.tensor(name).shape)}
     return result
 
 
