@@ -73,6 +73,7 @@ from ..wording import plural
 from .pinning import const_node, pin_placeholders, scalar_tensor
 from .prune import needed_ops, prune
 from .rewrite import rewrite
+from .unlink import move_colocations
 
 __all__ = ["freeze", "parse_set_values", "MAX_INLINED_OPS"]
 
@@ -668,20 +669,9 @@ def _finish(run: _Run, requested_ops: list[str], named: list[str]) -> None:
     g.set_inputs(run.anchor, anchor_inputs)
     live = _live(run, named)
     live.discard(run.anchor)
-    g.remove_ops([n for n in g.node_defs if n not in live], check=False)
-    # Colocations naming removed ops go (TensorFlow refuses them).
-    for name, node in list(g.node_defs.items()):  # by name: a damaged graph may repeat one
-        if "_class" not in node.attr:
-            continue
-        locs = list(node.attr["_class"].list.s)
-        keep = [s for s in locs if not _names.colocation_op(s) or _names.colocation_op(s) in g.node_defs]
-        if keep != locs:
-            edit = g.node_for_edit(name)
-            if keep:
-                del edit.attr["_class"].list.s[:]
-                edit.attr["_class"].list.s.extend(keep)
-            else:
-                del edit.attr["_class"]
+    removed = [n for n in g.node_defs if n not in live]
+    g.remove_ops(removed, check=False)
+    move_colocations(g, dict.fromkeys(removed))  # colocations naming removed ops go (TensorFlow refuses them)
     g.prune_library()
 
 
